@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { Client } from '../../client/client.js';
+import { P2PError } from '../../errors.js';
+import { loadIdentity } from '../../keys/key-file.js';
+import { recipientText, tableText } from '../../keys/keys.js';
+import { collect, parseIntOption, parseSince } from '../parse.js';
+
+interface GetOptions {
+  node: string[];
+  key: string;
+  table?: string[];
+  since?: string;
+  until?: string;
+  limit?: string;
+  order?: string;
+  json?: boolean;
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function registerGetCommand(program: Command, out: (line: string) => void, err: (line: string) => void): void {
+  program
+    .command('get')
+    .description('read entries sealed to your identity from nodes, verify and decrypt them')
+    .requiredOption('--node <url>', 'node URL (repeatable)', collect)
+    .requiredOption('--key <file>', 'identity secret key file')
+    .option('--table <pubkey>', 'only this table (repeatable)', collect)
+    .option('--since <time>', 'created at or after: ms, ISO date, or 15m/2h/7d ago')
+    .option('--until <time>', 'created before: ms, ISO date, or 15m/2h/7d ago')
+    .option('--limit <n>', 'at most this many entries (default 100)')
+    .option('--order <order>', 'newest (default) or oldest first')
+    .option('--json', 'one JSON object per line')
+    .action(async (options: GetOptions) => {
+      const identity = await loadIdentity(options.key);
+      const client = new Client({ nodes: options.node });
+      const order = options.order === undefined || options.order === 'newest' || options.order === 'desc'
+        ? 'desc'
+        : options.order === 'oldest' || options.order === 'asc'
+          ? 'asc'
+          : undefined;
+      if (!order) throw new P2PError('bad_argument', '--order: expected newest or oldest');
+      const result = await client.read(identity, {
+        ...(options.table ? { tables: options.table } : {}),
+        ...(options.since ? { since: parseSince('--since', options.since) } : {}),
+        ...(options.until ? { until: parseSince('--until', options.until) } : {}),
+        limit: options.limit === undefined ? 100 : parseIntOption('--limit', options.limit, 1, 100_000),
+        order,
+      });
+      for (const node of result.nodes) {
+        if (!node.ok) err(`${node.node}: ${node.error?.message ?? 'failed'}`);
+        if (node.invalid > 0) err(`${node.node}: ignored ${node.invalid} entries that failed verification`);
+      }
+      if (result.nodes.every((n) => !n.ok)) {
+        throw new P2PError('all_nodes_failed', 'no node answered the query');
+      }
+      for (const entry of result.entries) {
+        if (options.json) {
+          const utf8 = isUtf8(entry.plaintext);
+          out(
+            JSON.stringify({
+              id: entry.id,
+              table: tableText(entry.table),
+              recipient: recipientText(entry.recipient),
+              created_at: entry.createdAt,
+              expires_at: entry.expiresAt === 0 ? null : entry.expiresAt,
+              pow_bits: entry.powBits,
+              text: utf8 ? entry.text : null,
+              ...(utf8 ? {} : { data_base64: entry.plaintext.toString('base64') }),
+            }),
+          );
+        } else {
+          out(`${new Date(entry.createdAt).toISOString()} ${entry.id.slice(0, 16)} ${entry.text}`);
+        }
+      }
+    });
+}

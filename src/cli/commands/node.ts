@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
+import { startNode, type NodePlugin } from '../../node/server.js';
+import { collect, parseIntOption, parseNumberOption } from '../parse.js';
+
+interface NodeOptions {
+  port?: string;
+  host?: string;
+  data?: string;
+  config?: string;
+  minPow?: string;
+  peer?: string[];
+  publicUrl?: string[];
+  mirror?: string[];
+  syncInterval?: string;
+  peersPerRound?: string;
+  logLevel?: string;
+}
+
+/** Plugins (sync, dashboard) are registered by the modules that provide them. */
+export const nodePlugins: NodePlugin[] = [];
+
+export function registerNodeCommand(program: Command, out: (line: string) => void): void {
+  program
+    .command('node')
+    .description('run a node (SQLite store under --data, HTTP on --host:--port)')
+    .option('--port <n>', 'TCP port (0 picks a free one)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--data <dir>', 'data directory (default ./data)')
+    .option('--config <file>', 'JSON config file (flags override it)')
+    .option('--min-pow <bits>', 'minimum proof-of-work bits for accepted entries')
+    .option('--peer <url>', 'bootstrap peer (repeatable)', collect)
+    .option('--public-url <url>', 'URL peers should use to reach this node (repeatable)', collect)
+    .option('--mirror <table>', 'mirror only this table (repeatable; default: all tables)', collect)
+    .option('--sync-interval <seconds>', 'seconds between sync rounds')
+    .option('--peers-per-round <n>', 'peers contacted per sync round')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (options: NodeOptions) => {
+      const file = options.config ? await readConfigFile(options.config) : {};
+      const flags: Record<string, unknown> = {
+        port: options.port === undefined ? undefined : parseIntOption('--port', options.port, 0, 65535),
+        host: options.host,
+        data_dir: options.data,
+        min_pow_bits: options.minPow === undefined ? undefined : parseIntOption('--min-pow', options.minPow, 0, 40),
+        peers: options.peer ? [...((file.peers as string[] | undefined) ?? []), ...options.peer] : undefined,
+        public_urls: options.publicUrl,
+        mirror: options.mirror,
+        log_level: options.logLevel,
+        sync: {
+          interval_seconds:
+            options.syncInterval === undefined
+              ? undefined
+              : parseNumberOption('--sync-interval', options.syncInterval, 0.1, 86_400),
+          peers_per_round:
+            options.peersPerRound === undefined
+              ? undefined
+              : parseIntOption('--peers-per-round', options.peersPerRound, 1, 64),
+        },
+      };
+      const sync = flags.sync as Record<string, unknown>;
+      for (const key of Object.keys(sync)) if (sync[key] === undefined) delete sync[key];
+      const config = parseNodeConfig(mergeConfig(file, flags));
+      const node = await startNode(config, { plugins: nodePlugins });
+      out(`p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui)`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await node.close();
+    });
+}

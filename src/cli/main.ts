@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The p2pcloud command. Each command prints its result on stdout and anything else on stderr;
+ * any failure ends with one readable line on stderr and a non-zero exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { P2PError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerKeyCommands } from './commands/keys.js';
+import { registerNodeCommand } from './commands/node.js';
+import { registerPutCommand } from './commands/put.js';
+import { registerGetCommand } from './commands/get.js';
+
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+const err = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('p2pcloud')
+    .description('An encrypted peer-to-peer database: run a node, create keys, put and get sealed entries.')
+    .version(VERSION)
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: () => undefined,
+    });
+  registerKeyCommands(program, out);
+  registerNodeCommand(program, out);
+  registerPutCommand(program, out, err);
+  registerGetCommand(program, out, err);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+        return 0;
+      }
+      err(`p2pcloud: ${error.message.replace(/^error: /, '')}`);
+      return 2;
+    }
+    if (error instanceof P2PError) {
+      err(`p2pcloud: ${error.message}`);
+      return 1;
+    }
+    err(`p2pcloud: ${(error as Error).message ?? String(error)}`);
+    return 1;
+  }
+}
+
+const exitCode = await main(process.argv.slice(2));
+process.exitCode = exitCode;

@@ -1,0 +1,461 @@
+/**
+ * The client SDK. It holds the keys and trusts no node: every entry a node returns is decoded,
+ * its signature and proof of work checked, and its fit to the query confirmed before it is
+ * handed out. Writes go to every configured node; reads merge and de-duplicate across nodes.
+ */
+import { P2PError, type ErrorCode } from '../errors.js';
+import { draftEntry, finishEntry } from '../entry/create.js';
+import { decodeEntry, type Entry } from '../entry/format.js';
+import { ENTRIES_MEDIA_TYPE, decodeFrames, encodeFrames } from '../entry/framing.js';
+import { entryPowBits, entrySignatureValid } from '../entry/verify.js';
+import { openEntry } from '../entry/open.js';
+import { sha256 } from '../crypto/sha256.js';
+import type { BoxKeyPair } from '../crypto/x25519.js';
+import { bytesEqual, toHex } from '../encoding/bytes.js';
+import { parsePublicKey } from '../encoding/key-text.js';
+import type { Identity, TableKey } from '../keys/keys.js';
+import { call, callJson, endpoint, nodeError, type CallOptions } from './http.js';
+import { solvePow, type PowProgress } from './pow-solver.js';
+
+export interface ClientOptions {
+  /** Node base URLs, e.g. http://127.0.0.1:7447. */
+  readonly nodes: readonly string[];
+  /** Per-request deadline. */
+  readonly timeoutMs?: number;
+  /** Entries whose proof of work is below this are treated as invalid when read. */
+  readonly minPowBits?: number;
+  /** Threads for proof-of-work solving (default: all cores). */
+  readonly powThreads?: number;
+  /** Entries larger than this are refused when read (a node may try to flood a client). */
+  readonly maxEntryBytes?: number;
+}
+
+export interface PutOptions {
+  readonly table: TableKey;
+  /** Recipient: X25519 public key bytes, or a p2pid1…/p2prcpt1… text, or 64 hex characters. */
+  readonly to: Uint8Array | string;
+  readonly data: Uint8Array | string;
+  /** Proof-of-work difficulty; default: the highest minimum among the nodes. */
+  readonly powBits?: number;
+  readonly createdAt?: number;
+  readonly expiresAt?: number;
+  readonly onProgress?: (progress: PowProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export type NodePutStatus = 'stored' | 'duplicate' | 'rejected' | 'error';
+
+export interface NodePutResult {
+  readonly node: string;
+  readonly status: NodePutStatus;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+export interface PutReport {
+  /** Hex entry id. */
+  readonly id: string;
+  readonly bytes: Buffer;
+  readonly powBits: number;
+  readonly nodes: NodePutResult[];
+  /** Nodes that hold the entry now (stored or already had it). */
+  readonly accepted: number;
+}
+
+export interface ReadFilter {
+  /** Table public keys (bytes, p2ptable1… or hex). */
+  readonly tables?: readonly (Uint8Array | string)[];
+  /** Recipient public keys (bytes, p2pid1…, p2prcpt1… or hex). */
+  readonly recipients?: readonly (Uint8Array | string)[];
+  readonly ids?: readonly string[];
+  /** Milliseconds since the epoch, or a Date. */
+  readonly since?: number | Date;
+  readonly until?: number | Date;
+  /** Convenience: entries of the last N seconds. */
+  readonly secondsSince?: number;
+  readonly bucket?: number;
+  readonly order?: 'desc' | 'asc';
+  /** Entries wanted in total (after merging nodes); default 100. */
+  readonly limit?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface VerifiedEntry {
+  readonly id: string;
+  readonly table: Buffer;
+  readonly recipient: Buffer;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly powBits: number;
+  readonly bytes: Buffer;
+  readonly entry: Entry;
+}
+
+export interface OpenedEntry extends VerifiedEntry {
+  readonly plaintext: Buffer;
+  /** The plaintext decoded as UTF-8 (lossy for binary payloads). */
+  readonly text: string;
+}
+
+export interface NodeReadReport {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly entries: number;
+  /** Entries the node returned that failed verification or did not match the query. */
+  readonly invalid: number;
+  readonly error?: { code: ErrorCode; message: string };
+}
+
+export interface ReadResult<T> {
+  readonly entries: T[];
+  readonly nodes: NodeReadReport[];
+}
+
+function toKey(value: Uint8Array | string, want: 'table' | 'recipient'): Buffer {
+  if (typeof value === 'string') return parsePublicKey(value, want);
+  if (value.length !== 32) throw new P2PError('bad_key', `${want} key must be 32 bytes`);
+  return Buffer.from(value);
+}
+
+function toTime(value: number | Date | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return value instanceof Date ? value.getTime() : value;
+}
+
+function compareEntries(a: VerifiedEntry, b: VerifiedEntry): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+interface NormalFilter {
+  tables: Buffer[];
+  recipients: Buffer[];
+  ids: Buffer[];
+  since: number | undefined;
+  until: number | undefined;
+  bucket: number | undefined;
+  order: 'desc' | 'asc';
+  limit: number;
+}
+
+export class Client {
+  readonly nodes: readonly string[];
+  private readonly options: ClientOptions;
+  private policyBits: number | undefined;
+
+  constructor(options: ClientOptions) {
+    if (!options.nodes || options.nodes.length === 0) {
+      throw new P2PError('bad_argument', 'a client needs at least one node URL');
+    }
+    for (const node of options.nodes) {
+      let url: URL;
+      try {
+        url = new URL(node);
+      } catch {
+        throw new P2PError('bad_argument', `not a node URL: ${node}`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new P2PError('bad_argument', `node URL must be http or https: ${node}`);
+      }
+    }
+    this.nodes = options.nodes.map((n) => n.replace(/\/+$/, ''));
+    this.options = options;
+  }
+
+  private callOptions(signal?: AbortSignal): CallOptions {
+    return {
+      ...(this.options.timeoutMs !== undefined ? { timeoutMs: this.options.timeoutMs } : {}),
+      ...(signal ? { signal } : {}),
+    };
+  }
+
+  /** The node's /health answer. */
+  async health(node: string = this.nodes[0]!): Promise<Record<string, unknown>> {
+    return callJson<Record<string, unknown>>('GET', endpoint(node, '/health'), undefined, this.callOptions());
+  }
+
+  /** The highest minimum proof of work among reachable nodes (cached). */
+  async requiredPowBits(): Promise<number> {
+    if (this.policyBits !== undefined) return this.policyBits;
+    const answers = await Promise.allSettled(this.nodes.map((node) => this.health(node)));
+    let bits: number | undefined;
+    for (const answer of answers) {
+      if (answer.status !== 'fulfilled') continue;
+      const value = (answer.value.policy as { min_pow_bits?: unknown } | undefined)?.min_pow_bits;
+      if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 40) {
+        bits = Math.max(bits ?? 0, value);
+      }
+    }
+    if (bits === undefined) {
+      throw new P2PError('all_nodes_failed', `no node answered /health: ${this.nodes.join(', ')}`);
+    }
+    this.policyBits = bits;
+    return bits;
+  }
+
+  /** Seals, stamps and signs one entry and writes it to every node. */
+  async put(options: PutOptions): Promise<PutReport> {
+    const recipient = toKey(options.to, 'recipient');
+    const plaintext = typeof options.data === 'string' ? Buffer.from(options.data, 'utf8') : options.data;
+    const powBits = options.powBits ?? (await this.requiredPowBits());
+    const draft = draftEntry({
+      table: options.table,
+      recipient,
+      plaintext,
+      ...(options.createdAt !== undefined ? { createdAt: options.createdAt } : {}),
+      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
+    });
+    const nonce = await solvePow(draft.challenge, powBits, {
+      ...(this.options.powThreads !== undefined ? { threads: this.options.powThreads } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const { bytes, id } = finishEntry(draft, nonce);
+    const [report] = await this.putEncoded([bytes], options.signal);
+    return { id: toHex(id), bytes, powBits: entryPowBits(decodeEntry(bytes)), ...report! };
+  }
+
+  /**
+   * Writes already-encoded entries to every node (one request per node). Returns, per entry,
+   * what each node answered.
+   */
+  async putEncoded(
+    entries: readonly Buffer[],
+    signal?: AbortSignal,
+  ): Promise<{ nodes: NodePutResult[]; accepted: number }[]> {
+    const body = encodeFrames(entries);
+    const perNode = await Promise.all(
+      this.nodes.map(async (node): Promise<NodePutResult[]> => {
+        try {
+          const response = await call('POST', endpoint(node, '/put'), body, ENTRIES_MEDIA_TYPE, this.callOptions(signal));
+          let parsed: { results?: unknown };
+          try {
+            parsed = JSON.parse(response.body.toString('utf8')) as { results?: unknown };
+          } catch {
+            throw nodeError(node, response.status, response.body);
+          }
+          if (!Array.isArray(parsed.results) || parsed.results.length !== entries.length) {
+            throw nodeError(node, response.status, response.body);
+          }
+          return parsed.results.map((r: { status?: unknown; code?: unknown; message?: unknown }) => {
+            const status: NodePutStatus =
+              r.status === 'stored' || r.status === 'duplicate' || r.status === 'rejected' ? r.status : 'error';
+            return {
+              node,
+              status,
+              ...(typeof r.code === 'string' ? { code: r.code } : {}),
+              ...(typeof r.message === 'string' ? { message: r.message } : {}),
+            };
+          });
+        } catch (error) {
+          const p2p = error instanceof P2PError ? error : new P2PError('node_unreachable', (error as Error).message);
+          if (p2p.code === 'aborted') throw p2p;
+          return entries.map(() => ({ node, status: 'error' as const, code: p2p.code, message: p2p.message }));
+        }
+      }),
+    );
+    return entries.map((_, i) => {
+      const nodes = perNode.map((results) => results[i]!);
+      return { nodes, accepted: nodes.filter((n) => n.status === 'stored' || n.status === 'duplicate').length };
+    });
+  }
+
+  private normalise(filter: ReadFilter): NormalFilter {
+    let since = toTime(filter.since);
+    if (filter.secondsSince !== undefined) since = Date.now() - Math.round(filter.secondsSince * 1000);
+    return {
+      tables: (filter.tables ?? []).map((t) => toKey(t, 'table')),
+      recipients: (filter.recipients ?? []).map((r) => toKey(r, 'recipient')),
+      ids: (filter.ids ?? []).map((id) => {
+        const bytes = Buffer.from(id, 'hex');
+        if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id)) throw new P2PError('bad_argument', `not an entry id: ${id}`);
+        return bytes;
+      }),
+      since,
+      until: toTime(filter.until),
+      bucket: filter.bucket,
+      order: filter.order ?? 'desc',
+      limit: filter.limit ?? 100,
+    };
+  }
+
+  private queryString(filter: NormalFilter, limit: number, cursor: string | undefined): URLSearchParams {
+    const q = new URLSearchParams();
+    for (const t of filter.tables) q.append('table', toHex(t));
+    for (const r of filter.recipients) q.append('recipient', toHex(r));
+    for (const id of filter.ids) q.append('id', toHex(id));
+    if (filter.since !== undefined) q.set('since', String(filter.since));
+    if (filter.until !== undefined) q.set('until', String(filter.until));
+    if (filter.bucket !== undefined) q.set('bucket', String(filter.bucket));
+    q.set('order', filter.order);
+    q.set('limit', String(limit));
+    if (cursor) q.set('cursor', cursor);
+    return q;
+  }
+
+  /** Checks an entry returned by a node: authentic, enough work, and what was asked for. */
+  private check(bytes: Buffer, filter: NormalFilter): VerifiedEntry | undefined {
+    const maxBytes = this.options.maxEntryBytes ?? 16 * 1024 * 1024;
+    if (bytes.length > maxBytes) return undefined;
+    let entry: Entry;
+    try {
+      entry = decodeEntry(bytes);
+    } catch {
+      return undefined;
+    }
+    const powBits = entryPowBits(entry);
+    if (powBits < (this.options.minPowBits ?? 0)) return undefined;
+    if (!entrySignatureValid(entry)) return undefined;
+    const id = sha256(bytes);
+    if (filter.tables.length > 0 && !filter.tables.some((t) => bytesEqual(t, entry.table))) return undefined;
+    if (filter.recipients.length > 0 && !filter.recipients.some((r) => bytesEqual(r, entry.recipient))) {
+      return undefined;
+    }
+    if (filter.ids.length > 0 && !filter.ids.some((wanted) => wanted.equals(id))) return undefined;
+    if (filter.since !== undefined && entry.createdAt < filter.since) return undefined;
+    if (filter.until !== undefined && entry.createdAt >= filter.until) return undefined;
+    return {
+      id: toHex(id),
+      table: entry.table,
+      recipient: entry.recipient,
+      createdAt: entry.createdAt,
+      expiresAt: entry.expiresAt,
+      powBits,
+      bytes,
+      entry,
+    };
+  }
+
+  /** Pages through one node, yielding verified entries in the node's order. */
+  private async *nodeStream(
+    node: string,
+    filter: NormalFilter,
+    report: { entries: number; invalid: number; error?: { code: ErrorCode; message: string } },
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<VerifiedEntry> {
+    let cursor: string | undefined;
+    let yielded = 0;
+    let previous: VerifiedEntry | undefined;
+    const pageSize = Math.min(1000, Math.max(1, filter.limit));
+    for (;;) {
+      const url = endpoint(node, '/get', this.queryString(filter, pageSize, cursor));
+      let response;
+      try {
+        response = await call('GET', url, undefined, undefined, {
+          ...this.callOptions(signal),
+          headers: { accept: ENTRIES_MEDIA_TYPE },
+        });
+      } catch (error) {
+        const p2p = error instanceof P2PError ? error : new P2PError('node_unreachable', String(error));
+        if (p2p.code === 'aborted') throw p2p;
+        report.error = { code: p2p.code, message: p2p.message };
+        return;
+      }
+      if (response.status !== 200) {
+        const error = nodeError(node, response.status, response.body);
+        report.error = { code: error.code, message: error.message };
+        return;
+      }
+      let frames: Buffer[];
+      try {
+        frames = decodeFrames(response.body, { maxFrameBytes: this.options.maxEntryBytes ?? 16 * 1024 * 1024 });
+      } catch {
+        report.error = { code: 'node_lied', message: `${node}: malformed entry stream` };
+        return;
+      }
+      if (frames.length > pageSize) {
+        report.error = { code: 'node_lied', message: `${node}: sent more entries than asked for` };
+        return;
+      }
+      for (const bytes of frames) {
+        const verified = this.check(bytes, filter);
+        if (!verified) {
+          report.invalid += 1;
+          continue;
+        }
+        // A node must return entries in the order asked for; out-of-order ones are not trusted.
+        const step = previous ? verified.createdAt - previous.createdAt : 0;
+        if (filter.order === 'desc' ? step > 0 : step < 0) {
+          report.invalid += 1;
+          continue;
+        }
+        previous = verified;
+        report.entries += 1;
+        yielded += 1;
+        yield verified;
+      }
+      cursor = response.headers.get('p2pcloud-next-cursor') ?? undefined;
+      if (!cursor || frames.length === 0) return;
+      if (yielded >= filter.limit) return;
+    }
+  }
+
+  /**
+   * Reads verified entries matching the filter from all nodes, merged in the requested order
+   * (created_at, then id) and de-duplicated, up to `limit` entries.
+   */
+  async get(filter: ReadFilter): Promise<ReadResult<VerifiedEntry>> {
+    const normal = this.normalise(filter);
+    const hasFilter =
+      normal.tables.length + normal.recipients.length + normal.ids.length > 0 ||
+      normal.since !== undefined ||
+      normal.until !== undefined ||
+      normal.bucket !== undefined;
+    if (!hasFilter) throw new P2PError('missing_filter', 'give at least one filter (tables, recipients, ids, since, until, bucket)');
+    const reports = this.nodes.map(() => ({ entries: 0, invalid: 0 }) as {
+      entries: number;
+      invalid: number;
+      error?: { code: ErrorCode; message: string };
+    });
+    const streams = this.nodes.map((node, i) => this.nodeStream(node, normal, reports[i]!, filter.signal));
+    const heads: (VerifiedEntry | undefined)[] = await Promise.all(streams.map(async (s) => (await s.next()).value ?? undefined));
+    const out: VerifiedEntry[] = [];
+    const seen = new Set<string>();
+    const sign = normal.order === 'desc' ? -1 : 1;
+    // k-way merge: every node's stream is sorted, so the merged stream is too.
+    while (out.length < normal.limit) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const head = heads[i];
+        if (head && (best < 0 || sign * compareEntries(head, heads[best]!) < 0)) best = i;
+      }
+      if (best < 0) break;
+      const chosen = heads[best]!;
+      if (!seen.has(chosen.id)) {
+        seen.add(chosen.id);
+        out.push(chosen);
+      }
+      heads[best] = (await streams[best]!.next()).value ?? undefined;
+    }
+    await Promise.all(streams.map((s) => s.return(undefined)));
+    return {
+      entries: out,
+      nodes: this.nodes.map((node, i) => ({
+        node,
+        ok: reports[i]!.error === undefined,
+        entries: reports[i]!.entries,
+        invalid: reports[i]!.invalid,
+        ...(reports[i]!.error ? { error: reports[i]!.error! } : {}),
+      })),
+    };
+  }
+
+  /**
+   * Reads entries sealed to `identity` (by default only those: recipients = its key) and opens
+   * them. Entries that do not open are skipped.
+   */
+  async read(identity: Identity | BoxKeyPair, filter: ReadFilter = {}): Promise<ReadResult<OpenedEntry>> {
+    const box = 'box' in identity ? identity.box : identity;
+    const result = await this.get({ ...filter, recipients: filter.recipients ?? [box.publicKey] });
+    const entries: OpenedEntry[] = [];
+    for (const entry of result.entries) {
+      const plaintext = openEntry(entry.entry, box);
+      if (plaintext) entries.push({ ...entry, plaintext, text: plaintext.toString('utf8') });
+    }
+    return { entries, nodes: result.nodes };
+  }
+}
+
+/** Opens one verified entry with a recipient key pair; undefined if it is not for that key. */
+export function open(entry: VerifiedEntry, recipient: Identity | BoxKeyPair): Buffer | undefined {
+  return openEntry(entry.entry, 'box' in recipient ? recipient.box : recipient);
+}

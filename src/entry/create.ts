@@ -1,0 +1,96 @@
+/**
+ * Building an entry: seal the plaintext to the recipient, stamp the proof of work, sign with
+ * the table key. Splits into draft (pure, fast) and finish (after the work is found) so that
+ * the slow part, the proof of work, can run on other threads.
+ */
+import { sign } from '../crypto/ed25519.js';
+import { sealBase } from '../crypto/hpke.js';
+import { searchPow } from '../crypto/pow.js';
+import type { TableKey } from '../keys/keys.js';
+import {
+  DOMAIN,
+  ENTRY_VERSION,
+  OFFSET,
+  SIGNATURE_BYTES,
+  encodeUnsigned,
+  entryId,
+  powChallenge,
+  sealAad,
+  signatureMessage,
+} from './format.js';
+
+export interface EntryDraftInput {
+  readonly table: TableKey;
+  /** X25519 public key the payload is sealed to. */
+  readonly recipient: Uint8Array;
+  readonly plaintext: Uint8Array;
+  /** Milliseconds since the Unix epoch; defaults to now. */
+  readonly createdAt?: number;
+  /** Milliseconds since the Unix epoch; 0 or absent = never expires. */
+  readonly expiresAt?: number;
+  /** Fixed ephemeral HPKE key pair: only for reproducible test vectors. */
+  readonly ephemeral?: { secretKey: Uint8Array; publicKey: Uint8Array };
+}
+
+/** An entry with its payload sealed, waiting for its proof-of-work nonce and signature. */
+export interface EntryDraft {
+  readonly table: TableKey;
+  /** Canonical bytes with nonce 0 and an empty signature slot. */
+  readonly bytes: Buffer;
+  /** What the proof of work is computed over (see powChallenge). */
+  readonly challenge: Buffer;
+}
+
+export function draftEntry(input: EntryDraftInput): EntryDraft {
+  const createdAt = input.createdAt ?? Date.now();
+  const expiresAt = input.expiresAt ?? 0;
+  if (!Number.isSafeInteger(createdAt) || createdAt < 0) throw new RangeError('createdAt must be a non-negative integer (ms)');
+  if (!Number.isSafeInteger(expiresAt) || expiresAt < 0) throw new RangeError('expiresAt must be a non-negative integer (ms)');
+  if (expiresAt !== 0 && expiresAt <= createdAt) throw new RangeError('expiresAt must be later than createdAt');
+  if (input.recipient.length !== 32) throw new RangeError('recipient must be a 32-byte X25519 public key');
+  const recipient = Buffer.from(input.recipient);
+  // The header is laid out first so the payload can authenticate it as associated data.
+  const header = encodeUnsigned({
+    version: ENTRY_VERSION,
+    table: input.table.signing.publicKey,
+    recipient,
+    createdAt,
+    expiresAt,
+    powNonce: 0n,
+    payload: Buffer.alloc(0),
+  });
+  const payload = sealBase(recipient, DOMAIN.seal, sealAad(header), input.plaintext, input.ephemeral);
+  const bytes = encodeUnsigned({
+    version: ENTRY_VERSION,
+    table: input.table.signing.publicKey,
+    recipient,
+    createdAt,
+    expiresAt,
+    powNonce: 0n,
+    payload,
+  });
+  return { table: input.table, bytes, challenge: powChallenge(bytes) };
+}
+
+/** Writes the nonce, signs, and returns the finished canonical bytes and id. */
+export function finishEntry(draft: EntryDraft, nonce: bigint): { bytes: Buffer; id: Buffer } {
+  const bytes = Buffer.from(draft.bytes);
+  bytes.writeBigUInt64BE(BigInt.asUintN(64, nonce), OFFSET.powNonce);
+  const signature = sign(signatureMessage(bytes), draft.table.signing);
+  signature.copy(bytes, bytes.length - SIGNATURE_BYTES);
+  return { bytes, id: entryId(bytes) };
+}
+
+/**
+ * Creates a finished entry on the calling thread. Fine for low difficulty (tests, small
+ * batches); clients use the multi-core solver for real difficulty.
+ */
+export function createEntry(input: EntryDraftInput & { powBits: number }): { bytes: Buffer; id: Buffer } {
+  const draft = draftEntry(input);
+  let start = 0n;
+  for (;;) {
+    const result = searchPow({ challenge: draft.challenge, bits: input.powBits, start, maxHashes: 1 << 20 });
+    if (result.nonce !== undefined) return finishEntry(draft, result.nonce);
+    start = result.next;
+  }
+}

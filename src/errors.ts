@@ -1,0 +1,78 @@
+/**
+ * Every error p2pcloud reports carries a stable machine-readable code. The table below is the
+ * single source of truth: the HTTP status a node answers with, and a default human message.
+ * `docs/protocol.md` documents every code; a test keeps the two in step.
+ */
+export const ERROR_CODES = {
+  // request-level (HTTP)
+  bad_json: { status: 400, message: 'request body is not valid JSON' },
+  bad_request: { status: 400, message: 'request is malformed' },
+  bad_query: { status: 400, message: 'query parameter is invalid' },
+  missing_filter: { status: 400, message: 'at least one filter is required' },
+  bad_cursor: { status: 400, message: 'cursor is invalid or belongs to another query' },
+  body_too_large: { status: 413, message: 'request body exceeds the size limit' },
+  unsupported_media_type: { status: 415, message: 'content type is not supported' },
+  not_found: { status: 404, message: 'no such route' },
+  method_not_allowed: { status: 405, message: 'method not allowed on this route' },
+  forbidden: { status: 403, message: 'request is not allowed from this client' },
+  rate_limited: { status: 429, message: 'too many requests' },
+  internal: { status: 500, message: 'internal error' },
+  unavailable: { status: 503, message: 'node is not ready' },
+  // entry-level (each entry of a put batch gets its own)
+  bad_base64: { status: 400, message: 'entry is not valid base64' },
+  bad_encoding: { status: 400, message: 'entry bytes do not follow the canonical encoding' },
+  unsupported_version: { status: 400, message: 'entry format version is not supported' },
+  entry_too_large: { status: 413, message: 'entry exceeds the maximum entry size of this node' },
+  bad_signature: { status: 422, message: 'table signature does not verify' },
+  pow_too_low: { status: 422, message: 'proof of work is below the minimum of this node' },
+  future_timestamp: { status: 422, message: 'created_at is too far in the future' },
+  expired: { status: 422, message: 'entry has already expired' },
+  table_not_accepted: { status: 403, message: 'this node does not mirror the table' },
+  id_collision: { status: 409, message: 'a different entry with the same short id is stored' },
+  // peers and sync
+  bad_hello: { status: 400, message: 'hello message is invalid' },
+  bad_peer_url: { status: 400, message: 'peer URL is not acceptable' },
+  bad_sync_request: { status: 400, message: 'sync request is invalid' },
+  // client side (SDK / CLI)
+  bad_key: { status: 400, message: 'key is not valid' },
+  bad_key_file: { status: 400, message: 'key file is not valid' },
+  file_exists: { status: 409, message: 'file already exists' },
+  decrypt_failed: { status: 422, message: 'entry cannot be opened with this key' },
+  node_lied: { status: 502, message: 'node returned data that does not verify' },
+  node_error: { status: 502, message: 'node returned an error' },
+  node_unreachable: { status: 502, message: 'node cannot be reached' },
+  all_nodes_failed: { status: 502, message: 'no node accepted the request' },
+  bad_config: { status: 400, message: 'configuration is invalid' },
+  bad_argument: { status: 400, message: 'argument is invalid' },
+  aborted: { status: 499, message: 'operation was aborted' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** The one error class of p2pcloud: a stable `code`, an HTTP `status`, a human `message`. */
+export class P2PError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = 'P2PError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+/** Shorthand used by pure validators: `fail('bad_key', 'recipient must be 32 bytes')`. */
+export function fail(code: ErrorCode, message?: string, details?: Record<string, unknown>): never {
+  throw new P2PError(code, message, details);
+}

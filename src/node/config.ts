@@ -1,0 +1,148 @@
+/**
+ * Node configuration: one strict schema, defaults in one place, validated once at start-up.
+ * Unknown keys are an error, not a silent no-op. Sources, later ones winning: defaults, the
+ * JSON config file, command-line flags.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { P2PError } from '../errors.js';
+import { parsePublicKey } from '../encoding/key-text.js';
+import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
+import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
+import { isPrivateHost } from '../sync/peer-url.js';
+
+export const DEFAULT_PORT = 7447;
+
+const tableKeyText = z.string().refine(
+  (text) => {
+    try {
+      parsePublicKey(text, 'table');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a table public key (p2ptable1… or 64 hex characters)' },
+);
+
+export const nodeConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+    data_dir: z.string().min(1).default('./data'),
+    /** URLs under which peers can reach this node (sent in hello). */
+    public_urls: z.array(z.string().url()).max(8).default([]),
+    min_pow_bits: z.number().int().min(0).max(40).default(16),
+    max_entry_bytes: z.number().int().min(MIN_ENTRY_BYTES).max(MAX_ENTRY_BYTES_FORMAT).default(64 * 1024),
+    max_body_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
+    max_batch_entries: z.number().int().min(1).max(100_000).default(10_000),
+    /** How far in the future created_at may be, to allow for clock skew. */
+    max_future_skew_seconds: z.number().int().min(0).max(7 * 24 * 3600).default(600),
+    /** 'all', or the list of tables this node mirrors (others are refused). */
+    mirror: z.union([z.literal('all'), z.array(tableKeyText).min(1)]).default('all'),
+    retention: z
+      .object({
+        /** Entries created longer ago than this are dropped; null keeps them until they expire. */
+        max_age_days: z.number().positive().nullable().default(null),
+        sweep_interval_seconds: z.number().int().min(1).max(86_400).default(60),
+      })
+      .strict()
+      .prefault({}),
+    buckets: z.number().int().min(1).max(MAX_BUCKETS).default(DEFAULT_BUCKETS),
+    durability: z.enum(['process', 'power']).default('process'),
+    cache_mib: z.number().int().min(2).max(65_536).default(64),
+    /** Worker threads that verify signatures; 0 verifies on the main thread. */
+    verify_threads: z.number().int().min(0).max(64).optional(),
+    peers: z.array(z.string()).default([]),
+    /**
+     * Whether peer URLs on private, loopback or link-local addresses are accepted. Defaults to
+     * true when the node itself listens on such an address (a LAN or one-machine cluster).
+     */
+    allow_private_peers: z.boolean().optional(),
+    sync: z
+      .object({
+        enabled: z.boolean().default(true),
+        interval_seconds: z.number().min(0.1).max(86_400).default(30),
+        peers_per_round: z.number().int().min(1).max(64).default(3),
+        push_peers: z.number().int().min(0).max(16).default(2),
+        max_peers: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .transform((config) => ({
+    ...config,
+    allow_private_peers: config.allow_private_peers ?? isPrivateHost(config.host),
+  }));
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+export type NodeConfig = Readonly<z.output<typeof nodeConfigSchema>>;
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates a config object; throws P2PError('bad_config') naming every bad key. */
+export function parseNodeConfig(input: unknown): NodeConfig {
+  const parsed = nodeConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new P2PError('bad_config', `invalid node config: ${describe(parsed.error)}`);
+  return Object.freeze(parsed.data);
+}
+
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new P2PError('bad_config', `cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new P2PError('bad_config', `config file ${path} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new P2PError('bad_config', `config file ${path} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Merges file settings under flag settings (one level deep for nested sections). */
+export function mergeConfig(
+  base: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      typeof current === 'object' &&
+      current !== null &&
+      !Array.isArray(current)
+    ) {
+      out[key] = { ...(current as object), ...(value as object) };
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+export function storePath(config: NodeConfig): string {
+  return resolve(config.data_dir, 'entries.sqlite');
+}
+
+/** The mirrored tables as raw keys, or 'all'. */
+export function mirroredTables(config: NodeConfig): 'all' | Buffer[] {
+  return config.mirror === 'all' ? 'all' : config.mirror.map((t) => parsePublicKey(t, 'table'));
+}

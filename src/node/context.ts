@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import type { NodeConfig } from './config.js';
+import type { Ingestor } from './ingest.js';
+import type { NodeMetrics } from './metrics.js';
+import type { Policy } from './policy.js';
+
+/** Everything a route handler may use. Built once by startNode (or by tests). */
+export interface NodeContext {
+  readonly config: NodeConfig;
+  readonly policy: Policy;
+  readonly store: Store;
+  readonly ingestor: Ingestor;
+  readonly metrics: NodeMetrics;
+  readonly log: Logger;
+  readonly version: string;
+  /** URLs this node announces to peers: public_urls, or the address it listens on. */
+  readonly urls: string[];
+  /** Extra status sections (sync progress, …) contributed by optional subsystems. */
+  readonly status: Map<string, () => unknown>;
+}

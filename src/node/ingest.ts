@@ -1,0 +1,148 @@
+/**
+ * The path every entry takes into a node, whether it arrives by /put or by sync: size and
+ * encoding, policy (clock, expiry, tables), then proof of work and signature on the worker
+ * pool, then one transaction. Each entry gets its own outcome; one bad entry never spoils a batch.
+ */
+import type { ErrorCode } from '../errors.js';
+import { P2PError } from '../errors.js';
+import { decodeEntry, entryId, type Entry } from '../entry/format.js';
+import { toHex } from '../encoding/bytes.js';
+import type { PutItem, Store } from '../store/store.js';
+import { checkEntryPolicy, checkSize, type Policy, type Rejection } from './policy.js';
+import type { VerifyPool } from './verify-pool.js';
+import { VERIFY_STATUS } from './verify-protocol.js';
+import type { NodeMetrics } from './metrics.js';
+
+export type IngestStatus = 'stored' | 'duplicate' | 'rejected';
+
+export interface IngestResult {
+  readonly status: IngestStatus;
+  /** Hex id, when the bytes decoded far enough to have one. */
+  readonly id?: string;
+  readonly code?: ErrorCode;
+  readonly message?: string;
+}
+
+/** An incoming item: raw entry bytes, or a rejection found while parsing the request. */
+export type IngestItem = { readonly bytes: Buffer } | { readonly rejection: Rejection };
+
+export type IngestSource = 'put' | 'sync';
+
+export interface StoredListener {
+  (entries: readonly { id: Buffer; bytes: Buffer }[], source: IngestSource): void;
+}
+
+export class Ingestor {
+  private readonly listeners: StoredListener[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly pool: VerifyPool,
+    private readonly policy: Policy,
+    private readonly metrics: NodeMetrics,
+  ) {}
+
+  onStored(listener: StoredListener): void {
+    this.listeners.push(listener);
+  }
+
+  async ingest(items: readonly IngestItem[], source: IngestSource, now = Date.now()): Promise<IngestResult[]> {
+    const results: (IngestResult | undefined)[] = new Array(items.length);
+    const candidates: { index: number; entry: Entry; id: Buffer }[] = [];
+
+    items.forEach((item, index) => {
+      if ('rejection' in item) {
+        results[index] = { status: 'rejected', ...item.rejection };
+        return;
+      }
+      const size = checkSize(this.policy, item.bytes.length);
+      if (size) {
+        results[index] = { status: 'rejected', ...size };
+        return;
+      }
+      let entry: Entry;
+      try {
+        entry = decodeEntry(item.bytes);
+      } catch (error) {
+        if (!(error instanceof P2PError)) throw error;
+        results[index] = { status: 'rejected', code: error.code, message: error.message };
+        return;
+      }
+      const id = entryId(entry.bytes);
+      const rejection = checkEntryPolicy(this.policy, entry, now);
+      if (rejection) {
+        results[index] = { status: 'rejected', id: toHex(id), ...rejection };
+        return;
+      }
+      candidates.push({ index, entry, id });
+    });
+
+    // Entries already stored are byte-identical (same SHA-256): no need to verify them again.
+    const known = candidates.length > 0 ? await this.store.hasIds(candidates.map((c) => c.id)) : [];
+    const fresh = candidates.filter((candidate, i) => {
+      if (!known[i]) return true;
+      results[candidate.index] = { status: 'duplicate', id: toHex(candidate.id) };
+      return false;
+    });
+
+    const verdicts = await this.pool.verify(
+      fresh.map((c) => c.entry.bytes),
+      this.policy.minPowBits,
+    );
+    const valid: (PutItem & { index: number })[] = [];
+    fresh.forEach((candidate, i) => {
+      const verdict = verdicts[i]!;
+      const id = toHex(candidate.id);
+      if (verdict.status === VERIFY_STATUS.ok) {
+        valid.push({ index: candidate.index, entry: candidate.entry, id: candidate.id });
+      } else if (verdict.status === VERIFY_STATUS.powTooLow) {
+        results[candidate.index] = {
+          status: 'rejected',
+          id,
+          code: 'pow_too_low',
+          message: `proof of work has ${verdict.powBits} bits; this node requires ${this.policy.minPowBits}`,
+        };
+      } else if (verdict.status === VERIFY_STATUS.badSignature) {
+        results[candidate.index] = { status: 'rejected', id, code: 'bad_signature', message: 'table signature does not verify' };
+      } else {
+        results[candidate.index] = { status: 'rejected', id, code: 'bad_encoding', message: 'entry bytes do not decode' };
+      }
+    });
+
+    const outcomes = valid.length > 0 ? await this.store.putMany(valid) : [];
+    const stored: { id: Buffer; bytes: Buffer }[] = [];
+    valid.forEach((item, i) => {
+      const outcome = outcomes[i];
+      const id = toHex(item.id);
+      if (outcome === 'stored') {
+        stored.push({ id: item.id, bytes: item.entry.bytes });
+        results[item.index] = { status: 'stored', id };
+      } else if (outcome === 'duplicate') {
+        results[item.index] = { status: 'duplicate', id };
+      } else {
+        results[item.index] = {
+          status: 'rejected',
+          id,
+          code: 'id_collision',
+          message: 'a different entry with the same 8-byte short id is stored',
+        };
+      }
+    });
+
+    const final = results as IngestResult[];
+    this.count(final, source);
+    if (stored.length > 0) for (const listener of this.listeners) listener(stored, source);
+    return final;
+  }
+
+  private count(results: readonly IngestResult[], source: IngestSource): void {
+    let stored = 0;
+    for (const result of results) {
+      if (result.status === 'stored') stored += 1;
+      else if (result.status === 'duplicate') this.metrics.duplicates += 1;
+      else if (result.code) this.metrics.reject(result.code);
+    }
+    if (source === 'sync') this.metrics.storedFromSync += stored;
+    this.metrics.stored += stored;
+  }
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../entry/framing.js';
+import { OFFSET } from '../../entry/format.js';
+import { toBase64, toHex } from '../../encoding/bytes.js';
+import type { StoredEntry } from '../../store/store.js';
+import type { NodeContext } from '../context.js';
+import { encodeCursor } from '../cursor.js';
+import { parseGetQuery, type RawQuery } from '../get-params.js';
+
+/** Header that carries the next cursor when entries are sent as binary frames. */
+export const NEXT_CURSOR_HEADER = 'p2pcloud-next-cursor';
+
+/** The JSON form of a stored entry: metadata for humans, `entry` for verification. */
+export function entryJson(stored: StoredEntry): Record<string, unknown> {
+  const bytes = stored.bytes;
+  return {
+    id: toHex(stored.id),
+    table: toHex(bytes.subarray(OFFSET.table, OFFSET.table + 32)),
+    recipient: toHex(bytes.subarray(OFFSET.recipient, OFFSET.recipient + 32)),
+    created_at: stored.createdAt,
+    expires_at: stored.expiresAt === 0 ? null : stored.expiresAt,
+    size: bytes.length,
+    entry: toBase64(bytes),
+  };
+}
+
+export function registerGetRoute(app: FastifyInstance, ctx: NodeContext): void {
+  app.get('/get', async (request, reply) => {
+    ctx.metrics.getRequests += 1;
+    const parsed = parseGetQuery(request.query as RawQuery, Date.now(), ctx.store.buckets);
+    const page = await ctx.store.query(parsed.query);
+    const nextCursor = page.next ? encodeCursor(parsed.query.order, page.next, parsed.fingerprint) : null;
+    const binary =
+      parsed.format === 'binary' ||
+      (parsed.format === undefined && (request.headers.accept ?? '').includes(ENTRIES_MEDIA_TYPE));
+    if (binary) {
+      if (nextCursor) void reply.header(NEXT_CURSOR_HEADER, nextCursor);
+      return reply.type(ENTRIES_MEDIA_TYPE).send(encodeFrames(page.entries.map((e) => e.bytes)));
+    }
+    return reply.send({ entries: page.entries.map(entryJson), next_cursor: nextCursor });
+  });
+}

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import { ERROR_CODES, P2PError } from '../../errors.js';
+import { fromBase64 } from '../../encoding/bytes.js';
+import { ENTRIES_MEDIA_TYPE, decodeFrames } from '../../entry/framing.js';
+import type { NodeContext } from '../context.js';
+import type { IngestItem, IngestResult } from '../ingest.js';
+
+/** Turns a JSON body ({ entry } or { entries: [...] }) into ingest items. */
+export function itemsFromJson(body: unknown, maxBatch: number): IngestItem[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new P2PError('bad_request', 'body must be an object with "entry" or "entries"');
+  }
+  const record = body as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let texts: unknown[];
+  if (keys.length === 1 && keys[0] === 'entry') texts = [record.entry];
+  else if (keys.length === 1 && keys[0] === 'entries' && Array.isArray(record.entries)) {
+    texts = record.entries;
+  } else {
+    throw new P2PError('bad_request', 'body must have exactly one of "entry" (string) or "entries" (array)');
+  }
+  if (texts.length > maxBatch) {
+    throw new P2PError('bad_request', `at most ${maxBatch} entries per request`);
+  }
+  return texts.map((text): IngestItem => {
+    const bytes = typeof text === 'string' ? fromBase64(text) : undefined;
+    if (!bytes) {
+      return {
+        rejection: { code: 'bad_base64', message: 'entry must be a base64 string of its canonical bytes' },
+      };
+    }
+    return { bytes };
+  });
+}
+
+export function summarize(results: readonly IngestResult[]): {
+  status: number;
+  body: Record<string, unknown>;
+} {
+  let stored = 0;
+  let duplicates = 0;
+  let rejected = 0;
+  for (const r of results) {
+    if (r.status === 'stored') stored++;
+    else if (r.status === 'duplicate') duplicates++;
+    else rejected++;
+  }
+  const body: Record<string, unknown> = { stored, duplicates, rejected, results };
+  // Nothing accepted: answer with the reason, so a single bad entry gets a plain 4xx.
+  if (results.length > 0 && rejected === results.length) {
+    const first = results[0]!;
+    const same = results.every((r) => r.code === first.code);
+    const code = same && first.code ? first.code : 'bad_request';
+    const message = same && first.message ? first.message : 'every entry was rejected; see results';
+    return { status: ERROR_CODES[code].status, body: { error: { code, message }, ...body } };
+  }
+  return { status: 200, body };
+}
+
+export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
+  app.post('/put', async (request, reply) => {
+    ctx.metrics.putRequests += 1;
+    const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+    let items: IngestItem[];
+    if (contentType === ENTRIES_MEDIA_TYPE || contentType === 'application/octet-stream') {
+      const frames = decodeFrames(request.body as Buffer, {
+        maxFrameBytes: ctx.config.max_body_bytes,
+        maxFrames: ctx.config.max_batch_entries,
+      });
+      items = frames.map((bytes) => ({ bytes }));
+    } else {
+      items = itemsFromJson(request.body, ctx.config.max_batch_entries);
+    }
+    const results = await ctx.ingestor.ingest(items, 'put');
+    const { status, body } = summarize(results);
+    if ((body.stored as number) > 0) ctx.metrics.note('put', `stored ${String(body.stored)} entries`);
+    if ((body.rejected as number) > 0) {
+      const codes = [...new Set(results.filter((r) => r.code).map((r) => r.code))].join(', ');
+      ctx.metrics.note('reject', `rejected ${String(body.rejected)} entries (${codes})`);
+    }
+    return reply.code(status).send(body);
+  });
+}

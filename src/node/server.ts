@@ -1,0 +1,118 @@
+/**
+ * Starts a node: opens the store, the verification pool and the HTTP server, and the
+ * background jobs. Returns a handle that stops everything in order.
+ */
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+import { buildApp, type NodeApp, type RouteRegistrar } from './app.js';
+import { storePath, type NodeConfig } from './config.js';
+import type { NodeContext } from './context.js';
+import { Ingestor } from './ingest.js';
+import { createLogger } from './logger.js';
+import { NodeMetrics } from './metrics.js';
+import { policyFromConfig } from './policy.js';
+import { startRetention, sweepOnce } from './retention.js';
+import { VerifyPool } from './verify-pool.js';
+
+/** A subsystem that runs beside the HTTP server (sync loop, …). */
+export interface NodePlugin {
+  readonly routes?: RouteRegistrar;
+  /** Called once the node listens; returns a stop function. */
+  start?(ctx: NodeContext, app: NodeApp): Promise<() => Promise<void>>;
+}
+
+export interface RunningNode {
+  readonly url: string;
+  readonly ctx: NodeContext;
+  readonly app: NodeApp;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  readonly store?: Store;
+  readonly plugins?: readonly NodePlugin[];
+}
+
+function listenUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
+  const log = options.logger ?? createLogger(config.log_level);
+  const store =
+    options.store ??
+    openSqliteStore({
+      path: storePath(config),
+      buckets: config.buckets,
+      durability: config.durability,
+      cacheMiB: config.cache_mib,
+    });
+  const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
+  const policy = policyFromConfig(config);
+  const metrics = new NodeMetrics();
+  const ctx: NodeContext = {
+    config,
+    policy,
+    store,
+    ingestor: new Ingestor(store, pool, policy, metrics),
+    metrics,
+    log,
+    version: VERSION,
+    urls: [],
+    status: new Map(),
+  };
+  const stops: (() => Promise<void>)[] = [];
+  let app: NodeApp | undefined;
+  try {
+    await sweepOnce(store, policy);
+    const plugins = options.plugins ?? [];
+    app = await buildApp(
+      ctx,
+      plugins.flatMap((p) => (p.routes ? [p.routes] : [])),
+    );
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = listenUrl(config.host, port);
+    ctx.urls.push(...(config.public_urls.length > 0 ? config.public_urls.map((u) => u.replace(/\/+$/, '')) : [url]));
+    const stopRetention = startRetention(
+      store,
+      policy,
+      config.retention.sweep_interval_seconds * 1000,
+      metrics,
+      log,
+    );
+    stops.push(async () => stopRetention());
+    for (const plugin of plugins) {
+      if (plugin.start) stops.push(await plugin.start(ctx, app));
+    }
+    log.info({ url, data: config.data_dir, minPowBits: config.min_pow_bits, verifyThreads: pool.threads }, 'node listening');
+    const started = app;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      ctx,
+      app: started,
+      close: () => {
+        closing ??= (async () => {
+          for (const stop of stops.reverse()) await stop();
+          await started.close();
+          await pool.close();
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await app?.close().catch(() => undefined);
+    await pool.close();
+    await store.close();
+    throw error;
+  }
+}

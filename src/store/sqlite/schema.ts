@@ -1,0 +1,64 @@
+/**
+ * SQLite schema of a node's store (version 1).
+ *
+ * Design notes (measured, see docs/performance.md):
+ * - `entries` is keyed by an increasing `seq`, so new rows append to the end of the big table
+ *   instead of landing at random pages (ids are random).
+ * - Table and recipient keys are indexed by their first 8 bytes as integers (`tkey`, `rkey`);
+ *   queries re-check the full 32-byte key against the stored bytes, so a prefix collision can
+ *   never return a foreign entry.
+ * - `ids` maps the 8-byte short id to `seq`; a short-id collision between two different
+ *   entries is detected on insert and refused (it needs ~2^64 work to cause on purpose).
+ * - `entries_by_table` carries `seq` and `k` so paging is in index order and a table's short
+ *   ids can be listed from the index alone.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE entries (
+  seq        INTEGER PRIMARY KEY,
+  k          INTEGER NOT NULL,
+  tkey       INTEGER NOT NULL,
+  rkey       INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  data       BLOB NOT NULL
+);
+CREATE TABLE ids (
+  k   INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX entries_by_table ON entries (tkey, created_at, seq, k);
+CREATE INDEX entries_by_recipient ON entries (rkey, created_at);
+CREATE INDEX entries_by_time ON entries (created_at);
+CREATE INDEX entries_by_expiry ON entries (expires_at) WHERE expires_at > 0;
+CREATE TABLE buckets (
+  b     INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL,
+  sum   BLOB NOT NULL
+);
+CREATE TABLE tables (
+  tkey            INTEGER PRIMARY KEY,
+  key             BLOB NOT NULL,
+  count           INTEGER NOT NULL,
+  bytes           INTEGER NOT NULL,
+  sum             BLOB NOT NULL,
+  last_created_at INTEGER NOT NULL
+);
+CREATE TABLE peers (
+  url          TEXT PRIMARY KEY,
+  tables       TEXT NOT NULL,
+  first_seen   INTEGER NOT NULL,
+  last_seen    INTEGER NOT NULL,
+  last_attempt INTEGER NOT NULL,
+  failures     INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL,
+  source       TEXT NOT NULL,
+  penalty      INTEGER NOT NULL,
+  sync_state   TEXT
+);
+`;

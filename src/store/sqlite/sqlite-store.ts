@@ -1,0 +1,614 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { P2PError } from '../../errors.js';
+import { sha256 } from '../../crypto/sha256.js';
+import { OFFSET } from '../../entry/format.js';
+import {
+  DEFAULT_BUCKETS,
+  MAX_BUCKETS,
+  addToSum,
+  bucketKeyRange,
+  bucketOf,
+  shortKey,
+} from '../../reconcile/buckets.js';
+import type {
+  BucketState,
+  EntryQuery,
+  IndexView,
+  PeerRecord,
+  PeerStore,
+  PutItem,
+  PutResult,
+  QueryPage,
+  Store,
+  StoreStats,
+  StoredEntry,
+  TableStats,
+} from '../store.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; ':memory:' is accepted for experiments but loses everything on exit. */
+  readonly path: string;
+  /** Number of buckets of the index view; fixed when the database is created. */
+  readonly buckets?: number;
+  /**
+   * 'process' (default): an acknowledged entry survives the node process being killed.
+   * 'power': it also survives power loss or an OS crash (fsync on every commit; slower).
+   */
+  readonly durability?: 'process' | 'power';
+  /** SQLite page cache size in MiB. */
+  readonly cacheMiB?: number;
+}
+
+interface EntryRow {
+  seq: number;
+  created_at: number;
+  expires_at: number;
+  data: Buffer;
+}
+
+/** First 8 bytes of a 32-byte key as a signed 64-bit integer: the indexed form of a key. */
+function keyPrefix(key: Uint8Array): bigint {
+  return Buffer.from(key.buffer, key.byteOffset, 8).readBigInt64BE(0);
+}
+
+const TABLE_SQL = `tkey = ? AND substr(data, ${OFFSET.table + 1}, 32) = ?`;
+const RECIPIENT_SQL = `rkey = ? AND substr(data, ${OFFSET.recipient + 1}, 32) = ?`;
+
+function compareRows(a: EntryRow, b: EntryRow): number {
+  return a.created_at - b.created_at || a.seq - b.seq;
+}
+
+function toStored(row: EntryRow): StoredEntry {
+  return {
+    id: sha256(row.data),
+    seq: row.seq,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    bytes: row.data,
+  };
+}
+
+interface TableDelta {
+  key: Buffer;
+  count: number;
+  bytes: number;
+  sum: Uint8Array;
+  lastCreatedAt: number;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly peers: PeerStore;
+  readonly buckets: number;
+  private readonly db: Database.Database;
+  private readonly path: string;
+  private readonly counts: Uint32Array;
+  private readonly sums: Uint8Array;
+  private total = 0;
+  private version = 0;
+  private readonly statements = new Map<string, Database.Statement>();
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    const db = new Database(options.path);
+    this.db = db;
+    try {
+      db.pragma('busy_timeout = 5000');
+      const fresh = (db.pragma('user_version', { simple: true }) as number) === 0;
+      if (fresh) {
+        // Page size and auto_vacuum only take effect before the first table exists.
+        db.pragma('page_size = 8192');
+        db.pragma('auto_vacuum = INCREMENTAL');
+      }
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 64)}`);
+      db.pragma('temp_store = MEMORY');
+      this.buckets = fresh ? this.create(options.buckets) : this.checkExisting(options.buckets);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    this.counts = new Uint32Array(this.buckets);
+    this.sums = new Uint8Array(this.buckets * 32);
+    for (const row of db.prepare('SELECT b, count, sum FROM buckets').iterate() as Iterable<{
+      b: number;
+      count: number;
+      sum: Buffer;
+    }>) {
+      this.counts[row.b] = row.count;
+      this.sums.set(row.sum, row.b * 32);
+      this.total += row.count;
+    }
+    this.peers = new SqlitePeerStore(db);
+  }
+
+  private create(requested: number | undefined): number {
+    const buckets = requested ?? DEFAULT_BUCKETS;
+    if (!Number.isInteger(buckets) || buckets < 1 || buckets > MAX_BUCKETS) {
+      throw new P2PError('bad_config', `buckets must be an integer in 1..${MAX_BUCKETS}`);
+    }
+    this.db.transaction(() => {
+      this.db.exec(SCHEMA_SQL);
+      const meta = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      meta.run('buckets', String(buckets));
+      meta.run('created_at', String(Date.now()));
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+    return buckets;
+  }
+
+  private checkExisting(requested: number | undefined): number {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version !== SCHEMA_VERSION) {
+      throw new P2PError(
+        'bad_config',
+        `${this.path} has store schema version ${version}; this build reads version ${SCHEMA_VERSION}`,
+      );
+    }
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'buckets'").get() as
+      | { value: string }
+      | undefined;
+    const buckets = Number(row?.value);
+    if (!Number.isInteger(buckets) || buckets < 1) {
+      throw new P2PError('bad_config', `${this.path} has no valid bucket count`);
+    }
+    if (requested !== undefined && requested !== buckets) {
+      throw new P2PError(
+        'bad_config',
+        `${this.path} was created with ${buckets} buckets; it cannot be reopened with ${requested}`,
+      );
+    }
+    return buckets;
+  }
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new P2PError('unavailable', 'store is closed');
+  }
+
+  async putMany(items: readonly PutItem[]): Promise<PutResult[]> {
+    this.assertOpen();
+    if (items.length === 0) return [];
+    const findId = this.prepare('SELECT seq FROM ids WHERE k = ?');
+    const findData = this.prepare('SELECT data FROM entries WHERE seq = ?');
+    const insertEntry = this.prepare(
+      'INSERT INTO entries (k, tkey, rkey, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertId = this.prepare('INSERT INTO ids (k, seq) VALUES (?, ?)');
+    const bucketChanges = new Map<number, { count: number; sum: Uint8Array }>();
+    const tableChanges = new Map<bigint, TableDelta>();
+    const results: PutResult[] = [];
+
+    this.db.transaction(() => {
+      for (const { entry, id } of items) {
+        const k = shortKey(id);
+        const existing = findId.get(k) as { seq: number } | undefined;
+        if (existing) {
+          const stored = findData.get(existing.seq) as { data: Buffer };
+          results.push(stored.data.equals(entry.bytes) ? 'duplicate' : 'collision');
+          continue;
+        }
+        const tkey = keyPrefix(entry.table);
+        const info = insertEntry.run(
+          k,
+          tkey,
+          keyPrefix(entry.recipient),
+          entry.createdAt,
+          entry.expiresAt,
+          entry.bytes,
+        );
+        insertId.run(k, info.lastInsertRowid);
+        this.stageBucket(bucketChanges, id, 1);
+        this.stageTable(tableChanges, tkey, entry.table, id, entry.bytes.length, entry.createdAt, 1);
+        results.push('stored');
+      }
+      this.writeStaged(bucketChanges, tableChanges);
+    })();
+    // Only now, after the commit, does the in-memory view move: a failed transaction
+    // leaves it exactly as the database is.
+    this.applyBuckets(bucketChanges);
+    return results;
+  }
+
+  private stageBucket(
+    changes: Map<number, { count: number; sum: Uint8Array }>,
+    id: Uint8Array,
+    sign: 1 | -1,
+  ): void {
+    const b = bucketOf(id, this.buckets);
+    let change = changes.get(b);
+    if (!change) {
+      change = { count: this.counts[b]!, sum: this.sums.slice(b * 32, b * 32 + 32) };
+      changes.set(b, change);
+    }
+    change.count += sign;
+    addToSum(change.sum, id, sign);
+  }
+
+  private stageTable(
+    changes: Map<bigint, TableDelta>,
+    tkey: bigint,
+    key: Buffer,
+    id: Uint8Array,
+    bytes: number,
+    createdAt: number,
+    sign: 1 | -1,
+  ): void {
+    let delta = changes.get(tkey);
+    if (!delta) {
+      delta = { key: Buffer.from(key), count: 0, bytes: 0, sum: new Uint8Array(32), lastCreatedAt: 0 };
+      changes.set(tkey, delta);
+    }
+    delta.count += sign;
+    delta.bytes += sign * bytes;
+    addToSum(delta.sum, id, sign);
+    if (sign > 0) delta.lastCreatedAt = Math.max(delta.lastCreatedAt, createdAt);
+  }
+
+  private writeStaged(
+    bucketChanges: Map<number, { count: number; sum: Uint8Array }>,
+    tableChanges: Map<bigint, TableDelta>,
+  ): void {
+    const upsertBucket = this.prepare(
+      'INSERT INTO buckets (b, count, sum) VALUES (?, ?, ?) ON CONFLICT (b) DO UPDATE SET count = excluded.count, sum = excluded.sum',
+    );
+    for (const [b, change] of bucketChanges) upsertBucket.run(b, change.count, change.sum);
+    const readTable = this.prepare('SELECT count, bytes, sum, last_created_at FROM tables WHERE tkey = ?');
+    const upsertTable = this.prepare(
+      'INSERT INTO tables (tkey, key, count, bytes, sum, last_created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tkey) DO UPDATE SET count = excluded.count, bytes = excluded.bytes, sum = excluded.sum, last_created_at = excluded.last_created_at',
+    );
+    const deleteTable = this.prepare('DELETE FROM tables WHERE tkey = ?');
+    for (const [tkey, delta] of tableChanges) {
+      const row = readTable.get(tkey) as
+        | { count: number; bytes: number; sum: Buffer; last_created_at: number }
+        | undefined;
+      const sum = new Uint8Array(row?.sum ?? Buffer.alloc(32));
+      addToSum(sum, delta.sum, 1);
+      const count = (row?.count ?? 0) + delta.count;
+      if (count <= 0) {
+        deleteTable.run(tkey);
+        continue;
+      }
+      upsertTable.run(
+        tkey,
+        delta.key,
+        count,
+        (row?.bytes ?? 0) + delta.bytes,
+        sum,
+        Math.max(row?.last_created_at ?? 0, delta.lastCreatedAt),
+      );
+    }
+  }
+
+  private applyBuckets(changes: Map<number, { count: number; sum: Uint8Array }>): void {
+    if (changes.size > 0) this.version += 1;
+    for (const [b, change] of changes) {
+      this.total += change.count - this.counts[b]!;
+      this.counts[b] = change.count;
+      this.sums.set(change.sum, b * 32);
+    }
+  }
+
+  async hasIds(ids: readonly Buffer[]): Promise<boolean[]> {
+    this.assertOpen();
+    const find = this.prepare(
+      'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
+    );
+    return ids.map((id) => {
+      const row = find.get(shortKey(id)) as { data: Buffer } | undefined;
+      return row !== undefined && sha256(row.data).equals(id);
+    });
+  }
+
+  async query(q: EntryQuery): Promise<QueryPage> {
+    this.assertOpen();
+    const want = q.limit + 1;
+    let rows: EntryRow[];
+    if (q.ids) {
+      rows = this.rowsByIds(q);
+    } else if (q.bucket !== undefined) {
+      rows = this.rowsByBucket(q);
+    } else if (q.tables && q.tables.length > 0) {
+      rows = this.mergeQueries(q, q.tables.map((t) => ({ sql: TABLE_SQL, params: [keyPrefix(t), t] })), want);
+    } else if (q.recipients && q.recipients.length > 0) {
+      rows = this.mergeQueries(
+        q,
+        q.recipients.map((r) => ({ sql: RECIPIENT_SQL, params: [keyPrefix(r), r] })),
+        want,
+      );
+    } else {
+      rows = this.mergeQueries(q, [{ sql: '1 = 1', params: [] }], want);
+    }
+    const more = rows.length > q.limit;
+    const page = more ? rows.slice(0, q.limit) : rows;
+    const last = page[page.length - 1];
+    const entries = page.map(toStored);
+    return more && last ? { entries, next: { createdAt: last.created_at, seq: last.seq } } : { entries };
+  }
+
+  /** One indexed query per key (table or recipient), merged in the requested order. */
+  private mergeQueries(
+    q: EntryQuery,
+    drivers: { sql: string; params: unknown[] }[],
+    want: number,
+  ): EntryRow[] {
+    const desc = q.order === 'desc';
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (q.since !== undefined) {
+      conditions.push('created_at >= ?');
+      params.push(q.since);
+    }
+    if (q.until !== undefined) {
+      conditions.push('created_at < ?');
+      params.push(q.until);
+    }
+    if (q.after) {
+      conditions.push(`(created_at, seq) ${desc ? '<' : '>'} (?, ?)`);
+      params.push(q.after.createdAt, q.after.seq);
+    }
+    // When a table drives the scan, a recipient filter is checked on the rows it visits.
+    if (drivers[0]?.sql === TABLE_SQL && q.recipients && q.recipients.length > 0) {
+      conditions.push(
+        `(${q.recipients.map(() => `(${RECIPIENT_SQL})`).join(' OR ')})`,
+      );
+      for (const r of q.recipients) params.push(keyPrefix(r), r);
+    }
+    const direction = desc ? 'DESC' : 'ASC';
+    const where = conditions.length > 0 ? ` AND ${conditions.join(' AND ')}` : '';
+    const sql = `SELECT seq, created_at, expires_at, data FROM entries WHERE ${drivers[0]!.sql}${where} ORDER BY created_at ${direction}, seq ${direction} LIMIT ?`;
+    const statement = this.prepare(sql);
+    const merged: EntryRow[] = [];
+    for (const driver of drivers) {
+      merged.push(...(statement.all(...driver.params, ...params, want) as EntryRow[]));
+    }
+    if (drivers.length > 1) {
+      merged.sort(desc ? (a, b) => compareRows(b, a) : compareRows);
+      merged.length = Math.min(merged.length, want);
+    }
+    return merged;
+  }
+
+  private matches(q: EntryQuery, row: EntryRow): boolean {
+    if (q.since !== undefined && row.created_at < q.since) return false;
+    if (q.until !== undefined && row.created_at >= q.until) return false;
+    const data = row.data;
+    if (q.tables && q.tables.length > 0) {
+      const table = data.subarray(OFFSET.table, OFFSET.table + 32);
+      if (!q.tables.some((t) => t.equals(table))) return false;
+    }
+    if (q.recipients && q.recipients.length > 0) {
+      const recipient = data.subarray(OFFSET.recipient, OFFSET.recipient + 32);
+      if (!q.recipients.some((r) => r.equals(recipient))) return false;
+    }
+    if (q.after) {
+      const cmp = compareRows(row, { seq: q.after.seq, created_at: q.after.createdAt } as EntryRow);
+      if (q.order === 'desc' ? cmp >= 0 : cmp <= 0) return false;
+    }
+    return true;
+  }
+
+  private finishInMemory(q: EntryQuery, rows: EntryRow[]): EntryRow[] {
+    const filtered = rows.filter((row) => this.matches(q, row));
+    filtered.sort(q.order === 'desc' ? (a, b) => compareRows(b, a) : compareRows);
+    return filtered.slice(0, q.limit + 1);
+  }
+
+  private rowsByIds(q: EntryQuery): EntryRow[] {
+    const find = this.prepare(
+      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
+    );
+    const rows: EntryRow[] = [];
+    const seen = new Set<number>();
+    for (const id of q.ids ?? []) {
+      const row = find.get(shortKey(id)) as EntryRow | undefined;
+      if (!row || seen.has(row.seq) || !sha256(row.data).equals(id)) continue;
+      if (q.bucket !== undefined && bucketOf(id, this.buckets) !== q.bucket) continue;
+      seen.add(row.seq);
+      rows.push(row);
+    }
+    return this.finishInMemory(q, rows);
+  }
+
+  private rowsByBucket(q: EntryQuery): EntryRow[] {
+    const { lo, hi } = bucketKeyRange(q.bucket!, this.buckets);
+    const rows = this.prepare(
+      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k < ?',
+    ).all(lo, hi) as EntryRow[];
+    return this.finishInMemory(q, rows);
+  }
+
+  async indexView(): Promise<IndexView> {
+    this.assertOpen();
+    const states: BucketState[] = new Array(this.buckets);
+    for (let b = 0; b < this.buckets; b++) {
+      states[b] = { count: this.counts[b]!, sum: Buffer.from(this.sums.subarray(b * 32, b * 32 + 32)) };
+    }
+    return { version: this.version, buckets: this.buckets, count: this.total, states };
+  }
+
+  async bucketIds(bucket: number, tables?: readonly Buffer[]): Promise<Buffer[]> {
+    this.assertOpen();
+    const { lo, hi } = bucketKeyRange(bucket, this.buckets);
+    const rows = this.prepare(
+      'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k < ?',
+    ).all(lo, hi) as { data: Buffer }[];
+    const ids: Buffer[] = [];
+    for (const { data } of rows) {
+      if (tables && tables.length > 0) {
+        const table = data.subarray(OFFSET.table, OFFSET.table + 32);
+        if (!tables.some((t) => t.equals(table))) continue;
+      }
+      ids.push(sha256(data));
+    }
+    return ids.sort(Buffer.compare);
+  }
+
+  async tableStats(tables?: readonly Buffer[]): Promise<TableStats[]> {
+    this.assertOpen();
+    type Row = { key: Buffer; count: number; bytes: number; sum: Buffer; last_created_at: number };
+    const toStats = (r: Row): TableStats => ({
+      table: r.key,
+      count: r.count,
+      bytes: r.bytes,
+      sum: r.sum,
+      lastCreatedAt: r.last_created_at,
+    });
+    if (tables) {
+      const find = this.prepare('SELECT key, count, bytes, sum, last_created_at FROM tables WHERE tkey = ?');
+      return tables.flatMap((t) => {
+        const row = find.get(keyPrefix(t)) as Row | undefined;
+        return row && row.key.equals(t) ? [toStats(row)] : [];
+      });
+    }
+    return (
+      this.prepare('SELECT key, count, bytes, sum, last_created_at FROM tables ORDER BY count DESC').all() as Row[]
+    ).map(toStats);
+  }
+
+  async deleteExpired(now: number, createdBefore: number | undefined, limit: number): Promise<number> {
+    this.assertOpen();
+    type Row = { seq: number; k: bigint; tkey: bigint; created_at: number; data: Buffer };
+    const expired = this.prepare(
+      'SELECT seq, k, tkey, created_at, data FROM entries WHERE expires_at > 0 AND expires_at <= ? LIMIT ?',
+    ).safeIntegers(true);
+    const old = this.prepare(
+      'SELECT seq, k, tkey, created_at, data FROM entries WHERE created_at < ? ORDER BY created_at LIMIT ?',
+    ).safeIntegers(true);
+    const removeEntry = this.prepare('DELETE FROM entries WHERE seq = ?');
+    const removeId = this.prepare('DELETE FROM ids WHERE k = ?');
+    const bucketChanges = new Map<number, { count: number; sum: Uint8Array }>();
+    const tableChanges = new Map<bigint, TableDelta>();
+    let removed = 0;
+    this.db.transaction(() => {
+      const rows = (expired.all(now, limit) as Row[]).concat(
+        createdBefore === undefined ? [] : (old.all(createdBefore, limit) as Row[]),
+      );
+      const done = new Set<bigint>();
+      for (const row of rows) {
+        const seq = BigInt(row.seq);
+        if (done.has(seq) || removed >= limit) continue;
+        done.add(seq);
+        const id = sha256(row.data);
+        removeEntry.run(seq);
+        removeId.run(row.k);
+        this.stageBucket(bucketChanges, id, -1);
+        const table = row.data.subarray(OFFSET.table, OFFSET.table + 32);
+        this.stageTable(tableChanges, row.tkey, table, id, row.data.length, 0, -1);
+        removed += 1;
+      }
+      this.writeStaged(bucketChanges, tableChanges);
+    })();
+    this.applyBuckets(bucketChanges);
+    if (removed > 0) this.db.pragma('incremental_vacuum');
+    return removed;
+  }
+
+  async stats(): Promise<StoreStats> {
+    this.assertOpen();
+    const row = this.prepare('SELECT COUNT(*) AS tables, COALESCE(SUM(bytes), 0) AS bytes FROM tables').get() as {
+      tables: number;
+      bytes: number;
+    };
+    const stats: StoreStats = { entries: this.total, bytes: row.bytes, tables: row.tables };
+    if (this.path === ':memory:') return stats;
+    let diskBytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        diskBytes += statSync(this.path + suffix).size;
+      } catch {
+        // the WAL file may not exist between checkpoints
+      }
+    }
+    return { ...stats, diskBytes };
+  }
+
+  /** Moves the WAL into the main file and truncates it (used after bulk loads and in tests). */
+  checkpoint(): void {
+    this.assertOpen();
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+class SqlitePeerStore implements PeerStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async upsert(records: readonly PeerRecord[]): Promise<void> {
+    const statement = this.db.prepare(
+      `INSERT INTO peers (url, tables, first_seen, last_seen, last_attempt, failures, next_attempt, source, penalty, sync_state)
+       VALUES (@url, @tables, @firstSeen, @lastSeen, @lastAttempt, @failures, @nextAttempt, @source, @penalty, @syncState)
+       ON CONFLICT (url) DO UPDATE SET tables = excluded.tables, last_seen = excluded.last_seen,
+         last_attempt = excluded.last_attempt, failures = excluded.failures,
+         next_attempt = excluded.next_attempt, source = excluded.source,
+         penalty = excluded.penalty, sync_state = excluded.sync_state`,
+    );
+    this.db.transaction(() => {
+      for (const r of records) {
+        statement.run({ ...r, tables: JSON.stringify(r.tables) });
+      }
+    })();
+  }
+
+  private fromRow(row: Record<string, unknown>): PeerRecord {
+    return {
+      url: row.url as string,
+      tables: JSON.parse(row.tables as string) as PeerRecord['tables'],
+      firstSeen: row.first_seen as number,
+      lastSeen: row.last_seen as number,
+      lastAttempt: row.last_attempt as number,
+      failures: row.failures as number,
+      nextAttempt: row.next_attempt as number,
+      source: row.source as PeerRecord['source'],
+      penalty: row.penalty as number,
+      syncState: (row.sync_state as string | null) ?? null,
+    };
+  }
+
+  async get(url: string): Promise<PeerRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM peers WHERE url = ?').get(url) as
+      | Record<string, unknown>
+      | undefined;
+    return row ? this.fromRow(row) : undefined;
+  }
+
+  async list(limit = 10_000): Promise<PeerRecord[]> {
+    return (
+      this.db.prepare('SELECT * FROM peers ORDER BY last_seen DESC LIMIT ?').all(limit) as Record<
+        string,
+        unknown
+      >[]
+    ).map((row) => this.fromRow(row));
+  }
+
+  async remove(url: string): Promise<void> {
+    this.db.prepare('DELETE FROM peers WHERE url = ?').run(url);
+  }
+
+  async count(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM peers').get() as { n: number }).n;
+  }
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

@@ -1,0 +1,125 @@
+/**
+ * The storage interface of a node. SQLite (better-sqlite3) is the embedded default; the
+ * interface is asynchronous so that a networked backend (PostgreSQL) fits behind it unchanged.
+ * Entries handed to a store have been fully verified by the caller.
+ */
+import type { Entry } from '../entry/format.js';
+
+export interface PutItem {
+  readonly entry: Entry;
+  readonly id: Buffer;
+}
+
+/** 'collision': a different entry with the same 8-byte short id is already stored. */
+export type PutResult = 'stored' | 'duplicate' | 'collision';
+
+export interface StoredEntry {
+  readonly id: Buffer;
+  readonly seq: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly bytes: Buffer;
+}
+
+/** Position in a (created_at, seq) ordering: pagination never uses OFFSET. */
+export interface QueryPosition {
+  readonly createdAt: number;
+  readonly seq: number;
+}
+
+export interface EntryQuery {
+  /** created_at ≥ since (ms). */
+  readonly since?: number;
+  /** created_at < until (ms). */
+  readonly until?: number;
+  readonly tables?: readonly Buffer[];
+  readonly recipients?: readonly Buffer[];
+  readonly bucket?: number;
+  readonly ids?: readonly Buffer[];
+  readonly limit: number;
+  readonly order: 'asc' | 'desc';
+  /** Continue strictly after this position (in the query's order). */
+  readonly after?: QueryPosition;
+}
+
+export interface QueryPage {
+  readonly entries: StoredEntry[];
+  /** Present when more entries may follow; pass it back as `after`. */
+  readonly next?: QueryPosition;
+}
+
+export interface BucketState {
+  readonly count: number;
+  /** Sum of the ids in the bucket, as 256-bit big-endian integers, modulo 2^256. */
+  readonly sum: Buffer;
+}
+
+export interface IndexView {
+  /** Changes whenever the set of stored entries changes (for caching derived views). */
+  readonly version: number;
+  readonly buckets: number;
+  readonly count: number;
+  readonly states: readonly BucketState[];
+}
+
+export interface TableStats {
+  readonly table: Buffer;
+  readonly count: number;
+  readonly bytes: number;
+  /** Sum of the table's ids modulo 2^256 (see BucketState.sum). */
+  readonly sum: Buffer;
+  readonly lastCreatedAt: number;
+}
+
+export interface StoreStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly tables: number;
+  /** Size of the database files on disk, when the backend can tell. */
+  readonly diskBytes?: number;
+}
+
+export interface PeerRecord {
+  readonly url: string;
+  /** 'all' or the hex table keys the peer says it mirrors. */
+  readonly tables: 'all' | readonly string[];
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly lastAttempt: number;
+  readonly failures: number;
+  readonly nextAttempt: number;
+  /** How we learnt of the peer: 'config', 'hello' (it called us) or 'gossip' (a peer told us). */
+  readonly source: 'config' | 'hello' | 'gossip';
+  readonly penalty: number;
+  /** Opaque JSON state that the sync layer keeps per peer (cursors, last digests). */
+  readonly syncState: string | null;
+}
+
+export interface PeerStore {
+  upsert(records: readonly PeerRecord[]): Promise<void>;
+  get(url: string): Promise<PeerRecord | undefined>;
+  list(limit?: number): Promise<PeerRecord[]>;
+  remove(url: string): Promise<void>;
+  count(): Promise<number>;
+}
+
+export interface Store {
+  readonly kind: string;
+  /** Number of buckets of the index view; fixed when the store is created. */
+  readonly buckets: number;
+  readonly peers: PeerStore;
+  /** Stores verified entries atomically: when the promise resolves they survive a crash. */
+  putMany(items: readonly PutItem[]): Promise<PutResult[]>;
+  /** For each id: true when exactly this entry is stored (short-id collisions are false). */
+  hasIds(ids: readonly Buffer[]): Promise<boolean[]>;
+  query(query: EntryQuery): Promise<QueryPage>;
+  /** Bucket states for the whole store, `buckets` of them (fixed when the store is created). */
+  indexView(): Promise<IndexView>;
+  /** The ids in one bucket, optionally restricted to tables, in ascending id order. */
+  bucketIds(bucket: number, tables?: readonly Buffer[]): Promise<Buffer[]>;
+  tableStats(tables?: readonly Buffer[]): Promise<TableStats[]>;
+  /** Deletes up to `limit` entries that expired at `now` or were created before `createdBefore`. */
+  deleteExpired(now: number, createdBefore: number | undefined, limit: number): Promise<number>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}

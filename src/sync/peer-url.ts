@@ -1,0 +1,77 @@
+/**
+ * Validation of peer URLs learnt from other nodes. A URL is only stored or dialled if it is
+ * plain http(s) to a host name or IP address (or a v3 onion address, for later transports),
+ * short, without credentials, query or fragment. Private and loopback addresses are refused
+ * unless the node allows them (clusters on one machine or a LAN do).
+ */
+import { isIP } from 'node:net';
+
+export const MAX_PEER_URL_LENGTH = 256;
+
+export type PeerUrlCheck = { ok: true; url: string } | { ok: false; reason: string };
+
+const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const ONION_RE = /^[a-z2-7]{56}\.onion$/;
+
+function isPrivateIPv4(address: string): boolean {
+  const [a, b] = address.split('.').map(Number) as [number, number];
+  return (
+    a === 10 ||
+    a === 127 ||
+    a === 0 ||
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b <= 127) ||
+    a >= 224
+  );
+}
+
+function isPrivateIPv6(address: string): boolean {
+  const lower = address.toLowerCase();
+  if (lower === '::1' || lower === '::') return true;
+  if (lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80')) return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  return mapped ? isPrivateIPv4(mapped[1]!) : false;
+}
+
+export function isPrivateHost(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
+  const family = isIP(bare);
+  if (family === 4) return isPrivateIPv4(bare);
+  if (family === 6) return isPrivateIPv6(bare);
+  return false;
+}
+
+export function checkPeerUrl(input: unknown, allowPrivate: boolean): PeerUrlCheck {
+  if (typeof input !== 'string') return { ok: false, reason: 'URL must be a string' };
+  if (input.length === 0 || input.length > MAX_PEER_URL_LENGTH) {
+    return { ok: false, reason: `URL must be 1..${MAX_PEER_URL_LENGTH} characters` };
+  }
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return { ok: false, reason: 'not a valid URL' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return { ok: false, reason: `scheme ${url.protocol} is not allowed (http or https only)` };
+  }
+  if (url.username || url.password) return { ok: false, reason: 'URL must not carry credentials' };
+  if (url.search || url.hash || input.includes('#') || input.includes('?')) {
+    return { ok: false, reason: 'URL must not have a query or fragment' };
+  }
+  const host = url.hostname.toLowerCase();
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  const isAddress = isIP(bare) !== 0;
+  if (!isAddress && !HOSTNAME_RE.test(host)) return { ok: false, reason: 'host name is not valid' };
+  if (host.endsWith('.onion') && !ONION_RE.test(host)) {
+    return { ok: false, reason: 'onion address must be a v3 address' };
+  }
+  if (!allowPrivate && isPrivateHost(host)) {
+    return { ok: false, reason: 'private, loopback and link-local addresses are not accepted' };
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  return { ok: true, url: `${url.protocol}//${url.host}${path}` };
+}
