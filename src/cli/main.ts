@@ -22,7 +22,9 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('p2pcloud')
-    .description('An encrypted peer-to-peer database: run a node, create keys, put and get sealed entries.')
+    .description(
+      'An encrypted peer-to-peer database: run a node, create keys, put and get sealed entries.',
+    )
     .version(VERSION)
     .showHelpAfterError(false)
     .exitOverride()
@@ -44,7 +46,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      ) {
         return 0;
       }
       err(`p2pcloud: ${error.message.replace(/^error: /, '')}`);

@@ -170,7 +170,12 @@ export class Client {
 
   /** The node's /health answer. */
   async health(node: string = this.nodes[0]!): Promise<Record<string, unknown>> {
-    return callJson<Record<string, unknown>>('GET', endpoint(node, '/health'), undefined, this.callOptions());
+    return callJson<Record<string, unknown>>(
+      'GET',
+      endpoint(node, '/health'),
+      undefined,
+      this.callOptions(),
+    );
   }
 
   /** The highest minimum proof of work among reachable nodes (cached). */
@@ -195,7 +200,8 @@ export class Client {
   /** Seals, stamps and signs one entry and writes it to every node. */
   async put(options: PutOptions): Promise<PutReport> {
     const recipient = toKey(options.to, 'recipient');
-    const plaintext = typeof options.data === 'string' ? Buffer.from(options.data, 'utf8') : options.data;
+    const plaintext =
+      typeof options.data === 'string' ? Buffer.from(options.data, 'utf8') : options.data;
     const powBits = options.powBits ?? (await this.requiredPowBits());
     const draft = draftEntry({
       table: options.table,
@@ -226,7 +232,13 @@ export class Client {
     const perNode = await Promise.all(
       this.nodes.map(async (node): Promise<NodePutResult[]> => {
         try {
-          const response = await call('POST', endpoint(node, '/put'), body, ENTRIES_MEDIA_TYPE, this.callOptions(signal));
+          const response = await call(
+            'POST',
+            endpoint(node, '/put'),
+            body,
+            ENTRIES_MEDIA_TYPE,
+            this.callOptions(signal),
+          );
           let parsed: { results?: unknown };
           try {
             parsed = JSON.parse(response.body.toString('utf8')) as { results?: unknown };
@@ -236,38 +248,55 @@ export class Client {
           if (!Array.isArray(parsed.results) || parsed.results.length !== entries.length) {
             throw nodeError(node, response.status, response.body);
           }
-          return parsed.results.map((r: { status?: unknown; code?: unknown; message?: unknown }) => {
-            const status: NodePutStatus =
-              r.status === 'stored' || r.status === 'duplicate' || r.status === 'rejected' ? r.status : 'error';
-            return {
-              node,
-              status,
-              ...(typeof r.code === 'string' ? { code: r.code } : {}),
-              ...(typeof r.message === 'string' ? { message: r.message } : {}),
-            };
-          });
+          return parsed.results.map(
+            (r: { status?: unknown; code?: unknown; message?: unknown }) => {
+              const status: NodePutStatus =
+                r.status === 'stored' || r.status === 'duplicate' || r.status === 'rejected'
+                  ? r.status
+                  : 'error';
+              return {
+                node,
+                status,
+                ...(typeof r.code === 'string' ? { code: r.code } : {}),
+                ...(typeof r.message === 'string' ? { message: r.message } : {}),
+              };
+            },
+          );
         } catch (error) {
-          const p2p = error instanceof P2PError ? error : new P2PError('node_unreachable', (error as Error).message);
+          const p2p =
+            error instanceof P2PError
+              ? error
+              : new P2PError('node_unreachable', (error as Error).message);
           if (p2p.code === 'aborted') throw p2p;
-          return entries.map(() => ({ node, status: 'error' as const, code: p2p.code, message: p2p.message }));
+          return entries.map(() => ({
+            node,
+            status: 'error' as const,
+            code: p2p.code,
+            message: p2p.message,
+          }));
         }
       }),
     );
     return entries.map((_, i) => {
       const nodes = perNode.map((results) => results[i]!);
-      return { nodes, accepted: nodes.filter((n) => n.status === 'stored' || n.status === 'duplicate').length };
+      return {
+        nodes,
+        accepted: nodes.filter((n) => n.status === 'stored' || n.status === 'duplicate').length,
+      };
     });
   }
 
   private normalise(filter: ReadFilter): NormalFilter {
     let since = toTime(filter.since);
-    if (filter.secondsSince !== undefined) since = Date.now() - Math.round(filter.secondsSince * 1000);
+    if (filter.secondsSince !== undefined)
+      since = Date.now() - Math.round(filter.secondsSince * 1000);
     return {
       tables: (filter.tables ?? []).map((t) => toKey(t, 'table')),
       recipients: (filter.recipients ?? []).map((r) => toKey(r, 'recipient')),
       ids: (filter.ids ?? []).map((id) => {
         const bytes = Buffer.from(id, 'hex');
-        if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id)) throw new P2PError('bad_argument', `not an entry id: ${id}`);
+        if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id))
+          throw new P2PError('bad_argument', `not an entry id: ${id}`);
         return bytes;
       }),
       since,
@@ -278,7 +307,11 @@ export class Client {
     };
   }
 
-  private queryString(filter: NormalFilter, limit: number, cursor: string | undefined): URLSearchParams {
+  private queryString(
+    filter: NormalFilter,
+    limit: number,
+    cursor: string | undefined,
+  ): URLSearchParams {
     const q = new URLSearchParams();
     for (const t of filter.tables) q.append('table', toHex(t));
     for (const r of filter.recipients) q.append('recipient', toHex(r));
@@ -306,8 +339,12 @@ export class Client {
     if (powBits < (this.options.minPowBits ?? 0)) return undefined;
     if (!entrySignatureValid(entry)) return undefined;
     const id = sha256(bytes);
-    if (filter.tables.length > 0 && !filter.tables.some((t) => bytesEqual(t, entry.table))) return undefined;
-    if (filter.recipients.length > 0 && !filter.recipients.some((r) => bytesEqual(r, entry.recipient))) {
+    if (filter.tables.length > 0 && !filter.tables.some((t) => bytesEqual(t, entry.table)))
+      return undefined;
+    if (
+      filter.recipients.length > 0 &&
+      !filter.recipients.some((r) => bytesEqual(r, entry.recipient))
+    ) {
       return undefined;
     }
     if (filter.ids.length > 0 && !filter.ids.some((wanted) => wanted.equals(id))) return undefined;
@@ -345,7 +382,8 @@ export class Client {
           headers: { accept: ENTRIES_MEDIA_TYPE },
         });
       } catch (error) {
-        const p2p = error instanceof P2PError ? error : new P2PError('node_unreachable', String(error));
+        const p2p =
+          error instanceof P2PError ? error : new P2PError('node_unreachable', String(error));
         if (p2p.code === 'aborted') throw p2p;
         report.error = { code: p2p.code, message: p2p.message };
         return;
@@ -357,7 +395,9 @@ export class Client {
       }
       let frames: Buffer[];
       try {
-        frames = decodeFrames(response.body, { maxFrameBytes: this.options.maxEntryBytes ?? 16 * 1024 * 1024 });
+        frames = decodeFrames(response.body, {
+          maxFrameBytes: this.options.maxEntryBytes ?? 16 * 1024 * 1024,
+        });
       } catch {
         report.error = { code: 'node_lied', message: `${node}: malformed entry stream` };
         return;
@@ -400,14 +440,25 @@ export class Client {
       normal.since !== undefined ||
       normal.until !== undefined ||
       normal.bucket !== undefined;
-    if (!hasFilter) throw new P2PError('missing_filter', 'give at least one filter (tables, recipients, ids, since, until, bucket)');
-    const reports = this.nodes.map(() => ({ entries: 0, invalid: 0 }) as {
-      entries: number;
-      invalid: number;
-      error?: { code: ErrorCode; message: string };
-    });
-    const streams = this.nodes.map((node, i) => this.nodeStream(node, normal, reports[i]!, filter.signal));
-    const heads: (VerifiedEntry | undefined)[] = await Promise.all(streams.map(async (s) => (await s.next()).value ?? undefined));
+    if (!hasFilter)
+      throw new P2PError(
+        'missing_filter',
+        'give at least one filter (tables, recipients, ids, since, until, bucket)',
+      );
+    const reports = this.nodes.map(
+      () =>
+        ({ entries: 0, invalid: 0 }) as {
+          entries: number;
+          invalid: number;
+          error?: { code: ErrorCode; message: string };
+        },
+    );
+    const streams = this.nodes.map((node, i) =>
+      this.nodeStream(node, normal, reports[i]!, filter.signal),
+    );
+    const heads: (VerifiedEntry | undefined)[] = await Promise.all(
+      streams.map(async (s) => (await s.next()).value ?? undefined),
+    );
     const out: VerifiedEntry[] = [];
     const seen = new Set<string>();
     const sign = normal.order === 'desc' ? -1 : 1;
@@ -443,7 +494,10 @@ export class Client {
    * Reads entries sealed to `identity` (by default only those: recipients = its key) and opens
    * them. Entries that do not open are skipped.
    */
-  async read(identity: Identity | BoxKeyPair, filter: ReadFilter = {}): Promise<ReadResult<OpenedEntry>> {
+  async read(
+    identity: Identity | BoxKeyPair,
+    filter: ReadFilter = {},
+  ): Promise<ReadResult<OpenedEntry>> {
     const box = 'box' in identity ? identity.box : identity;
     const result = await this.get({ ...filter, recipients: filter.recipients ?? [box.publicKey] });
     const entries: OpenedEntry[] = [];

@@ -25,7 +25,9 @@ export function nodeError(url: string, status: number, body: Buffer): P2PError {
   let code: string | undefined;
   let message: string | undefined;
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; message?: unknown } };
+    const parsed = JSON.parse(body.toString('utf8')) as {
+      error?: { code?: unknown; message?: unknown };
+    };
     if (typeof parsed.error?.code === 'string') code = parsed.error.code;
     if (typeof parsed.error?.message === 'string') message = parsed.error.message.slice(0, 500);
   } catch {
@@ -44,7 +46,10 @@ async function readLimited(response: Response, limit: number, url: string): Prom
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
     await response.body?.cancel().catch(() => undefined);
-    throw new P2PError('node_lied', `${url}: response of ${declared} bytes exceeds the limit of ${limit}`);
+    throw new P2PError(
+      'node_lied',
+      `${url}: response of ${declared} bytes exceeds the limit of ${limit}`,
+    );
   }
   if (!response.body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
@@ -79,18 +84,28 @@ export async function call(
     });
   } catch (error) {
     if (options.signal?.aborted) throw new P2PError('aborted', 'request was aborted');
-    const reason = timeout.aborted ? 'timed out' : ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+    const reason = timeout.aborted
+      ? 'timed out'
+      : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
     throw new P2PError('node_unreachable', `${url}: ${reason}`, { node: url });
   }
   try {
-    const data = await readLimited(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, url);
+    const data = await readLimited(
+      response,
+      options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      url,
+    );
     return { status: response.status, headers: response.headers, body: data };
   } catch (error) {
     if (error instanceof P2PError) throw error;
     if (options.signal?.aborted) throw new P2PError('aborted', 'request was aborted');
-    throw new P2PError('node_unreachable', `${url}: ${timeout.aborted ? 'timed out' : (error as Error).message}`, {
-      node: url,
-    });
+    throw new P2PError(
+      'node_unreachable',
+      `${url}: ${timeout.aborted ? 'timed out' : (error as Error).message}`,
+      {
+        node: url,
+      },
+    );
   }
 }
 
@@ -108,7 +123,8 @@ export async function callJson<T>(
     body === undefined ? undefined : 'application/json',
     options,
   );
-  if (response.status < 200 || response.status >= 300) throw nodeError(url, response.status, response.body);
+  if (response.status < 200 || response.status >= 300)
+    throw nodeError(url, response.status, response.body);
   try {
     return JSON.parse(response.body.toString('utf8')) as T;
   } catch {

@@ -28,7 +28,11 @@ function randomStart(): bigint {
   return randomBytes(8).readBigUInt64BE(0);
 }
 
-export async function solvePow(challenge: Uint8Array, bits: number, options: SolveOptions = {}): Promise<bigint> {
+export async function solvePow(
+  challenge: Uint8Array,
+  bits: number,
+  options: SolveOptions = {},
+): Promise<bigint> {
   const expected = expectedHashes(bits);
   const threads = Math.max(1, options.threads ?? availableParallelism());
   if (bits <= INLINE_MAX_BITS || threads === 1) {

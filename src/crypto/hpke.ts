@@ -47,7 +47,11 @@ function labeledExpand(
   info: Uint8Array,
   length: number,
 ): Buffer {
-  return hkdfExpand(prk, concatBytes(u16be(length), VERSION_LABEL, suiteId, utf8(label), info), length);
+  return hkdfExpand(
+    prk,
+    concatBytes(u16be(length), VERSION_LABEL, suiteId, utf8(label), info),
+    length,
+  );
 }
 
 /** DeriveKeyPair (RFC 9180 §7.1.3) for X25519. */
@@ -163,7 +167,13 @@ export class HpkeContext {
   }
 
   export(exporterContext: Uint8Array, length: number): Buffer {
-    return labeledExpand(HPKE_SUITE_ID, this.schedule.exporterSecret, 'sec', exporterContext, length);
+    return labeledExpand(
+      HPKE_SUITE_ID,
+      this.schedule.exporterSecret,
+      'sec',
+      exporterContext,
+      length,
+    );
   }
 }
 
@@ -246,7 +256,10 @@ export function sealBase(
   plaintext: Uint8Array,
   ephemeral?: { secretKey: Uint8Array; publicKey: Uint8Array },
 ): Buffer {
-  const { enc, context } = setupSender(recipientPublicKey, ephemeral ? { info, ephemeral } : { info });
+  const { enc, context } = setupSender(
+    recipientPublicKey,
+    ephemeral ? { info, ephemeral } : { info },
+  );
   return concatBytes(enc, context.seal(aad, plaintext));
 }
 

@@ -22,7 +22,8 @@ export type KeyTextKind = keyof typeof KEY_TEXT_PREFIX;
 const LENGTH: Record<KeyTextKind, number> = { identity: 64, table: 32, recipient: 32 };
 
 export function encodeKeyText(kind: KeyTextKind, bytes: Uint8Array): string {
-  if (bytes.length !== LENGTH[kind]) throw new RangeError(`${kind} key must be ${LENGTH[kind]} bytes`);
+  if (bytes.length !== LENGTH[kind])
+    throw new RangeError(`${kind} key must be ${LENGTH[kind]} bytes`);
   return bech32m.encode(KEY_TEXT_PREFIX[kind], bech32m.toWords(bytes), false);
 }
 

@@ -44,10 +44,14 @@ export interface EntryDraft {
 export function draftEntry(input: EntryDraftInput): EntryDraft {
   const createdAt = input.createdAt ?? Date.now();
   const expiresAt = input.expiresAt ?? 0;
-  if (!Number.isSafeInteger(createdAt) || createdAt < 0) throw new RangeError('createdAt must be a non-negative integer (ms)');
-  if (!Number.isSafeInteger(expiresAt) || expiresAt < 0) throw new RangeError('expiresAt must be a non-negative integer (ms)');
-  if (expiresAt !== 0 && expiresAt <= createdAt) throw new RangeError('expiresAt must be later than createdAt');
-  if (input.recipient.length !== 32) throw new RangeError('recipient must be a 32-byte X25519 public key');
+  if (!Number.isSafeInteger(createdAt) || createdAt < 0)
+    throw new RangeError('createdAt must be a non-negative integer (ms)');
+  if (!Number.isSafeInteger(expiresAt) || expiresAt < 0)
+    throw new RangeError('expiresAt must be a non-negative integer (ms)');
+  if (expiresAt !== 0 && expiresAt <= createdAt)
+    throw new RangeError('expiresAt must be later than createdAt');
+  if (input.recipient.length !== 32)
+    throw new RangeError('recipient must be a 32-byte X25519 public key');
   const recipient = Buffer.from(input.recipient);
   // The header is laid out first so the payload can authenticate it as associated data.
   const header = encodeUnsigned({
@@ -59,7 +63,13 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
     powNonce: 0n,
     payload: Buffer.alloc(0),
   });
-  const payload = sealBase(recipient, DOMAIN.seal, sealAad(header), input.plaintext, input.ephemeral);
+  const payload = sealBase(
+    recipient,
+    DOMAIN.seal,
+    sealAad(header),
+    input.plaintext,
+    input.ephemeral,
+  );
   const bytes = encodeUnsigned({
     version: ENTRY_VERSION,
     table: input.table.signing.publicKey,
@@ -85,11 +95,19 @@ export function finishEntry(draft: EntryDraft, nonce: bigint): { bytes: Buffer; 
  * Creates a finished entry on the calling thread. Fine for low difficulty (tests, small
  * batches); clients use the multi-core solver for real difficulty.
  */
-export function createEntry(input: EntryDraftInput & { powBits: number }): { bytes: Buffer; id: Buffer } {
+export function createEntry(input: EntryDraftInput & { powBits: number }): {
+  bytes: Buffer;
+  id: Buffer;
+} {
   const draft = draftEntry(input);
   let start = 0n;
   for (;;) {
-    const result = searchPow({ challenge: draft.challenge, bits: input.powBits, start, maxHashes: 1 << 20 });
+    const result = searchPow({
+      challenge: draft.challenge,
+      bits: input.powBits,
+      start,
+      maxHashes: 1 << 20,
+    });
     if (result.nonce !== undefined) return finishEntry(draft, result.nonce);
     start = result.next;
   }

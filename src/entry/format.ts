@@ -82,15 +82,24 @@ export function decodeEntry(input: Uint8Array): Entry {
     fail('unsupported_version', `entry format version ${bytes[0]} is not supported (expected 1)`);
   }
   if (bytes.length < MIN_ENTRY_BYTES) {
-    fail('bad_encoding', `entry is ${bytes.length} bytes, shorter than the minimum ${MIN_ENTRY_BYTES}`);
+    fail(
+      'bad_encoding',
+      `entry is ${bytes.length} bytes, shorter than the minimum ${MIN_ENTRY_BYTES}`,
+    );
   }
   const payloadLength = bytes.readUInt32BE(OFFSET.payloadLength);
   if (payloadLength < MIN_PAYLOAD_BYTES) {
-    fail('bad_encoding', `payload_length ${payloadLength} is below the minimum ${MIN_PAYLOAD_BYTES}`);
+    fail(
+      'bad_encoding',
+      `payload_length ${payloadLength} is below the minimum ${MIN_PAYLOAD_BYTES}`,
+    );
   }
   const expected = HEADER_BYTES + payloadLength + SIGNATURE_BYTES;
   if (expected !== bytes.length) {
-    fail('bad_encoding', `payload_length says the entry is ${expected} bytes but it is ${bytes.length}`);
+    fail(
+      'bad_encoding',
+      `payload_length says the entry is ${expected} bytes but it is ${bytes.length}`,
+    );
   }
   const createdAt = readTimestamp(bytes, OFFSET.createdAt, 'created_at');
   const expiresAt = readTimestamp(bytes, OFFSET.expiresAt, 'expires_at');

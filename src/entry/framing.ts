@@ -30,7 +30,8 @@ export interface FrameLimits {
 export function decodeFrames(data: Buffer, limits: FrameLimits): Buffer[] {
   const reader = new FrameReader(limits);
   const frames = reader.push(data);
-  if (!reader.isEmpty) throw new P2PError('bad_request', 'entry stream ends in the middle of a frame');
+  if (!reader.isEmpty)
+    throw new P2PError('bad_request', 'entry stream ends in the middle of a frame');
   return frames;
 }
 
@@ -62,7 +63,10 @@ export class FrameReader {
       offset += 4 + length;
       this.frames += 1;
       if (this.limits.maxFrames !== undefined && this.frames > this.limits.maxFrames) {
-        throw new P2PError('bad_request', `more than ${this.limits.maxFrames} entries in one stream`);
+        throw new P2PError(
+          'bad_request',
+          `more than ${this.limits.maxFrames} entries in one stream`,
+        );
       }
     }
     data = data.subarray(offset);

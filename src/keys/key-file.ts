@@ -13,7 +13,11 @@ import {
  * Writes a secret key file readable by its owner only (mode 0600). Refuses to replace an
  * existing file unless `overwrite` is set: losing a key loses the data sealed to it.
  */
-export async function writeSecretFile(path: string, text: string, overwrite = false): Promise<void> {
+export async function writeSecretFile(
+  path: string,
+  text: string,
+  overwrite = false,
+): Promise<void> {
   let handle;
   try {
     handle = await open(path, overwrite ? 'w' : 'wx', 0o600);
@@ -38,15 +42,26 @@ async function readKeyFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    fail('bad_key_file', `cannot read key file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    fail(
+      'bad_key_file',
+      `cannot read key file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
-export async function saveIdentity(path: string, identity: Identity, overwrite = false): Promise<void> {
+export async function saveIdentity(
+  path: string,
+  identity: Identity,
+  overwrite = false,
+): Promise<void> {
   await writeSecretFile(path, serializeIdentity(identity), overwrite);
 }
 
-export async function saveTableKey(path: string, table: TableKey, overwrite = false): Promise<void> {
+export async function saveTableKey(
+  path: string,
+  table: TableKey,
+  overwrite = false,
+): Promise<void> {
   await writeSecretFile(path, serializeTableKey(table), overwrite);
 }
 

@@ -87,7 +87,12 @@ export function serializeIdentity(identity: Identity): string {
 
 export function serializeTableKey(table: TableKey): string {
   return `${JSON.stringify(
-    { kind: 'p2pcloud-table', version: 1, seed: toHex(table.signing.seed), public: tableText(table) },
+    {
+      kind: 'p2pcloud-table',
+      version: 1,
+      seed: toHex(table.signing.seed),
+      public: tableText(table),
+    },
     null,
     2,
   )}\n`;

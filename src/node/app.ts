@@ -49,7 +49,10 @@ function toP2PError(error: FastifyError | Error): P2PError {
   return new P2PError('internal');
 }
 
-export async function buildApp(ctx: NodeContext, extra: readonly RouteRegistrar[] = []): Promise<NodeApp> {
+export async function buildApp(
+  ctx: NodeContext,
+  extra: readonly RouteRegistrar[] = [],
+): Promise<NodeApp> {
   const app: FastifyInstance = Fastify({
     // pino's Logger and fastify's logger interface differ only in typing details.
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
@@ -71,7 +74,10 @@ export async function buildApp(ctx: NodeContext, extra: readonly RouteRegistrar[
     try {
       done(null, JSON.parse((body as Buffer).toString('utf8')));
     } catch (error) {
-      done(new P2PError('bad_json', `request body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(
+        new P2PError('bad_json', `request body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
     }
   });
   app.addContentTypeParser(
@@ -86,7 +92,10 @@ export async function buildApp(ctx: NodeContext, extra: readonly RouteRegistrar[
     void reply.code(p2p.status).type('application/json').send(p2p.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new P2PError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
+    const error = new P2PError(
+      'not_found',
+      `no route ${request.method} ${request.url.split('?')[0]}`,
+    );
     void reply.code(error.status).send(error.toJSON());
   });
 

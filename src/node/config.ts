@@ -34,11 +34,26 @@ export const nodeConfigSchema = z
     /** URLs under which peers can reach this node (sent in hello). */
     public_urls: z.array(z.string().url()).max(8).default([]),
     min_pow_bits: z.number().int().min(0).max(40).default(16),
-    max_entry_bytes: z.number().int().min(MIN_ENTRY_BYTES).max(MAX_ENTRY_BYTES_FORMAT).default(64 * 1024),
-    max_body_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
+    max_entry_bytes: z
+      .number()
+      .int()
+      .min(MIN_ENTRY_BYTES)
+      .max(MAX_ENTRY_BYTES_FORMAT)
+      .default(64 * 1024),
+    max_body_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(32 * 1024 * 1024),
     max_batch_entries: z.number().int().min(1).max(100_000).default(10_000),
     /** How far in the future created_at may be, to allow for clock skew. */
-    max_future_skew_seconds: z.number().int().min(0).max(7 * 24 * 3600).default(600),
+    max_future_skew_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(600),
     /** 'all', or the list of tables this node mirrors (others are refused). */
     mirror: z.union([z.literal('all'), z.array(tableKeyText).min(1)]).default('all'),
     retention: z
@@ -70,7 +85,9 @@ export const nodeConfigSchema = z
       })
       .strict()
       .prefault({}),
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    log_level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
   })
   .strict()
   .transform((config) => ({
@@ -90,7 +107,8 @@ function describe(error: z.ZodError): string {
 /** Validates a config object; throws P2PError('bad_config') naming every bad key. */
 export function parseNodeConfig(input: unknown): NodeConfig {
   const parsed = nodeConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) throw new P2PError('bad_config', `invalid node config: ${describe(parsed.error)}`);
+  if (!parsed.success)
+    throw new P2PError('bad_config', `invalid node config: ${describe(parsed.error)}`);
   return Object.freeze(parsed.data);
 }
 
@@ -99,7 +117,10 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new P2PError('bad_config', `cannot read config file ${path}: ${(error as Error).message}`);
+    throw new P2PError(
+      'bad_config',
+      `cannot read config file ${path}: ${(error as Error).message}`,
+    );
   }
   let value: unknown;
   try {

@@ -14,7 +14,11 @@ export function filterFingerprint(description: string): Buffer {
   return sha256(Buffer.from(`p2pcloud/v1/cursor\n${description}`)).subarray(0, 8);
 }
 
-export function encodeCursor(order: 'asc' | 'desc', position: QueryPosition, fingerprint: Buffer): string {
+export function encodeCursor(
+  order: 'asc' | 'desc',
+  position: QueryPosition,
+  fingerprint: Buffer,
+): string {
   const out = Buffer.alloc(CURSOR_BYTES);
   out[0] = CURSOR_VERSION;
   out[1] = order === 'asc' ? 0 : 1;
@@ -24,7 +28,11 @@ export function encodeCursor(order: 'asc' | 'desc', position: QueryPosition, fin
   return out.toString('base64url');
 }
 
-export function decodeCursor(text: string, order: 'asc' | 'desc', fingerprint: Buffer): QueryPosition {
+export function decodeCursor(
+  text: string,
+  order: 'asc' | 'desc',
+  fingerprint: Buffer,
+): QueryPosition {
   const bytes = /^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url') : Buffer.alloc(0);
   if (bytes.length !== CURSOR_BYTES || bytes[0] !== CURSOR_VERSION) {
     throw new P2PError('bad_cursor', 'cursor is not one this node issued');

@@ -57,7 +57,10 @@ export function parseTime(name: string, text: string): number {
     const value = Date.parse(text);
     if (!Number.isNaN(value) && value >= 0) return value;
   }
-  throw new P2PError('bad_query', `${name} must be milliseconds since the Unix epoch or an ISO 8601 date`);
+  throw new P2PError(
+    'bad_query',
+    `${name} must be milliseconds since the Unix epoch or an ISO 8601 date`,
+  );
 }
 
 function parseInteger(name: string, text: string, min: number, max: number): number {
@@ -68,7 +71,8 @@ function parseInteger(name: string, text: string, min: number, max: number): num
 }
 
 function parseKeys(name: string, values: string[], want: 'table' | 'recipient'): Buffer[] {
-  if (values.length > MAX_KEYS) throw new P2PError('bad_query', `at most ${MAX_KEYS} ${name} values`);
+  if (values.length > MAX_KEYS)
+    throw new P2PError('bad_query', `at most ${MAX_KEYS} ${name} values`);
   return values.map((value) => {
     try {
       return parsePublicKey(value, want);
@@ -99,7 +103,8 @@ export function parseGetQuery(raw: RawQuery, now: number, buckets: number): Pars
   const tables = parseKeys('table', list(raw, 'table'), 'table');
   const recipients = parseKeys('recipient', list(raw, 'recipient'), 'recipient');
   const bucketText = single(raw, 'bucket');
-  const bucket = bucketText === undefined ? undefined : parseInteger('bucket', bucketText, 0, buckets - 1);
+  const bucket =
+    bucketText === undefined ? undefined : parseInteger('bucket', bucketText, 0, buckets - 1);
   const idTexts = list(raw, 'id');
   if (idTexts.length > MAX_IDS) throw new P2PError('bad_query', `at most ${MAX_IDS} id values`);
   const ids = idTexts.map((text) => {
@@ -108,7 +113,8 @@ export function parseGetQuery(raw: RawQuery, now: number, buckets: number): Pars
     return id;
   });
   const limitText = single(raw, 'limit');
-  const limit = limitText === undefined ? DEFAULT_LIMIT : parseInteger('limit', limitText, 1, MAX_LIMIT);
+  const limit =
+    limitText === undefined ? DEFAULT_LIMIT : parseInteger('limit', limitText, 1, MAX_LIMIT);
   const orderText = single(raw, 'order') ?? 'desc';
   const order =
     orderText === 'desc' || orderText === 'newest'
@@ -116,7 +122,8 @@ export function parseGetQuery(raw: RawQuery, now: number, buckets: number): Pars
       : orderText === 'asc' || orderText === 'oldest'
         ? 'asc'
         : undefined;
-  if (!order) throw new P2PError('bad_query', 'order must be desc (newest first) or asc (oldest first)');
+  if (!order)
+    throw new P2PError('bad_query', 'order must be desc (newest first) or asc (oldest first)');
   const formatText = single(raw, 'format');
   if (formatText !== undefined && formatText !== 'json' && formatText !== 'binary') {
     throw new P2PError('bad_query', 'format must be json or binary');

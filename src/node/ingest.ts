@@ -46,7 +46,11 @@ export class Ingestor {
     this.listeners.push(listener);
   }
 
-  async ingest(items: readonly IngestItem[], source: IngestSource, now = Date.now()): Promise<IngestResult[]> {
+  async ingest(
+    items: readonly IngestItem[],
+    source: IngestSource,
+    now = Date.now(),
+  ): Promise<IngestResult[]> {
     const results: (IngestResult | undefined)[] = new Array(items.length);
     const candidates: { index: number; entry: Entry; id: Buffer }[] = [];
 
@@ -103,9 +107,19 @@ export class Ingestor {
           message: `proof of work has ${verdict.powBits} bits; this node requires ${this.policy.minPowBits}`,
         };
       } else if (verdict.status === VERIFY_STATUS.badSignature) {
-        results[candidate.index] = { status: 'rejected', id, code: 'bad_signature', message: 'table signature does not verify' };
+        results[candidate.index] = {
+          status: 'rejected',
+          id,
+          code: 'bad_signature',
+          message: 'table signature does not verify',
+        };
       } else {
-        results[candidate.index] = { status: 'rejected', id, code: 'bad_encoding', message: 'entry bytes do not decode' };
+        results[candidate.index] = {
+          status: 'rejected',
+          id,
+          code: 'bad_encoding',
+          message: 'entry bytes do not decode',
+        };
       }
     });
 

@@ -30,7 +30,8 @@ export class NodeMetrics {
 
   note(kind: ActivityItem['kind'], text: string): void {
     this.activity.push({ at: Date.now(), kind, text });
-    if (this.activity.length > ACTIVITY_KEEP) this.activity.splice(0, this.activity.length - ACTIVITY_KEEP);
+    if (this.activity.length > ACTIVITY_KEEP)
+      this.activity.splice(0, this.activity.length - ACTIVITY_KEEP);
   }
 
   rejectedTotal(): number {

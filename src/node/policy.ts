@@ -25,7 +25,9 @@ export function policyFromConfig(config: NodeConfig): Policy {
     maxFutureSkewMs: config.max_future_skew_seconds * 1000,
     tables: tables === 'all' ? undefined : new Set(tables.map((t) => toHex(t))),
     maxAgeMs:
-      config.retention.max_age_days === null ? undefined : config.retention.max_age_days * 86_400_000,
+      config.retention.max_age_days === null
+        ? undefined
+        : config.retention.max_age_days * 86_400_000,
   };
 }
 

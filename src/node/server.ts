@@ -42,7 +42,10 @@ function listenUrl(host: string, port: number): string {
   return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }
 
-export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
+export async function startNode(
+  config: NodeConfig,
+  options: StartOptions = {},
+): Promise<RunningNode> {
   const log = options.logger ?? createLogger(config.log_level);
   const store =
     options.store ??
@@ -79,7 +82,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = listenUrl(config.host, port);
-    ctx.urls.push(...(config.public_urls.length > 0 ? config.public_urls.map((u) => u.replace(/\/+$/, '')) : [url]));
+    ctx.urls.push(
+      ...(config.public_urls.length > 0
+        ? config.public_urls.map((u) => u.replace(/\/+$/, ''))
+        : [url]),
+    );
     const stopRetention = startRetention(
       store,
       policy,
@@ -91,7 +98,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     for (const plugin of plugins) {
       if (plugin.start) stops.push(await plugin.start(ctx, app));
     }
-    log.info({ url, data: config.data_dir, minPowBits: config.min_pow_bits, verifyThreads: pool.threads }, 'node listening');
+    log.info(
+      { url, data: config.data_dir, minPowBits: config.min_pow_bits, verifyThreads: pool.threads },
+      'node listening',
+    );
     const started = app;
     let closing: Promise<void> | undefined;
     return {

@@ -54,7 +54,11 @@ export class VerifyPool {
     this.pending.clear();
   }
 
-  private send(worker: number, entries: readonly Buffer[], minPowBits: number): Promise<VerifyResponse> {
+  private send(
+    worker: number,
+    entries: readonly Buffer[],
+    minPowBits: number,
+  ): Promise<VerifyResponse> {
     const offsets = new Uint32Array(entries.length + 1);
     let total = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -84,7 +88,13 @@ export class VerifyPool {
     const order = this.load.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load);
     const jobs: Promise<VerifyResponse>[] = [];
     for (let s = 0; s < slices; s++) {
-      jobs.push(this.send(order[s % order.length]!.index, entries.slice(s * per, (s + 1) * per), minPowBits));
+      jobs.push(
+        this.send(
+          order[s % order.length]!.index,
+          entries.slice(s * per, (s + 1) * per),
+          minPowBits,
+        ),
+      );
     }
     const responses = await Promise.all(jobs);
     const results: VerifyResult[] = [];

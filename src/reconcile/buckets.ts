@@ -63,7 +63,7 @@ export const tableDigest = bucketDigest;
  * order of the id bytes (the top bit is flipped), so stores can keep it as an integer key.
  */
 export function shortKey(id: Uint8Array): bigint {
-  const hi = (((id[0]! ^ 0x80) << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) | 0;
+  const hi = ((id[0]! ^ 0x80) << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]! | 0;
   const lo = ((id[4]! << 24) | (id[5]! << 16) | (id[6]! << 8) | id[7]!) >>> 0;
   return (BigInt(hi) << 32n) | BigInt(lo);
 }

@@ -32,7 +32,8 @@ export interface HelloAnswer extends Hello {
 
 function parseTables(value: unknown, max: number): 'all' | string[] {
   if (value === undefined || value === 'all') return 'all';
-  if (!Array.isArray(value)) throw new P2PError('bad_hello', 'tables must be "all" or an array of table keys');
+  if (!Array.isArray(value))
+    throw new P2PError('bad_hello', 'tables must be "all" or an array of table keys');
   if (value.length > max) throw new P2PError('bad_hello', `at most ${max} tables`);
   return value.map((text) => {
     if (typeof text !== 'string') throw new P2PError('bad_hello', 'table keys must be strings');
@@ -49,7 +50,8 @@ function parseTables(value: unknown, max: number): 'all' | string[] {
 function parseUrls(value: unknown, allowPrivate: boolean): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new P2PError('bad_hello', 'urls must be an array');
-  if (value.length > MAX_HELLO_URLS) throw new P2PError('bad_hello', `at most ${MAX_HELLO_URLS} urls`);
+  if (value.length > MAX_HELLO_URLS)
+    throw new P2PError('bad_hello', `at most ${MAX_HELLO_URLS} urls`);
   const out: string[] = [];
   for (const item of value) {
     const check = checkPeerUrl(item, allowPrivate);
@@ -75,7 +77,10 @@ export function parseHello(body: unknown, allowPrivate: boolean): Hello {
   if (record.version !== undefined && record.version !== HELLO_VERSION) {
     throw new P2PError('bad_hello', `hello version ${String(record.version)} is not supported`);
   }
-  return { urls: parseUrls(record.urls, allowPrivate), tables: parseTables(record.tables, MAX_HELLO_TABLES) };
+  return {
+    urls: parseUrls(record.urls, allowPrivate),
+    tables: parseTables(record.tables, MAX_HELLO_TABLES),
+  };
 }
 
 /**
@@ -93,11 +98,15 @@ export function parseHelloAnswer(
     allowPrivate,
   );
   const list = (body as Record<string, unknown>).peers;
-  if (list !== undefined && !Array.isArray(list)) throw new P2PError('bad_hello', 'peers must be an array');
+  if (list !== undefined && !Array.isArray(list))
+    throw new P2PError('bad_hello', 'peers must be an array');
   const peers: HelloPeer[] = [];
   let refused = 0;
   for (const item of (list ?? []).slice(0, MAX_HELLO_PEERS)) {
-    const record = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const record = (typeof item === 'object' && item !== null ? item : {}) as Record<
+      string,
+      unknown
+    >;
     const check = checkPeerUrl(record.url, allowPrivate);
     let tables: 'all' | string[];
     try {
@@ -110,7 +119,10 @@ export function parseHelloAnswer(
       refused += 1;
       continue;
     }
-    const lastSeen = typeof record.last_seen === 'number' && Number.isFinite(record.last_seen) ? record.last_seen : 0;
+    const lastSeen =
+      typeof record.last_seen === 'number' && Number.isFinite(record.last_seen)
+        ? record.last_seen
+        : 0;
     peers.push({ url: check.url, tables, last_seen: lastSeen });
   }
   refused += Math.max(0, (list?.length ?? 0) - MAX_HELLO_PEERS);
@@ -118,10 +130,17 @@ export function parseHelloAnswer(
 }
 
 /** The peers worth telling others about: recently seen, not failing, not the asker itself. */
-export function peersToShare(records: readonly PeerRecord[], exclude: readonly string[]): HelloPeer[] {
+export function peersToShare(
+  records: readonly PeerRecord[],
+  exclude: readonly string[],
+): HelloPeer[] {
   return records
     .filter((r) => r.failures < 3 && r.penalty < 3 && r.lastSeen > 0 && !exclude.includes(r.url))
     .sort((a, b) => b.lastSeen - a.lastSeen)
     .slice(0, MAX_HELLO_PEERS)
-    .map((r) => ({ url: r.url, tables: r.tables === 'all' ? 'all' : [...r.tables], last_seen: r.lastSeen }));
+    .map((r) => ({
+      url: r.url,
+      tables: r.tables === 'all' ? 'all' : [...r.tables],
+      last_seen: r.lastSeen,
+    }));
 }

@@ -10,7 +10,8 @@ export const MAX_PEER_URL_LENGTH = 256;
 
 export type PeerUrlCheck = { ok: true; url: string } | { ok: false; reason: string };
 
-const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const HOSTNAME_RE =
+  /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const ONION_RE = /^[a-z2-7]{56}\.onion$/;
 
 function isPrivateIPv4(address: string): boolean {

@@ -98,7 +98,10 @@ for (const [index, v] of vectors.entries()) {
     }
     for (const e of v.exports) {
       assert.equal(senderCtx.export(h(e.exporter_context), e.L).toString('hex'), e.exported_value);
-      assert.equal(recipientCtx.export(h(e.exporter_context), e.L).toString('hex'), e.exported_value);
+      assert.equal(
+        recipientCtx.export(h(e.exporter_context), e.L).toString('hex'),
+        e.exported_value,
+      );
     }
   });
 }

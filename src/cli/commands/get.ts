@@ -25,7 +25,11 @@ function isUtf8(bytes: Buffer): boolean {
   }
 }
 
-export function registerGetCommand(program: Command, out: (line: string) => void, err: (line: string) => void): void {
+export function registerGetCommand(
+  program: Command,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): void {
   program
     .command('get')
     .description('read entries sealed to your identity from nodes, verify and decrypt them')
@@ -40,22 +44,25 @@ export function registerGetCommand(program: Command, out: (line: string) => void
     .action(async (options: GetOptions) => {
       const identity = await loadIdentity(options.key);
       const client = new Client({ nodes: options.node });
-      const order = options.order === undefined || options.order === 'newest' || options.order === 'desc'
-        ? 'desc'
-        : options.order === 'oldest' || options.order === 'asc'
-          ? 'asc'
-          : undefined;
+      const order =
+        options.order === undefined || options.order === 'newest' || options.order === 'desc'
+          ? 'desc'
+          : options.order === 'oldest' || options.order === 'asc'
+            ? 'asc'
+            : undefined;
       if (!order) throw new P2PError('bad_argument', '--order: expected newest or oldest');
       const result = await client.read(identity, {
         ...(options.table ? { tables: options.table } : {}),
         ...(options.since ? { since: parseSince('--since', options.since) } : {}),
         ...(options.until ? { until: parseSince('--until', options.until) } : {}),
-        limit: options.limit === undefined ? 100 : parseIntOption('--limit', options.limit, 1, 100_000),
+        limit:
+          options.limit === undefined ? 100 : parseIntOption('--limit', options.limit, 1, 100_000),
         order,
       });
       for (const node of result.nodes) {
         if (!node.ok) err(`${node.node}: ${node.error?.message ?? 'failed'}`);
-        if (node.invalid > 0) err(`${node.node}: ignored ${node.invalid} entries that failed verification`);
+        if (node.invalid > 0)
+          err(`${node.node}: ignored ${node.invalid} entries that failed verification`);
       }
       if (result.nodes.every((n) => !n.ok)) {
         throw new P2PError('all_nodes_failed', 'no node answered the query');

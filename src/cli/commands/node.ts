@@ -38,11 +38,17 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
     .action(async (options: NodeOptions) => {
       const file = options.config ? await readConfigFile(options.config) : {};
       const flags: Record<string, unknown> = {
-        port: options.port === undefined ? undefined : parseIntOption('--port', options.port, 0, 65535),
+        port:
+          options.port === undefined ? undefined : parseIntOption('--port', options.port, 0, 65535),
         host: options.host,
         data_dir: options.data,
-        min_pow_bits: options.minPow === undefined ? undefined : parseIntOption('--min-pow', options.minPow, 0, 40),
-        peers: options.peer ? [...((file.peers as string[] | undefined) ?? []), ...options.peer] : undefined,
+        min_pow_bits:
+          options.minPow === undefined
+            ? undefined
+            : parseIntOption('--min-pow', options.minPow, 0, 40),
+        peers: options.peer
+          ? [...((file.peers as string[] | undefined) ?? []), ...options.peer]
+          : undefined,
         public_urls: options.publicUrl,
         mirror: options.mirror,
         log_level: options.logLevel,
@@ -61,7 +67,9 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       for (const key of Object.keys(sync)) if (sync[key] === undefined) delete sync[key];
       const config = parseNodeConfig(mergeConfig(file, flags));
       const node = await startNode(config, { plugins: nodePlugins });
-      out(`p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui)`);
+      out(
+        `p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui)`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGINT', stop);

@@ -23,10 +23,16 @@ function formatCount(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
 }
 
-export function registerPutCommand(program: Command, out: (line: string) => void, err: (line: string) => void): void {
+export function registerPutCommand(
+  program: Command,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): void {
   program
     .command('put')
-    .description('seal TEXT (or stdin with -) to a recipient, sign it with a table key and write it to nodes; prints the entry id')
+    .description(
+      'seal TEXT (or stdin with -) to a recipient, sign it with a table key and write it to nodes; prints the entry id',
+    )
     .argument('[text]', 'the text to store, or - to read stdin')
     .requiredOption('--node <url>', 'node URL (repeatable)', collect)
     .requiredOption('--table <file>', 'table secret key file')
@@ -34,13 +40,19 @@ export function registerPutCommand(program: Command, out: (line: string) => void
     .option('--pow <bits>', 'proof-of-work bits (default: the highest minimum of the nodes)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
     .action(async (text: string | undefined, options: PutOptions) => {
-      if (text === undefined) throw new P2PError('bad_argument', 'give the TEXT to store, or - to read it from stdin');
+      if (text === undefined)
+        throw new P2PError('bad_argument', 'give the TEXT to store, or - to read it from stdin');
       const data = text === '-' ? await readStdin() : Buffer.from(text, 'utf8');
       const table = await loadTableKey(options.table);
       const client = new Client({ nodes: options.node });
-      const powBits = options.pow === undefined ? await client.requiredPowBits() : parseIntOption('--pow', options.pow, 0, 40);
+      const powBits =
+        options.pow === undefined
+          ? await client.requiredPowBits()
+          : parseIntOption('--pow', options.pow, 0, 40);
       const createdAt = Date.now();
-      const expiresAt = options.expires ? createdAt + parseDuration('--expires', options.expires) : undefined;
+      const expiresAt = options.expires
+        ? createdAt + parseDuration('--expires', options.expires)
+        : undefined;
       const tty = process.stderr.isTTY === true;
       const bar = tty
         ? new SingleBar({
@@ -71,12 +83,18 @@ export function registerPutCommand(program: Command, out: (line: string) => void
       } finally {
         bar?.stop();
       }
-      err(`proof of work: ${report.powBits} bits after ${formatCount(hashes)} hashes in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+      err(
+        `proof of work: ${report.powBits} bits after ${formatCount(hashes)} hashes in ${((Date.now() - started) / 1000).toFixed(2)} s`,
+      );
       for (const node of report.nodes) {
-        err(`${node.node}: ${node.status}${node.code ? ` (${node.code}: ${node.message ?? ''})` : ''}`);
+        err(
+          `${node.node}: ${node.status}${node.code ? ` (${node.code}: ${node.message ?? ''})` : ''}`,
+        );
       }
       if (report.accepted === 0) {
-        const reasons = [...new Set(report.nodes.map((n) => n.message ?? n.code ?? n.status))].join('; ');
+        const reasons = [...new Set(report.nodes.map((n) => n.message ?? n.code ?? n.status))].join(
+          '; ',
+        );
         throw new P2PError('all_nodes_failed', `no node accepted the entry: ${reasons}`);
       }
       out(report.id);

@@ -29,7 +29,9 @@ export function registerGetRoute(app: FastifyInstance, ctx: NodeContext): void {
     ctx.metrics.getRequests += 1;
     const parsed = parseGetQuery(request.query as RawQuery, Date.now(), ctx.store.buckets);
     const page = await ctx.store.query(parsed.query);
-    const nextCursor = page.next ? encodeCursor(parsed.query.order, page.next, parsed.fingerprint) : null;
+    const nextCursor = page.next
+      ? encodeCursor(parsed.query.order, page.next, parsed.fingerprint)
+      : null;
     const binary =
       parsed.format === 'binary' ||
       (parsed.format === undefined && (request.headers.accept ?? '').includes(ENTRIES_MEDIA_TYPE));

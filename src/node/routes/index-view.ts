@@ -64,7 +64,12 @@ export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void
         throw new P2PError('bad_query', `bucket must be an integer in 0..${view.buckets - 1}`);
       }
       const ids = await ctx.store.bucketIds(bucket, tables.length > 0 ? tables : undefined);
-      return reply.send({ bucket, buckets: view.buckets, count: ids.length, ids: ids.map((id) => toHex(id)) });
+      return reply.send({
+        bucket,
+        buckets: view.buckets,
+        count: ids.length,
+        ids: ids.map((id) => toHex(id)),
+      });
     }
 
     if (tables.length > 0) {

@@ -17,7 +17,10 @@ export function itemsFromJson(body: unknown, maxBatch: number): IngestItem[] {
   else if (keys.length === 1 && keys[0] === 'entries' && Array.isArray(record.entries)) {
     texts = record.entries;
   } else {
-    throw new P2PError('bad_request', 'body must have exactly one of "entry" (string) or "entries" (array)');
+    throw new P2PError(
+      'bad_request',
+      'body must have exactly one of "entry" (string) or "entries" (array)',
+    );
   }
   if (texts.length > maxBatch) {
     throw new P2PError('bad_request', `at most ${maxBatch} entries per request`);
@@ -26,7 +29,10 @@ export function itemsFromJson(body: unknown, maxBatch: number): IngestItem[] {
     const bytes = typeof text === 'string' ? fromBase64(text) : undefined;
     if (!bytes) {
       return {
-        rejection: { code: 'bad_base64', message: 'entry must be a base64 string of its canonical bytes' },
+        rejection: {
+          code: 'bad_base64',
+          message: 'entry must be a base64 string of its canonical bytes',
+        },
       };
     }
     return { bytes };
@@ -73,7 +79,8 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
     }
     const results = await ctx.ingestor.ingest(items, 'put');
     const { status, body } = summarize(results);
-    if ((body.stored as number) > 0) ctx.metrics.note('put', `stored ${String(body.stored)} entries`);
+    if ((body.stored as number) > 0)
+      ctx.metrics.note('put', `stored ${String(body.stored)} entries`);
     if ((body.rejected as number) > 0) {
       const codes = [...new Set(results.filter((r) => r.code).map((r) => r.code))].join(', ');
       ctx.metrics.note('reject', `rejected ${String(body.rejected)} entries (${codes})`);

@@ -213,7 +213,15 @@ export class SqliteStore implements Store {
         );
         insertId.run(k, info.lastInsertRowid);
         this.stageBucket(bucketChanges, id, 1);
-        this.stageTable(tableChanges, tkey, entry.table, id, entry.bytes.length, entry.createdAt, 1);
+        this.stageTable(
+          tableChanges,
+          tkey,
+          entry.table,
+          id,
+          entry.bytes.length,
+          entry.createdAt,
+          1,
+        );
         results.push('stored');
       }
       this.writeStaged(bucketChanges, tableChanges);
@@ -250,7 +258,13 @@ export class SqliteStore implements Store {
   ): void {
     let delta = changes.get(tkey);
     if (!delta) {
-      delta = { key: Buffer.from(key), count: 0, bytes: 0, sum: new Uint8Array(32), lastCreatedAt: 0 };
+      delta = {
+        key: Buffer.from(key),
+        count: 0,
+        bytes: 0,
+        sum: new Uint8Array(32),
+        lastCreatedAt: 0,
+      };
       changes.set(tkey, delta);
     }
     delta.count += sign;
@@ -267,7 +281,9 @@ export class SqliteStore implements Store {
       'INSERT INTO buckets (b, count, sum) VALUES (?, ?, ?) ON CONFLICT (b) DO UPDATE SET count = excluded.count, sum = excluded.sum',
     );
     for (const [b, change] of bucketChanges) upsertBucket.run(b, change.count, change.sum);
-    const readTable = this.prepare('SELECT count, bytes, sum, last_created_at FROM tables WHERE tkey = ?');
+    const readTable = this.prepare(
+      'SELECT count, bytes, sum, last_created_at FROM tables WHERE tkey = ?',
+    );
     const upsertTable = this.prepare(
       'INSERT INTO tables (tkey, key, count, bytes, sum, last_created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tkey) DO UPDATE SET count = excluded.count, bytes = excluded.bytes, sum = excluded.sum, last_created_at = excluded.last_created_at',
     );
@@ -323,7 +339,11 @@ export class SqliteStore implements Store {
     } else if (q.bucket !== undefined) {
       rows = this.rowsByBucket(q);
     } else if (q.tables && q.tables.length > 0) {
-      rows = this.mergeQueries(q, q.tables.map((t) => ({ sql: TABLE_SQL, params: [keyPrefix(t), t] })), want);
+      rows = this.mergeQueries(
+        q,
+        q.tables.map((t) => ({ sql: TABLE_SQL, params: [keyPrefix(t), t] })),
+        want,
+      );
     } else if (q.recipients && q.recipients.length > 0) {
       rows = this.mergeQueries(
         q,
@@ -337,7 +357,9 @@ export class SqliteStore implements Store {
     const page = more ? rows.slice(0, q.limit) : rows;
     const last = page[page.length - 1];
     const entries = page.map(toStored);
-    return more && last ? { entries, next: { createdAt: last.created_at, seq: last.seq } } : { entries };
+    return more && last
+      ? { entries, next: { createdAt: last.created_at, seq: last.seq } }
+      : { entries };
   }
 
   /** One indexed query per key (table or recipient), merged in the requested order. */
@@ -363,9 +385,7 @@ export class SqliteStore implements Store {
     }
     // When a table drives the scan, a recipient filter is checked on the rows it visits.
     if (drivers[0]?.sql === TABLE_SQL && q.recipients && q.recipients.length > 0) {
-      conditions.push(
-        `(${q.recipients.map(() => `(${RECIPIENT_SQL})`).join(' OR ')})`,
-      );
+      conditions.push(`(${q.recipients.map(() => `(${RECIPIENT_SQL})`).join(' OR ')})`);
       for (const r of q.recipients) params.push(keyPrefix(r), r);
     }
     const direction = desc ? 'DESC' : 'ASC';
@@ -436,7 +456,10 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const states: BucketState[] = new Array(this.buckets);
     for (let b = 0; b < this.buckets; b++) {
-      states[b] = { count: this.counts[b]!, sum: Buffer.from(this.sums.subarray(b * 32, b * 32 + 32)) };
+      states[b] = {
+        count: this.counts[b]!,
+        sum: Buffer.from(this.sums.subarray(b * 32, b * 32 + 32)),
+      };
     }
     return { version: this.version, buckets: this.buckets, count: this.total, states };
   }
@@ -469,18 +492,26 @@ export class SqliteStore implements Store {
       lastCreatedAt: r.last_created_at,
     });
     if (tables) {
-      const find = this.prepare('SELECT key, count, bytes, sum, last_created_at FROM tables WHERE tkey = ?');
+      const find = this.prepare(
+        'SELECT key, count, bytes, sum, last_created_at FROM tables WHERE tkey = ?',
+      );
       return tables.flatMap((t) => {
         const row = find.get(keyPrefix(t)) as Row | undefined;
         return row && row.key.equals(t) ? [toStats(row)] : [];
       });
     }
     return (
-      this.prepare('SELECT key, count, bytes, sum, last_created_at FROM tables ORDER BY count DESC').all() as Row[]
+      this.prepare(
+        'SELECT key, count, bytes, sum, last_created_at FROM tables ORDER BY count DESC',
+      ).all() as Row[]
     ).map(toStats);
   }
 
-  async deleteExpired(now: number, createdBefore: number | undefined, limit: number): Promise<number> {
+  async deleteExpired(
+    now: number,
+    createdBefore: number | undefined,
+    limit: number,
+  ): Promise<number> {
     this.assertOpen();
     type Row = { seq: number; k: bigint; tkey: bigint; created_at: number; data: Buffer };
     const expired = this.prepare(
@@ -520,7 +551,9 @@ export class SqliteStore implements Store {
 
   async stats(): Promise<StoreStats> {
     this.assertOpen();
-    const row = this.prepare('SELECT COUNT(*) AS tables, COALESCE(SUM(bytes), 0) AS bytes FROM tables').get() as {
+    const row = this.prepare(
+      'SELECT COUNT(*) AS tables, COALESCE(SUM(bytes), 0) AS bytes FROM tables',
+    ).get() as {
       tables: number;
       bytes: number;
     };

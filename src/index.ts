@@ -1,0 +1,53 @@
+/**
+ * The public SDK surface of p2pcloud: `import { Client, generateIdentity } from 'p2pcloud'`.
+ * Everything exported here is documented in README.md and kept stable within a major version.
+ */
+export { Client, open } from './client/client.js';
+export type {
+  ClientOptions,
+  PutOptions,
+  PutReport,
+  NodePutResult,
+  NodePutStatus,
+  ReadFilter,
+  ReadResult,
+  VerifiedEntry,
+  OpenedEntry,
+  NodeReadReport,
+} from './client/client.js';
+export { solvePow } from './client/pow-solver.js';
+export type { PowProgress, SolveOptions } from './client/pow-solver.js';
+
+export {
+  generateIdentity,
+  generateTableKey,
+  identityText,
+  tableText,
+  recipientText,
+  parseIdentity,
+  parseTableKey,
+  serializeIdentity,
+  serializeTableKey,
+} from './keys/keys.js';
+export type { Identity, TableKey } from './keys/keys.js';
+export { loadIdentity, loadTableKey, saveIdentity, saveTableKey } from './keys/key-file.js';
+export { decodeKeyText, encodeKeyText, parsePublicKey } from './encoding/key-text.js';
+
+export { createEntry, draftEntry, finishEntry } from './entry/create.js';
+export type { EntryDraft, EntryDraftInput } from './entry/create.js';
+export { decodeEntry, encodeEntry, entryId, ENTRY_VERSION } from './entry/format.js';
+export type { Entry, EntryFields } from './entry/format.js';
+export { verifyEntryBytes } from './entry/verify.js';
+export type { VerifyOutcome } from './entry/verify.js';
+export { openEntry } from './entry/open.js';
+export { encodeFrames, decodeFrames, ENTRIES_MEDIA_TYPE } from './entry/framing.js';
+
+export { P2PError, ERROR_CODES } from './errors.js';
+export type { ErrorCode } from './errors.js';
+
+export { startNode } from './node/server.js';
+export type { RunningNode, StartOptions } from './node/server.js';
+export { parseNodeConfig } from './node/config.js';
+export type { NodeConfig, NodeConfigInput } from './node/config.js';
+export type { Store } from './store/store.js';
+export { openSqliteStore } from './store/sqlite/sqlite-store.js';
