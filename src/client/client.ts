@@ -406,6 +406,7 @@ export class Client {
         report.error = { code: 'node_lied', message: `${node}: sent more entries than asked for` };
         return;
       }
+      const before = yielded;
       for (const bytes of frames) {
         const verified = this.check(bytes, filter);
         if (!verified) {
@@ -426,6 +427,9 @@ export class Client {
       cursor = response.headers.get('p2pcloud-next-cursor') ?? undefined;
       if (!cursor || frames.length === 0) return;
       if (yielded >= filter.limit) return;
+      // Every page must bring at least one usable entry: a node that keeps sending only
+      // invalid ones with a next cursor would otherwise be paged forever.
+      if (yielded === before) return;
     }
   }
 

@@ -10,6 +10,8 @@ import type { TableKey } from '../keys/keys.js';
 import {
   DOMAIN,
   ENTRY_VERSION,
+  HEADER_BYTES,
+  MAX_ENTRY_BYTES_FORMAT,
   OFFSET,
   SIGNATURE_BYTES,
   encodeUnsigned,
@@ -70,6 +72,8 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
     input.plaintext,
     input.ephemeral,
   );
+  if (HEADER_BYTES + payload.length + SIGNATURE_BYTES > MAX_ENTRY_BYTES_FORMAT)
+    throw new RangeError(`an entry may be at most ${MAX_ENTRY_BYTES_FORMAT} bytes`);
   const bytes = encodeUnsigned({
     version: ENTRY_VERSION,
     table: input.table.signing.publicKey,

@@ -81,6 +81,12 @@ export function decodeEntry(input: Uint8Array): Entry {
   if (bytes[OFFSET.version] !== ENTRY_VERSION) {
     fail('unsupported_version', `entry format version ${bytes[0]} is not supported (expected 1)`);
   }
+  if (bytes.length > MAX_ENTRY_BYTES_FORMAT) {
+    fail(
+      'entry_too_large',
+      `entry is ${bytes.length} bytes, longer than the format maximum ${MAX_ENTRY_BYTES_FORMAT}`,
+    );
+  }
   if (bytes.length < MIN_ENTRY_BYTES) {
     fail(
       'bad_encoding',

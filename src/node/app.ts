@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
 } from 'fastify';
 import { P2PError } from '../errors.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
@@ -63,6 +64,16 @@ export async function buildApp(
     keepAliveTimeout: 30_000,
     requestTimeout: 120_000,
     return503OnClosing: true,
+    // Errors raised before routing (a path that is not valid percent-encoding) would otherwise
+    // leave in Fastify's own format; they get the same { error: { code, message } } as the rest.
+    frameworkErrors: (error, _request, reply) => {
+      const p2p = toP2PError(error);
+      // The option is generic over the route's reply type; this reply is a plain one.
+      void (reply as unknown as FastifyReply)
+        .code(p2p.status)
+        .type('application/json')
+        .send(p2p.toJSON());
+    },
   });
 
   app.removeAllContentTypeParsers();

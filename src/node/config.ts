@@ -82,6 +82,12 @@ export const nodeConfigSchema = z
         peers_per_round: z.number().int().min(1).max(64).default(3),
         push_peers: z.number().int().min(0).max(16).default(2),
         max_peers: z.number().int().min(1).max(100_000).default(1000),
+        /** How often peer lists are exchanged with a peer (POST /hello). */
+        hello_interval_seconds: z.number().min(1).max(86_400).default(300),
+        /** Deadline of one sync request. */
+        timeout_seconds: z.number().min(1).max(3600).default(60),
+        /** Longest wait before retrying a failing peer. */
+        max_backoff_seconds: z.number().min(1).max(86_400).default(3600),
       })
       .strict()
       .prefault({}),

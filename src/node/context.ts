@@ -14,6 +14,8 @@ export interface NodeContext {
   readonly metrics: NodeMetrics;
   readonly log: Logger;
   readonly version: string;
+  /** Random id of this node process, sent in hello so a node can recognise itself. */
+  readonly nodeId: string;
   /** URLs this node announces to peers: public_urls, or the address it listens on. */
   readonly urls: string[];
   /** Extra status sections (sync progress, …) contributed by optional subsystems. */

@@ -47,15 +47,29 @@ function single(raw: RawQuery, name: string): string | undefined {
   return values[0];
 }
 
-/** A time is milliseconds since the epoch or an ISO 8601 date-time. */
+const ISO_TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.\d{1,3})?)?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?$/;
+
+/**
+ * A time is milliseconds since the epoch or an ISO 8601 date (YYYY-MM-DD) or date-time
+ * (YYYY-MM-DDTHH:MM[:SS[.sss]][Z|±HH:MM]). Without an offset the time is UTC, never the
+ * node's local time zone, so every node reads a query the same way.
+ */
 export function parseTime(name: string, text: string): number {
   if (/^\d{1,16}$/.test(text)) {
     const value = Number(text);
     if (Number.isSafeInteger(value)) return value;
   }
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    const value = Date.parse(text);
-    if (!Number.isNaN(value) && value >= 0) return value;
+  const iso = ISO_TIME_RE.exec(text);
+  if (iso) {
+    const [year, month, day] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
+    const date = new Date(Date.UTC(year, month - 1, day));
+    const realDay =
+      date.getUTCFullYear() === year &&
+      date.getUTCMonth() === month - 1 &&
+      date.getUTCDate() === day;
+    const value = Date.parse(iso[4] === undefined || iso[7] !== undefined ? text : `${text}Z`);
+    if (realDay && !Number.isNaN(value) && value >= 0) return value;
   }
   throw new P2PError(
     'bad_query',
@@ -73,13 +87,16 @@ function parseInteger(name: string, text: string, min: number, max: number): num
 function parseKeys(name: string, values: string[], want: 'table' | 'recipient'): Buffer[] {
   if (values.length > MAX_KEYS)
     throw new P2PError('bad_query', `at most ${MAX_KEYS} ${name} values`);
-  return values.map((value) => {
+  const keys = values.map((value) => {
     try {
       return parsePublicKey(value, want);
     } catch (error) {
       throw new P2PError('bad_query', `${name}: ${(error as Error).message}`);
     }
   });
+  // One key may be given twice (as hex and as text): the store runs one scan per key, so a
+  // repeated key would return its entries twice.
+  return keys.filter((key, i) => keys.findIndex((other) => other.equals(key)) === i);
 }
 
 export function parseGetQuery(raw: RawQuery, now: number, buckets: number): ParsedGet {

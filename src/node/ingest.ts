@@ -26,7 +26,8 @@ export interface IngestResult {
 /** An incoming item: raw entry bytes, or a rejection found while parsing the request. */
 export type IngestItem = { readonly bytes: Buffer } | { readonly rejection: Rejection };
 
-export type IngestSource = 'put' | 'sync';
+/** 'push': sent by a peer right after it received the entry (not pushed on again). */
+export type IngestSource = 'put' | 'push' | 'sync';
 
 export interface StoredListener {
   (entries: readonly { id: Buffer; bytes: Buffer }[], source: IngestSource): void;
@@ -156,7 +157,7 @@ export class Ingestor {
       else if (result.status === 'duplicate') this.metrics.duplicates += 1;
       else if (result.code) this.metrics.reject(result.code);
     }
-    if (source === 'sync') this.metrics.storedFromSync += stored;
+    if (source !== 'put') this.metrics.storedFromSync += stored;
     this.metrics.stored += stored;
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
+import { randomBytes } from '../crypto/random.js';
 import { buildApp, type NodeApp, type RouteRegistrar } from './app.js';
 import { storePath, type NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
@@ -66,6 +67,7 @@ export async function startNode(
     metrics,
     log,
     version: VERSION,
+    nodeId: randomBytes(12).toString('base64url'),
     urls: [],
     status: new Map(),
   };

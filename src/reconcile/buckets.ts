@@ -74,3 +74,20 @@ export function bucketKeyRange(bucket: number, buckets: number): { lo: bigint; h
   const toKey = (prefix: number): bigint => (BigInt(prefix) << 32n) - (1n << 63n);
   return { lo: toKey(first), hi: toKey(end) };
 }
+
+/**
+ * The digest of a list of tables taken together: the same construction as one table, over the
+ * total count and the sum of every table's sum. Tables a node does not hold count as empty.
+ */
+export function combinedTableDigest(stats: readonly { count: number; sum: Uint8Array }[]): {
+  count: number;
+  digest: Buffer;
+} {
+  const sum = new Uint8Array(32);
+  let count = 0;
+  for (const s of stats) {
+    count += s.count;
+    addToSum(sum, s.sum, 1);
+  }
+  return { count, digest: tableDigest(count, sum) };
+}

@@ -103,7 +103,7 @@ export interface PeerStore {
   count(): Promise<number>;
 }
 
-export interface Store {
+export interface Store extends SyncSource {
   readonly kind: string;
   /** Number of buckets of the index view; fixed when the store is created. */
   readonly buckets: number;
@@ -122,4 +122,68 @@ export interface Store {
   deleteExpired(now: number, createdBefore: number | undefined, limit: number): Promise<number>;
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
+}
+
+/** An entry that arrived (sign 1) or left (sign -1) the store, as the sync layer sees it. */
+export interface StoreChange {
+  readonly sign: 1 | -1;
+  /** Short id: the first 8 bytes of the entry id, as unsigned 32-bit halves. */
+  readonly hi: number;
+  readonly lo: number;
+  readonly table: Buffer;
+  readonly createdAt: number;
+  readonly seq: number;
+}
+
+/**
+ * Where a scan of short ids stands. Scans of the whole store go in short-id order; scans of a
+ * list of tables go table by table (by index in the list), each in (created_at, seq) order.
+ */
+export interface ScanPosition {
+  readonly table: number;
+  readonly createdAt: number;
+  readonly seq: number;
+  readonly hi: number;
+  readonly lo: number;
+}
+
+export interface ScanPage {
+  readonly items: ScanPosition[];
+  readonly done: boolean;
+}
+
+/** What the sync layer needs from a store beyond the Store interface. */
+export interface SyncSource {
+  /** Subscribes to committed changes; returns the unsubscribe function. */
+  onChange(listener: (changes: readonly StoreChange[]) => void): () => void;
+  /** The scope's short ids after `after` in scan order, at most `limit` of them. */
+  scanShortIds(
+    tables: readonly Buffer[] | undefined,
+    after: ScanPosition | undefined,
+    limit: number,
+  ): Promise<ScanPage>;
+  /** Short ids in buckets [from, to), restricted to tables if given, sorted ascending. */
+  shortIdsInBuckets(
+    from: number,
+    to: number,
+    tables?: readonly Buffer[],
+  ): Promise<[number, number][]>;
+  /** Entries whose short id is listed (and whose table is in `tables`, if given). */
+  entriesByShortIds(
+    ids: readonly (readonly [number, number])[],
+    tables?: readonly Buffer[],
+  ): Promise<Buffer[]>;
+  /**
+   * Entries in buckets [from, to), in short-id order, starting after short id `after`, until
+   * about `maxBytes`; `next` is where to continue when the range was not finished.
+   */
+  entriesInBuckets(
+    from: number,
+    to: number,
+    tables: readonly Buffer[] | undefined,
+    after: readonly [number, number] | undefined,
+    maxBytes: number,
+  ): Promise<{ entries: Buffer[]; next?: [number, number] }>;
+  /** For each short id: whether an entry with that short id is stored. */
+  hasShortIds(ids: readonly (readonly [number, number])[]): Promise<boolean[]>;
 }

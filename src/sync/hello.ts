@@ -17,6 +17,8 @@ export const MAX_HELLO_PEERS = 100;
 export interface Hello {
   readonly urls: string[];
   readonly tables: 'all' | string[];
+  /** Random id of the sending node process: lets a node notice a URL that leads to itself. */
+  readonly node_id?: string;
 }
 
 export interface HelloPeer {
@@ -70,7 +72,7 @@ export function parseHello(body: unknown, allowPrivate: boolean): Hello {
   }
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!['version', 'urls', 'tables'].includes(key)) {
+    if (!['version', 'urls', 'tables', 'node_id'].includes(key)) {
       throw new P2PError('bad_hello', `unknown field "${key}"`);
     }
   }

@@ -31,9 +31,18 @@ function isPrivateIPv4(address: string): boolean {
 function isPrivateIPv6(address: string): boolean {
   const lower = address.toLowerCase();
   if (lower === '::1' || lower === '::') return true;
-  if (lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80')) return true;
+  // fc00::/7 (unique local) and fe80::/10 (link-local)
+  if (/^f[cd][0-9a-f]{2}:/.test(lower) || /^fe[89ab][0-9a-f]:/.test(lower)) return true;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  return mapped ? isPrivateIPv4(mapped[1]!) : false;
+  if (mapped) return isPrivateIPv4(mapped[1]!);
+  // IPv4-mapped addresses as URL parsing writes them: [::ffff:127.0.0.1] becomes [::ffff:7f00:1].
+  const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (mappedHex) {
+    const high = parseInt(mappedHex[1]!, 16);
+    const low = parseInt(mappedHex[2]!, 16);
+    return isPrivateIPv4(`${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`);
+  }
+  return false;
 }
 
 export function isPrivateHost(host: string): boolean {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
+import { SyncPlugin } from '../../sync/plugin.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
 interface NodeOptions {
@@ -17,8 +18,10 @@ interface NodeOptions {
   logLevel?: string;
 }
 
-/** Plugins (sync, dashboard) are registered by the modules that provide them. */
-export const nodePlugins: NodePlugin[] = [];
+/** The subsystems a node started from the command line runs beside its HTTP API. */
+function nodePlugins(): NodePlugin[] {
+  return [new SyncPlugin()];
+}
 
 export function registerNodeCommand(program: Command, out: (line: string) => void): void {
   program
@@ -66,7 +69,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       const sync = flags.sync as Record<string, unknown>;
       for (const key of Object.keys(sync)) if (sync[key] === undefined) delete sync[key];
       const config = parseNodeConfig(mergeConfig(file, flags));
-      const node = await startNode(config, { plugins: nodePlugins });
+      const node = await startNode(config, { plugins: nodePlugins() });
       out(
         `p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui)`,
       );

@@ -12,7 +12,9 @@ export function registerHelloRoute(app: FastifyInstance, ctx: NodeContext): void
     const records: PeerRecord[] = [];
     let room = Math.max(0, ctx.config.sync.max_peers - (await ctx.store.peers.count()));
     for (const url of hello.urls) {
-      if (own.includes(url)) continue;
+      // A node may reach itself under another address; it learns so from node_id and
+      // never stores itself.
+      if (own.includes(url) || hello.node_id === ctx.nodeId) continue;
       const existing = await ctx.store.peers.get(url);
       if (!existing && room === 0) continue;
       if (!existing) room -= 1;
@@ -33,6 +35,7 @@ export function registerHelloRoute(app: FastifyInstance, ctx: NodeContext): void
     if (records.length > 0) await ctx.store.peers.upsert(records);
     const answer: HelloAnswer = {
       version: HELLO_VERSION,
+      node_id: ctx.nodeId,
       urls: own,
       tables: ctx.policy.tables === undefined ? 'all' : [...ctx.policy.tables],
       peers: peersToShare(await ctx.store.peers.list(1000), hello.urls),

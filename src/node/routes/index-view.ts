@@ -2,18 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { parsePublicKey } from '../../encoding/key-text.js';
-import { bucketDigest, indexRoot, tableDigest } from '../../reconcile/buckets.js';
-import type { IndexView } from '../../store/store.js';
+import { combinedTableDigest, tableDigest } from '../../reconcile/buckets.js';
+import { IndexDigests } from '../../reconcile/index-cache.js';
 import type { NodeContext } from '../context.js';
 
 type RawQuery = Record<string, string | string[] | undefined>;
 
 const KNOWN = new Set(['bucket', 'table', 'summary']);
 
-function tablesOf(raw: RawQuery): Buffer[] {
+function tablesOf(raw: RawQuery, max = 256): Buffer[] {
   const value = raw.table;
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  if (list.length > 256) throw new P2PError('bad_query', 'at most 256 table values');
+  if (list.length > max) throw new P2PError('bad_query', `at most ${max} table values`);
   return list.map((text) => {
     try {
       return parsePublicKey(text, 'table');
@@ -23,32 +23,8 @@ function tablesOf(raw: RawQuery): Buffer[] {
   });
 }
 
-/** The bucket digests and the root over them, memoised per state of the store. */
-class IndexCache {
-  private view: IndexView | undefined;
-  private digests: Buffer[] = [];
-  private root: Buffer = Buffer.alloc(0);
-
-  compute(view: IndexView): { digests: Buffer[]; root: Buffer } {
-    if (this.view?.version !== view.version || this.view.buckets !== view.buckets) {
-      // Recompute only buckets whose state changed since the last answer.
-      const previous = this.view;
-      this.digests = view.states.map((state, b) => {
-        const old = previous?.states[b];
-        if (old && old.count === state.count && old.sum.equals(state.sum) && this.digests[b]) {
-          return this.digests[b]!;
-        }
-        return bucketDigest(state.count, state.sum);
-      });
-      this.root = indexRoot(view.count, this.digests);
-      this.view = view;
-    }
-    return { digests: this.digests, root: this.root };
-  }
-}
-
 export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void {
-  const cache = new IndexCache();
+  const cache = new IndexDigests();
   app.get('/index', async (request, reply) => {
     const raw = request.query as RawQuery;
     for (const name of Object.keys(raw)) {
@@ -99,5 +75,19 @@ export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void
         ? {}
         : { digests: view.states.map((state, b) => [state.count, toHex(digests[b]!)]) }),
     });
+  });
+
+  // The digest of a list of tables taken together, for peers that sync only those tables.
+  // A POST because the list may be far longer than a URL can carry.
+  app.post('/index', async (request, reply) => {
+    const body = request.body as { tables?: unknown } | undefined;
+    const list = body && typeof body === 'object' ? body.tables : undefined;
+    if (!Array.isArray(list) || list.length === 0 || list.length > 10_000) {
+      throw new P2PError('bad_request', 'body must be { "tables": [1..10000 table keys] }');
+    }
+    const parsed = tablesOf({ table: list.map((t) => (typeof t === 'string' ? t : '')) }, 10_000);
+    const tables = [...new Map(parsed.map((t) => [toHex(t), t])).values()];
+    const { count, digest } = combinedTableDigest(await ctx.store.tableStats(tables));
+    return reply.send({ tables: tables.length, count, digest: toHex(digest) });
   });
 }

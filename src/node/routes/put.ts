@@ -77,7 +77,8 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
     } else {
       items = itemsFromJson(request.body, ctx.config.max_batch_entries);
     }
-    const results = await ctx.ingestor.ingest(items, 'put');
+    const source = request.headers['p2pcloud-push'] === '1' ? 'push' : 'put';
+    const results = await ctx.ingestor.ingest(items, source);
     const { status, body } = summarize(results);
     if ((body.stored as number) > 0)
       ctx.metrics.note('put', `stored ${String(body.stored)} entries`);

@@ -21,8 +21,12 @@ import type {
   PutItem,
   PutResult,
   QueryPage,
+  ScanPage,
+  ScanPosition,
   Store,
+  StoreChange,
   StoreStats,
+  SyncSource,
   StoredEntry,
   TableStats,
 } from '../store.js';
@@ -54,6 +58,29 @@ function keyPrefix(key: Uint8Array): bigint {
   return Buffer.from(key.buffer, key.byteOffset, 8).readBigInt64BE(0);
 }
 
+/**
+ * The short keys of a bucket as an inclusive range [lo, last]. The exclusive end of the last
+ * bucket is 2^63, one past the largest signed 64-bit integer, which SQLite cannot bind.
+ */
+function bucketKeys(bucket: number, buckets: number): { lo: bigint; last: bigint } {
+  const { lo, hi } = bucketKeyRange(bucket, buckets);
+  return { lo, last: hi - 1n };
+}
+
+/** The SQL key of a short id given as unsigned 32-bit halves (top bit flipped, signed). */
+function sqlKeyOf(hi: number, lo: number): bigint {
+  return (BigInt((hi ^ 0x80000000) | 0) << 32n) | BigInt(lo >>> 0);
+}
+
+function shortOfSqlKey(k: bigint): [number, number] {
+  return [(Number((k >> 32n) & 0xffffffffn) ^ 0x80000000) >>> 0, Number(k & 0xffffffffn)];
+}
+
+function shortOfId(id: Uint8Array): [number, number] {
+  const view = Buffer.from(id.buffer, id.byteOffset, 8);
+  return [view.readUInt32BE(0), view.readUInt32BE(4)];
+}
+
 const TABLE_SQL = `tkey = ? AND substr(data, ${OFFSET.table + 1}, 32) = ?`;
 const RECIPIENT_SQL = `rkey = ? AND substr(data, ${OFFSET.recipient + 1}, 32) = ?`;
 
@@ -79,7 +106,7 @@ interface TableDelta {
   lastCreatedAt: number;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, SyncSource {
   readonly kind = 'sqlite';
   readonly peers: PeerStore;
   readonly buckets: number;
@@ -91,6 +118,7 @@ export class SqliteStore implements Store {
   private version = 0;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  private readonly listeners: ((changes: readonly StoreChange[]) => void)[] = [];
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -192,6 +220,7 @@ export class SqliteStore implements Store {
     const bucketChanges = new Map<number, { count: number; sum: Uint8Array }>();
     const tableChanges = new Map<bigint, TableDelta>();
     const results: PutResult[] = [];
+    const changes: StoreChange[] = [];
 
     this.db.transaction(() => {
       for (const { entry, id } of items) {
@@ -212,6 +241,15 @@ export class SqliteStore implements Store {
           entry.bytes,
         );
         insertId.run(k, info.lastInsertRowid);
+        const [hi, lo] = shortOfId(id);
+        changes.push({
+          sign: 1,
+          hi,
+          lo,
+          table: entry.table,
+          createdAt: entry.createdAt,
+          seq: Number(info.lastInsertRowid),
+        });
         this.stageBucket(bucketChanges, id, 1);
         this.stageTable(
           tableChanges,
@@ -229,6 +267,7 @@ export class SqliteStore implements Store {
     // Only now, after the commit, does the in-memory view move: a failed transaction
     // leaves it exactly as the database is.
     this.applyBuckets(bucketChanges);
+    this.emit(changes);
     return results;
   }
 
@@ -445,10 +484,10 @@ export class SqliteStore implements Store {
   }
 
   private rowsByBucket(q: EntryQuery): EntryRow[] {
-    const { lo, hi } = bucketKeyRange(q.bucket!, this.buckets);
+    const { lo, last } = bucketKeys(q.bucket!, this.buckets);
     const rows = this.prepare(
-      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k < ?',
-    ).all(lo, hi) as EntryRow[];
+      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?',
+    ).all(lo, last) as EntryRow[];
     return this.finishInMemory(q, rows);
   }
 
@@ -466,10 +505,10 @@ export class SqliteStore implements Store {
 
   async bucketIds(bucket: number, tables?: readonly Buffer[]): Promise<Buffer[]> {
     this.assertOpen();
-    const { lo, hi } = bucketKeyRange(bucket, this.buckets);
+    const { lo, last } = bucketKeys(bucket, this.buckets);
     const rows = this.prepare(
-      'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k < ?',
-    ).all(lo, hi) as { data: Buffer }[];
+      'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?',
+    ).all(lo, last) as { data: Buffer }[];
     const ids: Buffer[] = [];
     for (const { data } of rows) {
       if (tables && tables.length > 0) {
@@ -525,6 +564,7 @@ export class SqliteStore implements Store {
     const bucketChanges = new Map<number, { count: number; sum: Uint8Array }>();
     const tableChanges = new Map<bigint, TableDelta>();
     let removed = 0;
+    const changes: StoreChange[] = [];
     this.db.transaction(() => {
       const rows = (expired.all(now, limit) as Row[]).concat(
         createdBefore === undefined ? [] : (old.all(createdBefore, limit) as Row[]),
@@ -540,11 +580,21 @@ export class SqliteStore implements Store {
         this.stageBucket(bucketChanges, id, -1);
         const table = row.data.subarray(OFFSET.table, OFFSET.table + 32);
         this.stageTable(tableChanges, row.tkey, table, id, row.data.length, 0, -1);
+        const [hi, lo] = shortOfId(id);
+        changes.push({
+          sign: -1,
+          hi,
+          lo,
+          table: Buffer.from(table),
+          createdAt: Number(row.created_at),
+          seq: Number(seq),
+        });
         removed += 1;
       }
       this.writeStaged(bucketChanges, tableChanges);
     })();
     this.applyBuckets(bucketChanges);
+    this.emit(changes);
     if (removed > 0) this.db.pragma('incremental_vacuum');
     return removed;
   }
@@ -568,6 +618,168 @@ export class SqliteStore implements Store {
       }
     }
     return { ...stats, diskBytes };
+  }
+
+  private emit(changes: StoreChange[]): void {
+    if (changes.length === 0) return;
+    for (const listener of this.listeners) listener(changes);
+  }
+
+  onChange(listener: (changes: readonly StoreChange[]) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
+  }
+
+  async scanShortIds(
+    tables: readonly Buffer[] | undefined,
+    after: ScanPosition | undefined,
+    limit: number,
+  ): Promise<ScanPage> {
+    this.assertOpen();
+    if (!tables) {
+      const rows = (
+        after
+          ? this.prepare('SELECT k FROM ids WHERE k > ? ORDER BY k LIMIT ?')
+              .raw(true)
+              .safeIntegers(true)
+              .all(sqlKeyOf(after.hi, after.lo), limit)
+          : this.prepare('SELECT k FROM ids ORDER BY k LIMIT ?')
+              .raw(true)
+              .safeIntegers(true)
+              .all(limit)
+      ) as [bigint][];
+      const items = rows.map(([k]) => {
+        const [hi, lo] = shortOfSqlKey(k);
+        return { table: -1, createdAt: 0, seq: 0, hi, lo };
+      });
+      return { items, done: rows.length < limit };
+    }
+    const statement = this.prepare(
+      'SELECT created_at, seq, k FROM entries WHERE tkey = ? AND (created_at, seq) > (?, ?) ORDER BY created_at, seq LIMIT ?',
+    )
+      .raw(true)
+      .safeIntegers(true);
+    const items: ScanPosition[] = [];
+    let table = after?.table ?? 0;
+    let createdAt = after?.createdAt ?? -1;
+    let seq = after?.seq ?? -1;
+    while (table < tables.length && items.length < limit) {
+      const rows = statement.all(
+        keyPrefix(tables[table]!),
+        createdAt,
+        seq,
+        limit - items.length,
+      ) as [bigint, bigint, bigint][];
+      for (const [c, s, k] of rows) {
+        const [hi, lo] = shortOfSqlKey(k);
+        items.push({ table, createdAt: Number(c), seq: Number(s), hi, lo });
+      }
+      if (items.length >= limit) break;
+      table += 1;
+      createdAt = -1;
+      seq = -1;
+    }
+    return { items, done: table >= tables.length };
+  }
+
+  /** The inclusive SQL key range of buckets [from, to). */
+  private bucketRangeKeys(from: number, to: number): { lo: bigint; last: bigint } {
+    return { lo: bucketKeys(from, this.buckets).lo, last: bucketKeys(to - 1, this.buckets).last };
+  }
+
+  async shortIdsInBuckets(
+    from: number,
+    to: number,
+    tables?: readonly Buffer[],
+  ): Promise<[number, number][]> {
+    this.assertOpen();
+    const { lo, last } = this.bucketRangeKeys(from, to);
+    if (!tables) {
+      const rows = this.prepare('SELECT k FROM ids WHERE k >= ? AND k <= ? ORDER BY k')
+        .raw(true)
+        .safeIntegers(true)
+        .all(lo, last) as [bigint][];
+      return rows.map(([k]) => shortOfSqlKey(k));
+    }
+    const wanted = new Set(tables.map((t) => keyPrefix(t)));
+    const rows = this.prepare(
+      'SELECT ids.k, e.tkey FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k',
+    )
+      .raw(true)
+      .safeIntegers(true)
+      .all(lo, last) as [bigint, bigint][];
+    return rows.filter(([, tkey]) => wanted.has(tkey)).map(([k]) => shortOfSqlKey(k));
+  }
+
+  private inTables(data: Buffer, tables: readonly Buffer[] | undefined): boolean {
+    if (!tables) return true;
+    const table = data.subarray(OFFSET.table, OFFSET.table + 32);
+    return tables.some((t) => t.equals(table));
+  }
+
+  async entriesByShortIds(
+    ids: readonly (readonly [number, number])[],
+    tables?: readonly Buffer[],
+  ): Promise<Buffer[]> {
+    this.assertOpen();
+    const find = this.prepare(
+      'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
+    );
+    const out: Buffer[] = [];
+    for (const [hi, lo] of ids) {
+      const row = find.get(sqlKeyOf(hi, lo)) as { data: Buffer } | undefined;
+      if (row && this.inTables(row.data, tables)) out.push(row.data);
+    }
+    return out;
+  }
+
+  async entriesInBuckets(
+    from: number,
+    to: number,
+    tables: readonly Buffer[] | undefined,
+    after: readonly [number, number] | undefined,
+    maxBytes: number,
+  ): Promise<{ entries: Buffer[]; next?: [number, number] }> {
+    this.assertOpen();
+    const range = this.bucketRangeKeys(from, to);
+    const select =
+      'SELECT ids.k, e.data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k <= ? AND ids.k';
+    const first = this.prepare(`${select} >= ? ORDER BY ids.k LIMIT 1000`)
+      .raw(true)
+      .safeIntegers(true);
+    const next = this.prepare(`${select} > ? ORDER BY ids.k LIMIT 1000`)
+      .raw(true)
+      .safeIntegers(true);
+    // The lowest key is -2^63, so "one before the range" cannot be expressed: start inclusive.
+    let cursor = after ? sqlKeyOf(after[0], after[1]) : undefined;
+    const entries: Buffer[] = [];
+    let bytes = 0;
+    for (;;) {
+      const rows = (
+        cursor === undefined ? first.all(range.last, range.lo) : next.all(range.last, cursor)
+      ) as [bigint, Buffer][];
+      for (const [k, data] of rows) {
+        cursor = k;
+        if (this.inTables(data, tables)) {
+          entries.push(data);
+          bytes += data.length;
+        }
+        if (bytes >= maxBytes) break;
+      }
+      if (bytes >= maxBytes && cursor !== undefined && cursor < range.last) {
+        return { entries, next: shortOfSqlKey(cursor) };
+      }
+      if (rows.length < 1000) return { entries };
+    }
+  }
+
+  async hasShortIds(ids: readonly (readonly [number, number])[]): Promise<boolean[]> {
+    this.assertOpen();
+    const find = this.prepare('SELECT 1 FROM ids WHERE k = ?');
+    return ids.map(([hi, lo]) => find.get(sqlKeyOf(hi, lo)) !== undefined);
   }
 
   /** Moves the WAL into the main file and truncates it (used after bulk loads and in tests). */

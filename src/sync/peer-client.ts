@@ -1,0 +1,275 @@
+/**
+ * The calling side of the sync protocol: one object per peer per session, with deadlines,
+ * response caps and byte counters. Anything a peer answers that does not parse is a
+ * PeerMisbehaviour, which the sync loop turns into a penalty.
+ */
+import { P2PError } from '../errors.js';
+import { call, endpoint, nodeError, type RawResponse } from '../client/http.js';
+import { ENTRIES_MEDIA_TYPE, decodeFrames, encodeFrames } from '../entry/framing.js';
+import { fromHex } from '../encoding/bytes.js';
+import { SYMBOL_BYTES } from '../reconcile/riblt.js';
+import { scopeToWire, type Scope } from './scope.js';
+import { NEXT_HEADER } from './responder.js';
+import {
+  SYNC_MEDIA_TYPE,
+  decodeShortIds,
+  decodeSyncMessage,
+  encodeShortIds,
+  encodeSyncMessage,
+} from './wire.js';
+
+/** A peer answered something that a correct node never would. */
+export class PeerMisbehaviour extends Error {
+  constructor(
+    readonly reason: string,
+    readonly weight = 1,
+  ) {
+    super(reason);
+    this.name = 'PeerMisbehaviour';
+  }
+}
+
+export interface Traffic {
+  requests: number;
+  /** Reconciliation traffic: everything except entries themselves. */
+  reconcileBytes: number;
+  entryBytesIn: number;
+  entryBytesOut: number;
+}
+
+/** Rough size of an HTTP/1.1 request or response head, so byte counts are not just bodies. */
+const HEAD_BYTES = 160;
+
+export interface PeerClientOptions {
+  readonly timeoutMs: number;
+  readonly maxEntryBytes: number;
+  readonly signal?: AbortSignal;
+}
+
+export class PeerClient {
+  readonly traffic: Traffic = { requests: 0, reconcileBytes: 0, entryBytesIn: 0, entryBytesOut: 0 };
+
+  constructor(
+    readonly url: string,
+    private readonly options: PeerClientOptions,
+  ) {}
+
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: Buffer | string | undefined,
+    contentType: string | undefined,
+    maxResponseBytes: number,
+    query?: URLSearchParams,
+    headers?: Record<string, string>,
+  ): Promise<RawResponse> {
+    this.traffic.requests += 1;
+    const response = await call(method, endpoint(this.url, path, query), body, contentType, {
+      timeoutMs: this.options.timeoutMs,
+      maxResponseBytes,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      ...(headers ? { headers } : {}),
+    });
+    if (response.status < 200 || response.status >= 300) {
+      throw nodeError(this.url, response.status, response.body);
+    }
+    return response;
+  }
+
+  private async json(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    query?: URLSearchParams,
+  ): Promise<Record<string, unknown>> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const response = await this.send(
+      method,
+      path,
+      text,
+      text ? 'application/json' : undefined,
+      4 * 1024 * 1024,
+      query,
+    );
+    this.traffic.reconcileBytes += HEAD_BYTES * 2 + (text?.length ?? 0) + response.body.length;
+    try {
+      const value = JSON.parse(response.body.toString('utf8')) as unknown;
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new Error('not an object');
+      return value as Record<string, unknown>;
+    } catch {
+      throw new PeerMisbehaviour(`${path} answer is not a JSON object`);
+    }
+  }
+
+  private async binary(
+    path: string,
+    header: Record<string, unknown>,
+    payload: Uint8Array | undefined,
+    maxResponseBytes: number,
+  ): Promise<{ header: Record<string, unknown>; payload: Buffer }> {
+    const body = encodeSyncMessage(header, payload);
+    const response = await this.send('POST', path, body, SYNC_MEDIA_TYPE, maxResponseBytes);
+    this.traffic.reconcileBytes += HEAD_BYTES * 2 + body.length + response.body.length;
+    try {
+      return decodeSyncMessage(response.body);
+    } catch {
+      throw new PeerMisbehaviour(`${path} answer is not a sync message`);
+    }
+  }
+
+  async hello(message: Record<string, unknown>): Promise<unknown> {
+    return this.json('POST', '/hello', message);
+  }
+
+  /** The peer's digest of the scope: the index root, or the combined digest of the tables. */
+  async digest(scope: Scope): Promise<{ count: number; digest: Buffer }> {
+    const answer =
+      scope.kind === 'all'
+        ? await this.json('GET', '/index', undefined, new URLSearchParams({ summary: '1' }))
+        : await this.json('POST', '/index', { tables: scopeToWire(scope) });
+    const text = scope.kind === 'all' ? answer.root : answer.digest;
+    const digest = typeof text === 'string' ? fromHex(text, 32) : undefined;
+    const count = answer.count;
+    if (!digest || typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new PeerMisbehaviour('/index answer lacks a valid digest and count');
+    }
+    return { count, digest };
+  }
+
+  async reconcile(
+    scope: Scope,
+    fields: { salt: number; count: number; capacity: number; buckets: number; force?: 'buckets' },
+    fingerprints: Uint8Array,
+  ): Promise<{ header: Record<string, unknown>; payload: Buffer }> {
+    return this.binary(
+      '/sync/reconcile',
+      { v: 1, scope: scopeToWire(scope), ...fields },
+      fingerprints,
+      fields.capacity * SYMBOL_BYTES + 64 * 1024 + fields.buckets * 6,
+    );
+  }
+
+  async symbols(session: string, from: number, to: number): Promise<Buffer> {
+    const answer = await this.binary(
+      '/sync/symbols',
+      { v: 1, session, from, to },
+      undefined,
+      (to - from) * SYMBOL_BYTES + 4096,
+    );
+    if (answer.header.from !== from || answer.payload.length !== (to - from) * SYMBOL_BYTES) {
+      throw new PeerMisbehaviour('/sync/symbols answered other symbols than asked for');
+    }
+    return answer.payload;
+  }
+
+  /** Short ids per bucket range, as the peer lists them (sorted, in range: checked here). */
+  async ids(
+    scope: Scope,
+    ranges: readonly [number, number][],
+    expected: number,
+  ): Promise<[number, number][][]> {
+    const answer = await this.binary(
+      '/sync/ids',
+      { v: 1, scope: scopeToWire(scope), ranges },
+      undefined,
+      (expected + 1024) * 8 * 2 + 64 * 1024,
+    );
+    const counts = answer.header.counts;
+    if (
+      !Array.isArray(counts) ||
+      counts.length !== ranges.length ||
+      !counts.every((c) => Number.isInteger(c) && c >= 0) ||
+      (counts as number[]).reduce((a, b) => a + b, 0) * 8 !== answer.payload.length
+    ) {
+      throw new PeerMisbehaviour('/sync/ids answer does not match its counts');
+    }
+    const all = decodeShortIds(answer.payload, Number.MAX_SAFE_INTEGER);
+    const out: [number, number][][] = [];
+    let offset = 0;
+    for (const count of counts as number[]) {
+      out.push(all.slice(offset, offset + count));
+      offset += count;
+    }
+    return out;
+  }
+
+  private frames(response: RawResponse, what: string): Buffer[] {
+    this.traffic.entryBytesIn += HEAD_BYTES * 2 + response.body.length;
+    try {
+      return decodeFrames(response.body, { maxFrameBytes: this.options.maxEntryBytes });
+    } catch {
+      throw new PeerMisbehaviour(`${what} answer is not a valid entry stream`);
+    }
+  }
+
+  async fetchIds(scope: Scope, ids: readonly (readonly [number, number])[]): Promise<Buffer[]> {
+    const body = encodeSyncMessage(
+      { v: 1, scope: scopeToWire(scope), mode: 'ids' },
+      encodeShortIds(ids),
+    );
+    const response = await this.send(
+      'POST',
+      '/sync/fetch',
+      body,
+      SYNC_MEDIA_TYPE,
+      ids.length * (this.options.maxEntryBytes + 4) + 1024,
+    );
+    this.traffic.reconcileBytes += body.length;
+    return this.frames(response, '/sync/fetch');
+  }
+
+  async fetchBuckets(
+    scope: Scope,
+    range: [number, number],
+    after: [number, number] | undefined,
+    maxBytes: number,
+  ): Promise<{ entries: Buffer[]; next: [number, number] | undefined }> {
+    const body = encodeSyncMessage({
+      v: 1,
+      scope: scopeToWire(scope),
+      mode: 'buckets',
+      range,
+      max_bytes: maxBytes,
+      ...(after ? { after: encodeShortIds([after]).toString('hex') } : {}),
+    });
+    const response = await this.send(
+      'POST',
+      '/sync/fetch',
+      body,
+      SYNC_MEDIA_TYPE,
+      maxBytes + this.options.maxEntryBytes + 64 * 1024,
+    );
+    this.traffic.reconcileBytes += body.length;
+    const nextText = response.headers.get(NEXT_HEADER);
+    let next: [number, number] | undefined;
+    if (nextText !== null) {
+      if (!/^[0-9a-f]{16}$/.test(nextText))
+        throw new PeerMisbehaviour('/sync/fetch continuation is malformed');
+      next = decodeShortIds(Buffer.from(nextText, 'hex'), 1)[0];
+    }
+    return { entries: this.frames(response, '/sync/fetch'), next };
+  }
+
+  /** Pushes entries the peer lacks; returns how many it stored. */
+  async push(entries: readonly Buffer[]): Promise<number> {
+    const body = encodeFrames(entries);
+    this.traffic.entryBytesOut += HEAD_BYTES * 2 + body.length;
+    const response = await call('POST', endpoint(this.url, '/put'), body, ENTRIES_MEDIA_TYPE, {
+      timeoutMs: this.options.timeoutMs,
+      maxResponseBytes: 64 * 1024 + entries.length * 400,
+      headers: { 'p2pcloud-push': '1' },
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    });
+    this.traffic.requests += 1;
+    let parsed: { stored?: unknown };
+    try {
+      parsed = JSON.parse(response.body.toString('utf8')) as { stored?: unknown };
+    } catch {
+      throw new PeerMisbehaviour('/put answer is not JSON');
+    }
+    if (response.status >= 500)
+      throw new P2PError('node_error', `${this.url}: /put answered ${response.status}`);
+    return typeof parsed.stored === 'number' ? parsed.stored : 0;
+  }
+}

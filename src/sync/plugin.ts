@@ -1,0 +1,71 @@
+/**
+ * Wires replication into a node: the responder routes, the summaries they answer from, the
+ * sync loop and the pusher, and a "sync" section in /health.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { NodeContext } from '../node/context.js';
+import type { NodeApp } from '../node/app.js';
+import type { NodePlugin } from '../node/server.js';
+import { IndexDigests } from '../reconcile/index-cache.js';
+import { SyncLoop } from './loop.js';
+import { isBanned } from './peer-policy.js';
+import { Pusher } from './push.js';
+import { SyncResponder, registerSyncRoutes } from './responder.js';
+import { SummaryManager } from './summaries.js';
+
+export class SyncPlugin implements NodePlugin {
+  summaries: SummaryManager | undefined;
+  loop: SyncLoop | undefined;
+
+  readonly routes = (app: FastifyInstance, ctx: NodeContext): void => {
+    this.summaries = new SummaryManager(ctx.store, { buckets: ctx.store.buckets, log: ctx.log });
+    const responder = new SyncResponder(ctx, this.summaries);
+    registerSyncRoutes(app, responder, async () => {
+      const now = Date.now();
+      return {
+        peers: (await ctx.store.peers.list(ctx.config.sync.max_peers)).map((p) => ({
+          url: p.url,
+          source: p.source,
+          tables: p.tables,
+          state: isBanned(p)
+            ? 'dropped'
+            : p.failures > 0
+              ? 'failing'
+              : p.lastSeen > 0
+                ? 'ok'
+                : 'new',
+          last_seen: p.lastSeen || null,
+          last_attempt: p.lastAttempt || null,
+          next_attempt_in_seconds: Math.max(0, Math.round((p.nextAttempt - now) / 1000)),
+          failures: p.failures,
+          penalty: p.penalty,
+        })),
+      };
+    });
+  };
+
+  async start(ctx: NodeContext, _app: NodeApp): Promise<() => Promise<void>> {
+    const summaries = this.summaries!;
+    summaries.start();
+    const loop = new SyncLoop(ctx, summaries, new IndexDigests(), ctx.nodeId);
+    this.loop = loop;
+    await loop.seed();
+    loop.start();
+    const pusher = new Pusher(ctx, ctx.log.child({ component: 'push' }));
+    pusher.start();
+    ctx.status.set('sync', () => ({
+      enabled: loop.status.enabled,
+      ready: summaries.ready,
+      rounds: loop.status.rounds,
+      running: loop.status.running,
+      current: loop.status.current,
+      last_round: loop.status.lastRound,
+      totals: { ...loop.status.totals, pushed_fresh: pusher.pushed },
+    }));
+    return async () => {
+      await pusher.stop();
+      await loop.stop();
+      summaries.stop();
+    };
+  }
+}

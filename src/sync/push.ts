@@ -1,0 +1,89 @@
+/**
+ * Low-latency replication on top of anti-entropy: entries a client just put are pushed to a
+ * few healthy peers that mirror their table. Best effort and bounded: what does not fit in the
+ * queue, or fails, is left to the next sync round. Entries received by push are not pushed on.
+ */
+import type { Logger } from 'pino';
+import { OFFSET } from '../entry/format.js';
+import { toHex } from '../encoding/bytes.js';
+import type { NodeContext } from '../node/context.js';
+import type { PeerRecord } from '../store/store.js';
+import { PeerClient } from './peer-client.js';
+import { isBanned } from './peer-policy.js';
+
+const FLUSH_MS = 100;
+const MAX_QUEUE = 10_000;
+const HEALTHY_MS = 10 * 60_000;
+
+export class Pusher {
+  private queue: Buffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private stopped = false;
+  pushed = 0;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.ctx.config.sync.push_peers === 0) return;
+    this.ctx.ingestor.onStored((entries, source) => {
+      if (source !== 'put' || this.stopped) return;
+      for (const entry of entries) {
+        if (this.queue.length >= MAX_QUEUE) break;
+        this.queue.push(entry.bytes);
+      }
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.flushing = this.flush().catch((error: unknown) =>
+          this.log.debug({ err: error }, 'push failed'),
+        );
+      }, FLUSH_MS);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.flushing;
+  }
+
+  private healthy(record: PeerRecord, now: number): boolean {
+    return !isBanned(record) && record.failures === 0 && now - record.lastSeen < HEALTHY_MS;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const now = Date.now();
+    const peers = (await this.ctx.store.peers.list(this.ctx.config.sync.max_peers))
+      .filter((r) => this.healthy(r, now) && !this.ctx.urls.includes(r.url))
+      .sort(() => Math.random() - 0.5)
+      .slice(0, this.ctx.config.sync.push_peers);
+    await Promise.all(
+      peers.map(async (peer) => {
+        const wanted =
+          peer.tables === 'all'
+            ? batch
+            : batch.filter((bytes) =>
+                (peer.tables as string[]).includes(
+                  toHex(bytes.subarray(OFFSET.table, OFFSET.table + 32)),
+                ),
+              );
+        if (wanted.length === 0) return;
+        const client = new PeerClient(peer.url, {
+          timeoutMs: 10_000,
+          maxEntryBytes: this.ctx.policy.maxEntryBytes,
+        });
+        try {
+          this.pushed += await client.push(wanted);
+        } catch (error) {
+          this.log.debug({ peer: peer.url, err: (error as Error).message }, 'push to peer failed');
+        }
+      }),
+    );
+  }
+}

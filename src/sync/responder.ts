@@ -1,0 +1,307 @@
+/**
+ * The answering side of anti-entropy: the routes a peer calls to reconcile with this node.
+ *
+ *   POST /sync/reconcile  salted bucket fingerprints in → coded symbols (sketch mode) or the
+ *                         list of differing buckets (buckets mode) out
+ *   POST /sync/symbols    more coded symbols of the same snapshot, if decoding needs them
+ *   POST /sync/ids        short ids in bucket ranges
+ *   POST /sync/fetch      entries by short id, or whole bucket ranges (streamed in pages)
+ *   GET  /sync/peers      this node's peer table (for operators)
+ *
+ * Everything is scoped to the tables both sides mirror and bounded in size; see
+ * docs/protocol.md for the wire formats.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { P2PError } from '../errors.js';
+import { randomBytes } from '../crypto/random.js';
+import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../entry/framing.js';
+import { Sketch } from '../reconcile/riblt.js';
+import { estimateDifference, type SetSummary } from '../reconcile/summary.js';
+import type { NodeContext } from '../node/context.js';
+import { restrictScope, scopeFromWire, type Scope } from './scope.js';
+import type { SummaryManager } from './summaries.js';
+import {
+  SYNC_MEDIA_TYPE,
+  decodeShortIds,
+  decodeSyncMessage,
+  encodeShortIds,
+  encodeSyncMessage,
+  integer,
+} from './wire.js';
+
+export const MAX_FETCH_IDS = 20_000;
+export const MAX_LISTED_IDS = 2_000_000;
+export const DEFAULT_FETCH_BYTES = 8 * 1024 * 1024;
+export const MAX_FETCH_BYTES = 32 * 1024 * 1024;
+const SESSION_TTL_MS = 120_000;
+const MAX_SESSIONS = 16;
+const MAX_CONCURRENT = 4;
+
+/** Header carrying where a bucket-range fetch continues (hex short id) when it was cut. */
+export const NEXT_HEADER = 'p2pcloud-next';
+
+interface Snapshot {
+  readonly sketch: Sketch;
+  readonly expires: number;
+}
+
+/** Copies the first `n` symbols of a sketch, so later requests see the same state. */
+function snapshotSketch(source: Sketch, n: number): Sketch {
+  const copy = new Sketch(n);
+  copy.keyHi.set(source.keyHi.subarray(0, n));
+  copy.keyLo.set(source.keyLo.subarray(0, n));
+  copy.check.set(source.check.subarray(0, n));
+  copy.count.set(source.count.subarray(0, n));
+  return copy;
+}
+
+/** How many symbols to send for an estimated difference: ~1.4 are needed on average. */
+export function symbolsFor(estimate: number): number {
+  return Math.ceil(estimate * 1.5) + 32;
+}
+
+export class SyncResponder {
+  private readonly sessions = new Map<string, Snapshot>();
+  private active = 0;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly summaries: SummaryManager,
+  ) {}
+
+  private scopeOf(header: Record<string, unknown>): Scope {
+    return restrictScope(scopeFromWire(header.scope), this.ctx.policy.tables);
+  }
+
+  private body(request: FastifyRequest): { header: Record<string, unknown>; payload: Buffer } {
+    if (!Buffer.isBuffer(request.body)) {
+      throw new P2PError('unsupported_media_type', `send ${SYNC_MEDIA_TYPE}`);
+    }
+    const message = decodeSyncMessage(request.body);
+    if (message.header.v !== 1)
+      throw new P2PError('bad_sync_request', 'sync message version must be 1');
+    return message;
+  }
+
+  /** Bounds concurrent sync work so that peers cannot starve clients of the node. */
+  private async guarded<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= MAX_CONCURRENT)
+      throw new P2PError('rate_limited', 'too many sync requests at once');
+    this.active += 1;
+    try {
+      return await work();
+    } finally {
+      this.active -= 1;
+    }
+  }
+
+  private summary(scope: Scope): Promise<SetSummary> {
+    if (scope.kind === 'all' && !this.summaries.ready) {
+      throw new P2PError('unavailable', 'sync summary is still being built');
+    }
+    return this.summaries.get(scope);
+  }
+
+  private remember(sketch: Sketch): string {
+    const now = Date.now();
+    for (const [token, snapshot] of this.sessions)
+      if (snapshot.expires < now) this.sessions.delete(token);
+    while (this.sessions.size >= MAX_SESSIONS)
+      this.sessions.delete(this.sessions.keys().next().value!);
+    const token = randomBytes(12).toString('base64url');
+    this.sessions.set(token, { sketch, expires: now + SESSION_TTL_MS });
+    return token;
+  }
+
+  async reconcile(request: FastifyRequest): Promise<Buffer> {
+    const { header, payload } = this.body(request);
+    const scope = this.scopeOf(header);
+    const buckets = integer(header, 'buckets', 1, 65536);
+    if (buckets !== this.ctx.store.buckets) {
+      throw new P2PError(
+        'bad_sync_request',
+        `this node uses ${this.ctx.store.buckets} buckets, not ${buckets}`,
+      );
+    }
+    if (payload.length !== buckets)
+      throw new P2PError('bad_sync_request', 'expected one fingerprint byte per bucket');
+    const salt = integer(header, 'salt', 0, 0xffffffff);
+    const theirCount = integer(header, 'count', 0, Number.MAX_SAFE_INTEGER);
+    const theirCapacity = integer(header, 'capacity', 0, 1 << 24);
+    const force = header.force === 'buckets';
+    return this.guarded(async () => {
+      const summary = await this.summary(scope);
+      const ours = summary.fingerprints(salt);
+      const { differing, estimate } = estimateDifference(payload, ours);
+      const capacity = Math.min(summary.sketch.capacity, theirCapacity);
+      const wanted = symbolsFor(Number.isFinite(estimate) ? Math.max(1, estimate) : Infinity);
+      const larger = Math.max(summary.size, theirCount);
+      // A sketch costs ~20 bytes per difference; listing ids costs 8 bytes per entry of every
+      // differing bucket. Past a quarter of the set, listing is cheaper and always succeeds.
+      const sketchMode = !force && wanted <= capacity && estimate <= larger / 4 + 64;
+      if (sketchMode) {
+        const snapshot = snapshotSketch(summary.sketch, capacity);
+        return encodeSyncMessage(
+          {
+            v: 1,
+            mode: 'sketch',
+            count: summary.size,
+            differing,
+            estimate,
+            from: 0,
+            symbols: wanted,
+            capacity,
+            session: this.remember(snapshot),
+          },
+          snapshot.encode(0, wanted),
+        );
+      }
+      // Buckets mode: every bucket whose fingerprint differs, with our count in it.
+      const list: number[] = [];
+      for (let b = 0; b < buckets; b++) if (payload[b] !== ours[b]) list.push(b);
+      const out = Buffer.allocUnsafe(list.length * 6);
+      list.forEach((b, i) => {
+        out.writeUInt16BE(b, i * 6);
+        out.writeUInt32BE(summary.counts[b]!, i * 6 + 2);
+      });
+      return encodeSyncMessage(
+        {
+          v: 1,
+          mode: 'buckets',
+          count: summary.size,
+          differing,
+          estimate: Number.isFinite(estimate) ? estimate : null,
+        },
+        out,
+      );
+    });
+  }
+
+  async symbols(request: FastifyRequest): Promise<Buffer> {
+    const { header } = this.body(request);
+    const token = header.session;
+    const snapshot = typeof token === 'string' ? this.sessions.get(token) : undefined;
+    if (!snapshot || snapshot.expires < Date.now()) {
+      throw new P2PError('bad_sync_request', 'sync session is unknown or expired; start again');
+    }
+    const from = integer(header, 'from', 0, snapshot.sketch.capacity);
+    const to = integer(header, 'to', from, snapshot.sketch.capacity);
+    return encodeSyncMessage({ v: 1, from, symbols: to - from }, snapshot.sketch.encode(from, to));
+  }
+
+  private ranges(header: Record<string, unknown>): [number, number][] {
+    const value = header.ranges;
+    if (!Array.isArray(value) || value.length === 0 || value.length > 65536) {
+      throw new P2PError(
+        'bad_sync_request',
+        'ranges must be a non-empty array of [from, to) bucket pairs',
+      );
+    }
+    return value.map((range) => {
+      if (
+        !Array.isArray(range) ||
+        range.length !== 2 ||
+        !Number.isInteger(range[0]) ||
+        !Number.isInteger(range[1]) ||
+        range[0] < 0 ||
+        range[1] <= range[0] ||
+        range[1] > this.ctx.store.buckets
+      ) {
+        throw new P2PError(
+          'bad_sync_request',
+          'each range must be [from, to) with 0 <= from < to <= buckets',
+        );
+      }
+      return [range[0] as number, range[1] as number];
+    });
+  }
+
+  async ids(request: FastifyRequest): Promise<Buffer> {
+    const { header } = this.body(request);
+    const scope = this.scopeOf(header);
+    const ranges = this.ranges(header);
+    return this.guarded(async () => {
+      const tables = scope.kind === 'all' ? undefined : scope.tables;
+      const counts: number[] = [];
+      const parts: Buffer[] = [];
+      let total = 0;
+      for (const [from, to] of ranges) {
+        const ids =
+          scope.kind === 'tables' && scope.tables.length === 0
+            ? []
+            : await this.ctx.store.shortIdsInBuckets(from, to, tables);
+        total += ids.length;
+        if (total > MAX_LISTED_IDS)
+          throw new P2PError(
+            'bad_sync_request',
+            `at most ${MAX_LISTED_IDS} ids per request; ask for fewer ranges`,
+          );
+        counts.push(ids.length);
+        parts.push(encodeShortIds(ids));
+      }
+      return encodeSyncMessage({ v: 1, counts }, Buffer.concat(parts));
+    });
+  }
+
+  async fetch(request: FastifyRequest, reply: FastifyReply): Promise<Buffer> {
+    const { header, payload } = this.body(request);
+    const scope = this.scopeOf(header);
+    const tables = scope.kind === 'all' ? undefined : scope.tables;
+    const empty = scope.kind === 'tables' && scope.tables.length === 0;
+    return this.guarded(async () => {
+      if (header.mode === 'ids') {
+        const ids = decodeShortIds(payload, MAX_FETCH_IDS);
+        const entries = empty ? [] : await this.ctx.store.entriesByShortIds(ids, tables);
+        void reply.type(ENTRIES_MEDIA_TYPE);
+        return encodeFrames(entries);
+      }
+      if (header.mode === 'buckets') {
+        const [[from, to]] = this.ranges({ ranges: [header.range] });
+        const maxBytes =
+          header.max_bytes === undefined
+            ? DEFAULT_FETCH_BYTES
+            : integer(header, 'max_bytes', 1024, MAX_FETCH_BYTES);
+        let after: [number, number] | undefined;
+        if (header.after !== undefined) {
+          const ids =
+            typeof header.after === 'string' && /^[0-9a-f]{16}$/.test(header.after)
+              ? decodeShortIds(Buffer.from(header.after, 'hex'), 1)
+              : undefined;
+          if (!ids) throw new P2PError('bad_sync_request', 'after must be a 16-hex-digit short id');
+          after = ids[0];
+        }
+        const page = empty
+          ? { entries: [] as Buffer[] }
+          : await this.ctx.store.entriesInBuckets(from!, to!, tables, after, maxBytes);
+        if ('next' in page && page.next) {
+          void reply.header(NEXT_HEADER, encodeShortIds([page.next]).toString('hex'));
+        }
+        void reply.type(ENTRIES_MEDIA_TYPE);
+        return encodeFrames(page.entries);
+      }
+      throw new P2PError('bad_sync_request', 'mode must be "ids" or "buckets"');
+    });
+  }
+}
+
+export function registerSyncRoutes(
+  app: FastifyInstance,
+  responder: SyncResponder,
+  peersView: () => Promise<unknown>,
+): void {
+  app.addContentTypeParser(SYNC_MEDIA_TYPE, { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
+  const binary = (reply: FastifyReply): FastifyReply => reply.type(SYNC_MEDIA_TYPE);
+  app.post('/sync/reconcile', async (request, reply) =>
+    binary(reply).send(await responder.reconcile(request)),
+  );
+  app.post('/sync/symbols', async (request, reply) =>
+    binary(reply).send(await responder.symbols(request)),
+  );
+  app.post('/sync/ids', async (request, reply) => binary(reply).send(await responder.ids(request)));
+  app.post('/sync/fetch', async (request, reply) =>
+    reply.send(await responder.fetch(request, reply)),
+  );
+  app.get('/sync/peers', async () => peersView());
+}

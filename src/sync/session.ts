@@ -1,0 +1,481 @@
+/**
+ * One anti-entropy session with one peer over one scope, from the calling side:
+ *
+ *   1. digests  (GET /index?summary=1 or POST /index): equal → done; same pair of states as
+ *      the last session → nothing new to learn (what is left differs by policy).
+ *   2. reconcile (POST /sync/reconcile): our salted bucket fingerprints; the peer answers with
+ *      coded symbols sized to the estimated difference, or with the differing buckets when
+ *      the difference is too large for a sketch to be worth it.
+ *   3. sketch mode: peel; if short of symbols ask for more of the same snapshot, up to twice,
+ *      then fall back to buckets mode.
+ *      buckets mode: buckets we hold nothing of are fetched whole; the others are compared by
+ *      listing short ids.
+ *   4. fetch what we lack (by short id, in batches), verified like any /put; push what the
+ *      peer lacks to its /put.
+ *
+ * We never ask for an entry we hold: candidates are checked against the store right before
+ * each fetch, and entries this node refused before (by its policy) are not asked for again.
+ */
+import { randomBytes } from '../crypto/random.js';
+import { entryId, OFFSET } from '../entry/format.js';
+import { toHex } from '../encoding/bytes.js';
+import { combinedTableDigest } from '../reconcile/buckets.js';
+import { IndexDigests } from '../reconcile/index-cache.js';
+import { Sketch, SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
+import type { SetSummary } from '../reconcile/summary.js';
+import type { Ingestor, IngestResult } from '../node/ingest.js';
+import type { Store } from '../store/store.js';
+import { PeerMisbehaviour, type PeerClient } from './peer-client.js';
+import type { Scope } from './scope.js';
+import type { SummaryManager } from './summaries.js';
+import { shortIdKey, shortIdOf } from './wire.js';
+
+/** What we remember about a peer between sessions (stored as JSON in its peer record). */
+export interface PeerSyncState {
+  /** Digests of both sides after the last complete session, per scope key. */
+  readonly last?: Record<string, { remote: string; local: string }>;
+  /** Short ids (hex) the peer offered that our policy refused: not asked for again. */
+  readonly refused?: string[];
+  readonly lastHello?: number;
+}
+
+export interface SessionResult {
+  readonly outcome: 'equal' | 'unchanged' | 'synced';
+  readonly mode?: 'sketch' | 'buckets';
+  readonly estimate?: number | null;
+  /** Entries the peer had that we lacked / we had that the peer lacked. */
+  readonly missing: number;
+  readonly extra: number;
+  readonly fetched: number;
+  readonly stored: number;
+  readonly refused: number;
+  readonly pushed: number;
+  readonly roundTrips: number;
+  readonly ms: number;
+}
+
+export interface SessionDeps {
+  readonly store: Store;
+  readonly ingestor: Ingestor;
+  readonly summaries: SummaryManager;
+  readonly digests: IndexDigests;
+  readonly fetchBatch?: number;
+  readonly fetchBytes?: number;
+  readonly onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+const MAX_REFUSED_REMEMBERED = 10_000;
+const FETCH_BATCH = 5000;
+const FETCH_BYTES = 8 * 1024 * 1024;
+const PUSH_BATCH = 2000;
+/** Ids listed per /sync/ids request (expected, from the peer's bucket counts). */
+const IDS_PER_REQUEST = 400_000;
+
+function copySketch(source: Sketch): Sketch {
+  const copy = new Sketch(source.capacity);
+  copy.keyHi.set(source.keyHi);
+  copy.keyLo.set(source.keyLo);
+  copy.check.set(source.check);
+  copy.count.set(source.count);
+  return copy;
+}
+
+/** Groups sorted bucket numbers into [from, to) runs. */
+export function bucketRuns(buckets: readonly number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const b of buckets) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === b) last[1] = b + 1;
+    else runs.push([b, b + 1]);
+  }
+  return runs;
+}
+
+/** Sorted-merge difference of two sorted short-id lists. */
+export function diffSorted(
+  ours: readonly [number, number][],
+  theirs: readonly [number, number][],
+): { missing: [number, number][]; extra: [number, number][] } {
+  const missing: [number, number][] = [];
+  const extra: [number, number][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < ours.length || j < theirs.length) {
+    const a = ours[i];
+    const b = theirs[j];
+    const cmp = !a ? 1 : !b ? -1 : a[0] - b[0] || a[1] - b[1];
+    if (cmp === 0) {
+      i++;
+      j++;
+    } else if (cmp < 0) {
+      extra.push(a!);
+      i++;
+    } else {
+      missing.push(b!);
+      j++;
+    }
+  }
+  return { missing, extra };
+}
+
+export class SyncSession {
+  private roundTrips = 0;
+  private fetched = 0;
+  private stored = 0;
+  private pushed = 0;
+  private readonly refusedNow: string[] = [];
+  private readonly refusedBefore: Set<string>;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly peer: PeerClient,
+    private readonly scope: Scope,
+    private readonly state: PeerSyncState,
+    private readonly scopeKey: string,
+  ) {
+    this.refusedBefore = new Set(state.refused ?? []);
+  }
+
+  private tables(): readonly Buffer[] | undefined {
+    return this.scope.kind === 'all' ? undefined : this.scope.tables;
+  }
+
+  private async localDigest(): Promise<string> {
+    if (this.scope.kind === 'all') {
+      return toHex(this.deps.digests.compute(await this.deps.store.indexView()).root);
+    }
+    return toHex(combinedTableDigest(await this.deps.store.tableStats(this.scope.tables)).digest);
+  }
+
+  /** The state to store for the peer once the session ends. */
+  private nextState(remote: string, local: string): PeerSyncState {
+    const refused = [...this.refusedNow, ...(this.state.refused ?? [])].slice(
+      0,
+      MAX_REFUSED_REMEMBERED,
+    );
+    return {
+      ...this.state,
+      refused,
+      last: { ...this.state.last, [this.scopeKey]: { remote, local } },
+    };
+  }
+
+  async run(): Promise<{ result: SessionResult; state: PeerSyncState }> {
+    const started = Date.now();
+    const finish = (
+      outcome: SessionResult['outcome'],
+      extra: Partial<SessionResult> = {},
+    ): SessionResult => ({
+      outcome,
+      missing: 0,
+      extra: 0,
+      fetched: this.fetched,
+      stored: this.stored,
+      refused: this.refusedNow.length,
+      pushed: this.pushed,
+      roundTrips: this.roundTrips,
+      ms: Date.now() - started,
+      ...extra,
+    });
+
+    const localBefore = await this.localDigest();
+    this.roundTrips += 1;
+    const remote = await this.peer.digest(this.scope);
+    const remoteDigest = toHex(remote.digest);
+    if (remoteDigest === localBefore) {
+      const result = finish('equal');
+      return { result, state: this.nextState(remoteDigest, localBefore) };
+    }
+    const last = this.state.last?.[this.scopeKey];
+    if (last && last.remote === remoteDigest && last.local === localBefore) {
+      return { result: finish('unchanged'), state: this.state };
+    }
+
+    const summary = await this.deps.summaries.get(this.scope);
+    const difference = await this.reconcile(summary);
+    const wanted = await this.withoutKnown(difference.missing);
+    await this.fetchIds(wanted);
+    await this.pushExtra(difference.extra);
+    const result = finish('synced', {
+      mode: difference.mode,
+      estimate: difference.estimate,
+      missing: difference.missing.length + difference.wholeBuckets,
+      extra: difference.extra.length,
+    });
+    return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
+  }
+
+  private async reconcile(summary: SetSummary): Promise<{
+    mode: 'sketch' | 'buckets';
+    estimate: number | null;
+    missing: [number, number][];
+    extra: [number, number][];
+    wholeBuckets: number;
+  }> {
+    // Our side must not move while symbols are subtracted from it.
+    const local = copySketch(summary.sketch);
+    const counts = Uint32Array.from(summary.counts);
+    const salt = randomBytes(4).readUInt32BE(0);
+    const fields = {
+      salt,
+      count: summary.size,
+      capacity: local.capacity,
+      buckets: summary.buckets,
+    };
+    this.roundTrips += 1;
+    let answer = await this.peer.reconcile(this.scope, fields, summary.fingerprints(salt));
+    const estimate = typeof answer.header.estimate === 'number' ? answer.header.estimate : null;
+    if (answer.header.mode === 'sketch') {
+      const decoded = await this.decodeSketch(local, answer.header, answer.payload);
+      if (decoded) return { mode: 'sketch', estimate, ...decoded, wholeBuckets: 0 };
+      this.roundTrips += 1;
+      answer = await this.peer.reconcile(
+        this.scope,
+        { ...fields, force: 'buckets' },
+        summary.fingerprints(salt),
+      );
+    }
+    if (answer.header.mode !== 'buckets')
+      throw new PeerMisbehaviour('/sync/reconcile answered an unknown mode');
+    return {
+      mode: 'buckets',
+      estimate,
+      ...(await this.compareBuckets(answer.payload, counts, summary.buckets)),
+    };
+  }
+
+  private async decodeSketch(
+    local: Sketch,
+    header: Record<string, unknown>,
+    payload: Buffer,
+  ): Promise<{ missing: [number, number][]; extra: [number, number][] } | undefined> {
+    const session = header.session;
+    const capacity = Math.min(
+      local.capacity,
+      typeof header.capacity === 'number' ? header.capacity : 0,
+    );
+    if (typeof session !== 'string' || payload.length % SYMBOL_BYTES !== 0) {
+      throw new PeerMisbehaviour('/sync/reconcile sketch answer is malformed');
+    }
+    if (payload.length / SYMBOL_BYTES > capacity)
+      throw new PeerMisbehaviour('/sync/reconcile sent more symbols than allowed');
+    const decoder = new SketchDecoder(local);
+    decoder.addRemote(payload, 0);
+    let result = decoder.decode();
+    for (let attempt = 0; !result.complete && !decoder.failed && attempt < 2; attempt++) {
+      const from = decoder.received;
+      const to = Math.min(capacity, Math.ceil(from * 1.5) + 32);
+      if (to <= from) break;
+      this.roundTrips += 1;
+      decoder.addRemote(await this.peer.symbols(session, from, to), from);
+      result = decoder.decode();
+    }
+    if (!result.complete) return undefined;
+    return { missing: [...result.remoteOnly], extra: [...result.localOnly] };
+  }
+
+  private async compareBuckets(
+    payload: Buffer,
+    counts: Uint32Array,
+    buckets: number,
+  ): Promise<{ missing: [number, number][]; extra: [number, number][]; wholeBuckets: number }> {
+    if (payload.length % 6 !== 0)
+      throw new PeerMisbehaviour('/sync/reconcile bucket list is malformed');
+    const whole: number[] = [];
+    const compare: { bucket: number; theirs: number }[] = [];
+    let previous = -1;
+    for (let offset = 0; offset < payload.length; offset += 6) {
+      const bucket = payload.readUInt16BE(offset);
+      const theirs = payload.readUInt32BE(offset + 2);
+      if (bucket <= previous || bucket >= buckets)
+        throw new PeerMisbehaviour('/sync/reconcile bucket list is not sorted');
+      previous = bucket;
+      if (theirs === 0) continue; // only we hold entries there: found by the peer's own rounds
+      if (counts[bucket] === 0) whole.push(bucket);
+      else compare.push({ bucket, theirs });
+    }
+
+    // Buckets we hold nothing of: stream them whole, a run of buckets per request.
+    let wholeFetched = 0;
+    for (const run of bucketRuns(whole)) wholeFetched += await this.fetchWhole(run);
+
+    const missing: [number, number][] = [];
+    const extra: [number, number][] = [];
+    let batch: { bucket: number; theirs: number }[] = [];
+    let expected = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const runs = bucketRuns(batch.map((b) => b.bucket));
+      this.roundTrips += 1;
+      const lists = await this.peer.ids(this.scope, runs, expected);
+      for (let r = 0; r < runs.length; r++) {
+        const [from, to] = runs[r]!;
+        const theirs = lists[r]!;
+        this.checkInRange(theirs, from, to, buckets);
+        const ours = await this.deps.store.shortIdsInBuckets(from, to, this.tables());
+        const diff = diffSorted(ours, theirs);
+        missing.push(...diff.missing);
+        extra.push(...diff.extra);
+      }
+      batch = [];
+      expected = 0;
+    };
+    for (const item of compare) {
+      if (expected + item.theirs > IDS_PER_REQUEST) await flush();
+      batch.push(item);
+      expected += item.theirs;
+    }
+    await flush();
+    return { missing, extra, wholeBuckets: wholeFetched };
+  }
+
+  private checkInRange(
+    ids: readonly [number, number][],
+    from: number,
+    to: number,
+    buckets: number,
+  ): void {
+    const lowest = Math.ceil((from * 4294967296) / buckets);
+    const end = Math.ceil((to * 4294967296) / buckets);
+    for (let i = 0; i < ids.length; i++) {
+      const [hi, lo] = ids[i]!;
+      if (hi < lowest || hi >= end)
+        throw new PeerMisbehaviour('/sync/ids listed an id outside the asked buckets');
+      const prev = ids[i - 1];
+      if (prev && (prev[0] > hi || (prev[0] === hi && prev[1] >= lo))) {
+        throw new PeerMisbehaviour('/sync/ids list is not sorted');
+      }
+    }
+  }
+
+  /** Drops candidates we hold by now or refused before. */
+  private async withoutKnown(ids: readonly [number, number][]): Promise<[number, number][]> {
+    const fresh = ids.filter(([hi, lo]) => !this.refusedBefore.has(shortIdKey(hi, lo)));
+    const held = await this.deps.store.hasShortIds(fresh);
+    return fresh.filter((_, i) => !held[i]);
+  }
+
+  /**
+   * Checks what a peer sent (in scope, asked for) and stores it through the normal ingest
+   * path. Entries failing verification make the peer a liar; entries our policy refuses are
+   * remembered so we do not ask for them again.
+   */
+  private async accept(
+    entries: Buffer[],
+    allowed: (hi: number, lo: number) => boolean,
+  ): Promise<void> {
+    const tables = this.tables();
+    for (const bytes of entries) {
+      // Bytes that do not even decode are caught by ingest below and count as forged.
+      const [hi, lo] = shortIdOf(entryId(bytes));
+      if (!allowed(hi, lo)) throw new PeerMisbehaviour('sent an entry that was not asked for', 2);
+      const table = bytes.subarray(OFFSET.table, OFFSET.table + 32);
+      if (tables && !tables.some((t) => t.equals(table))) {
+        throw new PeerMisbehaviour('sent an entry of a table outside the scope', 2);
+      }
+    }
+    this.fetched += entries.length;
+    const results = await this.deps.ingestor.ingest(
+      entries.map((bytes) => ({ bytes })),
+      'sync',
+    );
+    this.tally(results);
+  }
+
+  private tally(results: readonly IngestResult[]): void {
+    let forged = 0;
+    for (const result of results) {
+      if (result.status === 'stored') this.stored += 1;
+      else if (result.status === 'rejected') {
+        if (
+          result.code === 'bad_signature' ||
+          result.code === 'bad_encoding' ||
+          result.code === 'unsupported_version'
+        ) {
+          forged += 1;
+        } else if (result.id) {
+          this.refusedNow.push(result.id.slice(0, 16));
+        }
+      }
+    }
+    if (forged > 0) throw new PeerMisbehaviour(`sent ${forged} entries that fail verification`, 3);
+  }
+
+  private async fetchIds(ids: [number, number][]): Promise<void> {
+    const batch = this.deps.fetchBatch ?? FETCH_BATCH;
+    let done = 0;
+    // One request in flight while the previous batch is verified and stored.
+    let pending: { answer: Promise<Buffer[]>; keys: Set<string> } | undefined;
+    for (let i = 0; i <= ids.length; i += batch) {
+      const chunk = ids.slice(i, i + batch);
+      let next: typeof pending;
+      if (chunk.length > 0) {
+        this.roundTrips += 1;
+        next = {
+          answer: this.peer.fetchIds(this.scope, chunk),
+          keys: new Set(chunk.map(([hi, lo]) => shortIdKey(hi, lo))),
+        };
+        // If accept() below throws, this request's failure must not go unhandled.
+        next.answer.catch(() => undefined);
+      }
+      if (pending) {
+        const { keys } = pending;
+        // Each asked-for id may come once: deleting it from the set checks both.
+        const entries = await pending.answer;
+        await this.accept(entries, (hi, lo) => keys.delete(shortIdKey(hi, lo)));
+        done += entries.length;
+        this.deps.onProgress?.('fetch', done, ids.length);
+      }
+      pending = next;
+    }
+  }
+
+  /** Streams whole bucket runs the peer has and we lack; returns how many entries came. */
+  private async fetchWhole(run: [number, number]): Promise<number> {
+    const maxBytes = this.deps.fetchBytes ?? FETCH_BYTES;
+    const lowest = Math.ceil((run[0] * 4294967296) / this.deps.store.buckets);
+    const end = Math.ceil((run[1] * 4294967296) / this.deps.store.buckets);
+    let after: [number, number] | undefined;
+    let count = 0;
+    type Page = { entries: Buffer[]; next: [number, number] | undefined };
+    let next: Promise<Page> | undefined = this.peer.fetchBuckets(this.scope, run, after, maxBytes);
+    while (next) {
+      this.roundTrips += 1;
+      const page: Page = await next;
+      // Ask for the next page before verifying this one, so the peer and our workers overlap.
+      next = page.next ? this.peer.fetchBuckets(this.scope, run, page.next, maxBytes) : undefined;
+      next?.catch(() => undefined);
+      let previous = after;
+      await this.accept(page.entries, (hi, lo) => {
+        const inRange = hi >= lowest && hi < end;
+        const ordered = !previous || hi > previous[0] || (hi === previous[0] && lo > previous[1]);
+        previous = [hi, lo];
+        return inRange && ordered;
+      });
+      count += page.entries.length;
+      this.deps.onProgress?.('fetch', count, 0);
+      if (page.next) {
+        if (
+          after &&
+          (page.next[0] < after[0] || (page.next[0] === after[0] && page.next[1] <= after[1]))
+        ) {
+          throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
+        }
+        after = page.next;
+      }
+    }
+    return count;
+  }
+
+  private async pushExtra(ids: [number, number][]): Promise<void> {
+    for (let i = 0; i < ids.length; i += PUSH_BATCH) {
+      const entries = await this.deps.store.entriesByShortIds(
+        ids.slice(i, i + PUSH_BATCH),
+        this.tables(),
+      );
+      if (entries.length === 0) continue;
+      this.roundTrips += 1;
+      this.pushed += await this.peer.push(entries);
+    }
+  }
+}
