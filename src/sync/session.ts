@@ -20,7 +20,7 @@ import { randomBytes } from '../crypto/random.js';
 import { entryId, OFFSET } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
 import { combinedTableDigest } from '../reconcile/buckets.js';
-import { IndexDigests } from '../reconcile/index-cache.js';
+import type { IndexDigests } from '../reconcile/index-cache.js';
 import { Sketch, SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
 import type { SetSummary } from '../reconcile/summary.js';
 import type { Ingestor, IngestResult } from '../node/ingest.js';
