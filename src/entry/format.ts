@@ -70,8 +70,9 @@ function readTimestamp(bytes: Buffer, offset: number, name: string): number {
 }
 
 /**
- * Decodes canonical bytes. Throws P2PError (bad_encoding, unsupported_version) for anything
- * that is not exactly one well-formed entry. Fields are views into the input, not copies.
+ * Decodes canonical bytes. Throws P2PError (bad_encoding, unsupported_version, entry_too_large)
+ * for anything that is not exactly one well-formed entry. Fields are views into the input, not
+ * copies.
  */
 export function decodeEntry(input: Uint8Array): Entry {
   const bytes = Buffer.isBuffer(input)

@@ -13,6 +13,7 @@ export const HELLO_VERSION = 1;
 export const MAX_HELLO_URLS = 8;
 export const MAX_HELLO_TABLES = 10_000;
 export const MAX_HELLO_PEERS = 100;
+const NODE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface Hello {
   readonly urls: string[];
@@ -79,9 +80,14 @@ export function parseHello(body: unknown, allowPrivate: boolean): Hello {
   if (record.version !== undefined && record.version !== HELLO_VERSION) {
     throw new P2PError('bad_hello', `hello version ${String(record.version)} is not supported`);
   }
+  const nodeId = record.node_id;
+  if (nodeId !== undefined && (typeof nodeId !== 'string' || !NODE_ID_RE.test(nodeId))) {
+    throw new P2PError('bad_hello', 'node_id must be 1 to 64 base64url characters');
+  }
   return {
     urls: parseUrls(record.urls, allowPrivate),
     tables: parseTables(record.tables, MAX_HELLO_TABLES),
+    ...(nodeId !== undefined ? { node_id: nodeId } : {}),
   };
 }
 
