@@ -253,7 +253,8 @@ export class SketchDecoder {
         this.removeFrom(hi, lo, sign, 0, this.size, queue);
       }
     }
-    let complete = !this.broken;
+    // With no symbol at all nothing is known yet, even though nothing is left to explain.
+    let complete = !this.broken && this.size > 0;
     for (let i = 0; complete && i < this.size; i++) {
       if (this.keyHi[i] !== 0 || this.keyLo[i] !== 0 || this.check[i] !== 0 || this.count[i] !== 0)
         complete = false;

@@ -82,6 +82,7 @@ export function estimateDifference(
   if (a.length !== b.length) throw new RangeError('fingerprint arrays differ in length');
   let differing = 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differing += 1;
+  if (differing === 0) return { differing, estimate: 0 };
   const buckets = a.length;
   const p = differing / ((buckets * 255) / 256);
   if (p >= 0.995) return { differing, estimate: Infinity };
