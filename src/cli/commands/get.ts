@@ -59,13 +59,15 @@ export function registerGetCommand(
           options.limit === undefined ? 100 : parseIntOption('--limit', options.limit, 1, 100_000),
         order,
       });
+      // A failure is one line on stderr, so when every node failed their reasons go in it.
+      if (result.nodes.every((n) => !n.ok)) {
+        const reasons = [...new Set(result.nodes.map((n) => n.error?.message ?? 'failed'))];
+        throw new P2PError('all_nodes_failed', `no node answered the query: ${reasons.join('; ')}`);
+      }
       for (const node of result.nodes) {
         if (!node.ok) err(`${node.node}: ${node.error?.message ?? 'failed'}`);
         if (node.invalid > 0)
           err(`${node.node}: ignored ${node.invalid} entries that failed verification`);
-      }
-      if (result.nodes.every((n) => !n.ok)) {
-        throw new P2PError('all_nodes_failed', 'no node answered the query');
       }
       for (const entry of result.entries) {
         if (options.json) {

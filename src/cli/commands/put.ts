@@ -83,6 +83,13 @@ export function registerPutCommand(
       } finally {
         bar?.stop();
       }
+      // A failure is one line on stderr (carrying every node's reason), so check it first.
+      if (report.accepted === 0) {
+        const reasons = [...new Set(report.nodes.map((n) => n.message ?? n.code ?? n.status))].join(
+          '; ',
+        );
+        throw new P2PError('all_nodes_failed', `no node accepted the entry: ${reasons}`);
+      }
       err(
         `proof of work: ${report.powBits} bits after ${formatCount(hashes)} hashes in ${((Date.now() - started) / 1000).toFixed(2)} s`,
       );
@@ -90,12 +97,6 @@ export function registerPutCommand(
         err(
           `${node.node}: ${node.status}${node.code ? ` (${node.code}: ${node.message ?? ''})` : ''}`,
         );
-      }
-      if (report.accepted === 0) {
-        const reasons = [...new Set(report.nodes.map((n) => n.message ?? n.code ?? n.status))].join(
-          '; ',
-        );
-        throw new P2PError('all_nodes_failed', `no node accepted the entry: ${reasons}`);
       }
       out(report.id);
     });
