@@ -28,6 +28,9 @@ import type { SummaryManager } from './summaries.js';
 export interface PeerRoundResult {
   readonly url: string;
   readonly outcome: SessionResult['outcome'] | 'no-common-tables' | 'failed' | 'misbehaved';
+  readonly missing?: number;
+  readonly extra?: number;
+  readonly estimate?: number | null;
   readonly fetched?: number;
   readonly stored?: number;
   readonly pushed?: number;
@@ -36,6 +39,10 @@ export interface PeerRoundResult {
   readonly bytes?: number;
   readonly ms?: number;
   readonly error?: string;
+}
+
+export interface RoundOptions {
+  readonly findOnly?: boolean;
 }
 
 export interface RoundSummary {
@@ -67,6 +74,8 @@ export class SyncLoop {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
+  /** Rounds never overlap: scheduled and requested ones queue up here. */
+  private queue: Promise<unknown> = Promise.resolve();
   private roundPromise: Promise<void> | undefined;
   private readonly log: Logger;
 
@@ -123,7 +132,7 @@ export class SyncLoop {
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.roundPromise = this.round()
+      this.roundPromise = this.runRound()
         .then(() => undefined)
         .catch((error: unknown) => this.log.error({ err: error }, 'sync round failed'))
         .finally(() => this.schedule(this.intervalMs));
@@ -138,8 +147,17 @@ export class SyncLoop {
     await this.roundPromise;
   }
 
-  /** One round; exposed so tests and benchmarks can drive sync step by step. */
-  async round(): Promise<RoundSummary> {
+  /**
+   * Runs one round after any round in progress; tests and benchmarks drive sync with it.
+   * `findOnly` stops each session once the difference is known (nothing is transferred).
+   */
+  runRound(options: RoundOptions = {}): Promise<RoundSummary> {
+    const next = this.queue.then(() => this.round(options));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async round(options: RoundOptions = {}): Promise<RoundSummary> {
     if (!this.summaries.ready) {
       this.status.ready = false;
       return { round: this.status.rounds, at: Date.now(), ms: 0, peers: [] };
@@ -161,7 +179,7 @@ export class SyncLoop {
       );
       for (const record of chosen) {
         if (this.stopped) break;
-        results.push(await this.syncWith(record));
+        results.push(await this.syncWith(record, options));
       }
     } finally {
       this.status.running = false;
@@ -261,7 +279,7 @@ export class SyncLoop {
     }
   }
 
-  private async syncWith(initial: PeerRecord): Promise<PeerRoundResult> {
+  private async syncWith(initial: PeerRecord, options: RoundOptions): Promise<PeerRoundResult> {
     let record = initial;
     const started = Date.now();
     const client = new PeerClient(record.url, {
@@ -293,6 +311,7 @@ export class SyncLoop {
           ingestor: this.ctx.ingestor,
           summaries: this.summaries,
           digests: this.digests,
+          ...(options.findOnly ? { findOnly: true } : {}),
           onProgress: (phase, done, total) => {
             this.status.current = { peer: record.url, phase, done, total };
           },
@@ -310,6 +329,9 @@ export class SyncLoop {
       return {
         url: record.url,
         outcome: result.outcome,
+        missing: result.missing,
+        extra: result.extra,
+        estimate: result.estimate ?? null,
         fetched: result.fetched,
         stored: result.stored,
         pushed: result.pushed,

@@ -258,7 +258,7 @@ export class PeerClient {
     const response = await call('POST', endpoint(this.url, '/put'), body, ENTRIES_MEDIA_TYPE, {
       timeoutMs: this.options.timeoutMs,
       maxResponseBytes: 64 * 1024 + entries.length * 400,
-      headers: { 'p2pcloud-push': '1' },
+      headers: { 'p2pcloud-push': '1', 'p2pcloud-results': 'summary' },
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
     this.traffic.requests += 1;

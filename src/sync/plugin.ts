@@ -3,6 +3,7 @@
  * sync loop and the pusher, and a "sync" section in /health.
  */
 import type { FastifyInstance } from 'fastify';
+import { P2PError } from '../errors.js';
 import type { NodeContext } from '../node/context.js';
 import type { NodeApp } from '../node/app.js';
 import type { NodePlugin } from '../node/server.js';
@@ -13,6 +14,10 @@ import { Pusher } from './push.js';
 import { SyncResponder, registerSyncRoutes } from './responder.js';
 import { SummaryManager } from './summaries.js';
 
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
 export class SyncPlugin implements NodePlugin {
   summaries: SummaryManager | undefined;
   loop: SyncLoop | undefined;
@@ -20,6 +25,16 @@ export class SyncPlugin implements NodePlugin {
   readonly routes = (app: FastifyInstance, ctx: NodeContext): void => {
     this.summaries = new SummaryManager(ctx.store, { buckets: ctx.store.buckets, log: ctx.log });
     const responder = new SyncResponder(ctx, this.summaries);
+    // Runs a sync round now and answers with its summary: for operators, tests and benchmarks.
+    // Loopback only, since it makes the node dial out.
+    app.post('/sync/round', async (request) => {
+      if (!isLoopback(request.socket.remoteAddress)) {
+        throw new P2PError('forbidden', 'sync rounds can only be requested from this machine');
+      }
+      if (!this.loop) throw new P2PError('unavailable', 'sync is not running yet');
+      const body = request.body as { find_only?: unknown } | undefined;
+      return this.loop.runRound({ findOnly: body?.find_only === true });
+    });
     registerSyncRoutes(app, responder, async () => {
       const now = Date.now();
       return {

@@ -16,7 +16,7 @@ import { P2PError } from '../errors.js';
 import { randomBytes } from '../crypto/random.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../entry/framing.js';
 import { Sketch } from '../reconcile/riblt.js';
-import { estimateDifference, type SetSummary } from '../reconcile/summary.js';
+import { bucketFingerprint, estimateDifference, type SetSummary } from '../reconcile/summary.js';
 import type { NodeContext } from '../node/context.js';
 import { restrictScope, scopeFromWire, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
@@ -156,9 +156,16 @@ export class SyncResponder {
           snapshot.encode(0, wanted),
         );
       }
-      // Buckets mode: every bucket whose fingerprint differs, with our count in it.
+      // Buckets mode: every bucket whose fingerprint differs, with our count in it. A bucket
+      // the caller holds nothing of has a known fingerprint; where ours is not empty it is
+      // listed even if the fingerprints happen to collide, so an empty node copies everything
+      // in one session.
+      const emptyPrint = bucketFingerprint(salt, 0, 0, 0);
       const list: number[] = [];
-      for (let b = 0; b < buckets; b++) if (payload[b] !== ours[b]) list.push(b);
+      for (let b = 0; b < buckets; b++) {
+        if (payload[b] !== ours[b] || (payload[b] === emptyPrint && summary.counts[b]! > 0))
+          list.push(b);
+      }
       const out = Buffer.allocUnsafe(list.length * 6);
       list.forEach((b, i) => {
         out.writeUInt16BE(b, i * 6);

@@ -61,6 +61,8 @@ export interface SessionDeps {
   readonly digests: IndexDigests;
   readonly fetchBatch?: number;
   readonly fetchBytes?: number;
+  /** Only find the difference: fetch, push and remember nothing (for measurements). */
+  readonly findOnly?: boolean;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -87,6 +89,30 @@ export function bucketRuns(buckets: readonly number[]): [number, number][] {
     const last = runs[runs.length - 1];
     if (last && last[1] === b) last[1] = b + 1;
     else runs.push([b, b + 1]);
+  }
+  return runs;
+}
+
+/**
+ * Runs covering the given buckets, stretched across neighbouring buckets we hold nothing of:
+ * fetching those whole is always right, and one request per long run beats many short ones.
+ */
+export function emptyRuns(
+  buckets: readonly number[],
+  localCounts: Uint32Array,
+): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const b of buckets) {
+    const last = runs[runs.length - 1];
+    if (last) {
+      let gapEmpty = true;
+      for (let g = last[1]; g < b && gapEmpty; g++) if (localCounts[g] !== 0) gapEmpty = false;
+      if (gapEmpty) {
+        last[1] = b + 1;
+        continue;
+      }
+    }
+    runs.push([b, b + 1]);
   }
   return runs;
 }
@@ -193,6 +219,15 @@ export class SyncSession {
 
     const summary = await this.deps.summaries.get(this.scope);
     const difference = await this.reconcile(summary);
+    if (this.deps.findOnly) {
+      const result = finish('synced', {
+        mode: difference.mode,
+        estimate: difference.estimate,
+        missing: difference.missing.length + difference.wholeBuckets,
+        extra: difference.extra.length,
+      });
+      return { result, state: this.state };
+    }
     const wanted = await this.withoutKnown(difference.missing);
     await this.fetchIds(wanted);
     await this.pushExtra(difference.extra);
@@ -202,6 +237,10 @@ export class SyncSession {
       missing: difference.missing.length + difference.wholeBuckets,
       extra: difference.extra.length,
     });
+    // Only a decoded sketch proves the whole difference was seen. Bucket fingerprints may
+    // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
+    // next one must run again rather than be skipped as "unchanged".
+    if (difference.mode !== 'sketch') return { result, state: this.state };
     return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
   }
 
@@ -297,7 +336,14 @@ export class SyncSession {
 
     // Buckets we hold nothing of: stream them whole, a run of buckets per request.
     let wholeFetched = 0;
-    for (const run of bucketRuns(whole)) wholeFetched += await this.fetchWhole(run);
+    if (this.deps.findOnly) {
+      for (let offset = 0; offset < payload.length; offset += 6) {
+        if (counts[payload.readUInt16BE(offset)] === 0)
+          wholeFetched += payload.readUInt32BE(offset + 2);
+      }
+    } else {
+      for (const run of emptyRuns(whole, counts)) wholeFetched += await this.fetchWhole(run);
+    }
 
     const missing: [number, number][] = [];
     const extra: [number, number][] = [];

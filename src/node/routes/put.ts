@@ -80,6 +80,14 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
     const source = request.headers['p2pcloud-push'] === '1' ? 'push' : 'put';
     const results = await ctx.ingestor.ingest(items, source);
     const { status, body } = summarize(results);
+    // Bulk writers (peers pushing, loaders) may ask for counts only: per-entry results of a
+    // large batch can outweigh the entries' ids many times over.
+    if (request.headers['p2pcloud-results'] === 'summary' && status === 200) {
+      delete body.results;
+      const codes: Record<string, number> = {};
+      for (const r of results) if (r.code) codes[r.code] = (codes[r.code] ?? 0) + 1;
+      body.rejected_codes = codes;
+    }
     if ((body.stored as number) > 0)
       ctx.metrics.note('put', `stored ${String(body.stored)} entries`);
     if ((body.rejected as number) > 0) {

@@ -1,0 +1,143 @@
+/**
+ * Queries: pages of 100 entries over HTTP by table + since, by recipient, by a list of ids,
+ * and deep in a cursor pagination; latency percentiles from sequential requests, then pages
+ * per second with concurrent clients. Pages are fetched as the SDK fetches them (binary).
+ */
+import { sha256 } from '../src/crypto/sha256.js';
+import { ENTRIES_MEDIA_TYPE } from '../src/entry/framing.js';
+import { toHex } from '../src/encoding/bytes.js';
+import { fixtureRecipient, fixtureTable, readFrames, RECIPIENTS, TABLES } from './fixtures.js';
+import type { BenchNode } from './lib/node-process.js';
+
+export interface LatencyStats {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly count: number;
+}
+
+function stats(samples: number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]!, count: sorted.length };
+}
+
+interface Page {
+  readonly entries: number;
+  readonly cursor: string | null;
+  readonly ms: number;
+}
+
+async function page(url: string): Promise<Page> {
+  const started = performance.now();
+  const response = await fetch(url, { headers: { accept: ENTRIES_MEDIA_TYPE } });
+  const body = Buffer.from(await response.arrayBuffer());
+  const ms = performance.now() - started;
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${body.toString().slice(0, 200)}`);
+  let entries = 0;
+  for (let offset = 0; offset < body.length; offset += 4 + body.readUInt32BE(offset)) entries += 1;
+  return { entries, cursor: response.headers.get('p2pcloud-next-cursor'), ms };
+}
+
+export interface QueryResult {
+  readonly byTableSince: LatencyStats;
+  readonly byRecipient: LatencyStats;
+  readonly byIds: LatencyStats;
+  readonly deepPages: LatencyStats;
+  readonly deepest: number;
+  readonly pagesPerSecond: number;
+  readonly concurrency: number;
+}
+
+export async function queries(
+  node: BenchNode,
+  file: string,
+  options: {
+    total: number;
+    requests: number;
+    deepPages: number;
+    seconds: number;
+    concurrency: number;
+  },
+): Promise<QueryResult> {
+  const tables = Array.from({ length: TABLES }, (_, i) => toHex(fixtureTable(i).signing.publicKey));
+  const recipients = Array.from({ length: RECIPIENTS }, (_, i) =>
+    toHex(fixtureRecipient(i).publicKey),
+  );
+  // Ids and creation times of a sample spread over the whole file.
+  const stride = Math.max(1, Math.floor(options.total / 20_000));
+  const ids: string[] = [];
+  const times: number[] = [];
+  let index = 0;
+  for (const batch of readFrames(file, 10_000)) {
+    for (const entry of batch) {
+      if (index++ % stride === 0) {
+        ids.push(toHex(sha256(entry)));
+        times.push(Number(entry.readBigUInt64BE(65)));
+      }
+    }
+  }
+  let seed = 1;
+  const random = (): number => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+  const tableSince = (): string =>
+    `${node.url}/get?table=${pick(tables)}&since=${pick(times)}&order=asc&limit=100`;
+  const byRecipient = (): string => `${node.url}/get?recipient=${pick(recipients)}&limit=100`;
+  const byIds = (): string => {
+    const query = new URLSearchParams();
+    for (let i = 0; i < 100; i++) query.append('id', pick(ids));
+    return `${node.url}/get?${query.toString()}&limit=100`;
+  };
+  const kinds = [tableSince, byRecipient, byIds];
+
+  // Warm the connection and the page cache a little, as a serving node would be.
+  for (let i = 0; i < 50; i++) await page(pick(kinds)());
+
+  const measure = async (make: () => string): Promise<LatencyStats> => {
+    const samples: number[] = [];
+    for (let i = 0; i < options.requests; i++) samples.push((await page(make())).ms);
+    return stats(samples);
+  };
+  const byTableSince = await measure(tableSince);
+  const byRecipientStats = await measure(byRecipient);
+  const byIdsStats = await measure(byIds);
+
+  // Deep pagination: one table from its oldest entry, page after page, by cursor.
+  const deep: number[] = [];
+  let url = `${node.url}/get?table=${tables[0]}&since=0&order=asc&limit=100`;
+  let deepest = 0;
+  for (let i = 0; i < options.deepPages; i++) {
+    const result = await page(url);
+    deep.push(result.ms);
+    deepest += result.entries;
+    if (!result.cursor) break;
+    url = `${node.url}/get?table=${tables[0]}&since=0&order=asc&limit=100&cursor=${result.cursor}`;
+  }
+
+  // Throughput: concurrent clients, mixed queries, for a fixed time.
+  let pages = 0;
+  const deadline = performance.now() + options.seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await page(pick(kinds)());
+        pages += 1;
+      }
+    }),
+  );
+  const pagesPerSecond = pages / ((performance.now() - started) / 1000);
+  return {
+    byTableSince,
+    byRecipient: byRecipientStats,
+    byIds: byIdsStats,
+    deepPages: stats(deep),
+    deepest,
+    pagesPerSecond,
+    concurrency: options.concurrency,
+  };
+}
