@@ -11,6 +11,9 @@
  *   entries is detected on insert and refused (it needs ~2^64 work to cause on purpose).
  * - `entries_by_table` carries `seq` and `k` so paging is in index order and a table's short
  *   ids can be listed from the index alone.
+ * - The bucket states of /index live in memory and are saved now and then as one snapshot with
+ *   the highest `seq` it covers; on opening, entries after that `seq` are replayed. Deletions
+ *   save the snapshot in their own transaction, so a snapshot never counts a deleted entry.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -36,10 +39,10 @@ CREATE INDEX entries_by_table ON entries (tkey, created_at, seq, k);
 CREATE INDEX entries_by_recipient ON entries (rkey, created_at);
 CREATE INDEX entries_by_time ON entries (created_at);
 CREATE INDEX entries_by_expiry ON entries (expires_at) WHERE expires_at > 0;
-CREATE TABLE buckets (
-  b     INTEGER PRIMARY KEY,
-  count INTEGER NOT NULL,
-  sum   BLOB NOT NULL
+CREATE TABLE snapshots (
+  name TEXT PRIMARY KEY,
+  seq  INTEGER NOT NULL,
+  data BLOB NOT NULL
 );
 CREATE TABLE tables (
   tkey            INTEGER PRIMARY KEY,

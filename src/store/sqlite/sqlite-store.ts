@@ -12,6 +12,7 @@ import {
   bucketOf,
   shortKey,
 } from '../../reconcile/buckets.js';
+import { BucketSums } from '../../reconcile/bucket-sums.js';
 import type {
   BucketState,
   EntryQuery,
@@ -31,6 +32,7 @@ import type {
   TableStats,
 } from '../store.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { Checkpointer } from './checkpointer.js';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' is accepted for experiments but loses everything on exit. */
@@ -112,13 +114,17 @@ export class SqliteStore implements Store, SyncSource {
   readonly buckets: number;
   private readonly db: Database.Database;
   private readonly path: string;
-  private readonly counts: Uint32Array;
-  private readonly sums: Uint8Array;
-  private total = 0;
+  private sums: BucketSums;
   private version = 0;
+  /** Highest seq stored so far (the bucket snapshot records up to where it counts). */
+  private lastSeq = 0;
+  private snapshotAt = Date.now();
+  private changesSinceSnapshot = 0;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
   private readonly listeners: ((changes: readonly StoreChange[]) => void)[] = [];
+  /** Started by the first write: stores that are only read never need one. */
+  private checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -137,23 +143,73 @@ export class SqliteStore implements Store, SyncSource {
       db.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
       db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 64)}`);
       db.pragma('temp_store = MEMORY');
+      // Checkpoints run on a worker thread (see checkpointer.ts); once the log has been copied
+      // back, its file is cut down so it does not keep its peak size on disk.
+      if (options.path !== ':memory:') {
+        db.pragma('wal_autocheckpoint = 0');
+        db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      }
       this.buckets = fresh ? this.create(options.buckets) : this.checkExisting(options.buckets);
     } catch (error) {
       db.close();
       throw error;
     }
-    this.counts = new Uint32Array(this.buckets);
-    this.sums = new Uint8Array(this.buckets * 32);
-    for (const row of db.prepare('SELECT b, count, sum FROM buckets').iterate() as Iterable<{
-      b: number;
-      count: number;
-      sum: Buffer;
-    }>) {
-      this.counts[row.b] = row.count;
-      this.sums.set(row.sum, row.b * 32);
-      this.total += row.count;
-    }
+    this.sums = this.loadBuckets();
     this.peers = new SqlitePeerStore(db);
+  }
+
+  /** The saved bucket snapshot, brought up to date with the entries stored after it. */
+  private loadBuckets(): BucketSums {
+    const row = this.db.prepare("SELECT seq, data FROM snapshots WHERE name = 'buckets'").get() as
+      | { seq: number; data: Buffer }
+      | undefined;
+    const saved = row ? BucketSums.decode(row.data, this.buckets) : undefined;
+    const sums = saved ?? new BucketSums(this.buckets);
+    const from = saved ? row!.seq : 0;
+    const replay = this.db
+      .prepare('SELECT seq, data FROM entries WHERE seq > ? ORDER BY seq')
+      .raw(true)
+      .iterate(from) as Iterable<[number, Buffer]>;
+    let replayed = 0;
+    for (const [, data] of replay) {
+      sums.apply(sha256(data), 1);
+      replayed += 1;
+    }
+    const last = this.db.prepare('SELECT MAX(seq) AS seq FROM entries').get() as { seq: number | null };
+    this.lastSeq = last.seq ?? 0;
+    this.changesSinceSnapshot = replayed;
+    return sums;
+  }
+
+  private writeSnapshot(sums: BucketSums): void {
+    this.prepare(
+      "INSERT INTO snapshots (name, seq, data) VALUES ('buckets', ?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, data = excluded.data",
+    ).run(this.lastSeq, sums.encode());
+    this.snapshotAt = Date.now();
+    this.changesSinceSnapshot = 0;
+  }
+
+  /** Saves the bucket snapshot when enough has changed, so a restart replays little. */
+  private maybeSnapshot(): void {
+    if (this.changesSinceSnapshot === 0) return;
+    if (this.changesSinceSnapshot < 100_000 && Date.now() - this.snapshotAt < 10_000) return;
+    this.db.transaction(() => this.writeSnapshot(this.sums))();
+  }
+
+  /** Ids already stored, for a batch of short keys (one query per few hundred keys). */
+  private existingKeys(keys: readonly bigint[]): Set<bigint> {
+    const found = new Set<bigint>();
+    const CHUNK = 256;
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const part = keys.slice(i, i + CHUNK);
+      const statement = this.prepare(
+        `SELECT k FROM ids WHERE k IN (${part.map(() => '?').join(',')})`,
+      )
+        .raw(true)
+        .safeIntegers(true);
+      for (const [k] of statement.all(...part) as [bigint][]) found.add(k);
+    }
+    return found;
   }
 
   private create(requested: number | undefined): number {
@@ -211,26 +267,31 @@ export class SqliteStore implements Store, SyncSource {
   async putMany(items: readonly PutItem[]): Promise<PutResult[]> {
     this.assertOpen();
     if (items.length === 0) return [];
-    const findId = this.prepare('SELECT seq FROM ids WHERE k = ?');
-    const findData = this.prepare('SELECT data FROM entries WHERE seq = ?');
+    if (!this.checkpointer && this.path !== ':memory:') this.checkpointer = new Checkpointer(this.path);
+    const findData = this.prepare(
+      'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
+    );
     const insertEntry = this.prepare(
       'INSERT INTO entries (k, tkey, rkey, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const insertId = this.prepare('INSERT INTO ids (k, seq) VALUES (?, ?)');
-    const bucketChanges = new Map<number, { count: number; sum: Uint8Array }>();
     const tableChanges = new Map<bigint, TableDelta>();
     const results: PutResult[] = [];
     const changes: StoreChange[] = [];
+    const storedIds: Uint8Array[] = [];
+    let lastSeq = this.lastSeq;
 
     this.db.transaction(() => {
-      for (const { entry, id } of items) {
-        const k = shortKey(id);
-        const existing = findId.get(k) as { seq: number } | undefined;
-        if (existing) {
-          const stored = findData.get(existing.seq) as { data: Buffer };
+      const keys = items.map((item) => shortKey(item.id));
+      const taken = this.existingKeys(keys);
+      items.forEach(({ entry, id }, i) => {
+        const k = keys[i]!;
+        if (taken.has(k)) {
+          const stored = findData.get(k) as { data: Buffer };
           results.push(stored.data.equals(entry.bytes) ? 'duplicate' : 'collision');
-          continue;
+          return;
         }
+        taken.add(k);
         const tkey = keyPrefix(entry.table);
         const info = insertEntry.run(
           k,
@@ -240,50 +301,26 @@ export class SqliteStore implements Store, SyncSource {
           entry.expiresAt,
           entry.bytes,
         );
-        insertId.run(k, info.lastInsertRowid);
+        const seq = Number(info.lastInsertRowid);
+        insertId.run(k, seq);
+        lastSeq = Math.max(lastSeq, seq);
         const [hi, lo] = shortOfId(id);
-        changes.push({
-          sign: 1,
-          hi,
-          lo,
-          table: entry.table,
-          createdAt: entry.createdAt,
-          seq: Number(info.lastInsertRowid),
-        });
-        this.stageBucket(bucketChanges, id, 1);
-        this.stageTable(
-          tableChanges,
-          tkey,
-          entry.table,
-          id,
-          entry.bytes.length,
-          entry.createdAt,
-          1,
-        );
+        changes.push({ sign: 1, hi, lo, table: entry.table, createdAt: entry.createdAt, seq });
+        storedIds.push(id);
+        this.stageTable(tableChanges, tkey, entry.table, id, entry.bytes.length, entry.createdAt, 1);
         results.push('stored');
-      }
-      this.writeStaged(bucketChanges, tableChanges);
+      });
+      this.writeTables(tableChanges);
     })();
     // Only now, after the commit, does the in-memory view move: a failed transaction
     // leaves it exactly as the database is.
-    this.applyBuckets(bucketChanges);
+    for (const id of storedIds) this.sums.apply(id, 1);
+    if (storedIds.length > 0) this.version += 1;
+    this.lastSeq = lastSeq;
+    this.changesSinceSnapshot += storedIds.length;
+    this.maybeSnapshot();
     this.emit(changes);
     return results;
-  }
-
-  private stageBucket(
-    changes: Map<number, { count: number; sum: Uint8Array }>,
-    id: Uint8Array,
-    sign: 1 | -1,
-  ): void {
-    const b = bucketOf(id, this.buckets);
-    let change = changes.get(b);
-    if (!change) {
-      change = { count: this.counts[b]!, sum: this.sums.slice(b * 32, b * 32 + 32) };
-      changes.set(b, change);
-    }
-    change.count += sign;
-    addToSum(change.sum, id, sign);
   }
 
   private stageTable(
@@ -312,14 +349,7 @@ export class SqliteStore implements Store, SyncSource {
     if (sign > 0) delta.lastCreatedAt = Math.max(delta.lastCreatedAt, createdAt);
   }
 
-  private writeStaged(
-    bucketChanges: Map<number, { count: number; sum: Uint8Array }>,
-    tableChanges: Map<bigint, TableDelta>,
-  ): void {
-    const upsertBucket = this.prepare(
-      'INSERT INTO buckets (b, count, sum) VALUES (?, ?, ?) ON CONFLICT (b) DO UPDATE SET count = excluded.count, sum = excluded.sum',
-    );
-    for (const [b, change] of bucketChanges) upsertBucket.run(b, change.count, change.sum);
+  private writeTables(tableChanges: Map<bigint, TableDelta>): void {
     const readTable = this.prepare(
       'SELECT count, bytes, sum, last_created_at FROM tables WHERE tkey = ?',
     );
@@ -349,22 +379,18 @@ export class SqliteStore implements Store, SyncSource {
     }
   }
 
-  private applyBuckets(changes: Map<number, { count: number; sum: Uint8Array }>): void {
-    if (changes.size > 0) this.version += 1;
-    for (const [b, change] of changes) {
-      this.total += change.count - this.counts[b]!;
-      this.counts[b] = change.count;
-      this.sums.set(change.sum, b * 32);
-    }
-  }
-
   async hasIds(ids: readonly Buffer[]): Promise<boolean[]> {
     this.assertOpen();
+    const keys = ids.map((id) => shortKey(id));
+    const taken = this.existingKeys(keys);
+    if (taken.size === 0) return ids.map(() => false);
     const find = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
-    return ids.map((id) => {
-      const row = find.get(shortKey(id)) as { data: Buffer } | undefined;
+    // A short key may be taken by a different entry: only the full id proves it is this one.
+    return ids.map((id, i) => {
+      if (!taken.has(keys[i]!)) return false;
+      const row = find.get(keys[i]!) as { data: Buffer } | undefined;
       return row !== undefined && sha256(row.data).equals(id);
     });
   }
@@ -494,13 +520,8 @@ export class SqliteStore implements Store, SyncSource {
   async indexView(): Promise<IndexView> {
     this.assertOpen();
     const states: BucketState[] = new Array(this.buckets);
-    for (let b = 0; b < this.buckets; b++) {
-      states[b] = {
-        count: this.counts[b]!,
-        sum: Buffer.from(this.sums.subarray(b * 32, b * 32 + 32)),
-      };
-    }
-    return { version: this.version, buckets: this.buckets, count: this.total, states };
+    for (let b = 0; b < this.buckets; b++) states[b] = this.sums.state(b);
+    return { version: this.version, buckets: this.buckets, count: this.sums.total, states };
   }
 
   async bucketIds(bucket: number, tables?: readonly Buffer[]): Promise<Buffer[]> {
@@ -561,10 +582,12 @@ export class SqliteStore implements Store, SyncSource {
     ).safeIntegers(true);
     const removeEntry = this.prepare('DELETE FROM entries WHERE seq = ?');
     const removeId = this.prepare('DELETE FROM ids WHERE k = ?');
-    const bucketChanges = new Map<number, { count: number; sum: Uint8Array }>();
     const tableChanges = new Map<bigint, TableDelta>();
     let removed = 0;
     const changes: StoreChange[] = [];
+    // The bucket snapshot is saved in the same transaction as the deletions, so a crash can
+    // never leave a snapshot that still counts deleted entries.
+    const after = this.sums.clone();
     this.db.transaction(() => {
       const rows = (expired.all(now, limit) as Row[]).concat(
         createdBefore === undefined ? [] : (old.all(createdBefore, limit) as Row[]),
@@ -577,7 +600,7 @@ export class SqliteStore implements Store, SyncSource {
         const id = sha256(row.data);
         removeEntry.run(seq);
         removeId.run(row.k);
-        this.stageBucket(bucketChanges, id, -1);
+        after.apply(id, -1);
         const table = row.data.subarray(OFFSET.table, OFFSET.table + 32);
         this.stageTable(tableChanges, row.tkey, table, id, row.data.length, 0, -1);
         const [hi, lo] = shortOfId(id);
@@ -591,9 +614,13 @@ export class SqliteStore implements Store, SyncSource {
         });
         removed += 1;
       }
-      this.writeStaged(bucketChanges, tableChanges);
+      this.writeTables(tableChanges);
+      if (removed > 0) this.writeSnapshot(after);
     })();
-    this.applyBuckets(bucketChanges);
+    if (removed > 0) {
+      this.sums = after;
+      this.version += 1;
+    }
     this.emit(changes);
     if (removed > 0) this.db.pragma('incremental_vacuum');
     return removed;
@@ -607,7 +634,7 @@ export class SqliteStore implements Store, SyncSource {
       tables: number;
       bytes: number;
     };
-    const stats: StoreStats = { entries: this.total, bytes: row.bytes, tables: row.tables };
+    const stats: StoreStats = { entries: this.sums.total, bytes: row.bytes, tables: row.tables };
     if (this.path === ':memory:') return stats;
     let diskBytes = 0;
     for (const suffix of ['', '-wal']) {
@@ -790,7 +817,10 @@ export class SqliteStore implements Store, SyncSource {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // A clean shutdown leaves nothing to replay.
+    if (this.changesSinceSnapshot > 0) this.db.transaction(() => this.writeSnapshot(this.sums))();
     this.closed = true;
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }
