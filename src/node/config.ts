@@ -69,6 +69,8 @@ export const nodeConfigSchema = z
     cache_mib: z.number().int().min(2).max(65_536).default(64),
     /** Worker threads that verify signatures; 0 verifies on the main thread. */
     verify_threads: z.number().int().min(0).max(64).optional(),
+    /** Worker threads that answer queries; 0 answers them on the main thread. */
+    query_threads: z.number().int().min(0).max(64).optional(),
     peers: z.array(z.string()).default([]),
     /**
      * Whether peer URLs on private, loopback or link-local addresses are accepted. Defaults to

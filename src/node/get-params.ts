@@ -181,6 +181,7 @@ export function parseGetQuery(raw: RawQuery, now: number, buckets: number): Pars
   const query: EntryQuery = {
     limit,
     order,
+    now,
     ...(since !== undefined ? { since } : {}),
     ...(until !== undefined ? { until } : {}),
     ...(tables.length > 0 ? { tables } : {}),

@@ -55,6 +55,7 @@ export async function startNode(
       buckets: config.buckets,
       durability: config.durability,
       cacheMiB: config.cache_mib,
+      readerThreads: config.query_threads ?? availableParallelism(),
     });
   const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
   const policy = policyFromConfig(config);

@@ -13,8 +13,8 @@ export interface PutItem {
 /** 'collision': a different entry with the same 8-byte short id is already stored. */
 export type PutResult = 'stored' | 'duplicate' | 'collision';
 
+/** An entry as a query returns it; its id is SHA-256 of `bytes`, computed only by who needs it. */
 export interface StoredEntry {
-  readonly id: Buffer;
   readonly seq: number;
   readonly createdAt: number;
   readonly expiresAt: number;
@@ -40,6 +40,8 @@ export interface EntryQuery {
   readonly order: 'asc' | 'desc';
   /** Continue strictly after this position (in the query's order). */
   readonly after?: QueryPosition;
+  /** Leave out entries that have expired by this time (ms); sweeps delete them later. */
+  readonly now?: number;
 }
 
 export interface QueryPage {

@@ -450,9 +450,10 @@ export class SyncSession {
   private async fetchIds(ids: [number, number][]): Promise<void> {
     const batch = this.deps.fetchBatch ?? FETCH_BATCH;
     let done = 0;
-    // One request in flight while the previous batch is verified and stored.
+    // One request in flight while the previous batch is verified and stored. The loop runs
+    // one step past the last batch, so that the last request in flight is taken in too.
     let pending: { answer: Promise<Buffer[]>; keys: Set<string> } | undefined;
-    for (let i = 0; i <= ids.length; i += batch) {
+    for (let i = 0; i < ids.length + batch; i += batch) {
       const chunk = ids.slice(i, i + batch);
       let next: typeof pending;
       if (chunk.length > 0) {

@@ -236,14 +236,16 @@ test('retention sweep drops an expired entry and its bytes', async () => {
   assert.equal(before.bytes, keptBytes + shortLived.bytes.length);
   assert.equal((await storedIds(node.url, [toHex(shortLived.id)])).size, 1);
 
-  const gone = await waitFor(
+  // Once expired, the entry is no longer served, even before a sweep deletes it.
+  const hidden = await waitFor(
     async () => (await storedIds(node.url, [toHex(shortLived.id)])).size === 0,
     60_000,
     250,
   );
+  assert.ok(hidden, 'expired entry is still served');
+  assert.ok(Date.now() >= now + 4_000, 'entry hidden before it expired');
+  const gone = await waitFor(async () => (await health(node.url)).entries === 2, 60_000, 250);
   assert.ok(gone, 'expired entry was never swept');
-  // Not swept before its time: the sweep only takes entries whose expires_at has passed.
-  assert.ok(Date.now() >= now + 4_000);
   const after = await health(node.url);
   assert.equal(after.entries, 2);
   assert.equal(after.bytes, keptBytes);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../entry/framing.js';
 import { OFFSET } from '../../entry/format.js';
 import { toBase64, toHex } from '../../encoding/bytes.js';
+import { sha256 } from '../../crypto/sha256.js';
 import type { StoredEntry } from '../../store/store.js';
 import type { NodeContext } from '../context.js';
 import { encodeCursor } from '../cursor.js';
@@ -14,7 +15,7 @@ export const NEXT_CURSOR_HEADER = 'p2pcloud-next-cursor';
 export function entryJson(stored: StoredEntry): Record<string, unknown> {
   const bytes = stored.bytes;
   return {
-    id: toHex(stored.id),
+    id: toHex(sha256(bytes)),
     table: toHex(bytes.subarray(OFFSET.table, OFFSET.table + 32)),
     recipient: toHex(bytes.subarray(OFFSET.recipient, OFFSET.recipient + 32)),
     created_at: stored.createdAt,

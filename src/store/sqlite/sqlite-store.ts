@@ -4,14 +4,7 @@ import { dirname } from 'node:path';
 import { P2PError } from '../../errors.js';
 import { sha256 } from '../../crypto/sha256.js';
 import { OFFSET } from '../../entry/format.js';
-import {
-  DEFAULT_BUCKETS,
-  MAX_BUCKETS,
-  addToSum,
-  bucketKeyRange,
-  bucketOf,
-  shortKey,
-} from '../../reconcile/buckets.js';
+import { DEFAULT_BUCKETS, MAX_BUCKETS, addToSum, shortKey } from '../../reconcile/buckets.js';
 import { BucketSums } from '../../reconcile/bucket-sums.js';
 import type {
   BucketState,
@@ -28,10 +21,12 @@ import type {
   StoreChange,
   StoreStats,
   SyncSource,
-  StoredEntry,
   TableStats,
 } from '../store.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { EntryQueries } from './entry-queries.js';
+import { ReaderPool } from './reader-pool.js';
+import { bucketKeys, keyPrefix, shortOfId, shortOfSqlKey, sqlKeyOf } from './sql-keys.js';
 import { Checkpointer } from './checkpointer.js';
 
 export interface SqliteStoreOptions {
@@ -46,58 +41,8 @@ export interface SqliteStoreOptions {
   readonly durability?: 'process' | 'power';
   /** SQLite page cache size in MiB. */
   readonly cacheMiB?: number;
-}
-
-interface EntryRow {
-  seq: number;
-  created_at: number;
-  expires_at: number;
-  data: Buffer;
-}
-
-/** First 8 bytes of a 32-byte key as a signed 64-bit integer: the indexed form of a key. */
-function keyPrefix(key: Uint8Array): bigint {
-  return Buffer.from(key.buffer, key.byteOffset, 8).readBigInt64BE(0);
-}
-
-/**
- * The short keys of a bucket as an inclusive range [lo, last]. The exclusive end of the last
- * bucket is 2^63, one past the largest signed 64-bit integer, which SQLite cannot bind.
- */
-function bucketKeys(bucket: number, buckets: number): { lo: bigint; last: bigint } {
-  const { lo, hi } = bucketKeyRange(bucket, buckets);
-  return { lo, last: hi - 1n };
-}
-
-/** The SQL key of a short id given as unsigned 32-bit halves (top bit flipped, signed). */
-function sqlKeyOf(hi: number, lo: number): bigint {
-  return (BigInt((hi ^ 0x80000000) | 0) << 32n) | BigInt(lo >>> 0);
-}
-
-function shortOfSqlKey(k: bigint): [number, number] {
-  return [(Number((k >> 32n) & 0xffffffffn) ^ 0x80000000) >>> 0, Number(k & 0xffffffffn)];
-}
-
-function shortOfId(id: Uint8Array): [number, number] {
-  const view = Buffer.from(id.buffer, id.byteOffset, 8);
-  return [view.readUInt32BE(0), view.readUInt32BE(4)];
-}
-
-const TABLE_SQL = `tkey = ? AND substr(data, ${OFFSET.table + 1}, 32) = ?`;
-const RECIPIENT_SQL = `rkey = ? AND substr(data, ${OFFSET.recipient + 1}, 32) = ?`;
-
-function compareRows(a: EntryRow, b: EntryRow): number {
-  return a.created_at - b.created_at || a.seq - b.seq;
-}
-
-function toStored(row: EntryRow): StoredEntry {
-  return {
-    id: sha256(row.data),
-    seq: row.seq,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    bytes: row.data,
-  };
+  /** Threads that answer queries (0: queries run on the calling thread). */
+  readonly readerThreads?: number;
 }
 
 interface TableDelta {
@@ -125,6 +70,11 @@ export class SqliteStore implements Store, SyncSource {
   private readonly listeners: ((changes: readonly StoreChange[]) => void)[] = [];
   /** Started by the first write: stores that are only read never need one. */
   private checkpointer: Checkpointer | undefined;
+  private readonly queries: EntryQueries;
+  private readonly readerThreads: number;
+  private readonly cacheMiB: number;
+  /** Started by the first query. */
+  private readers: ReaderPool | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -155,6 +105,9 @@ export class SqliteStore implements Store, SyncSource {
       throw error;
     }
     this.sums = this.loadBuckets();
+    this.queries = new EntryQueries(db, this.buckets);
+    this.readerThreads = options.path === ':memory:' ? 0 : (options.readerThreads ?? 0);
+    this.cacheMiB = options.cacheMiB ?? 64;
     this.peers = new SqlitePeerStore(db);
   }
 
@@ -175,7 +128,9 @@ export class SqliteStore implements Store, SyncSource {
       sums.apply(sha256(data), 1);
       replayed += 1;
     }
-    const last = this.db.prepare('SELECT MAX(seq) AS seq FROM entries').get() as { seq: number | null };
+    const last = this.db.prepare('SELECT MAX(seq) AS seq FROM entries').get() as {
+      seq: number | null;
+    };
     this.lastSeq = last.seq ?? 0;
     this.changesSinceSnapshot = replayed;
     return sums;
@@ -267,7 +222,8 @@ export class SqliteStore implements Store, SyncSource {
   async putMany(items: readonly PutItem[]): Promise<PutResult[]> {
     this.assertOpen();
     if (items.length === 0) return [];
-    if (!this.checkpointer && this.path !== ':memory:') this.checkpointer = new Checkpointer(this.path);
+    if (!this.checkpointer && this.path !== ':memory:')
+      this.checkpointer = new Checkpointer(this.path);
     const findData = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
@@ -307,7 +263,15 @@ export class SqliteStore implements Store, SyncSource {
         const [hi, lo] = shortOfId(id);
         changes.push({ sign: 1, hi, lo, table: entry.table, createdAt: entry.createdAt, seq });
         storedIds.push(id);
-        this.stageTable(tableChanges, tkey, entry.table, id, entry.bytes.length, entry.createdAt, 1);
+        this.stageTable(
+          tableChanges,
+          tkey,
+          entry.table,
+          id,
+          entry.bytes.length,
+          entry.createdAt,
+          1,
+        );
         results.push('stored');
       });
       this.writeTables(tableChanges);
@@ -397,124 +361,17 @@ export class SqliteStore implements Store, SyncSource {
 
   async query(q: EntryQuery): Promise<QueryPage> {
     this.assertOpen();
-    const want = q.limit + 1;
-    let rows: EntryRow[];
-    if (q.ids) {
-      rows = this.rowsByIds(q);
-    } else if (q.bucket !== undefined) {
-      rows = this.rowsByBucket(q);
-    } else if (q.tables && q.tables.length > 0) {
-      rows = this.mergeQueries(
-        q,
-        q.tables.map((t) => ({ sql: TABLE_SQL, params: [keyPrefix(t), t] })),
-        want,
+    if (this.readerThreads > 0 && !this.readers) {
+      // Reader caches are small: the OS page cache holds the data they share.
+      this.readers = new ReaderPool(
+        this.path,
+        this.buckets,
+        this.readerThreads,
+        Math.max(2, this.cacheMiB >> 2),
       );
-    } else if (q.recipients && q.recipients.length > 0) {
-      rows = this.mergeQueries(
-        q,
-        q.recipients.map((r) => ({ sql: RECIPIENT_SQL, params: [keyPrefix(r), r] })),
-        want,
-      );
-    } else {
-      rows = this.mergeQueries(q, [{ sql: '1 = 1', params: [] }], want);
     }
-    const more = rows.length > q.limit;
-    const page = more ? rows.slice(0, q.limit) : rows;
-    const last = page[page.length - 1];
-    const entries = page.map(toStored);
-    return more && last
-      ? { entries, next: { createdAt: last.created_at, seq: last.seq } }
-      : { entries };
-  }
-
-  /** One indexed query per key (table or recipient), merged in the requested order. */
-  private mergeQueries(
-    q: EntryQuery,
-    drivers: { sql: string; params: unknown[] }[],
-    want: number,
-  ): EntryRow[] {
-    const desc = q.order === 'desc';
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    if (q.since !== undefined) {
-      conditions.push('created_at >= ?');
-      params.push(q.since);
-    }
-    if (q.until !== undefined) {
-      conditions.push('created_at < ?');
-      params.push(q.until);
-    }
-    if (q.after) {
-      conditions.push(`(created_at, seq) ${desc ? '<' : '>'} (?, ?)`);
-      params.push(q.after.createdAt, q.after.seq);
-    }
-    // When a table drives the scan, a recipient filter is checked on the rows it visits.
-    if (drivers[0]?.sql === TABLE_SQL && q.recipients && q.recipients.length > 0) {
-      conditions.push(`(${q.recipients.map(() => `(${RECIPIENT_SQL})`).join(' OR ')})`);
-      for (const r of q.recipients) params.push(keyPrefix(r), r);
-    }
-    const direction = desc ? 'DESC' : 'ASC';
-    const where = conditions.length > 0 ? ` AND ${conditions.join(' AND ')}` : '';
-    const sql = `SELECT seq, created_at, expires_at, data FROM entries WHERE ${drivers[0]!.sql}${where} ORDER BY created_at ${direction}, seq ${direction} LIMIT ?`;
-    const statement = this.prepare(sql);
-    const merged: EntryRow[] = [];
-    for (const driver of drivers) {
-      merged.push(...(statement.all(...driver.params, ...params, want) as EntryRow[]));
-    }
-    if (drivers.length > 1) {
-      merged.sort(desc ? (a, b) => compareRows(b, a) : compareRows);
-      merged.length = Math.min(merged.length, want);
-    }
-    return merged;
-  }
-
-  private matches(q: EntryQuery, row: EntryRow): boolean {
-    if (q.since !== undefined && row.created_at < q.since) return false;
-    if (q.until !== undefined && row.created_at >= q.until) return false;
-    const data = row.data;
-    if (q.tables && q.tables.length > 0) {
-      const table = data.subarray(OFFSET.table, OFFSET.table + 32);
-      if (!q.tables.some((t) => t.equals(table))) return false;
-    }
-    if (q.recipients && q.recipients.length > 0) {
-      const recipient = data.subarray(OFFSET.recipient, OFFSET.recipient + 32);
-      if (!q.recipients.some((r) => r.equals(recipient))) return false;
-    }
-    if (q.after) {
-      const cmp = compareRows(row, { seq: q.after.seq, created_at: q.after.createdAt } as EntryRow);
-      if (q.order === 'desc' ? cmp >= 0 : cmp <= 0) return false;
-    }
-    return true;
-  }
-
-  private finishInMemory(q: EntryQuery, rows: EntryRow[]): EntryRow[] {
-    const filtered = rows.filter((row) => this.matches(q, row));
-    filtered.sort(q.order === 'desc' ? (a, b) => compareRows(b, a) : compareRows);
-    return filtered.slice(0, q.limit + 1);
-  }
-
-  private rowsByIds(q: EntryQuery): EntryRow[] {
-    const find = this.prepare(
-      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
-    );
-    const rows: EntryRow[] = [];
-    const seen = new Set<number>();
-    for (const id of q.ids ?? []) {
-      const row = find.get(shortKey(id)) as EntryRow | undefined;
-      if (!row || seen.has(row.seq) || !sha256(row.data).equals(id)) continue;
-      if (q.bucket !== undefined && bucketOf(id, this.buckets) !== q.bucket) continue;
-      seen.add(row.seq);
-      rows.push(row);
-    }
-    return this.finishInMemory(q, rows);
-  }
-
-  private rowsByBucket(q: EntryQuery): EntryRow[] {
-    const { lo, last } = bucketKeys(q.bucket!, this.buckets);
-    const rows = this.prepare(
-      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?',
-    ).all(lo, last) as EntryRow[];
-    return this.finishInMemory(q, rows);
+    if (this.readers && !this.readers.broken) return this.readers.query(q);
+    return this.queries.run(q);
   }
 
   async indexView(): Promise<IndexView> {
@@ -820,6 +677,7 @@ export class SqliteStore implements Store, SyncSource {
     // A clean shutdown leaves nothing to replay.
     if (this.changesSinceSnapshot > 0) this.db.transaction(() => this.writeSnapshot(this.sums))();
     this.closed = true;
+    await this.readers?.close();
     await this.checkpointer?.stop();
     this.db.close();
   }

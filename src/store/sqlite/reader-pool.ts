@@ -1,0 +1,81 @@
+/**
+ * Reader threads for queries. better-sqlite3 is synchronous, so a query on the main thread
+ * holds up every other request; on reader threads, reads run beside writes and beside each
+ * other (WAL lets readers proceed while one writer commits).
+ */
+import { Worker } from 'node:worker_threads';
+import { P2PError } from '../../errors.js';
+import type { EntryQuery, QueryPage } from '../store.js';
+import { unpackPage, type ReadResponse } from './reader-protocol.js';
+
+interface Pending {
+  resolve: (page: QueryPage) => void;
+  reject: (error: Error) => void;
+}
+
+export class ReaderPool {
+  private readonly workers: Worker[] = [];
+  private readonly load: number[] = [];
+  private readonly pending = new Map<number, { worker: number } & Pending>();
+  private nextId = 1;
+  broken = false;
+
+  constructor(path: string, buckets: number, threads: number, cacheMiB: number) {
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(new URL('./reader-worker.js', import.meta.url), {
+        workerData: { path, buckets, cacheMiB },
+      });
+      worker.unref();
+      worker.on('message', (message: ReadResponse | 'stopped') => {
+        if (message === 'stopped') return;
+        const pending = this.pending.get(message.id);
+        if (!pending) return;
+        this.pending.delete(message.id);
+        this.load[i]! -= 1;
+        if (message.error)
+          pending.reject(new P2PError('internal', `query failed: ${message.error}`));
+        else pending.resolve(unpackPage(message));
+      });
+      const fail = (error: Error): void => {
+        this.broken = true;
+        for (const [id, pending] of this.pending) {
+          if (pending.worker !== i) continue;
+          this.pending.delete(id);
+          pending.reject(new P2PError('internal', `reader thread failed: ${error.message}`));
+        }
+      };
+      worker.on('error', fail);
+      worker.on('exit', () => fail(new Error('reader thread exited')));
+      this.workers.push(worker);
+      this.load.push(0);
+    }
+  }
+
+  query(query: EntryQuery): Promise<QueryPage> {
+    let best = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { worker: best, resolve, reject });
+      this.load[best]! += 1;
+      this.workers[best]!.postMessage({ id, query });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            worker.postMessage('stop');
+            void worker.terminate();
+          }),
+      ),
+    );
+  }
+}
