@@ -11,6 +11,7 @@ import { registerNodeCommand } from './commands/node.js';
 import { registerPutCommand } from './commands/put.js';
 import { registerGetCommand } from './commands/get.js';
 import { registerGatewayCommand } from './commands/gateway.js';
+import { registerAppCommands } from './commands/app.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerPutCommand(program, out, err);
   registerGetCommand(program, out, err);
   registerGatewayCommand(program, out);
+  registerAppCommands(program, out, err);
   return program;
 }
 

@@ -4,7 +4,7 @@
  *   POST /api/auth/challenge   a fresh single-use challenge
  *   POST /api/auth/login       { identity, challenge, signature } → session cookie
  *   POST /api/auth/logout
- *   GET  /api/auth/session     who is signed in (401 unauthorized if nobody)
+ *   GET  /api/auth/session     who is signed in ({ signed_in: false } if nobody)
  *   GET  /api/me               whom this request acts for
  *   POST /api/identities       { key_file } → the gateway holds this identity from now on;
  *                              accepted from this machine only, whatever --allow-remote says
@@ -80,8 +80,9 @@ export function registerAuthRoutes(app: FastifyInstance, gateway: Gateway): void
 
   app.get('/api/auth/session', async (request) => {
     const text = gateway.sessions.identityOf(sessionToken(gateway, request));
-    if (!text || !gateway.keyring.identity(text)) throw new P2PError('unauthorized');
-    return whoami(gateway, text);
+    // Not being signed in is an answer, not an error: pages ask this before anything else.
+    if (!text || !gateway.keyring.identity(text)) return { signed_in: false };
+    return { signed_in: true, ...whoami(gateway, text) };
   });
 
   app.get('/api/me', async (request) => whoami(gateway, identityText(actorOf(gateway, request))));
