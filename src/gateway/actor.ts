@@ -1,13 +1,14 @@
 /**
- * Whom a request acts for. A browser (it sends Origin or Sec-Fetch-* headers) must have signed
- * in: its session names the identity. A program on this machine (curl, a Flask app) sends
- * neither and acts as the gateway's own identity, the one given with --key: it could read that
- * key file anyway.
+ * Whom a request acts for. A browser (it sends Origin or Sec-Fetch-Site) must have signed in:
+ * its session names the identity. A program on this machine (curl, a Flask app) sends neither
+ * and acts as the gateway's own identity, the one given with --key: it could read that key file
+ * anyway. Clients on other machines (--allow-remote) always need a session.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { P2PError } from '../errors.js';
 import type { Identity } from '../keys/keys.js';
 import type { Gateway } from './gateway.js';
+import { isLoopbackAddress } from './guard.js';
 
 export function sessionCookieName(port: number): string {
   // Cookies are shared by all ports of a host: the port in the name keeps gateways apart.
@@ -23,12 +24,9 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+/** Browsers send these on every request to a loopback origin (fetch in Node sends neither). */
 export function isBrowserRequest(request: FastifyRequest): boolean {
-  return (
-    request.headers.origin !== undefined ||
-    request.headers['sec-fetch-site'] !== undefined ||
-    request.headers['sec-fetch-mode'] !== undefined
-  );
+  return request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
 }
 
 export function sessionToken(gateway: Gateway, request: FastifyRequest): string | undefined {
@@ -40,7 +38,9 @@ export function actorOf(gateway: Gateway, request: FastifyRequest): Identity {
   const text = gateway.sessions.identityOf(sessionToken(gateway, request));
   const identity = text ? gateway.keyring.identity(text) : undefined;
   if (identity) return identity;
-  if (isBrowserRequest(request)) throw new P2PError('unauthorized');
+  if (isBrowserRequest(request) || !isLoopbackAddress(request.socket.remoteAddress)) {
+    throw new P2PError('unauthorized');
+  }
   return gateway.keyring.defaultIdentity;
 }
 
