@@ -171,7 +171,7 @@ function render(stats) {
       sync
         ? sync.running
           ? `running: ${sync.current?.phase ?? ''}`
-          : `${count(sync.totals.stored)} entries stored by sync`
+          : `${count(ingest.stored_from_sync)} entries came from peers`
         : 'sync is not enabled',
       'sync-rounds',
     ),
