@@ -10,22 +10,18 @@ import { DEFAULT_PORT } from '../../node/config.js';
 import { collect } from '../parse.js';
 import { gatewayConfig, gatewayOptions, serveGateway, type GatewayFlags } from './gateway.js';
 
-/** The identity file of an app: --key, or one created in its data directory on first start. */
-async function appKey(
-  flags: GatewayFlags,
+/** Creates the app's identity file on first start (when --key was not given). */
+async function ensureKey(
+  path: string,
   dataDir: string,
   err: (line: string) => void,
-): Promise<string> {
-  if (flags.key) return flags.key;
-  const path = join(dataDir, 'identity.json');
-  if (!existsSync(path)) {
-    await mkdir(dataDir, { recursive: true });
-    await privateDir(dataDir);
-    const identity = generateIdentity();
-    await saveIdentity(path, identity);
-    err(`created a new identity ${identityText(identity)} in ${path}`);
-  }
-  return path;
+): Promise<void> {
+  if (existsSync(path)) return;
+  await mkdir(dataDir, { recursive: true });
+  await privateDir(dataDir);
+  const identity = generateIdentity();
+  await saveIdentity(path, identity);
+  err(`created a new identity ${identityText(identity)} in ${path}`);
 }
 
 export function registerAppCommands(
@@ -48,12 +44,12 @@ export function registerAppCommands(
       ),
   ).action(async (flags: GatewayFlags) => {
     const data = flags.data ?? './data/forum';
-    const key = await appKey(flags, data, err);
     const config = gatewayConfig(flags, {
       data,
-      key,
+      key: join(data, 'identity.json'),
       nodes: [`http://127.0.0.1:${DEFAULT_PORT}`],
     });
+    if (!flags.key) await ensureKey(config.key_file, data, err);
     await serveGateway(config, forumOptions(), out, 'forum');
   });
 }

@@ -27,7 +27,14 @@ export function registerStatusRoutes(app: FastifyInstance, gateway: Gateway): vo
     poll: {
       rounds: gateway.poller.rounds,
       interval_seconds: gateway.config.poll_interval_seconds,
-      last_round: gateway.poller.lastRound,
+      last_round: gateway.poller.lastRound && {
+        at: gateway.poller.lastRound.at,
+        ms: gateway.poller.lastRound.ms,
+        entries: gateway.poller.lastRound.entries,
+        records: gateway.poller.lastRound.records,
+        invitations: gateway.poller.lastRound.invitations,
+        tables_read: gateway.poller.lastRound.tablesRead,
+      },
     },
     records: gateway.index.countRecords(),
   }));
