@@ -3,12 +3,12 @@
  * fresh user data directory per context, and every console error and page error collected so
  * tests can require pages to render cleanly.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot } from './paths.js';
-import { tempDir } from './tmp.js';
 
 export const CHROMIUM = process.env.P2PCLOUD_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -33,16 +33,21 @@ export interface BrowserUser {
   screenshot(name: string): Promise<void>;
 }
 
-/** A browser of its own (fresh profile) for one user. */
+/** A browser of its own (fresh profile, removed afterwards) for one user. */
 export async function openBrowser(name: string): Promise<BrowserUser> {
-  const context = await chromium.launchPersistentContext(tempDir(`p2pcloud-chromium-${name}-`), {
+  const profile = mkdtempSync(join(tmpdir(), `p2pcloud-chromium-${name}-`));
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
   });
-  after(() => context.close());
+  // Close the browser before its profile goes: Chromium writes to it until it exits.
+  after(async () => {
+    await context.close().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  });
   context.setDefaultTimeout(30_000);
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
