@@ -121,12 +121,19 @@ export class Poller {
           totals.records += counts.records;
           totals.invitations += counts.invitations;
           totals.tablesRead += counts.tablesRead;
+          if (status.lastError !== null)
+            this.options.log.info({ node: status.node }, 'node answers again');
           status.ok = true;
           status.lastSuccess = Date.now();
           status.lastError = null;
         } catch (error) {
+          const message = (error as Error).message.slice(0, 300);
+          // Said once when a node stops answering, not at every poll.
+          if (status.lastError === null) {
+            this.options.log.warn({ node: status.node, error: message }, 'cannot read node');
+          }
           status.ok = false;
-          status.lastError = (error as Error).message.slice(0, 300);
+          status.lastError = message;
         }
       }),
     );
