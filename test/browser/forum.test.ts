@@ -121,6 +121,13 @@ test(
     const identityB = (await b.page.getAttribute('[data-test=me]', 'title'))!;
     assert.match(identityB, /^p2pid1/);
     assert.notEqual(identityB, forumB.identity);
+    // The identity made by WebCrypto downloads as a key file that p2pcloud itself reads.
+    const [download] = await Promise.all([
+      b.page.waitForEvent('download'),
+      b.page.click('[data-test=created-banner] button.primary'),
+    ]);
+    const downloaded = parseIdentity(readFileSync((await download.path())!, 'utf8'));
+    assert.equal(identityText(downloaded), identityB);
 
     // B sees A's post once node 1 and node 2 have synced and B's gateway has polled, and replies.
     await b.page.waitForSelector(`[data-test=post-title]:text("${marker.post}")`, {
@@ -134,6 +141,14 @@ test(
     await b.page.waitForSelector(`[data-test=comment-body]:text("${marker.reply}")`);
     await b.page.click('[data-test=post] .vote-up');
     await b.page.waitForSelector('[data-test=post] [data-test=score]:text-is("1")');
+
+    // B signs out and back in with the identity kept in this browser (IndexedDB).
+    await b.page.click('[data-test=me]');
+    await b.page.click('[data-test=sign-out]');
+    await b.page.waitForSelector('[data-test=stored-sign-in]');
+    await b.page.click('[data-test=stored-sign-in]');
+    await b.page.waitForSelector('[data-test=post-form]');
+    assert.equal(await b.page.getAttribute('[data-test=me]', 'title'), identityB);
 
     // A sees the reply (and B's vote) on the post's page.
     await a.page.click(`[data-test=post-title]:text("${marker.post}")`);

@@ -52,7 +52,9 @@ export async function openBrowser(name: string): Promise<BrowserUser> {
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`${name} console: ${message.text()}`);
+    if (message.type() === 'error') {
+      errors.push(`${name} console: ${message.text()} (${message.location().url || 'page'})`);
+    }
   });
   page.on('pageerror', (error) => errors.push(`${name} page error: ${error.message}`));
   mkdirSync(artifactsDir, { recursive: true });

@@ -1,7 +1,7 @@
 // The forum's single page: sign in, then a top bar, a sidebar of communities and invitations,
 // and the view of the current route (#/c/<space>, #/c/<space>/p/<post>, #/settings, #/new).
 
-import { ApiError, get, post } from './lib/api.js';
+import { ApiError, get, idle, post } from './lib/api.js';
 import { avatar, h, replace } from './lib/dom.js';
 import * as ids from './lib/identity.js';
 import { icon } from './lib/icons.js';
@@ -14,7 +14,15 @@ const root = document.getElementById('app');
 const toasts = h('div.toasts', { 'aria-live': 'polite' });
 document.body.append(toasts);
 
-const state = { me: null, communities: [], invitations: [], timers: [], created: null };
+const state = {
+  me: null,
+  communities: [],
+  invitations: [],
+  timers: [],
+  sidebarTimer: undefined,
+  signingOut: false,
+  created: null,
+};
 
 function toast(message, kind = 'info') {
   const item = h(`div.toast.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, message);
@@ -32,7 +40,8 @@ function stopLive() {
 function live(work, ms) {
   state.timers.push(
     setInterval(() => {
-      if (document.visibilityState === 'visible') work().catch(() => undefined);
+      if (document.visibilityState === 'visible' && !state.signingOut)
+        work().catch(() => undefined);
     }, ms),
   );
 }
@@ -53,6 +62,16 @@ const ctx = {
   },
   meAvatar: () => avatar(state.me.identity, state.me.name, 'medium'),
   refreshSidebar: () => refreshSidebar(),
+  signOut: async () => {
+    // Stop the refreshes first, so that none of them is answered 401 after the session ends.
+    state.signingOut = true;
+    stopLive();
+    clearInterval(state.sidebarTimer);
+    await idle();
+    await post('/api/auth/logout');
+    // A full load of the page without its #route (setting the hash would route first).
+    location.replace(location.pathname);
+  },
   refreshMe: () => refreshMe(),
 };
 
@@ -175,6 +194,7 @@ async function refreshSidebar() {
 
 async function route() {
   stopLive();
+  if (state.signingOut) return;
   const hash = location.hash || '#/';
   const [path, query = ''] = hash.slice(1).split('?');
   const parts = path.split('/').filter(Boolean);
@@ -268,7 +288,7 @@ async function startApp() {
   );
   await refreshMe();
   await refreshSidebar();
-  setInterval(() => {
+  state.sidebarTimer = setInterval(() => {
     if (document.visibilityState === 'visible') refreshSidebar().catch(() => undefined);
   }, 5000);
   window.addEventListener('hashchange', () => void route());

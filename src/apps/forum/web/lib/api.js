@@ -8,7 +8,29 @@ export class ApiError extends Error {
   }
 }
 
+let inFlight = 0;
+let waiters = [];
+
+/** Resolves once no request is under way (so signing out does not race a refresh). */
+export function idle() {
+  return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
+}
+
 export async function api(method, path, body) {
+  inFlight += 1;
+  try {
+    return await call(method, path, body);
+  } finally {
+    inFlight -= 1;
+    if (inFlight === 0) {
+      const done = waiters;
+      waiters = [];
+      done.forEach((resolve) => resolve());
+    }
+  }
+}
+
+async function call(method, path, body) {
   const response = await fetch(path, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

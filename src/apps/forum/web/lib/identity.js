@@ -138,8 +138,16 @@ async function withStore(mode, work) {
   }
 }
 
-export function storedIdentities() {
-  return withStore('readonly', (store) => store.getAll());
+/** Key files kept in this browser (as key files: the bookkeeping members are left out). */
+export async function storedIdentities() {
+  const rows = await withStore('readonly', (store) => store.getAll());
+  return rows.map(({ kind, version, signing_seed, box_secret, public: text }) => ({
+    kind,
+    version,
+    signing_seed,
+    box_secret,
+    public: text,
+  }));
 }
 
 export function storeIdentity(keyFile) {
@@ -155,9 +163,7 @@ export async function storedIdentity(publicText) {
 }
 
 /** Offers the key file for download (the user keeps it: it is the only way back in). */
-export function downloadKeyFile(keyFile) {
-  const { saved_at: _saved, ...file } = keyFile;
-  void _saved;
+export function downloadKeyFile(file) {
   const blob = new Blob([keyFileText(file)], { type: 'application/json' });
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');

@@ -99,11 +99,7 @@ export async function showSettings(ctx, main) {
         {
           type: 'button',
           'data-test': 'sign-out',
-          onclick: async () => {
-            await post('/api/auth/logout');
-            location.hash = '#/';
-            location.reload();
-          },
+          onclick: () => ctx.signOut(),
         },
         'Sign out',
       ),
