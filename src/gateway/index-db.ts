@@ -126,6 +126,7 @@ export type ApplyOutcome = 'new' | 'updated' | 'stale';
 
 export class RecordIndex {
   readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(private readonly path: string) {
     this.db = new Database(path);
@@ -134,6 +135,17 @@ export class RecordIndex {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.protectFiles();
+  }
+
+  /** Prepared statements, kept: the poller runs the same few for every entry it reads. */
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size > 256) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   static open(path: string): RecordIndex {
@@ -153,45 +165,45 @@ export class RecordIndex {
   }
 
   seen(id: Buffer): boolean {
-    return this.db.prepare('SELECT 1 FROM seen WHERE id = ?').get(id) !== undefined;
+    return this.prepare('SELECT 1 FROM seen WHERE id = ?').get(id) !== undefined;
   }
 
   markSeen(id: Buffer, table: Buffer, createdAt: number): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO seen (id, tbl, created_at) VALUES (?, ?, ?)')
-      .run(id, table, createdAt);
+    this.prepare('INSERT OR IGNORE INTO seen (id, tbl, created_at) VALUES (?, ?, ?)').run(
+      id,
+      table,
+      createdAt,
+    );
   }
 
   seenCount(table: Buffer): number {
     return (
-      this.db.prepare('SELECT COUNT(*) AS n FROM seen WHERE tbl = ?').get(table) as { n: number }
+      this.prepare('SELECT COUNT(*) AS n FROM seen WHERE tbl = ?').get(table) as { n: number }
     ).n;
   }
 
   /** Applies a verified version: the newest (at, entry id) wins; older ones only move created_at. */
   applyVersion(space: string, id: string, version: RecordVersion, entryId: string): ApplyOutcome {
-    const current = this.db
-      .prepare('SELECT * FROM records WHERE space = ? AND collection = ? AND id = ?')
-      .get(space, version.collection, id) as RecordRow | undefined;
+    const current = this.prepare(
+      'SELECT * FROM records WHERE space = ? AND collection = ? AND id = ?',
+    ).get(space, version.collection, id) as RecordRow | undefined;
     if (!current) {
-      this.db
-        .prepare(
-          `INSERT INTO records (space, collection, id, key, author, created_at, updated_at,
+      this.prepare(
+        `INSERT INTO records (space, collection, id, key, author, created_at, updated_at,
              version, deleted, data, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          space,
-          version.collection,
-          id,
-          version.key,
-          version.author,
-          version.at,
-          version.at,
-          entryId,
-          version.deleted ? 1 : 0,
-          version.data,
-          version.sig,
-        );
+      ).run(
+        space,
+        version.collection,
+        id,
+        version.key,
+        version.author,
+        version.at,
+        version.at,
+        entryId,
+        version.deleted ? 1 : 0,
+        version.data,
+        version.sig,
+      );
       return 'new';
     }
     const createdAt = Math.min(current.created_at, version.at);
@@ -202,38 +214,34 @@ export class RecordIndex {
       )
     ) {
       if (createdAt !== current.created_at) {
-        this.db
-          .prepare(
-            'UPDATE records SET created_at = ? WHERE space = ? AND collection = ? AND id = ?',
-          )
-          .run(createdAt, space, version.collection, id);
+        this.prepare(
+          'UPDATE records SET created_at = ? WHERE space = ? AND collection = ? AND id = ?',
+        ).run(createdAt, space, version.collection, id);
       }
       return 'stale';
     }
-    this.db
-      .prepare(
-        `UPDATE records SET created_at = ?, updated_at = ?, version = ?, deleted = ?, data = ?, sig = ?
+    this.prepare(
+      `UPDATE records SET created_at = ?, updated_at = ?, version = ?, deleted = ?, data = ?, sig = ?
            WHERE space = ? AND collection = ? AND id = ?`,
-      )
-      .run(
-        createdAt,
-        version.at,
-        entryId,
-        version.deleted ? 1 : 0,
-        version.data,
-        version.sig,
-        space,
-        version.collection,
-        id,
-      );
+    ).run(
+      createdAt,
+      version.at,
+      entryId,
+      version.deleted ? 1 : 0,
+      version.data,
+      version.sig,
+      space,
+      version.collection,
+      id,
+    );
     return 'updated';
   }
 
   /** One record (tombstones included: callers decide what a deleted record means to them). */
   get(space: string, collection: string, id: string): StoredRecord | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM records WHERE space = ? AND collection = ? AND id = ?')
-      .get(space, collection, id) as RecordRow | undefined;
+    const row = this.prepare(
+      'SELECT * FROM records WHERE space = ? AND collection = ? AND id = ?',
+    ).get(space, collection, id) as RecordRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -247,13 +255,13 @@ export class RecordIndex {
     const where = ['space = ?', 'collection = ?', 'deleted = 0', ...sql.where].join(' AND ');
     const params = [space, collection, ...sql.whereParams];
     const total = (
-      this.db.prepare(`SELECT COUNT(*) AS n FROM records WHERE ${where}`).get(...params) as {
+      this.prepare(`SELECT COUNT(*) AS n FROM records WHERE ${where}`).get(...params) as {
         n: number;
       }
     ).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM records WHERE ${where} ORDER BY ${sql.orderBy} LIMIT ? OFFSET ?`)
-      .all(...params, ...sql.orderParams, query.limit, query.offset) as RecordRow[];
+    const rows = this.prepare(
+      `SELECT * FROM records WHERE ${where} ORDER BY ${sql.orderBy} LIMIT ? OFFSET ?`,
+    ).all(...params, ...sql.orderParams, query.limit, query.offset) as RecordRow[];
     return { records: rows.map(fromRow), total };
   }
 
@@ -261,37 +269,33 @@ export class RecordIndex {
   all(space: string, collections: readonly string[], max: number): StoredRecord[] {
     const marks = collections.map(() => '?').join(', ');
     return (
-      this.db
-        .prepare(
-          `SELECT * FROM records WHERE space = ? AND collection IN (${marks}) AND deleted = 0
+      this.prepare(
+        `SELECT * FROM records WHERE space = ? AND collection IN (${marks}) AND deleted = 0
              ORDER BY created_at ASC, id ASC LIMIT ?`,
-        )
-        .all(space, ...collections, max) as RecordRow[]
+      ).all(space, ...collections, max) as RecordRow[]
     ).map(fromRow);
   }
 
   countRecords(): number {
     return (
-      this.db.prepare('SELECT COUNT(*) AS n FROM records WHERE deleted = 0').get() as { n: number }
+      this.prepare('SELECT COUNT(*) AS n FROM records WHERE deleted = 0').get() as { n: number }
     ).n;
   }
 
   addInvitation(invitation: StoredInvitation): boolean {
-    const result = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO invitations (id, invitee, inviter, at, space_id, name, secrets, state)
+    const result = this.prepare(
+      `INSERT OR IGNORE INTO invitations (id, invitee, inviter, at, space_id, name, secrets, state)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        invitation.id,
-        invitation.invitee,
-        invitation.inviter,
-        invitation.at,
-        invitation.spaceId,
-        invitation.name,
-        invitation.secrets,
-        invitation.state,
-      );
+    ).run(
+      invitation.id,
+      invitation.invitee,
+      invitation.inviter,
+      invitation.at,
+      invitation.spaceId,
+      invitation.name,
+      invitation.secrets,
+      invitation.state,
+    );
     return result.changes > 0;
   }
 
@@ -299,35 +303,31 @@ export class RecordIndex {
     type Row = Omit<StoredInvitation, 'spaceId'> & { space_id: string };
     const rows = (
       state
-        ? this.db
-            .prepare('SELECT * FROM invitations WHERE invitee = ? AND state = ? ORDER BY at DESC')
-            .all(invitee, state)
-        : this.db
-            .prepare('SELECT * FROM invitations WHERE invitee = ? ORDER BY at DESC')
-            .all(invitee)
+        ? this.prepare(
+            'SELECT * FROM invitations WHERE invitee = ? AND state = ? ORDER BY at DESC',
+          ).all(invitee, state)
+        : this.prepare('SELECT * FROM invitations WHERE invitee = ? ORDER BY at DESC').all(invitee)
     ) as Row[];
     return rows.map(({ space_id, ...rest }) => ({ ...rest, spaceId: space_id }));
   }
 
   setInvitationState(id: string, state: StoredInvitation['state']): void {
-    this.db.prepare('UPDATE invitations SET state = ? WHERE id = ?').run(state, id);
+    this.prepare('UPDATE invitations SET state = ? WHERE id = ?').run(state, id);
   }
 
   pollState(node: string, table: string): PollState | undefined {
-    const row = this.db
-      .prepare('SELECT digest, polled_at, full_at FROM poll_state WHERE node = ? AND tbl = ?')
-      .get(node, table) as { digest: string; polled_at: number; full_at: number } | undefined;
+    const row = this.prepare(
+      'SELECT digest, polled_at, full_at FROM poll_state WHERE node = ? AND tbl = ?',
+    ).get(node, table) as { digest: string; polled_at: number; full_at: number } | undefined;
     return row ? { digest: row.digest, polledAt: row.polled_at, fullAt: row.full_at } : undefined;
   }
 
   setPollState(node: string, table: string, state: PollState): void {
-    this.db
-      .prepare(
-        `INSERT INTO poll_state (node, tbl, digest, polled_at, full_at) VALUES (?, ?, ?, ?, ?)
+    this.prepare(
+      `INSERT INTO poll_state (node, tbl, digest, polled_at, full_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (node, tbl) DO UPDATE SET digest = excluded.digest,
              polled_at = excluded.polled_at, full_at = excluded.full_at`,
-      )
-      .run(node, table, state.digest, state.polledAt, state.fullAt);
+    ).run(node, table, state.digest, state.polledAt, state.fullAt);
   }
 
   close(): void {

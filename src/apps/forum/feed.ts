@@ -57,12 +57,15 @@ interface Row {
   author_name: string | null;
 }
 
-/** Score, my vote and display name of the items of one space. */
+/**
+ * Score, my vote and display name of the items of one space. `+r.id` drops the column's text
+ * affinity so that SQLite can look the expression up in the forum's indexes (state.ts).
+ */
 const ITEM_COLUMNS = `
   COALESCE((SELECT SUM(CASE json_extract(v.data, '$.value') WHEN 1 THEN 1 WHEN -1 THEN -1 ELSE 0 END)
             FROM records v
             WHERE v.space = r.space AND v.collection = 'votes' AND v.deleted = 0
-              AND json_extract(v.data, '$.item') = r.id), 0) AS score,
+              AND json_extract(v.data, '$.item') = +r.id), 0) AS score,
   COALESCE((SELECT json_extract(v.data, '$.value') FROM records v
             WHERE v.space = r.space AND v.collection = 'votes' AND v.deleted = 0
               AND v.author = @me AND v.key = 'vote:' || r.id
@@ -75,7 +78,7 @@ const ITEM_COLUMNS = `
 const COMMENT_COUNT = `
   (SELECT COUNT(*) FROM records c
      WHERE c.space = r.space AND c.collection = 'comments' AND c.deleted = 0
-       AND json_extract(c.data, '$.post') = r.id) AS comments`;
+       AND json_extract(c.data, '$.post') = +r.id) AS comments`;
 
 const POST_SHAPE = `json_type(r.data, '$.title') = 'text'`;
 
