@@ -112,7 +112,7 @@ export function showNewCommunity(ctx, main) {
   const slug = h('input', {
     name: 'slug',
     placeholder: 'e.g. gardening',
-    pattern: '[a-z0-9][a-z0-9-]{1,29}',
+    pattern: '[a-z0-9][a-z0-9\\-]{1,29}',
     required: true,
     'data-test': 'community-slug',
   });
