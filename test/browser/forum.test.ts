@@ -160,8 +160,20 @@ test(
     });
     await a.screenshot('04-a-sees-reply');
 
-    // A makes a private copy of General: new table and reader keys; the history comes along.
+    // The other pages render cleanly too.
     await a.page.click('a.back');
+    await a.page.click('[data-test=sort-top]');
+    await a.page.waitForSelector('[data-test=sort-top].active');
+    await a.page.click('a.new-community');
+    await a.page.waitForSelector('[data-test=community-slug]');
+    await a.screenshot('05-new-community');
+    await a.page.click('[data-test=me]');
+    await a.page.waitForSelector('[data-test=identity-text]');
+    assert.equal(await a.page.inputValue('[data-test=identity-text]'), forumA.identity);
+    await a.screenshot('06-settings');
+    await a.page.click('[data-test=community-link][data-private=false] >> nth=0');
+
+    // A makes a private copy of General: new table and reader keys; the history comes along.
     await a.page.waitForSelector('[data-test=fork]');
     await a.page.click('[data-test=fork]');
     await a.page.waitForSelector('[data-test=badge]:text("Private")');
@@ -177,7 +189,7 @@ test(
     await a.page.fill('[data-test=invite-input]', identityText(carol));
     await a.page.click('[data-test=invite-submit]');
     await a.page.waitForSelector('[data-test=invited] li');
-    await a.screenshot('05-a-private-copy');
+    await a.screenshot('07-a-private-copy');
 
     // The private community's entries reach node 2 too (sealed), so B's side could fetch them.
     const space = (await request(forumA.url, 'GET', `/api/spaces/${privateSpace}`)).body;
@@ -203,7 +215,7 @@ test(
     assert.ok(!bSpaces.includes(privateSpace));
     assert.equal(await b.page.$('[data-test=private-communities]'), null);
     assert.equal(await b.page.$('[data-test=invitation]'), null);
-    await b.screenshot('06-b-no-private');
+    await b.screenshot('08-b-no-private');
     const asB = await b.context.request.get(`${forumB.url}/forum/api/c/${privateSpace}`);
     assert.equal(asB.status(), 404);
     assert.equal(((await asB.json()) as { error: { code: string } }).error.code, 'no_such_space');
@@ -260,7 +272,7 @@ test(
     );
     await a.page.waitForSelector('[data-test=sync-rounds]:not(:text-is("0"))');
     assert.equal(await a.page.textContent('[data-test=peer-count]'), '1 / 1');
-    await a.screenshot('07-dashboard');
+    await a.screenshot('09-dashboard');
 
     noErrors(a, b);
     await forumA.stop();
