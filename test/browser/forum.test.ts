@@ -271,7 +271,7 @@ test(
       String(privateCount),
     );
     await a.page.waitForSelector('[data-test=sync-rounds]:not(:text-is("0"))');
-    assert.equal(await a.page.textContent('[data-test=peer-count]'), '1 / 1');
+    await a.page.waitForSelector('[data-test=peer-count]:text-is("1 / 1")');
     await a.screenshot('09-dashboard');
 
     noErrors(a, b);
