@@ -168,12 +168,6 @@ export function parseObject(text: string): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** The `type` member of a plaintext, to tell records, invitations and others apart. */
-export function plaintextType(plaintext: Buffer): string | undefined {
-  const object = parseObject(plaintext.toString('utf8'));
-  return typeof object?.type === 'string' ? object.type : undefined;
-}
-
 /**
  * Reads and checks a version from an entry's plaintext: exact shape, valid names, data that is
  * a JSON object, and the author's signature. Returns undefined for anything else: what other
