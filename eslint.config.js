@@ -31,4 +31,24 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Web pages served to browsers (plain ES modules, no build step).
+    files: ['src/**/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        navigator: 'readonly',
+        Node: 'readonly',
+        crypto: 'readonly',
+        indexedDB: 'readonly',
+        atob: 'readonly',
+        Blob: 'readonly',
+        URLSearchParams: 'readonly',
+        Intl: 'readonly',
+      },
+    },
+  },
 );

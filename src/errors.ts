@@ -45,6 +45,14 @@ export const ERROR_CODES = {
   bad_config: { status: 400, message: 'configuration is invalid' },
   bad_argument: { status: 400, message: 'argument is invalid' },
   aborted: { status: 499, message: 'operation was aborted' },
+  // local gateway and apps
+  unauthorized: { status: 401, message: 'sign in first: no valid session' },
+  unknown_identity: { status: 403, message: 'this gateway does not hold that identity' },
+  not_author: { status: 403, message: 'only the author of a record may change it' },
+  no_such_space: { status: 404, message: 'no such space, or not a member of it' },
+  no_such_record: { status: 404, message: 'no such record' },
+  no_such_invite: { status: 404, message: 'no such invitation' },
+  bad_record: { status: 400, message: 'record is not valid' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,8 @@ import { registerKeyCommands } from './commands/keys.js';
 import { registerNodeCommand } from './commands/node.js';
 import { registerPutCommand } from './commands/put.js';
 import { registerGetCommand } from './commands/get.js';
+import { registerGatewayCommand } from './commands/gateway.js';
+import { registerAppCommands } from './commands/app.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerNodeCommand(program, out);
   registerPutCommand(program, out, err);
   registerGetCommand(program, out, err);
+  registerGatewayCommand(program, out);
+  registerAppCommands(program, out, err);
   return program;
 }
 

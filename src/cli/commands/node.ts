@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
+import { DashboardPlugin } from '../../ui/plugin.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
 interface NodeOptions {
@@ -20,7 +21,8 @@ interface NodeOptions {
 
 /** The subsystems a node started from the command line runs beside its HTTP API. */
 function nodePlugins(): NodePlugin[] {
-  return [new SyncPlugin()];
+  const sync = new SyncPlugin();
+  return [sync, new DashboardPlugin({ sync })];
 }
 
 export function registerNodeCommand(program: Command, out: (line: string) => void): void {

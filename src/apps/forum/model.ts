@@ -1,0 +1,119 @@
+/**
+ * The forum's records and their rules, as pure functions. Every forum space (a public
+ * community or a private copy) has the same collections:
+ *
+ *   posts     { title, body }                    key: random
+ *   comments  { post, parent, body }             parent: a comment id or null (threads)
+ *   votes     { item, value }                    key: "vote:" + item, value 1, -1 or 0:
+ *                                                one vote per user per item, changeable
+ *
+ * What others write is untrusted: reads check shapes again (see feed.ts) and clip text.
+ */
+import { z } from 'zod';
+import { P2PError } from '../../errors.js';
+import { SLUG_RE } from './public.js';
+
+export const TITLE_MAX = 300;
+export const BODY_MAX = 20_000;
+export const COMMENT_MAX = 10_000;
+export const NAME_MAX = 40;
+
+const ID_RE = /^[0-9a-f]{32}$/;
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const reasons = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
+      .join('; ');
+    throw new P2PError('bad_record', reasons);
+  }
+  return parsed.data;
+}
+
+const text = (max: number) => z.string().trim().max(max);
+
+export const postInput = z
+  .object({ title: text(TITLE_MAX).min(1, 'a post needs a title'), body: text(BODY_MAX) })
+  .strict();
+
+export const commentInput = z
+  .object({
+    body: text(COMMENT_MAX).min(1, 'a comment needs some text'),
+    parent: z.string().regex(ID_RE).nullable().optional(),
+  })
+  .strict();
+
+export const voteInput = z
+  .object({
+    item: z.string().regex(ID_RE),
+    value: z.union([z.literal(1), z.literal(-1), z.literal(0)]),
+  })
+  .strict();
+
+export const communityInput = z
+  .object({
+    slug: z.string().regex(SLUG_RE, 'slug: 2-30 lowercase letters, digits or -'),
+    name: text(60).min(1),
+    description: text(300).default(''),
+  })
+  .strict();
+
+export const profileInput = z.object({ name: text(NAME_MAX).min(1) }).strict();
+
+export const forkInput = z.object({ name: text(60).min(1).optional() }).strict();
+
+export const inviteInput = z.object({ to: z.string().min(1).max(200) }).strict();
+
+export function parsePost(body: unknown): z.output<typeof postInput> {
+  return parse(postInput, body);
+}
+export function parseComment(body: unknown): z.output<typeof commentInput> {
+  return parse(commentInput, body);
+}
+export function parseVote(body: unknown): z.output<typeof voteInput> {
+  return parse(voteInput, body);
+}
+export function parseCommunity(body: unknown): z.output<typeof communityInput> {
+  return parse(communityInput, body);
+}
+export function parseProfile(body: unknown): z.output<typeof profileInput> {
+  return parse(profileInput, body);
+}
+export function parseFork(body: unknown): z.output<typeof forkInput> {
+  return parse(forkInput, body ?? {});
+}
+export function parseInvite(body: unknown): z.output<typeof inviteInput> {
+  return parse(inviteInput, body);
+}
+
+export function voteKey(item: string): string {
+  return `vote:${item}`;
+}
+
+/** A string from untrusted data, clipped; undefined if it is not a string. */
+export function clip(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' ? value.slice(0, max) : undefined;
+}
+
+/** The forum description of a space, from its meta (undefined if it is not a forum community). */
+export interface CommunityMeta {
+  readonly slug: string;
+  readonly name: string;
+  readonly description: string;
+  readonly forkedFrom: string | undefined;
+}
+
+export function communityMeta(meta: Record<string, unknown>): CommunityMeta | undefined {
+  const forum = meta.forum as Record<string, unknown> | undefined;
+  if (!forum || typeof forum !== 'object' || forum.kind !== 'community') return undefined;
+  const slug = clip(forum.slug, 30);
+  const name = clip(forum.name, 60);
+  if (!slug || !name) return undefined;
+  return {
+    slug,
+    name,
+    description: clip(forum.description, 300) ?? '',
+    forkedFrom: clip(forum.forked_from, 64),
+  };
+}

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { forumOptions } from '../../apps/forum/plugin.js';
+import { privateDir } from '../../gateway/keyring.js';
+import { saveIdentity } from '../../keys/key-file.js';
+import { generateIdentity, identityText } from '../../keys/keys.js';
+import { DEFAULT_PORT } from '../../node/config.js';
+import { collect } from '../parse.js';
+import { gatewayConfig, gatewayOptions, serveGateway, type GatewayFlags } from './gateway.js';
+
+/** Creates the app's identity file on first start (when --key was not given). */
+async function ensureKey(
+  path: string,
+  dataDir: string,
+  err: (line: string) => void,
+): Promise<void> {
+  if (existsSync(path)) return;
+  await mkdir(dataDir, { recursive: true });
+  await privateDir(dataDir);
+  const identity = generateIdentity();
+  await saveIdentity(path, identity);
+  err(`created a new identity ${identityText(identity)} in ${path}`);
+}
+
+export function registerAppCommands(
+  program: Command,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): void {
+  const app = program.command('app').description('apps built on p2pcloud');
+  gatewayOptions(
+    app
+      .command('forum')
+      .description(
+        'run the forum: communities, posts, threaded comments and votes, stored on p2pcloud nodes through a local gateway',
+      )
+      .option('--key <file>', 'identity key file (default: DATA/identity.json, created if missing)')
+      .option(
+        '--node <url>',
+        `node URL (repeatable; default http://127.0.0.1:${DEFAULT_PORT})`,
+        collect,
+      ),
+  ).action(async (flags: GatewayFlags) => {
+    const data = flags.data ?? './data/forum';
+    const config = gatewayConfig(flags, {
+      data,
+      key: join(data, 'identity.json'),
+      nodes: [`http://127.0.0.1:${DEFAULT_PORT}`],
+    });
+    if (!flags.key) await ensureKey(config.key_file, data, err);
+    await serveGateway(config, forumOptions(), out, 'forum');
+  });
+}

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
+import {
+  startGateway,
+  type GatewayStartOptions,
+  type RunningGateway,
+} from '../../gateway/server.js';
+import { collect, parseIntOption, parseNumberOption } from '../parse.js';
+
+export interface GatewayFlags {
+  port?: string;
+  host?: string;
+  key?: string;
+  node?: string[];
+  data?: string;
+  allowRemote?: boolean;
+  allowHost?: string[];
+  pollInterval?: string;
+  logLevel?: string;
+}
+
+/** Options shared by `gateway` and the apps built on it. */
+export function gatewayOptions(command: Command): Command {
+  return command
+    .option('--port <n>', 'TCP port (default 5000; 0 picks a free one)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--data <dir>', 'private data directory: keys and the local index')
+    .option(
+      '--allow-remote',
+      'serve clients on other machines too (never takes key files from them)',
+    )
+    .option(
+      '--allow-host <name>',
+      'with --allow-remote: a further Host name to accept (repeatable)',
+      collect,
+    )
+    .option('--poll-interval <seconds>', 'seconds between polls of the nodes (default 2)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent');
+}
+
+export function gatewayConfig(
+  flags: GatewayFlags,
+  defaults: { data: string; key?: string; nodes?: string[] },
+): GatewayConfig {
+  return parseGatewayConfig({
+    ...(flags.host !== undefined ? { host: flags.host } : {}),
+    ...(flags.port !== undefined ? { port: parseIntOption('--port', flags.port, 0, 65535) } : {}),
+    data_dir: flags.data ?? defaults.data,
+    key_file: flags.key ?? defaults.key,
+    nodes: flags.node ?? defaults.nodes,
+    allow_remote: flags.allowRemote === true,
+    allow_hosts: flags.allowHost ?? [],
+    ...(flags.pollInterval !== undefined
+      ? {
+          poll_interval_seconds: parseNumberOption(
+            '--poll-interval',
+            flags.pollInterval,
+            0.1,
+            3600,
+          ),
+        }
+      : {}),
+    ...(flags.logLevel !== undefined ? { log_level: flags.logLevel } : {}),
+  });
+}
+
+/** Runs until SIGINT or SIGTERM, then stops cleanly. */
+export async function runUntilSignal(running: RunningGateway): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await running.close();
+}
+
+export async function serveGateway(
+  config: GatewayConfig,
+  options: GatewayStartOptions,
+  out: (line: string) => void,
+  what: string,
+): Promise<void> {
+  const running = await startGateway(config, options);
+  out(
+    `p2pcloud ${what} listening on ${running.url} (identity ${running.gateway.keyring.defaultText}, nodes ${config.nodes.join(', ')})`,
+  );
+  await runUntilSignal(running);
+}
+
+export function registerGatewayCommand(program: Command, out: (line: string) => void): void {
+  gatewayOptions(
+    program
+      .command('gateway')
+      .description(
+        'run a local gateway: a JSON API on localhost that holds your keys and reads, writes, verifies and indexes records on nodes',
+      )
+      .requiredOption('--key <file>', 'your identity key file (p2pcloud keygen)')
+      .requiredOption('--node <url>', 'node URL (repeatable)', collect),
+  ).action(async (flags: GatewayFlags) => {
+    const config = gatewayConfig(flags, { data: './data/gateway' });
+    await serveGateway(config, {}, out, 'gateway');
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * The gateway's HTTP application (built apart from listen(), so tests can inject requests).
+ * JSON in and out; every error leaves as { error: { code, message } } with the status of its
+ * code. The guard runs before anything else.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { P2PError } from '../errors.js';
+import type { Gateway } from './gateway.js';
+import { checkRequest } from './guard.js';
+import { registerAuthRoutes } from './routes/auth.js';
+import { registerRecordRoutes } from './routes/records.js';
+import { registerSpaceRoutes } from './routes/spaces.js';
+import { registerStatusRoutes } from './routes/status.js';
+
+export type GatewayApp = FastifyInstance;
+
+/** Adds routes (and static pages) to a gateway: how apps such as the forum are mounted. */
+export type GatewayPlugin = (app: FastifyInstance, gateway: Gateway) => void | Promise<void>;
+
+const BODY_LIMIT = 256 * 1024;
+
+function toP2PError(error: FastifyError | Error): P2PError {
+  if (error instanceof P2PError) return error;
+  const fastify = error as FastifyError;
+  switch (fastify.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new P2PError('body_too_large', error.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new P2PError('unsupported_media_type', 'send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new P2PError('bad_json', error.message);
+    default:
+      break;
+  }
+  if (fastify.statusCode === 400) return new P2PError('bad_request', error.message);
+  if (fastify.statusCode === 413) return new P2PError('body_too_large', error.message);
+  if (fastify.statusCode === 415) return new P2PError('unsupported_media_type', error.message);
+  return new P2PError('internal');
+}
+
+function sendError(reply: FastifyReply, error: P2PError): void {
+  void reply.code(error.status).type('application/json').send(error.toJSON());
+}
+
+export async function buildGatewayApp(
+  gateway: Gateway,
+  plugins: readonly GatewayPlugin[] = [],
+): Promise<GatewayApp> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    frameworkErrors: (error, _request, reply) =>
+      sendError(reply as unknown as FastifyReply, toP2PError(error)),
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    if ((body as string).length === 0) {
+      done(new P2PError('bad_json', 'request body is empty'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (error) {
+      done(
+        new P2PError('bad_json', `request body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const header = (name: string): string | undefined => {
+      const value = request.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const verdict = checkRequest(
+      {
+        remoteAddress: request.socket.remoteAddress,
+        method: request.method,
+        path: request.url.split('?')[0]!,
+        host: header('host'),
+        origin: header('origin'),
+        secFetchSite: header('sec-fetch-site'),
+        secFetchMode: header('sec-fetch-mode'),
+      },
+      { allowRemote: gateway.config.allow_remote, allowHosts: gateway.config.allow_hosts },
+    );
+    void reply
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .header('x-frame-options', 'DENY')
+      .header('cross-origin-resource-policy', 'same-origin');
+    if (!verdict.ok) {
+      sendError(reply, new P2PError('forbidden', verdict.reason));
+      return reply;
+    }
+    if (request.url.includes('/api/')) void reply.header('cache-control', 'no-store');
+    return undefined;
+  });
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const p2p = toP2PError(error);
+    if (p2p.code === 'internal') gateway.log.error({ err: error }, 'request failed');
+    sendError(reply, p2p);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(
+      reply,
+      new P2PError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    );
+  });
+
+  registerStatusRoutes(app, gateway);
+  registerAuthRoutes(app, gateway);
+  registerSpaceRoutes(app, gateway);
+  registerRecordRoutes(app, gateway);
+  for (const plugin of plugins) await plugin(app, gateway);
+  return app;
+}

@@ -1,0 +1,230 @@
+/**
+ * Keeps the local index fresh by polling the gateway's nodes. Every round, for each node:
+ *
+ * 1. Ask for the digest of every table the gateway reads (GET /index?table=…, one request per
+ *    256 tables). A table whose digest did not change since the last round is skipped: polling
+ *    an idle node costs one small request.
+ * 2. For a changed table, read the entries created since the last read minus a look-back window
+ *    (entries reach a node late, through sync, with their original created_at). If the node
+ *    then still counts more entries of the table than the gateway has seen, read it whole.
+ *    Every `fullRescan` the read is whole anyway.
+ * 3. Read the entries addressed to each identity of the gateway (invitations), with the same
+ *    look-back.
+ *
+ * Only entries that the client library verified (encoding, proof of work, table signature,
+ * fit to the query) are processed; see ingest.ts for what happens next.
+ */
+import type { Logger } from 'pino';
+import { Client, type ReadFilter } from '../client/client.js';
+import { callJson, endpoint } from '../client/http.js';
+import { P2PError } from '../errors.js';
+import { toHex } from '../encoding/bytes.js';
+import type { RecordIndex } from './index-db.js';
+import { ingestEntries, type IngestCounts } from './ingest.js';
+import type { Keyring } from './keyring.js';
+
+export interface PollerOptions {
+  readonly nodes: readonly string[];
+  readonly intervalMs: number;
+  readonly lookbackMs: number;
+  readonly fullRescanMs: number;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+}
+
+export interface NodePollStatus {
+  readonly node: string;
+  ok: boolean;
+  lastSuccess: number | null;
+  lastError: string | null;
+}
+
+export interface PollReport extends IngestCounts {
+  readonly ms: number;
+  readonly tablesRead: number;
+}
+
+const PAGE = 500;
+const TABLES_PER_REQUEST = 256;
+
+export class Poller {
+  readonly nodes: NodePollStatus[];
+  rounds = 0;
+  lastRound: (PollReport & { at: number }) | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PollReport> | undefined;
+  private stopped = false;
+  private readonly listeners: ((report: PollReport) => void)[] = [];
+
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly index: RecordIndex,
+    private readonly options: PollerOptions,
+  ) {
+    this.nodes = options.nodes.map((node) => ({
+      node,
+      ok: false,
+      lastSuccess: null,
+      lastError: null,
+    }));
+  }
+
+  /** Called after every round (apps react to new records here). */
+  onRound(listener: (report: PollReport) => void): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.refresh()
+        .catch((error: unknown) => this.options.log.warn({ err: error }, 'poll round failed'))
+        .finally(() => this.schedule(this.options.intervalMs));
+    }, delay);
+    this.timer.unref();
+  }
+
+  /**
+   * Runs a round now and resolves when the index reflects what the nodes held when it was
+   * called: a call during a round waits for that round and then one more.
+   */
+  async refresh(): Promise<PollReport> {
+    if (this.running) {
+      await this.running.catch(() => undefined);
+      // Another caller may have started the next round meanwhile: share it.
+      if (this.running) return this.running;
+    }
+    this.running = this.round().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async round(): Promise<PollReport> {
+    const started = Date.now();
+    const totals = { entries: 0, records: 0, invitations: 0, tablesRead: 0 };
+    await Promise.all(
+      this.nodes.map(async (status) => {
+        try {
+          const counts = await this.pollNode(status.node);
+          totals.entries += counts.entries;
+          totals.records += counts.records;
+          totals.invitations += counts.invitations;
+          totals.tablesRead += counts.tablesRead;
+          if (status.lastError !== null)
+            this.options.log.info({ node: status.node }, 'node answers again');
+          status.ok = true;
+          status.lastSuccess = Date.now();
+          status.lastError = null;
+        } catch (error) {
+          const message = (error as Error).message.slice(0, 300);
+          // Said once when a node stops answering, not at every poll.
+          if (status.lastError === null) {
+            this.options.log.warn({ node: status.node, error: message }, 'cannot read node');
+          }
+          status.ok = false;
+          status.lastError = message;
+        }
+      }),
+    );
+    this.index.protectFiles();
+    const report: PollReport = { ...totals, ms: Date.now() - started };
+    this.rounds += 1;
+    this.lastRound = { ...report, at: started };
+    for (const listener of this.listeners) listener(report);
+    return report;
+  }
+
+  private async readAll(
+    client: Client,
+    filter: Pick<ReadFilter, 'tables' | 'recipients'>,
+    since: number,
+    counts: IngestCounts,
+  ): Promise<void> {
+    let from = since;
+    for (;;) {
+      const result = await client.get({ ...filter, since: from, order: 'asc', limit: PAGE });
+      const report = result.nodes[0]!;
+      if (!report.ok) {
+        throw new P2PError(report.error?.code ?? 'node_error', report.error?.message);
+      }
+      const got = ingestEntries(result.entries, this.keyring, this.index);
+      counts.entries += got.entries;
+      counts.records += got.records;
+      counts.invitations += got.invitations;
+      if (result.entries.length < PAGE) return;
+      const last = result.entries.at(-1)!.createdAt;
+      // Entries at `last` come again on the next page and are skipped as seen.
+      from = last > from ? last : from + 1;
+    }
+  }
+
+  private async pollNode(node: string): Promise<IngestCounts & { tablesRead: number }> {
+    const counts = { entries: 0, records: 0, invitations: 0, tablesRead: 0 };
+    const client = new Client({ nodes: [node], timeoutMs: this.options.timeoutMs });
+    const tables = [
+      ...new Map(
+        this.keyring.allSpaces().map((s) => [toHex(s.table.signing.publicKey), s.table]),
+      ).keys(),
+    ];
+    for (let i = 0; i < tables.length; i += TABLES_PER_REQUEST) {
+      const chunk = tables.slice(i, i + TABLES_PER_REQUEST);
+      const query = new URLSearchParams(chunk.map((t): [string, string] => ['table', t]));
+      const answer = await callJson<{
+        tables?: { table: string; count: number; digest: string }[];
+      }>('GET', endpoint(node, '/index', query), undefined, { timeoutMs: this.options.timeoutMs });
+      for (const summary of answer.tables ?? []) {
+        if (typeof summary.table !== 'string' || !chunk.includes(summary.table)) continue;
+        const now = Date.now();
+        const state = this.index.pollState(node, summary.table);
+        if (state && state.digest === summary.digest) continue;
+        const table = Buffer.from(summary.table, 'hex');
+        let full = !state || now - state.fullAt >= this.options.fullRescanMs;
+        await this.readAll(
+          client,
+          { tables: [table] },
+          full ? 0 : Math.max(0, state!.polledAt - this.options.lookbackMs),
+          counts,
+        );
+        if (!full && summary.count > this.index.seenCount(table)) {
+          await this.readAll(client, { tables: [table] }, 0, counts);
+          full = true;
+        }
+        counts.tablesRead += 1;
+        this.index.setPollState(node, summary.table, {
+          digest: summary.digest,
+          polledAt: now,
+          fullAt: full ? now : state!.fullAt,
+        });
+      }
+    }
+    for (const identity of this.keyring.identities()) {
+      const key = `recipient:${toHex(identity.box.publicKey)}`;
+      const now = Date.now();
+      const state = this.index.pollState(node, key);
+      const full = !state || now - state.fullAt >= this.options.fullRescanMs;
+      await this.readAll(
+        client,
+        { recipients: [identity.box.publicKey] },
+        full ? 0 : Math.max(0, state!.polledAt - this.options.lookbackMs),
+        counts,
+      );
+      this.index.setPollState(node, key, {
+        digest: '',
+        polledAt: now,
+        fullAt: full ? now : state!.fullAt,
+      });
+    }
+    return counts;
+  }
+}

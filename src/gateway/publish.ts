@@ -1,0 +1,67 @@
+/**
+ * Writing entries for the gateway: seal a plaintext to a reader key, solve the proof of work
+ * (multi-core), sign with a table key, and send a batch to every node. A write succeeds when at
+ * least one node holds each entry; what each node answered is reported.
+ */
+import type { Client, NodePutResult } from '../client/client.js';
+import { solvePow } from '../client/pow-solver.js';
+import { draftEntry, finishEntry } from '../entry/create.js';
+import { P2PError } from '../errors.js';
+import { toHex } from '../encoding/bytes.js';
+import type { TableKey } from '../keys/keys.js';
+
+export interface Sealed {
+  readonly id: string;
+  readonly bytes: Buffer;
+  readonly createdAt: number;
+  readonly table: Buffer;
+}
+
+export interface PublishItem {
+  readonly table: TableKey;
+  readonly to: Uint8Array;
+  readonly plaintext: Buffer;
+  readonly createdAt: number;
+}
+
+export interface PublishReport {
+  readonly entries: Sealed[];
+  /** Per entry, what each node answered. */
+  readonly nodes: NodePutResult[][];
+}
+
+export async function seal(item: PublishItem, powBits: number, threads?: number): Promise<Sealed> {
+  const draft = draftEntry({
+    table: item.table,
+    recipient: item.to,
+    plaintext: item.plaintext,
+    createdAt: item.createdAt,
+  });
+  const nonce = await solvePow(draft.challenge, powBits, threads ? { threads } : {});
+  const { bytes, id } = finishEntry(draft, nonce);
+  return { id: toHex(id), bytes, createdAt: item.createdAt, table: item.table.signing.publicKey };
+}
+
+/** Seals and sends entries; throws all_nodes_failed unless every entry reached a node. */
+export async function publish(
+  client: Client,
+  items: readonly PublishItem[],
+  threads?: number,
+): Promise<PublishReport> {
+  const powBits = await client.requiredPowBits();
+  const entries: Sealed[] = [];
+  for (const item of items) entries.push(await seal(item, powBits, threads));
+  const results = await client.putEncoded(entries.map((e) => e.bytes));
+  const failed = results.findIndex((r) => r.accepted === 0);
+  if (failed >= 0) {
+    const reasons = [
+      ...new Set(
+        results[failed]!.nodes.map((n) => `${n.node}: ${n.message ?? n.code ?? n.status}`),
+      ),
+    ];
+    throw new P2PError('all_nodes_failed', `no node accepted the entry (${reasons.join('; ')})`, {
+      nodes: results[failed]!.nodes,
+    });
+  }
+  return { entries, nodes: results.map((r) => r.nodes) };
+}

@@ -1,0 +1,102 @@
+/**
+ * Signing in by key, and registering identities created in a local browser.
+ *
+ *   POST /api/auth/challenge   a fresh single-use challenge
+ *   POST /api/auth/login       { identity, challenge, signature } → session cookie
+ *   POST /api/auth/logout
+ *   GET  /api/auth/session     who is signed in ({ signed_in: false } if nobody)
+ *   GET  /api/me               whom this request acts for
+ *   POST /api/identities       { key_file } → the gateway holds this identity from now on;
+ *                              accepted from this machine only, whatever --allow-remote says
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { P2PError } from '../../errors.js';
+import { identityText, parseIdentity } from '../../keys/keys.js';
+import { actorOf, clearSessionCookie, sessionToken, setSessionCookie } from '../actor.js';
+import type { Gateway } from '../gateway.js';
+import { isLoopbackAddress } from '../guard.js';
+import { LOGIN_DOMAIN, loginSignatureValid } from '../sessions.js';
+import { parseBody } from './body.js';
+
+const loginSchema = z
+  .object({
+    identity: z.string().min(1).max(200),
+    challenge: z.string().min(1).max(100),
+    signature: z.string().min(1).max(200),
+  })
+  .strict();
+
+const registerSchema = z.object({ key_file: z.record(z.string(), z.unknown()) }).strict();
+
+/** The origin the browser signed for: this request's own scheme-less host. */
+function originOf(request: FastifyRequest): string {
+  return `http://${request.headers.host ?? ''}`;
+}
+
+function whoami(gateway: Gateway, text: string): Record<string, unknown> {
+  const identity = gateway.keyring.identity(text)!;
+  return {
+    identity: text,
+    personal_space: gateway.keyring.personalSpaceOf(identity).id,
+    gateway_identity: text === gateway.keyring.defaultText,
+  };
+}
+
+export function registerAuthRoutes(app: FastifyInstance, gateway: Gateway): void {
+  app.post('/api/auth/challenge', async () => {
+    const { challenge, expiresAt } = gateway.sessions.challenge();
+    return { challenge, expires_at: expiresAt, domain: LOGIN_DOMAIN };
+  });
+
+  app.post('/api/auth/login', async (request, reply) => {
+    const body = parseBody(loginSchema, request.body);
+    if (!gateway.sessions.consume(body.challenge)) {
+      throw new P2PError(
+        'unauthorized',
+        'the challenge is unknown, used or expired: ask for a new one',
+      );
+    }
+    if (!loginSignatureValid(body.identity, originOf(request), body.challenge, body.signature)) {
+      throw new P2PError('unauthorized', 'the signature does not verify for this identity');
+    }
+    const text = body.identity.trim();
+    if (!gateway.keyring.identity(text)) {
+      throw new P2PError(
+        'unknown_identity',
+        'this gateway does not hold this identity: register its key file first',
+      );
+    }
+    const token = gateway.sessions.open(text);
+    setSessionCookie(gateway, reply, token, gateway.config.session_hours * 3600);
+    return whoami(gateway, text);
+  });
+
+  app.post('/api/auth/logout', async (request, reply) => {
+    gateway.sessions.close(sessionToken(gateway, request));
+    clearSessionCookie(gateway, reply);
+    return { signed_out: true };
+  });
+
+  app.get('/api/auth/session', async (request) => {
+    const text = gateway.sessions.identityOf(sessionToken(gateway, request));
+    // Not being signed in is an answer, not an error: pages ask this before anything else.
+    if (!text || !gateway.keyring.identity(text)) return { signed_in: false };
+    return { signed_in: true, ...whoami(gateway, text) };
+  });
+
+  app.get('/api/me', async (request) => whoami(gateway, identityText(actorOf(gateway, request))));
+
+  app.post('/api/identities', async (request, reply) => {
+    // A secret key may cross the loopback interface, never the network.
+    if (!isLoopbackAddress(request.socket.remoteAddress)) {
+      throw new P2PError('forbidden', 'key files are only accepted from this machine');
+    }
+    const body = parseBody(registerSchema, request.body);
+    const identity = parseIdentity(JSON.stringify(body.key_file));
+    const registered = await gateway.keyring.registerIdentity(identity);
+    if (registered) void gateway.poller.refresh().catch(() => undefined);
+    void reply.code(registered ? 201 : 200);
+    return { ...whoami(gateway, identityText(identity)), registered };
+  });
+}

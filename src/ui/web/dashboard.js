@@ -1,0 +1,336 @@
+// The node dashboard: reads GET /stats every two seconds and redraws. Plain DOM, text only.
+
+const REFRESH_MS = 2000;
+let paused = false;
+let lastOk = 0;
+let timer;
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attributes = {}, ...children) {
+  const [name, ...classes] = tag.split('.');
+  const node = document.createElement(name);
+  if (classes.length) node.className = classes.join(' ');
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value !== undefined && value !== null) node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const numberFormat = new Intl.NumberFormat('en');
+const count = (n) => numberFormat.format(n);
+
+function bytes(n) {
+  if (n === null || n === undefined) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+function ago(ms) {
+  if (!ms) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+function duration(seconds) {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  if (seconds < 86400)
+    return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+  return `${Math.floor(seconds / 86400)}d ${Math.floor((seconds % 86400) / 3600)}h`;
+}
+
+function shortTable(text) {
+  return `${text.slice(0, 14)}…${text.slice(-6)}`;
+}
+
+function card(label, value, detail, test, tone = '') {
+  return el(
+    `div.card${tone ? `.${tone}` : ''}`,
+    {},
+    el('div.card-label', {}, label),
+    el('div.card-value', { 'data-test': test }, value),
+    el('div.card-detail', {}, detail),
+  );
+}
+
+function fill(id, rows, empty, columns) {
+  const body = $(id);
+  body.replaceChildren(
+    ...(rows.length > 0 ? rows : [el('tr', {}, el('td.empty', { colspan: columns }, empty))]),
+  );
+}
+
+const idle = (round) =>
+  round.peers.every((p) => p.outcome === 'equal' && p.stored === 0 && p.pushed === 0);
+
+/** Recent rounds, newest first; runs of rounds that found nothing to do fold into one line. */
+function roundItems(sync) {
+  const rounds = sync?.recent_rounds ?? [];
+  if (rounds.length === 0)
+    return [el('li.muted', {}, sync ? 'No round yet.' : 'Sync is not enabled.')];
+  const items = [];
+  for (let i = 0; i < rounds.length; ) {
+    const r = rounds[i];
+    if (idle(r)) {
+      let j = i;
+      while (j + 1 < rounds.length && idle(rounds[j + 1])) j += 1;
+      const peers = new Set(rounds.slice(i, j + 1).flatMap((x) => x.peers.map((p) => p.url)));
+      items.push(
+        el(
+          'li',
+          {},
+          el(
+            'div.round-head',
+            {},
+            el('strong', {}, j > i ? `#${rounds[j].round}–#${r.round}` : `#${r.round}`),
+            el('span', {}, ago(r.at)),
+            el(
+              'span.muted',
+              {},
+              peers.size === 0 ? 'no peer was due' : `in sync with ${[...peers].join(', ')}`,
+            ),
+          ),
+        ),
+      );
+      i = j + 1;
+      continue;
+    }
+    items.push(
+      el(
+        'li',
+        {},
+        el(
+          'div.round-head',
+          {},
+          el('strong', {}, `#${r.round}`),
+          el('span', {}, ago(r.at)),
+          el('span.muted', {}, `${r.ms} ms`),
+        ),
+        r.peers.map((p) =>
+          el(
+            'div.round-peer',
+            {},
+            el(
+              `span.pill.${p.outcome === 'failed' || p.outcome === 'misbehaved' ? 'failing' : 'ok'}`,
+              {},
+              p.outcome,
+            ),
+            el('code', {}, p.url),
+            el(
+              'span.muted',
+              {},
+              `+${p.stored} stored, ${p.pushed} pushed${p.error ? ` · ${p.error}` : ''}`,
+            ),
+          ),
+        ),
+      ),
+    );
+    i += 1;
+  }
+  return items;
+}
+
+function render(stats) {
+  const { node, totals, sync, peers, ingest, requests } = stats;
+  $('node-url').textContent =
+    `${node.urls.join(', ')} · v${node.version} · up ${duration(node.uptime_seconds)}`;
+  const okPeers = peers.filter((p) => p.state === 'ok').length;
+  const failing = peers.filter((p) => p.state === 'failing' || p.state === 'dropped').length;
+  $('cards').replaceChildren(
+    card('Entries', count(totals.entries), `${count(totals.tables)} tables`, 'total-entries'),
+    card(
+      'Stored',
+      bytes(totals.bytes),
+      totals.disk_bytes ? `${bytes(totals.disk_bytes)} on disk` : 'payload bytes',
+      'total-bytes',
+    ),
+    card(
+      'Peers',
+      `${okPeers} / ${peers.length}`,
+      failing > 0 ? `${failing} failing` : 'all healthy',
+      'peer-count',
+      failing > 0 ? 'warn' : '',
+    ),
+    card(
+      'Sync rounds',
+      sync ? count(sync.rounds) : 'off',
+      sync
+        ? sync.running
+          ? `running: ${sync.current?.phase ?? ''}`
+          : `${count(ingest.stored_from_sync)} entries came from peers`
+        : 'sync is not enabled',
+      'sync-rounds',
+    ),
+    card(
+      'Rejected',
+      count(ingest.rejected),
+      `${count(ingest.duplicates)} duplicates`,
+      'rejected-total',
+      ingest.rejected > 0 ? 'warn' : '',
+    ),
+    card(
+      'Minimum work',
+      `${node.min_pow_bits} bits`,
+      `entries up to ${bytes(node.max_entry_bytes)}`,
+      'min-pow',
+    ),
+  );
+
+  const largest = Math.max(1, ...stats.tables.map((t) => t.entries));
+  $('tables-sub').textContent =
+    totals.tables > stats.tables.length
+      ? `largest ${stats.tables.length} of ${count(totals.tables)}`
+      : '';
+  fill(
+    'tables',
+    stats.tables.map((t) =>
+      el(
+        'tr',
+        { 'data-table': t.table },
+        el('td', {}, el('code', { title: t.table }, shortTable(t.table))),
+        el('td.num', { 'data-test': 'table-entries' }, count(t.entries)),
+        el('td.num', {}, bytes(t.bytes)),
+        el(
+          'td.share',
+          {},
+          el('div.bar', {}, el(`div.bar-fill.w${Math.round((t.entries / largest) * 20)}`)),
+        ),
+        el('td.num', {}, ago(t.last_created_at)),
+      ),
+    ),
+    'No entries yet.',
+    5,
+  );
+
+  $('peers-sub').textContent = peers.length ? `${okPeers} ok` : '';
+  fill(
+    'peers',
+    peers.map((p) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, el('code', {}, p.url), el('span.source', {}, p.source)),
+        el('td', {}, el(`span.pill.${p.state}`, {}, p.state)),
+        el('td.num', {}, ago(p.last_seen)),
+        el(
+          'td.num',
+          {},
+          p.failures > 0 ? `${p.failures} (retry in ${p.next_attempt_in_seconds}s)` : '0',
+        ),
+      ),
+    ),
+    'No peers known. Start the node with --peer URL.',
+    4,
+  );
+
+  $('sync-sub').textContent = sync
+    ? `${count(sync.totals.fetched)} fetched · ${count(sync.totals.pushed)} pushed`
+    : 'off';
+  $('rounds').replaceChildren(...roundItems(sync));
+
+  $('rejected-sub').textContent = stats.rejected.length ? `${count(ingest.rejected)} in all` : '';
+  const most = Math.max(1, ...stats.rejected.map((r) => r.count));
+  fill(
+    'rejected',
+    stats.rejected.map((r) =>
+      el(
+        'tr',
+        { 'data-code': r.code },
+        el('td', {}, el('code', {}, r.code)),
+        el('td.num', {}, count(r.count)),
+        el(
+          'td.share',
+          {},
+          el('div.bar.bad', {}, el(`div.bar-fill.w${Math.round((r.count / most) * 20)}`)),
+        ),
+      ),
+    ),
+    'Nothing rejected.',
+    3,
+  );
+
+  const traffic = [
+    ['Entries stored', ingest.stored],
+    ['… of them from peers', ingest.stored_from_sync],
+    ['Duplicates', ingest.duplicates],
+    ['Expired and removed', ingest.expired],
+    ['PUT requests', requests.put],
+    ['GET requests', requests.get],
+    ['Hello requests', requests.hello],
+  ];
+  fill(
+    'traffic',
+    traffic.map(([label, value]) =>
+      el('tr', {}, el('td', {}, label), el('td.num', {}, count(value))),
+    ),
+    '',
+    2,
+  );
+
+  $('activity').replaceChildren(
+    ...(stats.activity.length > 0
+      ? stats.activity.map((a) =>
+          el(
+            'li',
+            {},
+            el('span.time', {}, new Date(a.at).toLocaleTimeString()),
+            el(`span.pill.kind-${a.kind}`, {}, a.kind),
+            el('span', {}, a.text),
+          ),
+        )
+      : [el('li.muted', {}, 'Nothing happened yet.')]),
+  );
+}
+
+async function refresh() {
+  try {
+    const response = await fetch('/stats', { cache: 'no-store' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    render(await response.json());
+    lastOk = Date.now();
+    $('pulse').className = 'pulse ok';
+  } catch (error) {
+    $('pulse').className = 'pulse down';
+    $('updated').textContent = `node unreachable (${error.message})`;
+    return;
+  }
+  $('updated').textContent = 'live';
+}
+
+function schedule() {
+  clearTimeout(timer);
+  if (!paused)
+    timer = setTimeout(async () => {
+      await refresh();
+      schedule();
+    }, REFRESH_MS);
+}
+
+setInterval(() => {
+  if (lastOk && !paused) $('updated').textContent = `live · updated ${ago(lastOk)}`;
+  if (paused) $('updated').textContent = 'paused';
+}, 1000);
+
+$('pause').addEventListener('click', () => {
+  paused = !paused;
+  $('pause').textContent = paused ? 'Resume' : 'Pause';
+  if (!paused) void refresh();
+  schedule();
+});
+
+await refresh();
+schedule();

@@ -1,0 +1,197 @@
+/**
+ * Starting gateways for tests: in-process (route and API tests) or as real child processes
+ * (`p2pcloud gateway` / `p2pcloud app forum`), listening on 127.0.0.1 with a free port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after } from 'node:test';
+import { pino } from 'pino';
+import { parseGatewayConfig, type GatewayConfigInput } from '../../src/gateway/config.js';
+import {
+  startGateway,
+  type GatewayStartOptions,
+  type RunningGateway,
+} from '../../src/gateway/server.js';
+import { loadIdentity, saveIdentity } from '../../src/keys/key-file.js';
+import { generateIdentity, type Identity } from '../../src/keys/keys.js';
+import { cliPath } from './paths.js';
+import { tempDir } from './tmp.js';
+
+export async function newKeyFile(dir = tempDir()): Promise<{ path: string; identity: Identity }> {
+  const identity = generateIdentity();
+  const path = join(dir, `identity-${Math.random().toString(36).slice(2)}.json`);
+  await saveIdentity(path, identity);
+  return { path, identity };
+}
+
+export async function startTestGateway(
+  nodes: readonly string[],
+  overrides: Partial<GatewayConfigInput> = {},
+  options: GatewayStartOptions = {},
+): Promise<RunningGateway & { identity: Identity; dataDir: string }> {
+  const { path, identity } = overrides.key_file
+    ? { path: overrides.key_file, identity: await loadIdentity(overrides.key_file) }
+    : await newKeyFile();
+  const dataDir = overrides.data_dir ?? join(tempDir(), 'gateway');
+  const config = parseGatewayConfig({
+    host: '127.0.0.1',
+    port: 0,
+    data_dir: dataDir,
+    key_file: path,
+    nodes: [...nodes],
+    poll_interval_seconds: 0.3,
+    log_level: 'silent',
+    pow_threads: 1,
+    ...overrides,
+  });
+  const running = await startGateway(config, { logger: pino({ level: 'silent' }), ...options });
+  after(() => running.close());
+  return { ...running, identity, dataDir };
+}
+
+export interface GatewayProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly identity: string;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Runs `p2pcloud <args>` (a gateway or an app) and waits until it listens. */
+export async function spawnGateway(args: readonly string[]): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const started = await new Promise<{ url: string; identity: string }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`gateway did not start in time:\n${stderr}`)),
+      30_000,
+    );
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const match = /listening on (http:\/\/\S+) \(identity (p2pid1[a-z0-9]+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: match[1]!, identity: match[2]! });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`));
+    });
+  });
+  const handle: GatewayProcess = {
+    ...started,
+    child,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return handle;
+}
+
+/** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A JSON request to a gateway; returns status and parsed body. */
+export async function request(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+/**
+ * A request through node:http, which (unlike fetch) sends any Host header it is given: to
+ * test what a page under a rebound DNS name would send.
+ */
+export function rawRequest(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  options: { localAddress?: string; host?: string } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: options.host ?? url.hostname,
+        port: url.port,
+        path,
+        headers,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => {
+          let body: Record<string, unknown> = {};
+          try {
+            body = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            body = { text };
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The node dashboard's data (GET /stats) and pages (/ui), in-process over real HTTP: counts per
+ * table, rejections by reason, activity, sync status, and the security headers of the pages.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeFrames, ENTRIES_MEDIA_TYPE } from '../../src/entry/framing.js';
+import { tableText } from '../../src/keys/keys.js';
+import { decodeEntry } from '../../src/entry/format.js';
+import { entryPowBits } from '../../src/entry/verify.js';
+import { SyncPlugin } from '../../src/sync/plugin.js';
+import { DashboardPlugin } from '../../src/ui/plugin.js';
+import { makeEntry } from '../helpers/entries.js';
+import { eventually } from '../helpers/gateways.js';
+import { startTestNode } from '../helpers/nodes.js';
+
+const sync = new SyncPlugin();
+const node = await startTestNode({ min_pow_bits: 4, sync: { interval_seconds: 0.2 } }, [
+  sync,
+  new DashboardPlugin({ sync }),
+]);
+
+/** An entry whose proof of work is certainly below the node's minimum of 4 bits. */
+function weakEntry(): Buffer {
+  for (;;) {
+    const { bytes } = makeEntry({ powBits: 0 });
+    if (entryPowBits(decodeEntry(bytes)) < 4) return bytes;
+  }
+}
+
+async function put(entries: Buffer[]): Promise<number> {
+  const response = await fetch(`${node.url}/put`, {
+    method: 'POST',
+    headers: { 'content-type': ENTRIES_MEDIA_TYPE },
+    body: encodeFrames(entries),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+interface Stats {
+  totals: { entries: number; bytes: number; tables: number };
+  tables: { table: string; entries: number; bytes: number }[];
+  rejected: { code: string; count: number }[];
+  ingest: { stored: number; rejected: number };
+  activity: { kind: string; text: string }[];
+  sync: { enabled: boolean; rounds: number } | null;
+  peers: unknown[];
+  node: { min_pow_bits: number };
+}
+
+test('GET /stats counts entries and bytes per table, rejections by reason, and activity', async () => {
+  const first = makeEntry({ powBits: 4 });
+  const more = [1, 2].map(() => makeEntry({ table: first.table, powBits: 4 }));
+  const other = makeEntry({ powBits: 4 });
+  assert.equal(await put([first.bytes, ...more.map((m) => m.bytes), other.bytes]), 200);
+  assert.equal(await put([weakEntry(), weakEntry()]), 422);
+  const tampered = Buffer.from(makeEntry({ powBits: 4 }).bytes);
+  tampered[tampered.length - 1]! ^= 1;
+  await put([tampered]);
+
+  const stats = await eventually('stats to show the entries', async () => {
+    const answer = (await (await fetch(`${node.url}/stats`)).json()) as Stats;
+    return answer.totals.entries === 4 && answer.ingest.rejected >= 2 ? answer : undefined;
+  });
+  assert.equal(stats.totals.tables, 2);
+  const big = stats.tables.find((t) => t.table === tableText(first.table))!;
+  assert.equal(big.entries, 3);
+  assert.equal(big.bytes, first.bytes.length + more[0]!.bytes.length + more[1]!.bytes.length);
+  assert.equal(stats.tables.find((t) => t.table === tableText(other.table))!.entries, 1);
+  assert.equal(stats.tables[0]!.table, tableText(first.table));
+  const rejected = Object.fromEntries(stats.rejected.map((r) => [r.code, r.count]));
+  assert.equal(rejected.pow_too_low, 2);
+  assert.ok(stats.activity.some((a) => a.kind === 'put' && a.text.includes('stored 4')));
+  assert.ok(stats.activity.some((a) => a.kind === 'reject'));
+  assert.equal(stats.node.min_pow_bits, 4);
+  assert.equal(stats.sync?.enabled, true);
+  assert.deepEqual(stats.peers, []);
+  await eventually('a sync round to be counted', async () => {
+    const answer = (await (await fetch(`${node.url}/stats`)).json()) as Stats;
+    return (answer.sync?.rounds ?? 0) > 0;
+  });
+  // Nothing secret or sealed appears: no payloads, only public keys and counters.
+  const text = await (await fetch(`${node.url}/stats`)).text();
+  assert.ok(!text.includes(first.bytes.toString('base64').slice(0, 40)));
+});
+
+test('the dashboard pages are served with a strict content security policy', async () => {
+  for (const path of ['/ui', '/ui/', '/ui/index.html']) {
+    const page = await fetch(`${node.url}${path}`);
+    assert.equal(page.status, 200, path);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.equal(page.headers.get('x-frame-options'), 'DENY');
+    assert.match(await page.text(), /p2pcloud node/);
+  }
+  const script = await fetch(`${node.url}/ui/dashboard.js`);
+  assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+  const etag = script.headers.get('etag')!;
+  await script.text();
+  const again = await fetch(`${node.url}/ui/dashboard.js`, { headers: { 'if-none-match': etag } });
+  assert.equal(again.status, 304);
+  const missing = await fetch(`${node.url}/ui/../package.json`);
+  assert.equal(missing.status, 404);
+  const nothing = await fetch(`${node.url}/ui/nothing.js`);
+  assert.equal(nothing.status, 404);
+  assert.equal(((await nothing.json()) as { error: { code: string } }).error.code, 'not_found');
+});
