@@ -12,6 +12,7 @@ import { registerPutCommand } from './commands/put.js';
 import { registerGetCommand } from './commands/get.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerAppCommands } from './commands/app.js';
+import { registerPeersCommand } from './commands/peers.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerNodeCommand(program, out);
   registerPutCommand(program, out, err);
   registerGetCommand(program, out, err);
+  registerPeersCommand(program, out);
   registerGatewayCommand(program, out);
   registerAppCommands(program, out, err);
   return program;
