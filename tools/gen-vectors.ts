@@ -8,6 +8,9 @@
  *   npm run vectors            write missing files, check existing ones
  *   npm run vectors -- --force overwrite (only when the format is meant to change)
  */
+import { fmix32, splitmix64 } from '../src/reconcile/mix.js';
+import { Sketch, elementHash, forEachIndex } from '../src/reconcile/riblt.js';
+import { SetSummary, bucketFingerprint } from '../src/reconcile/summary.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -986,6 +989,55 @@ function bucketVectors(positives: BuiltPositive[]): Record<string, unknown> {
   };
 }
 
+/** Reconciliation (§13): the mixing functions, index sequences, fingerprints and a sketch. */
+function syncVectors(): Record<string, unknown> {
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((label) => syntheticId(`sync ${label}`));
+  const shorts = ids.map((id) => [id.readUInt32BE(0), id.readUInt32BE(4)] as [number, number]);
+  const u64 = (hi: number, lo: number): string =>
+    `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+  const elements = shorts.map(([hi, lo]) => {
+    const [zHi, zLo] = splitmix64(hi, lo);
+    const indices: number[] = [];
+    const { seedHi, seedLo } = elementHash(hi, lo);
+    forEachIndex(seedHi, seedLo, 4096, (i) => indices.push(i));
+    return {
+      short_id: u64(hi, lo),
+      splitmix64: u64(zHi, zLo),
+      check: zLo,
+      indices_below_4096: indices,
+    };
+  });
+  const fmix = [0, 1, 0xdeadbeef, 0xffffffff].map((x) => ({ input: x, output: fmix32(x) }));
+  const buckets = 16;
+  const summary = new SetSummary(buckets, 64);
+  for (const [hi, lo] of shorts) summary.toggle(hi, lo, 1);
+  const salt = 0x5eed1234;
+  const other = new Sketch(64);
+  for (const [hi, lo] of shorts.slice(0, 4)) other.toggle(hi, lo, 1);
+  return {
+    description:
+      'Set reconciliation (protocol §13). Short ids are the first 8 bytes of ids, here the ids ' +
+      'SHA-256("p2pcloud/v1/test-vectors/id/sync a") … ("… sync f"); splitmix64 and fmix32 as specified; ' +
+      'the index sequence of each element below 4096; bucket fingerprints of the six-element set ' +
+      'with B = 16 and the given salt; and the first 64 coded symbols (13 bytes each) of the set ' +
+      'and of its first four elements, whose difference decodes to the last two.',
+    fmix32: fmix,
+    elements,
+    fingerprints: {
+      buckets,
+      salt,
+      bytes: hex(Buffer.from(summary.fingerprints(salt))),
+      empty_bucket: bucketFingerprint(salt, 0, 0, 0),
+    },
+    sketch: {
+      symbols: 64,
+      set: hex(summary.sketch.encode(0, 64)),
+      first_four: hex(other.encode(0, 64)),
+      difference: shorts.slice(4).map(([hi, lo]) => u64(hi, lo)),
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function write(name: string, value: unknown): void {
@@ -1059,6 +1111,7 @@ function main(): void {
   });
   write('key-text.json', keyTextVectors());
   write('buckets.json', bucketVectors(positives));
+  write('sync.json', syncVectors());
 }
 
 main();
