@@ -29,6 +29,17 @@ export class PeerMisbehaviour extends Error {
   }
 }
 
+/**
+ * Answers are capped at what a correct node can send for the request; call() reports a peer
+ * that sends more (or announces more) as node_lied, which is misbehaviour, not a failure.
+ */
+function overLimit(error: unknown): never {
+  if (error instanceof P2PError && error.code === 'node_lied') {
+    throw new PeerMisbehaviour(error.message);
+  }
+  throw error;
+}
+
 export interface Traffic {
   requests: number;
   /** Reconciliation traffic: everything except entries themselves. */
@@ -69,7 +80,7 @@ export class PeerClient {
       maxResponseBytes,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       ...(headers ? { headers } : {}),
-    });
+    }).catch(overLimit);
     if (response.status < 200 || response.status >= 300) {
       throw nodeError(this.url, response.status, response.body);
     }
@@ -260,7 +271,7 @@ export class PeerClient {
       maxResponseBytes: 64 * 1024 + entries.length * 400,
       headers: { 'p2pcloud-push': '1', 'p2pcloud-results': 'summary' },
       ...(this.options.signal ? { signal: this.options.signal } : {}),
-    });
+    }).catch(overLimit);
     this.traffic.requests += 1;
     let parsed: { stored?: unknown };
     try {

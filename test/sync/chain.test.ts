@@ -41,7 +41,10 @@ test('a chain of five nodes replicates everything and learns the whole network',
 
   // Before anything was put, each node knows at most its neighbours and the nodes they told it of.
   const first = await syncPeers(urls[0]!);
-  assert.ok(first.every((p) => urls.includes(p.url)), 'node 0 lists a peer outside the chain');
+  assert.ok(
+    first.every((p) => urls.includes(p.url)),
+    'node 0 lists a peer outside the chain',
+  );
 
   const atStart = makeEntries(60, { label: 'first' });
   const inMiddle = makeEntries(60, { label: 'middle' });
@@ -71,12 +74,17 @@ test('a chain of five nodes replicates everything and learns the whole network',
     return true;
   };
   t.diagnostic(`180 entries on all five nodes after ${tookMs} ms`);
-  const learntMs = await waitUntil('every node knows the four others', complete, 60_000, async () => {
-    const views = await Promise.all(urls.map((u) => syncPeers(u)));
-    return views
-      .map((peers, i) => `${urls[i]}: ${peers.map((p) => `${p.url} ${p.state}`).join(', ')}`)
-      .join('\n');
-  });
+  const learntMs = await waitUntil(
+    'every node knows the four others',
+    complete,
+    60_000,
+    async () => {
+      const views = await Promise.all(urls.map((u) => syncPeers(u)));
+      return views
+        .map((peers, i) => `${urls[i]}: ${peers.map((p) => `${p.url} ${p.state}`).join(', ')}`)
+        .join('\n');
+    },
+  );
   for (const url of urls) {
     const peers = await syncPeers(url);
     assert.deepEqual(

@@ -37,7 +37,9 @@ test('two groups cut apart keep writing, then converge once the links heal', asy
   const names = ['A', 'B', 'C', 'D'] as const;
   const ports = await Promise.all(names.map(() => freePort()));
   // links[i] leads from node i to node i+1 (mod 4).
-  const links: TcpProxy[] = await Promise.all(ports.map((_, i) => startTcpProxy(ports[(i + 1) % 4]!)));
+  const links: TcpProxy[] = await Promise.all(
+    ports.map((_, i) => startTcpProxy(ports[(i + 1) % 4]!)),
+  );
   t.after(() => Promise.all(links.map((l) => l.close())));
   const nodes: NodeProcess[] = [];
   for (let i = 0; i < 4; i++) {
