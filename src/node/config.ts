@@ -66,7 +66,7 @@ export const nodeConfigSchema = z
       .prefault({}),
     buckets: z.number().int().min(1).max(MAX_BUCKETS).default(DEFAULT_BUCKETS),
     durability: z.enum(['process', 'power']).default('process'),
-    cache_mib: z.number().int().min(2).max(65_536).default(64),
+    cache_mib: z.number().int().min(2).max(65_536).default(32),
     /** Worker threads that verify signatures; 0 verifies on the main thread. */
     verify_threads: z.number().int().min(0).max(64).optional(),
     /** Worker threads that answer queries; 0 answers them on the main thread. */

@@ -24,7 +24,13 @@ export interface IngestResult {
 }
 
 /** An incoming item: raw entry bytes, or a rejection found while parsing the request. */
-export type IngestItem = { readonly bytes: Buffer } | { readonly rejection: Rejection };
+export type IngestItem =
+  | {
+      readonly bytes: Buffer;
+      /** SHA-256 of bytes, when the caller has already computed it. */
+      readonly id?: Buffer;
+    }
+  | { readonly rejection: Rejection };
 
 /** 'push': sent by a peer right after it received the entry (not pushed on again). */
 export type IngestSource = 'put' | 'push' | 'sync';
@@ -73,7 +79,7 @@ export class Ingestor {
         results[index] = { status: 'rejected', code: error.code, message: error.message };
         return;
       }
-      const id = entryId(entry.bytes);
+      const id = item.id ?? entryId(entry.bytes);
       const rejection = checkEntryPolicy(this.policy, entry, now);
       if (rejection) {
         results[index] = { status: 'rejected', id: toHex(id), ...rejection };
@@ -83,7 +89,12 @@ export class Ingestor {
     });
 
     // Entries already stored are byte-identical (same SHA-256): no need to verify them again.
-    const known = candidates.length > 0 ? await this.store.hasIds(candidates.map((c) => c.id)) : [];
+    // Entries fetched by sync were asked for because they were missing a moment ago; the
+    // store still refuses any duplicate, so the check is skipped rather than done twice.
+    const known =
+      candidates.length > 0 && source !== 'sync'
+        ? await this.store.hasIds(candidates.map((c) => c.id))
+        : [];
     const fresh = candidates.filter((candidate, i) => {
       if (!known[i]) return true;
       results[candidate.index] = { status: 'duplicate', id: toHex(candidate.id) };

@@ -67,8 +67,27 @@ export interface SessionDeps {
 }
 
 const MAX_REFUSED_REMEMBERED = 10_000;
-const FETCH_BATCH = 5000;
-const FETCH_BYTES = 8 * 1024 * 1024;
+const FETCH_BATCH = 1500;
+const FETCH_BYTES = 1024 * 1024;
+/** Fetched batches being verified and stored at the same time. */
+const ACCEPT_WINDOW = 2;
+
+/** Keeps at most `size` jobs running: add() waits for the oldest when the window is full. */
+class Window {
+  private readonly running: Promise<void>[] = [];
+  constructor(private readonly size: number) {}
+
+  async add(job: Promise<void>): Promise<void> {
+    // A job that fails while an older one is awaited is reported by drain(), not unhandled.
+    job.catch(() => undefined);
+    this.running.push(job);
+    if (this.running.length >= this.size) await this.running.shift();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running.splice(0));
+  }
+}
 const PUSH_BATCH = 2000;
 /** Ids listed per /sync/ids request (expected, from the peer's bucket counts). */
 const IDS_PER_REQUEST = 400_000;
@@ -411,9 +430,11 @@ export class SyncSession {
     allowed: (hi: number, lo: number) => boolean,
   ): Promise<void> {
     const tables = this.tables();
-    for (const bytes of entries) {
+    const ids = entries.map((bytes) => entryId(bytes));
+    for (let i = 0; i < entries.length; i++) {
+      const bytes = entries[i]!;
       // Bytes that do not even decode are caught by ingest below and count as forged.
-      const [hi, lo] = shortIdOf(entryId(bytes));
+      const [hi, lo] = shortIdOf(ids[i]!);
       if (!allowed(hi, lo)) throw new PeerMisbehaviour('sent an entry that was not asked for', 2);
       const table = bytes.subarray(OFFSET.table, OFFSET.table + 32);
       if (tables && !tables.some((t) => t.equals(table))) {
@@ -422,7 +443,7 @@ export class SyncSession {
     }
     this.fetched += entries.length;
     const results = await this.deps.ingestor.ingest(
-      entries.map((bytes) => ({ bytes })),
+      entries.map((bytes, i) => ({ bytes, id: ids[i]! })),
       'sync',
     );
     this.tally(results);
@@ -449,32 +470,32 @@ export class SyncSession {
 
   private async fetchIds(ids: [number, number][]): Promise<void> {
     const batch = this.deps.fetchBatch ?? FETCH_BATCH;
+    const window = new Window(ACCEPT_WINDOW);
     let done = 0;
-    // One request in flight while the previous batch is verified and stored. The loop runs
-    // one step past the last batch, so that the last request in flight is taken in too.
-    let pending: { answer: Promise<Buffer[]>; keys: Set<string> } | undefined;
-    for (let i = 0; i < ids.length + batch; i += batch) {
-      const chunk = ids.slice(i, i + batch);
-      let next: typeof pending;
-      if (chunk.length > 0) {
-        this.roundTrips += 1;
-        next = {
-          answer: this.peer.fetchIds(this.scope, chunk),
-          keys: new Set(chunk.map(([hi, lo]) => shortIdKey(hi, lo))),
-        };
-        // If accept() below throws, this request's failure must not go unhandled.
-        next.answer.catch(() => undefined);
-      }
-      if (pending) {
-        const { keys } = pending;
-        // Each asked-for id may come once: deleting it from the set checks both.
-        const entries = await pending.answer;
-        await this.accept(entries, (hi, lo) => keys.delete(shortIdKey(hi, lo)));
-        done += entries.length;
-        this.deps.onProgress?.('fetch', done, ids.length);
-      }
-      pending = next;
+    const request = (
+      from: number,
+    ): { answer: Promise<Buffer[]>; keys: Set<string> } | undefined => {
+      const chunk = ids.slice(from, from + batch);
+      if (chunk.length === 0) return undefined;
+      this.roundTrips += 1;
+      const answer = this.peer.fetchIds(this.scope, chunk);
+      // If an earlier batch fails first, this request's failure must not go unhandled.
+      answer.catch(() => undefined);
+      return { answer, keys: new Set(chunk.map(([hi, lo]) => shortIdKey(hi, lo))) };
+    };
+    // One request ahead of the one being taken in, and two batches verified and stored at once:
+    // the peer, the network, our verification threads and our store all stay busy.
+    let next = request(0);
+    for (let from = batch; next; from += batch) {
+      const current = next;
+      next = request(from);
+      const entries = await current.answer;
+      // Each asked-for id may come once: deleting it from the set checks both.
+      await window.add(this.accept(entries, (hi, lo) => current.keys.delete(shortIdKey(hi, lo))));
+      done += entries.length;
+      this.deps.onProgress?.('fetch', done, ids.length);
     }
+    await window.drain();
   }
 
   /** Streams whole bucket runs the peer has and we lack; returns how many entries came. */
@@ -482,6 +503,7 @@ export class SyncSession {
     const maxBytes = this.deps.fetchBytes ?? FETCH_BYTES;
     const lowest = Math.ceil((run[0] * 4294967296) / this.deps.store.buckets);
     const end = Math.ceil((run[1] * 4294967296) / this.deps.store.buckets);
+    const window = new Window(ACCEPT_WINDOW);
     let after: [number, number] | undefined;
     let count = 0;
     type Page = { entries: Buffer[]; next: [number, number] | undefined };
@@ -489,16 +511,18 @@ export class SyncSession {
     while (next) {
       this.roundTrips += 1;
       const page: Page = await next;
-      // Ask for the next page before verifying this one, so the peer and our workers overlap.
+      // Ask for the next page before taking this one in, so the peer and our threads overlap.
       next = page.next ? this.peer.fetchBuckets(this.scope, run, page.next, maxBytes) : undefined;
       next?.catch(() => undefined);
       let previous = after;
-      await this.accept(page.entries, (hi, lo) => {
-        const inRange = hi >= lowest && hi < end;
-        const ordered = !previous || hi > previous[0] || (hi === previous[0] && lo > previous[1]);
-        previous = [hi, lo];
-        return inRange && ordered;
-      });
+      await window.add(
+        this.accept(page.entries, (hi, lo) => {
+          const inRange = hi >= lowest && hi < end;
+          const ordered = !previous || hi > previous[0] || (hi === previous[0] && lo > previous[1]);
+          previous = [hi, lo];
+          return inRange && ordered;
+        }),
+      );
       count += page.entries.length;
       this.deps.onProgress?.('fetch', count, 0);
       if (page.next) {
@@ -511,6 +535,7 @@ export class SyncSession {
         after = page.next;
       }
     }
+    await window.drain();
     return count;
   }
 
