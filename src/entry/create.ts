@@ -54,19 +54,18 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
     throw new RangeError('expiresAt must be later than createdAt');
   if (input.recipient.length !== 32)
     throw new RangeError('recipient must be a 32-byte X25519 public key');
-  const recipient = Buffer.from(input.recipient);
-  // The header is laid out first so the payload can authenticate it as associated data.
-  const header = encodeUnsigned({
+  const fields = {
     version: ENTRY_VERSION,
     table: input.table.signing.publicKey,
-    recipient,
+    recipient: Buffer.from(input.recipient),
     createdAt,
     expiresAt,
     powNonce: 0n,
-    payload: Buffer.alloc(0),
-  });
+  };
+  // The header is laid out first so the payload can authenticate it as associated data.
+  const header = encodeUnsigned({ ...fields, payload: Buffer.alloc(0) });
   const payload = sealBase(
-    recipient,
+    fields.recipient,
     DOMAIN.seal,
     sealAad(header),
     input.plaintext,
@@ -74,15 +73,7 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
   );
   if (HEADER_BYTES + payload.length + SIGNATURE_BYTES > MAX_ENTRY_BYTES_FORMAT)
     throw new RangeError(`an entry may be at most ${MAX_ENTRY_BYTES_FORMAT} bytes`);
-  const bytes = encodeUnsigned({
-    version: ENTRY_VERSION,
-    table: input.table.signing.publicKey,
-    recipient,
-    createdAt,
-    expiresAt,
-    powNonce: 0n,
-    payload,
-  });
+  const bytes = encodeUnsigned({ ...fields, payload });
   return { table: input.table, bytes, challenge: powChallenge(bytes) };
 }
 

@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { P2PError } from '../errors.js';
+import { parseJsonBody, toP2PError as fastifyToP2P } from '../http/fastify-errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequest } from './guard.js';
 import { registerAuthRoutes } from './routes/auth.js';
@@ -19,25 +20,8 @@ export type GatewayPlugin = (app: FastifyInstance, gateway: Gateway) => void | P
 
 const BODY_LIMIT = 256 * 1024;
 
-function toP2PError(error: FastifyError | Error): P2PError {
-  if (error instanceof P2PError) return error;
-  const fastify = error as FastifyError;
-  switch (fastify.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new P2PError('body_too_large', error.message);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new P2PError('unsupported_media_type', 'send application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new P2PError('bad_json', error.message);
-    default:
-      break;
-  }
-  if (fastify.statusCode === 400) return new P2PError('bad_request', error.message);
-  if (fastify.statusCode === 413) return new P2PError('body_too_large', error.message);
-  if (fastify.statusCode === 415) return new P2PError('unsupported_media_type', error.message);
-  return new P2PError('internal');
-}
+const toP2PError = (error: FastifyError | Error): P2PError =>
+  fastifyToP2P(error, 'application/json');
 
 function sendError(reply: FastifyReply, error: P2PError): void {
   void reply.code(error.status).type('application/json').send(error.toJSON());
@@ -56,20 +40,9 @@ export async function buildGatewayApp(
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    if ((body as string).length === 0) {
-      done(new P2PError('bad_json', 'request body is empty'), undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (error) {
-      done(
-        new P2PError('bad_json', `request body is not valid JSON: ${(error as Error).message}`),
-        undefined,
-      );
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) =>
+    parseJsonBody(body, done),
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     const header = (name: string): string | undefined => {

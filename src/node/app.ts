@@ -10,6 +10,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import { P2PError } from '../errors.js';
+import { parseJsonBody, toP2PError as fastifyToP2P } from '../http/fastify-errors.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
 import { registerPutRoute } from './routes/put.js';
@@ -23,32 +24,9 @@ export type NodeApp = FastifyInstance;
 /** Hooks for subsystems (sync, dashboard) that add routes to the same app. */
 export type RouteRegistrar = (app: FastifyInstance, ctx: NodeContext) => void | Promise<void>;
 
-function toP2PError(error: FastifyError | Error): P2PError {
-  if (error instanceof P2PError) return error;
-  const code = (error as FastifyError).code;
-  switch (code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new P2PError('body_too_large', error.message);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new P2PError(
-        'unsupported_media_type',
-        `send application/json or ${ENTRIES_MEDIA_TYPE}`,
-      );
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new P2PError('bad_json', error.message);
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-    case 'FST_ERR_VALIDATION':
-      return new P2PError('bad_request', error.message);
-    default:
-      break;
-  }
-  const status = (error as FastifyError).statusCode;
-  if (status === 400) return new P2PError('bad_request', error.message);
-  if (status === 413) return new P2PError('body_too_large', error.message);
-  if (status === 415) return new P2PError('unsupported_media_type', error.message);
-  return new P2PError('internal');
-}
+/** The media types /put takes, for the unsupported_media_type message. */
+const ACCEPTED = `application/json or ${ENTRIES_MEDIA_TYPE}`;
+const toP2PError = (error: FastifyError | Error): P2PError => fastifyToP2P(error, ACCEPTED);
 
 export async function buildApp(
   ctx: NodeContext,
@@ -77,20 +55,9 @@ export async function buildApp(
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
-    if ((body as Buffer).length === 0) {
-      done(new P2PError('bad_json', 'request body is empty'), undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse((body as Buffer).toString('utf8')));
-    } catch (error) {
-      done(
-        new P2PError('bad_json', `request body is not valid JSON: ${(error as Error).message}`),
-        undefined,
-      );
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
+    parseJsonBody(body, done),
+  );
   app.addContentTypeParser(
     [ENTRIES_MEDIA_TYPE, 'application/octet-stream'],
     { parseAs: 'buffer' },

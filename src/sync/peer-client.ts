@@ -6,6 +6,7 @@
 import { P2PError } from '../errors.js';
 import { call, endpoint, nodeError, type RawResponse } from '../client/http.js';
 import { ENTRIES_MEDIA_TYPE, decodeFrames, encodeFrames } from '../entry/framing.js';
+import { MAX_ENTRY_BYTES_FORMAT } from '../entry/format.js';
 import { fromHex } from '../encoding/bytes.js';
 import { SYMBOL_BYTES } from '../reconcile/riblt.js';
 import { scopeToWire, type Scope } from './scope.js';
@@ -207,8 +208,10 @@ export class PeerClient {
 
   private frames(response: RawResponse, what: string): Buffer[] {
     this.traffic.entryBytesIn += HEAD_BYTES * 2 + response.body.length;
+    // Frames are bounded by the format, not by our policy: an entry larger than we accept is
+    // refused by ingest (a policy matter, remembered), not a lie of the peer that holds it.
     try {
-      return decodeFrames(response.body, { maxFrameBytes: this.options.maxEntryBytes });
+      return decodeFrames(response.body, { maxFrameBytes: MAX_ENTRY_BYTES_FORMAT });
     } catch {
       throw new PeerMisbehaviour(`${what} answer is not a valid entry stream`);
     }
@@ -249,7 +252,9 @@ export class PeerClient {
       '/sync/fetch',
       body,
       SYNC_MEDIA_TYPE,
-      maxBytes + this.options.maxEntryBytes + 64 * 1024,
+      // A page stops after the entry that reaches max_bytes, which may be as large as the
+      // format allows.
+      maxBytes + MAX_ENTRY_BYTES_FORMAT + 64 * 1024,
     );
     this.traffic.reconcileBytes += body.length;
     const nextText = response.headers.get(NEXT_HEADER);

@@ -194,15 +194,19 @@ export class SyncSession {
 
   /** The state to store for the peer once the session ends. */
   private nextState(remote: string, local: string): PeerSyncState {
+    return {
+      ...this.withRefused(),
+      last: { ...this.state.last, [this.scopeKey]: { remote, local } },
+    };
+  }
+
+  /** The state before the session, plus what our policy refused in it. */
+  private withRefused(): PeerSyncState {
     const refused = [...this.refusedNow, ...(this.state.refused ?? [])].slice(
       0,
       MAX_REFUSED_REMEMBERED,
     );
-    return {
-      ...this.state,
-      refused,
-      last: { ...this.state.last, [this.scopeKey]: { remote, local } },
-    };
+    return { ...this.state, refused };
   }
 
   async run(): Promise<{ result: SessionResult; state: PeerSyncState }> {
@@ -258,8 +262,9 @@ export class SyncSession {
     });
     // Only a decoded sketch proves the whole difference was seen. Bucket fingerprints may
     // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
-    // next one must run again rather than be skipped as "unchanged".
-    if (difference.mode !== 'sketch') return { result, state: this.state };
+    // next one must run again rather than be skipped as "unchanged". What our policy refused
+    // is remembered all the same, so that it is not asked for again.
+    if (difference.mode !== 'sketch') return { result, state: this.withRefused() };
     return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
   }
 
@@ -446,12 +451,12 @@ export class SyncSession {
       entries.map((bytes, i) => ({ bytes, id: ids[i]! })),
       'sync',
     );
-    this.tally(results);
+    this.tally(results, ids);
   }
 
-  private tally(results: readonly IngestResult[]): void {
+  private tally(results: readonly IngestResult[], ids: readonly Buffer[]): void {
     let forged = 0;
-    for (const result of results) {
+    for (const [i, result] of results.entries()) {
       if (result.status === 'stored') this.stored += 1;
       else if (result.status === 'rejected') {
         if (
@@ -460,8 +465,9 @@ export class SyncSession {
           result.code === 'unsupported_version'
         ) {
           forged += 1;
-        } else if (result.id) {
-          this.refusedNow.push(result.id.slice(0, 16));
+        } else {
+          // Entries refused before decoding (too large) carry no id in the result.
+          this.refusedNow.push((result.id ?? toHex(ids[i]!)).slice(0, 16));
         }
       }
     }

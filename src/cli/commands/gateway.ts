@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopSignal } from '../stop-signal.js';
 import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import {
   startGateway,
@@ -66,15 +67,7 @@ export function gatewayConfig(
 
 /** Runs until SIGINT or SIGTERM, then stops cleanly. */
 export async function runUntilSignal(running: RunningGateway): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopSignal();
   await running.close();
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopSignal } from '../stop-signal.js';
 import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
@@ -75,15 +76,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       out(
         `p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui)`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await stopSignal();
       await node.close();
     });
 }

@@ -9,6 +9,7 @@ import { OFFSET } from '../../entry/format.js';
 import { bucketOf, shortKey } from '../../reconcile/buckets.js';
 import type { EntryQuery, QueryPage, StoredEntry } from '../store.js';
 import { bucketKeys, keyPrefix } from './sql-keys.js';
+import { StatementCache } from './statements.js';
 
 interface EntryRow {
   seq: number;
@@ -30,20 +31,17 @@ function toStored(row: EntryRow): StoredEntry {
 }
 
 export class EntryQueries {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: StatementCache;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly buckets: number,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 
   run(q: EntryQuery): QueryPage {

@@ -28,6 +28,7 @@ import { EntryQueries } from './entry-queries.js';
 import { ReaderPool } from './reader-pool.js';
 import { bucketKeys, keyPrefix, shortOfId, shortOfSqlKey, sqlKeyOf } from './sql-keys.js';
 import { Checkpointer } from './checkpointer.js';
+import { StatementCache } from './statements.js';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' is accepted for experiments but loses everything on exit. */
@@ -65,7 +66,7 @@ export class SqliteStore implements Store, SyncSource {
   private lastSeq = 0;
   private snapshotAt = Date.now();
   private changesSinceSnapshot = 0;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: StatementCache;
   private closed = false;
   private readonly listeners: ((changes: readonly StoreChange[]) => void)[] = [];
   /** Started by the first write: stores that are only read never need one. */
@@ -104,6 +105,7 @@ export class SqliteStore implements Store, SyncSource {
       db.close();
       throw error;
     }
+    this.statements = new StatementCache(db);
     this.sums = this.loadBuckets();
     this.queries = new EntryQueries(db, this.buckets);
     this.readerThreads = options.path === ':memory:' ? 0 : (options.readerThreads ?? 0);
@@ -207,12 +209,7 @@ export class SqliteStore implements Store, SyncSource {
   }
 
   private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 
   private assertOpen(): void {

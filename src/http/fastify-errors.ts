@@ -1,0 +1,51 @@
+/**
+ * What the node's and the gateway's HTTP servers share: fastify's own errors turned into
+ * P2PErrors (so every error leaves as { error: { code, message } }), and a JSON body parser
+ * that reports malformed JSON as bad_json.
+ */
+import type { FastifyError } from 'fastify';
+import { P2PError } from '../errors.js';
+
+/** `accepted` names the media types the server takes, for the unsupported_media_type message. */
+export function toP2PError(error: FastifyError | Error, accepted: string): P2PError {
+  if (error instanceof P2PError) return error;
+  const fastify = error as FastifyError;
+  switch (fastify.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new P2PError('body_too_large', error.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new P2PError('unsupported_media_type', `send ${accepted}`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new P2PError('bad_json', error.message);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_VALIDATION':
+      return new P2PError('bad_request', error.message);
+    default:
+      break;
+  }
+  if (fastify.statusCode === 400) return new P2PError('bad_request', error.message);
+  if (fastify.statusCode === 413) return new P2PError('body_too_large', error.message);
+  if (fastify.statusCode === 415) return new P2PError('unsupported_media_type', error.message);
+  return new P2PError('internal');
+}
+
+/** A fastify content-type parser body for JSON: empty or malformed bodies are bad_json. */
+export function parseJsonBody(
+  body: string | Buffer,
+  done: (error: Error | null, value?: unknown) => void,
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.length === 0) {
+    done(new P2PError('bad_json', 'request body is empty'), undefined);
+    return;
+  }
+  try {
+    done(null, JSON.parse(text));
+  } catch (error) {
+    done(
+      new P2PError('bad_json', `request body is not valid JSON: ${(error as Error).message}`),
+      undefined,
+    );
+  }
+}
