@@ -346,6 +346,13 @@ export class SyncSession {
       throw new PeerMisbehaviour('/sync/reconcile bucket list is malformed');
     const whole: number[] = [];
     const compare: { bucket: number; theirs: number }[] = [];
+    // Buckets holding entries our policy refused: compared by id (the refused ones are then
+    // skipped), not fetched whole again in every session.
+    const refusedIn = new Set(
+      [...this.refusedBefore].map((key) =>
+        Math.floor((parseInt(key.slice(0, 8), 16) * buckets) / 4294967296),
+      ),
+    );
     let previous = -1;
     for (let offset = 0; offset < payload.length; offset += 6) {
       const bucket = payload.readUInt16BE(offset);
@@ -354,7 +361,7 @@ export class SyncSession {
         throw new PeerMisbehaviour('/sync/reconcile bucket list is not sorted');
       previous = bucket;
       if (theirs === 0) continue; // only we hold entries there: found by the peer's own rounds
-      if (counts[bucket] === 0) whole.push(bucket);
+      if (counts[bucket] === 0 && !refusedIn.has(bucket)) whole.push(bucket);
       else compare.push({ bucket, theirs });
     }
 
@@ -362,7 +369,8 @@ export class SyncSession {
     let wholeFetched = 0;
     if (this.deps.findOnly) {
       for (let offset = 0; offset < payload.length; offset += 6) {
-        if (counts[payload.readUInt16BE(offset)] === 0)
+        const bucket = payload.readUInt16BE(offset);
+        if (counts[bucket] === 0 && !refusedIn.has(bucket))
           wholeFetched += payload.readUInt32BE(offset + 2);
       }
     } else {

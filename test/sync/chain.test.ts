@@ -23,6 +23,9 @@ const NODES = 5;
 test('a chain of five nodes replicates everything and learns the whole network', async (t) => {
   // Hellos every second (not every 5 minutes) so that peer lists spread within the test.
   const config = configFile({ sync: { hello_interval_seconds: 1 } });
+  const atStart = makeEntries(60, { label: 'first' });
+  const inMiddle = makeEntries(60, { label: 'middle' });
+  const atEnd = makeEntries(60, { label: 'last' });
   const nodes: NodeProcess[] = [];
   for (let i = 0; i < NODES; i++) {
     const previous = nodes[i - 1];
@@ -36,20 +39,20 @@ test('a chain of five nodes replicates everything and learns the whole network',
         ...(previous ? ['--peer', previous.url] : []),
       ]),
     );
+    // The first batch is on node 0 before any other node exists.
+    if (i === 0) await putAll(nodes[0]!.url, atStart.bytes);
   }
   const urls = nodes.map((n) => n.url);
 
-  // Before anything was put, each node knows at most its neighbours and the nodes they told it of.
-  const first = await syncPeers(urls[0]!);
-  assert.ok(
-    first.every((p) => urls.includes(p.url)),
-    'node 0 lists a peer outside the chain',
-  );
+  // Nodes only ever learn of nodes of the chain (and never of themselves).
+  for (const url of urls) {
+    const peers = await syncPeers(url);
+    assert.ok(
+      peers.every((p) => urls.includes(p.url) && p.url !== url),
+      `${url} lists a peer outside the chain, or itself`,
+    );
+  }
 
-  const atStart = makeEntries(60, { label: 'first' });
-  const inMiddle = makeEntries(60, { label: 'middle' });
-  const atEnd = makeEntries(60, { label: 'last' });
-  await putAll(urls[0]!, atStart.bytes);
   await putAll(urls[2]!, inMiddle.bytes);
   await putAll(urls[4]!, atEnd.bytes);
   const all = [...atStart.ids, ...inMiddle.ids, ...atEnd.ids];
