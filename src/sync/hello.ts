@@ -7,6 +7,7 @@ import { P2PError } from '../errors.js';
 import { fromHex, toHex } from '../encoding/bytes.js';
 import { parsePublicKey } from '../encoding/key-text.js';
 import type { PeerRecord } from '../store/store.js';
+import { BAN_PENALTY } from './peer-policy.js';
 import { checkPeerUrl } from './peer-url.js';
 
 export const HELLO_VERSION = 1;
@@ -24,9 +25,13 @@ export interface Hello {
 
 export interface HelloPeer {
   readonly url: string;
-  readonly tables: 'all' | string[];
+  /** Left out when the list is long: a node learns a peer's tables from its own hello. */
+  readonly tables?: 'all' | string[];
   readonly last_seen: number;
 }
+
+/** Longer table lists are not repeated in peer lists, which keeps hello answers small. */
+export const MAX_SHARED_TABLES = 64;
 
 export interface HelloAnswer extends Hello {
   readonly version: number;
@@ -143,12 +148,17 @@ export function peersToShare(
   exclude: readonly string[],
 ): HelloPeer[] {
   return records
-    .filter((r) => r.failures < 3 && r.penalty < 3 && r.lastSeen > 0 && !exclude.includes(r.url))
+    .filter(
+      (r) =>
+        r.failures < 3 && r.penalty < BAN_PENALTY && r.lastSeen > 0 && !exclude.includes(r.url),
+    )
     .sort((a, b) => b.lastSeen - a.lastSeen)
     .slice(0, MAX_HELLO_PEERS)
     .map((r) => ({
       url: r.url,
-      tables: r.tables === 'all' ? 'all' : [...r.tables],
+      ...(r.tables === 'all' || r.tables.length <= MAX_SHARED_TABLES
+        ? { tables: r.tables === 'all' ? ('all' as const) : [...r.tables] }
+        : {}),
       last_seen: r.lastSeen,
     }));
 }

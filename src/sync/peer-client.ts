@@ -59,12 +59,19 @@ export interface PeerClientOptions {
 }
 
 export class PeerClient {
+  /**
+   * Deadline of the small requests (digests, reconcile, symbols, id lists): a stalled peer
+   * should not hold up a round for the long deadline that bulk transfers need.
+   */
+  private readonly controlTimeoutMs: number;
   readonly traffic: Traffic = { requests: 0, reconcileBytes: 0, entryBytesIn: 0, entryBytesOut: 0 };
 
   constructor(
     readonly url: string,
     private readonly options: PeerClientOptions,
-  ) {}
+  ) {
+    this.controlTimeoutMs = Math.min(options.timeoutMs, 20_000);
+  }
 
   private async send(
     method: 'GET' | 'POST',
@@ -74,10 +81,11 @@ export class PeerClient {
     maxResponseBytes: number,
     query?: URLSearchParams,
     headers?: Record<string, string>,
+    timeoutMs: number = this.options.timeoutMs,
   ): Promise<RawResponse> {
     this.traffic.requests += 1;
     const response = await call(method, endpoint(this.url, path, query), body, contentType, {
-      timeoutMs: this.options.timeoutMs,
+      timeoutMs,
       maxResponseBytes,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       ...(headers ? { headers } : {}),
@@ -102,6 +110,8 @@ export class PeerClient {
       text ? 'application/json' : undefined,
       4 * 1024 * 1024,
       query,
+      undefined,
+      this.controlTimeoutMs,
     );
     this.traffic.reconcileBytes += HEAD_BYTES * 2 + (text?.length ?? 0) + response.body.length;
     try {
@@ -121,7 +131,16 @@ export class PeerClient {
     maxResponseBytes: number,
   ): Promise<{ header: Record<string, unknown>; payload: Buffer }> {
     const body = encodeSyncMessage(header, payload);
-    const response = await this.send('POST', path, body, SYNC_MEDIA_TYPE, maxResponseBytes);
+    const response = await this.send(
+      'POST',
+      path,
+      body,
+      SYNC_MEDIA_TYPE,
+      maxResponseBytes,
+      undefined,
+      undefined,
+      this.controlTimeoutMs,
+    );
     this.traffic.reconcileBytes += HEAD_BYTES * 2 + body.length + response.body.length;
     try {
       return decodeSyncMessage(response.body);
@@ -217,20 +236,43 @@ export class PeerClient {
     }
   }
 
-  async fetchIds(scope: Scope, ids: readonly (readonly [number, number])[]): Promise<Buffer[]> {
-    const body = encodeSyncMessage(
-      { v: 1, scope: scopeToWire(scope), mode: 'ids' },
-      encodeShortIds(ids),
-    );
-    const response = await this.send(
-      'POST',
-      '/sync/fetch',
-      body,
-      SYNC_MEDIA_TYPE,
-      ids.length * (this.options.maxEntryBytes + 4) + 1024,
-    );
-    this.traffic.reconcileBytes += body.length;
-    return this.frames(response, '/sync/fetch');
+  /**
+   * Entries by short id. A peer answers until about `maxBytes` and says how many of the ids it
+   * went through (header p2pcloud-next); the rest are asked for again, so entries of any size
+   * the format allows come through without an answer ever exceeding its cap.
+   */
+  async fetchIds(
+    scope: Scope,
+    ids: readonly (readonly [number, number])[],
+    maxBytes: number,
+  ): Promise<Buffer[]> {
+    const entries: Buffer[] = [];
+    let rest = ids;
+    while (rest.length > 0) {
+      const body = encodeSyncMessage(
+        { v: 1, scope: scopeToWire(scope), mode: 'ids', max_bytes: maxBytes },
+        encodeShortIds(rest),
+      );
+      const response = await this.send(
+        'POST',
+        '/sync/fetch',
+        body,
+        SYNC_MEDIA_TYPE,
+        // A page stops after the entry that reaches max_bytes, which may be as large as the
+        // format allows.
+        maxBytes + MAX_ENTRY_BYTES_FORMAT + 64 * 1024,
+      );
+      this.traffic.reconcileBytes += body.length;
+      entries.push(...this.frames(response, '/sync/fetch'));
+      const nextText = response.headers.get(NEXT_HEADER);
+      if (nextText === null) break;
+      const consumed = /^\d{1,6}$/.test(nextText) ? Number(nextText) : 0;
+      if (consumed < 1 || consumed >= rest.length) {
+        throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
+      }
+      rest = rest.slice(consumed);
+    }
+    return entries;
   }
 
   async fetchBuckets(

@@ -11,8 +11,9 @@ export const BAN_MS = 24 * 3600_000;
 export const FORGET_FAILURES = 8;
 export const FORGET_MS = 24 * 3600_000;
 
-export function isBanned(record: PeerRecord): boolean {
-  return record.penalty >= BAN_PENALTY;
+/** Dropped for lying, and the ban (BAN_MS from the last lie) has not run out yet. */
+export function isBanned(record: PeerRecord, now: number = Date.now()): boolean {
+  return record.penalty >= BAN_PENALTY && record.nextAttempt > now;
 }
 
 /** Up to `count` peers due for a round: config peers first, then the longest-waiting ones. */
@@ -23,7 +24,7 @@ export function choosePeers(
   exclude: ReadonlySet<string>,
 ): PeerRecord[] {
   return records
-    .filter((r) => !isBanned(r) && r.nextAttempt <= now && !exclude.has(r.url))
+    .filter((r) => r.nextAttempt <= now && !exclude.has(r.url))
     .sort(
       (a, b) =>
         Number(b.source === 'config') - Number(a.source === 'config') ||
@@ -62,6 +63,8 @@ export function afterMisbehaviour(record: PeerRecord, now: number, weight: numbe
 
 export function shouldForget(record: PeerRecord, now: number): boolean {
   if (record.source === 'config') return false;
+  // A liar whose ban has run out is forgotten; if it is learnt again, it starts afresh.
+  if (record.penalty >= BAN_PENALTY && record.nextAttempt <= now) return true;
   return record.failures >= FORGET_FAILURES && now - record.lastSeen > FORGET_MS;
 }
 

@@ -15,6 +15,15 @@ const FLUSH_MS = 100;
 const MAX_QUEUE = 10_000;
 const HEALTHY_MS = 10 * 60_000;
 
+/** Fisher–Yates: every order equally likely (sorting by a random comparator is not). */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
 export class Pusher {
   private queue: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -59,10 +68,10 @@ export class Pusher {
     this.queue = [];
     if (batch.length === 0) return;
     const now = Date.now();
-    const peers = (await this.ctx.store.peers.list(this.ctx.config.sync.max_peers))
-      .filter((r) => this.healthy(r, now) && !this.ctx.urls.includes(r.url))
-      .sort(() => Math.random() - 0.5)
-      .slice(0, this.ctx.config.sync.push_peers);
+    const healthy = (await this.ctx.store.peers.list(this.ctx.config.sync.max_peers)).filter(
+      (r) => this.healthy(r, now) && !this.ctx.urls.includes(r.url),
+    );
+    const peers = shuffle(healthy).slice(0, this.ctx.config.sync.push_peers);
     await Promise.all(
       peers.map(async (peer) => {
         const wanted =

@@ -113,19 +113,20 @@ export function bucketRuns(buckets: readonly number[]): [number, number][] {
 }
 
 /**
- * Runs covering the given buckets, stretched across neighbouring buckets we hold nothing of:
- * fetching those whole is always right, and one request per long run beats many short ones.
+ * Runs covering the given buckets, stretched across neighbouring buckets that may be fetched
+ * whole too (we hold nothing there and refused nothing there): one request per long run beats
+ * many short ones.
  */
 export function emptyRuns(
   buckets: readonly number[],
-  localCounts: Uint32Array,
+  fetchable: (bucket: number) => boolean,
 ): [number, number][] {
   const runs: [number, number][] = [];
   for (const b of buckets) {
     const last = runs[runs.length - 1];
     if (last) {
       let gapEmpty = true;
-      for (let g = last[1]; g < b && gapEmpty; g++) if (localCounts[g] !== 0) gapEmpty = false;
+      for (let g = last[1]; g < b && gapEmpty; g++) if (!fetchable(g)) gapEmpty = false;
       if (gapEmpty) {
         last[1] = b + 1;
         continue;
@@ -165,6 +166,8 @@ export function diffSorted(
 
 export class SyncSession {
   private roundTrips = 0;
+  /** Short ids asked for that the peer did not send. */
+  private unanswered = 0;
   private fetched = 0;
   private stored = 0;
   private pushed = 0;
@@ -264,7 +267,9 @@ export class SyncSession {
     // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
     // next one must run again rather than be skipped as "unchanged". What our policy refused
     // is remembered all the same, so that it is not asked for again.
-    if (difference.mode !== 'sketch') return { result, state: this.withRefused() };
+    if (difference.mode !== 'sketch' || this.unanswered > 0) {
+      return { result, state: this.withRefused() };
+    }
     return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
   }
 
@@ -374,7 +379,8 @@ export class SyncSession {
           wholeFetched += payload.readUInt32BE(offset + 2);
       }
     } else {
-      for (const run of emptyRuns(whole, counts)) wholeFetched += await this.fetchWhole(run);
+      for (const run of emptyRuns(whole, (b) => counts[b] === 0 && !refusedIn.has(b)))
+        wholeFetched += await this.fetchWhole(run);
     }
 
     const missing: [number, number][] = [];
@@ -492,7 +498,7 @@ export class SyncSession {
       const chunk = ids.slice(from, from + batch);
       if (chunk.length === 0) return undefined;
       this.roundTrips += 1;
-      const answer = this.peer.fetchIds(this.scope, chunk);
+      const answer = this.peer.fetchIds(this.scope, chunk, this.deps.fetchBytes ?? FETCH_BYTES);
       // If an earlier batch fails first, this request's failure must not go unhandled.
       answer.catch(() => undefined);
       return { answer, keys: new Set(chunk.map(([hi, lo]) => shortIdKey(hi, lo))) };
@@ -506,6 +512,8 @@ export class SyncSession {
       const entries = await current.answer;
       // Each asked-for id may come once: deleting it from the set checks both.
       await window.add(this.accept(entries, (hi, lo) => current.keys.delete(shortIdKey(hi, lo))));
+      // Ids asked for and not sent (deleted meanwhile, or withheld) leave the session unfinished.
+      this.unanswered += current.keys.size;
       done += entries.length;
       this.deps.onProgress?.('fetch', done, ids.length);
     }

@@ -264,7 +264,7 @@ describe('GET /index', () => {
 const helloNode = await startTestNode();
 
 describe('POST /hello', () => {
-  test('stores a valid peer URL and lists it to the next peer', async () => {
+  test('stores a valid peer URL, and lists it to others only once it was reached', async () => {
     const table = generateTableKey();
     const first = await postJson(helloNode.url, '/hello', {
       version: 1,
@@ -286,22 +286,29 @@ describe('POST /hello', () => {
     assert.ok(record, 'peer was not stored');
     assert.deepEqual(record.tables, [toHex(table.signing.publicKey)]);
     assert.equal(record.source, 'hello');
+    // Anyone can claim a URL: until this node reaches it, it is neither seen nor passed on.
+    assert.equal(record.lastSeen, 0);
+    assert.ok(record.nextAttempt <= Date.now(), 'a new peer is due at once');
 
     const second = await postJson(helloNode.url, '/hello', { urls: ['http://127.0.0.1:9002'] });
     assert.equal(second.status, 200);
-    const peers = (second.json as typeof answer).peers;
+    assert.deepEqual((second.json as typeof answer).peers, []);
+    // Once reached (as a sync session would record it), the peer is listed to others.
+    await helloNode.ctx.store.peers.upsert([{ ...record, lastSeen: Date.now() }]);
+    const third = await postJson(helloNode.url, '/hello', { urls: ['http://127.0.0.1:9002'] });
+    const peers = (third.json as typeof answer).peers;
     assert.deepEqual(
       peers.map((p) => [p.url, p.tables]),
       [['http://127.0.0.1:9001', [toHex(table.signing.publicKey)]]],
     );
     assert.ok(peers[0]!.last_seen > 0);
-    // A hello without URLs is answered and lists both peers.
-    const third = await postJson(helloNode.url, '/hello', {});
-    assert.equal(third.status, 200);
-    assert.deepEqual((third.json as typeof answer).peers.map((p) => p.url).sort(), [
-      'http://127.0.0.1:9001',
-      'http://127.0.0.1:9002',
-    ]);
+    // A hello without URLs is answered too.
+    const fourth = await postJson(helloNode.url, '/hello', {});
+    assert.equal(fourth.status, 200);
+    assert.deepEqual(
+      (fourth.json as typeof answer).peers.map((p) => p.url),
+      ['http://127.0.0.1:9001'],
+    );
     assert.equal(await helloNode.ctx.store.peers.count(), 2);
   });
 

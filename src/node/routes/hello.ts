@@ -22,10 +22,12 @@ export function registerHelloRoute(app: FastifyInstance, ctx: NodeContext): void
         url,
         tables: hello.tables,
         firstSeen: existing?.firstSeen ?? now,
-        lastSeen: now,
+        // Anyone can claim a URL in a hello: it counts as seen, and is shared with others or
+        // pushed to, only once this node has reached it itself.
+        lastSeen: existing?.lastSeen ?? 0,
         lastAttempt: existing?.lastAttempt ?? 0,
-        failures: 0,
-        nextAttempt: existing?.nextAttempt ?? 0,
+        failures: existing?.failures ?? 0,
+        nextAttempt: existing?.nextAttempt ?? now,
         source: existing?.source ?? 'hello',
         penalty: existing?.penalty ?? 0,
         syncState: existing?.syncState ?? null,
