@@ -21,9 +21,9 @@ import { health, startBenchNode, type BenchNode } from './lib/node-process.js';
 import { Report } from './lib/report.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
-import { queries } from './query.js';
+import { closeQueryConnections, queries } from './query.js';
 import { fullCopy, manualSyncConfig, reconcileOnce } from './sync.js';
-import type { startTcpProxy } from '../tools/tcp-proxy.js';
+import type { TcpProxy } from '../tools/tcp-proxy.js';
 import { encodeFrames, ENTRIES_MEDIA_TYPE } from '../src/entry/framing.js';
 import { readFrames } from './fixtures.js';
 import { sha256 } from '../src/crypto/sha256.js';
@@ -53,6 +53,7 @@ const scratch = mkdtempSync(
   join(process.env.P2PCLOUD_BENCH_DIR ?? tmpdir(), 'p2pcloud-bench-run-'),
 );
 const nodes: BenchNode[] = [];
+let proxyAB: TcpProxy | undefined;
 const started = Date.now();
 const MB = 1024 * 1024;
 
@@ -200,7 +201,6 @@ try {
   }
 
   let nodeB: BenchNode | undefined;
-  let proxyAB: Awaited<ReturnType<typeof startTcpProxy>> | undefined;
   if (sections.has('sync') || sections.has('reconcile')) {
     log('  full copy from A into an empty node B…');
     const copy = await fullCopy(nodeA, configDir, log);
@@ -387,6 +387,8 @@ try {
     });
   }
 } finally {
+  closeQueryConnections();
+  await proxyAB?.close();
   for (const node of nodes) await node.stop().catch(() => undefined);
   if (values['keep-data'] !== true) rmSync(scratch, { recursive: true, force: true });
 }
