@@ -5,7 +5,7 @@
  */
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../src/entry/framing.js';
 import { readFrames } from './fixtures.js';
-import { RssSampler } from './lib/proc.js';
+import { cpuMs, RssSampler } from './lib/proc.js';
 import type { BenchNode } from './lib/node-process.js';
 
 export interface IngestResult {
@@ -15,6 +15,8 @@ export interface IngestResult {
   readonly tailRate: number;
   readonly peakRss: number;
   readonly rawBytes: number;
+  /** CPU time of the node process (all its threads) per stored entry, in microseconds. */
+  readonly cpuPerEntryUs: number;
 }
 
 export async function ingest(
@@ -27,6 +29,7 @@ export async function ingest(
   let stored = 0;
   let rawBytes = 0;
   const marks: { at: number; stored: number }[] = [];
+  const cpuBefore = cpuMs(node.pid);
   const started = performance.now();
   let lastLog = started;
   async function client(): Promise<void> {
@@ -53,6 +56,7 @@ export async function ingest(
   }
   await Promise.all(Array.from({ length: options.clients }, () => client()));
   const ended = performance.now();
+  const cpuPerEntryUs = ((cpuMs(node.pid) - cpuBefore) * 1000) / Math.max(1, stored);
   const seconds = (ended - started) / 1000;
   // The rate over the last 10% of entries: how fast the node still takes entries when full.
   const tailStart = marks.find((m) => m.stored >= stored * 0.9) ?? marks[0]!;
@@ -64,5 +68,6 @@ export async function ingest(
     tailRate,
     peakRss: sampler.stop(),
     rawBytes,
+    cpuPerEntryUs,
   };
 }

@@ -50,6 +50,13 @@ export interface QueryPage {
   readonly next?: QueryPosition;
 }
 
+export interface FramedPage {
+  /** The entries as u32-length-prefixed frames. */
+  readonly frames: Buffer;
+  readonly count: number;
+  readonly next?: QueryPosition;
+}
+
 export interface BucketState {
   readonly count: number;
   /** Sum of the ids in the bucket, as 256-bit big-endian integers, modulo 2^256. */
@@ -115,6 +122,11 @@ export interface Store extends SyncSource {
   /** For each id: true when exactly this entry is stored (short-id collisions are false). */
   hasIds(ids: readonly Buffer[]): Promise<boolean[]>;
   query(query: EntryQuery): Promise<QueryPage>;
+  /**
+   * The same page as query(), already in binary framing (§5 of the protocol): what nodes send
+   * the SDK, built where the rows are read so the bytes are copied once.
+   */
+  queryFramed(query: EntryQuery): Promise<FramedPage>;
   /** Bucket states for the whole store, `buckets` of them (fixed when the store is created). */
   indexView(): Promise<IndexView>;
   /** The ids in one bucket, optionally restricted to tables, in ascending id order. */

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../entry/framing.js';
+import { ENTRIES_MEDIA_TYPE } from '../../entry/framing.js';
 import { OFFSET } from '../../entry/format.js';
 import { toBase64, toHex } from '../../encoding/bytes.js';
 import { sha256 } from '../../crypto/sha256.js';
-import type { StoredEntry } from '../../store/store.js';
+import type { QueryPosition, StoredEntry } from '../../store/store.js';
 import type { NodeContext } from '../context.js';
 import { encodeCursor } from '../cursor.js';
 import { parseGetQuery, type RawQuery } from '../get-params.js';
@@ -29,17 +29,19 @@ export function registerGetRoute(app: FastifyInstance, ctx: NodeContext): void {
   app.get('/get', async (request, reply) => {
     ctx.metrics.getRequests += 1;
     const parsed = parseGetQuery(request.query as RawQuery, Date.now(), ctx.store.buckets);
-    const page = await ctx.store.query(parsed.query);
-    const nextCursor = page.next
-      ? encodeCursor(parsed.query.order, page.next, parsed.fingerprint)
-      : null;
     const binary =
       parsed.format === 'binary' ||
       (parsed.format === undefined && (request.headers.accept ?? '').includes(ENTRIES_MEDIA_TYPE));
+    const cursor = (next: QueryPosition | undefined): string | null =>
+      next ? encodeCursor(parsed.query.order, next, parsed.fingerprint) : null;
     if (binary) {
+      const framed = await ctx.store.queryFramed(parsed.query);
+      const nextCursor = cursor(framed.next);
       if (nextCursor) void reply.header(NEXT_CURSOR_HEADER, nextCursor);
-      return reply.type(ENTRIES_MEDIA_TYPE).send(encodeFrames(page.entries.map((e) => e.bytes)));
+      return reply.type(ENTRIES_MEDIA_TYPE).send(framed.frames);
     }
+    const page = await ctx.store.query(parsed.query);
+    const nextCursor = cursor(page.next);
     return reply.send({ entries: page.entries.map(entryJson), next_cursor: nextCursor });
   });
 }

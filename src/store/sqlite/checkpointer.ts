@@ -5,9 +5,9 @@ export class Checkpointer {
   private readonly worker: Worker;
   private exited = false;
 
-  constructor(path: string, intervalMs = 1000) {
+  constructor(path: string, intervalMs = 250, restartBytes = 32 * 1024 * 1024) {
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
-      workerData: { path, intervalMs },
+      workerData: { path, intervalMs, restartBytes },
     });
     this.worker.unref();
     // Checkpoints are an optimisation: a failing worker must never take the node down.

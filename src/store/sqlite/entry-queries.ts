@@ -8,7 +8,7 @@ import { sha256 } from '../../crypto/sha256.js';
 import { OFFSET } from '../../entry/format.js';
 import { bucketOf, shortKey } from '../../reconcile/buckets.js';
 import type { EntryQuery, QueryPage, StoredEntry } from '../store.js';
-import { bucketKeys, keyPrefix } from './sql-keys.js';
+import { RECIPIENT_SQL, TABLE_SQL, bucketKeys, indexedPrefix } from './sql-keys.js';
 import { StatementCache } from './statements.js';
 
 interface EntryRow {
@@ -18,8 +18,6 @@ interface EntryRow {
   data: Buffer;
 }
 
-const TABLE_SQL = `tkey = ? AND substr(data, ${OFFSET.table + 1}, 32) = ?`;
-const RECIPIENT_SQL = `rkey = ? AND substr(data, ${OFFSET.recipient + 1}, 32) = ?`;
 const ID_CHUNK = 256;
 
 function compareRows(a: EntryRow, b: EntryRow): number {
@@ -96,17 +94,23 @@ export class EntryQueries {
     // When a table drives the scan, a recipient filter is checked on the rows it visits.
     if (driver === TABLE_SQL && q.recipients && q.recipients.length > 0) {
       conditions.push(`(${q.recipients.map(() => `(${RECIPIENT_SQL})`).join(' OR ')})`);
-      for (const r of q.recipients) params.push(keyPrefix(r), r);
+      for (const r of q.recipients) params.push(indexedPrefix(r), r);
     }
     const direction = desc ? 'DESC' : 'ASC';
     const where = conditions.length > 0 ? ` AND ${conditions.join(' AND ')}` : '';
     const statement = this.prepare(
       `SELECT seq, created_at, expires_at, data FROM entries WHERE ${driver}${where} ORDER BY created_at ${direction}, seq ${direction} LIMIT ?`,
-    );
+    ).raw(true);
     const rows: EntryRow[] = [];
     for (const key of keys) {
-      const keyParams = key ? [keyPrefix(key), key] : [];
-      rows.push(...(statement.all(...keyParams, ...params, want) as EntryRow[]));
+      const keyParams = key ? [indexedPrefix(key), key] : [];
+      for (const [seq, created_at, expires_at, data] of statement.all(
+        ...keyParams,
+        ...params,
+        want,
+      ) as [number, number, number, Buffer][]) {
+        rows.push({ seq, created_at, expires_at, data });
+      }
     }
     if (keys.length > 1) {
       rows.sort(desc ? (a, b) => compareRows(b, a) : compareRows);

@@ -5,22 +5,41 @@
  */
 import { Worker } from 'node:worker_threads';
 import { P2PError } from '../../errors.js';
-import type { EntryQuery, QueryPage } from '../store.js';
-import { unpackPage, type ReadResponse } from './reader-protocol.js';
+import type { EntryQuery, FramedPage, QueryPage } from '../store.js';
+import { unpackFramed, unpackPage, type ReadResponse } from './reader-protocol.js';
 
 interface Pending {
-  resolve: (page: QueryPage) => void;
+  resolve: (response: ReadResponse) => void;
   reject: (error: Error) => void;
 }
 
+/** Reader threads that have had nothing to do for this long are stopped (memory back). */
+const IDLE_MS = 30_000;
+
 export class ReaderPool {
   private readonly workers: Worker[] = [];
+  private lastUsed = Date.now();
+  private readonly idleTimer: NodeJS.Timeout;
+  private closing: Promise<void> | undefined;
   private readonly load: number[] = [];
   private readonly pending = new Map<number, { worker: number } & Pending>();
   private nextId = 1;
   broken = false;
 
-  constructor(path: string, buckets: number, threads: number, cacheMiB: number) {
+  /** `onIdle` is called once the pool has stopped itself for lack of work. */
+  constructor(
+    path: string,
+    buckets: number,
+    threads: number,
+    cacheMiB: number,
+    onIdle: () => void,
+  ) {
+    this.idleTimer = setInterval(() => {
+      if (this.pending.size > 0 || Date.now() - this.lastUsed < IDLE_MS) return;
+      onIdle();
+      void this.close();
+    }, IDLE_MS / 3);
+    this.idleTimer.unref();
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./reader-worker.js', import.meta.url), {
         workerData: { path, buckets, cacheMiB },
@@ -34,7 +53,7 @@ export class ReaderPool {
         this.load[i]! -= 1;
         if (message.error)
           pending.reject(new P2PError('internal', `query failed: ${message.error}`));
-        else pending.resolve(unpackPage(message));
+        else pending.resolve(message);
       });
       const fail = (error: Error): void => {
         this.broken = true;
@@ -51,18 +70,33 @@ export class ReaderPool {
     }
   }
 
-  query(query: EntryQuery): Promise<QueryPage> {
+  async query(query: EntryQuery): Promise<QueryPage> {
+    return unpackPage(await this.send(query, false));
+  }
+
+  async queryFramed(query: EntryQuery): Promise<FramedPage> {
+    return unpackFramed(await this.send(query, true));
+  }
+
+  private send(query: EntryQuery, framed: boolean): Promise<ReadResponse> {
+    this.lastUsed = Date.now();
     let best = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { worker: best, resolve, reject });
       this.load[best]! += 1;
-      this.workers[best]!.postMessage({ id, query });
+      this.workers[best]!.postMessage({ id, query, framed });
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    this.closing ??= this.stopWorkers();
+    return this.closing;
+  }
+
+  private async stopWorkers(): Promise<void> {
     await Promise.all(
       this.workers.map(
         (worker) =>

@@ -1,9 +1,12 @@
 /** Messages between the store and its reader threads: queries in, packed pages out. */
-import type { EntryQuery, QueryPage, StoredEntry } from '../store.js';
+import type { EntryQuery, FramedPage, QueryPage, StoredEntry } from '../store.js';
+import { encodeFrames } from '../../entry/framing.js';
 
 export interface ReadRequest {
   readonly id: number;
   readonly query: EntryQuery;
+  /** Answer with the page in binary framing rather than entry by entry. */
+  readonly framed?: boolean;
 }
 
 export interface ReadResponse {
@@ -15,6 +18,9 @@ export interface ReadResponse {
   readonly offsets?: Uint32Array;
   readonly data?: Uint8Array;
   readonly next?: { createdAt: number; seq: number };
+  /** For framed requests: the page as frames, and how many entries it holds. */
+  readonly frames?: Uint8Array;
+  readonly count?: number;
 }
 
 /** Buffers lose their class on the way to a thread; make the query's keys Buffers again. */
@@ -74,4 +80,27 @@ export function unpackPage(response: ReadResponse): QueryPage {
     });
   }
   return response.next ? { entries, next: response.next } : { entries };
+}
+
+export function packFramed(
+  id: number,
+  page: QueryPage,
+): { response: ReadResponse; transfer: ArrayBuffer[] } {
+  let frames: Uint8Array = encodeFrames(page.entries.map((e) => e.bytes));
+  // Transfer moves the whole underlying buffer: copy only if the frames share theirs.
+  if (frames.byteOffset !== 0 || frames.byteLength !== frames.buffer.byteLength) {
+    frames = Uint8Array.from(frames);
+  }
+  return {
+    response: { id, frames, count: page.entries.length, ...(page.next ? { next: page.next } : {}) },
+    transfer: [frames.buffer as ArrayBuffer],
+  };
+}
+
+export function unpackFramed(response: ReadResponse): FramedPage {
+  const f = response.frames!;
+  const frames = Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+  return response.next
+    ? { frames, count: response.count!, next: response.next }
+    : { frames, count: response.count! };
 }

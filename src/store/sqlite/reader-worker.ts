@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { EntryQueries } from './entry-queries.js';
-import { packPage, reviveQuery, type ReadRequest } from './reader-protocol.js';
+import { packFramed, packPage, reviveQuery, type ReadRequest } from './reader-protocol.js';
 
 const { path, buckets, cacheMiB } = workerData as {
   path: string;
@@ -21,7 +21,10 @@ parentPort!.on('message', (request: ReadRequest | 'stop') => {
     return;
   }
   try {
-    const { response, transfer } = packPage(request.id, queries.run(reviveQuery(request.query)));
+    const page = queries.run(reviveQuery(request.query));
+    const { response, transfer } = request.framed
+      ? packFramed(request.id, page)
+      : packPage(request.id, page);
     parentPort!.postMessage(response, transfer);
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: (error as Error).message });

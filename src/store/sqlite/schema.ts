@@ -4,13 +4,13 @@
  * Design notes (measured, see docs/performance.md):
  * - `entries` is keyed by an increasing `seq`, so new rows append to the end of the big table
  *   instead of landing at random pages (ids are random).
- * - Table and recipient keys are indexed by their first 8 bytes as integers (`tkey`, `rkey`);
- *   queries re-check the full 32-byte key against the stored bytes, so a prefix collision can
- *   never return a foreign entry.
+ * - Table and recipient keys are indexed by their first 8 bytes, read straight out of the
+ *   entry bytes (expression indexes: the row stores nothing twice). Queries re-check the full
+ *   32-byte key against the stored bytes, so a prefix collision can never return a foreign
+ *   entry. Both indexes end in the rowid (`seq`), so pages come in (created_at, seq) order.
  * - `ids` maps the 8-byte short id to `seq`; a short-id collision between two different
  *   entries is detected on insert and refused (it needs ~2^64 work to cause on purpose).
- * - `entries_by_table` carries `seq` and `k` so paging is in index order and a table's short
- *   ids can be listed from the index alone.
+ * - Pages are 16 KiB: entries of ~700 bytes leave less unused space at the end of each page.
  * - The bucket states of /index live in memory and are saved now and then as one snapshot with
  *   the highest `seq` it covers; on opening, entries after that `seq` are replayed. Deletions
  *   save the snapshot in their own transaction, so a snapshot never counts a deleted entry.
@@ -24,9 +24,6 @@ CREATE TABLE meta (
 );
 CREATE TABLE entries (
   seq        INTEGER PRIMARY KEY,
-  k          INTEGER NOT NULL,
-  tkey       INTEGER NOT NULL,
-  rkey       INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   data       BLOB NOT NULL
@@ -35,8 +32,8 @@ CREATE TABLE ids (
   k   INTEGER PRIMARY KEY,
   seq INTEGER NOT NULL
 );
-CREATE INDEX entries_by_table ON entries (tkey, created_at, seq, k);
-CREATE INDEX entries_by_recipient ON entries (rkey, created_at);
+CREATE INDEX entries_by_table ON entries (substr(data, 2, 8), created_at);
+CREATE INDEX entries_by_recipient ON entries (substr(data, 34, 8), created_at);
 CREATE INDEX entries_by_time ON entries (created_at);
 CREATE INDEX entries_by_expiry ON entries (expires_at) WHERE expires_at > 0;
 CREATE TABLE snapshots (

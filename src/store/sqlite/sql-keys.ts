@@ -1,10 +1,19 @@
 /** How keys and ids are represented in the SQLite schema (see schema.ts). Pure. */
 import { bucketKeyRange } from '../../reconcile/buckets.js';
 
-/** First 8 bytes of a 32-byte key as a signed 64-bit integer: the indexed form of a key. */
+/** First 8 bytes of a 32-byte key as a signed 64-bit integer: the key of a `tables` row. */
 export function keyPrefix(key: Uint8Array): bigint {
   return Buffer.from(key.buffer, key.byteOffset, 8).readBigInt64BE(0);
 }
+
+/** First 8 bytes of a 32-byte key: what the table and recipient indexes hold. */
+export function indexedPrefix(key: Uint8Array): Buffer {
+  return Buffer.from(key.buffer, key.byteOffset, 8);
+}
+
+/** SQL for "the entry's table (recipient) is this key": the indexed prefix, then all of it. */
+export const TABLE_SQL = 'substr(data, 2, 8) = ? AND substr(data, 2, 32) = ?';
+export const RECIPIENT_SQL = 'substr(data, 34, 8) = ? AND substr(data, 34, 32) = ?';
 
 /**
  * The short keys of a bucket as an inclusive range [lo, last]. The exclusive end of the last

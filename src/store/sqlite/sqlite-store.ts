@@ -4,11 +4,13 @@ import { dirname } from 'node:path';
 import { P2PError } from '../../errors.js';
 import { sha256 } from '../../crypto/sha256.js';
 import { OFFSET } from '../../entry/format.js';
+import { encodeFrames } from '../../entry/framing.js';
 import { DEFAULT_BUCKETS, MAX_BUCKETS, addToSum, shortKey } from '../../reconcile/buckets.js';
 import { BucketSums } from '../../reconcile/bucket-sums.js';
 import type {
   BucketState,
   EntryQuery,
+  FramedPage,
   IndexView,
   PeerRecord,
   PeerStore,
@@ -26,7 +28,15 @@ import type {
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { EntryQueries } from './entry-queries.js';
 import { ReaderPool } from './reader-pool.js';
-import { bucketKeys, keyPrefix, shortOfId, shortOfSqlKey, sqlKeyOf } from './sql-keys.js';
+import {
+  TABLE_SQL,
+  bucketKeys,
+  indexedPrefix,
+  keyPrefix,
+  shortOfId,
+  shortOfSqlKey,
+  sqlKeyOf,
+} from './sql-keys.js';
 import { Checkpointer } from './checkpointer.js';
 import { StatementCache } from './statements.js';
 
@@ -87,7 +97,7 @@ export class SqliteStore implements Store, SyncSource {
       const fresh = (db.pragma('user_version', { simple: true }) as number) === 0;
       if (fresh) {
         // Page size and auto_vacuum only take effect before the first table exists.
-        db.pragma('page_size = 8192');
+        db.pragma('page_size = 16384');
         db.pragma('auto_vacuum = INCREMENTAL');
       }
       db.pragma('journal_mode = WAL');
@@ -98,7 +108,7 @@ export class SqliteStore implements Store, SyncSource {
       // back, its file is cut down so it does not keep its peak size on disk.
       if (options.path !== ':memory:') {
         db.pragma('wal_autocheckpoint = 0');
-        db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+        db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
       }
       this.buckets = fresh ? this.create(options.buckets) : this.checkExisting(options.buckets);
     } catch (error) {
@@ -150,7 +160,16 @@ export class SqliteStore implements Store, SyncSource {
   private maybeSnapshot(): void {
     if (this.changesSinceSnapshot === 0) return;
     if (this.changesSinceSnapshot < 100_000 && Date.now() - this.snapshotAt < 10_000) return;
-    this.db.transaction(() => this.writeSnapshot(this.sums))();
+    this.write(() => this.writeSnapshot(this.sums));
+  }
+
+  /**
+   * Runs a write transaction that takes the write lock at once (BEGIN IMMEDIATE). A deferred
+   * transaction that reads first cannot upgrade to writing once another connection (the
+   * checkpointer) has restarted the log, and fails instead of waiting.
+   */
+  private write(work: () => void): void {
+    this.db.transaction(work).immediate();
   }
 
   /** Ids already stored, for a batch of short keys (one query per few hundred keys). */
@@ -225,7 +244,7 @@ export class SqliteStore implements Store, SyncSource {
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
     const insertEntry = this.prepare(
-      'INSERT INTO entries (k, tkey, rkey, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO entries (created_at, expires_at, data) VALUES (?, ?, ?)',
     );
     const insertId = this.prepare('INSERT INTO ids (k, seq) VALUES (?, ?)');
     const tableChanges = new Map<bigint, TableDelta>();
@@ -234,7 +253,7 @@ export class SqliteStore implements Store, SyncSource {
     const storedIds: Uint8Array[] = [];
     let lastSeq = this.lastSeq;
 
-    this.db.transaction(() => {
+    this.write(() => {
       const keys = items.map((item) => shortKey(item.id));
       const taken = this.existingKeys(keys);
       items.forEach(({ entry, id }, i) => {
@@ -246,14 +265,7 @@ export class SqliteStore implements Store, SyncSource {
         }
         taken.add(k);
         const tkey = keyPrefix(entry.table);
-        const info = insertEntry.run(
-          k,
-          tkey,
-          keyPrefix(entry.recipient),
-          entry.createdAt,
-          entry.expiresAt,
-          entry.bytes,
-        );
+        const info = insertEntry.run(entry.createdAt, entry.expiresAt, entry.bytes);
         const seq = Number(info.lastInsertRowid);
         insertId.run(k, seq);
         lastSeq = Math.max(lastSeq, seq);
@@ -272,7 +284,7 @@ export class SqliteStore implements Store, SyncSource {
         results.push('stored');
       });
       this.writeTables(tableChanges);
-    })();
+    });
     // Only now, after the commit, does the in-memory view move: a failed transaction
     // leaves it exactly as the database is.
     for (const id of storedIds) this.sums.apply(id, 1);
@@ -358,17 +370,37 @@ export class SqliteStore implements Store, SyncSource {
 
   async query(q: EntryQuery): Promise<QueryPage> {
     this.assertOpen();
+    const readers = this.readerPool();
+    return readers ? readers.query(q) : this.queries.run(q);
+  }
+
+  async queryFramed(q: EntryQuery): Promise<FramedPage> {
+    this.assertOpen();
+    const readers = this.readerPool();
+    if (readers) return readers.queryFramed(q);
+    const page = this.queries.run(q);
+    const frames = encodeFrames(page.entries.map((e) => e.bytes));
+    return page.next
+      ? { frames, count: page.entries.length, next: page.next }
+      : { frames, count: page.entries.length };
+  }
+
+  /** The reader threads, started by the first query; undefined when queries run here. */
+  private readerPool(): ReaderPool | undefined {
     if (this.readerThreads > 0 && !this.readers) {
       // Reader caches are small: the OS page cache holds the data they share.
-      this.readers = new ReaderPool(
+      const pool = new ReaderPool(
         this.path,
         this.buckets,
         this.readerThreads,
         Math.max(2, this.cacheMiB >> 2),
+        () => {
+          if (this.readers === pool) this.readers = undefined;
+        },
       );
+      this.readers = pool;
     }
-    if (this.readers && !this.readers.broken) return this.readers.query(q);
-    return this.queries.run(q);
+    return this.readers && !this.readers.broken ? this.readers : undefined;
   }
 
   async indexView(): Promise<IndexView> {
@@ -427,12 +459,12 @@ export class SqliteStore implements Store, SyncSource {
     limit: number,
   ): Promise<number> {
     this.assertOpen();
-    type Row = { seq: number; k: bigint; tkey: bigint; created_at: number; data: Buffer };
+    type Row = { seq: number; created_at: number; data: Buffer };
     const expired = this.prepare(
-      'SELECT seq, k, tkey, created_at, data FROM entries WHERE expires_at > 0 AND expires_at <= ? LIMIT ?',
+      'SELECT seq, created_at, data FROM entries WHERE expires_at > 0 AND expires_at <= ? LIMIT ?',
     ).safeIntegers(true);
     const old = this.prepare(
-      'SELECT seq, k, tkey, created_at, data FROM entries WHERE created_at < ? ORDER BY created_at LIMIT ?',
+      'SELECT seq, created_at, data FROM entries WHERE created_at < ? ORDER BY created_at LIMIT ?',
     ).safeIntegers(true);
     const removeEntry = this.prepare('DELETE FROM entries WHERE seq = ?');
     const removeId = this.prepare('DELETE FROM ids WHERE k = ?');
@@ -442,7 +474,7 @@ export class SqliteStore implements Store, SyncSource {
     // The bucket snapshot is saved in the same transaction as the deletions, so a crash can
     // never leave a snapshot that still counts deleted entries.
     const after = this.sums.clone();
-    this.db.transaction(() => {
+    this.write(() => {
       const rows = (expired.all(now, limit) as Row[]).concat(
         createdBefore === undefined ? [] : (old.all(createdBefore, limit) as Row[]),
       );
@@ -453,10 +485,10 @@ export class SqliteStore implements Store, SyncSource {
         done.add(seq);
         const id = sha256(row.data);
         removeEntry.run(seq);
-        removeId.run(row.k);
+        removeId.run(shortKey(id));
         after.apply(id, -1);
         const table = row.data.subarray(OFFSET.table, OFFSET.table + 32);
-        this.stageTable(tableChanges, row.tkey, table, id, row.data.length, 0, -1);
+        this.stageTable(tableChanges, keyPrefix(table), table, id, row.data.length, 0, -1);
         const [hi, lo] = shortOfId(id);
         changes.push({
           sign: -1,
@@ -470,7 +502,7 @@ export class SqliteStore implements Store, SyncSource {
       }
       this.writeTables(tableChanges);
       if (removed > 0) this.writeSnapshot(after);
-    })();
+    });
     if (removed > 0) {
       this.sums = after;
       this.version += 1;
@@ -538,25 +570,25 @@ export class SqliteStore implements Store, SyncSource {
       });
       return { items, done: rows.length < limit };
     }
+    // Short ids are not kept per table: they are the first bytes of each entry's hash, so a
+    // table's scan reads its entries (rare: only peers that mirror some tables need it).
     const statement = this.prepare(
-      'SELECT created_at, seq, k FROM entries WHERE tkey = ? AND (created_at, seq) > (?, ?) ORDER BY created_at, seq LIMIT ?',
-    )
-      .raw(true)
-      .safeIntegers(true);
+      `SELECT created_at, seq, data FROM entries WHERE ${TABLE_SQL} AND (created_at, seq) > (?, ?) ORDER BY created_at, seq LIMIT ?`,
+    ).raw(true);
     const items: ScanPosition[] = [];
     let table = after?.table ?? 0;
     let createdAt = after?.createdAt ?? -1;
     let seq = after?.seq ?? -1;
     while (table < tables.length && items.length < limit) {
-      const rows = statement.all(
-        keyPrefix(tables[table]!),
-        createdAt,
-        seq,
-        limit - items.length,
-      ) as [bigint, bigint, bigint][];
-      for (const [c, s, k] of rows) {
-        const [hi, lo] = shortOfSqlKey(k);
-        items.push({ table, createdAt: Number(c), seq: Number(s), hi, lo });
+      const key = tables[table]!;
+      const rows = statement.all(indexedPrefix(key), key, createdAt, seq, limit - items.length) as [
+        number,
+        number,
+        Buffer,
+      ][];
+      for (const [c, s, data] of rows) {
+        const [hi, lo] = shortOfId(sha256(data));
+        items.push({ table, createdAt: c, seq: s, hi, lo });
       }
       if (items.length >= limit) break;
       table += 1;
@@ -585,14 +617,15 @@ export class SqliteStore implements Store, SyncSource {
         .all(lo, last) as [bigint][];
       return rows.map(([k]) => shortOfSqlKey(k));
     }
-    const wanted = new Set(tables.map((t) => keyPrefix(t)));
     const rows = this.prepare(
-      'SELECT ids.k, e.tkey FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k',
+      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k',
     )
       .raw(true)
       .safeIntegers(true)
-      .all(lo, last) as [bigint, bigint][];
-    return rows.filter(([, tkey]) => wanted.has(tkey)).map(([k]) => shortOfSqlKey(k));
+      .all(lo, last) as [bigint, Buffer][];
+    return rows
+      .filter(([, table]) => tables.some((t) => t.equals(table)))
+      .map(([k]) => shortOfSqlKey(k));
   }
 
   private inTables(data: Buffer, tables: readonly Buffer[] | undefined): boolean {
@@ -672,7 +705,7 @@ export class SqliteStore implements Store, SyncSource {
   async close(): Promise<void> {
     if (this.closed) return;
     // A clean shutdown leaves nothing to replay.
-    if (this.changesSinceSnapshot > 0) this.db.transaction(() => this.writeSnapshot(this.sums))();
+    if (this.changesSinceSnapshot > 0) this.write(() => this.writeSnapshot(this.sums));
     this.closed = true;
     await this.readers?.close();
     await this.checkpointer?.stop();
@@ -692,11 +725,13 @@ class SqlitePeerStore implements PeerStore {
          next_attempt = excluded.next_attempt, source = excluded.source,
          penalty = excluded.penalty, sync_state = excluded.sync_state`,
     );
-    this.db.transaction(() => {
-      for (const r of records) {
-        statement.run({ ...r, tables: JSON.stringify(r.tables) });
-      }
-    })();
+    this.db
+      .transaction(() => {
+        for (const r of records) {
+          statement.run({ ...r, tables: JSON.stringify(r.tables) });
+        }
+      })
+      .immediate();
   }
 
   private fromRow(row: Record<string, unknown>): PeerRecord {
