@@ -221,7 +221,7 @@ try {
   let nodeB: BenchNode | undefined;
   if (sections.has('sync') || sections.has('reconcile')) {
     log('  full copy from A into an empty node B…');
-    const copy = await fullCopy(nodeA, configDir, log);
+    const copy = await fullCopy(nodeA, configDir, mkdtempSync(join(scratch, 'b-')), log);
     nodeB = copy.target;
     proxyAB = copy.proxy;
     nodes.push(nodeB);
@@ -257,6 +257,22 @@ try {
         section: 'sync',
         figure: 'full copy: ratio to Ed25519 verify ceiling',
         value: r.rate / verifyCeiling,
+        unit: '×',
+      });
+      report.add({
+        section: 'sync',
+        figure: 'full copy: CPU per entry, target / source',
+        value: r.cpuPerEntryTargetUs,
+        unit: 'µs',
+        ratio: {
+          value: r.cpuPerEntrySourceUs / r.cpuPerEntryTargetUs,
+          to: `source (${r.cpuPerEntrySourceUs.toFixed(1)} µs)`,
+        },
+      });
+      report.add({
+        section: 'sync',
+        figure: `full copy: rate / (${ceilings.cores} cores ÷ CPU per entry, both nodes)`,
+        value: r.rate / ((ceilings.cores * 1e6) / (r.cpuPerEntryTargetUs + r.cpuPerEntrySourceUs)),
         unit: '×',
       });
       report.add({

@@ -33,26 +33,30 @@ export interface FullSyncResult {
   readonly peakRssSource: number;
   readonly peakRssTarget: number;
   readonly wireBytes: number;
+  /** CPU time per copied entry, in microseconds, of the source and of the target process. */
+  readonly cpuPerEntrySourceUs: number;
+  readonly cpuPerEntryTargetUs: number;
 }
 
 /** Starts an empty node that knows `source` through a proxy and copies everything from it. */
 export async function fullCopy(
   source: BenchNode,
   configDir: string,
+  dataDir: string,
   log: (line: string) => void,
 ): Promise<{ target: BenchNode; proxy: TcpProxy; result: FullSyncResult }> {
   const proxy = await startTcpProxy(source.port);
-  const target = await startBenchNode([
-    '--peer',
-    proxy.url,
-    '--config',
-    manualSyncConfig(configDir),
-  ]);
+  const target = await startBenchNode(
+    ['--peer', proxy.url, '--config', manualSyncConfig(configDir)],
+    dataDir,
+  );
   const want = (await health(source)).entries;
   await waitReady(target);
   const sourceRss = new RssSampler(source.pid);
   const targetRss = new RssSampler(target.pid);
   proxy.reset();
+  const cpuSource = cpuMs(source.pid);
+  const cpuTarget = cpuMs(target.pid);
   const started = performance.now();
   let rounds = 0;
   let have = 0;
@@ -75,6 +79,8 @@ export async function fullCopy(
       peakRssSource: sourceRss.stop(),
       peakRssTarget: targetRss.stop(),
       wireBytes: proxy.bytes.up + proxy.bytes.down,
+      cpuPerEntrySourceUs: ((cpuMs(source.pid) - cpuSource) * 1000) / Math.max(1, have),
+      cpuPerEntryTargetUs: ((cpuMs(target.pid) - cpuTarget) * 1000) / Math.max(1, have),
     },
   };
 }

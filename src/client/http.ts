@@ -52,15 +52,30 @@ async function readLimited(response: Response, limit: number, url: string): Prom
     );
   }
   if (!response.body) return Buffer.alloc(0);
+  // With a declared length the body is copied into one buffer as it arrives, so each chunk is
+  // garbage at once; holding every chunk until the end would let them outlive young-generation
+  // collections, and a busy sync would carry a hundred megabytes of dead chunks.
+  const sized =
+    Number.isFinite(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > limit) {
+    if (total + chunk.length > (sized ? sized.length : limit)) {
       await response.body.cancel().catch(() => undefined);
-      throw new P2PError('node_lied', `${url}: response exceeds the limit of ${limit} bytes`);
+      throw new P2PError(
+        'node_lied',
+        sized
+          ? `${url}: response is longer than its declared ${sized.length} bytes`
+          : `${url}: response exceeds the limit of ${limit} bytes`,
+      );
     }
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (sized) sized.set(chunk, total);
+    else chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    total += chunk.length;
+  }
+  if (sized) {
+    if (total !== sized.length) throw new P2PError('node_lied', `${url}: response ended early`);
+    return sized;
   }
   return Buffer.concat(chunks, total);
 }

@@ -13,6 +13,7 @@ import { storePath, type NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
 import { Ingestor } from './ingest.js';
 import { createLogger } from './logger.js';
+import { enableCollections } from './memory.js';
 import { NodeMetrics } from './metrics.js';
 import { policyFromConfig } from './policy.js';
 import { startRetention, sweepOnce } from './retention.js';
@@ -47,6 +48,7 @@ export async function startNode(
   config: NodeConfig,
   options: StartOptions = {},
 ): Promise<RunningNode> {
+  enableCollections();
   const log = options.logger ?? createLogger(config.log_level);
   const store =
     options.store ??

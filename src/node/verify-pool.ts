@@ -37,6 +37,7 @@ export class VerifyPool {
         if (!pending) return;
         this.pending.delete(response.id);
         this.load[i]! -= 1;
+        this.recycle(response.data);
         pending.resolve(response);
       });
       worker.on('error', (error) => this.failAll(error));
@@ -54,6 +55,22 @@ export class VerifyPool {
     this.pending.clear();
   }
 
+  /** Buffers that came back from the threads, reused for later batches. */
+  private readonly spare: ArrayBuffer[] = [];
+
+  private recycle(buffer: ArrayBuffer): void {
+    if (this.spare.length < 2 * this.workers.length) this.spare.push(buffer);
+  }
+
+  /** A view of `size` bytes over a spare buffer large enough, or a new one. */
+  private buffer(size: number): Uint8Array {
+    const index = this.spare.findIndex(
+      (b) => b.byteLength >= size && b.byteLength <= 4 * size + 65536,
+    );
+    if (index >= 0) return new Uint8Array(this.spare.splice(index, 1)[0]!, 0, size);
+    return new Uint8Array(size);
+  }
+
   private send(
     worker: number,
     entries: readonly Buffer[],
@@ -66,14 +83,14 @@ export class VerifyPool {
       total += entries[i]!.length;
     }
     offsets[entries.length] = total;
-    const data = new Uint8Array(total);
+    const data = this.buffer(total);
     for (let i = 0; i < entries.length; i++) data.set(entries[i]!, offsets[i]!);
     const id = this.nextId++;
-    const request: VerifyRequest = { id, data: data.buffer, offsets, minPowBits };
+    const request: VerifyRequest = { id, data: data.buffer as ArrayBuffer, offsets, minPowBits };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.load[worker]! += 1;
-      this.workers[worker]!.postMessage(request, [data.buffer, offsets.buffer]);
+      this.workers[worker]!.postMessage(request, [data.buffer as ArrayBuffer, offsets.buffer]);
     });
   }
 

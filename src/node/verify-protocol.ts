@@ -17,6 +17,8 @@ export interface VerifyResponse {
   readonly id: number;
   readonly status: Uint8Array;
   readonly bits: Uint8Array;
+  /** The request's buffer, handed back for reuse rather than left as garbage in the thread. */
+  readonly data: ArrayBuffer;
 }
 
 export interface VerifyResult {

@@ -16,6 +16,8 @@ parentPort!.on('message', (request: VerifyRequest) => {
     status[i] = result.status;
     bits[i] = result.powBits;
   }
-  const response: VerifyResponse = { id: request.id, status, bits };
-  parentPort!.postMessage(response, [status.buffer, bits.buffer]);
+  // The buffer goes back with the answer: this thread allocates almost nothing, so its heap
+  // would rarely be collected, and dead buffers would pile up here.
+  const response: VerifyResponse = { id: request.id, status, bits, data: request.data };
+  parentPort!.postMessage(response, [status.buffer, bits.buffer, request.data]);
 });

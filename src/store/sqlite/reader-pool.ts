@@ -4,6 +4,7 @@
  * other (WAL lets readers proceed while one writer commits).
  */
 import { Worker } from 'node:worker_threads';
+import { HELPER_THREAD_LIMITS } from '../../node/worker-limits.js';
 import { P2PError } from '../../errors.js';
 import type { EntryQuery, FramedPage, QueryPage } from '../store.js';
 import { unpackFramed, unpackPage, type ReadResponse } from './reader-protocol.js';
@@ -42,6 +43,7 @@ export class ReaderPool {
     this.idleTimer.unref();
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./reader-worker.js', import.meta.url), {
+        resourceLimits: HELPER_THREAD_LIMITS,
         workerData: { path, buckets, cacheMiB },
       });
       worker.unref();

@@ -10,7 +10,7 @@
  *   entry. Both indexes end in the rowid (`seq`), so pages come in (created_at, seq) order.
  * - `ids` maps the 8-byte short id to `seq`; a short-id collision between two different
  *   entries is detected on insert and refused (it needs ~2^64 work to cause on purpose).
- * - Pages are 16 KiB: entries of ~700 bytes leave less unused space at the end of each page.
+ * - Pages are 8 KiB: with rows this lean, 16 KiB pages saved no space (measured at 1M entries).
  * - The bucket states of /index live in memory and are saved now and then as one snapshot with
  *   the highest `seq` it covers; on opening, entries after that `seq` are replayed. Deletions
  *   save the snapshot in their own transaction, so a snapshot never counts a deleted entry.

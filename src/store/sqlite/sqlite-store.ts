@@ -93,11 +93,12 @@ export class SqliteStore implements Store, SyncSource {
     const db = new Database(options.path);
     this.db = db;
     try {
-      db.pragma('busy_timeout = 5000');
+      // Writers may wait behind a checkpoint that copies (and syncs) a large log.
+      db.pragma('busy_timeout = 60000');
       const fresh = (db.pragma('user_version', { simple: true }) as number) === 0;
       if (fresh) {
         // Page size and auto_vacuum only take effect before the first table exists.
-        db.pragma('page_size = 16384');
+        db.pragma('page_size = 8192');
         db.pragma('auto_vacuum = INCREMENTAL');
       }
       db.pragma('journal_mode = WAL');
