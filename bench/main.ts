@@ -9,7 +9,7 @@
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -62,6 +62,23 @@ function storeBytesOnDisk(dir: string): number {
   return readdirSync(dir)
     .filter((name) => name.startsWith('entries.sqlite'))
     .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+/**
+ * Bytes on disk once the node has checkpointed its log after the last write (it keeps the log
+ * at most 16 MiB when idle; during heavy writes it holds up to ~100 MiB more for a moment).
+ */
+async function settledBytesOnDisk(dir: string): Promise<number> {
+  const wal = join(dir, 'entries.sqlite-wal');
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && existsSync(wal) && statSync(wal).size > 16 * MB) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const bytes = storeBytesOnDisk(dir);
+  report.note(
+    `store on disk after ingest: ${(bytes / MB).toFixed(1)} MiB, of which log ${((existsSync(wal) ? statSync(wal).size : 0) / MB).toFixed(1)} MiB`,
+  );
+  return bytes;
 }
 
 async function putAll(node: BenchNode, file: string, limit: number): Promise<void> {
@@ -122,7 +139,7 @@ try {
     log(`  ingesting ${entries} entries into node A…`);
     const result = await ingest(nodeA, fileA, { batch: 2000, clients: 4, limit: entries, log });
     const stats = await health(nodeA);
-    const diskBytes = storeBytesOnDisk(nodeA.dataDir);
+    const diskBytes = await settledBytesOnDisk(nodeA.dataDir);
     if (sections.has('ingest')) {
       report.add({
         section: 'ingest',

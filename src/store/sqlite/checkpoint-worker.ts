@@ -7,6 +7,9 @@
  * alone, the log would grow without bound. So once the log passes `restartBytes`, a RESTART
  * checkpoint waits for the writer's current transaction, copies everything and makes the next
  * writer start the log from the beginning; the store's journal_size_limit then cuts the file.
+ * When writes stop, nobody starts the log over, so a node gone quiet after a burst would keep
+ * its whole log on disk: once a log is fully copied and nothing was written for a tick, a
+ * TRUNCATE checkpoint gives that space back.
  */
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
@@ -26,6 +29,9 @@ try {
   db = undefined;
 }
 
+/** A log no larger than this is left alone when idle (the store's journal_size_limit). */
+const IDLE_LOG_BYTES = 16 * 1024 * 1024;
+
 function walBytes(): number {
   try {
     return statSync(`${path}-wal`).size;
@@ -34,12 +40,38 @@ function walBytes(): number {
   }
 }
 
+/** Frames in the log after the previous tick's checkpoint if it copied them all, else -1. */
+let copiedBefore = -1;
+
+function tick(database: Database.Database): void {
+  const bytes = walBytes();
+  const [result] = database.pragma('wal_checkpoint(PASSIVE)') as {
+    busy: number;
+    log: number;
+    checkpointed: number;
+  }[];
+  const copied =
+    result && result.busy === 0 && result.log === result.checkpointed ? result.log : -1;
+  if (copied >= 0 && copied === copiedBefore && bytes > IDLE_LOG_BYTES) {
+    // Quiet for a whole tick: truncating costs nobody anything. A reader that holds the log
+    // open makes it busy; the short wait keeps any writer that shows up from stalling.
+    database.pragma('busy_timeout = 50');
+    try {
+      database.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      database.pragma('busy_timeout = 5000');
+    }
+    copiedBefore = -1;
+    return;
+  }
+  copiedBefore = copied;
+  if (bytes > restartBytes) database.pragma('wal_checkpoint(RESTART)');
+}
+
 const timer = db
   ? setInterval(() => {
       try {
-        db!.pragma(
-          walBytes() > restartBytes ? 'wal_checkpoint(RESTART)' : 'wal_checkpoint(PASSIVE)',
-        );
+        tick(db!);
       } catch {
         // busy or closing: the next tick tries again
       }
