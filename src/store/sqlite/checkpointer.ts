@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { HELPER_THREAD_LIMITS } from '../../node/worker-limits.js';
+import { HELPER_THREAD_LIMITS } from '../../worker-limits.js';
 
 /** Runs checkpoint-worker.ts for one database file; stop() waits for it to close its handle. */
 export class Checkpointer {

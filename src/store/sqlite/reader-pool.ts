@@ -4,7 +4,7 @@
  * other (WAL lets readers proceed while one writer commits).
  */
 import { Worker } from 'node:worker_threads';
-import { HELPER_THREAD_LIMITS } from '../../node/worker-limits.js';
+import { HELPER_THREAD_LIMITS } from '../../worker-limits.js';
 import { P2PError } from '../../errors.js';
 import type { EntryQuery, FramedPage, QueryPage } from '../store.js';
 import { unpackFramed, unpackPage, type ReadResponse } from './reader-protocol.js';

@@ -1,7 +1,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 
 /**
- * Heap limits for the node's helper threads (verification, checkpoints, queries). They hold
+ * Heap limits for the store's helper threads (checkpoints, queries). They hold
  * little live data, and V8's default young generation would otherwise let each of them grow
  * tens of megabytes of garbage before collecting: memory a node running in 300 MB needs.
  */
