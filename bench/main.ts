@@ -65,8 +65,8 @@ function storeBytesOnDisk(dir: string): number {
 }
 
 /**
- * Bytes on disk once the node has checkpointed its log after the last write (it keeps the log
- * at most 16 MiB when idle; during heavy writes it holds up to ~100 MiB more for a moment).
+ * Bytes on disk once the node has checkpointed its log after the last write (an idle node keeps
+ * at most 16 MiB of log; under heavy writes the log grows to ~64 MiB before it starts over).
  */
 async function settledBytesOnDisk(dir: string): Promise<number> {
   const wal = join(dir, 'entries.sqlite-wal');
