@@ -129,7 +129,13 @@ test('two groups cut apart keep writing, then converge once the links heal', asy
   for (const url of urls) {
     assert.equal(await countStored(url, all), all.length, `${url} lacks entries`);
   }
-  for (const link of crossLinks) assert.ok(link.bytes.up > 0, 'healed link carried nothing');
+  // The four can converge through one healed link before the other node's back-off ends, so
+  // the second link is only checked to be used again soon after.
+  await waitUntil(
+    'both healed links carry sync traffic again',
+    async () => crossLinks.every((link) => link.bytes.up > 0),
+    15_000,
+  );
   await waitUntil(
     'every link is healthy again',
     async () => {
