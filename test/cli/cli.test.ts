@@ -5,7 +5,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/encoding/bytes.js';
@@ -13,36 +12,9 @@ import { loadIdentity } from '../../src/keys/key-file.js';
 import { generateTableKey } from '../../src/keys/keys.js';
 import { makeEntry } from '../helpers/entries.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { cliPath } from '../helpers/paths.js';
+import { runCli as cli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { deadUrl, putFrames, putResults, storedIds } from '../helpers/http.js';
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `p2pcloud ARGS` to completion (killed after 60 s), optionally feeding stdin. */
-function cli(args: readonly string[], stdin?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin ?? '');
-  });
-}
 
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line.length > 0);

@@ -1,30 +1,9 @@
 /** `p2pcloud peers`: a node's peer table from the command line. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { spawnNode } from '../helpers/nodes.js';
-import { cliPath } from '../helpers/paths.js';
+import { runCli as cli } from '../helpers/spawn.js';
 import { deadUrl, waitFor } from '../helpers/http.js';
-
-function cli(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const first = await spawnNode(['--min-pow', '0', '--log-level', 'warn']);
 const second = await spawnNode([

@@ -2,10 +2,9 @@
  * Starting gateways for tests: in-process (route and API tests) or as real child processes
  * (`p2pcloud gateway` / `p2pcloud app forum`), listening on 127.0.0.1 with a free port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after } from 'node:test';
 import { pino } from 'pino';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../src/gateway/config.js';
@@ -16,7 +15,7 @@ import {
 } from '../../src/gateway/server.js';
 import { loadIdentity, saveIdentity } from '../../src/keys/key-file.js';
 import { generateIdentity, type Identity } from '../../src/keys/keys.js';
-import { cliPath } from './paths.js';
+import { spawnCli } from './spawn.js';
 import { tempDir } from './tmp.js';
 
 export async function newKeyFile(dir = tempDir()): Promise<{ path: string; identity: Identity }> {
@@ -61,49 +60,12 @@ export interface GatewayProcess {
 
 /** Runs `p2pcloud <args>` (a gateway or an app) and waits until it listens. */
 export async function spawnGateway(args: readonly string[]): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [cliPath, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+  const { ready, child, stderr, stop } = await spawnCli(
+    args,
+    /listening on (http:\/\/\S+) \(identity (p2pid1[a-z0-9]+)/,
+    'gateway',
   );
-  const started = await new Promise<{ url: string; identity: string }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`gateway did not start in time:\n${stderr}`)),
-      30_000,
-    );
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const match = /listening on (http:\/\/\S+) \(identity (p2pid1[a-z0-9]+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: match[1]!, identity: match[2]! });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`));
-    });
-  });
-  const handle: GatewayProcess = {
-    ...started,
-    child,
-    stderr: () => stderr,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-  after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return handle;
+  return { url: ready[1]!, identity: ready[2]!, child, stderr, stop };
 }
 
 /** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */

@@ -2,13 +2,11 @@
  * Starting nodes for tests: in-process (fast, for route tests) or as real child processes
  * (for crash, restart and multi-node tests). Both listen on 127.0.0.1 with a free port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after } from 'node:test';
 import { pino } from 'pino';
 import { parseNodeConfig, type NodeConfigInput } from '../../src/node/config.js';
 import { startNode, type NodePlugin, type RunningNode } from '../../src/node/server.js';
-import { cliPath } from './paths.js';
+import { spawnCli, type CliProcess } from './spawn.js';
 import { tempDir } from './tmp.js';
 
 export async function startTestNode(
@@ -29,16 +27,9 @@ export async function startTestNode(
   return node;
 }
 
-export interface NodeProcess {
+export interface NodeProcess extends Omit<CliProcess, 'ready'> {
   readonly url: string;
-  readonly child: ChildProcess;
   readonly dataDir: string;
-  /** Everything the process wrote to stderr so far (its JSON log lines). */
-  stderr(): string;
-  /** SIGTERM and wait for a clean exit. */
-  stop(): Promise<number | null>;
-  /** SIGKILL: the process gets no chance to clean up. */
-  kill9(): Promise<void>;
 }
 
 /** Runs `p2pcloud node` as a child process and waits until it listens. */
@@ -46,53 +37,10 @@ export async function spawnNode(
   args: readonly string[] = [],
   dataDir = tempDir(),
 ): Promise<NodeProcess> {
-  const child = spawn(
-    process.execPath,
-    [cliPath, 'node', '--port', '0', '--data', dataDir, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const { ready, ...spawned } = await spawnCli(
+    ['node', '--port', '0', '--data', dataDir, ...args],
+    /listening on (http:\/\/[^\s]+)/,
+    'node',
   );
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`node did not start in time:\n${stderr}`)),
-      30_000,
-    );
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const match = /listening on (http:\/\/[^\s]+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`node exited with ${code} before listening:\n${stderr}`));
-    });
-  });
-  const handle: NodeProcess = {
-    url,
-    child,
-    dataDir,
-    stderr: () => stderr,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-    kill9: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-  after(() => handle.kill9());
-  return handle;
+  return { ...spawned, url: ready[1]!, dataDir };
 }
