@@ -17,6 +17,8 @@ import {
   decodeSyncMessage,
   encodeShortIds,
   encodeSyncMessage,
+  parseShortIdKey,
+  shortIdKey,
 } from './wire.js';
 
 /** A peer answered something that a correct node never would. */
@@ -80,7 +82,6 @@ export class PeerClient {
     contentType: string | undefined,
     maxResponseBytes: number,
     query?: URLSearchParams,
-    headers?: Record<string, string>,
     timeoutMs: number = this.options.timeoutMs,
   ): Promise<RawResponse> {
     this.traffic.requests += 1;
@@ -88,7 +89,6 @@ export class PeerClient {
       timeoutMs,
       maxResponseBytes,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
-      ...(headers ? { headers } : {}),
     }).catch(overLimit);
     if (response.status < 200 || response.status >= 300) {
       throw nodeError(this.url, response.status, response.body);
@@ -110,7 +110,6 @@ export class PeerClient {
       text ? 'application/json' : undefined,
       4 * 1024 * 1024,
       query,
-      undefined,
       this.controlTimeoutMs,
     );
     this.traffic.reconcileBytes += HEAD_BYTES * 2 + (text?.length ?? 0) + response.body.length;
@@ -137,7 +136,6 @@ export class PeerClient {
       body,
       SYNC_MEDIA_TYPE,
       maxResponseBytes,
-      undefined,
       undefined,
       this.controlTimeoutMs,
     );
@@ -225,15 +223,33 @@ export class PeerClient {
     return out;
   }
 
-  private frames(response: RawResponse, what: string): Buffer[] {
+  /** One page of /sync/fetch: its entries, and where it continues (header p2pcloud-next). */
+  private async fetchPage(
+    header: Record<string, unknown>,
+    maxBytes: number,
+    payload?: Uint8Array,
+  ): Promise<{ entries: Buffer[]; next: string | null }> {
+    const body = encodeSyncMessage(header, payload);
+    const response = await this.send(
+      'POST',
+      '/sync/fetch',
+      body,
+      SYNC_MEDIA_TYPE,
+      // A page stops after the entry that reaches max_bytes, which may be as large as the
+      // format allows.
+      maxBytes + MAX_ENTRY_BYTES_FORMAT + 64 * 1024,
+    );
+    this.traffic.reconcileBytes += body.length;
     this.traffic.entryBytesIn += HEAD_BYTES * 2 + response.body.length;
     // Frames are bounded by the format, not by our policy: an entry larger than we accept is
     // refused by ingest (a policy matter, remembered), not a lie of the peer that holds it.
+    let entries: Buffer[];
     try {
-      return decodeFrames(response.body, { maxFrameBytes: MAX_ENTRY_BYTES_FORMAT });
+      entries = decodeFrames(response.body, { maxFrameBytes: MAX_ENTRY_BYTES_FORMAT });
     } catch {
-      throw new PeerMisbehaviour(`${what} answer is not a valid entry stream`);
+      throw new PeerMisbehaviour('/sync/fetch answer is not a valid entry stream');
     }
+    return { entries, next: response.headers.get(NEXT_HEADER) };
   }
 
   /**
@@ -249,22 +265,13 @@ export class PeerClient {
     const entries: Buffer[] = [];
     let rest = ids;
     while (rest.length > 0) {
-      const body = encodeSyncMessage(
+      const page = await this.fetchPage(
         { v: 1, scope: scopeToWire(scope), mode: 'ids', max_bytes: maxBytes },
+        maxBytes,
         encodeShortIds(rest),
       );
-      const response = await this.send(
-        'POST',
-        '/sync/fetch',
-        body,
-        SYNC_MEDIA_TYPE,
-        // A page stops after the entry that reaches max_bytes, which may be as large as the
-        // format allows.
-        maxBytes + MAX_ENTRY_BYTES_FORMAT + 64 * 1024,
-      );
-      this.traffic.reconcileBytes += body.length;
-      entries.push(...this.frames(response, '/sync/fetch'));
-      const nextText = response.headers.get(NEXT_HEADER);
+      entries.push(...page.entries);
+      const nextText = page.next;
       if (nextText === null) break;
       const consumed = /^\d{1,6}$/.test(nextText) ? Number(nextText) : 0;
       if (consumed < 1 || consumed >= rest.length) {
@@ -281,32 +288,21 @@ export class PeerClient {
     after: [number, number] | undefined,
     maxBytes: number,
   ): Promise<{ entries: Buffer[]; next: [number, number] | undefined }> {
-    const body = encodeSyncMessage({
-      v: 1,
-      scope: scopeToWire(scope),
-      mode: 'buckets',
-      range,
-      max_bytes: maxBytes,
-      ...(after ? { after: encodeShortIds([after]).toString('hex') } : {}),
-    });
-    const response = await this.send(
-      'POST',
-      '/sync/fetch',
-      body,
-      SYNC_MEDIA_TYPE,
-      // A page stops after the entry that reaches max_bytes, which may be as large as the
-      // format allows.
-      maxBytes + MAX_ENTRY_BYTES_FORMAT + 64 * 1024,
+    const page = await this.fetchPage(
+      {
+        v: 1,
+        scope: scopeToWire(scope),
+        mode: 'buckets',
+        range,
+        max_bytes: maxBytes,
+        ...(after ? { after: shortIdKey(...after) } : {}),
+      },
+      maxBytes,
     );
-    this.traffic.reconcileBytes += body.length;
-    const nextText = response.headers.get(NEXT_HEADER);
-    let next: [number, number] | undefined;
-    if (nextText !== null) {
-      if (!/^[0-9a-f]{16}$/.test(nextText))
-        throw new PeerMisbehaviour('/sync/fetch continuation is malformed');
-      next = decodeShortIds(Buffer.from(nextText, 'hex'), 1)[0];
-    }
-    return { entries: this.frames(response, '/sync/fetch'), next };
+    const next = page.next === null ? undefined : parseShortIdKey(page.next);
+    if (page.next !== null && !next)
+      throw new PeerMisbehaviour('/sync/fetch continuation is malformed');
+    return { entries: page.entries, next };
   }
 
   /** Pushes entries the peer lacks; returns how many it stored. */

@@ -28,6 +28,7 @@ import {
   encodeShortIds,
   encodeSyncMessage,
   integer,
+  parseShortIdKey,
   shortIdKey,
   shortIdOf,
 } from './wire.js';
@@ -295,20 +296,14 @@ export class SyncResponder {
       if (header.mode === 'buckets') {
         const [[from, to]] = this.ranges({ ranges: [header.range] });
         const maxBytes = this.maxBytes(header);
-        let after: [number, number] | undefined;
-        if (header.after !== undefined) {
-          const ids =
-            typeof header.after === 'string' && /^[0-9a-f]{16}$/.test(header.after)
-              ? decodeShortIds(Buffer.from(header.after, 'hex'), 1)
-              : undefined;
-          if (!ids) throw new P2PError('bad_sync_request', 'after must be a 16-hex-digit short id');
-          after = ids[0];
-        }
+        const after = header.after === undefined ? undefined : parseShortIdKey(header.after);
+        if (header.after !== undefined && !after)
+          throw new P2PError('bad_sync_request', 'after must be a 16-hex-digit short id');
         const page = empty
           ? { entries: [] as Buffer[] }
           : await this.ctx.store.entriesInBuckets(from!, to!, tables, after, maxBytes);
         if ('next' in page && page.next) {
-          void reply.header(NEXT_HEADER, encodeShortIds([page.next]).toString('hex'));
+          void reply.header(NEXT_HEADER, shortIdKey(...page.next));
         }
         void reply.type(ENTRIES_MEDIA_TYPE);
         return encodeFrames(page.entries);

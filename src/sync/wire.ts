@@ -73,6 +73,12 @@ export function shortIdKey(hi: number, lo: number): string {
   return `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
 }
 
+/** The short id written by shortIdKey (16 lowercase hex digits), or undefined for anything else. */
+export function parseShortIdKey(text: unknown): [number, number] | undefined {
+  if (typeof text !== 'string' || !/^[0-9a-f]{16}$/.test(text)) return undefined;
+  return [parseInt(text.slice(0, 8), 16), parseInt(text.slice(8), 16)];
+}
+
 export function integer(
   header: Record<string, unknown>,
   name: string,
