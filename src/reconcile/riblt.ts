@@ -79,6 +79,16 @@ export class Sketch {
     this.count = new Int32Array(capacity);
   }
 
+  /** A copy of the first `n` symbols (all by default), which later toggles do not change. */
+  clone(n = this.capacity): Sketch {
+    const copy = new Sketch(n);
+    copy.keyHi.set(this.keyHi.subarray(0, n));
+    copy.keyLo.set(this.keyLo.subarray(0, n));
+    copy.check.set(this.check.subarray(0, n));
+    copy.count.set(this.count.subarray(0, n));
+    return copy;
+  }
+
   /** Adds (sign 1) or removes (sign -1) the element with short id hi:lo. */
   toggle(hi: number, lo: number, sign: 1 | -1): void {
     const { check, seedHi, seedLo } = elementHash(hi, lo);

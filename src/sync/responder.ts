@@ -16,10 +16,10 @@ import { P2PError } from '../errors.js';
 import { randomBytes } from '../crypto/random.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../entry/framing.js';
 import { entryId } from '../entry/format.js';
-import { Sketch } from '../reconcile/riblt.js';
+import type { Sketch } from '../reconcile/riblt.js';
 import { bucketFingerprint, estimateDifference, type SetSummary } from '../reconcile/summary.js';
 import type { NodeContext } from '../node/context.js';
-import { restrictScope, scopeFromWire, type Scope } from './scope.js';
+import { isEmptyScope, restrictScope, scopeFromWire, scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
 import {
   SYNC_MEDIA_TYPE,
@@ -47,16 +47,6 @@ export const NEXT_HEADER = 'p2pcloud-next';
 interface Snapshot {
   readonly sketch: Sketch;
   readonly expires: number;
-}
-
-/** Copies the first `n` symbols of a sketch, so later requests see the same state. */
-function snapshotSketch(source: Sketch, n: number): Sketch {
-  const copy = new Sketch(n);
-  copy.keyHi.set(source.keyHi.subarray(0, n));
-  copy.keyLo.set(source.keyLo.subarray(0, n));
-  copy.check.set(source.check.subarray(0, n));
-  copy.count.set(source.count.subarray(0, n));
-  return copy;
 }
 
 /** How many symbols to send for an estimated difference: ~1.4 are needed on average. */
@@ -144,7 +134,7 @@ export class SyncResponder {
       // differing bucket. Past a quarter of the set, listing is cheaper and always succeeds.
       const sketchMode = !force && wanted <= capacity && estimate <= larger / 4 + 64;
       if (sketchMode) {
-        const snapshot = snapshotSketch(summary.sketch, capacity);
+        const snapshot = summary.sketch.clone(capacity);
         return encodeSyncMessage(
           {
             v: 1,
@@ -232,15 +222,14 @@ export class SyncResponder {
     const scope = this.scopeOf(header);
     const ranges = this.ranges(header);
     return this.guarded(async () => {
-      const tables = scope.kind === 'all' ? undefined : scope.tables;
+      const tables = scopeTables(scope);
       const counts: number[] = [];
       const parts: Buffer[] = [];
       let total = 0;
       for (const [from, to] of ranges) {
-        const ids =
-          scope.kind === 'tables' && scope.tables.length === 0
-            ? []
-            : await this.ctx.store.shortIdsInBuckets(from, to, tables);
+        const ids = isEmptyScope(scope)
+          ? []
+          : await this.ctx.store.shortIdsInBuckets(from, to, tables);
         total += ids.length;
         if (total > MAX_LISTED_IDS)
           throw new P2PError(
@@ -263,8 +252,8 @@ export class SyncResponder {
   async fetch(request: FastifyRequest, reply: FastifyReply): Promise<Buffer> {
     const { header, payload } = this.body(request);
     const scope = this.scopeOf(header);
-    const tables = scope.kind === 'all' ? undefined : scope.tables;
-    const empty = scope.kind === 'tables' && scope.tables.length === 0;
+    const tables = scopeTables(scope);
+    const empty = isEmptyScope(scope);
     return this.guarded(async () => {
       if (header.mode === 'ids') {
         const ids = decodeShortIds(payload, MAX_FETCH_IDS);

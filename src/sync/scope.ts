@@ -39,6 +39,11 @@ export function isEmptyScope(scope: Scope): boolean {
   return scope.kind === 'tables' && scope.tables.length === 0;
 }
 
+/** The tables a store query is restricted to: undefined for scope all. */
+export function scopeTables(scope: Scope): readonly Buffer[] | undefined {
+  return scope.kind === 'all' ? undefined : scope.tables;
+}
+
 export function scopeToWire(scope: Scope): 'all' | string[] {
   return scope.kind === 'all' ? 'all' : scope.tables.map((t) => toHex(t));
 }

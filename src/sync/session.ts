@@ -21,12 +21,13 @@ import { entryId, OFFSET } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
 import { combinedTableDigest } from '../reconcile/buckets.js';
 import type { IndexDigests } from '../reconcile/index-cache.js';
-import { Sketch, SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
+import type { Sketch } from '../reconcile/riblt.js';
+import { SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
 import type { SetSummary } from '../reconcile/summary.js';
 import type { CheckedBatch, Ingestor, IngestResult } from '../node/ingest.js';
 import type { Store } from '../store/store.js';
 import { PeerMisbehaviour, type PeerClient } from './peer-client.js';
-import type { Scope } from './scope.js';
+import { scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
 import { shortIdKey, shortIdOf } from './wire.js';
 
@@ -93,15 +94,6 @@ class Window {
 const PUSH_BATCH = 2000;
 /** Ids listed per /sync/ids request (expected, from the peer's bucket counts). */
 const IDS_PER_REQUEST = 400_000;
-
-function copySketch(source: Sketch): Sketch {
-  const copy = new Sketch(source.capacity);
-  copy.keyHi.set(source.keyHi);
-  copy.keyLo.set(source.keyLo);
-  copy.check.set(source.check);
-  copy.count.set(source.count);
-  return copy;
-}
 
 /** Groups sorted bucket numbers into [from, to) runs. */
 export function bucketRuns(buckets: readonly number[]): [number, number][] {
@@ -191,7 +183,7 @@ export class SyncSession {
   }
 
   private tables(): readonly Buffer[] | undefined {
-    return this.scope.kind === 'all' ? undefined : this.scope.tables;
+    return scopeTables(this.scope);
   }
 
   private async localDigest(): Promise<string> {
@@ -287,7 +279,7 @@ export class SyncSession {
     wholeBuckets: number;
   }> {
     // Our side must not move while symbols are subtracted from it.
-    const local = copySketch(summary.sketch);
+    const local = summary.sketch.clone();
     const counts = Uint32Array.from(summary.counts);
     const salt = randomBytes(4).readUInt32BE(0);
     const fields = {

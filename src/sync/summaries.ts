@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { toHex } from '../encoding/bytes.js';
 import { SetSummary, sketchCapacityFor } from '../reconcile/summary.js';
 import type { ScanPosition, Store, StoreChange, SyncSource } from '../store/store.js';
-import { scopeKey, type Scope } from './scope.js';
+import { scopeKey, scopeTables, type Scope } from './scope.js';
 
 const SCAN_CHUNK = 20_000;
 
@@ -116,7 +116,7 @@ export class SummaryManager {
   }
 
   private async build(entry: Tracked): Promise<void> {
-    const tables = entry.scope.kind === 'all' ? undefined : entry.scope.tables;
+    const tables = scopeTables(entry.scope);
     const started = Date.now();
     for (;;) {
       if (this.stopped) throw new Error('summary manager stopped');
