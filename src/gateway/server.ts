@@ -11,6 +11,7 @@ import { buildGatewayApp, type GatewayApp, type GatewayPlugin } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { RecordIndex } from './index-db.js';
+import { listenUrl } from '../http/listen-url.js';
 import { Keyring, privateDir } from './keyring.js';
 import { Poller } from './poller.js';
 import { Sessions } from './sessions.js';
@@ -63,8 +64,7 @@ export async function startGateway(
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     gateway.port = typeof address === 'object' && address ? address.port : config.port;
-    const shown = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${gateway.port}`;
+    const url = listenUrl(config.host, gateway.port);
     poller.start();
     log.info({ url, nodes: config.nodes, data: config.data_dir }, 'gateway listening');
     const started = app;

@@ -15,6 +15,7 @@ import { Ingestor } from './ingest.js';
 import { createLogger } from './logger.js';
 import { enableCollections } from './memory.js';
 import { NodeMetrics } from './metrics.js';
+import { listenUrl } from '../http/listen-url.js';
 import { policyFromConfig } from './policy.js';
 import { startRetention, sweepOnce } from './retention.js';
 import { VerifyPool } from './verify-pool.js';
@@ -37,11 +38,6 @@ export interface StartOptions {
   readonly logger?: Logger;
   readonly store?: Store;
   readonly plugins?: readonly NodePlugin[];
-}
-
-function listenUrl(host: string, port: number): string {
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }
 
 export async function startNode(

@@ -16,6 +16,13 @@ export function isBanned(record: PeerRecord, now: number = Date.now()): boolean 
   return record.penalty >= BAN_PENALTY && record.nextAttempt > now;
 }
 
+/** A peer's state as operators see it (`p2pcloud peers`, the dashboard). */
+export function peerState(peer: PeerRecord): 'dropped' | 'failing' | 'ok' | 'new' {
+  if (isBanned(peer)) return 'dropped';
+  if (peer.failures > 0) return 'failing';
+  return peer.lastSeen > 0 ? 'ok' : 'new';
+}
+
 /** Up to `count` peers due for a round: config peers first, then the longest-waiting ones. */
 export function choosePeers(
   records: readonly PeerRecord[],

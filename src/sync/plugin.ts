@@ -9,7 +9,7 @@ import type { NodeApp } from '../node/app.js';
 import type { NodePlugin } from '../node/server.js';
 import { IndexDigests } from '../reconcile/index-cache.js';
 import { SyncLoop } from './loop.js';
-import { isBanned } from './peer-policy.js';
+import { peerState } from './peer-policy.js';
 import { Pusher } from './push.js';
 import { SyncResponder, registerSyncRoutes } from './responder.js';
 import { SummaryManager } from './summaries.js';
@@ -42,13 +42,7 @@ export class SyncPlugin implements NodePlugin {
           url: p.url,
           source: p.source,
           tables: p.tables,
-          state: isBanned(p)
-            ? 'dropped'
-            : p.failures > 0
-              ? 'failing'
-              : p.lastSeen > 0
-                ? 'ok'
-                : 'new',
+          state: peerState(p),
           last_seen: p.lastSeen || null,
           last_attempt: p.lastAttempt || null,
           next_attempt_in_seconds: Math.max(0, Math.round((p.nextAttempt - now) / 1000)),

@@ -6,19 +6,12 @@
  */
 import type { NodeContext } from '../node/context.js';
 import { tableText } from '../keys/keys.js';
-import type { PeerRecord } from '../store/store.js';
-import { isBanned } from '../sync/peer-policy.js';
+import { peerState } from '../sync/peer-policy.js';
 import type { SyncLoop } from '../sync/loop.js';
 
 export const MAX_TABLES_SHOWN = 100;
 export const MAX_PEERS_SHOWN = 200;
 export const MAX_ACTIVITY_SHOWN = 50;
-
-export function peerState(peer: PeerRecord): 'dropped' | 'failing' | 'ok' | 'new' {
-  if (isBanned(peer)) return 'dropped';
-  if (peer.failures > 0) return 'failing';
-  return peer.lastSeen > 0 ? 'ok' : 'new';
-}
 
 export async function buildStats(
   ctx: NodeContext,
