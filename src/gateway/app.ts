@@ -3,9 +3,14 @@
  * JSON in and out; every error leaves as { error: { code, message } } with the status of its
  * code. The guard runs before anything else.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { P2PError } from '../errors.js';
-import { parseJsonBody, toP2PError as fastifyToP2P } from '../http/fastify-errors.js';
+import {
+  installErrorHandlers,
+  parseJsonBody,
+  sendError,
+  toP2PError,
+} from '../http/fastify-errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequest } from './guard.js';
 import { registerAuthRoutes } from './routes/auth.js';
@@ -20,13 +25,6 @@ export type GatewayPlugin = (app: FastifyInstance, gateway: Gateway) => void | P
 
 const BODY_LIMIT = 256 * 1024;
 
-const toP2PError = (error: FastifyError | Error): P2PError =>
-  fastifyToP2P(error, 'application/json');
-
-function sendError(reply: FastifyReply, error: P2PError): void {
-  void reply.code(error.status).type('application/json').send(error.toJSON());
-}
-
 export async function buildGatewayApp(
   gateway: Gateway,
   plugins: readonly GatewayPlugin[] = [],
@@ -36,7 +34,7 @@ export async function buildGatewayApp(
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     frameworkErrors: (error, _request, reply) =>
-      sendError(reply as unknown as FastifyReply, toP2PError(error)),
+      sendError(reply as unknown as FastifyReply, toP2PError(error, 'application/json')),
   });
 
   app.removeAllContentTypeParsers();
@@ -74,17 +72,9 @@ export async function buildGatewayApp(
     return undefined;
   });
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
-    const p2p = toP2PError(error);
-    if (p2p.code === 'internal') gateway.log.error({ err: error }, 'request failed');
-    sendError(reply, p2p);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    sendError(
-      reply,
-      new P2PError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-    );
-  });
+  installErrorHandlers(app, 'application/json', (error) =>
+    gateway.log.error({ err: error }, 'request failed'),
+  );
 
   registerStatusRoutes(app, gateway);
   registerAuthRoutes(app, gateway);

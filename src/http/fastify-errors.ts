@@ -1,9 +1,9 @@
 /**
  * What the node's and the gateway's HTTP servers share: fastify's own errors turned into
- * P2PErrors (so every error leaves as { error: { code, message } }), and a JSON body parser
- * that reports malformed JSON as bad_json.
+ * P2PErrors, one error and not-found handler (so every error leaves as
+ * { error: { code, message } }), and a JSON body parser that reports malformed JSON as bad_json.
  */
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { P2PError } from '../errors.js';
 
 /** `accepted` names the media types the server takes, for the unsupported_media_type message. */
@@ -48,4 +48,31 @@ export function parseJsonBody(
       undefined,
     );
   }
+}
+
+/** Sends a P2PError as { error: { code, message } } with the status of its code. */
+export function sendError(reply: FastifyReply, error: P2PError): void {
+  void reply.code(error.status).type('application/json').send(error.toJSON());
+}
+
+/**
+ * The error and not-found handlers both servers use; `logInternal` hears of errors that leave
+ * as `internal` (anything that is not the client's fault).
+ */
+export function installErrorHandlers(
+  app: FastifyInstance,
+  accepted: string,
+  logInternal: (error: Error, request: FastifyRequest) => void,
+): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const p2p = toP2PError(error, accepted);
+    if (p2p.code === 'internal') logInternal(error, request);
+    sendError(reply, p2p);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(
+      reply,
+      new P2PError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    );
+  });
 }

@@ -5,12 +5,15 @@
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
-  type FastifyError,
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
-import { P2PError } from '../errors.js';
-import { parseJsonBody, toP2PError as fastifyToP2P } from '../http/fastify-errors.js';
+import {
+  installErrorHandlers,
+  parseJsonBody,
+  sendError,
+  toP2PError,
+} from '../http/fastify-errors.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
 import { registerPutRoute } from './routes/put.js';
@@ -26,7 +29,6 @@ export type RouteRegistrar = (app: FastifyInstance, ctx: NodeContext) => void | 
 
 /** The media types /put takes, for the unsupported_media_type message. */
 const ACCEPTED = `application/json or ${ENTRIES_MEDIA_TYPE}`;
-const toP2PError = (error: FastifyError | Error): P2PError => fastifyToP2P(error, ACCEPTED);
 
 export async function buildApp(
   ctx: NodeContext,
@@ -44,14 +46,9 @@ export async function buildApp(
     return503OnClosing: true,
     // Errors raised before routing (a path that is not valid percent-encoding) would otherwise
     // leave in Fastify's own format; they get the same { error: { code, message } } as the rest.
-    frameworkErrors: (error, _request, reply) => {
-      const p2p = toP2PError(error);
+    frameworkErrors: (error, _request, reply) =>
       // The option is generic over the route's reply type; this reply is a plain one.
-      void (reply as unknown as FastifyReply)
-        .code(p2p.status)
-        .type('application/json')
-        .send(p2p.toJSON());
-    },
+      sendError(reply as unknown as FastifyReply, toP2PError(error, ACCEPTED)),
   });
 
   app.removeAllContentTypeParsers();
@@ -64,18 +61,9 @@ export async function buildApp(
     (_req, body, done) => done(null, body),
   );
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const p2p = toP2PError(error);
-    if (p2p.code === 'internal') request.log.error({ err: error }, 'request failed');
-    void reply.code(p2p.status).type('application/json').send(p2p.toJSON());
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const error = new P2PError(
-      'not_found',
-      `no route ${request.method} ${request.url.split('?')[0]}`,
-    );
-    void reply.code(error.status).send(error.toJSON());
-  });
+  installErrorHandlers(app, ACCEPTED, (error, request) =>
+    request.log.error({ err: error }, 'request failed'),
+  );
 
   registerPutRoute(app, ctx);
   registerGetRoute(app, ctx);
