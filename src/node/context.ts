@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { IndexDigests } from '../reconcile/index-cache.js';
 import type { Store } from '../store/store.js';
 import type { NodeConfig } from './config.js';
 import type { Ingestor } from './ingest.js';
@@ -18,6 +19,8 @@ export interface NodeContext {
   readonly nodeId: string;
   /** URLs this node announces to peers: public_urls, or the address it listens on. */
   readonly urls: string[];
+  /** Bucket digests of the store, shared by /index and the sync loop so each change is hashed once. */
+  readonly digests: IndexDigests;
   /** Extra status sections (sync progress, …) contributed by optional subsystems. */
   readonly status: Map<string, () => unknown>;
 }

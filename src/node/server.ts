@@ -8,6 +8,8 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { randomBytes } from '../crypto/random.js';
+import { listenUrl } from '../http/listen-url.js';
+import { IndexDigests } from '../reconcile/index-cache.js';
 import { buildApp, type NodeApp, type RouteRegistrar } from './app.js';
 import { storePath, type NodeConfig } from './config.js';
 import type { NodeContext } from './context.js';
@@ -15,7 +17,6 @@ import { Ingestor } from './ingest.js';
 import { createLogger } from './logger.js';
 import { enableCollections } from './memory.js';
 import { NodeMetrics } from './metrics.js';
-import { listenUrl } from '../http/listen-url.js';
 import { policyFromConfig } from './policy.js';
 import { startRetention, sweepOnce } from './retention.js';
 import { VerifyPool } from './verify-pool.js';
@@ -68,6 +69,7 @@ export async function startNode(
     version: VERSION,
     nodeId: randomBytes(12).toString('base64url'),
     urls: [],
+    digests: new IndexDigests(),
     status: new Map(),
   };
   const stops: (() => Promise<void>)[] = [];

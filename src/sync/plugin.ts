@@ -7,7 +7,6 @@ import { P2PError } from '../errors.js';
 import type { NodeContext } from '../node/context.js';
 import type { NodeApp } from '../node/app.js';
 import type { NodePlugin } from '../node/server.js';
-import { IndexDigests } from '../reconcile/index-cache.js';
 import { SyncLoop } from './loop.js';
 import { peerState } from './peer-policy.js';
 import { Pusher } from './push.js';
@@ -56,7 +55,7 @@ export class SyncPlugin implements NodePlugin {
   async start(ctx: NodeContext, _app: NodeApp): Promise<() => Promise<void>> {
     const summaries = this.summaries!;
     summaries.start();
-    const loop = new SyncLoop(ctx, summaries, new IndexDigests(), ctx.nodeId);
+    const loop = new SyncLoop(ctx, summaries, ctx.digests, ctx.nodeId);
     this.loop = loop;
     await loop.seed();
     loop.start();

@@ -3,7 +3,6 @@ import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { parsePublicKey } from '../../encoding/key-text.js';
 import { combinedTableDigest, tableDigest } from '../../reconcile/buckets.js';
-import { IndexDigests } from '../../reconcile/index-cache.js';
 import type { NodeContext } from '../context.js';
 
 type RawQuery = Record<string, string | string[] | undefined>;
@@ -24,7 +23,6 @@ function tablesOf(raw: RawQuery, max = 256): Buffer[] {
 }
 
 export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void {
-  const cache = new IndexDigests();
   app.get('/index', async (request, reply) => {
     const raw = request.query as RawQuery;
     for (const name of Object.keys(raw)) {
@@ -64,7 +62,7 @@ export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void
       });
     }
 
-    const { digests, root } = cache.compute(view);
+    const { digests, root } = ctx.digests.compute(view);
     const summaryOnly = raw.summary === '1' || raw.summary === 'true';
     return reply.send({
       version: 1,
