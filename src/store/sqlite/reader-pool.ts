@@ -47,8 +47,7 @@ export class ReaderPool {
         workerData: { path, buckets, cacheMiB },
       });
       worker.unref();
-      worker.on('message', (message: ReadResponse | 'stopped') => {
-        if (message === 'stopped') return;
+      worker.on('message', (message: ReadResponse) => {
         const pending = this.pending.get(message.id);
         if (!pending) return;
         this.pending.delete(message.id);
@@ -99,19 +98,7 @@ export class ReaderPool {
   }
 
   private async stopWorkers(): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 5000);
-            worker.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            worker.postMessage('stop');
-            void worker.terminate();
-          }),
-      ),
-    );
+    // Terminating a reader closes its read-only connection; nothing of it needs saving.
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 }

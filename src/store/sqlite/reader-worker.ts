@@ -14,12 +14,7 @@ db.pragma('busy_timeout = 5000');
 db.pragma(`cache_size = ${-1024 * cacheMiB}`);
 const queries = new EntryQueries(db, buckets);
 
-parentPort!.on('message', (request: ReadRequest | 'stop') => {
-  if (request === 'stop') {
-    db.close();
-    parentPort!.postMessage('stopped');
-    return;
-  }
+parentPort!.on('message', (request: ReadRequest) => {
   try {
     const page = queries.run(reviveQuery(request.query));
     const { response, transfer } = request.framed

@@ -22,7 +22,6 @@ import type {
   Store,
   StoreChange,
   StoreStats,
-  SyncSource,
   TableStats,
 } from '../store.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
@@ -64,7 +63,7 @@ interface TableDelta {
   lastCreatedAt: number;
 }
 
-export class SqliteStore implements Store, SyncSource {
+export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly peers: PeerStore;
   readonly buckets: number;
@@ -419,11 +418,7 @@ export class SqliteStore implements Store, SyncSource {
     ).all(lo, last) as { data: Buffer }[];
     const ids: Buffer[] = [];
     for (const { data } of rows) {
-      if (tables && tables.length > 0) {
-        const table = data.subarray(OFFSET.table, OFFSET.table + 32);
-        if (!tables.some((t) => t.equals(table))) continue;
-      }
-      ids.push(sha256(data));
+      if (this.inTables(data, tables?.length ? tables : undefined)) ids.push(sha256(data));
     }
     return ids.sort(Buffer.compare);
   }
@@ -693,14 +688,9 @@ export class SqliteStore implements Store, SyncSource {
 
   async hasShortIds(ids: readonly (readonly [number, number])[]): Promise<boolean[]> {
     this.assertOpen();
-    const find = this.prepare('SELECT 1 FROM ids WHERE k = ?');
-    return ids.map(([hi, lo]) => find.get(sqlKeyOf(hi, lo)) !== undefined);
-  }
-
-  /** Moves the WAL into the main file and truncates it (used after bulk loads and in tests). */
-  checkpoint(): void {
-    this.assertOpen();
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const keys = ids.map(([hi, lo]) => sqlKeyOf(hi, lo));
+    const found = this.existingKeys(keys);
+    return keys.map((key) => found.has(key));
   }
 
   async close(): Promise<void> {
