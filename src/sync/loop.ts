@@ -167,9 +167,12 @@ export class SyncLoop {
     const started = Date.now();
     const results: PeerRoundResult[] = [];
     try {
-      const records = await this.ctx.store.peers.list(this.ctx.config.sync.max_peers * 2);
-      for (const record of records) {
+      const listed = await this.ctx.store.peers.list(this.ctx.config.sync.max_peers * 2);
+      const records: PeerRecord[] = [];
+      for (const record of listed) {
+        // A forgotten peer is not dialled in the same round (that would store it again).
         if (shouldForget(record, started)) await this.ctx.store.peers.remove(record.url);
+        else records.push(record);
       }
       const chosen = choosePeers(
         records,
