@@ -13,6 +13,11 @@ export function shortBucket(hi: number, buckets: number): number {
   return Math.floor((hi * buckets) / TWO_32);
 }
 
+/** The `hi` halves whose bucket is in [from, to): from the first value to just before the end. */
+export function bucketHiRange(from: number, to: number, buckets: number): [number, number] {
+  return [Math.ceil((from * TWO_32) / buckets), Math.ceil((to * TWO_32) / buckets)];
+}
+
 /** Sketch capacity for a set of `size` elements: enough for differences up to ~size/3. */
 export function sketchCapacityFor(size: number, max = 65536): number {
   let capacity = 256;

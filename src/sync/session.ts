@@ -23,7 +23,7 @@ import { combinedTableDigest } from '../reconcile/buckets.js';
 import type { IndexDigests } from '../reconcile/index-cache.js';
 import type { Sketch } from '../reconcile/riblt.js';
 import { SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
-import type { SetSummary } from '../reconcile/summary.js';
+import { bucketHiRange, shortBucket, type SetSummary } from '../reconcile/summary.js';
 import type { CheckedBatch, Ingestor, IngestResult } from '../node/ingest.js';
 import type { Store } from '../store/store.js';
 import { PeerMisbehaviour, type PeerClient } from './peer-client.js';
@@ -243,24 +243,17 @@ export class SyncSession {
 
     const summary = await this.deps.summaries.get(this.scope);
     const difference = await this.reconcile(summary);
-    if (this.deps.findOnly) {
-      const result = finish('synced', {
-        mode: difference.mode,
-        estimate: difference.estimate,
-        missing: difference.missing.length + difference.wholeBuckets,
-        extra: difference.extra.length,
-      });
-      return { result, state: this.state };
-    }
-    const wanted = await this.withoutKnown(difference.missing);
-    await this.fetchIds(wanted);
-    await this.pushExtra(difference.extra);
-    const result = finish('synced', {
+    const found = {
       mode: difference.mode,
       estimate: difference.estimate,
       missing: difference.missing.length + difference.wholeBuckets,
       extra: difference.extra.length,
-    });
+    };
+    if (this.deps.findOnly) return { result: finish('synced', found), state: this.state };
+    const wanted = await this.withoutKnown(difference.missing);
+    await this.fetchIds(wanted);
+    await this.pushExtra(difference.extra);
+    const result = finish('synced', found);
     // Only a decoded sketch proves the whole difference was seen. Bucket fingerprints may
     // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
     // next one must run again rather than be skipped as "unchanged". What our policy refused
@@ -288,18 +281,15 @@ export class SyncSession {
       capacity: local.capacity,
       buckets: summary.buckets,
     };
+    const fingerprints = summary.fingerprints(salt);
     this.roundTrips += 1;
-    let answer = await this.peer.reconcile(this.scope, fields, summary.fingerprints(salt));
+    let answer = await this.peer.reconcile(this.scope, fields, fingerprints);
     const estimate = typeof answer.header.estimate === 'number' ? answer.header.estimate : null;
     if (answer.header.mode === 'sketch') {
       const decoded = await this.decodeSketch(local, answer.header, answer.payload);
       if (decoded) return { mode: 'sketch', estimate, ...decoded, wholeBuckets: 0 };
       this.roundTrips += 1;
-      answer = await this.peer.reconcile(
-        this.scope,
-        { ...fields, force: 'buckets' },
-        summary.fingerprints(salt),
-      );
+      answer = await this.peer.reconcile(this.scope, { ...fields, force: 'buckets' }, fingerprints);
     }
     if (answer.header.mode !== 'buckets')
       throw new PeerMisbehaviour('/sync/reconcile answered an unknown mode');
@@ -348,13 +338,12 @@ export class SyncSession {
     if (payload.length % 6 !== 0)
       throw new PeerMisbehaviour('/sync/reconcile bucket list is malformed');
     const whole: number[] = [];
+    let wholeCount = 0;
     const compare: { bucket: number; theirs: number }[] = [];
     // Buckets holding entries our policy refused: compared by id (the refused ones are then
     // skipped), not fetched whole again in every session.
     const refusedIn = new Set(
-      [...this.refusedBefore].map((key) =>
-        Math.floor((parseInt(key.slice(0, 8), 16) * buckets) / 4294967296),
-      ),
+      [...this.refusedBefore].map((key) => shortBucket(parseInt(key.slice(0, 8), 16), buckets)),
     );
     let previous = -1;
     for (let offset = 0; offset < payload.length; offset += 6) {
@@ -364,18 +353,16 @@ export class SyncSession {
         throw new PeerMisbehaviour('/sync/reconcile bucket list is not sorted');
       previous = bucket;
       if (theirs === 0) continue; // only we hold entries there: found by the peer's own rounds
-      if (counts[bucket] === 0 && !refusedIn.has(bucket)) whole.push(bucket);
-      else compare.push({ bucket, theirs });
+      if (counts[bucket] === 0 && !refusedIn.has(bucket)) {
+        whole.push(bucket);
+        wholeCount += theirs;
+      } else compare.push({ bucket, theirs });
     }
 
     // Buckets we hold nothing of: stream them whole, a run of buckets per request.
     let wholeFetched = 0;
     if (this.deps.findOnly) {
-      for (let offset = 0; offset < payload.length; offset += 6) {
-        const bucket = payload.readUInt16BE(offset);
-        if (counts[bucket] === 0 && !refusedIn.has(bucket))
-          wholeFetched += payload.readUInt32BE(offset + 2);
-      }
+      wholeFetched = wholeCount;
     } else {
       for (const run of emptyRuns(whole, (b) => counts[b] === 0 && !refusedIn.has(b)))
         wholeFetched += await this.fetchWhole(run);
@@ -417,8 +404,7 @@ export class SyncSession {
     to: number,
     buckets: number,
   ): void {
-    const lowest = Math.ceil((from * 4294967296) / buckets);
-    const end = Math.ceil((to * 4294967296) / buckets);
+    const [lowest, end] = bucketHiRange(from, to, buckets);
     for (let i = 0; i < ids.length; i++) {
       const [hi, lo] = ids[i]!;
       if (hi < lowest || hi >= end)
@@ -548,8 +534,7 @@ export class SyncSession {
   /** Streams whole bucket runs the peer has and we lack; returns how many entries came. */
   private async fetchWhole(run: [number, number]): Promise<number> {
     const maxBytes = this.deps.fetchBytes ?? FETCH_BYTES;
-    const lowest = Math.ceil((run[0] * 4294967296) / this.deps.store.buckets);
-    const end = Math.ceil((run[1] * 4294967296) / this.deps.store.buckets);
+    const [lowest, end] = bucketHiRange(run[0], run[1], this.deps.store.buckets);
     const window = new Window(ACCEPT_WINDOW);
     let after: [number, number] | undefined;
     let count = 0;
