@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { P2PError } from '../errors.js';
+import { describeIssues } from '../zod-issues.js';
 
 export const DEFAULT_GATEWAY_PORT = 5000;
 
@@ -57,10 +58,7 @@ export type GatewayConfig = Readonly<z.output<typeof gatewayConfigSchema>>;
 export function parseGatewayConfig(input: unknown): GatewayConfig {
   const parsed = gatewayConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
-    const reasons = parsed.error.issues
-      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-      .join('; ');
-    throw new P2PError('bad_config', `invalid gateway config: ${reasons}`);
+    throw new P2PError('bad_config', `invalid gateway config: ${describeIssues(parsed.error)}`);
   }
   return Object.freeze(parsed.data);
 }

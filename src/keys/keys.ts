@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { fail } from '../errors.js';
+import { describeIssues } from '../zod-issues.js';
 import {
   generateSigningKeyPair,
   signingKeyPairFromSeed,
@@ -106,13 +107,10 @@ function parseJson(text: string): unknown {
   }
 }
 
-function describe(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}
-
 export function parseIdentity(text: string): Identity {
   const parsed = identityFileSchema.safeParse(parseJson(text));
-  if (!parsed.success) fail('bad_key_file', `not an identity key file (${describe(parsed.error)})`);
+  if (!parsed.success)
+    fail('bad_key_file', `not an identity key file (${describeIssues(parsed.error)})`);
   const identity: Identity = {
     signing: signingKeyPairFromSeed(fromHex(parsed.data.signing_seed)!),
     box: boxKeyPairFromSecret(fromHex(parsed.data.box_secret)!),
@@ -125,7 +123,8 @@ export function parseIdentity(text: string): Identity {
 
 export function parseTableKey(text: string): TableKey {
   const parsed = tableFileSchema.safeParse(parseJson(text));
-  if (!parsed.success) fail('bad_key_file', `not a table key file (${describe(parsed.error)})`);
+  if (!parsed.success)
+    fail('bad_key_file', `not a table key file (${describeIssues(parsed.error)})`);
   const table: TableKey = { signing: signingKeyPairFromSeed(fromHex(parsed.data.seed)!) };
   if (tableText(table) !== parsed.data.public) {
     fail('bad_key_file', 'table key file is damaged: its public key does not match its secret');

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { P2PError } from '../errors.js';
+import { describeIssues } from '../zod-issues.js';
 import { parsePublicKey } from '../encoding/key-text.js';
 import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
@@ -106,17 +107,11 @@ export const nodeConfigSchema = z
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
 export type NodeConfig = Readonly<z.output<typeof nodeConfigSchema>>;
 
-function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('; ');
-}
-
 /** Validates a config object; throws P2PError('bad_config') naming every bad key. */
 export function parseNodeConfig(input: unknown): NodeConfig {
   const parsed = nodeConfigSchema.safeParse(input ?? {});
   if (!parsed.success)
-    throw new P2PError('bad_config', `invalid node config: ${describe(parsed.error)}`);
+    throw new P2PError('bad_config', `invalid node config: ${describeIssues(parsed.error)}`);
   return Object.freeze(parsed.data);
 }
 

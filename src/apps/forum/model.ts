@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { P2PError } from '../../errors.js';
+import { describeIssues } from '../../zod-issues.js';
 import { SLUG_RE } from './public.js';
 
 export const TITLE_MAX = 300;
@@ -23,10 +24,7 @@ const ID_RE = /^[0-9a-f]{32}$/;
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    const reasons = parsed.error.issues
-      .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
-      .join('; ');
-    throw new P2PError('bad_record', reasons);
+    throw new P2PError('bad_record', describeIssues(parsed.error, '(body)'));
   }
   return parsed.data;
 }
