@@ -12,6 +12,7 @@
  */
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync } from 'node:fs';
+import { StatementCache } from '../store/sqlite/statements.js';
 import { listSql, type ListQuery } from './list-query.js';
 import { newer, type RecordVersion } from './record.js';
 
@@ -126,7 +127,7 @@ export type ApplyOutcome = 'new' | 'updated' | 'stale';
 
 export class RecordIndex {
   readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: StatementCache;
 
   private constructor(private readonly path: string) {
     this.db = new Database(path);
@@ -134,18 +135,13 @@ export class RecordIndex {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.statements = new StatementCache(this.db, 256);
     this.protectFiles();
   }
 
   /** Prepared statements, kept: the poller runs the same few for every entry it reads. */
   private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      if (this.statements.size > 256) this.statements.clear();
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 
   static open(path: string): RecordIndex {
