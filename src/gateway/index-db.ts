@@ -148,8 +148,11 @@ export class RecordIndex {
     return new RecordIndex(path);
   }
 
-  /** The index holds plaintext: owner-only, like the key files. */
-  protectFiles(): void {
+  /**
+   * The index holds plaintext: owner-only, like the key files. Once the database file is,
+   * SQLite creates its -wal and -shm files with the same mode, so this is needed only here.
+   */
+  private protectFiles(): void {
     for (const suffix of ['', '-wal', '-shm']) {
       if (existsSync(this.path + suffix)) chmodSync(this.path + suffix, 0o600);
     }

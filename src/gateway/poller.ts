@@ -137,7 +137,6 @@ export class Poller {
         }
       }),
     );
-    this.index.protectFiles();
     const report: PollReport = { ...totals, ms: Date.now() - started };
     this.rounds += 1;
     this.lastRound = { ...report, at: started };
