@@ -27,6 +27,8 @@ export class ForumState {
   readonly directory: Space = directorySpace();
   readonly builtin: readonly CommunityInfo[] = BUILTIN_COMMUNITIES;
   private publicCount = 0;
+  /** Directory slugs already followed: deriving a community's keys again each round is waste. */
+  private readonly followed = new Set<string>();
 
   install(gateway: Gateway): void {
     gateway.index.db.exec(INDEXES);
@@ -54,6 +56,8 @@ export class ForumState {
       this.directory.id,
       MAX_PUBLIC_COMMUNITIES,
     )) {
+      if (this.followed.has(info.slug)) continue;
+      this.followed.add(info.slug);
       this.addPublic(gateway, info);
     }
   }
