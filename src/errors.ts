@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   missing_filter: { status: 400, message: 'at least one filter is required' },
   bad_cursor: { status: 400, message: 'cursor is invalid or belongs to another query' },
   body_too_large: { status: 413, message: 'request body exceeds the size limit' },
+  headers_too_large: { status: 431, message: 'request line and headers exceed the size limit' },
+  request_timeout: { status: 408, message: 'the request was not received in time' },
   unsupported_media_type: { status: 415, message: 'content type is not supported' },
   not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },

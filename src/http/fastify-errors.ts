@@ -1,8 +1,11 @@
 /**
  * What the node's and the gateway's HTTP servers share: fastify's own errors turned into
  * P2PErrors, one error and not-found handler (so every error leaves as
- * { error: { code, message } }), and a JSON body parser that reports malformed JSON as bad_json.
+ * { error: { code, message } }), a JSON body parser that reports malformed JSON as bad_json,
+ * and the same shape for what Node's HTTP layer refuses before fastify sees a request.
  */
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { P2PError } from '../errors.js';
 
@@ -74,5 +77,101 @@ export function installErrorHandlers(
       reply,
       new P2PError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
     );
+  });
+}
+
+/**
+ * The largest request line and header section a server reads. The longest documented request,
+ * GET /get with 1,000 ids, 64 table texts and 64 identity texts, is about 81 KB; beyond this
+ * a request is answered headers_too_large instead of holding more memory per connection.
+ */
+export const MAX_HEAD_BYTES = 128 * 1024;
+
+/** What Node's HTTP parser reports before a request reaches fastify, as a P2PError. */
+export function httpParseError(error: Error & { code?: unknown; reason?: unknown }): P2PError {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new P2PError(
+        'headers_too_large',
+        `request line and headers exceed ${MAX_HEAD_BYTES} bytes`,
+      );
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new P2PError('request_timeout', 'the request was not received in time');
+    default: {
+      // llhttp's reason names the fault ("Invalid method encountered"); other errors say nothing
+      // the client could use.
+      const reason = typeof error.reason === 'string' ? `: ${error.reason}` : '';
+      return new P2PError('bad_request', `malformed HTTP request${reason}`);
+    }
+  }
+}
+
+/** A complete HTTP/1.1 response carrying a P2PError, for sockets no fastify reply exists for. */
+export function rawErrorResponse(error: P2PError): string {
+  const body = JSON.stringify(error.toJSON());
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/** How long a socket that got a raw error answer may stay open for the client to read it. */
+const LINGER_MS = 2_000;
+
+/**
+ * Answers on a socket whose request cannot be served, then closes it. end() rather than
+ * destroy(): destroying a socket with unread input makes the kernel reset the connection, and
+ * the client then loses the answer it was sent.
+ */
+export function answerRawAndClose(socket: Duplex, error: P2PError): void {
+  if (socket.destroyed) return;
+  if (socket.writable) socket.end(rawErrorResponse(error));
+  // Whatever the client still sends is read and dropped, for a bounded time.
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * Fastify's clientErrorHandler: errors of Node's HTTP parser (a malformed request line, a
+ * header section over MAX_HEAD_BYTES, a request that did not arrive in time) leave in the
+ * same { error: { code, message } } shape as every other error.
+ */
+export function clientErrorHandler(error: Error & { code?: unknown }, socket: Duplex): void {
+  // A reset connection has no one left to answer.
+  if (error.code === 'ECONNRESET') return;
+  answerRawAndClose(socket, httpParseError(error));
+}
+
+/**
+ * The fastify options every server shares for the HTTP layer. Requests without a Host header
+ * are refused by a hook (see installHttpLayer) rather than by Node, whose refusal has no body.
+ */
+export const HTTP_LAYER_OPTIONS = {
+  http: { maxHeaderSize: MAX_HEAD_BYTES, requireHostHeader: false },
+  clientErrorHandler,
+} as const;
+
+/**
+ * Requests Node's HTTP server would otherwise answer on its own, without a body: CONNECT (not
+ * a route), an HTTP/1.1 request without Host, and an Expect other than 100-continue (served as
+ * if it were absent, which RFC 9110 allows).
+ */
+export function installHttpLayer(app: FastifyInstance): void {
+  app.server.on('connect', (request: IncomingMessage, socket: Duplex) =>
+    answerRawAndClose(
+      socket,
+      new P2PError('not_found', `no route CONNECT ${String(request.url).slice(0, 100)}`),
+    ),
+  );
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) =>
+    app.routing(request, response),
+  );
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new P2PError('bad_request', 'an HTTP/1.1 request needs a Host header');
+    }
   });
 }

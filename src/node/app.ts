@@ -9,7 +9,9 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import {
+  HTTP_LAYER_OPTIONS,
   installErrorHandlers,
+  installHttpLayer,
   parseJsonBody,
   sendError,
   toP2PError,
@@ -44,6 +46,7 @@ export async function buildApp(
     keepAliveTimeout: 30_000,
     requestTimeout: 120_000,
     return503OnClosing: true,
+    ...HTTP_LAYER_OPTIONS,
     // Errors raised before routing (a path that is not valid percent-encoding) would otherwise
     // leave in Fastify's own format; they get the same { error: { code, message } } as the rest.
     frameworkErrors: (error, _request, reply) =>
@@ -64,6 +67,7 @@ export async function buildApp(
   installErrorHandlers(app, ACCEPTED, (error, request) =>
     request.log.error({ err: error }, 'request failed'),
   );
+  installHttpLayer(app);
 
   registerPutRoute(app, ctx);
   registerGetRoute(app, ctx);

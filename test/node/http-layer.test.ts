@@ -1,0 +1,187 @@
+/**
+ * Errors raised below the routes, by Node's HTTP parser and server (malformed request lines, a
+ * header section over the limit, a missing Host, CONNECT, a request that never finishes) and by
+ * fastify (wrong method, unknown route, content type, JSON, body size), over raw sockets to a
+ * real node: every one leaves as { error: { code, message } } with the status of its code.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import Fastify from 'fastify';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { HTTP_LAYER_OPTIONS, MAX_HEAD_BYTES } from '../../src/http/fastify-errors.js';
+import { startTestNode } from '../helpers/nodes.js';
+
+interface RawResponse {
+  readonly status: number;
+  readonly headers: Map<string, string>;
+  readonly body: string;
+}
+
+/**
+ * Sends bytes as they are on a fresh connection and reads until the server closes it (or
+ * `timeoutMs` passes), then parses the one response it holds.
+ */
+async function raw(base: string, text: string, timeoutMs = 10_000): Promise<RawResponse> {
+  const url = new URL(base);
+  const received = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no complete answer within ${timeoutMs} ms: ${Buffer.concat(chunks)}`));
+    }, timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    socket.write(text);
+  });
+  const split = received.indexOf('\r\n\r\n');
+  assert.ok(split > 0, `not an HTTP response: ${JSON.stringify(received.slice(0, 200))}`);
+  const [statusLine, ...lines] = received.slice(0, split).split('\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3}) /.exec(statusLine!);
+  assert.ok(status, `bad status line: ${statusLine}`);
+  const headers = new Map(
+    lines.map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
+    }),
+  );
+  return { status: Number(status[1]), headers, body: received.slice(split + 4) };
+}
+
+function assertErrorShape(response: RawResponse, code: ErrorCode): void {
+  assert.equal(response.status, ERROR_CODES[code].status, response.body);
+  assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+  assert.equal(Number(response.headers.get('content-length')), Buffer.byteLength(response.body));
+  const json = JSON.parse(response.body) as { error?: { code?: unknown; message?: unknown } };
+  assert.deepEqual(Object.keys(json), ['error'], response.body);
+  assert.equal(json.error?.code, code, response.body);
+  assert.ok(typeof json.error?.message === 'string' && json.error.message.length > 0);
+}
+
+const close = 'Connection: close\r\n';
+
+describe('errors of the HTTP layer have the documented shape', () => {
+  test('malformed requests → 400 bad_request from the parser, and the connection closes', async () => {
+    const node = await startTestNode();
+    const cases = [
+      'GARBAGE\r\n\r\n',
+      'FOO /get HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /health HTTP/9.9\r\nHost: x\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
+      'POST /put HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      'POST /put HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'POST /put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    ];
+    for (const text of cases) {
+      const response = await raw(node.url, text);
+      assertErrorShape(response, 'bad_request');
+      assert.equal(response.headers.get('connection'), 'close');
+    }
+  });
+
+  test('a request line and headers up to the limit are read; past it → 431 headers_too_large', async () => {
+    const node = await startTestNode();
+    const head = (fill: number): string =>
+      `GET /health HTTP/1.1\r\nHost: x\r\n${close}X-Fill: ${'a'.repeat(fill)}\r\n\r\n`;
+    // The limit counts the header section as Node's parser does; leave 1 KiB for its counting.
+    const fits = await raw(node.url, head(MAX_HEAD_BYTES - 1024));
+    assert.equal(fits.status, 200, fits.body);
+    const over = await raw(node.url, head(MAX_HEAD_BYTES + 1));
+    assertErrorShape(over, 'headers_too_large');
+    const longUrl = await raw(
+      node.url,
+      `GET /get?id=${'a'.repeat(MAX_HEAD_BYTES)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    assertErrorShape(longUrl, 'headers_too_large');
+  });
+
+  test('HTTP/1.1 without Host → 400 bad_request; HTTP/1.0 needs none', async () => {
+    const node = await startTestNode();
+    assertErrorShape(await raw(node.url, `GET /health HTTP/1.1\r\n${close}\r\n`), 'bad_request');
+    const old = await raw(node.url, 'GET /health HTTP/1.0\r\n\r\n');
+    assert.equal(old.status, 200, old.body);
+  });
+
+  test('CONNECT, other methods and unknown paths → 404 not_found', async () => {
+    const node = await startTestNode();
+    assertErrorShape(
+      await raw(node.url, 'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n'),
+      'not_found',
+    );
+    for (const [method, path] of [
+      ['PUT', '/put'],
+      ['GET', '/put'],
+      ['DELETE', '/get'],
+      ['OPTIONS', '/get'],
+      ['PROPFIND', '/index'],
+      ['TRACE', '/health'],
+      ['POST', '/get'],
+      ['GET', '/nothing'],
+      ['GET', '/get/'],
+    ]) {
+      const response = await raw(
+        node.url,
+        `${method} ${path} HTTP/1.1\r\nHost: x\r\n${close}Content-Length: 0\r\n\r\n`,
+      );
+      assertErrorShape(response, 'not_found');
+    }
+  });
+
+  test('an Expect other than 100-continue is served as if it were absent', async () => {
+    const node = await startTestNode();
+    const response = await raw(
+      node.url,
+      `GET /health HTTP/1.1\r\nHost: x\r\n${close}Expect: something-else\r\n\r\n`,
+    );
+    assert.equal(response.status, 200, response.body);
+    assert.equal((JSON.parse(response.body) as { status: string }).status, 'ok');
+  });
+
+  test('content type, JSON and body size errors → 415, 400 bad_json, 413', async () => {
+    const node = await startTestNode({ max_body_bytes: 4096 });
+    const post = (type: string | undefined, body: string, length = Buffer.byteLength(body)) =>
+      raw(
+        node.url,
+        `POST /put HTTP/1.1\r\nHost: x\r\n${close}` +
+          (type ? `Content-Type: ${type}\r\n` : '') +
+          `Content-Length: ${length}\r\n\r\n${body}`,
+      );
+    assertErrorShape(await post('text/plain', '{}'), 'unsupported_media_type');
+    assertErrorShape(await post(undefined, '{}'), 'unsupported_media_type');
+    assertErrorShape(await post('application/json', '{"entry":'), 'bad_json');
+    assertErrorShape(await post('application/json', ''), 'bad_json');
+    assertErrorShape(await post('application/json', 'x'.repeat(4097)), 'body_too_large');
+    assertErrorShape(await post('application/json', '', 1 << 30), 'body_too_large');
+  });
+
+  test('a request that does not arrive in time → 408 request_timeout', async () => {
+    // The node allows two minutes; a server with the same HTTP layer and a short timeout shows
+    // what a client that stalls gets.
+    const app = Fastify({
+      ...HTTP_LAYER_OPTIONS,
+      http: { ...HTTP_LAYER_OPTIONS.http, connectionsCheckingInterval: 100 },
+      requestTimeout: 500,
+    });
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const started = Date.now();
+      const response = await raw(`http://127.0.0.1:${port}`, 'GET / HTTP/1.1\r\nHost: x\r\n');
+      assertErrorShape(response, 'request_timeout');
+      assert.ok(Date.now() - started >= 400, 'answered before the timeout');
+    } finally {
+      await app.close();
+    }
+  });
+});
