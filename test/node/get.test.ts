@@ -18,6 +18,7 @@ import {
   type TableKey,
 } from '../../src/keys/keys.js';
 import { bucketOf } from '../../src/reconcile/buckets.js';
+import { MAX_IDS, MAX_KEYS } from '../../src/node/get-params.js';
 import type { RunningNode } from '../../src/node/server.js';
 import { makeEntry } from '../helpers/entries.js';
 import { startTestNode } from '../helpers/nodes.js';
@@ -314,6 +315,51 @@ describe('GET /get', () => {
     for (const bad of ['abc', picked[0]!.id.slice(1), `${picked[0]!.id}00`, 'z'.repeat(64)]) {
       assertError(await request(node.url, `/get?id=${bad}`), 'bad_query');
     }
+  });
+
+  test('every documented maximum at once works; one more of any is 400 bad_query', async () => {
+    // 1,000 ids (some in upper case), 64 table texts and 64 identity texts, limit 1000: the
+    // longest query §7.2 allows, about 81 KB of URL.
+    const unknownIds = Array.from({ length: MAX_IDS - model.length }, (_, i) =>
+      toHex(sha256(Buffer.from(`absent ${i}`))),
+    );
+    const idList = [...model.map((e, i) => (i % 2 ? e.id.toUpperCase() : e.id)), ...unknownIds];
+    const tableList = [
+      ...tables.map((t) => tableText(t)),
+      ...Array.from({ length: MAX_KEYS - tables.length }, () => tableText(generateTableKey())),
+    ];
+    const recipientList = [
+      ...people.map((p) => identityText(p)),
+      ...Array.from({ length: MAX_KEYS - people.length }, () => identityText(generateIdentity())),
+    ];
+    const query = (ids: string[], tableTexts: string[], recipients: string[], limit = 1000) =>
+      [
+        ...ids.map((id) => `id=${id}`),
+        ...tableTexts.map((t) => `table=${t}`),
+        ...recipients.map((r) => `recipient=${r}`),
+        'since=1970-01-01T00:00:00.000%2B00:00',
+        `until=${Date.now() + HOUR}`,
+        `limit=${limit}`,
+        'order=asc',
+      ].join('&');
+    const full = query(idList, tableList, recipientList);
+    assert.ok(full.length > 80_000, `query is ${full.length} characters`);
+    const page = await getEntries(node.url, full);
+    assert.deepEqual(
+      page.entries.map((e) => e.id),
+      expected(() => true, 'asc'),
+    );
+    const frames = await getFrames(node.url, full);
+    assert.equal(frames.response.status, 200, String(frames.response.body));
+    assert.equal(frames.frames.length, model.length);
+
+    const oneMore = [
+      query([...idList, unknownIds[0]!], tableList, recipientList),
+      query(idList, [...tableList, tableText(generateTableKey())], recipientList),
+      query(idList, tableList, [...recipientList, identityText(generateIdentity())]),
+      query(idList, tableList, recipientList, 1001),
+    ];
+    for (const over of oneMore) assertError(await request(node.url, `/get?${over}`), 'bad_query');
   });
 
   test('limit and order', async () => {

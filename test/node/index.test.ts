@@ -206,6 +206,32 @@ describe('GET /index', () => {
     assert.equal(answer.tables[0]!.count + answer.tables[1]!.count, stored.length);
   });
 
+  test('256 table values (the documented maximum) are answered; 257 → 400 bad_query', async () => {
+    const node = await startTestNode({ buckets: BUCKETS });
+    const held = generateTableKey();
+    const entry = makeEntry({ table: held });
+    assert.equal((await putJson(node.url, [entry.bytes])).status, 200);
+    const texts = [
+      tableText(held),
+      ...Array.from({ length: 255 }, () => tableText(generateTableKey())),
+    ];
+    const query = (list: string[]) => list.map((t) => `table=${t}`).join('&');
+    const response = await request(node.url, `/index?${query(texts)}`);
+    assert.equal(response.status, 200, String(response.body));
+    const summaries = (response.json as { tables: { table: string; count: number }[] }).tables;
+    assert.equal(summaries.length, 256);
+    assert.equal(summaries[0]!.table, toHex(held.signing.publicKey));
+    assert.equal(summaries[0]!.count, 1);
+    assert.ok(summaries.slice(1).every((s) => s.count === 0));
+    const listed = await request(node.url, `/index?bucket=0&${query(texts)}`);
+    assert.equal(listed.status, 200, String(listed.body));
+    const over = await request(
+      node.url,
+      `/index?${query([...texts, tableText(generateTableKey())])}`,
+    );
+    assertError(over, 'bad_query');
+  });
+
   test('bad bucket, table or parameter → 400 bad_query', async () => {
     for (const query of [
       'bucket=-1',
