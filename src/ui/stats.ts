@@ -26,7 +26,8 @@ export async function buildStats(
   const metrics = ctx.metrics;
   const rejected = [...metrics.rejected.entries()]
     .map(([code, count]) => ({ code, count }))
-    .sort((a, b) => b.count - a.count);
+    // Largest count first; equal counts by code, so the order never depends on arrival.
+    .sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
   const status = loop?.status;
   return {
     generated_at: now,

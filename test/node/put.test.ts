@@ -510,6 +510,117 @@ describe('POST /put', () => {
     assert.equal(putResults(response).length, 2);
   });
 
+  test('a result carries id exactly when the entry decoded (§7.1)', async () => {
+    const table = generateTableKey();
+    const version2 = Buffer.from(makeEntry({ table }).bytes);
+    version2[0] = 2;
+    const cases: [Buffer | string | number, ErrorCode, boolean][] = [
+      ['%%%', 'bad_base64', false],
+      [17, 'bad_base64', false],
+      [makeEntry({ table, text: 'z'.repeat(2000) }).bytes, 'entry_too_large', false],
+      [makeEntry({ table }).bytes.subarray(0, 150), 'bad_encoding', false],
+      [version2, 'unsupported_version', false],
+      [makeEntry({ table, createdAt: Date.now() + 2 * HOUR }).bytes, 'future_timestamp', true],
+      [
+        makeEntry({ table, createdAt: Date.now() - 2 * HOUR, expiresAt: Date.now() - HOUR }).bytes,
+        'expired',
+        true,
+      ],
+      [flip(makeEntry({ table }).bytes, 120), 'bad_signature', true],
+    ];
+    const response = await postJson(node.url, '/put', {
+      entries: cases.map(([item]) => (Buffer.isBuffer(item) ? toBase64(item) : item)),
+    });
+    assertError(response, 'bad_request');
+    const results = putResults(response);
+    cases.forEach(([item, code, hasId], i) => {
+      assert.equal(results[i]!.code, code);
+      assert.equal(
+        results[i]!.id,
+        hasId ? toHex(entryId(item as Buffer)) : undefined,
+        `${code}: id ${hasId ? 'missing' : 'present'}`,
+      );
+    });
+  });
+
+  test('p2pcloud-results: summary answers counts and rejected_codes, for errors too', async () => {
+    const table = generateTableKey();
+    const summaryPut = (entries: Buffer[]) =>
+      request(node.url, '/put', {
+        method: 'POST',
+        body: encodeFrames(entries),
+        headers: { 'content-type': ENTRIES_MEDIA_TYPE, 'p2pcloud-results': 'summary' },
+      });
+    const good = makeEntry({ table, text: 'summary' });
+    const expired = () =>
+      makeEntry({ table, createdAt: Date.now() - 2 * HOUR, expiresAt: Date.now() - HOUR }).bytes;
+    const mixed = await summaryPut([
+      good.bytes,
+      expired(),
+      flip(makeEntry({ table }).bytes, 120),
+      good.bytes,
+      expired(),
+    ]);
+    assert.equal(mixed.status, 200);
+    assert.deepEqual(mixed.json, {
+      stored: 1,
+      duplicates: 1,
+      rejected: 3,
+      rejected_codes: { bad_signature: 1, expired: 2 },
+    });
+    assert.deepEqual(Object.keys((mixed.json as { rejected_codes: object }).rejected_codes), [
+      'bad_signature',
+      'expired',
+    ]);
+    const accepted = await summaryPut([good.bytes]);
+    assert.deepEqual(accepted.json, { stored: 0, duplicates: 1, rejected: 0, rejected_codes: {} });
+    const refused = await summaryPut([expired(), expired()]);
+    assertError(refused, 'expired');
+    assert.deepEqual(refused.json, {
+      error: { code: 'expired', message: 'entry has already expired' },
+      stored: 0,
+      duplicates: 0,
+      rejected: 2,
+      rejected_codes: { expired: 2 },
+    });
+    const different = await summaryPut([expired(), flip(makeEntry({ table }).bytes, 120)]);
+    assertError(different, 'bad_request');
+    assert.deepEqual((different.json as { rejected_codes: object }).rejected_codes, {
+      bad_signature: 1,
+      expired: 1,
+    });
+    assert.equal((different.json as { results?: unknown }).results, undefined);
+  });
+
+  test('entries of one request arrive in request order: ties on created_at keep it', async () => {
+    const table = generateTableKey();
+    const at = Date.now() - HOUR;
+    const batch = Array.from({ length: 12 }, (_, i) =>
+      makeEntry({ table, createdAt: at, text: `tie ${i}` }),
+    );
+    assert.equal(
+      (
+        await putFrames(
+          node.url,
+          batch.map((e) => e.bytes),
+        )
+      ).status,
+      200,
+    );
+    const query = `table=${toHex(table.signing.publicKey)}`;
+    const inOrder = batch.map((e) => toHex(e.id));
+    const asc = await getEntries(node.url, `${query}&order=asc`);
+    assert.deepEqual(
+      asc.entries.map((e) => e.id),
+      inOrder,
+    );
+    const desc = await getEntries(node.url, `${query}&order=desc`);
+    assert.deepEqual(
+      desc.entries.map((e) => e.id),
+      [...inOrder].reverse(),
+    );
+  });
+
   test('an empty batch is answered with zero results', async () => {
     for (const response of [await putJson(node.url, []), await putFrames(node.url, [])]) {
       assert.equal(response.status, 200);

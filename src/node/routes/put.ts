@@ -63,6 +63,13 @@ export function summarize(results: readonly IngestResult[]): {
   return { status: 200, body };
 }
 
+/** How many results carry each rejection code, codes in alphabetical order; {} if none. */
+export function rejectedCodes(results: readonly IngestResult[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of results) if (r.code) counts.set(r.code, (counts.get(r.code) ?? 0) + 1);
+  return Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
   app.post('/put', async (request, reply) => {
     ctx.metrics.putRequests += 1;
@@ -81,12 +88,11 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
     const results = await ctx.ingestor.ingest(items, source);
     const { status, body } = summarize(results);
     // Bulk writers (peers pushing, loaders) may ask for counts only: per-entry results of a
-    // large batch can outweigh the entries' ids many times over.
-    if (request.headers['p2pcloud-results'] === 'summary' && status === 200) {
+    // large batch can outweigh the entries' ids many times over. Error answers too, so that a
+    // batch refused as a whole costs no more to answer than one that was accepted.
+    if (request.headers['p2pcloud-results'] === 'summary') {
       delete body.results;
-      const codes: Record<string, number> = {};
-      for (const r of results) if (r.code) codes[r.code] = (codes[r.code] ?? 0) + 1;
-      body.rejected_codes = codes;
+      body.rejected_codes = rejectedCodes(results);
     }
     if ((body.stored as number) > 0)
       ctx.metrics.note('put', `stored ${String(body.stored)} entries`);
