@@ -381,6 +381,18 @@ describe('POST /hello', () => {
     assert.equal(await helloNode.ctx.store.peers.count(), before);
   });
 
+  test('8 URLs (the documented maximum) are taken; a ninth is bad_hello, not bad_peer_url', async () => {
+    const urls = Array.from({ length: 8 }, (_, i) => `http://127.0.0.1:${9400 + i}`);
+    const response = await postJson(helloNode.url, '/hello', { urls });
+    assert.equal(response.status, 200, String(response.body));
+    for (const url of urls) assert.ok(await helloNode.ctx.store.peers.get(url), url);
+    assertError(
+      await postJson(helloNode.url, '/hello', { urls: [...urls, 'http://127.0.0.1:9408'] }),
+      'bad_hello',
+    );
+    assert.equal(await helloNode.ctx.store.peers.get('http://127.0.0.1:9408'), undefined);
+  });
+
   test('malformed hellos → 400 bad_hello or bad_json', async () => {
     const before = await helloNode.ctx.store.peers.count();
     for (const body of [
