@@ -28,12 +28,16 @@ export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void
     for (const name of Object.keys(raw)) {
       if (!KNOWN.has(name)) throw new P2PError('bad_query', `unknown query parameter "${name}"`);
     }
+    for (const name of ['bucket', 'summary']) {
+      if (Array.isArray(raw[name]))
+        throw new P2PError('bad_query', `${name} may be given only once`);
+    }
     const tables = tablesOf(raw);
     const view = await ctx.store.indexView();
 
     if (raw.bucket !== undefined) {
-      const text = Array.isArray(raw.bucket) ? undefined : raw.bucket;
-      const bucket = text !== undefined && /^\d{1,6}$/.test(text) ? Number(text) : -1;
+      const text = raw.bucket as string;
+      const bucket = /^\d{1,6}$/.test(text) ? Number(text) : -1;
       if (bucket < 0 || bucket >= view.buckets) {
         throw new P2PError('bad_query', `bucket must be an integer in 0..${view.buckets - 1}`);
       }
