@@ -136,7 +136,7 @@ function compareEntries(a: VerifiedEntry, b: VerifiedEntry): number {
 interface NodeProgress {
   entries: number;
   invalid: number;
-  /** Invalid entries that are the node's fault (not just below the client's own minimum). */
+  /** Invalid entries that are the node's fault (not just beyond the client's own limits). */
   lies: number;
   error?: { code: ErrorCode; message: string };
 }
@@ -332,16 +332,17 @@ export class Client {
     let since = toTime(filter.since);
     if (filter.secondsSince !== undefined)
       since = Date.now() - Math.round(filter.secondsSince * 1000);
+    const ids = (filter.ids ?? []).map((id) => {
+      const bytes = Buffer.from(id, 'hex');
+      if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id))
+        throw new P2PError('bad_argument', `not an entry id: ${id}`);
+      return bytes;
+    });
     return {
       tables: (filter.tables ?? []).map((t) => toKey(t, 'table')),
       recipients: (filter.recipients ?? []).map((r) => toKey(r, 'recipient')),
-      ids: (filter.ids ?? []).map((id) => {
-        const bytes = Buffer.from(id, 'hex');
-        if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id))
-          throw new P2PError('bad_argument', `not an entry id: ${id}`);
-        return bytes;
-      }),
-      idSet: new Set((filter.ids ?? []).map((id) => id.toLowerCase())),
+      ids,
+      idSet: new Set(ids.map((id) => toHex(id))),
       since,
       until: toTime(filter.until),
       bucket: filter.bucket,
@@ -370,17 +371,17 @@ export class Client {
 
   /**
    * Checks an entry returned by a node: authentic, enough work, and what was asked for.
-   * `buckets` is the node's bucket count, known when the query has a bucket. An entry below the
-   * client's own proof-of-work minimum is `weak` (the node may accept less); any other failure
-   * is the node's fault.
+   * `buckets` is the node's bucket count, known when the query has a bucket. An entry beyond
+   * the client's own limits (proof of work, size) is `refused`: the node may accept more than
+   * this client does. Any other failure is the node's fault.
    */
   private check(
     bytes: Buffer,
     filter: NormalFilter,
     buckets: number | undefined,
-  ): VerifiedEntry | 'weak' | 'lie' {
+  ): VerifiedEntry | 'refused' | 'lie' {
     const maxBytes = this.options.maxEntryBytes ?? 16 * 1024 * 1024;
-    if (bytes.length > maxBytes) return 'lie';
+    if (bytes.length > maxBytes) return 'refused';
     let entry: Entry;
     try {
       entry = decodeEntry(bytes);
@@ -390,7 +391,7 @@ export class Client {
     const id = sha256(bytes);
     if (!matchesFilter(entry, id, filter, buckets)) return 'lie';
     const powBits = entryPowBits(entry);
-    if (powBits < (this.options.minPowBits ?? 0)) return 'weak';
+    if (powBits < (this.options.minPowBits ?? 0)) return 'refused';
     if (!entrySignatureValid(entry)) return 'lie';
     return {
       id: toHex(id),
@@ -473,7 +474,7 @@ export class Client {
       const before = yielded;
       for (const bytes of frames) {
         const verified = this.check(bytes, filter, buckets);
-        if (verified === 'weak' || verified === 'lie') {
+        if (verified === 'refused' || verified === 'lie') {
           report.invalid += 1;
           if (verified === 'lie') report.lies += 1;
           continue;
