@@ -12,6 +12,7 @@ import { openEntry } from '../entry/open.js';
 import { sha256 } from '../crypto/sha256.js';
 import type { BoxKeyPair } from '../crypto/x25519.js';
 import { bytesEqual, toHex } from '../encoding/bytes.js';
+import { MAX_BUCKETS, bucketOf } from '../reconcile/buckets.js';
 import { parsePublicKey } from '../encoding/key-text.js';
 import type { Identity, TableKey } from '../keys/keys.js';
 import { call, callJson, endpoint, nodeError, type CallOptions } from './http.js';
@@ -103,6 +104,11 @@ export interface NodeReadReport {
   readonly entries: number;
   /** Entries the node returned that failed verification or did not match the query. */
   readonly invalid: number;
+  /**
+   * The node's failure, if any. A node that returned entries that do not verify, do not match
+   * the query or come out of order gets `node_lied` (its matching entries are still used: each
+   * one proves itself).
+   */
   readonly error?: { code: ErrorCode; message: string };
 }
 
@@ -126,10 +132,46 @@ function compareEntries(a: VerifiedEntry, b: VerifiedEntry): number {
   return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/** What one node's answers came to so far, while a read runs. */
+interface NodeProgress {
+  entries: number;
+  invalid: number;
+  /** Invalid entries that are the node's fault (not just beyond the client's own limits). */
+  lies: number;
+  error?: { code: ErrorCode; message: string };
+}
+
+/** Whether an entry fits every filter of the query, as §7.2 of the protocol defines them. */
+function matchesFilter(
+  entry: Entry,
+  id: Buffer,
+  filter: NormalFilter,
+  buckets: number | undefined,
+): boolean {
+  if (filter.tables.length > 0 && !filter.tables.some((t) => bytesEqual(t, entry.table)))
+    return false;
+  if (
+    filter.recipients.length > 0 &&
+    !filter.recipients.some((r) => bytesEqual(r, entry.recipient))
+  )
+    return false;
+  if (filter.idSet.size > 0 && !filter.idSet.has(toHex(id))) return false;
+  if (filter.since !== undefined && entry.createdAt < filter.since) return false;
+  if (filter.until !== undefined && entry.createdAt >= filter.until) return false;
+  if (
+    filter.bucket !== undefined &&
+    (buckets === undefined || bucketOf(id, buckets) !== filter.bucket)
+  )
+    return false;
+  return true;
+}
+
 interface NormalFilter {
   tables: Buffer[];
   recipients: Buffer[];
   ids: Buffer[];
+  /** The hex form of `ids`, for checking answers. */
+  idSet: ReadonlySet<string>;
   since: number | undefined;
   until: number | undefined;
   bucket: number | undefined;
@@ -290,15 +332,17 @@ export class Client {
     let since = toTime(filter.since);
     if (filter.secondsSince !== undefined)
       since = Date.now() - Math.round(filter.secondsSince * 1000);
+    const ids = (filter.ids ?? []).map((id) => {
+      const bytes = Buffer.from(id, 'hex');
+      if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id))
+        throw new P2PError('bad_argument', `not an entry id: ${id}`);
+      return bytes;
+    });
     return {
       tables: (filter.tables ?? []).map((t) => toKey(t, 'table')),
       recipients: (filter.recipients ?? []).map((r) => toKey(r, 'recipient')),
-      ids: (filter.ids ?? []).map((id) => {
-        const bytes = Buffer.from(id, 'hex');
-        if (bytes.length !== 32 || !/^[0-9a-f]{64}$/i.test(id))
-          throw new P2PError('bad_argument', `not an entry id: ${id}`);
-        return bytes;
-      }),
+      ids,
+      idSet: new Set(ids.map((id) => toHex(id))),
       since,
       until: toTime(filter.until),
       bucket: filter.bucket,
@@ -325,31 +369,30 @@ export class Client {
     return q;
   }
 
-  /** Checks an entry returned by a node: authentic, enough work, and what was asked for. */
-  private check(bytes: Buffer, filter: NormalFilter): VerifiedEntry | undefined {
+  /**
+   * Checks an entry returned by a node: authentic, enough work, and what was asked for.
+   * `buckets` is the node's bucket count, known when the query has a bucket. An entry beyond
+   * the client's own limits (proof of work, size) is `refused`: the node may accept more than
+   * this client does. Any other failure is the node's fault.
+   */
+  private check(
+    bytes: Buffer,
+    filter: NormalFilter,
+    buckets: number | undefined,
+  ): VerifiedEntry | 'refused' | 'lie' {
     const maxBytes = this.options.maxEntryBytes ?? 16 * 1024 * 1024;
-    if (bytes.length > maxBytes) return undefined;
+    if (bytes.length > maxBytes) return 'refused';
     let entry: Entry;
     try {
       entry = decodeEntry(bytes);
     } catch {
-      return undefined;
+      return 'lie';
     }
-    const powBits = entryPowBits(entry);
-    if (powBits < (this.options.minPowBits ?? 0)) return undefined;
-    if (!entrySignatureValid(entry)) return undefined;
     const id = sha256(bytes);
-    if (filter.tables.length > 0 && !filter.tables.some((t) => bytesEqual(t, entry.table)))
-      return undefined;
-    if (
-      filter.recipients.length > 0 &&
-      !filter.recipients.some((r) => bytesEqual(r, entry.recipient))
-    ) {
-      return undefined;
-    }
-    if (filter.ids.length > 0 && !filter.ids.some((wanted) => wanted.equals(id))) return undefined;
-    if (filter.since !== undefined && entry.createdAt < filter.since) return undefined;
-    if (filter.until !== undefined && entry.createdAt >= filter.until) return undefined;
+    if (!matchesFilter(entry, id, filter, buckets)) return 'lie';
+    const powBits = entryPowBits(entry);
+    if (powBits < (this.options.minPowBits ?? 0)) return 'refused';
+    if (!entrySignatureValid(entry)) return 'lie';
     return {
       id: toHex(id),
       table: entry.table,
@@ -362,21 +405,43 @@ export class Client {
     };
   }
 
+  /** The node's bucket count (`/index?summary=1`), needed to check answers to a bucket query. */
+  private async bucketCount(node: string, signal: AbortSignal | undefined): Promise<number> {
+    const answer = await callJson<{ buckets?: unknown }>(
+      'GET',
+      endpoint(node, '/index', new URLSearchParams({ summary: '1' })),
+      undefined,
+      this.callOptions(signal),
+    );
+    const buckets = answer.buckets;
+    if (
+      typeof buckets !== 'number' ||
+      !Number.isInteger(buckets) ||
+      buckets < 1 ||
+      buckets > MAX_BUCKETS
+    )
+      throw new P2PError('node_lied', `${node}: /index gives no valid bucket count`);
+    return buckets;
+  }
+
   /** Pages through one node, yielding verified entries in the node's order. */
   private async *nodeStream(
     node: string,
     filter: NormalFilter,
-    report: { entries: number; invalid: number; error?: { code: ErrorCode; message: string } },
+    report: NodeProgress,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<VerifiedEntry> {
     let cursor: string | undefined;
     let yielded = 0;
     let previous: VerifiedEntry | undefined;
     const pageSize = Math.min(1000, Math.max(1, filter.limit));
+    let buckets: number | undefined;
     for (;;) {
-      const url = endpoint(node, '/get', this.queryString(filter, pageSize, cursor));
       let response;
       try {
+        if (filter.bucket !== undefined && buckets === undefined)
+          buckets = await this.bucketCount(node, signal);
+        const url = endpoint(node, '/get', this.queryString(filter, pageSize, cursor));
         response = await call('GET', url, undefined, undefined, {
           ...this.callOptions(signal),
           headers: { accept: ENTRIES_MEDIA_TYPE },
@@ -408,15 +473,17 @@ export class Client {
       }
       const before = yielded;
       for (const bytes of frames) {
-        const verified = this.check(bytes, filter);
-        if (!verified) {
+        const verified = this.check(bytes, filter, buckets);
+        if (verified === 'refused' || verified === 'lie') {
           report.invalid += 1;
+          if (verified === 'lie') report.lies += 1;
           continue;
         }
         // A node must return entries in the order asked for; out-of-order ones are not trusted.
         const step = previous ? verified.createdAt - previous.createdAt : 0;
         if (filter.order === 'desc' ? step > 0 : step < 0) {
           report.invalid += 1;
+          report.lies += 1;
           continue;
         }
         previous = verified;
@@ -449,14 +516,7 @@ export class Client {
         'missing_filter',
         'give at least one filter (tables, recipients, ids, since, until, bucket)',
       );
-    const reports = this.nodes.map(
-      () =>
-        ({ entries: 0, invalid: 0 }) as {
-          entries: number;
-          invalid: number;
-          error?: { code: ErrorCode; message: string };
-        },
-    );
+    const reports = this.nodes.map((): NodeProgress => ({ entries: 0, invalid: 0, lies: 0 }));
     const streams = this.nodes.map((node, i) =>
       this.nodeStream(node, normal, reports[i]!, filter.signal),
     );
@@ -482,6 +542,15 @@ export class Client {
       heads[best] = (await streams[best]!.next()).value ?? undefined;
     }
     await Promise.all(streams.map((s) => s.return(undefined)));
+    this.nodes.forEach((node, i) => {
+      const report = reports[i]!;
+      if (report.lies > 0 && !report.error) {
+        report.error = {
+          code: 'node_lied',
+          message: `${node}: returned ${report.lies} ${report.lies === 1 ? 'entry' : 'entries'} that failed verification, did not match the query or came out of order`,
+        };
+      }
+    });
     return {
       entries: out,
       nodes: this.nodes.map((node, i) => ({

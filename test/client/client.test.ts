@@ -24,7 +24,8 @@ import {
 import type { RunningNode } from '../../src/node/server.js';
 import { makeEntry } from '../helpers/entries.js';
 import { startTestNode } from '../helpers/nodes.js';
-import { deadUrl, putFrames, putResults, storedIds } from '../helpers/http.js';
+import { deadUrl, putFrames, putResults, request, storedIds } from '../helpers/http.js';
+import { bucketOf } from '../../src/reconcile/buckets.js';
 
 const MINUTE = 60_000;
 
@@ -347,6 +348,8 @@ describe('Client.get and Client.read', () => {
     });
     assert.deepEqual(strict.entries.map((e) => e.id).sort(), strong.map((e) => toHex(e.id)).sort());
     assert.equal(strict.nodes[0]!.invalid, 3);
+    // Less work than this client wants is no lie: the node's own minimum may be lower.
+    assert.equal(strict.nodes[0]!.ok, true);
     assert.ok(strict.entries.every((e) => e.powBits >= 8));
     const lax = await new Client({ nodes: [nodeA.url] }).get({ tables: [table.signing.publicKey] });
     assert.equal(lax.entries.length, 5);
@@ -424,7 +427,9 @@ describe('a lying node is caught', () => {
     assert.ok(!ids.includes(toHex(forged.id)));
     assert.equal(liarReport.invalid, 1);
     assert.equal(liarReport.entries, 2);
-    assert.equal(liarReport.ok, true);
+    // A node verifies every entry before storing it: serving a broken one is a lie.
+    assert.equal(liarReport.ok, false);
+    assert.equal(liarReport.error?.code, 'node_lied');
     assert.ok(result.entries.every((e) => !e.bytes.equals(broken)));
   });
 
@@ -444,6 +449,7 @@ describe('a lying node is caught', () => {
     assert.deepEqual(ids, realIds);
     assert.equal(liarReport.invalid, 2);
     assert.equal(liarReport.entries, 0);
+    assert.equal(liarReport.error?.code, 'node_lied');
   });
 
   test('entries outside the asked time window or out of order are invalid', async () => {
@@ -465,6 +471,175 @@ describe('a lying node is caught', () => {
       [realIds[3]],
     );
     assert.equal(result.nodes[0]!.invalid, 2);
+  });
+
+  /**
+   * Reads through the liar alone, which answers `/get` with `frames` (and `/index` with a bucket
+   * count of `buckets`); returns the ids handed out and the liar's report.
+   */
+  async function liarAlone(
+    frames: readonly Uint8Array[],
+    filter: Parameters<Client['get']>[0],
+    buckets = 16,
+  ) {
+    liar.gets.length = 0;
+    liar.respond = (_req, url, res) => {
+      if (url.pathname === '/get') sendFrames(res, frames);
+      else if (url.pathname === '/index')
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({ version: 1, buckets, count: frames.length, root: '00'.repeat(32) }),
+          );
+      else res.writeHead(404).end();
+    };
+    const result = await new Client({ nodes: [liar.url] }).get(filter);
+    return {
+      ids: result.entries.map((e) => e.id),
+      report: result.nodes[0]!,
+      query: liar.gets[0]!,
+      asked: liar.gets.length,
+    };
+  }
+
+  /** The report of a node that slipped `lies` entries in. */
+  function assertLied(
+    report: { ok: boolean; invalid: number; error?: { code: string; message: string } },
+    lies: number,
+  ) {
+    assert.equal(report.invalid, lies);
+    assert.equal(report.ok, false);
+    assert.equal(report.error?.code, 'node_lied');
+    assert.match(report.error!.message, /did not match the query/);
+  }
+
+  test('entries sealed to another recipient than asked are refused and the node reported', async () => {
+    const other = generateIdentity();
+    const forOther = makeEntry({ table, recipient: other, createdAt: base + 2500 });
+    // read() asks for the reader's own entries: one sealed to someone else is a lie.
+    liar.gets.length = 0;
+    liar.respond = (_req, url, res) => {
+      if (url.pathname === '/get')
+        sendFrames(res, [real[0]!.bytes, forOther.bytes, real[3]!.bytes]);
+      else res.writeHead(404).end();
+    };
+    const read = await new Client({ nodes: [liar.url] }).read(reader, {
+      tables: [table.signing.publicKey],
+      order: 'asc',
+    });
+    assert.equal(liar.gets[0]!.get('recipient'), toHex(reader.box.publicKey));
+    assert.deepEqual(
+      read.entries.map((e) => e.text),
+      ['real 0', 'real 3'],
+    );
+    assertLied(read.nodes[0]!, 1);
+    // get() with a recipient filter: the same.
+    const { ids, report, query } = await liarAlone([forOther.bytes, real[1]!.bytes], {
+      recipients: [recipientText(reader.box.publicKey)],
+      order: 'asc',
+    });
+    assert.equal(query.get('recipient'), toHex(reader.box.publicKey));
+    assert.deepEqual(ids, [realIds[1]]);
+    assertLied(report, 1);
+    // The entry for the other recipient is fine when asked for it.
+    const fine = await liarAlone([forOther.bytes], { recipients: [other.box.publicKey] });
+    assert.deepEqual(fine.ids, [toHex(forOther.id)]);
+    assert.equal(fine.report.ok, true);
+    assert.equal(fine.report.invalid, 0);
+  });
+
+  test('an ids answer may hold only the ids asked for', async () => {
+    const { ids, report, query } = await liarAlone(
+      [real[0]!.bytes, real[1]!.bytes, real[2]!.bytes],
+      { ids: [realIds[0]!, realIds[2]!.toUpperCase()], order: 'asc' },
+    );
+    assert.deepEqual(query.getAll('id'), [realIds[0], realIds[2]]);
+    assert.deepEqual(ids, [realIds[0], realIds[2]]);
+    assertLied(report, 1);
+    // ids combined with a table: an asked-for id of another table is still refused.
+    const foreign = makeEntry({ table: generateTableKey(), recipient: reader, createdAt: base });
+    const mixed = await liarAlone([foreign.bytes, real[1]!.bytes], {
+      ids: [toHex(foreign.id), realIds[1]!],
+      tables: [table.signing.publicKey],
+      order: 'asc',
+    });
+    assert.deepEqual(mixed.ids, [realIds[1]]);
+    assertLied(mixed.report, 1);
+  });
+
+  test('created_at must be before until and at or after since', async () => {
+    const until = base + 3000; // real[3] is created exactly at `until`
+    const late = makeEntry({ table, recipient: reader, createdAt: until + 1 });
+    const { ids, report, query } = await liarAlone(
+      [late.bytes, real[3]!.bytes, real[2]!.bytes, real[1]!.bytes],
+      { tables: [table.signing.publicKey], until, order: 'desc' },
+    );
+    assert.equal(query.get('until'), String(until));
+    assert.deepEqual(ids, [realIds[2], realIds[1]]);
+    assertLied(report, 2);
+    // One millisecond before until is inside the window.
+    const edge = makeEntry({ table, recipient: reader, createdAt: until - 1 });
+    const inside = await liarAlone([edge.bytes], { tables: [table.signing.publicKey], until });
+    assert.deepEqual(inside.ids, [toHex(edge.id)]);
+    assert.equal(inside.report.ok, true);
+    // since is inclusive: an entry exactly at since is fine, one a millisecond earlier is not.
+    const early = makeEntry({ table, recipient: reader, createdAt: base + 999 });
+    const window = await liarAlone([early.bytes, real[1]!.bytes, real[2]!.bytes], {
+      since: base + 1000,
+      order: 'asc',
+    });
+    assert.equal(window.query.get('since'), String(base + 1000));
+    assert.deepEqual(window.ids, [realIds[1], realIds[2]]);
+    assertLied(window.report, 1);
+  });
+
+  test('a bucket answer may hold only entries of that bucket', async () => {
+    const BUCKETS = 16;
+    const byBucket = new Map<number, ReturnType<typeof makeEntry>[]>();
+    for (let i = 0; i < 400 && (byBucket.get(3)?.length ?? 0) < 2; i++) {
+      // All at one time, so that only the bucket can set them apart (not the order check).
+      const entry = makeEntry({ table, recipient: reader, createdAt: base + 5 });
+      const b = bucketOf(entry.id, BUCKETS);
+      byBucket.set(b, [...(byBucket.get(b) ?? []), entry]);
+    }
+    const inside = byBucket.get(3)!;
+    assert.equal(inside.length, 2);
+    const outside = [...byBucket.entries()].find(([b]) => b !== 3)![1][0]!;
+    const { ids, report, query } = await liarAlone(
+      [inside[0]!.bytes, outside.bytes, inside[1]!.bytes],
+      { bucket: 3, order: 'asc' },
+      BUCKETS,
+    );
+    assert.equal(query.get('bucket'), '3');
+    assert.deepEqual(
+      ids,
+      inside.map((e) => toHex(e.id)),
+    );
+    assertLied(report, 1);
+    // The bucket is judged by the node's own bucket count: with 1 bucket everything is in 0.
+    const one = await liarAlone([outside.bytes], { bucket: 0 }, 1);
+    assert.deepEqual(one.ids, [toHex(outside.id)]);
+    assert.equal(one.report.ok, true);
+    // A node that gives no bucket count cannot have its bucket answers checked.
+    const none = await liarAlone([inside[0]!.bytes], { bucket: 3 }, 0);
+    assert.deepEqual(none.ids, []);
+    assert.equal(none.asked, 0);
+    assert.equal(none.report.error?.code, 'node_lied');
+    assert.match(none.report.error!.message, /bucket count/);
+  });
+
+  test('a bucket query against a real node returns exactly that bucket', async () => {
+    const response = await request(nodeB.url, '/index?summary=1');
+    const buckets = (response.json as { buckets: number }).buckets;
+    const wanted = bucketOf(real[2]!.id, buckets);
+    const result = await new Client({ nodes: [nodeB.url] }).get({
+      bucket: wanted,
+      tables: [table.signing.publicKey],
+    });
+    assert.ok(result.entries.some((e) => e.id === realIds[2]));
+    assert.ok(result.entries.every((e) => bucketOf(Buffer.from(e.id, 'hex'), buckets) === wanted));
+    assert.equal(result.nodes[0]!.ok, true);
+    assert.equal(result.nodes[0]!.invalid, 0);
   });
 
   test('garbage frames: a broken stream is a node_lied error, garbage entries are invalid', async () => {

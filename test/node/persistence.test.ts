@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../src/entry/framing.js';
 import { toBase64, toHex } from '../../src/encoding/bytes.js';
 import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
 import {
@@ -17,7 +19,7 @@ import {
   DEFAULT_BUCKETS,
 } from '../../src/reconcile/buckets.js';
 import { makeEntry } from '../helpers/entries.js';
-import { spawnNode } from '../helpers/nodes.js';
+import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   getEntries,
@@ -73,17 +75,21 @@ async function assertConsistent(url: string, max: number): Promise<Set<string>> 
     entries.reduce((sum, e) => sum + Buffer.from(e.entry, 'base64').length, 0),
     '/health bytes differ from the entries served',
   );
-  // Recompute every bucket digest and the root from the ids served.
-  const counts = new Array<number>(index.buckets).fill(0);
-  const sums = Array.from({ length: index.buckets }, () => new Uint8Array(32));
+  assert.equal(index.root, rootOf(ids, index.buckets), 'root does not match the ids');
+  return new Set(entries.map((e) => e.id));
+}
+
+/** The /index root of exactly this set of ids: every bucket digest recomputed. */
+function rootOf(ids: readonly Buffer[], buckets: number): string {
+  const counts = new Array<number>(buckets).fill(0);
+  const sums = Array.from({ length: buckets }, () => new Uint8Array(32));
   for (const id of ids) {
-    const b = bucketOf(id, index.buckets);
+    const b = bucketOf(id, buckets);
     counts[b]! += 1;
     addToSum(sums[b]!, id, 1);
   }
   const digests = counts.map((count, b) => bucketDigest(count, sums[b]!));
-  assert.equal(index.root, toHex(indexRoot(ids.length, digests)), 'root does not match the ids');
-  return new Set(entries.map((e) => e.id));
+  return toHex(indexRoot(ids.length, digests));
 }
 
 test('entries survive a clean restart on the same data directory', async () => {
@@ -199,6 +205,105 @@ test('kill -9 during concurrent batched puts loses no acknowledged entry', async
     assert.ok(have === 0 || have === batch.length, `a batch is half stored (${have})`);
   }
   assert.equal(await restarted.stop(), 0);
+});
+
+/**
+ * Sends one /put over a raw socket and SIGKILLs the node the moment the first byte of the
+ * answer arrives, then reads whatever the answer had put on the wire before the node died.
+ * Returns the answer's status and JSON body, or undefined when no complete answer got out.
+ */
+async function putAndKillOnFirstByte(
+  node: NodeProcess,
+  entries: readonly Buffer[],
+): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  const body = encodeFrames(entries);
+  const url = new URL(node.url);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    let killed = false;
+    socket.on('data', (chunk: Buffer) => {
+      if (!killed) {
+        // Before anything else, so the node gets no time to finish what it does after answering.
+        node.child.kill('SIGKILL');
+        killed = true;
+      }
+      chunks.push(chunk);
+    });
+    socket.on('error', (error) => (killed ? resolve(Buffer.concat(chunks)) : reject(error)));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.setTimeout(120_000, () => socket.destroy(new Error('no answer to /put')));
+    socket.write(
+      [
+        'POST /put HTTP/1.1',
+        `Host: ${url.host}`,
+        `Content-Type: ${ENTRIES_MEDIA_TYPE}`,
+        `Content-Length: ${body.length}`,
+        'p2pcloud-results: summary',
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    socket.write(body);
+  });
+  await node.kill9();
+  const split = raw.indexOf('\r\n\r\n');
+  if (split < 0) return undefined;
+  const head = raw.subarray(0, split).toString('latin1');
+  const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+  const payload = raw.subarray(split + 4);
+  if (!Number.isFinite(length) || payload.length < length) return undefined;
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+    body: JSON.parse(payload.subarray(0, length).toString('utf8')) as Record<string, unknown>,
+  };
+}
+
+test('kill -9 on the first byte of an acknowledgement: every acknowledged entry is stored', async () => {
+  // A large batch makes its commit long; the node is killed as soon as its answer starts, so a
+  // node that answered before committing is caught in the middle of the commit every time.
+  const ROUNDS = 3;
+  const PER_BATCH = 320;
+  const table = generateTableKey();
+  const reader = generateIdentity();
+  // Near the largest entry a node takes by default (64 KiB): many bytes for few entries to make.
+  const filler = 'x'.repeat(60_000);
+  let node = await spawnNode(NODE_ARGS);
+  const acknowledged: string[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const batch = Array.from({ length: PER_BATCH }, (_, i) =>
+      makeEntry({ table, recipient: reader, text: `round ${round} entry ${i} ${filler}` }),
+    );
+    const answer = await putAndKillOnFirstByte(
+      node,
+      batch.map((e) => e.bytes),
+    );
+    assert.ok(answer, `round ${round}: no complete answer got out before the kill`);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.stored, PER_BATCH, `round ${round}: ${JSON.stringify(answer.body)}`);
+    acknowledged.push(...batch.map((e) => toHex(e.id)));
+
+    node = await spawnNode(NODE_ARGS, node.dataDir);
+    // The root of /index names the stored set exactly; only when it differs are the entries
+    // fetched, to say which are missing.
+    const index = await indexOf(node.url);
+    const expected = rootOf(
+      acknowledged.map((id) => Buffer.from(id, 'hex')),
+      index.buckets,
+    );
+    if (index.root !== expected) {
+      const present = await storedIds(node.url, acknowledged);
+      const missing = acknowledged.filter((id) => !present.has(id));
+      assert.fail(
+        `round ${round}: ${missing.length} of ${acknowledged.length} acknowledged entries lost (${index.count} stored)`,
+      );
+    }
+    assert.equal(index.count, acknowledged.length);
+  }
+  const served = await assertConsistent(node.url, acknowledged.length);
+  assert.equal(served.size, acknowledged.length);
+  assert.equal(await node.stop(), 0);
 });
 
 test('retention sweep drops an expired entry and its bytes', async () => {

@@ -15,8 +15,9 @@ import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { path, intervalMs, restartBytes } = workerData as {
+const { path, synchronous, intervalMs, restartBytes } = workerData as {
   path: string;
+  synchronous: string;
   intervalMs: number;
   restartBytes: number;
 };
@@ -24,6 +25,7 @@ let db: Database.Database | undefined;
 try {
   db = new Database(path, { fileMustExist: true });
   db.pragma('busy_timeout = 5000');
+  db.pragma(`synchronous = ${synchronous}`);
 } catch {
   // The store was closed (and perhaps removed) before this thread got going: nothing to do.
   db = undefined;
@@ -78,6 +80,10 @@ const timer = db
     }, intervalMs)
   : undefined;
 parentPort!.on('message', (message: string) => {
+  if (message === 'synchronous') {
+    parentPort!.postMessage({ synchronous: db?.pragma('synchronous', { simple: true }) });
+    return;
+  }
   if (message !== 'stop') return;
   if (timer) clearInterval(timer);
   db?.close();

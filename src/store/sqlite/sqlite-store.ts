@@ -36,7 +36,7 @@ import {
   shortOfSqlKey,
   sqlKeyOf,
 } from './sql-keys.js';
-import { Checkpointer } from './checkpointer.js';
+import { Checkpointer, SYNCHRONOUS_NAMES, type SynchronousName } from './checkpointer.js';
 import { StatementCache } from './statements.js';
 
 export interface SqliteStoreOptions {
@@ -45,8 +45,10 @@ export interface SqliteStoreOptions {
   /** Number of buckets of the index view; fixed when the database is created. */
   readonly buckets?: number;
   /**
-   * 'process' (default): an acknowledged entry survives the node process being killed.
-   * 'power': it also survives power loss or an OS crash (fsync on every commit; slower).
+   * 'process' (default): an acknowledged entry survives the node process being killed; after a
+   * power loss the store is intact but the last commits may be gone (synchronous = NORMAL).
+   * 'power': it also survives power loss or an OS crash (fsync on every commit, synchronous =
+   * FULL; slower).
    */
   readonly durability?: 'process' | 'power';
   /** SQLite page cache size in MiB. */
@@ -85,6 +87,8 @@ export class SqliteStore implements Store {
   private readonly cacheMiB: number;
   /** Started by the first query. */
   private readers: ReaderPool | undefined;
+  /** The `synchronous` level of every connection that writes to the database. */
+  private readonly synchronous: SynchronousName;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -101,7 +105,8 @@ export class SqliteStore implements Store {
         db.pragma('auto_vacuum = INCREMENTAL');
       }
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      this.synchronous = options.durability === 'power' ? 'full' : 'normal';
+      db.pragma(`synchronous = ${this.synchronous}`);
       db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 64)}`);
       db.pragma('temp_store = MEMORY');
       // Checkpoints run on a worker thread (see checkpointer.ts); once the log has been copied
@@ -235,11 +240,23 @@ export class SqliteStore implements Store {
     if (this.closed) throw new P2PError('unavailable', 'store is closed');
   }
 
+  /**
+   * The `synchronous` level each connection that writes to the database runs with, read back
+   * from SQLite (not from the options): what an operator checks to see that the durability
+   * asked for is in force. The checkpointer exists once something has been written.
+   */
+  async synchronousLevels(): Promise<{ writer: SynchronousName; checkpointer?: SynchronousName }> {
+    this.assertOpen();
+    const writer = SYNCHRONOUS_NAMES[this.db.pragma('synchronous', { simple: true }) as number]!;
+    const checkpointer = await this.checkpointer?.synchronous();
+    return checkpointer ? { writer, checkpointer } : { writer };
+  }
+
   async putMany(items: readonly PutItem[]): Promise<PutResult[]> {
     this.assertOpen();
     if (items.length === 0) return [];
     if (!this.checkpointer && this.path !== ':memory:')
-      this.checkpointer = new Checkpointer(this.path);
+      this.checkpointer = new Checkpointer(this.path, this.synchronous);
     const findData = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
