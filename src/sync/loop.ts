@@ -202,7 +202,9 @@ export class SyncLoop {
       const fetched = results.reduce((n, r) => n + (r.fetched ?? 0), 0);
       const stored = results.reduce((n, r) => n + (r.stored ?? 0), 0);
       const pushed = results.reduce((n, r) => n + (r.pushed ?? 0), 0);
-      this.log.info(
+      // A round that changed nothing is routine: at info it would fill the log every interval.
+      const changed = fetched > 0 || stored > 0 || pushed > 0;
+      this.log[changed ? 'info' : 'debug'](
         {
           round: summary.round,
           ms: summary.ms,
