@@ -15,7 +15,7 @@ import { makeEntry } from '../helpers/entries.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { runCli as cli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
-import { cliPath } from '../helpers/paths.js';
+import { cliPath, repoRoot } from '../helpers/paths.js';
 import { deadUrl, putFrames, putResults, storedIds } from '../helpers/http.js';
 
 function lines(text: string): string[] {
@@ -56,6 +56,17 @@ let otherTable = '';
 const putIds: string[] = [];
 
 describe('the README session', () => {
+  test('README writes its secret key files under keys/, which .gitignore covers', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const outs = [...readme.matchAll(/p2pcloud (?:keygen|table create) --out (\S+)/g)].map(
+      (m) => m[1]!,
+    );
+    assert.ok(outs.length >= 2, 'README no longer shows keygen and table create');
+    for (const out of outs) assert.match(out, /^keys\//);
+    const ignored = readFileSync(join(repoRoot, '.gitignore'), 'utf8').split('\n');
+    assert.ok(ignored.includes('keys/'), '.gitignore does not cover keys/');
+  });
+
   test('keygen --out FILE prints the p2pid1… text and writes a 0600 key file', async () => {
     identity = oneLine(await cli(['keygen', '--out', idFile]));
     assert.match(identity, /^p2pid1[02-9ac-hj-np-z]{100,}$/);
