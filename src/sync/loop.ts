@@ -270,7 +270,10 @@ export class SyncLoop {
     }
     if (fresh.length > 0) {
       await this.ctx.store.peers.upsert(fresh);
-      this.ctx.metrics.note('hello', `learnt ${fresh.length} peer(s) by gossip`);
+      this.ctx.metrics.note(
+        'hello',
+        `learnt ${fresh.length} ${fresh.length === 1 ? 'peer' : 'peers'} by gossip`,
+      );
     }
   }
 
