@@ -33,7 +33,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (text) => process.stdout.write(text),
-      writeErr: () => undefined,
+      // Help asked for by mistake (a command group without its subcommand) goes to stderr;
+      // errors are printed by main() as one "p2pcloud:" line instead.
+      writeErr: (text) => process.stderr.write(text),
+      outputError: () => undefined,
     });
   registerKeyCommands(program, out);
   registerNodeCommand(program, out);
@@ -48,17 +51,16 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
+    // Without a command there is nothing to do: say what there is, and fail. (A command group
+    // without its subcommand, such as `p2pcloud table`, does the same inside commander.)
+    if (argv.length === 0) program.help({ error: true });
     await program.parseAsync(argv as string[], { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (
-        error.code === 'commander.helpDisplayed' ||
-        error.code === 'commander.version' ||
-        error.code === 'commander.help'
-      ) {
-        return 0;
-      }
+      // Help shown because it was asked for exits 0; help shown instead of a command, 1.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
       err(`p2pcloud: ${error.message.replace(/^error: /, '')}`);
       return 2;
     }

@@ -38,7 +38,11 @@ export async function buildApp(
 ): Promise<NodeApp> {
   const app: FastifyInstance = Fastify({
     // pino's Logger and fastify's logger interface differ only in typing details.
-    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    // Fastify's own info line is one "Server listening at" per interface address, repeating what
+    // the node announces once; its warnings and errors still come through.
+    loggerInstance: (ctx.log.levelVal >= 40
+      ? ctx.log
+      : ctx.log.child({}, { level: 'warn' })) as unknown as FastifyBaseLogger,
     // Per-request log lines would dominate the log at thousands of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.max_body_bytes,

@@ -34,7 +34,10 @@ export function startRetention(
       .then((removed) => {
         if (removed > 0) {
           metrics.expired += removed;
-          metrics.note('sweep', `dropped ${removed} expired entries`);
+          metrics.note(
+            'sweep',
+            `dropped ${removed} expired ${removed === 1 ? 'entry' : 'entries'}`,
+          );
           log.info({ removed }, 'retention sweep');
         }
       })

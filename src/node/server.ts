@@ -101,9 +101,10 @@ export async function startNode(
     for (const plugin of plugins) {
       if (plugin.start) stops.push(await plugin.start(ctx, app));
     }
+    // The command that started the node announces where it listens; this line records with what.
     log.info(
       { url, data: config.data_dir, minPowBits: config.min_pow_bits, verifyThreads: pool.threads },
-      'node listening',
+      'node started',
     );
     const started = app;
     let closing: Promise<void> | undefined;

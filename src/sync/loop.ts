@@ -202,7 +202,9 @@ export class SyncLoop {
       const fetched = results.reduce((n, r) => n + (r.fetched ?? 0), 0);
       const stored = results.reduce((n, r) => n + (r.stored ?? 0), 0);
       const pushed = results.reduce((n, r) => n + (r.pushed ?? 0), 0);
-      this.log.info(
+      // A round that changed nothing is routine: at info it would fill the log every interval.
+      const changed = fetched > 0 || stored > 0 || pushed > 0;
+      this.log[changed ? 'info' : 'debug'](
         {
           round: summary.round,
           ms: summary.ms,
@@ -268,7 +270,10 @@ export class SyncLoop {
     }
     if (fresh.length > 0) {
       await this.ctx.store.peers.upsert(fresh);
-      this.ctx.metrics.note('hello', `learnt ${fresh.length} peer(s) by gossip`);
+      this.ctx.metrics.note(
+        'hello',
+        `learnt ${fresh.length} ${fresh.length === 1 ? 'peer' : 'peers'} by gossip`,
+      );
     }
   }
 

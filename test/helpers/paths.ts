@@ -4,7 +4,4 @@ import { fileURLToPath } from 'node:url';
 /** Compiled tests live in dist/test/…; the repository root is three levels up from here. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** The shared folder that sits beside the repository (CI clones it there). */
-export const sharedDir = process.env.P2PCLOUD_SHARED ?? join(repoRoot, '..', 'shared');
-
 export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');

@@ -11,7 +11,7 @@ import {
   type HpkeMode,
 } from '../../src/crypto/hpke.js';
 import { generateBoxKeyPair } from '../../src/crypto/x25519.js';
-import { sharedDir } from '../helpers/paths.js';
+import { repoRoot } from '../helpers/paths.js';
 
 interface Vector {
   mode: number;
@@ -41,7 +41,10 @@ interface Vector {
 
 const h = (s: string | undefined): Buffer => Buffer.from(s ?? '', 'hex');
 const vectors: Vector[] = JSON.parse(
-  readFileSync(join(sharedDir, 'vectors', 'rfc9180-x25519-sha256-chacha20poly1305.json'), 'utf8'),
+  readFileSync(
+    join(repoRoot, 'test', 'vectors', 'rfc9180-x25519-sha256-chacha20poly1305.json'),
+    'utf8',
+  ),
 );
 
 test('RFC 9180 vectors cover all four modes of our suite', () => {

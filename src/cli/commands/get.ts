@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
-import { loadIdentity } from '../../keys/key-file.js';
-import { recipientText, tableText } from '../../keys/keys.js';
+import { identityText, recipientText, tableText } from '../../keys/keys.js';
+import { loadIdentityFile, nodeUrls, tableKeyTextOrFile } from '../inputs.js';
+import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseIntOption, parseSince } from '../parse.js';
 
 interface GetOptions {
@@ -35,15 +36,23 @@ export function registerGetCommand(
     .description('read entries sealed to your identity from nodes, verify and decrypt them')
     .requiredOption('--node <url>', 'node URL (repeatable)', collect)
     .requiredOption('--key <file>', 'identity secret key file')
-    .option('--table <pubkey>', 'only this table (repeatable)', collect)
+    .option(
+      '--table <table>',
+      'only this table: its public key (p2ptable1…) or key file (repeatable)',
+      collect,
+    )
     .option('--since <time>', 'created at or after: ms, ISO date, or 15m/2h/7d ago')
     .option('--until <time>', 'created before: ms, ISO date, or 15m/2h/7d ago')
     .option('--limit <n>', 'at most this many entries (default 100)')
     .option('--order <order>', 'newest (default) or oldest first')
     .option('--json', 'one JSON object per line')
     .action(async (options: GetOptions) => {
-      const identity = await loadIdentity(options.key);
-      const client = new Client({ nodes: options.node });
+      const nodes = nodeUrls('--node', options.node);
+      const identity = await loadIdentityFile('--key', options.key);
+      const tables = options.table
+        ? await Promise.all(options.table.map((t) => tableKeyTextOrFile('--table', t)))
+        : undefined;
+      const client = new Client({ nodes });
       const order =
         options.order === undefined || options.order === 'newest' || options.order === 'desc'
           ? 'desc'
@@ -52,7 +61,7 @@ export function registerGetCommand(
             : undefined;
       if (!order) throw new P2PError('bad_argument', '--order: expected newest or oldest');
       const result = await client.read(identity, {
-        ...(options.table ? { tables: options.table } : {}),
+        ...(tables ? { tables } : {}),
         ...(options.since ? { since: parseSince('--since', options.since) } : {}),
         ...(options.until ? { until: parseSince('--until', options.until) } : {}),
         limit:
@@ -61,11 +70,13 @@ export function registerGetCommand(
       });
       // A failure is one line on stderr, so when every node failed their reasons go in it.
       if (result.nodes.every((n) => !n.ok)) {
-        const reasons = [...new Set(result.nodes.map((n) => n.error?.message ?? 'failed'))];
-        throw new P2PError('all_nodes_failed', `no node answered the query: ${reasons.join('; ')}`);
+        const reasons = result.nodes.map((n) =>
+          nodeFailure(n.node, n.error?.message, n.error?.code),
+        );
+        throw new P2PError('all_nodes_failed', `no node answered: ${nodeFailures(reasons)}`);
       }
       for (const node of result.nodes) {
-        if (!node.ok) err(`${node.node}: ${node.error?.message ?? 'failed'}`);
+        if (!node.ok) err(nodeFailure(node.node, node.error?.message, node.error?.code));
         if (node.invalid > 0)
           err(`${node.node}: ignored ${node.invalid} entries that failed verification`);
       }
@@ -87,6 +98,11 @@ export function registerGetCommand(
         } else {
           out(`${new Date(entry.createdAt).toISOString()} ${entry.id.slice(0, 16)} ${entry.text}`);
         }
+      }
+      // Silence on a terminal reads as a hang or a bug; a pipe gets nothing, as grep gives.
+      if (result.entries.length === 0 && process.stdout.isTTY === true) {
+        const where = nodes.length === 1 ? nodes[0]! : `${nodes.length} nodes`;
+        err(`no entries for ${identityText(identity).slice(0, 16)}… match on ${where}`);
       }
     });
 }

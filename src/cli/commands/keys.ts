@@ -1,8 +1,18 @@
 import type { Command } from 'commander';
 import { generateIdentity, generateTableKey, identityText, tableText } from '../../keys/keys.js';
-import { loadIdentity, loadTableKey, saveIdentity, saveTableKey } from '../../keys/key-file.js';
+import { saveIdentity, saveTableKey } from '../../keys/key-file.js';
 import { P2PError } from '../../errors.js';
-import { readFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadAnyKeyFile } from '../inputs.js';
+
+/** Checked first, so the message names the option rather than the system call. */
+function checkOutDir(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new P2PError('bad_argument', `--out: cannot write ${path}: no such directory ${dir}`);
+  }
+}
 
 export function registerKeyCommands(program: Command, out: (line: string) => void): void {
   program
@@ -11,6 +21,7 @@ export function registerKeyCommands(program: Command, out: (line: string) => voi
     .requiredOption('--out <file>', 'where to write the secret key file (mode 0600)')
     .option('--force', 'replace the file if it exists')
     .action(async (options: { out: string; force?: boolean }) => {
+      checkOutDir(options.out);
       const identity = generateIdentity();
       await saveIdentity(options.out, identity, options.force === true);
       out(identityText(identity));
@@ -23,6 +34,7 @@ export function registerKeyCommands(program: Command, out: (line: string) => voi
     .requiredOption('--out <file>', 'where to write the secret key file (mode 0600)')
     .option('--force', 'replace the file if it exists')
     .action(async (options: { out: string; force?: boolean }) => {
+      checkOutDir(options.out);
       const key = generateTableKey();
       await saveTableKey(options.out, key, options.force === true);
       out(tableText(key));
@@ -33,16 +45,7 @@ export function registerKeyCommands(program: Command, out: (line: string) => voi
     .description('print the public text of an identity or table key file')
     .argument('<file>', 'key file')
     .action(async (file: string) => {
-      const text = await readFile(file, 'utf8').catch((error: Error) => {
-        throw new P2PError('bad_key_file', `cannot read ${file}: ${error.message}`);
-      });
-      let kind: unknown;
-      try {
-        kind = (JSON.parse(text) as { kind?: unknown }).kind;
-      } catch {
-        throw new P2PError('bad_key_file', `${file} is not a p2pcloud key file`);
-      }
-      if (kind === 'p2pcloud-table') out(tableText(await loadTableKey(file)));
-      else out(identityText(await loadIdentity(file)));
+      const loaded = await loadAnyKeyFile('', file);
+      out(loaded.kind === 'table' ? tableText(loaded.key) : identityText(loaded.key));
     });
 }

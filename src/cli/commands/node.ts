@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { stopSignal } from '../stop-signal.js';
 import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
+import { nodeUrls } from '../inputs.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
 import { DashboardPlugin } from '../../ui/plugin.js';
@@ -27,20 +28,41 @@ function nodePlugins(): NodePlugin[] {
 }
 
 export function registerNodeCommand(program: Command, out: (line: string) => void): void {
+  // The defaults shown are the config's own, so help cannot drift from what the node does.
+  // They are not commander defaults: a flag left out must not override the config file.
+  const defaults = parseNodeConfig({});
   program
     .command('node')
-    .description('run a node (SQLite store under --data, HTTP on --host:--port)')
-    .option('--port <n>', 'TCP port (0 picks a free one)')
-    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
-    .option('--data <dir>', 'data directory (default ./data)')
-    .option('--config <file>', 'JSON config file (flags override it)')
-    .option('--min-pow <bits>', 'minimum proof-of-work bits for accepted entries')
-    .option('--peer <url>', 'bootstrap peer (repeatable)', collect)
-    .option('--public-url <url>', 'URL peers should use to reach this node (repeatable)', collect)
+    .description(
+      'run a node (SQLite store under --data, HTTP on --host:--port); settings come from flags, then --config, then the defaults shown',
+    )
+    .option('--port <n>', `TCP port; 0 picks a free one (default ${defaults.port})`)
+    .option('--host <host>', `address to listen on (default ${defaults.host})`)
+    .option('--data <dir>', `data directory (default ${defaults.data_dir})`)
+    .option('--config <file>', 'JSON config file (flags override it; see README for its keys)')
+    .option(
+      '--min-pow <bits>',
+      `minimum proof-of-work bits for accepted entries (default ${defaults.min_pow_bits})`,
+    )
+    .option('--peer <url>', 'bootstrap peer (repeatable; default none)', collect)
+    .option(
+      '--public-url <url>',
+      'URL peers should use to reach this node (repeatable; default: the address it listens on)',
+      collect,
+    )
     .option('--mirror <table>', 'mirror only this table (repeatable; default: all tables)', collect)
-    .option('--sync-interval <seconds>', 'seconds between sync rounds')
-    .option('--peers-per-round <n>', 'peers contacted per sync round')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option(
+      '--sync-interval <seconds>',
+      `seconds between sync rounds (default ${defaults.sync.interval_seconds})`,
+    )
+    .option(
+      '--peers-per-round <n>',
+      `peers contacted per sync round (default ${defaults.sync.peers_per_round})`,
+    )
+    .option(
+      '--log-level <level>',
+      `fatal, error, warn, info, debug, trace or silent (default ${defaults.log_level})`,
+    )
     .action(async (options: NodeOptions) => {
       const file = options.config ? await readConfigFile(options.config) : {};
       const flags: Record<string, unknown> = {
@@ -53,9 +75,9 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
             ? undefined
             : parseIntOption('--min-pow', options.minPow, 0, 40),
         peers: options.peer
-          ? [...((file.peers as string[] | undefined) ?? []), ...options.peer]
+          ? [...((file.peers as string[] | undefined) ?? []), ...nodeUrls('--peer', options.peer)]
           : undefined,
-        public_urls: options.publicUrl,
+        public_urls: options.publicUrl ? nodeUrls('--public-url', options.publicUrl) : undefined,
         mirror: options.mirror,
         log_level: options.logLevel,
         sync: {
@@ -73,10 +95,16 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       for (const key of Object.keys(sync)) if (sync[key] === undefined) delete sync[key];
       const config = parseNodeConfig(mergeConfig(file, flags));
       const node = await startNode(config, { plugins: nodePlugins() });
+      const announced = node.ctx.urls.filter((u) => u !== node.url);
       out(
-        `p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui)`,
+        `p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui${announced.length > 0 ? `, announced as ${announced.join(', ')}` : ''})`,
       );
-      await stopSignal();
+      const signal = await stopSignal();
+      const log = node.ctx.log;
+      log.info({ signal }, 'node stopping');
+      const started = Date.now();
       await node.close();
+      log.info({ ms: Date.now() - started }, 'node stopped');
+      log.flush();
     });
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
-import { loadTableKey } from '../../keys/key-file.js';
+import { loadTableKeyFile, nodeUrls, recipientKey } from '../inputs.js';
+import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseDuration, parseIntOption } from '../parse.js';
 
 interface PutOptions {
@@ -19,6 +20,50 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * The bytes to store. Text from stdin loses one trailing newline (the one `echo` and editors
+ * add), so `echo hi | p2pcloud put -` stores what `p2pcloud put hi` stores. An empty entry is
+ * refused: it is almost always a mistake (an unset shell variable), and it would cost proof of work.
+ */
+async function payload(text: string | undefined): Promise<Buffer> {
+  if (text === undefined)
+    throw new P2PError('bad_argument', 'give the TEXT to store, or - to read it from stdin');
+  if (text !== '-') {
+    if (text.length === 0)
+      throw new P2PError('bad_argument', 'the TEXT is empty: nothing to store');
+    return Buffer.from(text, 'utf8');
+  }
+  let data = await readStdin();
+  if (data.at(-1) === 0x0a) data = data.subarray(0, data.at(-2) === 0x0d ? -2 : -1);
+  if (data.length === 0) throw new P2PError('bad_argument', 'stdin is empty: nothing to store');
+  return data;
+}
+
+/**
+ * The proof of work the nodes ask for: the highest minimum among those that answer. When none
+ * answers, the error says why for each.
+ */
+async function requiredPowBits(client: Client): Promise<number> {
+  const answers = await Promise.allSettled(client.nodes.map((node) => client.health(node)));
+  let bits: number | undefined;
+  const failures: string[] = [];
+  for (const [i, answer] of answers.entries()) {
+    if (answer.status === 'rejected') {
+      failures.push(nodeFailure(client.nodes[i]!, (answer.reason as Error).message));
+      continue;
+    }
+    const value = (answer.value.policy as { min_pow_bits?: unknown } | undefined)?.min_pow_bits;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 40) {
+      bits = Math.max(bits ?? 0, value);
+    } else {
+      failures.push(`${client.nodes[i]!}: /health does not give a proof-of-work minimum`);
+    }
+  }
+  if (bits === undefined)
+    throw new P2PError('all_nodes_failed', `no node answered: ${nodeFailures(failures)}`);
+  return bits;
+}
+
 function formatCount(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
 }
@@ -33,26 +78,25 @@ export function registerPutCommand(
     .description(
       'seal TEXT (or stdin with -) to a recipient, sign it with a table key and write it to nodes; prints the entry id',
     )
-    .argument('[text]', 'the text to store, or - to read stdin')
+    .argument('[text]', 'the text to store, or - to read stdin (one trailing newline is dropped)')
     .requiredOption('--node <url>', 'node URL (repeatable)', collect)
     .requiredOption('--table <file>', 'table secret key file')
     .requiredOption('--to <pubkey>', 'recipient: identity text (p2pid1…) or recipient key')
     .option('--pow <bits>', 'proof-of-work bits (default: the highest minimum of the nodes)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
     .action(async (text: string | undefined, options: PutOptions) => {
-      if (text === undefined)
-        throw new P2PError('bad_argument', 'give the TEXT to store, or - to read it from stdin');
-      const data = text === '-' ? await readStdin() : Buffer.from(text, 'utf8');
-      const table = await loadTableKey(options.table);
-      const client = new Client({ nodes: options.node });
-      const powBits =
-        options.pow === undefined
-          ? await client.requiredPowBits()
-          : parseIntOption('--pow', options.pow, 0, 40);
+      const nodes = nodeUrls('--node', options.node);
+      const table = await loadTableKeyFile('--table', options.table);
+      const to = recipientKey('--to', options.to);
+      const expires =
+        options.expires === undefined ? undefined : parseDuration('--expires', options.expires);
+      const pow =
+        options.pow === undefined ? undefined : parseIntOption('--pow', options.pow, 0, 40);
+      const data = await payload(text);
+      const client = new Client({ nodes });
+      const powBits = pow ?? (await requiredPowBits(client));
       const createdAt = Date.now();
-      const expiresAt = options.expires
-        ? createdAt + parseDuration('--expires', options.expires)
-        : undefined;
+      const expiresAt = expires === undefined ? undefined : createdAt + expires;
       const tty = process.stderr.isTTY === true;
       const bar = tty
         ? new SingleBar({
@@ -70,7 +114,7 @@ export function registerPutCommand(
       try {
         report = await client.put({
           table,
-          to: options.to,
+          to,
           data,
           powBits,
           createdAt,
@@ -85,17 +129,24 @@ export function registerPutCommand(
       }
       // A failure is one line on stderr (carrying every node's reason), so check it first.
       if (report.accepted === 0) {
-        const reasons = [...new Set(report.nodes.map((n) => n.message ?? n.code ?? n.status))].join(
-          '; ',
+        const reasons = report.nodes.map((n) =>
+          n.status === 'rejected'
+            ? `${n.node}: rejected (${n.code ?? 'no code'}: ${n.message ?? ''})`
+            : nodeFailure(n.node, n.message, n.code),
         );
-        throw new P2PError('all_nodes_failed', `no node accepted the entry: ${reasons}`);
+        throw new P2PError(
+          'all_nodes_failed',
+          `no node accepted the entry: ${nodeFailures(reasons)}`,
+        );
       }
       err(
         `proof of work: ${report.powBits} bits after ${formatCount(hashes)} hashes in ${((Date.now() - started) / 1000).toFixed(2)} s`,
       );
       for (const node of report.nodes) {
         err(
-          `${node.node}: ${node.status}${node.code ? ` (${node.code}: ${node.message ?? ''})` : ''}`,
+          node.status === 'error'
+            ? nodeFailure(node.node, node.message, node.code)
+            : `${node.node}: ${node.status}${node.code ? ` (${node.code}: ${node.message ?? ''})` : ''}`,
         );
       }
       out(report.id);

@@ -95,10 +95,16 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
       body.rejected_codes = rejectedCodes(results);
     }
     if ((body.stored as number) > 0)
-      ctx.metrics.note('put', `stored ${String(body.stored)} entries`);
+      ctx.metrics.note(
+        'put',
+        `stored ${String(body.stored)} ${body.stored === 1 ? 'entry' : 'entries'}`,
+      );
     if ((body.rejected as number) > 0) {
       const codes = [...new Set(results.filter((r) => r.code).map((r) => r.code))].join(', ');
-      ctx.metrics.note('reject', `rejected ${String(body.rejected)} entries (${codes})`);
+      ctx.metrics.note(
+        'reject',
+        `rejected ${String(body.rejected)} ${body.rejected === 1 ? 'entry' : 'entries'} (${codes})`,
+      );
     }
     return reply.code(status).send(body);
   });

@@ -1,6 +1,8 @@
 // The node dashboard: reads GET /stats every two seconds and redraws. Plain DOM, text only.
 
 const REFRESH_MS = 2000;
+/** Activity rows shown: whole rows only, the newest first (the node keeps more). */
+const ACTIVITY_ROWS = 12;
 let paused = false;
 let lastOk = 0;
 let timer;
@@ -23,6 +25,8 @@ function el(tag, attributes = {}, ...children) {
 
 const numberFormat = new Intl.NumberFormat('en');
 const count = (n) => numberFormat.format(n);
+/** "1 entry", "2 entries": counts in sentences agree with their noun. */
+const plural = (n, one, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
 
 function bytes(n) {
   if (n === null || n === undefined) return '–';
@@ -67,11 +71,19 @@ function card(label, value, detail, test, tone = '') {
   );
 }
 
+/** Fills a table body; each cell is labelled with its column, for the narrow-screen layout. */
 function fill(id, rows, empty, columns) {
   const body = $(id);
   body.replaceChildren(
     ...(rows.length > 0 ? rows : [el('tr', {}, el('td.empty', { colspan: columns }, empty))]),
   );
+  const heads = [...(body.closest('table')?.querySelectorAll('thead th') ?? [])];
+  if (rows.length === 0 || heads.length === 0) return;
+  for (const row of rows) {
+    [...row.children].forEach((cell, i) => {
+      if (heads[i]) cell.setAttribute('data-label', heads[i].textContent);
+    });
+  }
 }
 
 const idle = (round) =>
@@ -148,10 +160,13 @@ function render(stats) {
   const { node, totals, sync, peers, ingest, requests } = stats;
   $('node-url').textContent =
     `${node.urls.join(', ')} · v${node.version} · up ${duration(node.uptime_seconds)}`;
+  // Counters of events live in the node's memory and start again at zero with the process;
+  // what the store holds (entries, bytes, tables, peers) is kept. Each counter says which.
+  const sinceStart = `since start (${duration(node.uptime_seconds)} ago)`;
   const okPeers = peers.filter((p) => p.state === 'ok').length;
   const failing = peers.filter((p) => p.state === 'failing' || p.state === 'dropped').length;
   $('cards').replaceChildren(
-    card('Entries', count(totals.entries), `${count(totals.tables)} tables`, 'total-entries'),
+    card('Entries', count(totals.entries), `in ${plural(totals.tables, 'table')}`, 'total-entries'),
     card(
       'Stored',
       bytes(totals.bytes),
@@ -161,7 +176,7 @@ function render(stats) {
     card(
       'Peers',
       `${okPeers} / ${peers.length}`,
-      failing > 0 ? `${failing} failing` : 'all healthy',
+      failing > 0 ? `${count(failing)} failing` : peers.length > 0 ? 'all healthy' : 'none yet',
       'peer-count',
       failing > 0 ? 'warn' : '',
     ),
@@ -171,14 +186,14 @@ function render(stats) {
       sync
         ? sync.running
           ? `running: ${sync.current?.phase ?? ''}`
-          : `${count(ingest.stored_from_sync)} entries came from peers`
+          : `since start; ${plural(ingest.stored_from_sync, 'entry', 'entries')} came from peers`
         : 'sync is not enabled',
       'sync-rounds',
     ),
     card(
       'Rejected',
       count(ingest.rejected),
-      `${count(ingest.duplicates)} duplicates`,
+      `since start; ${plural(ingest.duplicates, 'duplicate')}`,
       'rejected-total',
       ingest.rejected > 0 ? 'warn' : '',
     ),
@@ -238,11 +253,13 @@ function render(stats) {
   );
 
   $('sync-sub').textContent = sync
-    ? `${count(sync.totals.fetched)} fetched · ${count(sync.totals.pushed)} pushed`
+    ? `${count(sync.totals.fetched)} fetched · ${count(sync.totals.pushed)} pushed ${sinceStart}`
     : 'off';
   $('rounds').replaceChildren(...roundItems(sync));
 
-  $('rejected-sub').textContent = stats.rejected.length ? `${count(ingest.rejected)} in all` : '';
+  $('rejected-sub').textContent = stats.rejected.length
+    ? `${count(ingest.rejected)} ${sinceStart}`
+    : sinceStart;
   const most = Math.max(1, ...stats.rejected.map((r) => r.count));
   fill(
     'rejected',
@@ -262,6 +279,7 @@ function render(stats) {
     'Nothing rejected.',
     3,
   );
+  $('traffic-sub').textContent = sinceStart;
 
   const traffic = [
     ['Entries stored', ingest.stored],
@@ -281,9 +299,14 @@ function render(stats) {
     2,
   );
 
+  const activity = stats.activity.slice(0, ACTIVITY_ROWS);
+  $('activity-sub').textContent =
+    stats.activity.length > activity.length
+      ? `latest ${activity.length} of ${count(stats.activity.length)}`
+      : '';
   $('activity').replaceChildren(
-    ...(stats.activity.length > 0
-      ? stats.activity.map((a) =>
+    ...(activity.length > 0
+      ? activity.map((a) =>
           el(
             'li',
             {},
