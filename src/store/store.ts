@@ -176,11 +176,16 @@ export interface SyncSource {
     after: ScanPosition | undefined,
     limit: number,
   ): Promise<ScanPage>;
-  /** Short ids in buckets [from, to), restricted to tables if given, sorted ascending. */
+  /**
+   * Short ids in buckets [from, to), restricted to tables if given, sorted ascending. With a
+   * `limit`, the scan may stop once it found more than `limit` (the answer is then too long,
+   * and not complete).
+   */
   shortIdsInBuckets(
     from: number,
     to: number,
     tables?: readonly Buffer[],
+    limit?: number,
   ): Promise<[number, number][]>;
   /** Entries whose short id is listed (and whose table is in `tables`, if given). */
   entriesByShortIds(
@@ -189,7 +194,8 @@ export interface SyncSource {
   ): Promise<Buffer[]>;
   /**
    * Entries in buckets [from, to), in short-id order, starting after short id `after`, until
-   * about `maxBytes`; `next` is where to continue when the range was not finished.
+   * about `maxBytes` or a bounded amount of work; `next` is where to continue when the range
+   * was not finished (a page may then be short, even empty).
    */
   entriesInBuckets(
     from: number,

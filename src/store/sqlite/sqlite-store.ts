@@ -39,6 +39,25 @@ import {
 import { Checkpointer } from './checkpointer.js';
 import { StatementCache } from './statements.js';
 
+/**
+ * Rows a sync scan reads between two turns of the event loop: a few ms of work, so a long
+ * scan never holds up other requests for longer.
+ */
+export const SCAN_SLICE = 2000;
+/** Entries (up to the maximum entry size each) read at a time by a bucket-range page. */
+const ENTRY_SLICE = 256;
+/** Rows one bucket-range page may read (in scope or not) before it ends with a continuation. */
+export const MAX_PAGE_ROWS = 20_000;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Table keys as a set of 32-character binary strings, for a cheap membership test per row. */
+function tableSet(tables: readonly Buffer[]): Set<string> {
+  return new Set(tables.map((t) => t.toString('latin1')));
+}
+
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' is accepted for experiments but loses everything on exit. */
   readonly path: string;
@@ -416,9 +435,10 @@ export class SqliteStore implements Store {
     const rows = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?',
     ).all(lo, last) as { data: Buffer }[];
+    const wanted = tables?.length ? tableSet(tables) : undefined;
     const ids: Buffer[] = [];
     for (const { data } of rows) {
-      if (this.inTables(data, tables?.length ? tables : undefined)) ids.push(sha256(data));
+      if (this.inTables(data, wanted)) ids.push(sha256(data));
     }
     return ids.sort(Buffer.compare);
   }
@@ -599,35 +619,140 @@ export class SqliteStore implements Store {
     return { lo: bucketKeys(from, this.buckets).lo, last: bucketKeys(to - 1, this.buckets).last };
   }
 
+  /**
+   * The listed tables that hold entries here, with their entry counts: one primary-key lookup
+   * each, so a scope naming tables this node does not hold costs nothing more.
+   */
+  private held(tables: readonly Buffer[]): { tables: Buffer[]; count: number } {
+    const find = this.prepare('SELECT key, count FROM tables WHERE tkey = ?');
+    const out: Buffer[] = [];
+    let count = 0;
+    for (const t of tables) {
+      const row = find.get(keyPrefix(t)) as { key: Buffer; count: number } | undefined;
+      if (row && row.count > 0 && row.key.equals(t)) {
+        out.push(t);
+        count += row.count;
+      }
+    }
+    return { tables: out, count };
+  }
+
+  /** Entries in buckets [from, to), from the in-memory bucket counts. */
+  private countInBuckets(from: number, to: number): number {
+    let n = 0;
+    for (let b = from; b < to; b++) n += this.sums.counts[b]!;
+    return n;
+  }
+
   async shortIdsInBuckets(
     from: number,
     to: number,
     tables?: readonly Buffer[],
+    limit = Number.MAX_SAFE_INTEGER,
   ): Promise<[number, number][]> {
     this.assertOpen();
     const { lo, last } = this.bucketRangeKeys(from, to);
     if (!tables) {
-      const rows = this.prepare('SELECT k FROM ids WHERE k >= ? AND k <= ? ORDER BY k')
-        .raw(true)
-        .safeIntegers(true)
-        .all(lo, last) as [bigint][];
-      return rows.map(([k]) => shortOfSqlKey(k));
+      return this.sliced(
+        'SELECT k FROM ids WHERE k >= ? AND k <= ? ORDER BY k LIMIT ?',
+        'SELECT k FROM ids WHERE k > ? AND k <= ? ORDER BY k LIMIT ?',
+        lo,
+        last,
+        limit,
+        () => true,
+      );
     }
-    const rows = this.prepare(
-      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k',
-    )
-      .raw(true)
-      .safeIntegers(true)
-      .all(lo, last) as [bigint, Buffer][];
-    return rows
-      .filter(([, table]) => tables.some((t) => t.equals(table)))
-      .map(([k]) => shortOfSqlKey(k));
+    const held = this.held(tables);
+    if (held.tables.length === 0) return [];
+    // Two ways to the same list: walk the id range and keep the scope's entries, or walk the
+    // scope's tables by their index and keep the ids in range. The cheaper one is read.
+    if (held.count < this.countInBuckets(from, to)) {
+      return this.idsOfTablesInRange(held.tables, lo, last, limit);
+    }
+    const wanted = tableSet(held.tables);
+    return this.sliced(
+      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k LIMIT ?',
+      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k > ? AND ids.k <= ? ORDER BY ids.k LIMIT ?',
+      lo,
+      last,
+      limit,
+      (row) => wanted.has((row[1] as Buffer).toString('latin1')),
+    );
   }
 
-  private inTables(data: Buffer, tables: readonly Buffer[] | undefined): boolean {
+  /**
+   * Short ids of rows in the key range [lo, last] that pass `keep`, read SCAN_SLICE rows at a
+   * time with a turn of the event loop in between, so no request holds the node for long.
+   * Stops after `limit` + 1 ids (the caller tells "too many" from "exactly the limit").
+   */
+  private async sliced(
+    firstSql: string,
+    nextSql: string,
+    lo: bigint,
+    last: bigint,
+    limit: number,
+    keep: (row: unknown[]) => boolean,
+  ): Promise<[number, number][]> {
+    const first = this.prepare(firstSql).raw(true).safeIntegers(true);
+    const next = this.prepare(nextSql).raw(true).safeIntegers(true);
+    const out: [number, number][] = [];
+    let cursor: bigint | undefined;
+    for (;;) {
+      this.assertOpen();
+      const rows = (
+        cursor === undefined ? first.all(lo, last, SCAN_SLICE) : next.all(cursor, last, SCAN_SLICE)
+      ) as unknown[][];
+      for (const row of rows) {
+        if (keep(row)) out.push(shortOfSqlKey(row[0] as bigint));
+      }
+      if (rows.length < SCAN_SLICE || out.length > limit) return out;
+      cursor = rows[rows.length - 1]![0] as bigint;
+      await nextTurn();
+    }
+  }
+
+  /** Short ids of the tables' entries within [lo, last], read table by table by their index. */
+  private async idsOfTablesInRange(
+    tables: readonly Buffer[],
+    lo: bigint,
+    last: bigint,
+    limit: number,
+  ): Promise<[number, number][]> {
+    const statement = this.prepare(
+      `SELECT seq, data FROM entries WHERE ${TABLE_SQL} AND seq > ? ORDER BY seq LIMIT ?`,
+    ).raw(true);
+    const found: bigint[] = [];
+    let read = 0;
+    for (const table of tables) {
+      let seq = -1;
+      for (;;) {
+        this.assertOpen();
+        const rows = statement.all(indexedPrefix(table), table, seq, SCAN_SLICE) as [
+          number,
+          Buffer,
+        ][];
+        for (const [s, data] of rows) {
+          seq = s;
+          const k = shortKey(sha256(data));
+          if (k >= lo && k <= last) found.push(k);
+        }
+        read += rows.length;
+        if (found.length > limit) break;
+        if (read >= SCAN_SLICE) {
+          read = 0;
+          await nextTurn();
+        }
+        if (rows.length < SCAN_SLICE) break;
+      }
+      if (found.length > limit) break;
+    }
+    found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return found.map((k) => shortOfSqlKey(k));
+  }
+
+  private inTables(data: Buffer, tables: ReadonlySet<string> | undefined): boolean {
     if (!tables) return true;
-    const table = data.subarray(OFFSET.table, OFFSET.table + 32);
-    return tables.some((t) => t.equals(table));
+    return tables.has(data.subarray(OFFSET.table, OFFSET.table + 32).toString('latin1'));
   }
 
   async entriesByShortIds(
@@ -635,13 +760,15 @@ export class SqliteStore implements Store {
     tables?: readonly Buffer[],
   ): Promise<Buffer[]> {
     this.assertOpen();
+    const wanted = tables ? tableSet(tables) : undefined;
+    if (wanted && wanted.size === 0) return [];
     const find = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
     const out: Buffer[] = [];
     for (const [hi, lo] of ids) {
       const row = find.get(sqlKeyOf(hi, lo)) as { data: Buffer } | undefined;
-      if (row && this.inTables(row.data, tables)) out.push(row.data);
+      if (row && this.inTables(row.data, wanted)) out.push(row.data);
     }
     return out;
   }
@@ -654,35 +781,50 @@ export class SqliteStore implements Store {
     maxBytes: number,
   ): Promise<{ entries: Buffer[]; next?: [number, number] }> {
     this.assertOpen();
+    let wanted: Set<string> | undefined;
+    if (tables) {
+      const held = this.held(tables);
+      if (held.tables.length === 0) return { entries: [] };
+      wanted = tableSet(held.tables);
+    }
     const range = this.bucketRangeKeys(from, to);
     const select =
       'SELECT ids.k, e.data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k <= ? AND ids.k';
-    const first = this.prepare(`${select} >= ? ORDER BY ids.k LIMIT 1000`)
+    const first = this.prepare(`${select} >= ? ORDER BY ids.k LIMIT ${ENTRY_SLICE}`)
       .raw(true)
       .safeIntegers(true);
-    const next = this.prepare(`${select} > ? ORDER BY ids.k LIMIT 1000`)
+    const next = this.prepare(`${select} > ? ORDER BY ids.k LIMIT ${ENTRY_SLICE}`)
       .raw(true)
       .safeIntegers(true);
     // The lowest key is -2^63, so "one before the range" cannot be expressed: start inclusive.
     let cursor = after ? sqlKeyOf(after[0], after[1]) : undefined;
     const entries: Buffer[] = [];
     let bytes = 0;
+    let examined = 0;
     for (;;) {
+      this.assertOpen();
       const rows = (
         cursor === undefined ? first.all(range.last, range.lo) : next.all(range.last, cursor)
       ) as [bigint, Buffer][];
       for (const [k, data] of rows) {
         cursor = k;
-        if (this.inTables(data, tables)) {
+        if (this.inTables(data, wanted)) {
           entries.push(data);
           bytes += data.length;
         }
         if (bytes >= maxBytes) break;
       }
-      if (bytes >= maxBytes && cursor !== undefined && cursor < range.last) {
-        return { entries, next: shortOfSqlKey(cursor) };
+      examined += rows.length;
+      if (rows.length < ENTRY_SLICE && bytes < maxBytes) return { entries };
+      // A page ends at about maxBytes, or once it has read MAX_PAGE_ROWS rows of which few
+      // were in scope: what one request may cost does not depend on how sparse the scope is.
+      if (bytes >= maxBytes || examined >= MAX_PAGE_ROWS) {
+        if (cursor !== undefined && cursor < range.last) {
+          return { entries, next: shortOfSqlKey(cursor) };
+        }
+        return { entries };
       }
-      if (rows.length < 1000) return { entries };
+      await nextTurn();
     }
   }
 
