@@ -168,6 +168,8 @@ export interface ScanPage {
 
 /** What the sync layer needs from a store beyond the Store interface. */
 export interface SyncSource {
+  /** The listed tables this store holds entries of, in the order given (index lookups only). */
+  heldTables(tables: readonly Buffer[]): Promise<Buffer[]>;
   /** Subscribes to committed changes; returns the unsubscribe function. */
   onChange(listener: (changes: readonly StoreChange[]) => void): () => void;
   /** The scope's short ids after `after` in scan order, at most `limit` of them. */
@@ -187,6 +189,16 @@ export interface SyncSource {
     tables?: readonly Buffer[],
     limit?: number,
   ): Promise<[number, number][]>;
+  /**
+   * shortIdsInBuckets for several bucket ranges at once, one list per range: the scope's
+   * tables are looked up once and the cheaper way through the store is chosen for all of them.
+   * With a `limit`, the lists may stop (and end early) once more than `limit` ids were found.
+   */
+  shortIdsInRanges(
+    ranges: readonly (readonly [number, number])[],
+    tables?: readonly Buffer[],
+    limit?: number,
+  ): Promise<[number, number][][]>;
   /** Entries whose short id is listed (and whose table is in `tables`, if given). */
   entriesByShortIds(
     ids: readonly (readonly [number, number])[],

@@ -19,14 +19,7 @@ import { entryId } from '../entry/format.js';
 import type { Sketch } from '../reconcile/riblt.js';
 import { bucketFingerprint, estimateDifference, type SetSummary } from '../reconcile/summary.js';
 import type { NodeContext } from '../node/context.js';
-import {
-  isEmptyScope,
-  restrictScope,
-  scopeFromWire,
-  scopeTables,
-  tablesScope,
-  type Scope,
-} from './scope.js';
+import { isEmptyScope, restrictScope, scopeFromWire, scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
 import {
   SYNC_MEDIA_TYPE,
@@ -81,8 +74,8 @@ export class SyncResponder {
   private async scopeOf(header: Record<string, unknown>): Promise<Scope> {
     const scope = restrictScope(scopeFromWire(header.scope), this.ctx.policy.tables);
     if (scope.kind === 'all' || scope.tables.length === 0) return scope;
-    const stats = await this.ctx.store.tableStats(scope.tables);
-    return tablesScope(stats.filter((s) => s.count > 0).map((s) => s.table));
+    // The list stays sorted and free of repeats: a valid scope as it is.
+    return { kind: 'tables', tables: await this.ctx.store.heldTables(scope.tables) };
   }
 
   private body(request: FastifyRequest): { header: Record<string, unknown>; payload: Buffer } {
@@ -247,23 +240,17 @@ export class SyncResponder {
     const ranges = this.ranges(header);
     const scope = await this.scopeOf(header);
     return this.guarded(async () => {
-      const tables = scopeTables(scope);
-      const counts: number[] = [];
-      const parts: Buffer[] = [];
-      let total = 0;
-      for (const [from, to] of ranges) {
-        const ids = isEmptyScope(scope)
-          ? []
-          : await this.ctx.store.shortIdsInBuckets(from, to, tables, MAX_LISTED_IDS - total);
-        total += ids.length;
-        if (total > MAX_LISTED_IDS)
-          throw new P2PError(
-            'bad_sync_request',
-            `at most ${MAX_LISTED_IDS} ids per request; ask for fewer ranges`,
-          );
-        counts.push(ids.length);
-        parts.push(encodeShortIds(ids));
+      const lists = isEmptyScope(scope)
+        ? ranges.map(() => [])
+        : await this.ctx.store.shortIdsInRanges(ranges, scopeTables(scope), MAX_LISTED_IDS);
+      const counts = lists.map((ids) => ids.length);
+      if (lists.length < ranges.length || counts.reduce((a, b) => a + b, 0) > MAX_LISTED_IDS) {
+        throw new P2PError(
+          'bad_sync_request',
+          `at most ${MAX_LISTED_IDS} ids per request; ask for fewer ranges`,
+        );
       }
+      const parts = lists.map((ids) => encodeShortIds(ids));
       return encodeSyncMessage({ v: 1, counts }, Buffer.concat(parts));
     });
   }

@@ -95,14 +95,14 @@ function absentTables(n: number): string[] {
   return Array.from({ length: n }, () => toHex(randomBytes(32)));
 }
 
-const cases: [string, () => Promise<void>][] = [];
+const cases: [string, (t: TestContext) => Promise<void>][] = [];
 
 /** A generous bound on a /health answer on a shared two-core machine. */
 const HEALTH_BOUND_MS = 400;
 
 cases.push([
   '/sync/ids with thousands of overlapping full ranges costs the node next to nothing',
-  async () => {
+  async (t: TestContext) => {
     const ranges = Array.from({ length: 7000 }, () => [0, BUCKETS]);
     const body = encodeSyncMessage({ v: 1, scope: absentTables(1), ranges });
     assert.ok(body.length <= 64 * 1024, `the request is ${body.length} bytes`);
@@ -116,6 +116,9 @@ cases.push([
       }),
     );
     const cpu = cpuMs() - cpuBefore;
+    t.diagnostic(
+      `${body.length} bytes; slowest /health ${Math.round(slowest)} ms; node CPU ${cpu} ms`,
+    );
     assert.equal(result.status, 400, String(result.body));
     assert.equal((result.json as { error: { code: string } }).error.code, 'bad_sync_request');
     assert.ok(slowest < HEALTH_BOUND_MS, `/health took ${Math.round(slowest)} ms`);
@@ -126,11 +129,13 @@ cases.push([
 
 cases.push([
   '/sync/ids over every bucket with a scope of absent tables and one small held table',
-  async () => {
+  async (t: TestContext) => {
     // One range per bucket (sorted, disjoint): the largest legal request, about 60 KB.
     const ranges = Array.from({ length: BUCKETS }, (_, b) => [b, b + 1]);
     const scope = [...absentTables(20), tableOf(single.bytes[0]!)];
+    const cpuBefore = cpuMs();
     const { result, slowest } = await probed(() => sync('/sync/ids', { scope, ranges }));
+    t.diagnostic(`slowest /health ${Math.round(slowest)} ms; node CPU ${cpuMs() - cpuBefore} ms`);
     assert.equal(result.status, 200, String(result.body));
     const { header, payload } = decodeSyncMessage(result.body);
     const counts = header.counts as number[];
@@ -159,7 +164,7 @@ cases.push([
 
 cases.push([
   '/sync/fetch by bucket range with an absent-table scope costs no scan',
-  async () => {
+  async (t: TestContext) => {
     const rounds = 150;
     const cpuBefore = cpuMs();
     const started = performance.now();
@@ -174,6 +179,7 @@ cases.push([
     }
     const cpu = cpuMs() - cpuBefore;
     const perRequest = cpu / rounds;
+    t.diagnostic(`${perRequest.toFixed(1)} ms of node CPU per request`);
     // A full scan of 10,000 entries costs tens of ms; an index lookup and an HTTP answer, ~1 ms.
     assert.ok(
       perRequest < 10,
@@ -206,7 +212,7 @@ cases.push([
 
 cases.push([
   'new 10,000-table scopes on /sync/reconcile leave memory bounded',
-  async () => {
+  async (t: TestContext) => {
     const fingerprints = Buffer.alloc(BUCKETS);
     const reconcile = (scope: string[]): Promise<TestResponse> =>
       sync(
@@ -226,6 +232,9 @@ cases.push([
       assert.ok(response.status === 200 || response.status === 429, String(response.body));
     }
     const grown = rssMiB() - before;
+    t.diagnostic(
+      `RSS ${before.toFixed(0)} MiB -> ${(before + grown).toFixed(0)} MiB; slowest ${Math.round(slowest)} ms`,
+    );
     // Unbounded, every scope leaves megabytes behind (hundreds of MiB after 80 of them).
     assert.ok(grown < 80, `RSS grew by ${grown.toFixed(0)} MiB after ${scopes} scopes`);
 

@@ -49,8 +49,37 @@ const ENTRY_SLICE = 256;
 /** Rows one bucket-range page may read (in scope or not) before it ends with a continuation. */
 export const MAX_PAGE_ROWS = 20_000;
 
+/** Table keys looked up per query when a scope is cut to the tables held. */
+const HELD_CHUNK = 500;
+/** What one more query costs, counted in rows, when pacing a scan. */
+const QUERY_COST = 8;
+
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Gives the event loop a turn after every SCAN_SLICE rows' worth of work of one scan. */
+class Pacer {
+  private work = 0;
+
+  async step(rows: number): Promise<void> {
+    this.work += rows;
+    if (this.work < SCAN_SLICE) return;
+    this.work = 0;
+    await nextTurn();
+  }
+}
+
+/** The index of the first element of a sorted array that is ≥ `value`. */
+function lowerBound(sorted: readonly bigint[], value: bigint): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid]! < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** Table keys as a set of 32-character binary strings, for a cheap membership test per row. */
@@ -624,17 +653,29 @@ export class SqliteStore implements Store {
    * each, so a scope naming tables this node does not hold costs nothing more.
    */
   private held(tables: readonly Buffer[]): { tables: Buffer[]; count: number } {
-    const find = this.prepare('SELECT key, count FROM tables WHERE tkey = ?');
     const out: Buffer[] = [];
     let count = 0;
-    for (const t of tables) {
-      const row = find.get(keyPrefix(t)) as { key: Buffer; count: number } | undefined;
-      if (row && row.count > 0 && row.key.equals(t)) {
-        out.push(t);
-        count += row.count;
+    for (let i = 0; i < tables.length; i += HELD_CHUNK) {
+      const part = tables.slice(i, i + HELD_CHUNK);
+      const rows = this.prepare(
+        `SELECT key, count FROM tables WHERE tkey IN (${part.map(() => '?').join(',')})`,
+      ).all(...part.map((t) => keyPrefix(t))) as { key: Buffer; count: number }[];
+      if (rows.length === 0) continue;
+      const found = new Map(rows.map((r) => [r.key.toString('latin1'), r.count]));
+      for (const t of part) {
+        const n = found.get(t.toString('latin1'));
+        if (n !== undefined && n > 0) {
+          out.push(t);
+          count += n;
+        }
       }
     }
     return { tables: out, count };
+  }
+
+  async heldTables(tables: readonly Buffer[]): Promise<Buffer[]> {
+    this.assertOpen();
+    return this.held(tables).tables;
   }
 
   /** Entries in buckets [from, to), from the in-memory bucket counts. */
@@ -650,79 +691,103 @@ export class SqliteStore implements Store {
     tables?: readonly Buffer[],
     limit = Number.MAX_SAFE_INTEGER,
   ): Promise<[number, number][]> {
+    return (await this.shortIdsInRanges([[from, to]], tables, limit))[0] ?? [];
+  }
+
+  async shortIdsInRanges(
+    ranges: readonly (readonly [number, number])[],
+    tables?: readonly Buffer[],
+    limit = Number.MAX_SAFE_INTEGER,
+  ): Promise<[number, number][][]> {
     this.assertOpen();
-    const { lo, last } = this.bucketRangeKeys(from, to);
-    if (!tables) {
-      return this.sliced(
-        'SELECT k FROM ids WHERE k >= ? AND k <= ? ORDER BY k LIMIT ?',
-        'SELECT k FROM ids WHERE k > ? AND k <= ? ORDER BY k LIMIT ?',
-        lo,
-        last,
-        limit,
-        () => true,
-      );
+    const keys = ranges.map(([from, to]) => this.bucketRangeKeys(from, to));
+    const pacer = new Pacer();
+    let wanted: Set<string> | undefined;
+    if (tables) {
+      const held = this.held(tables);
+      if (held.tables.length === 0) return ranges.map(() => []);
+      let inRanges = 0;
+      for (const [from, to] of ranges) inRanges += this.countInBuckets(from, to);
+      // Two ways to the same lists: walk the id ranges and keep the scope's entries, or walk
+      // the scope's tables by their index and keep the ids in the ranges. The cheaper is read.
+      if (held.count < inRanges) return this.idsOfTablesInRanges(held.tables, keys, limit, pacer);
+      wanted = tableSet(held.tables);
     }
-    const held = this.held(tables);
-    if (held.tables.length === 0) return [];
-    // Two ways to the same list: walk the id range and keep the scope's entries, or walk the
-    // scope's tables by their index and keep the ids in range. The cheaper one is read.
-    if (held.count < this.countInBuckets(from, to)) {
-      return this.idsOfTablesInRange(held.tables, lo, last, limit);
+    const out: [number, number][][] = [];
+    let total = 0;
+    for (const { lo, last } of keys) {
+      const ids = await this.idsInRange(lo, last, wanted, limit - total, pacer);
+      out.push(ids);
+      total += ids.length;
+      if (total > limit) break;
     }
-    const wanted = tableSet(held.tables);
-    return this.sliced(
-      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k LIMIT ?',
-      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k > ? AND ids.k <= ? ORDER BY ids.k LIMIT ?',
-      lo,
-      last,
-      limit,
-      (row) => wanted.has((row[1] as Buffer).toString('latin1')),
-    );
+    return out;
   }
 
   /**
-   * Short ids of rows in the key range [lo, last] that pass `keep`, read SCAN_SLICE rows at a
-   * time with a turn of the event loop in between, so no request holds the node for long.
-   * Stops after `limit` + 1 ids (the caller tells "too many" from "exactly the limit").
+   * Short ids in the key range [lo, last] (of entries of `wanted` tables, if given), read
+   * SCAN_SLICE rows at a time. Stops after `limit` + 1 ids: the caller tells "too many" from
+   * "exactly the limit".
    */
-  private async sliced(
-    firstSql: string,
-    nextSql: string,
+  private async idsInRange(
     lo: bigint,
     last: bigint,
+    wanted: ReadonlySet<string> | undefined,
     limit: number,
-    keep: (row: unknown[]) => boolean,
+    pacer: Pacer,
   ): Promise<[number, number][]> {
-    const first = this.prepare(firstSql).raw(true).safeIntegers(true);
-    const next = this.prepare(nextSql).raw(true).safeIntegers(true);
+    const select = wanted
+      ? 'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k'
+      : 'SELECT k FROM ids WHERE k';
+    const first = this.prepare(`${select} >= ? AND ids.k <= ? ORDER BY ids.k LIMIT ?`)
+      .raw(true)
+      .safeIntegers(true);
+    const next = this.prepare(`${select} > ? AND ids.k <= ? ORDER BY ids.k LIMIT ?`)
+      .raw(true)
+      .safeIntegers(true);
     const out: [number, number][] = [];
     let cursor: bigint | undefined;
     for (;;) {
       this.assertOpen();
       const rows = (
         cursor === undefined ? first.all(lo, last, SCAN_SLICE) : next.all(cursor, last, SCAN_SLICE)
-      ) as unknown[][];
-      for (const row of rows) {
-        if (keep(row)) out.push(shortOfSqlKey(row[0] as bigint));
+      ) as [bigint, Buffer?][];
+      for (const [k, table] of rows) {
+        if (!wanted || wanted.has(table!.toString('latin1'))) out.push(shortOfSqlKey(k));
       }
+      await pacer.step(rows.length + QUERY_COST);
       if (rows.length < SCAN_SLICE || out.length > limit) return out;
-      cursor = rows[rows.length - 1]![0] as bigint;
-      await nextTurn();
+      cursor = rows[rows.length - 1]![0];
     }
   }
 
-  /** Short ids of the tables' entries within [lo, last], read table by table by their index. */
-  private async idsOfTablesInRange(
+  /**
+   * The short ids of the tables' entries that fall in the key ranges, one list per range, by
+   * reading the tables' entries through their index (each is hashed for its id).
+   */
+  private async idsOfTablesInRanges(
     tables: readonly Buffer[],
-    lo: bigint,
-    last: bigint,
+    ranges: readonly { lo: bigint; last: bigint }[],
     limit: number,
-  ): Promise<[number, number][]> {
+    pacer: Pacer,
+  ): Promise<[number, number][][]> {
     const statement = this.prepare(
       `SELECT seq, data FROM entries WHERE ${TABLE_SQL} AND seq > ? ORDER BY seq LIMIT ?`,
     ).raw(true);
+    const sorted = [...ranges].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+    const inSome = (k: bigint): boolean => {
+      let low = 0;
+      let high = sorted.length - 1;
+      while (low <= high) {
+        const mid = (low + high) >> 1;
+        const range = sorted[mid]!;
+        if (k < range.lo) high = mid - 1;
+        else if (k > range.last) low = mid + 1;
+        else return true;
+      }
+      return false;
+    };
     const found: bigint[] = [];
-    let read = 0;
     for (const table of tables) {
       let seq = -1;
       for (;;) {
@@ -734,20 +799,20 @@ export class SqliteStore implements Store {
         for (const [s, data] of rows) {
           seq = s;
           const k = shortKey(sha256(data));
-          if (k >= lo && k <= last) found.push(k);
+          if (inSome(k)) found.push(k);
         }
-        read += rows.length;
-        if (found.length > limit) break;
-        if (read >= SCAN_SLICE) {
-          read = 0;
-          await nextTurn();
-        }
-        if (rows.length < SCAN_SLICE) break;
+        await pacer.step(rows.length + QUERY_COST);
+        if (rows.length < SCAN_SLICE || found.length > limit) break;
       }
       if (found.length > limit) break;
     }
     found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return found.map((k) => shortOfSqlKey(k));
+    return ranges.map(({ lo, last }) => {
+      const out: [number, number][] = [];
+      let i = lowerBound(found, lo);
+      for (; i < found.length && found[i]! <= last; i++) out.push(shortOfSqlKey(found[i]!));
+      return out;
+    });
   }
 
   private inTables(data: Buffer, tables: ReadonlySet<string> | undefined): boolean {
