@@ -1,7 +1,7 @@
 /**
  * The gateway's HTTP application (built apart from listen(), so tests can inject requests).
  * JSON in and out; every error leaves as { error: { code, message } } with the status of its
- * code. The guard runs before anything else.
+ * code. The guard runs before anything else; then every data route needs a caller (actor.ts).
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { P2PError } from '../errors.js';
@@ -12,6 +12,7 @@ import {
   toP2PError,
 } from '../http/fastify-errors.js';
 import type { Gateway } from './gateway.js';
+import { actorOf, routeNeedsCaller } from './actor.js';
 import { checkRequest } from './guard.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerRecordRoutes } from './routes/records.js';
@@ -69,6 +70,14 @@ export async function buildGatewayApp(
       return reply;
     }
     if (request.url.includes('/api/')) void reply.header('cache-control', 'no-store');
+    if (routeNeedsCaller(request.routeOptions.url)) {
+      try {
+        actorOf(gateway, request);
+      } catch (error) {
+        sendError(reply, error as P2PError);
+        return reply;
+      }
+    }
     return undefined;
   });
 

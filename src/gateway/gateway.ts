@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
+import type { ApiKey } from './api-key.js';
 import { generateBoxKeyPair } from '../crypto/x25519.js';
 import { P2PError } from '../errors.js';
 import { fromHex } from '../encoding/bytes.js';
@@ -15,7 +16,8 @@ import type { RecordIndex, StoredInvitation, StoredRecord } from './index-db.js'
 import { createInvitation } from './invite.js';
 import type { Keyring } from './keyring.js';
 import type { Poller } from './poller.js';
-import { publish, type PublishItem } from './publish.js';
+import { ingestEntries } from './ingest.js';
+import { publish, publishedEntry, type PublishItem } from './publish.js';
 import {
   checkCollection,
   checkKey,
@@ -48,6 +50,8 @@ export class Gateway {
     readonly poller: Poller,
     readonly sessions: Sessions,
     readonly log: Logger,
+    /** What programs present to act as the gateway's own identity (api-key.ts). */
+    readonly apiKey: ApiKey,
   ) {}
 
   /** A space the actor may use; `me` names the actor's personal space. */
@@ -215,7 +219,9 @@ export class Gateway {
       this.config.pow_threads,
     );
     const entry = report.entries[0]!;
-    this.index.markSeen(fromHex(entry.id, 32)!, entry.table, entry.createdAt);
+    // The invitee may be another identity of this gateway: the entry goes through the same
+    // path as one read from a node. Only marking it seen would hide it from them for good.
+    ingestEntries([publishedEntry(entry)], this.keyring, this.index);
     space.invited.add(toText);
     await this.keyring.savePrivate(space);
     return {

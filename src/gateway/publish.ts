@@ -3,9 +3,11 @@
  * (multi-core), sign with a table key, and send a batch to every node. A write succeeds when at
  * least one node holds each entry; what each node answered is reported.
  */
-import type { Client, NodePutResult } from '../client/client.js';
+import type { Client, NodePutResult, VerifiedEntry } from '../client/client.js';
 import { solvePow } from '../client/pow-solver.js';
 import { draftEntry, finishEntry } from '../entry/create.js';
+import { decodeEntry } from '../entry/format.js';
+import { entryPowBits } from '../entry/verify.js';
 import { P2PError } from '../errors.js';
 import { toHex } from '../encoding/bytes.js';
 import type { TableKey } from '../keys/keys.js';
@@ -64,4 +66,19 @@ export async function publish(
     });
   }
   return { entries, nodes: results.map((r) => r.nodes) };
+}
+
+/** An entry this gateway made, in the shape of one read from a node (for ingest.ts). */
+export function publishedEntry(sealed: Sealed): VerifiedEntry {
+  const entry = decodeEntry(sealed.bytes);
+  return {
+    id: sealed.id,
+    table: entry.table,
+    recipient: entry.recipient,
+    createdAt: entry.createdAt,
+    expiresAt: entry.expiresAt,
+    powBits: entryPowBits(entry),
+    bytes: sealed.bytes,
+    entry,
+  };
 }

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Client } from '../client/client.js';
+import { loadOrCreateApiKey } from './api-key.js';
 import { loadIdentity } from '../keys/key-file.js';
 import { createLogger } from '../node/logger.js';
 import { buildGatewayApp, type GatewayApp, type GatewayPlugin } from './app.js';
@@ -37,6 +38,7 @@ export async function startGateway(
   const log = options.logger ?? createLogger(config.log_level, 'p2pcloud-gateway');
   const identity = await loadIdentity(config.key_file);
   await privateDir(config.data_dir);
+  const apiKey = await loadOrCreateApiKey(config.data_dir);
   const keyring = await Keyring.open(config.data_dir, identity);
   const index = RecordIndex.open(join(config.data_dir, 'index.sqlite'));
   const client = new Client({ nodes: config.nodes, timeoutMs: config.timeout_seconds * 1000 });
@@ -56,6 +58,7 @@ export async function startGateway(
     poller,
     new Sessions(config.session_hours * 3_600_000),
     log,
+    apiKey,
   );
   let app: GatewayApp | undefined;
   try {
@@ -66,7 +69,10 @@ export async function startGateway(
     gateway.port = typeof address === 'object' && address ? address.port : config.port;
     const url = listenUrl(config.host, gateway.port);
     poller.start();
-    log.info({ url, nodes: config.nodes, data: config.data_dir }, 'gateway listening');
+    log.info(
+      { url, nodes: config.nodes, data: config.data_dir, api_key_file: apiKey.path },
+      'gateway listening',
+    );
     const started = app;
     let closing: Promise<void> | undefined;
     return {

@@ -16,6 +16,7 @@ import { generateIdentity, identityText, serializeIdentity } from '../../src/key
 import { loginMessage } from '../../src/gateway/sessions.js';
 import { startTestNode } from '../helpers/nodes.js';
 import {
+  apiKeyOf,
   eventually,
   newKeyFile,
   rawRequest,
@@ -157,7 +158,7 @@ test('bad input is answered with 4xx JSON and a stable code', async () => {
   const raw = async (method: string, path: string, body: string, type: string) => {
     const response = await fetch(`${gw.url}${path}`, {
       method,
-      headers: { 'content-type': type },
+      headers: { 'content-type': type, authorization: `Bearer ${apiKeyOf(gw.url)}` },
       body,
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -213,7 +214,13 @@ test('only this machine, under a loopback name, from its own origin', async () =
   expectError(await rawRequest(gw.url, path, { host: 'evil.example' }), 'forbidden');
   expectError(await rawRequest(gw.url, path, { host: 'rebound.example:5000' }), 'forbidden');
   expectError(await rawRequest(gw.url, path, { host: '127.0.0.1.nip.io' }), 'forbidden');
-  assert.equal((await rawRequest(gw.url, path, { host: 'localhost' })).status, 200);
+  const key = { authorization: `Bearer ${apiKeyOf(gw.url)}` };
+  assert.equal((await rawRequest(gw.url, path, { host: 'localhost', ...key })).status, 200);
+  // The key does not lift the browser checks: a page of another origin is refused with it too.
+  expectError(
+    await request(gw.url, 'GET', path, undefined, { origin: 'http://evil.example', ...key }),
+    'forbidden',
+  );
   expectError(
     await request(gw.url, 'GET', path, undefined, { origin: 'http://evil.example' }),
     'forbidden',
@@ -231,7 +238,7 @@ test('only this machine, under a loopback name, from its own origin', async () =
     'forbidden',
   );
   const localhost = gw.url.replace('127.0.0.1', 'localhost');
-  assert.equal((await request(localhost, 'GET', path)).status, 200);
+  assert.equal((await request(localhost, 'GET', path, undefined, key)).status, 200);
 });
 
 test('a client on another address is refused unless --allow-remote', async () => {
@@ -245,12 +252,12 @@ test('a client on another address is refused unless --allow-remote', async () =>
     const from = { host: address, localAddress: address };
     const no = await rawRequest(refused.url, '/api/health', { host: address }, from);
     expectError(no, 'forbidden');
-    assert.equal(
-      (await rawRequest(allowed.url, '/api/health', { host: address }, from)).status,
-      200,
-    );
-    // Remote clients pass the guard with --allow-remote, but must sign in to act.
+    assert.equal((await rawRequest(allowed.url, '/api', { host: address }, from)).status, 200);
+    // Remote clients pass the guard with --allow-remote, but must sign in to act: the API key,
+    // like key files, is taken over loopback only.
     expectError(await rawRequest(allowed.url, '/api/me', { host: address }, from), 'unauthorized');
+    const key = { host: address, authorization: `Bearer ${allowed.gateway.apiKey.key}` };
+    expectError(await rawRequest(allowed.url, '/api/health', key, from), 'unauthorized');
   } else {
     const no = await refused.app.inject({
       method: 'GET',

@@ -209,15 +209,58 @@ test('login signatures are bound to the origin and the challenge', () => {
 test('challenges are single-use and expire; sessions expire', () => {
   const sessions = new Sessions(1000);
   const { challenge } = sessions.challenge(0);
-  assert.ok(sessions.consume(challenge, 1));
-  assert.ok(!sessions.consume(challenge, 2));
+  assert.equal(sessions.check(challenge, 1), 'ok');
+  assert.equal(sessions.consume(challenge, 1), 'ok');
+  assert.equal(sessions.consume(challenge, 2), 'used');
   const late = sessions.challenge(0).challenge;
-  assert.ok(!sessions.consume(late, 10 * 60_000));
-  assert.ok(!sessions.consume('not a challenge'));
+  assert.equal(sessions.consume(late, 10 * 60_000), 'expired');
+  assert.equal(sessions.consume('not a challenge'), 'invalid');
   const token = sessions.open('who', 0);
   assert.equal(sessions.identityOf(token, 999), 'who');
   assert.equal(sessions.identityOf(token, 1000), undefined);
   assert.equal(sessions.identityOf('nope'), undefined);
+});
+
+test('challenges are the gateway’s own: forged, altered or foreign ones are refused', () => {
+  const sessions = new Sessions(1000);
+  const { challenge, expiresAt } = sessions.challenge(0);
+  const bytes = Buffer.from(challenge, 'base64url');
+  assert.equal(bytes.length, 32);
+  assert.equal(Number(bytes.readBigUInt64BE(0)), expiresAt);
+  // A later expiry written in: the MAC no longer matches.
+  const extended = Buffer.from(bytes);
+  extended.writeBigUInt64BE(BigInt(expiresAt + 3_600_000), 0);
+  assert.equal(sessions.check(extended.toString('base64url'), 1), 'invalid');
+  for (let i = 0; i < 32; i += 1) {
+    const altered = Buffer.from(bytes);
+    altered[i] ^= 1;
+    assert.equal(sessions.check(altered.toString('base64url'), 1), 'invalid', `byte ${i}`);
+  }
+  assert.equal(new Sessions(1000).check(challenge, 1), 'invalid');
+});
+
+test('a flood of challenges and logins pushes out no one else’s challenge or session', () => {
+  const sessions = new Sessions(3_600_000);
+  const mine = sessions.challenge(0).challenge;
+  for (let i = 0; i < 100_000; i += 1) sessions.challenge(1);
+  assert.equal(sessions.consume(mine, 2), 'ok');
+
+  // Used challenges are remembered to their expiry: when that memory is full, logins wait
+  // rather than a used challenge being forgotten (and so made replayable).
+  const used: string[] = [];
+  for (let i = 1; i < 10_000; i += 1) {
+    const { challenge } = sessions.challenge(10);
+    assert.equal(sessions.consume(challenge, 10), 'ok');
+    used.push(challenge);
+  }
+  assert.equal(sessions.consume(sessions.challenge(20).challenge, 20), 'busy');
+  assert.equal(sessions.consume(used[0]!, 20), 'used');
+  assert.equal(sessions.consume(sessions.challenge(200_000).challenge, 200_000), 'ok');
+
+  const victim = sessions.open('victim', 0);
+  for (let i = 0; i < 1_000; i += 1) sessions.open('attacker', 1);
+  for (let i = 0; i < 12_000; i += 1) sessions.open(`attacker-${i % 400}`, 2);
+  assert.equal(sessions.identityOf(victim, 3), 'victim');
 });
 
 test('the guard serves this machine only, under loopback names, from its own origin', () => {

@@ -1,8 +1,12 @@
 /**
  * Starting gateways for tests: in-process (route and API tests) or as real child processes
  * (`p2pcloud gateway` / `p2pcloud app forum`), listening on 127.0.0.1 with a free port.
+ * `request` sends the API key of the gateways started here, as a program of their owner
+ * would, unless the request is a browser's (Origin or Sec-Fetch-Site) or names its own
+ * Authorization (an empty one sends none).
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -17,6 +21,15 @@ import { loadIdentity, saveIdentity } from '../../src/keys/key-file.js';
 import { generateIdentity, type Identity } from '../../src/keys/keys.js';
 import { spawnCli } from './spawn.js';
 import { tempDir } from './tmp.js';
+
+const apiKeys = new Map<string, string>();
+
+/** The API key of a gateway started by these helpers. */
+export function apiKeyOf(base: string): string {
+  const key = apiKeys.get(base);
+  if (!key) throw new Error(`no API key known for ${base}`);
+  return key;
+}
 
 export async function newKeyFile(dir = tempDir()): Promise<{ path: string; identity: Identity }> {
   const identity = generateIdentity();
@@ -47,6 +60,7 @@ export async function startTestGateway(
   });
   const running = await startGateway(config, { logger: pino({ level: 'silent' }), ...options });
   after(() => running.close());
+  apiKeys.set(running.url, running.gateway.apiKey.key);
   return { ...running, identity, dataDir };
 }
 
@@ -54,6 +68,8 @@ export interface GatewayProcess {
   readonly url: string;
   readonly child: ChildProcess;
   readonly identity: string;
+  /** The API key file named in its start-up lines. */
+  readonly apiKeyFile: string;
   stderr(): string;
   stop(): Promise<number | null>;
 }
@@ -62,10 +78,12 @@ export interface GatewayProcess {
 export async function spawnGateway(args: readonly string[]): Promise<GatewayProcess> {
   const { ready, child, stderr, stop } = await spawnCli(
     args,
-    /listening on (http:\/\/\S+) \(identity (p2pid1[a-z0-9]+)/,
+    /listening on (http:\/\/\S+) \(identity (p2pid1[a-z0-9]+).*, API key in (.+)\)$/,
     'gateway',
   );
-  return { url: ready[1]!, identity: ready[2]!, child, stderr, stop };
+  const apiKeyFile = ready[3]!;
+  apiKeys.set(ready[1]!, (await readFile(apiKeyFile, 'utf8')).trim());
+  return { url: ready[1]!, identity: ready[2]!, apiKeyFile, child, stderr, stop };
 }
 
 /** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */
@@ -101,11 +119,18 @@ export async function request(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const browser = 'origin' in headers || 'sec-fetch-site' in headers;
+  const key = apiKeys.get(base);
+  const { authorization, ...rest } = headers;
+  const auth: Record<string, string> = {};
+  if (authorization) auth.authorization = authorization;
+  else if (authorization === undefined && key && !browser) auth.authorization = `Bearer ${key}`;
   const response = await fetch(`${base}${path}`, {
     method,
     headers: {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
+      ...auth,
+      ...rest,
     },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });

@@ -10,6 +10,9 @@ import { DEFAULT_PORT } from '../../node/config.js';
 import { collect } from '../parse.js';
 import { gatewayConfig, gatewayOptions, serveGateway, type GatewayFlags } from './gateway.js';
 
+/** The forum's own directory, apart from a node's ./data and a gateway's ./gateway-data. */
+export const DEFAULT_FORUM_DATA = './forum-data';
+
 /** Creates the app's identity file on first start (when --key was not given). */
 async function ensureKey(
   path: string,
@@ -43,7 +46,7 @@ export function registerAppCommands(
         collect,
       ),
   ).action(async (flags: GatewayFlags) => {
-    const data = flags.data ?? './data/forum';
+    const data = flags.data ?? DEFAULT_FORUM_DATA;
     const config = gatewayConfig(flags, {
       data,
       key: join(data, 'identity.json'),

@@ -8,6 +8,9 @@ import {
 } from '../../gateway/server.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
+/** Apart from a node's ./data: the gateway's directory holds secrets, the node's does not. */
+export const DEFAULT_GATEWAY_DATA = './gateway-data';
+
 export interface GatewayFlags {
   port?: string;
   host?: string;
@@ -25,7 +28,7 @@ export function gatewayOptions(command: Command): Command {
   return command
     .option('--port <n>', 'TCP port (default 5000; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
-    .option('--data <dir>', 'private data directory: keys and the local index')
+    .option('--data <dir>', 'private data directory: keys, API key and the local index')
     .option(
       '--allow-remote',
       'serve clients on other machines too (never takes key files from them)',
@@ -78,8 +81,9 @@ export async function serveGateway(
   what: string,
 ): Promise<void> {
   const running = await startGateway(config, options);
+  // One line, so that scripts waiting for it get everything a caller needs.
   out(
-    `p2pcloud ${what} listening on ${running.url} (identity ${running.gateway.keyring.defaultText}, nodes ${config.nodes.join(', ')})`,
+    `p2pcloud ${what} listening on ${running.url} (identity ${running.gateway.keyring.defaultText}, nodes ${config.nodes.join(', ')}, API key in ${running.gateway.apiKey.path})`,
   );
   await runUntilSignal(running);
 }
@@ -94,7 +98,7 @@ export function registerGatewayCommand(program: Command, out: (line: string) => 
       .requiredOption('--key <file>', 'your identity key file (p2pcloud keygen)')
       .requiredOption('--node <url>', 'node URL (repeatable)', collect),
   ).action(async (flags: GatewayFlags) => {
-    const config = gatewayConfig(flags, { data: './data/gateway' });
+    const config = gatewayConfig(flags, { data: DEFAULT_GATEWAY_DATA });
     await serveGateway(config, {}, out, 'gateway');
   });
 }

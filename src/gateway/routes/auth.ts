@@ -51,12 +51,14 @@ export function registerAuthRoutes(app: FastifyInstance, gateway: Gateway): void
 
   app.post('/api/auth/login', async (request, reply) => {
     const body = parseBody(loginSchema, request.body);
-    if (!gateway.sessions.consume(body.challenge)) {
-      throw new P2PError(
-        'unauthorized',
-        'the challenge is unknown, used or expired: ask for a new one',
-      );
-    }
+    const refused: Record<string, string> = {
+      invalid: 'this gateway did not issue that challenge: ask for a new one',
+      expired: 'the challenge expired: ask for a new one',
+      used: 'the challenge was used already: ask for a new one',
+      busy: 'too many sign-ins in the last two minutes: try again shortly',
+    };
+    const state = gateway.sessions.check(body.challenge);
+    if (state !== 'ok') throw new P2PError('unauthorized', refused[state]);
     if (!loginSignatureValid(body.identity, originOf(request), body.challenge, body.signature)) {
       throw new P2PError('unauthorized', 'the signature does not verify for this identity');
     }
@@ -67,6 +69,9 @@ export function registerAuthRoutes(app: FastifyInstance, gateway: Gateway): void
         'this gateway does not hold this identity: register its key file first',
       );
     }
+    // Marked used only now, so that only logins that verified take room.
+    const used = gateway.sessions.consume(body.challenge);
+    if (used !== 'ok') throw new P2PError('unauthorized', refused[used]);
     const token = gateway.sessions.open(text);
     setSessionCookie(gateway, reply, token, gateway.config.session_hours * 3600);
     return whoami(gateway, text);
