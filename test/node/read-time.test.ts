@@ -4,7 +4,7 @@
  * table and recipient queries in SQL), and an expired entry is hidden by every query form the
  * moment it expires, while it is still stored because no retention sweep has run yet.
  */
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,36 +67,36 @@ describe('until is exclusive and since inclusive for id and bucket queries', () 
   const table = generateTableKey();
   const reader = generateIdentity();
   const until = Date.now() - 60 * SECOND;
-  // Pairs in one bucket: one created exactly at `until`, one a second before; and one at `since`.
+  // In one bucket: entries created exactly at `until`, and entries created a second earlier.
   const atUntil: ReturnType<typeof makeEntry>[] = [];
-  const before: ReturnType<typeof makeEntry>[] = [];
-  for (let i = 0; i < 100 && (atUntil.length < 3 || before.length < 3); i++) {
+  const earlier: ReturnType<typeof makeEntry>[] = [];
+  for (let i = 0; i < 100 && (atUntil.length < 3 || earlier.length < 3); i++) {
     const early = makeEntry({ table, recipient: reader, createdAt: until - SECOND, text: `b${i}` });
-    if (bucketOf(early.id, BUCKETS) === 2 && before.length < 3) before.push(early);
+    if (bucketOf(early.id, BUCKETS) === 2 && earlier.length < 3) earlier.push(early);
     const late = makeEntry({ table, recipient: reader, createdAt: until, text: `u${i}` });
     if (bucketOf(late.id, BUCKETS) === 2 && atUntil.length < 3) atUntil.push(late);
   }
   const hex = (list: readonly { id: Buffer }[]): string[] => list.map((e) => toHex(e.id)).sort();
 
-  test('the entries exist and share bucket 2', async () => {
+  before(async () => {
     assert.equal(atUntil.length, 3);
-    assert.equal(before.length, 3);
-    await store([...atUntil, ...before]);
+    assert.equal(earlier.length, 3);
+    await store([...atUntil, ...earlier]);
     const everything = await getEntries(node.url, `bucket=2&limit=1000`);
-    assert.deepEqual(everything.entries.map((e) => e.id).sort(), hex([...atUntil, ...before]));
+    assert.deepEqual(everything.entries.map((e) => e.id).sort(), hex([...atUntil, ...earlier]));
   });
 
   test('id query: an entry created exactly at until is left out, one a second earlier is in', async () => {
-    const ids = [...atUntil, ...before].map((e) => `id=${toHex(e.id)}`).join('&');
+    const ids = [...atUntil, ...earlier].map((e) => `id=${toHex(e.id)}`).join('&');
     for (const order of ['asc', 'desc']) {
       const got = await getEntries(node.url, `${ids}&until=${until}&order=${order}&limit=1000`);
-      assert.deepEqual(got.entries.map((e) => e.id).sort(), hex(before), `order=${order}`);
+      assert.deepEqual(got.entries.map((e) => e.id).sort(), hex(earlier), `order=${order}`);
       assert.ok(got.entries.every((e) => e.created_at < until));
       const frames = await getFrames(node.url, `${ids}&until=${until}&order=${order}`);
-      assert.equal(frames.frames.length, before.length);
+      assert.equal(frames.frames.length, earlier.length);
       // One millisecond later, the entries at the old `until` are in.
       const later = await getEntries(node.url, `${ids}&until=${until + 1}&order=${order}`);
-      assert.deepEqual(later.entries.map((e) => e.id).sort(), hex([...atUntil, ...before]));
+      assert.deepEqual(later.entries.map((e) => e.id).sort(), hex([...atUntil, ...earlier]));
       // since is inclusive: since=until keeps exactly the entries created at until.
       const since = await getEntries(node.url, `${ids}&since=${until}&order=${order}`);
       assert.deepEqual(since.entries.map((e) => e.id).sort(), hex(atUntil));
@@ -109,18 +109,18 @@ describe('until is exclusive and since inclusive for id and bucket queries', () 
   test('bucket query: an entry created exactly at until is left out, one a second earlier is in', async () => {
     for (const order of ['asc', 'desc']) {
       const got = await getEntries(node.url, `bucket=2&until=${until}&order=${order}&limit=1000`);
-      assert.deepEqual(got.entries.map((e) => e.id).sort(), hex(before), `order=${order}`);
+      assert.deepEqual(got.entries.map((e) => e.id).sort(), hex(earlier), `order=${order}`);
       const frames = await getFrames(node.url, `bucket=2&until=${until}&order=${order}`);
-      assert.equal(frames.frames.length, before.length);
+      assert.equal(frames.frames.length, earlier.length);
       const later = await getEntries(node.url, `bucket=2&until=${until + 1}&order=${order}`);
-      assert.deepEqual(later.entries.map((e) => e.id).sort(), hex([...atUntil, ...before]));
+      assert.deepEqual(later.entries.map((e) => e.id).sort(), hex([...atUntil, ...earlier]));
       const since = await getEntries(node.url, `bucket=2&since=${until}&order=${order}`);
       assert.deepEqual(since.entries.map((e) => e.id).sort(), hex(atUntil));
       const window = await getEntries(
         node.url,
         `bucket=2&since=${until - SECOND}&until=${until}&order=${order}`,
       );
-      assert.deepEqual(window.entries.map((e) => e.id).sort(), hex(before));
+      assert.deepEqual(window.entries.map((e) => e.id).sort(), hex(earlier));
     }
     // Paged one entry at a time, the until bound still holds on every page.
     const pagedIds: string[] = [];
@@ -134,7 +134,7 @@ describe('until is exclusive and since inclusive for id and bucket queries', () 
       cursor = answer.next_cursor;
       if (!cursor) break;
     }
-    assert.deepEqual(pagedIds.sort(), hex(before));
+    assert.deepEqual(pagedIds.sort(), hex(earlier));
   });
 });
 
