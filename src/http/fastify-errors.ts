@@ -120,6 +120,7 @@ export function rawErrorResponse(error: P2PError): string {
 
 /** How long a socket that got a raw error answer may stay open for the client to read it. */
 const LINGER_MS = 2_000;
+const answered = new WeakSet<Duplex>();
 
 /**
  * Answers on a socket whose request cannot be served, then closes it. end() rather than
@@ -127,7 +128,9 @@ const LINGER_MS = 2_000;
  * the client then loses the answer it was sent.
  */
 export function answerRawAndClose(socket: Duplex, error: P2PError): void {
-  if (socket.destroyed) return;
+  // Node's parser reports its error again for every later chunk: answer and arm the timer once.
+  if (socket.destroyed || answered.has(socket)) return;
+  answered.add(socket);
   if (socket.writable) socket.end(rawErrorResponse(error));
   // Whatever the client still sends is read and dropped, for a bounded time.
   socket.resume();
