@@ -53,6 +53,20 @@ export function parseJsonBody(
   }
 }
 
+/**
+ * Refuses a body of a media type the route does not take. The server parses every media type
+ * some route takes, so without this a route would see, say, entry frames where it expects JSON
+ * and answer with its own shape error instead of unsupported_media_type.
+ */
+export function expectMediaType(request: FastifyRequest, accepted: readonly string[]): void {
+  const header = request.headers['content-type'];
+  if (header === undefined) return;
+  const type = header.split(';')[0]!.trim().toLowerCase();
+  if (!accepted.includes(type)) {
+    throw new P2PError('unsupported_media_type', `send ${accepted.join(' or ')}`);
+  }
+}
+
 /** Sends a P2PError as { error: { code, message } } with the status of its code. */
 export function sendError(reply: FastifyReply, error: P2PError): void {
   void reply.code(error.status).type('application/json').send(error.toJSON());

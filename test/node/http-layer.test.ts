@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import Fastify from 'fastify';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { ENTRIES_MEDIA_TYPE } from '../../src/entry/framing.js';
 import { HTTP_LAYER_OPTIONS, MAX_HEAD_BYTES } from '../../src/http/fastify-errors.js';
+import { SyncPlugin } from '../../src/sync/plugin.js';
+import { SYNC_MEDIA_TYPE } from '../../src/sync/wire.js';
 import { startTestNode } from '../helpers/nodes.js';
 
 interface RawResponse {
@@ -161,6 +164,24 @@ describe('errors of the HTTP layer have the documented shape', () => {
     assertErrorShape(await post('application/json', ''), 'bad_json');
     assertErrorShape(await post('application/json', 'x'.repeat(4097)), 'body_too_large');
     assertErrorShape(await post('application/json', '', 1 << 30), 'body_too_large');
+  });
+
+  test('a media type the node parses but the route does not take → 415', async () => {
+    const node = await startTestNode({}, [new SyncPlugin()]);
+    const post = (path: string, type: string, body: string) =>
+      raw(
+        node.url,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\n${close}Content-Type: ${type}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    assertErrorShape(await post('/put', SYNC_MEDIA_TYPE, '{}'), 'unsupported_media_type');
+    assertErrorShape(await post('/hello', ENTRIES_MEDIA_TYPE, '{}'), 'unsupported_media_type');
+    assertErrorShape(
+      await post('/index', 'application/octet-stream', '{}'),
+      'unsupported_media_type',
+    );
+    const hello = await post('/hello', 'Application/JSON; charset=utf-8', '{}');
+    assert.equal(hello.status, 200, hello.body);
   });
 
   test('a request that does not arrive in time → 408 request_timeout', async () => {
