@@ -180,6 +180,9 @@ describe('errors of the HTTP layer have the documented shape', () => {
       await post('/index', 'application/octet-stream', '{}'),
       'unsupported_media_type',
     );
+    for (const path of ['/sync/reconcile', '/sync/symbols', '/sync/ids', '/sync/fetch']) {
+      assertErrorShape(await post(path, ENTRIES_MEDIA_TYPE, 'abcd'), 'unsupported_media_type');
+    }
     const hello = await post('/hello', 'Application/JSON; charset=utf-8', '{}');
     assert.equal(hello.status, 200, hello.body);
   });
