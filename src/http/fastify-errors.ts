@@ -159,6 +159,13 @@ export function answerRawAndClose(socket: Duplex, error: P2PError): void {
 export function clientErrorHandler(error: Error & { code?: unknown }, socket: Duplex): void {
   // A reset connection has no one left to answer.
   if (error.code === 'ECONNRESET') return;
+  // A response already under way (a route may answer before the body arrives) cannot be
+  // followed by another on the same connection; Node's own handler checks the same field.
+  const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
   answerRawAndClose(socket, httpParseError(error));
 }
 
