@@ -170,13 +170,23 @@ export function clientErrorHandler(error: Error & { code?: unknown }, socket: Du
 }
 
 /**
- * The fastify options every server shares for the HTTP layer. Requests without a Host header
- * are refused by a hook (see installHttpLayer) rather than by Node, whose refusal has no body.
+ * The fastify options every server shares for the HTTP layer, with the time a whole request
+ * (line, headers and body) may take. Requests without a Host header are refused by a hook (see
+ * installHttpLayer) rather than by Node, whose refusal has no body.
  */
-export const HTTP_LAYER_OPTIONS = {
-  http: { maxHeaderSize: MAX_HEAD_BYTES, requireHostHeader: false },
-  clientErrorHandler,
-} as const;
+export function httpLayerOptions(requestTimeoutMs: number) {
+  return {
+    http: {
+      maxHeaderSize: MAX_HEAD_BYTES,
+      requireHostHeader: false,
+      // Node takes the deadline for request bodies from the options the server is created
+      // with; fastify's own option, set afterwards, bounds only the headers.
+      requestTimeout: requestTimeoutMs,
+    },
+    requestTimeout: requestTimeoutMs,
+    clientErrorHandler,
+  };
+}
 
 /**
  * Requests Node's HTTP server would otherwise answer on its own, without a body: CONNECT (not
