@@ -53,6 +53,20 @@ export function parseJsonBody(
   }
 }
 
+/**
+ * Refuses a body of a media type the route does not take. The server parses every media type
+ * some route takes, so without this a route would see, say, entry frames where it expects JSON
+ * and answer with its own shape error instead of unsupported_media_type.
+ */
+export function expectMediaType(request: FastifyRequest, accepted: readonly string[]): void {
+  const header = request.headers['content-type'];
+  if (header === undefined) return;
+  const type = header.split(';')[0]!.trim().toLowerCase();
+  if (!accepted.includes(type)) {
+    throw new P2PError('unsupported_media_type', `send ${accepted.join(' or ')}`);
+  }
+}
+
 /** Sends a P2PError as { error: { code, message } } with the status of its code. */
 export function sendError(reply: FastifyReply, error: P2PError): void {
   void reply.code(error.status).type('application/json').send(error.toJSON());
@@ -120,6 +134,7 @@ export function rawErrorResponse(error: P2PError): string {
 
 /** How long a socket that got a raw error answer may stay open for the client to read it. */
 const LINGER_MS = 2_000;
+const answered = new WeakSet<Duplex>();
 
 /**
  * Answers on a socket whose request cannot be served, then closes it. end() rather than
@@ -127,7 +142,9 @@ const LINGER_MS = 2_000;
  * the client then loses the answer it was sent.
  */
 export function answerRawAndClose(socket: Duplex, error: P2PError): void {
-  if (socket.destroyed) return;
+  // Node's parser reports its error again for every later chunk: answer and arm the timer once.
+  if (socket.destroyed || answered.has(socket)) return;
+  answered.add(socket);
   if (socket.writable) socket.end(rawErrorResponse(error));
   // Whatever the client still sends is read and dropped, for a bounded time.
   socket.resume();
@@ -142,17 +159,34 @@ export function answerRawAndClose(socket: Duplex, error: P2PError): void {
 export function clientErrorHandler(error: Error & { code?: unknown }, socket: Duplex): void {
   // A reset connection has no one left to answer.
   if (error.code === 'ECONNRESET') return;
+  // A response already under way (a route may answer before the body arrives) cannot be
+  // followed by another on the same connection; Node's own handler checks the same field.
+  const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
   answerRawAndClose(socket, httpParseError(error));
 }
 
 /**
- * The fastify options every server shares for the HTTP layer. Requests without a Host header
- * are refused by a hook (see installHttpLayer) rather than by Node, whose refusal has no body.
+ * The fastify options every server shares for the HTTP layer, with the time a whole request
+ * (line, headers and body) may take. Requests without a Host header are refused by a hook (see
+ * installHttpLayer) rather than by Node, whose refusal has no body.
  */
-export const HTTP_LAYER_OPTIONS = {
-  http: { maxHeaderSize: MAX_HEAD_BYTES, requireHostHeader: false },
-  clientErrorHandler,
-} as const;
+export function httpLayerOptions(requestTimeoutMs: number) {
+  return {
+    http: {
+      maxHeaderSize: MAX_HEAD_BYTES,
+      requireHostHeader: false,
+      // Node takes the deadline for request bodies from the options the server is created
+      // with; fastify's own option, set afterwards, bounds only the headers.
+      requestTimeout: requestTimeoutMs,
+    },
+    requestTimeout: requestTimeoutMs,
+    clientErrorHandler,
+  };
+}
 
 /**
  * Requests Node's HTTP server would otherwise answer on its own, without a body: CONNECT (not

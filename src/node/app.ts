@@ -9,8 +9,8 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import {
-  HTTP_LAYER_OPTIONS,
   installErrorHandlers,
+  httpLayerOptions,
   installHttpLayer,
   parseJsonBody,
   sendError,
@@ -48,9 +48,8 @@ export async function buildApp(
     bodyLimit: ctx.config.max_body_bytes,
     // Peers and clients may hold a connection for a whole sync round.
     keepAliveTimeout: 30_000,
-    requestTimeout: 120_000,
     return503OnClosing: true,
-    ...HTTP_LAYER_OPTIONS,
+    ...httpLayerOptions(120_000),
     // Errors raised before routing (a path that is not valid percent-encoding) would otherwise
     // leave in Fastify's own format; they get the same { error: { code, message } } as the rest.
     frameworkErrors: (error, _request, reply) =>

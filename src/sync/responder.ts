@@ -18,6 +18,7 @@ import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../entry/framing.js';
 import { entryId } from '../entry/format.js';
 import type { Sketch } from '../reconcile/riblt.js';
 import { bucketFingerprint, estimateDifference, type SetSummary } from '../reconcile/summary.js';
+import { expectMediaType } from '../http/fastify-errors.js';
 import type { NodeContext } from '../node/context.js';
 import { isEmptyScope, restrictScope, scopeFromWire, scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
@@ -79,6 +80,7 @@ export class SyncResponder {
   }
 
   private body(request: FastifyRequest): { header: Record<string, unknown>; payload: Buffer } {
+    expectMediaType(request, [SYNC_MEDIA_TYPE]);
     if (!Buffer.isBuffer(request.body)) {
       throw new P2PError('unsupported_media_type', `send ${SYNC_MEDIA_TYPE}`);
     }

@@ -265,6 +265,14 @@ describe('GET /get', () => {
     // An identity or recipient key is not a table key.
     assertError(await request(node.url, `/get?table=${identityText(people[0]!)}`), 'bad_query');
     assertError(await request(node.url, `/get?table=${t0.slice(2)}`), 'bad_query');
+    // White space around a key (percent-encoded) is ignored, inside it is not (§3.2, §3.3).
+    assert.deepEqual(
+      await ids(`table=%20%09${tableText(tables[1]!)}%0D%0A&table=%20${t0.toUpperCase()}%0A`),
+      expected((e) => e.table === t1 || e.table === t0),
+    );
+    for (const bad of [`${t0.slice(0, 30)}%20${t0.slice(30)}`, `%C2%A0${tableText(tables[1]!)}`]) {
+      assertError(await request(node.url, `/get?table=${bad}`), 'bad_query');
+    }
   });
 
   test('recipient: hex, p2prcpt1… and p2pid1… text, repeatable', async () => {

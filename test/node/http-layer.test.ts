@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import Fastify from 'fastify';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
-import { HTTP_LAYER_OPTIONS, MAX_HEAD_BYTES } from '../../src/http/fastify-errors.js';
+import { ENTRIES_MEDIA_TYPE } from '../../src/entry/framing.js';
+import { MAX_HEAD_BYTES, httpLayerOptions } from '../../src/http/fastify-errors.js';
+import { SyncPlugin } from '../../src/sync/plugin.js';
+import { SYNC_MEDIA_TYPE } from '../../src/sync/wire.js';
 import { startTestNode } from '../helpers/nodes.js';
 
 interface RawResponse {
@@ -163,23 +166,51 @@ describe('errors of the HTTP layer have the documented shape', () => {
     assertErrorShape(await post('application/json', '', 1 << 30), 'body_too_large');
   });
 
+  test('a media type the node parses but the route does not take → 415', async () => {
+    const node = await startTestNode({}, [new SyncPlugin()]);
+    const post = (path: string, type: string, body: string) =>
+      raw(
+        node.url,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\n${close}Content-Type: ${type}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    assertErrorShape(await post('/put', SYNC_MEDIA_TYPE, '{}'), 'unsupported_media_type');
+    assertErrorShape(await post('/hello', ENTRIES_MEDIA_TYPE, '{}'), 'unsupported_media_type');
+    assertErrorShape(
+      await post('/index', 'application/octet-stream', '{}'),
+      'unsupported_media_type',
+    );
+    for (const path of ['/sync/reconcile', '/sync/symbols', '/sync/ids', '/sync/fetch']) {
+      assertErrorShape(await post(path, ENTRIES_MEDIA_TYPE, 'abcd'), 'unsupported_media_type');
+    }
+    const hello = await post('/hello', 'Application/JSON; charset=utf-8', '{}');
+    assert.equal(hello.status, 200, hello.body);
+  });
+
   test('a request that does not arrive in time → 408 request_timeout', async () => {
-    // The node allows two minutes; a server with the same HTTP layer and a short timeout shows
-    // what a client that stalls gets.
+    // The node allows two minutes; a server with the same HTTP layer options and a short
+    // timeout shows what a client that stalls gets.
+    const options = httpLayerOptions(500);
     const app = Fastify({
-      ...HTTP_LAYER_OPTIONS,
-      http: { ...HTTP_LAYER_OPTIONS.http, connectionsCheckingInterval: 100 },
-      requestTimeout: 500,
+      ...options,
+      http: { ...options.http, connectionsCheckingInterval: 100 },
     });
     app.get('/', async () => ({ ok: true }));
+    app.post('/', async () => ({ ok: true }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     try {
       const address = app.server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const started = Date.now();
-      const response = await raw(`http://127.0.0.1:${port}`, 'GET / HTTP/1.1\r\nHost: x\r\n');
-      assertErrorShape(response, 'request_timeout');
-      assert.ok(Date.now() - started >= 400, 'answered before the timeout');
+      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      // Headers that never end, and a body that stops short of its Content-Length.
+      for (const stalled of [
+        'GET / HTTP/1.1\r\nHost: x\r\n',
+        'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"',
+      ]) {
+        const started = Date.now();
+        const response = await raw(base, stalled);
+        assertErrorShape(response, 'request_timeout');
+        assert.ok(Date.now() - started >= 400, 'answered before the timeout');
+      }
     } finally {
       await app.close();
     }

@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { sha256 } from '../../src/crypto/sha256.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { generateTableKey, tableText } from '../../src/keys/keys.js';
 import {
@@ -230,6 +231,28 @@ describe('GET /index', () => {
       `/index?${query([...texts, tableText(generateTableKey())])}`,
     );
     assertError(over, 'bad_query');
+  });
+
+  test('POST /index takes 1 to 10,000 tables; none or 10,001 → 400 bad_request', async () => {
+    const held = generateTableKey();
+    const entry = makeEntry({ table: held });
+    assert.equal((await putJson(indexNode.url, [entry.bytes])).status, 200);
+    const others = Array.from({ length: 9_999 }, (_, i) =>
+      toHex(sha256(Buffer.from(`table ${i}`))),
+    );
+    const tables = [tableText(held), ...others];
+    const response = await postJson(indexNode.url, '/index', { tables });
+    assert.equal(response.status, 200, String(response.body));
+    const sum = Buffer.alloc(32);
+    addToSum(sum, entry.id, 1);
+    assert.deepEqual(response.json, {
+      tables: 10_000,
+      count: 1,
+      digest: toHex(tableDigest(1, sum)),
+    });
+    for (const body of [{ tables: [] }, { tables: [...tables, toHex(sha256(Buffer.from('x')))] }]) {
+      assertError(await postJson(indexNode.url, '/index', body), 'bad_request');
+    }
   });
 
   test('bad bucket, table or parameter → 400 bad_query', async () => {

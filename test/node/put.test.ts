@@ -375,6 +375,23 @@ describe('POST /put', () => {
     });
   });
 
+  test('exactly max_batch_entries entries are taken, as JSON and as frames', async () => {
+    const table = generateTableKey();
+    const batch = Array.from({ length: 50 }, (_, i) => makeEntry({ table, text: `max ${i}` }));
+    const json = await putJson(
+      node.url,
+      batch.slice(0, 50).map((e) => e.bytes),
+    );
+    assert.equal(json.status, 200);
+    assert.equal((json.json as { stored: number }).stored, 50);
+    const again = await putFrames(
+      node.url,
+      batch.map((e) => e.bytes),
+    );
+    assert.equal(again.status, 200);
+    assert.equal((again.json as { duplicates: number }).duplicates, 50);
+  });
+
   test('a frame announcing more bytes than the body limit → 413 entry_too_large', async () => {
     const header = Buffer.alloc(8);
     header.writeUInt32BE(0xffffffff, 0);

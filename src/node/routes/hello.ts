@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { expectMediaType } from '../../http/fastify-errors.js';
 import type { NodeContext } from '../context.js';
 import type { PeerRecord } from '../../store/store.js';
 import { HELLO_VERSION, parseHello, peersToShare, type HelloAnswer } from '../../sync/hello.js';
 
 export function registerHelloRoute(app: FastifyInstance, ctx: NodeContext): void {
   app.post('/hello', async (request, reply) => {
+    expectMediaType(request, ['application/json']);
     ctx.metrics.helloRequests += 1;
     const hello = parseHello(request.body, ctx.config.allow_private_peers);
     const now = Date.now();

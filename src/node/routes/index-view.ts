@@ -3,6 +3,7 @@ import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { parsePublicKey } from '../../encoding/key-text.js';
 import { combinedTableDigest, tableDigest } from '../../reconcile/buckets.js';
+import { expectMediaType } from '../../http/fastify-errors.js';
 import type { NodeContext } from '../context.js';
 
 type RawQuery = Record<string, string | string[] | undefined>;
@@ -82,6 +83,7 @@ export function registerIndexRoute(app: FastifyInstance, ctx: NodeContext): void
   // The digest of a list of tables taken together, for peers that sync only those tables.
   // A POST because the list may be far longer than a URL can carry.
   app.post('/index', async (request, reply) => {
+    expectMediaType(request, ['application/json']);
     const body = request.body as { tables?: unknown } | undefined;
     const list = body && typeof body === 'object' ? body.tables : undefined;
     if (!Array.isArray(list) || list.length === 0 || list.length > 10_000) {

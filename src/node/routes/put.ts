@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ERROR_CODES, P2PError } from '../../errors.js';
 import { fromBase64 } from '../../encoding/bytes.js';
 import { ENTRIES_MEDIA_TYPE, decodeFrames } from '../../entry/framing.js';
+import { expectMediaType } from '../../http/fastify-errors.js';
 import type { NodeContext } from '../context.js';
 import type { IngestItem, IngestResult } from '../ingest.js';
 
@@ -73,7 +74,8 @@ export function rejectedCodes(results: readonly IngestResult[]): Record<string, 
 export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
   app.post('/put', async (request, reply) => {
     ctx.metrics.putRequests += 1;
-    const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+    expectMediaType(request, ['application/json', ENTRIES_MEDIA_TYPE, 'application/octet-stream']);
+    const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     let items: IngestItem[];
     if (contentType === ENTRIES_MEDIA_TYPE || contentType === 'application/octet-stream') {
       const frames = decodeFrames(request.body as Buffer, {
