@@ -502,7 +502,12 @@ describe('failures: one "p2pcloud:" line on stderr, non-zero exit, nothing on st
     const notJson = join(dir, 'not-json.json');
     writeFileSync(notJson, '{ min_pow_bits: 3 ');
     for (const [args, pattern] of [
-      [['--config', join(dir, 'missing.json')], /cannot read config file/],
+      [
+        ['--config', join(dir, 'missing.json')],
+        new RegExp(
+          `^p2pcloud: --config: cannot read ${esc(join(dir, 'missing.json'))}: no such file$`,
+        ),
+      ],
       [['--config', unknownKey], /colour/],
       [['--config', notJson], /not valid JSON/],
       [['--port', '99999'], /--port/],
