@@ -255,7 +255,7 @@ describe('reading: tables by key file, and an empty answer', () => {
     const shown = await cliOnTerminal(empty);
     assert.equal(shown.code, 0, shown.output);
     assert.deepEqual(lines(shown.output), [
-      `no entries for ${identity.slice(0, 16)}… match on ${nodeA.url}`,
+      `no entries match (identity ${identity.slice(0, 16)}…, ${nodeA.url})`,
     ]);
     // On a terminal, entries print as usual and the notice does not appear.
     const some = await cliOnTerminal(['get', '--node', nodeA.url, '--key', idFile]);
