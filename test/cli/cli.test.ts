@@ -64,7 +64,7 @@ describe('the README session', () => {
     assert.ok(outs.length >= 2, 'README no longer shows keygen and table create');
     for (const out of outs) assert.match(out, /^keys\//);
     const ignored = readFileSync(join(repoRoot, '.gitignore'), 'utf8').split('\n');
-    assert.ok(ignored.includes('keys/'), '.gitignore does not cover keys/');
+    assert.ok(ignored.includes('/keys/'), '.gitignore does not cover /keys/');
   });
 
   test('keygen --out FILE prints the p2pid1… text and writes a 0600 key file', async () => {
