@@ -64,7 +64,7 @@ describe('the README session', () => {
     assert.ok(outs.length >= 2, 'README no longer shows keygen and table create');
     for (const out of outs) assert.match(out, /^keys\//);
     const ignored = readFileSync(join(repoRoot, '.gitignore'), 'utf8').split('\n');
-    assert.ok(ignored.includes('keys/'), '.gitignore does not cover keys/');
+    assert.ok(ignored.includes('/keys/'), '.gitignore does not cover /keys/');
   });
 
   test('keygen --out FILE prints the p2pid1… text and writes a 0600 key file', async () => {
@@ -255,7 +255,7 @@ describe('reading: tables by key file, and an empty answer', () => {
     const shown = await cliOnTerminal(empty);
     assert.equal(shown.code, 0, shown.output);
     assert.deepEqual(lines(shown.output), [
-      `no entries for ${identity.slice(0, 16)}… match on ${nodeA.url}`,
+      `no entries match (identity ${identity.slice(0, 16)}…, ${nodeA.url})`,
     ]);
     // On a terminal, entries print as usual and the notice does not appear.
     const some = await cliOnTerminal(['get', '--node', nodeA.url, '--key', idFile]);
@@ -502,7 +502,12 @@ describe('failures: one "p2pcloud:" line on stderr, non-zero exit, nothing on st
     const notJson = join(dir, 'not-json.json');
     writeFileSync(notJson, '{ min_pow_bits: 3 ');
     for (const [args, pattern] of [
-      [['--config', join(dir, 'missing.json')], /cannot read config file/],
+      [
+        ['--config', join(dir, 'missing.json')],
+        new RegExp(
+          `^p2pcloud: --config: cannot read ${esc(join(dir, 'missing.json'))}: no such file$`,
+        ),
+      ],
       [['--config', unknownKey], /colour/],
       [['--config', notJson], /not valid JSON/],
       [['--port', '99999'], /--port/],

@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEntry } from '../helpers/entries.js';
-import { putFrames, putResults } from '../helpers/http.js';
+import { deadUrl, putFrames, putResults } from '../helpers/http.js';
+import { eventually } from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -96,14 +97,29 @@ test('sync rounds log at debug when nothing changed and at info when entries mov
 
 test('on a terminal the log lines are readable, one line each, in the same order', async () => {
   const dir = tempDir();
-  // `script` gives the node a terminal; `timeout` sends SIGINT as Ctrl-C would.
-  const command = `timeout -s INT 8 '${process.execPath}' '${cliPath}' node --port 0 --data '${dir}'`;
-  const output = await new Promise<string>((resolve, reject) => {
-    execFile('script', ['-qec', command, '/dev/null'], { timeout: 60_000 }, (error, stdout) => {
+  const port = Number(new URL(await deadUrl()).port);
+  const pidFile = join(dir, 'pid');
+  // `script` gives the node a terminal; the shell writes its pid and becomes the node (exec), so
+  // the test can send SIGINT, as Ctrl-C would, once the node answers.
+  const command = `echo $$ > '${pidFile}'; exec '${process.execPath}' '${cliPath}' node --port ${port} --data '${join(dir, 'data')}'`;
+  const finished = new Promise<string>((resolve, reject) => {
+    execFile('script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (error, stdout) => {
       if (error && !stdout) reject(error);
       else resolve(stdout.replace(/\r/g, ''));
     });
   });
+  await until(
+    'the node on a terminal to answer',
+    () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+    60_000,
+  );
+  await eventually(
+    'the node on a terminal to answer',
+    async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok,
+    60_000,
+  );
+  process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGINT');
+  const output = await finished;
   const lines = output.split('\n').filter((line) => line.length > 0);
   assert.equal(lines.filter((line) => /listening/.test(line)).length, 1, output);
   assert.match(lines.find((l) => /listening/.test(l))!, /^p2pcloud node listening on http:\/\//);

@@ -1,6 +1,7 @@
 /**
  * The node dashboard's data (GET /stats) and pages (/ui), in-process over real HTTP: counts per
- * table, rejections by reason, activity, sync status, and the security headers of the pages.
+ * table, rejections by reason, activity, sync status, the security headers of the pages, and
+ * the page itself in Chromium at desktop and phone widths.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { DashboardPlugin } from '../../src/ui/plugin.js';
 import { makeEntry } from '../helpers/entries.js';
 import { eventually } from '../helpers/gateways.js';
 import { startTestNode } from '../helpers/nodes.js';
+import { openBrowser } from '../helpers/browser.js';
 
 const sync = new SyncPlugin();
 const node = await startTestNode({ min_pow_bits: 4, sync: { interval_seconds: 0.2 } }, [
@@ -105,4 +107,101 @@ test('the dashboard pages are served with a strict content security policy', asy
   const nothing = await fetch(`${node.url}/ui/nothing.js`);
   assert.equal(nothing.status, 404);
   assert.equal(((await nothing.json()) as { error: { code: string } }).error.code, 'not_found');
+});
+
+/** What the page looks like, measured in the browser: overflow, clipped cells and rows, wraps. */
+interface Layout {
+  pageOverflow: number;
+  clippedCells: string[];
+  scrolledPanels: string[];
+  activityRows: number;
+  cutRows: string[];
+  wrappedTimes: string[];
+}
+
+/** Runs in the page (plain JavaScript: the tests compile without the DOM's types). */
+const MEASURE = `(() => {
+  const out = (inner, outer) =>
+    inner.left < outer.left - 0.5 || inner.right > outer.right + 0.5 ||
+    inner.top < outer.top - 0.5 || inner.bottom > outer.bottom + 0.5;
+  const panels = [...document.querySelectorAll('.panel')];
+  const clippedCells = [];
+  for (const panel of panels) {
+    const box = panel.getBoundingClientRect();
+    for (const cell of panel.querySelectorAll('th, td')) {
+      if (cell.offsetParent !== null && out(cell.getBoundingClientRect(), box))
+        clippedCells.push(cell.textContent);
+    }
+  }
+  const list = document.getElementById('activity');
+  const listBox = list.getBoundingClientRect();
+  const panelBox = list.closest('.panel').getBoundingClientRect();
+  const rows = [...list.children];
+  // Lines a text occupies: the distinct line boxes of its text (labels drawn by CSS not counted).
+  const lines = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.bottom))).size;
+  };
+  const timed = [
+    ...document.querySelectorAll('.time, .round-head > span:not(.muted)'),
+    ...document.querySelectorAll('[data-test="tables"] td.num'),
+    ...document.querySelectorAll('[data-test="peers"] td.num'),
+  ];
+  return {
+    pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    clippedCells,
+    scrolledPanels: panels
+      .filter((p) => p.scrollWidth > p.clientWidth + 1 || p.scrollHeight > p.clientHeight + 1)
+      .map((p) => p.querySelector('h2').textContent),
+    activityRows: rows.length,
+    cutRows: rows
+      .filter((row) => out(row.getBoundingClientRect(), listBox) || out(row.getBoundingClientRect(), panelBox))
+      .map((row) => row.textContent),
+    wrappedTimes: timed.filter((el) => lines(el) > 1).map((el) => el.textContent),
+  };
+})()`;
+
+test('the dashboard in Chromium: plurals, "since start", whole rows, no clipping at 420 px', async () => {
+  // A peer (a second node that introduces itself), one table with a single entry, more activity
+  // than the page shows, and a rejection.
+  const peer = await startTestNode({ peers: [node.url], sync: { interval_seconds: 0.2 } }, [
+    new SyncPlugin(),
+  ]);
+  const single = makeEntry({ powBits: 4, text: 'one' });
+  assert.equal(await put([single.bytes]), 200);
+  for (let i = 0; i < 14; i += 1) assert.equal(await put([makeEntry({ powBits: 4 }).bytes]), 200);
+  assert.equal(await put([weakEntry()]), 422);
+  await eventually('the peer to be known', async () => {
+    const answer = (await (await fetch(`${node.url}/stats`)).json()) as Stats;
+    return answer.peers.length > 0;
+  });
+
+  const user = await openBrowser('dashboard');
+  const { page } = user;
+  for (const width of [1280, 420]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(`${node.url}/ui`);
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-test="peers"] tbody tr td code').length > 0`,
+    );
+    const text = await page.locator('main').innerText();
+    assert.match(text, /stored 1 entry\b/);
+    assert.doesNotMatch(text, /\b1 (entries|tables|peers|duplicates)\b/);
+    assert.match(text, /in \d+ tables/);
+    assert.match(await page.locator('#traffic-sub').innerText(), /^since start \(/);
+    assert.match(await page.locator('#rejected-sub').innerText(), /since start/);
+    assert.match(text, /REJECTED\s+\d+\s+since start/i);
+    assert.match(await page.locator('#activity-sub').innerText(), /^latest 12 of \d+$/);
+    const layout = (await page.evaluate(MEASURE)) as Layout;
+    await user.screenshot(`dashboard-${width}`);
+    assert.equal(layout.pageOverflow, 0, `the page scrolls sideways at ${width} px`);
+    assert.deepEqual(layout.clippedCells, [], `cells outside their panel at ${width} px`);
+    assert.deepEqual(layout.scrolledPanels, [], `panels that scroll at ${width} px`);
+    assert.equal(layout.activityRows, 12);
+    assert.deepEqual(layout.cutRows, [], `activity rows cut at ${width} px`);
+    assert.deepEqual(layout.wrappedTimes, [], `times on two lines at ${width} px`);
+  }
+  assert.deepEqual(user.errors, []);
+  await peer.close();
 });

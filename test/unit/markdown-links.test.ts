@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 
-const SKIPPED_DIRS = new Set(['node_modules', 'dist', '.git', 'data', 'test-artifacts', 'keys']);
+/** Installed, built or local-only trees, whose Markdown is not the project's. */
+const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'data', 'test-artifacts']);
 
 function markdownFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -102,7 +102,7 @@ export function registerGetCommand(
       // Silence on a terminal reads as a hang or a bug; a pipe gets nothing, as grep gives.
       if (result.entries.length === 0 && process.stdout.isTTY === true) {
         const where = nodes.length === 1 ? nodes[0]! : `${nodes.length} nodes`;
-        err(`no entries for ${identityText(identity).slice(0, 16)}… match on ${where}`);
+        err(`no entries match (identity ${identityText(identity).slice(0, 16)}…, ${where})`);
       }
     });
 }

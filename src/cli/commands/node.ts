@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { stopSignal } from '../stop-signal.js';
 import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
-import { nodeUrls } from '../inputs.js';
+import { nodeUrls, readUserFile } from '../inputs.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
 import { DashboardPlugin } from '../../ui/plugin.js';
@@ -64,6 +64,8 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       `fatal, error, warn, info, debug, trace or silent (default ${defaults.log_level})`,
     )
     .action(async (options: NodeOptions) => {
+      // Read once here first so an unreadable file gets the wording every other file gets.
+      if (options.config) await readUserFile('--config', options.config);
       const file = options.config ? await readConfigFile(options.config) : {};
       const flags: Record<string, unknown> = {
         port:
