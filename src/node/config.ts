@@ -12,6 +12,7 @@ import { parsePublicKey } from '../encoding/key-text.js';
 import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
 import { isPrivateHost } from '../sync/peer-url.js';
+import { rateLimitSchema } from '../http/rate-limit.js';
 
 export const DEFAULT_PORT = 7447;
 
@@ -94,6 +95,8 @@ export const nodeConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Requests per address and window, on every route (429 rate_limited past it). */
+    rate_limit: rateLimitSchema({ max_requests: 1000, window_seconds: 10 }),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
