@@ -86,6 +86,10 @@ export const nodeConfigSchema = z
         peers_per_round: z.number().int().min(1).max(64).default(3),
         push_peers: z.number().int().min(0).max(16).default(2),
         max_peers: z.number().int().min(1).max(100_000).default(1000),
+        /** Peers named by others but never reached, kept apart so they cannot crowd out max_peers. */
+        max_unverified_peers: z.number().int().min(1).max(10_000).default(64),
+        /** Unverified peers one sender address (or one listing peer) may have in that pool. */
+        max_unverified_per_source: z.number().int().min(1).max(1000).default(8),
         /** How often peer lists are exchanged with a peer (POST /hello). */
         hello_interval_seconds: z.number().min(1).max(86_400).default(300),
         /** Deadline of one sync request. */

@@ -59,6 +59,9 @@ test('with 200 dead peers a node dials at most peers_per_round per round and bac
       peers_per_round: PER_ROUND,
       max_backoff_seconds: MAX_BACKOFF_MS / 1000,
       timeout_seconds: 2,
+      // All 200 are named from this one address: the pool of unverified peers has to take them.
+      max_unverified_peers: PEERS,
+      max_unverified_per_source: PEERS,
     },
   });
   const node = await spawnNode([...BASE_ARGS, '--config', config]);
