@@ -324,3 +324,46 @@ test('one address cannot flood the peer table, and reached peers are never crowd
     await honest.stop();
   }
 });
+
+test('a dropped peer is not handed out in hello answers', async () => {
+  const table = toHex(generateTableKey().signing.publicKey);
+  let hellos = 0;
+  // Its first hello is a correct one (so it is reached and shared); every later one lists
+  // peers with invalid URLs, a lie that is penalised until the peer is dropped.
+  const liar = await server((req, _body, res) => {
+    if (req.url !== '/hello') return void res.writeHead(404).end();
+    hellos += 1;
+    json(res, {
+      version: 1,
+      node_id: 'liar',
+      urls: [liar.url],
+      tables: [table],
+      peers: hellos === 1 ? [] : [{ url: 'ftp://nowhere.example', last_seen: 1 }],
+    });
+  });
+  const node = await spawnNode([
+    ...BASE_ARGS,
+    '--config',
+    configFile({ peers: [liar.url], sync: { interval_seconds: 3600, hello_interval_seconds: 1 } }),
+  ]);
+  const shared = async (): Promise<string[]> => {
+    const answer = await postJson(node.url, '/hello', { version: 1 });
+    assert.equal(answer.status, 200);
+    return (answer.json as { peers: { url: string }[] }).peers.map((p) => p.url);
+  };
+  try {
+    await syncRound(node.url);
+    assert.deepEqual(await shared(), [liar.url], 'a reached peer is shared');
+    let state = peerOf(await syncPeers(node.url), liar.url)?.state;
+    for (let i = 0; i < 8 && state !== 'dropped'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await syncRound(node.url);
+      state = peerOf(await syncPeers(node.url), liar.url)?.state;
+    }
+    assert.equal(state, 'dropped');
+    assert.deepEqual(await shared(), [], 'a dropped peer was handed out');
+  } finally {
+    await node.stop();
+    await liar.close();
+  }
+});
