@@ -344,7 +344,12 @@ test('a dropped peer is not handed out in hello answers', async () => {
   const node = await spawnNode([
     ...BASE_ARGS,
     '--config',
-    configFile({ peers: [liar.url], sync: { interval_seconds: 3600, hello_interval_seconds: 1 } }),
+    configFile({
+      peers: [liar.url],
+      // No table in common: a hello alone is a whole, successful session with the liar.
+      mirror: [toHex(generateTableKey().signing.publicKey)],
+      sync: { interval_seconds: 3600, hello_interval_seconds: 1 },
+    }),
   ]);
   const shared = async (): Promise<string[]> => {
     const answer = await postJson(node.url, '/hello', { version: 1 });
