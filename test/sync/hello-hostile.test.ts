@@ -16,6 +16,7 @@ import { generateTableKey } from '../../src/keys/keys.js';
 import { makeEntry } from '../helpers/entries.js';
 import { postJson, putFrames, storedIds, waitFor } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
+import { runCli } from '../helpers/spawn.js';
 import { BASE_ARGS, configFile, syncPeers, syncRound, type PeerView } from '../helpers/sync.js';
 
 interface Seen {
@@ -161,6 +162,11 @@ test('a stopped peer shows as failing once a push to it fails', async () => {
       50,
     );
     assert.ok(failing, JSON.stringify(await syncPeers(node.url)));
+    // `p2pcloud peers` shows the same.
+    const listed = await runCli(['peers', '--node', node.url]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const line = listed.stdout.split('\n').find((l) => l.startsWith(peer.url)) ?? '';
+    assert.match(line, /^\S+\s+failing\s+\S+ ago\s+[1-9]/, listed.stdout);
   } finally {
     await node.stop();
   }
