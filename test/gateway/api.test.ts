@@ -280,6 +280,38 @@ test('a client on another address is refused unless --allow-remote', async () =>
   await allowed.close();
 });
 
+test('a flood of login challenges does not push out a user’s pending one', async () => {
+  const user = generateIdentity();
+  const registered = await request(gw.url, 'POST', '/api/identities', {
+    key_file: JSON.parse(serializeIdentity(user)),
+  });
+  assert.equal(registered.status, 201);
+  const mine = (await request(gw.url, 'POST', '/api/auth/challenge', {})).body.challenge as string;
+  // 2,000 challenges as fast as this machine sends them, 50 at a time (Sessions holds the
+  // mechanism's own test, with 30,000); a rate limit may cut the flood short (429), which is
+  // also fine: what matters is the user's challenge.
+  const statuses = new Map<number, number>();
+  for (let sent = 0; sent < 2_000; sent += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: 50 }, () => request(gw.url, 'POST', '/api/auth/challenge', {})),
+    );
+    for (const answer of batch) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+  }
+  assert.deepEqual(
+    [...statuses.keys()].filter((status) => status !== 200 && status !== 429),
+    [],
+  );
+  const origin = `http://${new URL(gw.url).host}`;
+  const signature = sign(loginMessage(origin, mine), user.signing).toString('hex');
+  const login = await request(gw.url, 'POST', '/api/auth/login', {
+    identity: identityText(user),
+    challenge: mine,
+    signature,
+  });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  assert.equal(login.body.identity, identityText(user));
+});
+
 test('login by key: challenge, signature, session; browsers need one', async () => {
   // A browser request without a session is refused; a program acts as the gateway's identity.
   expectError(await request(gw.url, 'GET', '/api/me', undefined, browser()), 'unauthorized');
