@@ -14,6 +14,7 @@ import { sign } from '../../src/crypto/ed25519.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { generateIdentity, identityText, serializeIdentity } from '../../src/keys/keys.js';
 import { loginMessage } from '../../src/gateway/sessions.js';
+import { MAX_IDENTITIES } from '../../src/gateway/keyring.js';
 import { startTestNode } from '../helpers/nodes.js';
 import {
   apiKeyOf,
@@ -278,6 +279,23 @@ test('a client on another address is refused unless --allow-remote', async () =>
   assert.equal(register.statusCode, 403);
   await refused.close();
   await allowed.close();
+});
+
+test('a gateway holds a bounded number of identities', async () => {
+  const small = await startTestGateway([node.url]);
+  const register = (identity = generateIdentity()) =>
+    request(small.url, 'POST', '/api/identities', {
+      key_file: JSON.parse(serializeIdentity(identity)),
+    });
+  const first = generateIdentity();
+  assert.equal((await register(first)).status, 201);
+  // Its own identity and `first` are two of MAX_IDENTITIES.
+  for (let i = 2; i < MAX_IDENTITIES; i += 1) assert.equal((await register()).status, 201);
+  expectError(await register(), 'forbidden');
+  // One it holds already is still answered, and still signs in.
+  assert.equal((await register(first)).status, 200);
+  await signIn(small.url, first, false);
+  await small.close();
 });
 
 test('a flood of login challenges does not push out a user’s pending one', async () => {
