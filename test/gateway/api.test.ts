@@ -1,6 +1,7 @@
 /**
  * The gateway's JSON API over real HTTP on 127.0.0.1, with a real node and real SQLite:
- * records CRUD, filters, sorting and paging, login by key, invitations between gateways,
+ * records CRUD, filters, sorting and paging, login by key, invitations between gateways and
+ * between identities of one gateway,
  * refusals (remote clients, foreign Host names, other origins), bad input answered with 4xx
  * and stable codes, and what reaches the node (ciphertext only) and the disk (mode 0600).
  */
@@ -474,6 +475,63 @@ test('private spaces: invitations between gateways, authorship, and outsiders lo
   // The node stores ciphertext only.
   const raw = await fetch(`${node.url}/get?table=${table}&format=json`);
   assert.ok(!(await raw.text()).includes('plaintext title'));
+});
+
+test('an invitation between two identities of one gateway arrives at once', async () => {
+  const lena = await signIn(gw.url);
+  const bob = await signIn(gw.url);
+  const space = await request(
+    gw.url,
+    'POST',
+    '/api/spaces',
+    { name: 'Lena and Bob' },
+    browser(lena.cookie),
+  );
+  assert.equal(space.status, 201);
+  const invited = await request(
+    gw.url,
+    'POST',
+    `/api/spaces/${space.body.id as string}/invites`,
+    { to: identityText(bob.identity) },
+    browser(lena.cookie),
+  );
+  assert.equal(invited.status, 201, JSON.stringify(invited.body));
+  // No poll in between: the gateway delivered its own entry to its other identity.
+  const list = await request(gw.url, 'GET', '/api/invitations', undefined, browser(bob.cookie));
+  const invitations = list.body.invitations as { id: string; from: string; space: string }[];
+  assert.equal(invitations.length, 1);
+  assert.equal(invitations[0]!.from, identityText(lena.identity));
+  assert.equal(invitations[0]!.space, space.body.id);
+  // Nobody else on the gateway sees it; Bob joins and the space is his too.
+  const mine = await request(gw.url, 'GET', '/api/invitations');
+  assert.ok(!(mine.body.invitations as { id: string }[]).some((i) => i.id === invitations[0]!.id));
+  const joined = await request(
+    gw.url,
+    'POST',
+    `/api/invitations/${invitations[0]!.id}/accept`,
+    {},
+    browser(bob.cookie),
+  );
+  assert.equal(joined.status, 200, JSON.stringify(joined.body));
+  const note = await request(
+    gw.url,
+    'POST',
+    `/api/spaces/${space.body.id as string}/collections/notes/records`,
+    { data: { from: 'bob' } },
+    browser(bob.cookie),
+  );
+  assert.equal(note.status, 201);
+  const seen = await request(
+    gw.url,
+    'GET',
+    `/api/spaces/${space.body.id as string}/collections/notes/records`,
+    undefined,
+    browser(lena.cookie),
+  );
+  assert.deepEqual(
+    (seen.body.records as { data: unknown }[]).map((r) => r.data),
+    [{ from: 'bob' }],
+  );
 });
 
 test('a fresh gateway with the same key rebuilds its index from the nodes', async () => {
