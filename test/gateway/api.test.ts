@@ -1,9 +1,9 @@
 /**
  * The gateway's JSON API over real HTTP on 127.0.0.1, with a real node and real SQLite:
  * records CRUD, filters, sorting and paging, login by key, invitations between gateways and
- * between identities of one gateway,
- * refusals (remote clients, foreign Host names, other origins), bad input answered with 4xx
- * and stable codes, and what reaches the node (ciphertext only) and the disk (mode 0600).
+ * between identities of one gateway, refusals (remote clients, foreign Host names, other
+ * origins), bounds (identities held, login challenges), bad input answered with 4xx and stable
+ * codes, and what reaches the node (ciphertext only) and the disk (mode 0600).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
