@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   no_such_record: { status: 404, message: 'no such record' },
   no_such_invite: { status: 404, message: 'no such invitation' },
   bad_record: { status: 400, message: 'record is not valid' },
+  community_exists: { status: 409, message: 'a community with this short name exists already' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -38,6 +38,35 @@ export interface WriteResult {
   readonly accepted: number;
 }
 
+/**
+ * The invitee's public keys from their identity text, or bad_key saying what is wrong with it:
+ * a typo is caught by the text's checksum, and the person should hear that it was a typo.
+ */
+export function inviteeKey(text: string): Buffer {
+  try {
+    return decodeKeyText(text, ['identity']).bytes;
+  } catch (error) {
+    const reason = (error as Error).message;
+    const trimmed = text.trim();
+    if (/checksum/i.test(reason)) {
+      throw new P2PError(
+        'bad_key',
+        'this identity text has a typo: its checksum does not match, so some character is wrong or missing; copy it again from the person you invite',
+      );
+    }
+    if (/^p2p[a-z]+1/.test(trimmed) && !trimmed.startsWith('p2pid1')) {
+      throw new P2PError(
+        'bad_key',
+        `this is not an identity text: invite someone by their identity (p2pid1…), not a ${trimmed.slice(0, trimmed.indexOf('1'))} key`,
+      );
+    }
+    throw new P2PError(
+      'bad_key',
+      'invite someone by their identity text: it starts with p2pid1 (ask the person for theirs)',
+    );
+  }
+}
+
 export class Gateway {
   /** The port the gateway listens on (known once it listens; names its session cookie). */
   port = 0;
@@ -198,12 +227,7 @@ export class Gateway {
     if (space.kind !== 'private') {
       throw new P2PError('bad_request', 'only private spaces take invitations');
     }
-    let to: Buffer;
-    try {
-      to = decodeKeyText(invitee, ['identity']).bytes;
-    } catch {
-      throw new P2PError('bad_key', 'invite someone by their identity text (p2pid1…)');
-    }
+    const to = inviteeKey(invitee);
     const toText = invitee.trim();
     const at = Date.now();
     const report = await publish(

@@ -6,10 +6,14 @@
  */
 import { chmod, mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { P2PError } from '../errors.js';
 import { writeSecretFile } from '../keys/key-file.js';
 import { identityText, parseIdentity, serializeIdentity, type Identity } from '../keys/keys.js';
 import { toHex } from '../encoding/bytes.js';
 import { parseSpace, personalSpace, serializeSpace, type Space } from './space.js';
+
+/** Identities a gateway holds at most, its own included. */
+export const MAX_IDENTITIES = 64;
 
 export async function privateDir(path: string): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o700 });
@@ -74,6 +78,14 @@ export class Keyring {
   async registerIdentity(identity: Identity): Promise<boolean> {
     const text = identityText(identity);
     if (this.identitiesByText.has(text)) return false;
+    // Registering is open to any local process (browsers cannot hold the API key), and every
+    // identity costs a read per node and poll: their number is bounded.
+    if (this.identitiesByText.size >= MAX_IDENTITIES) {
+      throw new P2PError(
+        'forbidden',
+        `this gateway holds ${MAX_IDENTITIES} identities already: it takes no more`,
+      );
+    }
     const path = join(this.dir, 'identities', `${toHex(identity.signing.publicKey)}.json`);
     await replaceSecretFile(path, serializeIdentity(identity));
     this.addIdentity(identity);

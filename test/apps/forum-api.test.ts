@@ -151,7 +151,37 @@ test('bad forum input is refused with stable codes', async () => {
   const base = `/forum/api/c/${space}`;
   const code = async (method: string, path: string, body?: unknown) =>
     ((await request(alice.url, method, path, body)).body.error as { code: string }).code;
+  const message = async (method: string, path: string, body?: unknown) =>
+    ((await request(alice.url, method, path, body)).body.error as { message: string }).message;
   assert.equal(await code('POST', `${base}/posts`, { title: '', body: '' }), 'bad_record');
+  // Messages say what was wrong in words a person uses.
+  for (const blank of [{ title: '' }, { title: '   ', body: 'text' }, { body: 'no title' }]) {
+    assert.equal(await message('POST', `${base}/posts`, blank), 'title is required');
+  }
+  assert.match(
+    await message('POST', '/forum/api/communities', { slug: 'Bad Name!', name: 'x' }),
+    /2 to 30 characters: lowercase letters a-z, digits and -/,
+  );
+  const fork = await request(alice.url, 'POST', `${base}/fork`, {});
+  const bobText = identityText(bob.identity);
+  const typo = bobText.slice(0, 30) + (bobText[30] === 'q' ? 'p' : 'q') + bobText.slice(31);
+  const invite = await request(
+    alice.url,
+    'POST',
+    `/forum/api/c/${fork.body.space as string}/invites`,
+    {
+      to: typo,
+    },
+  );
+  assert.equal((invite.body.error as { code: string }).code, 'bad_key');
+  assert.match(
+    (invite.body.error as { message: string }).message,
+    /typo: its checksum does not match/,
+  );
+  assert.match(
+    await message('POST', `/forum/api/c/${fork.body.space as string}/invites`, { to: 'alice' }),
+    /identity text: it starts with p2pid1/,
+  );
   assert.equal(
     await code('POST', `${base}/posts`, { title: 'x'.repeat(301), body: '' }),
     'bad_record',
@@ -188,8 +218,14 @@ test('new public communities reach other forums through the directory', async ()
     slug: 'gardening',
     name: 'Other',
   });
-  assert.equal(again.status, 200);
-  assert.equal(again.body.space, created.body.space);
+  // The name is taken: refused, naming the community that has it (whose title is unchanged).
+  assert.equal(again.status, 409);
+  const error = again.body.error as { code: string; message: string; space: string };
+  assert.equal(error.code, 'community_exists');
+  assert.match(error.message, /"gardening" exists already/);
+  assert.equal(error.space, created.body.space);
+  const kept = await request(alice.url, 'GET', `/forum/api/c/${created.body.space as string}`);
+  assert.equal(kept.body.name, 'Gardening');
   await eventually('Bob to follow the new community', async () => {
     await refresh(bob.url);
     return (await communities(bob.url)).some((c) => c.space === created.body.space);

@@ -1,7 +1,7 @@
 /**
  * The gateway and forum commands as a user runs them: errors are one line on stderr with a
- * non-zero exit; the forum creates its identity (mode 0600) on first start; the node serves its
- * dashboard; and the web pages ship in the npm package.
+ * non-zero exit; the forum creates its identity and API key (mode 0600) on first start and
+ * names the key file; the node serves its dashboard; and the web pages ship in the npm package.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +52,13 @@ test('the forum creates its identity on first start and serves its pages', async
   assert.match(forum.stderr(), /created a new identity p2pid1/);
   assert.equal(statSync(join(data, 'identity.json')).mode & 0o777, 0o600);
   assert.equal(statSync(data).mode & 0o777, 0o700);
+  // Its start-up line names the API key file that programs read (0600 like the identity).
+  assert.equal(forum.apiKeyFile, join(data, 'api-key'));
+  assert.equal(statSync(forum.apiKeyFile).mode & 0o777, 0o600);
+  const anonymous = await request(forum.url, 'GET', '/api/health', undefined, {
+    authorization: '',
+  });
+  assert.equal(anonymous.status, 401);
   const page = await fetch(`${forum.url}/`);
   assert.match(await page.text(), /p2pcloud forum/);
   const health = await request(forum.url, 'GET', '/api/health');

@@ -9,10 +9,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { eventually, newKeyFile, request, spawnGateway } from '../helpers/gateways.js';
+import {
+  eventually,
+  newKeyFile,
+  request,
+  spawnGateway,
+  startTestGateway,
+} from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -190,4 +196,20 @@ test('a gateway refuses to start with a damaged key file, saying which file', as
   assert.notEqual(result.status, 0);
   assert.match(result.stderr, /^p2pcloud: .*api-key does not hold an API key/);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+});
+
+test('a key file restored with a loose mode is made owner-only again, and kept', async () => {
+  const data = join(tempDir(), 'gateway');
+  mkdirSync(data, { mode: 0o700 });
+  const restored = randomBytes(32).toString('base64url');
+  writeFileSync(join(data, 'api-key'), `${restored}\n`, { mode: 0o644 });
+  chmodSync(join(data, 'api-key'), 0o644);
+  const gateway = await startTestGateway([node.url], { data_dir: data });
+  assert.equal(statSync(join(data, 'api-key')).mode & 0o777, 0o600);
+  assert.equal(gateway.gateway.apiKey.key, restored);
+  const me = await request(gateway.url, 'GET', '/api/me', undefined, {
+    authorization: `Bearer ${restored}`,
+  });
+  assert.equal(me.status, 200);
+  await gateway.close();
 });

@@ -1,8 +1,9 @@
 /**
  * The gateway's JSON API over real HTTP on 127.0.0.1, with a real node and real SQLite:
- * records CRUD, filters, sorting and paging, login by key, invitations between gateways,
- * refusals (remote clients, foreign Host names, other origins), bad input answered with 4xx
- * and stable codes, and what reaches the node (ciphertext only) and the disk (mode 0600).
+ * records CRUD, filters, sorting and paging, login by key, invitations between gateways and
+ * between identities of one gateway, refusals (remote clients, foreign Host names, other
+ * origins), bounds (identities held, login challenges), bad input answered with 4xx and stable
+ * codes, and what reaches the node (ciphertext only) and the disk (mode 0600).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { sign } from '../../src/crypto/ed25519.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { generateIdentity, identityText, serializeIdentity } from '../../src/keys/keys.js';
 import { loginMessage } from '../../src/gateway/sessions.js';
+import { MAX_IDENTITIES } from '../../src/gateway/keyring.js';
 import { startTestNode } from '../helpers/nodes.js';
 import {
   apiKeyOf,
@@ -280,6 +282,55 @@ test('a client on another address is refused unless --allow-remote', async () =>
   await allowed.close();
 });
 
+test('a gateway holds a bounded number of identities', async () => {
+  const small = await startTestGateway([node.url]);
+  const register = (identity = generateIdentity()) =>
+    request(small.url, 'POST', '/api/identities', {
+      key_file: JSON.parse(serializeIdentity(identity)),
+    });
+  const first = generateIdentity();
+  assert.equal((await register(first)).status, 201);
+  // Its own identity and `first` are two of MAX_IDENTITIES.
+  for (let i = 2; i < MAX_IDENTITIES; i += 1) assert.equal((await register()).status, 201);
+  expectError(await register(), 'forbidden');
+  // One it holds already is still answered, and still signs in.
+  assert.equal((await register(first)).status, 200);
+  await signIn(small.url, first, false);
+  await small.close();
+});
+
+test('a flood of login challenges does not push out a user’s pending one', async () => {
+  const user = generateIdentity();
+  const registered = await request(gw.url, 'POST', '/api/identities', {
+    key_file: JSON.parse(serializeIdentity(user)),
+  });
+  assert.equal(registered.status, 201);
+  const mine = (await request(gw.url, 'POST', '/api/auth/challenge', {})).body.challenge as string;
+  // 2,000 challenges as fast as this machine sends them, 50 at a time (Sessions holds the
+  // mechanism's own test, with 30,000); a rate limit may cut the flood short (429), which is
+  // also fine: what matters is the user's challenge.
+  const statuses = new Map<number, number>();
+  for (let sent = 0; sent < 2_000; sent += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: 50 }, () => request(gw.url, 'POST', '/api/auth/challenge', {})),
+    );
+    for (const answer of batch) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+  }
+  assert.deepEqual(
+    [...statuses.keys()].filter((status) => status !== 200 && status !== 429),
+    [],
+  );
+  const origin = `http://${new URL(gw.url).host}`;
+  const signature = sign(loginMessage(origin, mine), user.signing).toString('hex');
+  const login = await request(gw.url, 'POST', '/api/auth/login', {
+    identity: identityText(user),
+    challenge: mine,
+    signature,
+  });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  assert.equal(login.body.identity, identityText(user));
+});
+
 test('login by key: challenge, signature, session; browsers need one', async () => {
   // A browser request without a session is refused; a program acts as the gateway's identity.
   expectError(await request(gw.url, 'GET', '/api/me', undefined, browser()), 'unauthorized');
@@ -424,6 +475,63 @@ test('private spaces: invitations between gateways, authorship, and outsiders lo
   // The node stores ciphertext only.
   const raw = await fetch(`${node.url}/get?table=${table}&format=json`);
   assert.ok(!(await raw.text()).includes('plaintext title'));
+});
+
+test('an invitation between two identities of one gateway arrives at once', async () => {
+  const lena = await signIn(gw.url);
+  const bob = await signIn(gw.url);
+  const space = await request(
+    gw.url,
+    'POST',
+    '/api/spaces',
+    { name: 'Lena and Bob' },
+    browser(lena.cookie),
+  );
+  assert.equal(space.status, 201);
+  const invited = await request(
+    gw.url,
+    'POST',
+    `/api/spaces/${space.body.id as string}/invites`,
+    { to: identityText(bob.identity) },
+    browser(lena.cookie),
+  );
+  assert.equal(invited.status, 201, JSON.stringify(invited.body));
+  // No poll in between: the gateway delivered its own entry to its other identity.
+  const list = await request(gw.url, 'GET', '/api/invitations', undefined, browser(bob.cookie));
+  const invitations = list.body.invitations as { id: string; from: string; space: string }[];
+  assert.equal(invitations.length, 1);
+  assert.equal(invitations[0]!.from, identityText(lena.identity));
+  assert.equal(invitations[0]!.space, space.body.id);
+  // Nobody else on the gateway sees it; Bob joins and the space is his too.
+  const mine = await request(gw.url, 'GET', '/api/invitations');
+  assert.ok(!(mine.body.invitations as { id: string }[]).some((i) => i.id === invitations[0]!.id));
+  const joined = await request(
+    gw.url,
+    'POST',
+    `/api/invitations/${invitations[0]!.id}/accept`,
+    {},
+    browser(bob.cookie),
+  );
+  assert.equal(joined.status, 200, JSON.stringify(joined.body));
+  const note = await request(
+    gw.url,
+    'POST',
+    `/api/spaces/${space.body.id as string}/collections/notes/records`,
+    { data: { from: 'bob' } },
+    browser(bob.cookie),
+  );
+  assert.equal(note.status, 201);
+  const seen = await request(
+    gw.url,
+    'GET',
+    `/api/spaces/${space.body.id as string}/collections/notes/records`,
+    undefined,
+    browser(lena.cookie),
+  );
+  assert.deepEqual(
+    (seen.body.records as { data: unknown }[]).map((r) => r.data),
+    [{ from: 'bob' }],
+  );
 });
 
 test('a fresh gateway with the same key rebuilds its index from the nodes', async () => {

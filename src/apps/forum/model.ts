@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { P2PError } from '../../errors.js';
 import { describeIssues } from '../../zod-issues.js';
-import { SLUG_RE } from './public.js';
+import { SLUG_RE, SLUG_RULE } from './public.js';
 
 export const TITLE_MAX = 300;
 export const BODY_MAX = 20_000;
@@ -24,15 +24,31 @@ const ID_RE = /^[0-9a-f]{32}$/;
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    throw new P2PError('bad_record', describeIssues(parsed.error, '(body)'));
+    // Messages that name their field ("title is required") read best alone.
+    const described = parsed.error.issues.map((issue) => {
+      const field = issue.path.join('.');
+      return field && !issue.message.includes(field) ? `${field}: ${issue.message}` : issue.message;
+    });
+    throw new P2PError(
+      'bad_record',
+      described.length > 0 ? described.join('; ') : describeIssues(parsed.error, '(body)'),
+    );
   }
   return parsed.data;
 }
 
 const text = (max: number) => z.string().trim().max(max);
 
+const required = (what: string) => ({
+  error: (issue: { input: unknown }) =>
+    issue.input === undefined ? `${what} is required` : `${what} must be text`,
+});
+
 export const postInput = z
-  .object({ title: text(TITLE_MAX).min(1, 'a post needs a title'), body: text(BODY_MAX) })
+  .object({
+    title: z.string(required('title')).trim().min(1, 'title is required').max(TITLE_MAX),
+    body: text(BODY_MAX).default(''),
+  })
   .strict();
 
 export const commentInput = z
@@ -51,8 +67,8 @@ export const voteInput = z
 
 export const communityInput = z
   .object({
-    slug: z.string().regex(SLUG_RE, 'slug: 2-30 lowercase letters, digits or -'),
-    name: text(60).min(1),
+    slug: z.string(required('the short name')).regex(SLUG_RE, SLUG_RULE),
+    name: z.string(required('the title')).trim().min(1, 'the title is required').max(60),
     description: text(300).default(''),
   })
   .strict();

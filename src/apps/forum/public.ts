@@ -14,6 +14,9 @@ import { publicSpace, type Space } from '../../gateway/space.js';
 export const FORUM_SEED = 'p2pcloud forum: the public square, version 1';
 
 export const SLUG_RE = /^[a-z0-9][a-z0-9-]{1,29}$/;
+/** SLUG_RE in words, for people who typed something else. */
+export const SLUG_RULE =
+  'the short name must be 2 to 30 characters: lowercase letters a-z, digits and -, not starting with -';
 
 export interface CommunityInfo {
   readonly slug: string;

@@ -146,11 +146,19 @@ export function registerForumRoutes(
       ...directoryCommunities(gateway.index.db, forum.directory.id, 1000),
     ];
     const existing = known.find((c) => c.slug === info.slug);
-    if (!existing) {
-      await gateway.write(actor, forum.directory, 'communities', info.slug, JSON.stringify(info));
+    if (existing) {
+      // Its keys derive from the short name: a second community of that name would be the same
+      // one, so the new title and description would be lost. Say so, and where it is.
+      const space = forum.addPublic(gateway, existing);
+      throw new P2PError(
+        'community_exists',
+        `a community named "${info.slug}" exists already ("${existing.name.slice(0, 60)}"): choose another short name, or open that one`,
+        { space: space.id },
+      );
     }
-    const space = forum.addPublic(gateway, existing ?? info);
-    void reply.code(existing ? 200 : 201);
+    await gateway.write(actor, forum.directory, 'communities', info.slug, JSON.stringify(info));
+    const space = forum.addPublic(gateway, info);
+    void reply.code(201);
     return communityView(communityOf(actor, space.id), 0);
   });
 

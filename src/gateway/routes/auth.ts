@@ -16,7 +16,7 @@ import { identityText, parseIdentity } from '../../keys/keys.js';
 import { actorOf, clearSessionCookie, sessionToken, setSessionCookie } from '../actor.js';
 import type { Gateway } from '../gateway.js';
 import { isLoopbackAddress } from '../guard.js';
-import { LOGIN_DOMAIN, loginSignatureValid } from '../sessions.js';
+import { LOGIN_DOMAIN, loginSignatureValid, type ChallengeCheck } from '../sessions.js';
 import { parseBody } from './body.js';
 
 const loginSchema = z
@@ -26,6 +26,14 @@ const loginSchema = z
     signature: z.string().min(1).max(200),
   })
   .strict();
+
+/** Why a login's challenge is refused, by what Sessions.check says. */
+const REFUSED: Record<Exclude<ChallengeCheck, 'ok'>, string> = {
+  invalid: 'this gateway did not issue that challenge: ask for a new one',
+  expired: 'the challenge expired: ask for a new one',
+  used: 'the challenge was used already: ask for a new one',
+  busy: 'too many sign-ins in the last two minutes: try again shortly',
+};
 
 const registerSchema = z.object({ key_file: z.record(z.string(), z.unknown()) }).strict();
 
@@ -51,14 +59,8 @@ export function registerAuthRoutes(app: FastifyInstance, gateway: Gateway): void
 
   app.post('/api/auth/login', async (request, reply) => {
     const body = parseBody(loginSchema, request.body);
-    const refused: Record<string, string> = {
-      invalid: 'this gateway did not issue that challenge: ask for a new one',
-      expired: 'the challenge expired: ask for a new one',
-      used: 'the challenge was used already: ask for a new one',
-      busy: 'too many sign-ins in the last two minutes: try again shortly',
-    };
     const state = gateway.sessions.check(body.challenge);
-    if (state !== 'ok') throw new P2PError('unauthorized', refused[state]);
+    if (state !== 'ok') throw new P2PError('unauthorized', REFUSED[state]);
     if (!loginSignatureValid(body.identity, originOf(request), body.challenge, body.signature)) {
       throw new P2PError('unauthorized', 'the signature does not verify for this identity');
     }
@@ -71,7 +73,7 @@ export function registerAuthRoutes(app: FastifyInstance, gateway: Gateway): void
     }
     // Marked used only now, so that only logins that verified take room.
     const used = gateway.sessions.consume(body.challenge);
-    if (used !== 'ok') throw new P2PError('unauthorized', refused[used]);
+    if (used !== 'ok') throw new P2PError('unauthorized', REFUSED[used]);
     const token = gateway.sessions.open(text);
     setSessionCookie(gateway, reply, token, gateway.config.session_hours * 3600);
     return whoami(gateway, text);

@@ -1,10 +1,12 @@
 // Calls to the gateway's JSON API (same origin; the session cookie goes along by itself).
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    /** The error's other members (e.g. `space` of community_exists). */
+    this.details = details;
   }
 }
 
@@ -45,10 +47,12 @@ async function call(method, path, body) {
     data = {};
   }
   if (!response.ok) {
+    const { code, message, ...details } = data.error ?? {};
     throw new ApiError(
       response.status,
-      data.error?.code ?? 'internal',
-      data.error?.message ?? `HTTP ${response.status}`,
+      code ?? 'internal',
+      message ?? `HTTP ${response.status}`,
+      details,
     );
   }
   return data;

@@ -4,6 +4,7 @@ import { post as send } from './api.js';
 import { avatar, h, plural, timeAgo } from './dom.js';
 import { shortId } from './identity.js';
 import { icon } from './icons.js';
+import { excerptOf, richText } from './rich-text.js';
 
 export function authorLine(item) {
   const name = item.author_name || shortId(item.author);
@@ -64,10 +65,6 @@ export function voteBox(ctx, space, item, { compact = false } = {}) {
   return box;
 }
 
-export function excerpt(text, max = 280) {
-  return text.length > max ? `${text.slice(0, max).trimEnd()}…` : text;
-}
-
 export function postCard(ctx, space, item, { full = false, onDelete } = {}) {
   const link = `#/c/${space}/p/${item.id}`;
   return h(
@@ -82,7 +79,9 @@ export function postCard(ctx, space, item, { full = false, onDelete } = {}) {
         : h('a.post-title', { href: link, 'data-test': 'post-title' }, item.title),
       h('div.post-meta', {}, authorLine(item), h('span.dot', {}, '·'), timeAgo(item.created_at)),
       item.body
-        ? h(full ? 'div.post-body' : 'p.post-excerpt', {}, full ? item.body : excerpt(item.body))
+        ? full
+          ? richText('div.post-body.markdown', { 'data-test': 'post-body' }, item.body)
+          : h('p.post-excerpt', {}, excerptOf(item.body))
         : null,
       h(
         'div.post-actions',

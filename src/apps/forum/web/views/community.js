@@ -172,6 +172,9 @@ export async function showCommunity(ctx, main, space, sort) {
 
   const load = async () => {
     const page = await get(`/forum/api/c/${space}/posts?sort=${sort}&limit=50`);
+    // The header counts what the feed shows, new posts included (its own and others').
+    const count = main.querySelector('[data-test=post-count]');
+    if (count) count.textContent = plural(page.total, 'post');
     const key = JSON.stringify(page.posts);
     if (key === shown) return;
     shown = key;

@@ -5,6 +5,7 @@ import { del, get, post } from '../lib/api.js';
 import { h, plural, replace, timeAgo } from '../lib/dom.js';
 import { authorLine, busy, postCard, voteBox } from '../lib/widgets.js';
 import { icon } from '../lib/icons.js';
+import { richText } from '../lib/rich-text.js';
 
 function replyForm(ctx, space, postId, parent, onDone, { autofocus = false } = {}) {
   const text = h('textarea', {
@@ -68,7 +69,7 @@ function thread(ctx, space, postId, comments, reload) {
         h('span.dot', {}, '·'),
         h('span.time', {}, timeAgo(comment.created_at)),
       ),
-      h('div.comment-body', { 'data-test': 'comment-body' }, comment.body),
+      richText('div.comment-body.markdown', { 'data-test': 'comment-body' }, comment.body),
       h(
         'div.comment-actions',
         {},

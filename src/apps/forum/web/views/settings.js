@@ -108,6 +108,15 @@ export async function showSettings(ctx, main) {
   ctx.setTitle('Settings');
 }
 
+const SLUG_RULE = '2 to 30 characters: lowercase letters a–z, digits and -, not starting with -.';
+
+/** What is wrong with a short name, in words ('' if nothing). */
+function slugProblem(value) {
+  if (value === '') return 'Give the community a short name.';
+  if (/^[a-z0-9][a-z0-9-]{1,29}$/.test(value)) return '';
+  return `Short names are ${SLUG_RULE}`;
+}
+
 export function showNewCommunity(ctx, main) {
   const slug = h('input', {
     name: 'slug',
@@ -115,7 +124,11 @@ export function showNewCommunity(ctx, main) {
     pattern: '[a-z0-9][a-z0-9\\-]{1,29}',
     required: true,
     'data-test': 'community-slug',
+    // The browser's own words ("match the requested format") do not say what is allowed.
+    oninput: () => slug.setCustomValidity(slugProblem(slug.value)),
+    oninvalid: () => slug.setCustomValidity(slugProblem(slug.value)),
   });
+  const slugHint = h('span.hint', {}, SLUG_RULE);
   const name = h('input', {
     name: 'name',
     placeholder: 'Gardening',
@@ -136,17 +149,30 @@ export function showNewCommunity(ctx, main) {
       onsubmit: (event) => {
         event.preventDefault();
         void busy(form, error, async () => {
-          const community = await post('/forum/api/communities', {
-            slug: slug.value,
-            name: name.value,
-            description: description.value,
-          });
+          let community;
+          try {
+            community = await post('/forum/api/communities', {
+              slug: slug.value,
+              name: name.value,
+              description: description.value,
+            });
+          } catch (failure) {
+            if (failure.code !== 'community_exists') throw failure;
+            await ctx.refreshSidebar();
+            replace(
+              error,
+              `A community named “${slug.value}” exists already: choose another short name, or `,
+              h('a', { href: `#/c/${failure.details.space}`, 'data-test': 'existing' }, 'open it'),
+              '.',
+            );
+            return;
+          }
           await ctx.refreshSidebar();
           ctx.navigate(`#/c/${community.space}`);
         });
       },
     },
-    h('label', {}, 'Short name (in its keys, cannot change)', slug),
+    h('label', {}, 'Short name (in its keys, cannot change)', slug, slugHint),
     h('label', {}, 'Title', name),
     h('label', {}, 'Description', description),
     h('div.row', {}, h('button.primary', { type: 'submit' }, 'Create public community')),
