@@ -22,6 +22,7 @@ import type { NodeContext } from '../node/context.js';
 import { isEmptyScope, restrictScope, scopeFromWire, scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
 import {
+  MAX_SYNC_HEADER_BYTES,
   SYNC_MEDIA_TYPE,
   decodeShortIds,
   decodeSyncMessage,
@@ -40,6 +41,11 @@ export const MAX_LISTED_IDS = 1_000_000;
 const FETCH_CHUNK = 500;
 export const DEFAULT_FETCH_BYTES = 8 * 1024 * 1024;
 export const MAX_FETCH_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest sync request body: a full header, then the largest payload (20,000 short ids, or
+ * one fingerprint byte for each of at most 65,536 buckets).
+ */
+export const MAX_SYNC_BODY_BYTES = 4 + MAX_SYNC_HEADER_BYTES + 256 * 1024;
 const SESSION_TTL_MS = 120_000;
 const MAX_SESSIONS = 16;
 const MAX_CONCURRENT = 4;
@@ -65,6 +71,11 @@ export class SyncResponder {
     private readonly ctx: NodeContext,
     private readonly summaries: SummaryManager,
   ) {}
+
+  /** The node's limit on request bodies. */
+  get maxBodyBytes(): number {
+    return this.ctx.config.max_body_bytes;
+  }
 
   /**
    * The scope of a request, restricted to the tables this node mirrors and, for a list of
@@ -337,14 +348,18 @@ export function registerSyncRoutes(
     done(null, body),
   );
   const binary = (reply: FastifyReply): FastifyReply => reply.type(SYNC_MEDIA_TYPE);
-  app.post('/sync/reconcile', async (request, reply) =>
+  // Never more than the node's own limit on request bodies.
+  const limits = { bodyLimit: Math.min(MAX_SYNC_BODY_BYTES, responder.maxBodyBytes) };
+  app.post('/sync/reconcile', limits, async (request, reply) =>
     binary(reply).send(await answering(reply, () => responder.reconcile(request))),
   );
-  app.post('/sync/symbols', async (request, reply) =>
+  app.post('/sync/symbols', limits, async (request, reply) =>
     binary(reply).send(await responder.symbols(request)),
   );
-  app.post('/sync/ids', async (request, reply) => binary(reply).send(await responder.ids(request)));
-  app.post('/sync/fetch', async (request, reply) =>
+  app.post('/sync/ids', limits, async (request, reply) =>
+    binary(reply).send(await responder.ids(request)),
+  );
+  app.post('/sync/fetch', limits, async (request, reply) =>
     reply.send(await responder.fetch(request, reply)),
   );
   app.get('/sync/peers', async () => peersView());
