@@ -17,8 +17,8 @@ import { scopeTables, type Scope } from './scope.js';
 
 /** Short ids read per step of a whole-store build (an index-only scan: a few ms). */
 const SCAN_CHUNK = 20_000;
-/** Entries read per step of a table-list build (each is hashed: a few ms). */
-const TABLE_SCAN_CHUNK = 2_000;
+/** Entries read per step of a table-list build (each is read whole and hashed: a few ms). */
+const TABLE_SCAN_CHUNK = 256;
 
 /** The requester of the node's own sessions: not limited by the per-requester bounds. */
 export const LOCAL = 'local';

@@ -149,7 +149,8 @@ export class SyncScans {
       const table = Buffer.from(key.buffer, key.byteOffset, 32);
       let seq = -1;
       for (;;) {
-        const rows = statement.all(indexedPrefix(table), table, seq, SCAN_SLICE) as [
+        // Whole entries are read here (to hash them): as many at a time as a page reads.
+        const rows = statement.all(indexedPrefix(table), table, seq, ENTRY_SLICE) as [
           number,
           Buffer,
         ][];
@@ -158,12 +159,12 @@ export class SyncScans {
           const k = shortKey(sha256(data));
           if (inSome(k)) found.push(k);
         }
-        work += rows.length + QUERY_COST;
+        work += (rows.length + QUERY_COST) * (SCAN_SLICE / ENTRY_SLICE);
         if (work >= SCAN_SLICE) {
           work = 0;
           yield;
         }
-        if (rows.length < SCAN_SLICE || found.length > limit) break;
+        if (rows.length < ENTRY_SLICE || found.length > limit) break;
       }
       if (found.length > limit) break;
     }
