@@ -48,6 +48,8 @@ export const MAX_FETCH_BYTES = 32 * 1024 * 1024;
 export const MAX_SYNC_BODY_BYTES = 4 + MAX_SYNC_HEADER_BYTES + 256 * 1024;
 const SESSION_TTL_MS = 120_000;
 const MAX_SESSIONS = 16;
+/** Snapshots one address may hold: its next one replaces its own oldest, not someone else's. */
+const MAX_SESSIONS_PER_ADDRESS = 4;
 const MAX_CONCURRENT = 4;
 
 /** Header carrying where a bucket-range fetch continues (hex short id) when it was cut. */
@@ -56,6 +58,8 @@ export const NEXT_HEADER = 'p2pcloud-next';
 interface Snapshot {
   readonly sketch: Sketch;
   readonly expires: number;
+  /** The address that asked for it: one address may hold a few snapshots at a time. */
+  readonly owner: string;
 }
 
 /** How many symbols to send for an estimated difference: ~1.4 are needed on average. */
@@ -118,14 +122,19 @@ export class SyncResponder {
     return this.summaries.get(scope, requester);
   }
 
-  private remember(sketch: Sketch): string {
+  private remember(sketch: Sketch, owner: string): string {
     const now = Date.now();
-    for (const [token, snapshot] of this.sessions)
+    const own: string[] = [];
+    for (const [token, snapshot] of this.sessions) {
       if (snapshot.expires < now) this.sessions.delete(token);
+      else if (snapshot.owner === owner) own.push(token);
+    }
+    // Oldest first (a Map keeps insertion order).
+    while (own.length >= MAX_SESSIONS_PER_ADDRESS) this.sessions.delete(own.shift()!);
     while (this.sessions.size >= MAX_SESSIONS)
       this.sessions.delete(this.sessions.keys().next().value!);
     const token = randomBytes(12).toString('base64url');
-    this.sessions.set(token, { sketch, expires: now + SESSION_TTL_MS });
+    this.sessions.set(token, { sketch, expires: now + SESSION_TTL_MS, owner });
     return token;
   }
 
@@ -167,7 +176,7 @@ export class SyncResponder {
             from: 0,
             symbols: wanted,
             capacity,
-            session: this.remember(snapshot),
+            session: this.remember(snapshot, request.ip),
           },
           snapshot.encode(0, wanted),
         );
