@@ -23,6 +23,7 @@ import type { NodeContext } from '../node/context.js';
 import { isEmptyScope, restrictScope, scopeFromWire, scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
 import {
+  MAX_SYNC_HEADER_BYTES,
   SYNC_MEDIA_TYPE,
   decodeShortIds,
   decodeSyncMessage,
@@ -41,8 +42,15 @@ export const MAX_LISTED_IDS = 1_000_000;
 const FETCH_CHUNK = 500;
 export const DEFAULT_FETCH_BYTES = 8 * 1024 * 1024;
 export const MAX_FETCH_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest sync request body: a full header, then the largest payload (20,000 short ids, or
+ * one fingerprint byte for each of at most 65,536 buckets).
+ */
+export const MAX_SYNC_BODY_BYTES = 4 + MAX_SYNC_HEADER_BYTES + 256 * 1024;
 const SESSION_TTL_MS = 120_000;
 const MAX_SESSIONS = 16;
+/** Snapshots one address may hold: its next one replaces its own oldest, not someone else's. */
+const MAX_SESSIONS_PER_ADDRESS = 4;
 const MAX_CONCURRENT = 4;
 
 /** Header carrying where a bucket-range fetch continues (hex short id) when it was cut. */
@@ -51,6 +59,8 @@ export const NEXT_HEADER = 'p2pcloud-next';
 interface Snapshot {
   readonly sketch: Sketch;
   readonly expires: number;
+  /** The address that asked for it: one address may hold a few snapshots at a time. */
+  readonly owner: string;
 }
 
 /** How many symbols to send for an estimated difference: ~1.4 are needed on average. */
@@ -66,6 +76,11 @@ export class SyncResponder {
     private readonly ctx: NodeContext,
     private readonly summaries: SummaryManager,
   ) {}
+
+  /** The node's limit on request bodies. */
+  get maxBodyBytes(): number {
+    return this.ctx.config.max_body_bytes;
+  }
 
   /**
    * The scope of a request, restricted to the tables this node mirrors and, for a list of
@@ -109,14 +124,19 @@ export class SyncResponder {
     return this.summaries.get(scope, requester);
   }
 
-  private remember(sketch: Sketch): string {
+  private remember(sketch: Sketch, owner: string): string {
     const now = Date.now();
-    for (const [token, snapshot] of this.sessions)
+    const own: string[] = [];
+    for (const [token, snapshot] of this.sessions) {
       if (snapshot.expires < now) this.sessions.delete(token);
+      else if (snapshot.owner === owner) own.push(token);
+    }
+    // Oldest first (a Map keeps insertion order).
+    while (own.length >= MAX_SESSIONS_PER_ADDRESS) this.sessions.delete(own.shift()!);
     while (this.sessions.size >= MAX_SESSIONS)
       this.sessions.delete(this.sessions.keys().next().value!);
     const token = randomBytes(12).toString('base64url');
-    this.sessions.set(token, { sketch, expires: now + SESSION_TTL_MS });
+    this.sessions.set(token, { sketch, expires: now + SESSION_TTL_MS, owner });
     return token;
   }
 
@@ -158,7 +178,7 @@ export class SyncResponder {
             from: 0,
             symbols: wanted,
             capacity,
-            session: this.remember(snapshot),
+            session: this.remember(snapshot, request.ip),
           },
           snapshot.encode(0, wanted),
         );
@@ -339,14 +359,18 @@ export function registerSyncRoutes(
     done(null, body),
   );
   const binary = (reply: FastifyReply): FastifyReply => reply.type(SYNC_MEDIA_TYPE);
-  app.post('/sync/reconcile', async (request, reply) =>
+  // Never more than the node's own limit on request bodies.
+  const limits = { bodyLimit: Math.min(MAX_SYNC_BODY_BYTES, responder.maxBodyBytes) };
+  app.post('/sync/reconcile', limits, async (request, reply) =>
     binary(reply).send(await answering(reply, () => responder.reconcile(request))),
   );
-  app.post('/sync/symbols', async (request, reply) =>
+  app.post('/sync/symbols', limits, async (request, reply) =>
     binary(reply).send(await responder.symbols(request)),
   );
-  app.post('/sync/ids', async (request, reply) => binary(reply).send(await responder.ids(request)));
-  app.post('/sync/fetch', async (request, reply) =>
+  app.post('/sync/ids', limits, async (request, reply) =>
+    binary(reply).send(await responder.ids(request)),
+  );
+  app.post('/sync/fetch', limits, async (request, reply) =>
     reply.send(await responder.fetch(request, reply)),
   );
   app.get('/sync/peers', async () => peersView());

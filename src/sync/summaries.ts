@@ -17,8 +17,8 @@ import { scopeTables, type Scope } from './scope.js';
 
 /** Short ids read per step of a whole-store build (an index-only scan: a few ms). */
 const SCAN_CHUNK = 20_000;
-/** Entries read per step of a table-list build (each is hashed: a few ms). */
-const TABLE_SCAN_CHUNK = 2_000;
+/** Entries read per step of a table-list build (each is read whole and hashed: a few ms). */
+const TABLE_SCAN_CHUNK = 256;
 
 /** The requester of the node's own sessions: not limited by the per-requester bounds. */
 export const LOCAL = 'local';
@@ -26,13 +26,17 @@ export const LOCAL = 'local';
 /**
  * Memory one table-list summary holds, measured (see docs/protocol.md, cost model): three
  * u32 arrays per bucket, 16 bytes per sketch symbol, the table list and its index (a Buffer
- * and a map entry per table), and a fixed part (objects, promise, closures).
+ * and entries in two maps per table: ~280 bytes measured), and a fixed part (objects, promise,
+ * closures).
  */
-export const SUMMARY_FIXED_BYTES = 4096;
-export const SUMMARY_TABLE_BYTES = 320;
+export const SUMMARY_FIXED_BYTES = 8192;
+export const SUMMARY_TABLE_BYTES = 400;
 export function summaryBytes(buckets: number, capacity: number, tables: number): number {
   return SUMMARY_FIXED_BYTES + buckets * 12 + capacity * 16 + tables * SUMMARY_TABLE_BYTES;
 }
+
+/** Addresses whose allowance is remembered before full ones are forgotten. */
+const MAX_ALLOWANCES = 4096;
 
 /** What one build costs a requester's allowance, in entries read, beyond the entries. */
 const BUILD_BASE_ENTRIES = 1_000;
@@ -89,6 +93,11 @@ function summaryKey(scope: Scope): string {
 export class SummaryManager {
   private readonly tracked = new Map<string, Tracked>();
   private readonly allowances = new Map<string, Allowance>();
+  /**
+   * Table key (binary string) → the table-list summaries that include it: a change is applied
+   * to the summaries of its table only, not offered to every summary held.
+   */
+  private readonly byTable = new Map<string, Set<Tracked>>();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -169,10 +178,15 @@ export class SummaryManager {
     }
     allowance.tokens -= entries + BUILD_BASE_ENTRIES;
     this.allowances.set(requester, allowance);
-    // Forget allowances that are full again, so the map does not grow with every address.
-    if (this.allowances.size > 4096) {
+    // Forget allowances that are full again, so the map does not grow with every address;
+    // past twice that many, the oldest go (their debt forgiven) rather than memory.
+    if (this.allowances.size > MAX_ALLOWANCES) {
       for (const [who, a] of this.allowances) {
         if (a.tokens + ((now - a.at) / 1000) * rate >= burst) this.allowances.delete(who);
+      }
+      for (const who of this.allowances.keys()) {
+        if (this.allowances.size <= 2 * MAX_ALLOWANCES) break;
+        this.allowances.delete(who);
       }
     }
   }
@@ -208,10 +222,23 @@ export class SummaryManager {
       return entry.summary;
     })();
     this.tracked.set(key, entry);
-    entry.ready.catch(() => {
-      if (this.tracked.get(key) === entry) this.tracked.delete(key);
-    });
+    for (const table of tableIndex?.keys() ?? []) {
+      let set = this.byTable.get(table);
+      if (!set) this.byTable.set(table, (set = new Set()));
+      set.add(entry);
+    }
+    entry.ready.catch(() => this.forget(key, entry));
     return entry.ready;
+  }
+
+  private forget(key: string, entry: Tracked): void {
+    if (this.tracked.get(key) !== entry) return;
+    this.tracked.delete(key);
+    for (const table of entry.tableIndex?.keys() ?? []) {
+      const set = this.byTable.get(table);
+      set?.delete(entry);
+      if (set?.size === 0) this.byTable.delete(table);
+    }
   }
 
   private async build(entry: Tracked): Promise<void> {
@@ -248,10 +275,18 @@ export class SummaryManager {
   }
 
   private apply(changes: readonly StoreChange[]): void {
-    for (const entry of this.tracked.values()) {
-      if (entry.pending) entry.pending.push(...changes);
-      else this.applyTo(entry, changes, entry.done);
+    const whole = this.tracked.get('all');
+    if (whole) this.offer(whole, changes);
+    if (this.byTable.size === 0) return;
+    for (const change of changes) {
+      const set = this.byTable.get(change.table.toString('latin1'));
+      if (set) for (const entry of set) this.offer(entry, [change]);
     }
+  }
+
+  private offer(entry: Tracked, changes: readonly StoreChange[]): void {
+    if (entry.pending) for (const change of changes) entry.pending.push(change);
+    else this.applyTo(entry, changes, entry.done);
   }
 
   private applyTo(entry: Tracked, changes: readonly StoreChange[], complete: boolean): void {
@@ -313,7 +348,7 @@ export class SummaryManager {
       .sort((a, b) => a[1].lastUsed - b[1].lastUsed);
     for (const [key, entry] of candidates) {
       if (excess <= 0) break;
-      this.tracked.delete(key);
+      this.forget(key, entry);
       excess -= entry.bytes;
     }
     return Math.max(0, excess);

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { OFFSET, decodeEntry, entryId } from '../../src/entry/format.js';
 import { shortBucket } from '../../src/reconcile/summary.js';
-import { MAX_PAGE_ROWS, openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { MAX_PAGE_ROWS } from '../../src/store/sqlite/sync-scans.js';
 import { shortIdKey, shortIdOf } from '../../src/sync/wire.js';
 import { makeEntries } from '../helpers/sync.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -22,11 +23,16 @@ type Filled = {
   big: Buffer[];
   small: Buffer[];
   tables: { big: Buffer; small: Buffer };
+  /** A second store on the same file whose scans run on a reader thread. */
+  threaded: ReturnType<typeof openSqliteStore>;
 };
 
 let filling: Promise<Filled> | undefined;
 after(async () => {
-  if (filling) await (await filling).store.close();
+  if (!filling) return;
+  const { store, threaded } = await filling;
+  await threaded.close();
+  await store.close();
 });
 
 /** One store for the file's tests (filling it is most of their time). */
@@ -36,7 +42,8 @@ function filledStore(): Promise<Filled> {
 }
 
 async function fill(): Promise<Filled> {
-  const store = openSqliteStore({ path: join(tempDir(), 'store.db'), buckets: BUCKETS });
+  const path = join(tempDir(), 'store.db');
+  const store = openSqliteStore({ path, buckets: BUCKETS });
   const big = makeEntries(MAX_PAGE_ROWS + 3000, { label: 'big' }).bytes;
   const small = makeEntries(40, { label: 'small' }).bytes;
   for (let i = 0; i < big.length; i += 5000) {
@@ -46,7 +53,14 @@ async function fill(): Promise<Filled> {
   await store.putMany(small.map((bytes) => ({ entry: decodeEntry(bytes), id: entryId(bytes) })));
   const tableOf = (bytes: Buffer): Buffer =>
     Buffer.from(bytes.subarray(OFFSET.table, OFFSET.table + 32));
-  return { store, big, small, tables: { big: tableOf(big[0]!), small: tableOf(small[0]!) } };
+  const threaded = openSqliteStore({ path, buckets: BUCKETS, readerThreads: 1 });
+  return {
+    store,
+    threaded,
+    big,
+    small,
+    tables: { big: tableOf(big[0]!), small: tableOf(small[0]!) },
+  };
 }
 
 /** The expected short ids (as hex keys) of `entries` in buckets [from, to), ascending. */
@@ -62,7 +76,7 @@ const keys = (ids: readonly [number, number][]): string[] =>
   ids.map(([hi, lo]) => shortIdKey(hi, lo));
 
 test('short ids by bucket range are the same through either index', async () => {
-  const { store, big, small, tables } = await filledStore();
+  const { store, threaded, big, small, tables } = await filledStore();
   const ranges: [number, number][] = [
     [0, 1],
     [3, 9],
@@ -88,25 +102,38 @@ test('short ids by bucket range are the same through either index', async () => 
   const absent = [randomBytes(32), randomBytes(32)];
   assert.deepEqual(await store.shortIdsInRanges(ranges, absent), [[], [], [], []]);
   assert.deepEqual(await store.heldTables([absent[0]!, tables.small, absent[1]!]), [tables.small]);
+  // The same answers from a reader thread.
+  assert.deepEqual(await threaded.shortIdsInRanges(ranges, [tables.small]), viaTables);
+  assert.deepEqual(await threaded.shortIdsInRanges(ranges, [tables.small, tables.big]), viaIds);
+  assert.deepEqual(await threaded.shortIdsInRanges(ranges), all);
+  assert.deepEqual(await threaded.shortIdsInRanges(ranges, absent), [[], [], [], []]);
   // A limit stops the scan once it is passed.
   const limited = await store.shortIdsInRanges([[0, BUCKETS]], undefined, 100);
   assert.ok(limited[0]!.length > 100 && limited[0]!.length < big.length);
 });
 
 test('a bucket-range page of a sparse scope ends after a bounded number of rows', async () => {
-  const { store, small, tables } = await filledStore();
-  const seen: string[] = [];
-  let after: [number, number] | undefined;
-  let pages = 0;
-  for (; pages < 20; pages++) {
-    const page = await store.entriesInBuckets(0, BUCKETS, [tables.small], after, 32 * 1024 * 1024);
-    for (const bytes of page.entries) seen.push(toKey(bytes));
-    if (!page.next) break;
-    after = page.next;
+  const { store, threaded, small, tables } = await filledStore();
+  for (const where of [store, threaded]) {
+    const seen: string[] = [];
+    let after: [number, number] | undefined;
+    let pages = 0;
+    for (; pages < 20; pages++) {
+      const page = await where.entriesInBuckets(0, BUCKETS, [tables.small], after, 1 << 25);
+      for (const bytes of page.entries) seen.push(toKey(bytes));
+      if (!page.next) break;
+      after = page.next;
+    }
+    // 23,040 entries in the range, 40 of them in scope: two pages, the first cut by rows read.
+    assert.equal(pages, 1);
+    assert.deepEqual(seen, expected(small, 0, BUCKETS));
   }
-  // 23,040 entries in the range, 40 of them in scope: two pages, the first cut by rows read.
-  assert.equal(pages, 1);
-  assert.deepEqual(seen, expected(small, 0, BUCKETS));
+  // Pages cut by bytes continue where they stopped, on either side.
+  const first = await threaded.entriesInBuckets(0, BUCKETS, undefined, undefined, 64 * 1024);
+  assert.ok(first.next && first.entries.length > 0);
+  const again = await store.entriesInBuckets(0, BUCKETS, undefined, undefined, 64 * 1024);
+  assert.deepEqual(again.next, first.next);
+  assert.deepEqual(again.entries, first.entries);
   const none = await store.entriesInBuckets(0, BUCKETS, [randomBytes(32)], undefined, 1 << 20);
   assert.deepEqual(none, { entries: [] });
 });

@@ -9,9 +9,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { toHex } from '../../src/encoding/bytes.js';
 import { OFFSET, entryId } from '../../src/entry/format.js';
 import { decodeFrames } from '../../src/entry/framing.js';
+import { SetSummary } from '../../src/reconcile/summary.js';
 import {
   SYNC_MEDIA_TYPE,
   decodeSyncMessage,
@@ -96,6 +98,40 @@ function absentTables(n: number): string[] {
 }
 
 const cases: [string, (t: TestContext) => Promise<void>][] = [];
+
+/** A sync request sent from another loopback address (another "peer" to the node). */
+function syncFrom(
+  localAddress: string,
+  path: string,
+  header: Record<string, unknown>,
+  payload?: Buffer,
+): Promise<{ status: number; body: Buffer }> {
+  const body = encodeSyncMessage({ v: 1, ...header }, payload);
+  const url = new URL(node.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent: false,
+        host: url.hostname,
+        port: url.port,
+        localAddress,
+        method: 'POST',
+        path,
+        headers: { 'content-type': SYNC_MEDIA_TYPE, 'content-length': String(body.length) },
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${path} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** A generous bound on a /health answer on a shared two-core machine. */
 const HEALTH_BOUND_MS = 400;
@@ -254,6 +290,35 @@ cases.push([
     );
     assert.equal(honest.status, 200, String(honest.body));
     assert.equal(decodeSyncMessage(honest.body).header.count, 1);
+  },
+]);
+
+cases.push([
+  "a stranger's reconciles do not evict an honest peer's sketch snapshot",
+  async () => {
+    // Fingerprints of the node's own set: the difference is empty and the answer a sketch.
+    const ours = new SetSummary(BUCKETS, 256);
+    for (const bytes of [...held.bytes, ...single.bytes]) {
+      const [hi, lo] = shortIdOf(entryId(bytes));
+      ours.toggle(hi, lo, 1);
+    }
+    const header = { scope: 'all', salt: 99, count: ours.size, capacity: 256, buckets: BUCKETS };
+    const payload = Buffer.from(ours.fingerprints(99));
+    const honest = await syncFrom('127.0.0.2', '/sync/reconcile', header, payload);
+    assert.equal(honest.status, 200, honest.body.toString());
+    const answer = decodeSyncMessage(honest.body).header;
+    assert.equal(answer.mode, 'sketch');
+    for (let i = 0; i < 40; i++) {
+      const stranger = await syncFrom('127.0.0.3', '/sync/reconcile', header, payload);
+      assert.equal(stranger.status, 200);
+    }
+    const more = await syncFrom('127.0.0.2', '/sync/symbols', {
+      session: answer.session,
+      from: answer.symbols,
+      to: (answer.symbols as number) + 10,
+    });
+    assert.equal(more.status, 200, more.body.toString());
+    assert.equal(decodeSyncMessage(more.body).header.symbols, 10);
   },
 ]);
 

@@ -87,6 +87,7 @@ test('one requester evicts only its own summaries, and the whole stays within th
   assert.equal(followed.size, 100);
   await store.putMany(extra.map((bytes) => ({ entry: decodeEntry(bytes), id: entryId(bytes) })));
   assert.equal(followed.size, 103);
+  assert.equal(honest.size, 100, 'a summary without the new table is not touched');
 
   // A scope whose summary alone exceeds a requester's share is refused outright.
   const tooLarge = await rejection(summaries.get(scopeOf(tables, 0, TABLES), '198.51.100.9'));

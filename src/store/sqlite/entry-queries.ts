@@ -19,6 +19,8 @@ interface EntryRow {
 }
 
 const ID_CHUNK = 256;
+/** The bytes of an entry that the filters read: version, table and recipient keys. */
+const HEAD_BYTES = OFFSET.recipient + 32;
 
 function compareRows(a: EntryRow, b: EntryRow): number {
   return a.created_at - b.created_at || a.seq - b.seq;
@@ -181,11 +183,23 @@ export class EntryQueries {
     return this.finishInMemory(q, rows);
   }
 
+  /**
+   * A bucket holds about N/B entries: they are filtered and ordered by their first bytes (up to
+   * the end of the recipient key, all the filters look at), and only the page's entries are
+   * then read whole, so memory stays small however large the entries are.
+   */
   private rowsByBucket(q: EntryQuery): EntryRow[] {
     const { lo, last } = bucketKeys(q.bucket!, this.buckets);
-    const rows = this.prepare(
-      'SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?',
+    const heads = this.prepare(
+      `SELECT e.seq AS seq, e.created_at AS created_at, e.expires_at AS expires_at, substr(e.data, 1, ${HEAD_BYTES}) AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?`,
     ).all(lo, last) as EntryRow[];
-    return this.finishInMemory(q, rows);
+    const whole = this.prepare('SELECT data FROM entries WHERE seq = ?').pluck(true);
+    const rows: EntryRow[] = [];
+    for (const head of this.finishInMemory(q, heads)) {
+      // An entry deleted since (by a sweep on another connection) is simply left out.
+      const data = whole.get(head.seq) as Buffer | undefined;
+      if (data) rows.push({ ...head, data });
+    }
+    return rows;
   }
 }

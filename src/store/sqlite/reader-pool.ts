@@ -7,7 +7,13 @@ import { Worker } from 'node:worker_threads';
 import { HELPER_THREAD_LIMITS } from '../../worker-limits.js';
 import { P2PError } from '../../errors.js';
 import type { EntryQuery, FramedPage, QueryPage } from '../store.js';
-import { unpackFramed, unpackPage, type ReadResponse } from './reader-protocol.js';
+import {
+  unpackFramed,
+  unpackPage,
+  type ReadRequest,
+  type ReadResponse,
+  type ScanRequest,
+} from './reader-protocol.js';
 
 interface Pending {
   resolve: (response: ReadResponse) => void;
@@ -72,14 +78,19 @@ export class ReaderPool {
   }
 
   async query(query: EntryQuery): Promise<QueryPage> {
-    return unpackPage(await this.send(query, false));
+    return unpackPage(await this.send({ query, framed: false }));
   }
 
   async queryFramed(query: EntryQuery): Promise<FramedPage> {
-    return unpackFramed(await this.send(query, true));
+    return unpackFramed(await this.send({ query, framed: true }));
   }
 
-  private send(query: EntryQuery, framed: boolean): Promise<ReadResponse> {
+  /** Runs a sync scan on a reader thread; the caller unpacks the answer. */
+  scan(scan: ScanRequest): Promise<ReadResponse> {
+    return this.send({ scan });
+  }
+
+  private send(message: Omit<ReadRequest, 'id'>): Promise<ReadResponse> {
     this.lastUsed = Date.now();
     let best = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
@@ -87,7 +98,7 @@ export class ReaderPool {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { worker: best, resolve, reject });
       this.load[best]! += 1;
-      this.workers[best]!.postMessage({ id, query, framed });
+      this.workers[best]!.postMessage({ id, ...message });
     });
   }
 

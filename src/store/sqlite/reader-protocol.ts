@@ -1,12 +1,40 @@
-/** Messages between the store and its reader threads: queries in, packed pages out. */
+/**
+ * Messages between the store and its reader threads: queries (or sync scans) in, packed pages
+ * (or short-id lists) out.
+ */
 import type { EntryQuery, FramedPage, QueryPage, StoredEntry } from '../store.js';
 import { encodeFrames } from '../../entry/framing.js';
+import type { BucketPage, KeyRange, Scan, SyncScans } from './sync-scans.js';
+
+/** A sync scan for a reader thread (see sync-scans.ts); table keys as binary strings. */
+export type ScanRequest =
+  | {
+      readonly kind: 'ids';
+      readonly ranges: readonly KeyRange[];
+      readonly wanted?: readonly string[];
+      readonly limit: number;
+    }
+  | {
+      readonly kind: 'table-ids';
+      /** The table keys one after the other, 32 bytes each (one buffer: cheap to pass on). */
+      readonly tables: Uint8Array;
+      readonly ranges: readonly KeyRange[];
+      readonly limit: number;
+    }
+  | {
+      readonly kind: 'page';
+      readonly range: KeyRange;
+      readonly wanted?: readonly string[];
+      readonly after?: bigint;
+      readonly maxBytes: number;
+    };
 
 export interface ReadRequest {
   readonly id: number;
-  readonly query: EntryQuery;
+  readonly query?: EntryQuery;
   /** Answer with the page in binary framing rather than entry by entry. */
   readonly framed?: boolean;
+  readonly scan?: ScanRequest;
 }
 
 export interface ReadResponse {
@@ -21,6 +49,11 @@ export interface ReadResponse {
   /** For framed requests: the page as frames, and how many entries it holds. */
   readonly frames?: Uint8Array;
   readonly count?: number;
+  /** For short-id scans: hi, lo of every id in order, and how many belong to each list. */
+  readonly ids?: Uint32Array;
+  readonly counts?: Uint32Array;
+  /** For bucket-range pages: where the range continues. */
+  readonly pageNext?: [number, number];
 }
 
 /** Buffers lose their class on the way to a thread; make the query's keys Buffers again. */
@@ -103,4 +136,64 @@ export function unpackFramed(response: ReadResponse): FramedPage {
   return response.next
     ? { frames, count: response.count!, next: response.next }
     : { frames, count: response.count! };
+}
+
+/** Starts the scan a request asks for. */
+export function startScan(scans: SyncScans, request: ScanRequest): Scan<unknown> {
+  const wanted = 'wanted' in request && request.wanted ? new Set(request.wanted) : undefined;
+  switch (request.kind) {
+    case 'ids':
+      return scans.idsInRanges(request.ranges, wanted, request.limit);
+    case 'table-ids':
+      return scans.idsOfTablesInRanges(
+        Array.from({ length: request.tables.length / 32 }, (_, i) =>
+          request.tables.subarray(i * 32, i * 32 + 32),
+        ),
+        request.ranges,
+        request.limit,
+      );
+    case 'page':
+      return scans.bucketPage(request.range, wanted, request.after, request.maxBytes);
+  }
+}
+
+/** Packs what a scan returned (short-id lists or a page of entries) for the way back. */
+export function packScan(
+  id: number,
+  result: [number, number][][] | BucketPage,
+): { response: ReadResponse; transfer: ArrayBuffer[] } {
+  if (Array.isArray(result)) {
+    const counts = Uint32Array.from(result, (list) => list.length);
+    const ids = new Uint32Array(counts.reduce((a, b) => a + b, 0) * 2);
+    let i = 0;
+    for (const list of result) {
+      for (const [hi, lo] of list) {
+        ids[i++] = hi;
+        ids[i++] = lo;
+      }
+    }
+    return { response: { id, ids, counts }, transfer: [ids.buffer, counts.buffer] };
+  }
+  const page = packPage(id, {
+    entries: result.entries.map((bytes) => ({ seq: 0, createdAt: 0, expiresAt: 0, bytes })),
+  });
+  return {
+    response: { ...page.response, ...(result.next ? { pageNext: result.next } : {}) },
+    transfer: page.transfer,
+  };
+}
+
+export function unpackIds(response: ReadResponse): [number, number][][] {
+  const ids = response.ids!;
+  let i = 0;
+  return Array.from(response.counts!, (n) => {
+    const list: [number, number][] = new Array(n);
+    for (let j = 0; j < n; j++, i += 2) list[j] = [ids[i]!, ids[i + 1]!];
+    return list;
+  });
+}
+
+export function unpackBucketPage(response: ReadResponse): BucketPage {
+  const entries = unpackPage(response).entries.map((e) => e.bytes);
+  return response.pageNext ? { entries, next: response.pageNext } : { entries };
 }

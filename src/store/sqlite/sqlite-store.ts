@@ -28,6 +28,14 @@ import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { EntryQueries } from './entry-queries.js';
 import { ReaderPool } from './reader-pool.js';
 import {
+  startScan,
+  unpackBucketPage,
+  unpackIds,
+  type ReadResponse,
+  type ScanRequest,
+} from './reader-protocol.js';
+import { SyncScans, tableSet, type Scan } from './sync-scans.js';
+import {
   TABLE_SQL,
   bucketKeys,
   indexedPrefix,
@@ -39,52 +47,11 @@ import {
 import { Checkpointer, SYNCHRONOUS_NAMES, type SynchronousName } from './checkpointer.js';
 import { StatementCache } from './statements.js';
 
-/**
- * Rows a sync scan reads between two turns of the event loop: a few ms of work, so a long
- * scan never holds up other requests for longer.
- */
-export const SCAN_SLICE = 2000;
-/** Entries (up to the maximum entry size each) read at a time by a bucket-range page. */
-const ENTRY_SLICE = 256;
-/** Rows one bucket-range page may read (in scope or not) before it ends with a continuation. */
-export const MAX_PAGE_ROWS = 20_000;
-
 /** Table keys looked up per query when a scope is cut to the tables held. */
 const HELD_CHUNK = 500;
-/** What one more query costs, counted in rows, when pacing a scan. */
-const QUERY_COST = 8;
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Gives the event loop a turn after every SCAN_SLICE rows' worth of work of one scan. */
-class Pacer {
-  private work = 0;
-
-  async step(rows: number): Promise<void> {
-    this.work += rows;
-    if (this.work < SCAN_SLICE) return;
-    this.work = 0;
-    await nextTurn();
-  }
-}
-
-/** The index of the first element of a sorted array that is ≥ `value`. */
-function lowerBound(sorted: readonly bigint[], value: bigint): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (sorted[mid]! < value) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-/** Table keys as a set of 32-character binary strings, for a cheap membership test per row. */
-function tableSet(tables: readonly Buffer[]): Set<string> {
-  return new Set(tables.map((t) => t.toString('latin1')));
 }
 
 export interface SqliteStoreOptions {
@@ -146,6 +113,7 @@ export class SqliteStore implements Store {
   /** Started by the first write: stores that are only read never need one. */
   private checkpointer: Checkpointer | undefined;
   private readonly queries: EntryQueries;
+  private readonly scans: SyncScans;
   private readonly readerThreads: number;
   private readonly cacheMiB: number;
   /** Started by the first query. */
@@ -186,6 +154,7 @@ export class SqliteStore implements Store {
     this.statements = new StatementCache(db);
     this.sums = this.loadBuckets();
     this.queries = new EntryQueries(db, this.buckets);
+    this.scans = new SyncScans(db);
     this.readerThreads = options.path === ':memory:' ? 0 : (options.readerThreads ?? 0);
     this.cacheMiB = options.cacheMiB ?? 64;
     this.peers = new SqlitePeerStore(db);
@@ -733,8 +702,7 @@ export class SqliteStore implements Store {
   ): Promise<[number, number][][]> {
     this.assertOpen();
     const keys = ranges.map(([from, to]) => this.bucketRangeKeys(from, to));
-    const pacer = new Pacer();
-    let wanted: Set<string> | undefined;
+    let wanted: string[] | undefined;
     if (tables) {
       const held = this.held(tables);
       if (held.tables.length === 0) return ranges.map(() => []);
@@ -742,109 +710,33 @@ export class SqliteStore implements Store {
       for (const [from, to] of ranges) inRanges += this.countInBuckets(from, to);
       // Two ways to the same lists: walk the id ranges and keep the scope's entries, or walk
       // the scope's tables by their index and keep the ids in the ranges. The cheaper is read.
-      if (held.count < inRanges) return this.idsOfTablesInRanges(held.tables, keys, limit, pacer);
-      wanted = tableSet(held.tables);
+      if (held.count < inRanges) {
+        const packed = new Uint8Array(held.tables.length * 32);
+        held.tables.forEach((t, i) => packed.set(t, i * 32));
+        return this.scan({ kind: 'table-ids', tables: packed, ranges: keys, limit }, unpackIds);
+      }
+      wanted = [...tableSet(held.tables)];
     }
-    const out: [number, number][][] = [];
-    let total = 0;
-    for (const { lo, last } of keys) {
-      const ids = await this.idsInRange(lo, last, wanted, limit - total, pacer);
-      out.push(ids);
-      total += ids.length;
-      if (total > limit) break;
-    }
-    return out;
+    return this.scan(
+      { kind: 'ids', ranges: keys, ...(wanted ? { wanted } : {}), limit },
+      unpackIds,
+    );
   }
 
   /**
-   * Short ids in the key range [lo, last] (of entries of `wanted` tables, if given), read
-   * SCAN_SLICE rows at a time. Stops after `limit` + 1 ids: the caller tells "too many" from
-   * "exactly the limit".
+   * Runs a sync scan on a reader thread, or here in slices with a turn of the event loop
+   * between them: either way no request holds the main thread for long.
    */
-  private async idsInRange(
-    lo: bigint,
-    last: bigint,
-    wanted: ReadonlySet<string> | undefined,
-    limit: number,
-    pacer: Pacer,
-  ): Promise<[number, number][]> {
-    const select = wanted
-      ? 'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k'
-      : 'SELECT k FROM ids WHERE k';
-    const first = this.prepare(`${select} >= ? AND ids.k <= ? ORDER BY ids.k LIMIT ?`)
-      .raw(true)
-      .safeIntegers(true);
-    const next = this.prepare(`${select} > ? AND ids.k <= ? ORDER BY ids.k LIMIT ?`)
-      .raw(true)
-      .safeIntegers(true);
-    const out: [number, number][] = [];
-    let cursor: bigint | undefined;
+  private async scan<T>(request: ScanRequest, unpack: (response: ReadResponse) => T): Promise<T> {
+    const readers = this.readerPool();
+    if (readers) return unpack(await readers.scan(request));
+    const scan = startScan(this.scans, request) as Scan<T>;
     for (;;) {
       this.assertOpen();
-      const rows = (
-        cursor === undefined ? first.all(lo, last, SCAN_SLICE) : next.all(cursor, last, SCAN_SLICE)
-      ) as [bigint, Buffer?][];
-      for (const [k, table] of rows) {
-        if (!wanted || wanted.has(table!.toString('latin1'))) out.push(shortOfSqlKey(k));
-      }
-      await pacer.step(rows.length + QUERY_COST);
-      if (rows.length < SCAN_SLICE || out.length > limit) return out;
-      cursor = rows[rows.length - 1]![0];
+      const step = scan.next();
+      if (step.done) return step.value;
+      await nextTurn();
     }
-  }
-
-  /**
-   * The short ids of the tables' entries that fall in the key ranges, one list per range, by
-   * reading the tables' entries through their index (each is hashed for its id).
-   */
-  private async idsOfTablesInRanges(
-    tables: readonly Buffer[],
-    ranges: readonly { lo: bigint; last: bigint }[],
-    limit: number,
-    pacer: Pacer,
-  ): Promise<[number, number][][]> {
-    const statement = this.prepare(
-      `SELECT seq, data FROM entries WHERE ${TABLE_SQL} AND seq > ? ORDER BY seq LIMIT ?`,
-    ).raw(true);
-    const sorted = [...ranges].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
-    const inSome = (k: bigint): boolean => {
-      let low = 0;
-      let high = sorted.length - 1;
-      while (low <= high) {
-        const mid = (low + high) >> 1;
-        const range = sorted[mid]!;
-        if (k < range.lo) high = mid - 1;
-        else if (k > range.last) low = mid + 1;
-        else return true;
-      }
-      return false;
-    };
-    const found: bigint[] = [];
-    for (const table of tables) {
-      let seq = -1;
-      for (;;) {
-        this.assertOpen();
-        const rows = statement.all(indexedPrefix(table), table, seq, SCAN_SLICE) as [
-          number,
-          Buffer,
-        ][];
-        for (const [s, data] of rows) {
-          seq = s;
-          const k = shortKey(sha256(data));
-          if (inSome(k)) found.push(k);
-        }
-        await pacer.step(rows.length + QUERY_COST);
-        if (rows.length < SCAN_SLICE || found.length > limit) break;
-      }
-      if (found.length > limit) break;
-    }
-    found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return ranges.map(({ lo, last }) => {
-      const out: [number, number][] = [];
-      let i = lowerBound(found, lo);
-      for (; i < found.length && found[i]! <= last; i++) out.push(shortOfSqlKey(found[i]!));
-      return out;
-    });
   }
 
   private inTables(data: Buffer, tables: ReadonlySet<string> | undefined): boolean {
@@ -878,51 +770,22 @@ export class SqliteStore implements Store {
     maxBytes: number,
   ): Promise<{ entries: Buffer[]; next?: [number, number] }> {
     this.assertOpen();
-    let wanted: Set<string> | undefined;
+    let wanted: string[] | undefined;
     if (tables) {
       const held = this.held(tables);
       if (held.tables.length === 0) return { entries: [] };
-      wanted = tableSet(held.tables);
+      wanted = [...tableSet(held.tables)];
     }
-    const range = this.bucketRangeKeys(from, to);
-    const select =
-      'SELECT ids.k, e.data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k <= ? AND ids.k';
-    const first = this.prepare(`${select} >= ? ORDER BY ids.k LIMIT ${ENTRY_SLICE}`)
-      .raw(true)
-      .safeIntegers(true);
-    const next = this.prepare(`${select} > ? ORDER BY ids.k LIMIT ${ENTRY_SLICE}`)
-      .raw(true)
-      .safeIntegers(true);
-    // The lowest key is -2^63, so "one before the range" cannot be expressed: start inclusive.
-    let cursor = after ? sqlKeyOf(after[0], after[1]) : undefined;
-    const entries: Buffer[] = [];
-    let bytes = 0;
-    let examined = 0;
-    for (;;) {
-      this.assertOpen();
-      const rows = (
-        cursor === undefined ? first.all(range.last, range.lo) : next.all(range.last, cursor)
-      ) as [bigint, Buffer][];
-      for (const [k, data] of rows) {
-        cursor = k;
-        if (this.inTables(data, wanted)) {
-          entries.push(data);
-          bytes += data.length;
-        }
-        if (bytes >= maxBytes) break;
-      }
-      examined += rows.length;
-      if (rows.length < ENTRY_SLICE && bytes < maxBytes) return { entries };
-      // A page ends at about maxBytes, or once it has read MAX_PAGE_ROWS rows of which few
-      // were in scope: what one request may cost does not depend on how sparse the scope is.
-      if (bytes >= maxBytes || examined >= MAX_PAGE_ROWS) {
-        if (cursor !== undefined && cursor < range.last) {
-          return { entries, next: shortOfSqlKey(cursor) };
-        }
-        return { entries };
-      }
-      await nextTurn();
-    }
+    return this.scan(
+      {
+        kind: 'page',
+        range: this.bucketRangeKeys(from, to),
+        ...(wanted ? { wanted } : {}),
+        ...(after ? { after: sqlKeyOf(after[0], after[1]) } : {}),
+        maxBytes,
+      },
+      unpackBucketPage,
+    );
   }
 
   async hasShortIds(ids: readonly (readonly [number, number])[]): Promise<boolean[]> {
