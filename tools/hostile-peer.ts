@@ -180,7 +180,7 @@ export async function startHostilePeer(options: HostilePeerOptions): Promise<Hos
     previous = held;
     held = made.map(hold).sort(byShortId);
   };
-  const servable = (): Held[] => (mode === 'junk' ? [...held, ...previous] : held);
+  const servable = (): Held[] => (mode === 'junk' ? [...held, ...previous].sort(byShortId) : held);
   const inRange = (list: readonly Held[], from: number, to: number): Held[] => {
     const [lowest, end] = bucketHiRange(from, to, buckets);
     return list.filter((h) => h.hi >= lowest && h.hi < end);
