@@ -41,6 +41,7 @@ import {
   PENALTY,
   SessionBudget,
   brokePromise,
+  junkPoints,
   servedJunk,
   type LimitName,
   type SessionLimits,
@@ -53,6 +54,8 @@ export interface PeerSyncState {
   readonly last?: Record<string, { remote: string; local: string }>;
   /** Short ids (hex) the peer offered that our policy refused: not asked for again. */
   readonly refused?: string[];
+  /** Entries our policy refused that the peer served in junk sessions, in all (see JUNK_PER_POINT). */
+  readonly junk?: number;
   readonly lastHello?: number;
 }
 
@@ -71,6 +74,8 @@ export interface SessionResult {
   readonly ms: number;
   /** The session budget that ran out, ending the session early (see SessionBudget). */
   readonly limit?: LimitName;
+  /** A lie found once the session's state was known: the caller penalises the peer for it. */
+  readonly misbehaviour?: PeerMisbehaviour;
 }
 
 export interface SessionDeps {
@@ -258,32 +263,37 @@ export class SyncSession {
     const summary = await this.deps.summaries.get(this.scope);
     this.budget.coverOwn(summary.size);
     let difference: { mode: 'sketch' | 'buckets'; estimate: number | null } | undefined;
+    let stopped: LimitName | undefined;
     try {
       difference = await this.reconcile(summary);
       await this.flushWanted();
       await this.flushExtra();
     } catch (error) {
       if (!(error instanceof BudgetExhausted)) throw error;
+      stopped = error.limit;
     } finally {
       await this.commit().catch(() => undefined);
     }
-    this.judgeJunk();
     const found = {
       ...(difference ? { mode: difference.mode, estimate: difference.estimate } : {}),
       missing: this.missingFound,
       extra: this.extraFound,
-      ...(this.budget.exhausted ? { limit: this.budget.exhausted } : {}),
+      ...(stopped ? { limit: stopped } : {}),
     };
     if (this.deps.findOnly) return { result: finish('synced', found), state: this.state };
-    const result = finish('synced', found);
+    const junk = this.chargeJunk();
+    const result = finish('synced', { ...found, ...junk.result });
     // Only a decoded sketch proves the whole difference was seen. Bucket fingerprints may
     // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
     // next one must run again rather than be skipped as "unchanged". What our policy refused
     // is remembered all the same, so that it is not asked for again.
-    if (difference?.mode !== 'sketch' || this.unanswered > 0 || this.budget.exhausted) {
-      return { result, state: this.withRefused() };
+    if (difference?.mode !== 'sketch' || this.unanswered > 0 || stopped) {
+      return { result, state: { ...this.withRefused(), ...junk.state } };
     }
-    return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
+    return {
+      result,
+      state: { ...this.nextState(remoteDigest, await this.localDigest()), ...junk.state },
+    };
   }
 
   private async reconcile(
@@ -400,7 +410,6 @@ export class SyncSession {
             PENALTY.unserved,
           );
         }
-        this.judgeJunk();
       }
     }
 
@@ -503,7 +512,6 @@ export class SyncSession {
         PENALTY.unserved,
       );
     }
-    this.judgeJunk();
   }
 
   private async flushExtra(): Promise<void> {
@@ -516,14 +524,26 @@ export class SyncSession {
     this.pushed += await this.peer.push(entries);
   }
 
-  /** A peer serving mostly what our policy refuses (see servedJunk) is penalised for it. */
-  private judgeJunk(): void {
-    if (servedJunk(this.refusedCount, this.accepted)) {
-      throw new PeerMisbehaviour(
-        `served ${this.refusedCount} entries this node's policy refuses`,
-        PENALTY.junk,
-      );
-    }
+  /**
+   * The refused entries of a junk session are added to the peer's junk; every JUNK_PER_POINT
+   * of it is a penalty point.
+   */
+  private chargeJunk(): {
+    result: Partial<SessionResult>;
+    state: Partial<PeerSyncState>;
+  } {
+    if (!servedJunk(this.refusedCount, this.accepted)) return { result: {}, state: {} };
+    const before = this.state.junk ?? 0;
+    const after = before + this.refusedCount;
+    const points = junkPoints(before, after);
+    const misbehaviour =
+      points > 0
+        ? new PeerMisbehaviour(
+            `served ${after} entries this node's policy refuses`,
+            points * PENALTY.junk,
+          )
+        : undefined;
+    return { result: misbehaviour ? { misbehaviour } : {}, state: { junk: after } };
   }
 
   /** Drops candidates we hold by now or refused before. */

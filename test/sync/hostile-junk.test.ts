@@ -15,11 +15,11 @@ for (const kinds of [JUNK_KINDS, ['forged'] as JunkKind[]]) {
     const attack = await startAttack({
       powBits: 4,
       shared: 100,
-      liar: { mode: 'junk', junk: kinds, poolSize: 60 },
+      liar: { mode: 'junk', junk: kinds, poolSize: 500 },
     });
     t.after(() => attack.liar.close());
     const before = (await health(attack.victim.url)).entries;
-    const droppedMs = await attack.dropped(60_000);
+    const droppedMs = await attack.dropped(120_000);
     const view = (await attack.liarView())!;
     assert.ok(view.penalty >= 3, `penalty ${view.penalty}`);
     const reasons = attack.reasons();
