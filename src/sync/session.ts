@@ -124,6 +124,8 @@ const PUSH_BATCH = 2000;
 const IDS_PER_REQUEST = 400_000;
 /** Missing short ids collected before they are fetched. */
 const FETCH_CHUNK = 20_000;
+/** Listed ids merged between two turns of the event loop. */
+const MERGE_SLICE = 8192;
 
 /** Groups sorted bucket numbers into [from, to) runs. */
 export function bucketRuns(buckets: readonly number[]): [number, number][] {
@@ -317,8 +319,8 @@ export class SyncSession {
       const decoded = await this.decodeSketch(local, answer.header, answer.payload);
       if (decoded) {
         // Bounded by our own sketch's capacity.
-        for (const id of decoded.missing) await this.wanted(id);
-        for (const id of decoded.extra) await this.extra(id);
+        for (const id of decoded.missing) this.noteWanted(id);
+        for (const id of decoded.extra) this.noteExtra(id);
         return { mode: 'sketch', estimate };
       }
       this.roundTrips += 1;
@@ -472,27 +474,34 @@ export class SyncSession {
       prevLo = lo;
       // Ours below theirs: only we hold them.
       while (i < ours.length && (ours[i]![0] < hi || (ours[i]![0] === hi && ours[i]![1] < lo)))
-        await this.extra(ours[i++]!);
+        this.noteExtra(ours[i++]!);
       if (i < ours.length && ours[i]![0] === hi && ours[i]![1] === lo) i++;
-      else await this.wanted([hi, lo]);
+      else this.noteWanted([hi, lo]);
+      if (this.wantedIds.length >= FETCH_CHUNK) await this.flushWanted();
+      if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+      // A long list is merged in slices, so that the node's other requests are not held up.
+      if (j % MERGE_SLICE === MERGE_SLICE - 1)
+        await new Promise((resolve) => setImmediate(resolve));
     }
     // A list cut short by the budget says nothing about our ids past its end.
-    if (complete) while (i < ours.length) await this.extra(ours[i++]!);
+    if (complete) {
+      while (i < ours.length) {
+        this.noteExtra(ours[i++]!);
+        if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+      }
+    }
   }
 
   /** A short id the peer has and we lack: fetched with others once enough are collected. */
-  private async wanted(id: [number, number]): Promise<void> {
+  private noteWanted(id: [number, number]): void {
     this.missingFound += 1;
-    if (this.deps.findOnly) return;
-    this.wantedIds.push(id);
-    if (this.wantedIds.length >= FETCH_CHUNK) await this.flushWanted();
+    if (!this.deps.findOnly) this.wantedIds.push(id);
   }
 
-  private async extra(id: [number, number]): Promise<void> {
+  /** A short id we have and the peer lacks: pushed with others once enough are collected. */
+  private noteExtra(id: [number, number]): void {
     this.extraFound += 1;
-    if (this.deps.findOnly) return;
-    this.extraIds.push(id);
-    if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+    if (!this.deps.findOnly) this.extraIds.push(id);
   }
 
   /**
