@@ -42,6 +42,7 @@ import {
   SessionBudget,
   brokePromise,
   junkPoints,
+  junkUnits,
   servedJunk,
   type LimitName,
   type SessionLimits,
@@ -54,7 +55,7 @@ export interface PeerSyncState {
   readonly last?: Record<string, { remote: string; local: string }>;
   /** Short ids (hex) the peer offered that our policy refused: not asked for again. */
   readonly refused?: string[];
-  /** Entries our policy refused that the peer served in junk sessions, in all (see JUNK_PER_POINT). */
+  /** What the peer served in junk sessions that our policy refused, in junk units (see junkUnits). */
   readonly junk?: number;
   readonly lastHello?: number;
 }
@@ -176,12 +177,13 @@ export class SyncSession {
   private unstoredCount = 0;
   private committing: Promise<void> = Promise.resolve();
   private fetched = 0;
-  /** Entries that passed every check (stored, or about to be). */
-  private accepted = 0;
+  /** Entries that passed every check (stored, or about to be), in junk units. */
+  private acceptedUnits = 0;
   private stored = 0;
   private pushed = 0;
   /** Entries our policy refused in this session; the first MAX_REFUSED_REMEMBERED by id. */
   private refusedCount = 0;
+  private refusedUnits = 0;
   private readonly refusedNow: string[] = [];
   private readonly refusedBefore: Set<string>;
   /** The difference as it is found: short ids are fetched and pushed in chunks, not kept. */
@@ -541,14 +543,14 @@ export class SyncSession {
     result: Partial<SessionResult>;
     state: Partial<PeerSyncState>;
   } {
-    if (!servedJunk(this.refusedCount, this.accepted)) return { result: {}, state: {} };
+    if (!servedJunk(this.refusedUnits, this.acceptedUnits)) return { result: {}, state: {} };
     const before = this.state.junk ?? 0;
-    const after = before + this.refusedCount;
+    const after = before + this.refusedUnits;
     const points = junkPoints(before, after);
     const misbehaviour =
       points > 0
         ? new PeerMisbehaviour(
-            `served ${after} entries this node's policy refuses`,
+            `served ${after} units of entries this node's policy refuses`,
             points * PENALTY.junk,
           )
         : undefined;
@@ -562,8 +564,9 @@ export class SyncSession {
     return fresh.filter((_, i) => !held[i]);
   }
 
-  private refused(id: string): void {
+  private refused(id: string, bytes: number): void {
     this.refusedCount += 1;
+    this.refusedUnits += junkUnits(bytes);
     if (this.refusedNow.length < MAX_REFUSED_REMEMBERED) this.refusedNow.push(id.slice(0, 16));
   }
 
@@ -593,8 +596,8 @@ export class SyncSession {
       entries.map((bytes, i) => ({ bytes, id: ids[i]! })),
       'sync',
     );
-    this.tally(checked.results, ids);
-    this.accepted += checked.valid.length;
+    this.tally(checked.results, ids, entries);
+    for (const item of checked.valid) this.acceptedUnits += junkUnits(item.entry.bytes.length);
     this.unstored.push(checked);
     this.unstoredCount += checked.valid.length;
     if (this.unstoredCount >= COMMIT_ENTRIES) await this.commit();
@@ -615,7 +618,7 @@ export class SyncSession {
       for (const results of await this.deps.ingestor.store(batches)) {
         for (const result of results) {
           if (result.status === 'stored') this.stored += 1;
-          else if (result.status === 'rejected' && result.id) this.refused(result.id);
+          else if (result.status === 'rejected' && result.id) this.refused(result.id, 0);
         }
       }
     });
@@ -624,7 +627,11 @@ export class SyncSession {
   }
 
   /** Rejections found by checking: forgeries make the peer a liar; policy refusals are noted. */
-  private tally(results: readonly (IngestResult | undefined)[], ids: readonly Buffer[]): void {
+  private tally(
+    results: readonly (IngestResult | undefined)[],
+    ids: readonly Buffer[],
+    entries: readonly Buffer[],
+  ): void {
     let forged = 0;
     for (const [i, result] of results.entries()) {
       if (result?.status !== 'rejected') continue;
@@ -636,7 +643,7 @@ export class SyncSession {
         forged += 1;
       } else {
         // Entries refused before decoding (too large) carry no id in the result.
-        this.refused(result.id ?? toHex(ids[i]!));
+        this.refused(result.id ?? toHex(ids[i]!), entries[i]!.length);
       }
     }
     if (forged > 0) throw new PeerMisbehaviour(`sent ${forged} entries that fail verification`, 3);

@@ -25,7 +25,7 @@ for (const kinds of [JUNK_KINDS, ['forged'] as JunkKind[]]) {
     const reasons = attack.reasons();
     assert.ok(
       reasons.length >= 3 &&
-        reasons.every((r) => /^served \d+ entries this node's policy refuses$/.test(r)),
+        reasons.every((r) => /^served \d+ units of entries this node's policy refuses$/.test(r)),
       JSON.stringify(reasons),
     );
     assert.ok(attack.liar.stats().pages > 0, 'no junk was fetched');

@@ -10,6 +10,7 @@ import {
   SessionBudget,
   brokePromise,
   junkPoints,
+  junkUnits,
   servedJunk,
 } from '../../src/sync/session-budget.js';
 
@@ -90,4 +91,8 @@ test('junk sessions add up to penalty points', () => {
   assert.equal(junkPoints(0, JUNK_PER_POINT - 1), 0);
   assert.equal(junkPoints(JUNK_PER_POINT - 1, JUNK_PER_POINT), 1);
   assert.equal(junkPoints(0, 3 * JUNK_PER_POINT + 5), 3);
+  // Oversize junk weighs by its bytes: a few entries of the format's maximum make a point.
+  assert.equal(junkUnits(300), 1);
+  assert.equal(junkUnits(70_000), 2);
+  assert.equal(junkUnits(16 * 1024 * 1024), 257);
 });
