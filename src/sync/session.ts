@@ -98,8 +98,9 @@ const FETCH_BATCH = 1500;
 const FETCH_BYTES = 1024 * 1024;
 /** Fetched batches being verified and stored at the same time. */
 const ACCEPT_WINDOW = 2;
-/** Checked entries stored per transaction (see SyncSession.commit). */
+/** Checked entries stored per transaction (see SyncSession.commit), or fewer if they are large. */
 const COMMIT_ENTRIES = 5000;
+const COMMIT_BYTES = 32 * 1024 * 1024;
 
 /** Keeps at most `size` jobs running: add() waits for the oldest when the window is full. */
 class Window {
@@ -175,6 +176,7 @@ export class SyncSession {
   /** Checked entries waiting for the next commit (see commit()). */
   private unstored: CheckedBatch[] = [];
   private unstoredCount = 0;
+  private unstoredBytes = 0;
   private committing: Promise<void> = Promise.resolve();
   private fetched = 0;
   /** Entries that passed every check (stored, or about to be), in junk units. */
@@ -600,7 +602,9 @@ export class SyncSession {
     for (const item of checked.valid) this.acceptedUnits += junkUnits(item.entry.bytes.length);
     this.unstored.push(checked);
     this.unstoredCount += checked.valid.length;
-    if (this.unstoredCount >= COMMIT_ENTRIES) await this.commit();
+    for (const item of checked.valid) this.unstoredBytes += item.entry.bytes.length;
+    if (this.unstoredCount >= COMMIT_ENTRIES || this.unstoredBytes >= COMMIT_BYTES)
+      await this.commit();
   }
 
   /**
@@ -613,6 +617,7 @@ export class SyncSession {
     const batches = this.unstored;
     this.unstored = [];
     this.unstoredCount = 0;
+    this.unstoredBytes = 0;
     const run = this.committing.then(async () => {
       if (batches.length === 0) return;
       for (const results of await this.deps.ingestor.store(batches)) {
@@ -652,12 +657,17 @@ export class SyncSession {
   private async fetchIds(ids: [number, number][]): Promise<void> {
     const batch = this.deps.fetchBatch ?? FETCH_BATCH;
     const window = new Window(ACCEPT_WINDOW);
+    const pending: [number, number][][] = [];
+    for (let from = 0; from < ids.length; from += batch)
+      pending.push(ids.slice(from, from + batch));
     let done = 0;
-    const request = (
-      from: number,
-    ): { answer: Promise<Buffer[]>; keys: Set<string> } | undefined => {
-      const chunk = ids.slice(from, from + batch);
-      if (chunk.length === 0) return undefined;
+    type Request = {
+      answer: Promise<{ entries: Buffer[]; rest: [number, number][] }>;
+      keys: Set<string>;
+    };
+    const request = (): Request | undefined => {
+      const chunk = pending.shift();
+      if (!chunk) return undefined;
       this.roundTrips += 1;
       const answer = this.peer.fetchIds(this.scope, chunk, this.deps.fetchBytes ?? FETCH_BYTES);
       // If an earlier batch fails first, this request's failure must not go unhandled.
@@ -667,13 +677,19 @@ export class SyncSession {
     try {
       // One request ahead of the one being taken in, and two batches verified and stored at
       // once: the peer, the network, our verification threads and our store all stay busy.
-      let next = request(0);
-      for (let from = batch; next; from += batch) {
+      let next = request();
+      while (next) {
         const current = next;
-        next = request(from);
-        const entries = await current.answer;
+        next = request();
+        const { entries, rest } = await current.answer;
         // Each asked-for id may come once: deleting it from the set checks both.
         await window.add(this.accept(entries, (hi, lo) => current.keys.delete(shortIdKey(hi, lo))));
+        // What the page did not get to is asked for again, one page at a time.
+        if (rest.length > 0) {
+          for (const [hi, lo] of rest) current.keys.delete(shortIdKey(hi, lo));
+          pending.push(rest);
+          next ??= request();
+        }
         // Ids asked for and not sent (deleted meanwhile, or withheld) leave the session unfinished.
         this.unanswered += current.keys.size;
         done += entries.length;
