@@ -19,6 +19,8 @@
  *                  `poolSize` per session. Kinds: future (created a day ahead), expired,
  *                  oversize (`oversizeBytes` of payload, above the default 64 KiB limit),
  *                  low-pow (0 leading zero bits), forged (low-pow and a corrupted signature).
+ *                  low-pow and forged are junk only to a victim whose min_pow_bits is above 0
+ *                  (at 0, low-pow entries are valid and forged ones fail their signature).
  *
  * In-process:  const peer = await startHostilePeer({ mode: 'flood-ids' }); … await peer.close();
  *              peer.url, peer.requests (counts by "METHOD /path"), peer.stats().
