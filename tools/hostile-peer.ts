@@ -19,18 +19,23 @@
  *                  `poolSize` per session. Kinds: future (created a day ahead), expired,
  *                  oversize (`oversizeBytes` of payload, above the default 64 KiB limit),
  *                  low-pow (0 leading zero bits), forged (low-pow and a corrupted signature).
+ *                  low-pow and forged are junk only to a victim whose min_pow_bits is above 0
+ *                  (at 0, low-pow entries are valid and forged ones fail their signature).
  *
  * In-process:  const peer = await startHostilePeer({ mode: 'flood-ids' }); … await peer.close();
  *              peer.url, peer.requests (counts by "METHOD /path"), peer.stats().
  * As a process: node dist/tools/hostile-peer.js --mode flood-ids [--port 0]
  *              [--victim URL [--hello-seconds 5]] [--ids-per-answer N] [--claim N]
  *              [--junk future,expired,oversize,low-pow,forged] [--pool N] [--oversize-bytes N]
- *              [--entries N]
+ *              [--entries N] [--rotate-seconds S]
  *   prints "hostile peer <mode> listening on http://127.0.0.1:PORT", and on SIGINT/SIGTERM one
  *   JSON line of request counts before exiting.
  *
  * `victim`: the peer introduces itself to that node (POST /hello with its own URL) at once and
- * every `helloSeconds`, as any stranger may; otherwise whoever tests it introduces it.
+ * every `helloSeconds`, as any stranger may; otherwise whoever tests it introduces it. With
+ * `rotateSeconds` (`--rotate-seconds`) it also listens on a fresh port that often and
+ * introduces that one (with a node id of its own): a dropped liar that comes back as a new
+ * peer, to keep an attack going for as long as a benchmark runs.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -79,6 +84,8 @@ export interface HostilePeerOptions {
   readonly oversizeBytes?: number;
   readonly victim?: string;
   readonly helloSeconds?: number;
+  /** With `victim`: listen on a fresh port this often and introduce it (a liar that returns). */
+  readonly rotateSeconds?: number;
 }
 
 export interface HostilePeer {
@@ -88,6 +95,8 @@ export interface HostilePeer {
   readonly requests: Map<string, number>;
   stats(): { requests: Record<string, number>; idsListed: number; pages: number; junk: number };
   total(): number;
+  /** Every address it listens on (more than one when it rotates). */
+  urls(): string[];
   close(): Promise<void>;
 }
 
@@ -180,7 +189,7 @@ export async function startHostilePeer(options: HostilePeerOptions): Promise<Hos
     previous = held;
     held = made.map(hold).sort(byShortId);
   };
-  const servable = (): Held[] => (mode === 'junk' ? [...held, ...previous] : held);
+  const servable = (): Held[] => (mode === 'junk' ? [...held, ...previous].sort(byShortId) : held);
   const inRange = (list: readonly Held[], from: number, to: number): Held[] => {
     const [lowest, end] = bucketHiRange(from, to, buckets);
     return list.filter((h) => h.hi >= lowest && h.hi < end);
@@ -285,8 +294,17 @@ export async function startHostilePeer(options: HostilePeerOptions): Promise<Hos
     const path = (req.url ?? '/').split('?')[0]!;
     const key = `${req.method} ${path}`;
     requests.set(key, (requests.get(key) ?? 0) + 1);
-    if (key === 'POST /hello')
-      return json(res, { version: 1, node_id: nodeId, urls: [url], tables: 'all', peers: [] });
+    if (key === 'POST /hello') {
+      // Each address it listens on is a peer of its own, with a node id of its own.
+      const self = `http://127.0.0.1:${req.socket.localPort}`;
+      return json(res, {
+        version: 1,
+        node_id: `${nodeId}${req.socket.localPort}`,
+        urls: [self],
+        tables: 'all',
+        peers: [],
+      });
+    }
     if (key === 'GET /index') {
       // A fresh root every time: never "equal", never "unchanged".
       const count = mode === 'honest' ? held.length : 1_000_000;
@@ -304,29 +322,44 @@ export async function startHostilePeer(options: HostilePeerOptions): Promise<Hos
     res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
   };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      try {
-        answer(req, Buffer.concat(chunks), res);
-      } catch (error) {
-        res.destroy(error as Error);
-      }
+  const servers: http.Server[] = [];
+  const urls: string[] = [];
+  const listen = async (port: number): Promise<string> => {
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        try {
+          answer(req, Buffer.concat(chunks), res);
+        } catch (error) {
+          res.destroy(error as Error);
+        }
+      });
     });
-  });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    servers.push(server);
+    urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return urls[urls.length - 1]!;
+  };
+  url = await listen(options.port ?? 0);
 
-  let timer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
   if (options.victim) {
     const victim = options.victim;
+    // The newest address introduces itself; the older ones stay open for sessions under way.
     const introduce = (): void => {
-      void fetch0(`${victim}/hello`, { version: 1, urls: [url] });
+      void fetch0(`${victim}/hello`, { version: 1, urls: [urls[urls.length - 1]] });
     };
     introduce();
-    timer = setInterval(introduce, (options.helloSeconds ?? 5) * 1000);
-    timer.unref();
+    timers.push(setInterval(introduce, (options.helloSeconds ?? 5) * 1000));
+    if (options.rotateSeconds) {
+      timers.push(
+        setInterval(() => {
+          void listen(0).then(introduce);
+        }, options.rotateSeconds * 1000),
+      );
+    }
+    for (const timer of timers) timer.unref();
   }
 
   const stats = (): ReturnType<HostilePeer['stats']> => ({
@@ -339,12 +372,19 @@ export async function startHostilePeer(options: HostilePeerOptions): Promise<Hos
     requests,
     stats,
     total: () => [...requests.values()].reduce((a, b) => a + b, 0),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (timer) clearInterval(timer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    urls: () => [...urls],
+    close: async () => {
+      for (const timer of timers) clearInterval(timer);
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.closeAllConnections();
+              server.close(() => resolve());
+            }),
+        ),
+      );
+    },
   };
 }
 
@@ -397,6 +437,7 @@ async function main(args: readonly string[]): Promise<void> {
   const poolSize = numberFlag(args, 'pool');
   const oversizeBytes = numberFlag(args, 'oversize-bytes');
   const helloSeconds = numberFlag(args, 'hello-seconds');
+  const rotateSeconds = numberFlag(args, 'rotate-seconds');
   const peer = await startHostilePeer({
     mode,
     port: numberFlag(args, 'port') ?? 0,
@@ -408,6 +449,7 @@ async function main(args: readonly string[]): Promise<void> {
     ...(oversizeBytes !== undefined ? { oversizeBytes } : {}),
     ...(victim ? { victim } : {}),
     ...(helloSeconds !== undefined ? { helloSeconds } : {}),
+    ...(rotateSeconds ? { rotateSeconds } : {}),
   });
   process.stdout.write(`hostile peer ${mode} listening on ${peer.url}\n`);
   const stop = (): void => {

@@ -18,6 +18,25 @@ export function bucketHiRange(from: number, to: number, buckets: number): [numbe
   return [Math.ceil((from * TWO_32) / buckets), Math.ceil((to * TWO_32) / buckets)];
 }
 
+/**
+ * How far through the 64-bit short-id space a bucket-range page that found nothing in its
+ * scope must move before it may end: 1/4096 of the space. A whole range then takes at most
+ * 4096 empty pages, whatever the store's size, so a peer that stalls with empty pages is told
+ * apart from one whose scope is sparse; what one page costs its sender stays bounded by the
+ * sender's own store (it reads about 1/4096 of it at most beyond its row limit).
+ */
+export const EMPTY_PAGE_ADVANCE = 2n ** 52n;
+
+/** Whether a continuation `next` lies at least EMPTY_PAGE_ADVANCE past `from` (both [hi, lo]). */
+export function movesFarEnough(
+  from: readonly [number, number],
+  next: readonly [number, number],
+): boolean {
+  const start = (BigInt(from[0]) << 32n) | BigInt(from[1]);
+  const end = (BigInt(next[0]) << 32n) | BigInt(next[1]);
+  return end - start >= EMPTY_PAGE_ADVANCE;
+}
+
 /** Sketch capacity for a set of `size` elements: enough for differences up to ~size/3. */
 export function sketchCapacityFor(size: number, max = 65536): number {
   let capacity = 256;

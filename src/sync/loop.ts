@@ -279,6 +279,28 @@ export class SyncLoop {
     }
   }
 
+  /** Penalises a peer for a lie (dropping it at the threshold) and keeps `state` for it. */
+  private async punish(
+    record: PeerRecord,
+    error: PeerMisbehaviour,
+    state: PeerSyncState,
+    started: number,
+  ): Promise<PeerRoundResult> {
+    const now = Date.now();
+    const punished = afterMisbehaviour(record, now, error.weight);
+    await this.ctx.store.peers.upsert([{ ...punished, syncState: JSON.stringify(state) }]);
+    const dropped = isBanned(punished);
+    this.log.warn(
+      { peer: record.url, reason: error.reason, penalty: punished.penalty, dropped },
+      'peer misbehaved',
+    );
+    this.ctx.metrics.note(
+      'sync',
+      `peer ${record.url} misbehaved (${error.reason})${dropped ? ': dropped' : ''}`,
+    );
+    return { url: record.url, outcome: 'misbehaved', error: error.reason, ms: now - started };
+  }
+
   private async syncWith(initial: PeerRecord, options: RoundOptions): Promise<PeerRoundResult> {
     let record = initial;
     const started = Date.now();
@@ -330,6 +352,7 @@ export class SyncLoop {
       );
       const { result, state: next } = await session.run();
       this.count(client.traffic, result);
+      if (result.misbehaviour) return await this.punish(record, result.misbehaviour, next, started);
       await this.ctx.store.peers.upsert([
         { ...afterSuccess(record, Date.now()), syncState: JSON.stringify(next) },
       ]);
@@ -351,20 +374,8 @@ export class SyncLoop {
     } catch (error) {
       this.count(client.traffic, undefined);
       const now = Date.now();
-      if (error instanceof PeerMisbehaviour) {
-        const punished = afterMisbehaviour(record, now, error.weight);
-        await this.ctx.store.peers.upsert([{ ...punished, syncState: JSON.stringify(state) }]);
-        const dropped = isBanned(punished);
-        this.log.warn(
-          { peer: record.url, reason: error.reason, penalty: punished.penalty, dropped },
-          'peer misbehaved',
-        );
-        this.ctx.metrics.note(
-          'sync',
-          `peer ${record.url} misbehaved (${error.reason})${dropped ? ': dropped' : ''}`,
-        );
-        return { url: record.url, outcome: 'misbehaved', error: error.reason, ms: now - started };
-      }
+      if (error instanceof PeerMisbehaviour)
+        return await this.punish(record, error, state, started);
       if (this.stopped) return { url: record.url, outcome: 'failed', error: 'stopped' };
       const message = error instanceof Error ? error.message : String(error);
       await this.ctx.store.peers.upsert([

@@ -44,7 +44,7 @@ function overLimit(error: unknown): never {
   throw error;
 }
 
-function emptyContinuation(): PeerMisbehaviour {
+export function emptyContinuation(): PeerMisbehaviour {
   return new PeerMisbehaviour(
     '/sync/fetch continuation page carries no entries',
     PENALTY.emptyContinuation,
@@ -264,35 +264,29 @@ export class PeerClient {
   }
 
   /**
-   * Entries by short id. A peer answers until about `maxBytes` and says how many of the ids it
-   * went through (header p2pcloud-next); the rest are asked for again, so entries of any size
-   * the format allows come through without an answer ever exceeding its cap.
+   * One page of entries by short id. A peer answers until about `maxBytes` and says how many
+   * of the ids it went through (header p2pcloud-next); the caller asks again for `rest`, so
+   * entries of any size the format allows come through one page at a time, and a page is all
+   * the caller ever holds of an answer.
    */
   async fetchIds(
     scope: Scope,
-    ids: readonly (readonly [number, number])[],
+    ids: readonly [number, number][],
     maxBytes: number,
-  ): Promise<Buffer[]> {
-    const entries: Buffer[] = [];
-    let rest = ids;
-    while (rest.length > 0) {
-      const page = await this.fetchPage(
-        { v: 1, scope: scopeToWire(scope), mode: 'ids', max_bytes: maxBytes },
-        maxBytes,
-        encodeShortIds(rest),
-      );
-      for (const entry of page.entries) entries.push(entry);
-      const nextText = page.next;
-      if (nextText === null) break;
-      // A page is cut after the entry that reaches max_bytes: a cut page without one is a stall.
-      if (page.entries.length === 0) throw emptyContinuation();
-      const consumed = /^\d{1,6}$/.test(nextText) ? Number(nextText) : 0;
-      if (consumed < 1 || consumed >= rest.length) {
-        throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
-      }
-      rest = rest.slice(consumed);
+  ): Promise<{ entries: Buffer[]; rest: [number, number][] }> {
+    const page = await this.fetchPage(
+      { v: 1, scope: scopeToWire(scope), mode: 'ids', max_bytes: maxBytes },
+      maxBytes,
+      encodeShortIds(ids),
+    );
+    if (page.next === null) return { entries: page.entries, rest: [] };
+    // A page is cut after the entry that reaches max_bytes: a cut page without one is a stall.
+    if (page.entries.length === 0) throw emptyContinuation();
+    const consumed = /^\d{1,6}$/.test(page.next) ? Number(page.next) : 0;
+    if (consumed < 1 || consumed >= ids.length) {
+      throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
     }
-    return entries;
+    return { entries: page.entries, rest: ids.slice(consumed) };
   }
 
   async fetchBuckets(
@@ -315,7 +309,7 @@ export class PeerClient {
     const next = page.next === null ? undefined : parseShortIdKey(page.next);
     if (page.next !== null && !next)
       throw new PeerMisbehaviour('/sync/fetch continuation is malformed');
-    if (next && page.entries.length === 0) throw emptyContinuation();
+    // An empty page is checked by the caller, which knows where the range starts.
     return { entries: page.entries, next };
   }
 

@@ -99,23 +99,43 @@ export function brokePromise(promised: number, unserved: number): boolean {
   return unserved > UNSERVED_FREE && unserved * 2 > promised;
 }
 
-/** Refused entries a peer may serve per session without it counting as junk. */
+/** Bytes that weigh as much as one more entry when junk is counted. */
+export const JUNK_UNIT_BYTES = 64 * 1024;
+
+/** What an entry weighs when junk is counted: one, plus one per 64 KiB (oversize junk costs). */
+export function junkUnits(bytes: number): number {
+  return 1 + Math.floor(bytes / JUNK_UNIT_BYTES);
+}
+
+/** Junk units a session may bring before it can count as a junk session. */
 export const JUNK_FREE = 32;
 
 /**
- * Whether a session served junk: more entries our policy refuses than a few, and more of them
- * than entries we stored. A peer whose policy differs from ours serves each such entry once
- * (refused ids are remembered); a junk peer serves fresh junk every session.
+ * Whether a session served junk: more units of entries our policy refuses than a few, and more
+ * of them than units of entries that passed. (Each costs us little: policy checks come before
+ * any cryptography, and the session's budget bounds them all.)
  */
-export function servedJunk(refused: number, stored: number): boolean {
-  return refused > JUNK_FREE && refused > stored;
+export function servedJunk(refused: number, accepted: number): boolean {
+  return refused > JUNK_FREE && refused > accepted;
+}
+
+/**
+ * Junk units, summed over a peer's junk sessions, per penalty point. A peer whose policy is
+ * looser than ours serves each such entry once (refused ids are remembered, up to 10,000); a
+ * junk peer serves fresh junk every session and reaches the ban at 3 points.
+ */
+export const JUNK_PER_POINT = 1000;
+
+/** Penalty points earned by a junk session that brings a peer's junk from `before` to `after`. */
+export function junkPoints(before: number, after: number): number {
+  return Math.floor(after / JUNK_PER_POINT) - Math.floor(before / JUNK_PER_POINT);
 }
 
 /** Penalty points (peer-policy's ban threshold is 3). */
 export const PENALTY = {
   /** Listed ids, or claimed bucket counts, it then did not serve. */
   unserved: 1,
-  /** Entries its own policy would refuse, more than it served that were good. */
+  /** Per JUNK_PER_POINT entries our policy refuses, served in junk sessions. */
   junk: 1,
   /** A /sync/fetch page that promises a continuation and carries no entry. */
   emptyContinuation: 2,

@@ -29,10 +29,15 @@ import { combinedTableDigest } from '../reconcile/buckets.js';
 import type { IndexDigests } from '../reconcile/index-cache.js';
 import type { Sketch } from '../reconcile/riblt.js';
 import { SketchDecoder, SYMBOL_BYTES } from '../reconcile/riblt.js';
-import { bucketHiRange, shortBucket, type SetSummary } from '../reconcile/summary.js';
+import {
+  bucketHiRange,
+  movesFarEnough,
+  shortBucket,
+  type SetSummary,
+} from '../reconcile/summary.js';
 import type { CheckedBatch, Ingestor, IngestResult } from '../node/ingest.js';
 import type { Store } from '../store/store.js';
-import { PeerMisbehaviour, type PeerClient } from './peer-client.js';
+import { emptyContinuation, PeerMisbehaviour, type PeerClient } from './peer-client.js';
 import { scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
 import {
@@ -41,6 +46,8 @@ import {
   PENALTY,
   SessionBudget,
   brokePromise,
+  junkPoints,
+  junkUnits,
   servedJunk,
   type LimitName,
   type SessionLimits,
@@ -53,6 +60,8 @@ export interface PeerSyncState {
   readonly last?: Record<string, { remote: string; local: string }>;
   /** Short ids (hex) the peer offered that our policy refused: not asked for again. */
   readonly refused?: string[];
+  /** What the peer served in junk sessions that our policy refused, in junk units (see junkUnits). */
+  readonly junk?: number;
   readonly lastHello?: number;
 }
 
@@ -71,6 +80,8 @@ export interface SessionResult {
   readonly ms: number;
   /** The session budget that ran out, ending the session early (see SessionBudget). */
   readonly limit?: LimitName;
+  /** A lie found once the session's state was known: the caller penalises the peer for it. */
+  readonly misbehaviour?: PeerMisbehaviour;
 }
 
 export interface SessionDeps {
@@ -92,8 +103,9 @@ const FETCH_BATCH = 1500;
 const FETCH_BYTES = 1024 * 1024;
 /** Fetched batches being verified and stored at the same time. */
 const ACCEPT_WINDOW = 2;
-/** Checked entries stored per transaction (see SyncSession.commit). */
+/** Checked entries stored per transaction (see SyncSession.commit), or fewer if they are large. */
 const COMMIT_ENTRIES = 5000;
+const COMMIT_BYTES = 32 * 1024 * 1024;
 
 /** Keeps at most `size` jobs running: add() waits for the oldest when the window is full. */
 class Window {
@@ -119,6 +131,8 @@ const PUSH_BATCH = 2000;
 const IDS_PER_REQUEST = 400_000;
 /** Missing short ids collected before they are fetched. */
 const FETCH_CHUNK = 20_000;
+/** Listed ids merged between two turns of the event loop. */
+const MERGE_SLICE = 8192;
 
 /** Groups sorted bucket numbers into [from, to) runs. */
 export function bucketRuns(buckets: readonly number[]): [number, number][] {
@@ -167,14 +181,16 @@ export class SyncSession {
   /** Checked entries waiting for the next commit (see commit()). */
   private unstored: CheckedBatch[] = [];
   private unstoredCount = 0;
+  private unstoredBytes = 0;
   private committing: Promise<void> = Promise.resolve();
   private fetched = 0;
-  /** Entries that passed every check (stored, or about to be). */
-  private accepted = 0;
+  /** Entries that passed every check (stored, or about to be), in junk units. */
+  private acceptedUnits = 0;
   private stored = 0;
   private pushed = 0;
   /** Entries our policy refused in this session; the first MAX_REFUSED_REMEMBERED by id. */
   private refusedCount = 0;
+  private refusedUnits = 0;
   private readonly refusedNow: string[] = [];
   private readonly refusedBefore: Set<string>;
   /** The difference as it is found: short ids are fetched and pushed in chunks, not kept. */
@@ -258,32 +274,37 @@ export class SyncSession {
     const summary = await this.deps.summaries.get(this.scope);
     this.budget.coverOwn(summary.size);
     let difference: { mode: 'sketch' | 'buckets'; estimate: number | null } | undefined;
+    let stopped: LimitName | undefined;
     try {
       difference = await this.reconcile(summary);
       await this.flushWanted();
       await this.flushExtra();
     } catch (error) {
       if (!(error instanceof BudgetExhausted)) throw error;
+      stopped = error.limit;
     } finally {
       await this.commit().catch(() => undefined);
     }
-    this.judgeJunk();
     const found = {
       ...(difference ? { mode: difference.mode, estimate: difference.estimate } : {}),
       missing: this.missingFound,
       extra: this.extraFound,
-      ...(this.budget.exhausted ? { limit: this.budget.exhausted } : {}),
+      ...(stopped ? { limit: stopped } : {}),
     };
     if (this.deps.findOnly) return { result: finish('synced', found), state: this.state };
-    const result = finish('synced', found);
+    const junk = this.chargeJunk();
+    const result = finish('synced', { ...found, ...junk.result });
     // Only a decoded sketch proves the whole difference was seen. Bucket fingerprints may
     // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
     // next one must run again rather than be skipped as "unchanged". What our policy refused
     // is remembered all the same, so that it is not asked for again.
-    if (difference?.mode !== 'sketch' || this.unanswered > 0 || this.budget.exhausted) {
-      return { result, state: this.withRefused() };
+    if (difference?.mode !== 'sketch' || this.unanswered > 0 || stopped) {
+      return { result, state: { ...this.withRefused(), ...junk.state } };
     }
-    return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
+    return {
+      result,
+      state: { ...this.nextState(remoteDigest, await this.localDigest()), ...junk.state },
+    };
   }
 
   private async reconcile(
@@ -307,8 +328,8 @@ export class SyncSession {
       const decoded = await this.decodeSketch(local, answer.header, answer.payload);
       if (decoded) {
         // Bounded by our own sketch's capacity.
-        for (const id of decoded.missing) await this.wanted(id);
-        for (const id of decoded.extra) await this.extra(id);
+        for (const id of decoded.missing) this.noteWanted(id);
+        for (const id of decoded.extra) this.noteExtra(id);
         return { mode: 'sketch', estimate };
       }
       this.roundTrips += 1;
@@ -400,7 +421,6 @@ export class SyncSession {
             PENALTY.unserved,
           );
         }
-        this.judgeJunk();
       }
     }
 
@@ -463,27 +483,34 @@ export class SyncSession {
       prevLo = lo;
       // Ours below theirs: only we hold them.
       while (i < ours.length && (ours[i]![0] < hi || (ours[i]![0] === hi && ours[i]![1] < lo)))
-        await this.extra(ours[i++]!);
+        this.noteExtra(ours[i++]!);
       if (i < ours.length && ours[i]![0] === hi && ours[i]![1] === lo) i++;
-      else await this.wanted([hi, lo]);
+      else this.noteWanted([hi, lo]);
+      if (this.wantedIds.length >= FETCH_CHUNK) await this.flushWanted();
+      if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+      // A long list is merged in slices, so that the node's other requests are not held up.
+      if (j % MERGE_SLICE === MERGE_SLICE - 1)
+        await new Promise((resolve) => setImmediate(resolve));
     }
     // A list cut short by the budget says nothing about our ids past its end.
-    if (complete) while (i < ours.length) await this.extra(ours[i++]!);
+    if (complete) {
+      while (i < ours.length) {
+        this.noteExtra(ours[i++]!);
+        if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+      }
+    }
   }
 
   /** A short id the peer has and we lack: fetched with others once enough are collected. */
-  private async wanted(id: [number, number]): Promise<void> {
+  private noteWanted(id: [number, number]): void {
     this.missingFound += 1;
-    if (this.deps.findOnly) return;
-    this.wantedIds.push(id);
-    if (this.wantedIds.length >= FETCH_CHUNK) await this.flushWanted();
+    if (!this.deps.findOnly) this.wantedIds.push(id);
   }
 
-  private async extra(id: [number, number]): Promise<void> {
+  /** A short id we have and the peer lacks: pushed with others once enough are collected. */
+  private noteExtra(id: [number, number]): void {
     this.extraFound += 1;
-    if (this.deps.findOnly) return;
-    this.extraIds.push(id);
-    if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+    if (!this.deps.findOnly) this.extraIds.push(id);
   }
 
   /**
@@ -503,7 +530,6 @@ export class SyncSession {
         PENALTY.unserved,
       );
     }
-    this.judgeJunk();
   }
 
   private async flushExtra(): Promise<void> {
@@ -516,14 +542,26 @@ export class SyncSession {
     this.pushed += await this.peer.push(entries);
   }
 
-  /** A peer serving mostly what our policy refuses (see servedJunk) is penalised for it. */
-  private judgeJunk(): void {
-    if (servedJunk(this.refusedCount, this.accepted)) {
-      throw new PeerMisbehaviour(
-        `served ${this.refusedCount} entries this node's policy refuses`,
-        PENALTY.junk,
-      );
-    }
+  /**
+   * The refused entries of a junk session are added to the peer's junk; every JUNK_PER_POINT
+   * of it is a penalty point.
+   */
+  private chargeJunk(): {
+    result: Partial<SessionResult>;
+    state: Partial<PeerSyncState>;
+  } {
+    if (!servedJunk(this.refusedUnits, this.acceptedUnits)) return { result: {}, state: {} };
+    const before = this.state.junk ?? 0;
+    const after = before + this.refusedUnits;
+    const points = junkPoints(before, after);
+    const misbehaviour =
+      points > 0
+        ? new PeerMisbehaviour(
+            `served ${after} units of entries this node's policy refuses`,
+            points * PENALTY.junk,
+          )
+        : undefined;
+    return { result: misbehaviour ? { misbehaviour } : {}, state: { junk: after } };
   }
 
   /** Drops candidates we hold by now or refused before. */
@@ -533,8 +571,9 @@ export class SyncSession {
     return fresh.filter((_, i) => !held[i]);
   }
 
-  private refused(id: string): void {
+  private refused(id: string, bytes: number): void {
     this.refusedCount += 1;
+    this.refusedUnits += junkUnits(bytes);
     if (this.refusedNow.length < MAX_REFUSED_REMEMBERED) this.refusedNow.push(id.slice(0, 16));
   }
 
@@ -564,11 +603,13 @@ export class SyncSession {
       entries.map((bytes, i) => ({ bytes, id: ids[i]! })),
       'sync',
     );
-    this.tally(checked.results, ids);
-    this.accepted += checked.valid.length;
+    this.tally(checked.results, ids, entries);
+    for (const item of checked.valid) this.acceptedUnits += junkUnits(item.entry.bytes.length);
     this.unstored.push(checked);
     this.unstoredCount += checked.valid.length;
-    if (this.unstoredCount >= COMMIT_ENTRIES) await this.commit();
+    for (const item of checked.valid) this.unstoredBytes += item.entry.bytes.length;
+    if (this.unstoredCount >= COMMIT_ENTRIES || this.unstoredBytes >= COMMIT_BYTES)
+      await this.commit();
   }
 
   /**
@@ -581,12 +622,13 @@ export class SyncSession {
     const batches = this.unstored;
     this.unstored = [];
     this.unstoredCount = 0;
+    this.unstoredBytes = 0;
     const run = this.committing.then(async () => {
       if (batches.length === 0) return;
       for (const results of await this.deps.ingestor.store(batches)) {
         for (const result of results) {
           if (result.status === 'stored') this.stored += 1;
-          else if (result.status === 'rejected' && result.id) this.refused(result.id);
+          else if (result.status === 'rejected' && result.id) this.refused(result.id, 0);
         }
       }
     });
@@ -595,7 +637,11 @@ export class SyncSession {
   }
 
   /** Rejections found by checking: forgeries make the peer a liar; policy refusals are noted. */
-  private tally(results: readonly (IngestResult | undefined)[], ids: readonly Buffer[]): void {
+  private tally(
+    results: readonly (IngestResult | undefined)[],
+    ids: readonly Buffer[],
+    entries: readonly Buffer[],
+  ): void {
     let forged = 0;
     for (const [i, result] of results.entries()) {
       if (result?.status !== 'rejected') continue;
@@ -607,7 +653,7 @@ export class SyncSession {
         forged += 1;
       } else {
         // Entries refused before decoding (too large) carry no id in the result.
-        this.refused(result.id ?? toHex(ids[i]!));
+        this.refused(result.id ?? toHex(ids[i]!), entries[i]!.length);
       }
     }
     if (forged > 0) throw new PeerMisbehaviour(`sent ${forged} entries that fail verification`, 3);
@@ -616,12 +662,17 @@ export class SyncSession {
   private async fetchIds(ids: [number, number][]): Promise<void> {
     const batch = this.deps.fetchBatch ?? FETCH_BATCH;
     const window = new Window(ACCEPT_WINDOW);
+    const pending: [number, number][][] = [];
+    for (let from = 0; from < ids.length; from += batch)
+      pending.push(ids.slice(from, from + batch));
     let done = 0;
-    const request = (
-      from: number,
-    ): { answer: Promise<Buffer[]>; keys: Set<string> } | undefined => {
-      const chunk = ids.slice(from, from + batch);
-      if (chunk.length === 0) return undefined;
+    type Request = {
+      answer: Promise<{ entries: Buffer[]; rest: [number, number][] }>;
+      keys: Set<string>;
+    };
+    const request = (): Request | undefined => {
+      const chunk = pending.shift();
+      if (!chunk) return undefined;
       this.roundTrips += 1;
       const answer = this.peer.fetchIds(this.scope, chunk, this.deps.fetchBytes ?? FETCH_BYTES);
       // If an earlier batch fails first, this request's failure must not go unhandled.
@@ -631,13 +682,19 @@ export class SyncSession {
     try {
       // One request ahead of the one being taken in, and two batches verified and stored at
       // once: the peer, the network, our verification threads and our store all stay busy.
-      let next = request(0);
-      for (let from = batch; next; from += batch) {
+      let next = request();
+      while (next) {
         const current = next;
-        next = request(from);
-        const entries = await current.answer;
+        next = request();
+        const { entries, rest } = await current.answer;
         // Each asked-for id may come once: deleting it from the set checks both.
         await window.add(this.accept(entries, (hi, lo) => current.keys.delete(shortIdKey(hi, lo))));
+        // What the page did not get to is asked for again, one page at a time.
+        if (rest.length > 0) {
+          for (const [hi, lo] of rest) current.keys.delete(shortIdKey(hi, lo));
+          pending.push(rest);
+          next ??= request();
+        }
         // Ids asked for and not sent (deleted meanwhile, or withheld) leave the session unfinished.
         this.unanswered += current.keys.size;
         done += entries.length;
@@ -685,6 +742,11 @@ export class SyncSession {
             (page.next[0] < after[0] || (page.next[0] === after[0] && page.next[1] <= after[1]))
           ) {
             throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
+          }
+          // A sparse scope may give empty pages, but each must move a fixed share of the id
+          // space (§13.6 step 5): a peer stalling with empty pages is a liar, not slow.
+          if (page.entries.length === 0 && !movesFarEnough(after ?? [lowest, 0], page.next)) {
+            throw emptyContinuation();
           }
           after = page.next;
         }

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after } from 'node:test';
 import {
   startHostilePeer,
   type HostilePeer,
@@ -111,6 +112,10 @@ export async function startAttack(options: AttackOptions): Promise<Attack> {
   const liar = await startHostilePeer(options.liar);
   const peak = { rssMb: 0, healthMs: 0, samples: 0 };
   let sampling = true;
+  // A failed test must not leave the sampler keeping the test file alive.
+  after(() => {
+    sampling = false;
+  });
   const sampler = (async () => {
     while (sampling) {
       const started = Date.now();

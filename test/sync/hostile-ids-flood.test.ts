@@ -31,6 +31,6 @@ test('a peer flooding id lists is dropped without costing the victim its memory'
       `(${attack.peak.samples} samples); honest entries after ${arriveMs} ms`,
   );
   assert.ok(attack.peak.rssMb < 400, `victim RSS reached ${attack.peak.rssMb} MB`);
-  assert.ok(attack.peak.healthMs < 2000, `/health took ${attack.peak.healthMs} ms`);
+  assert.ok(attack.peak.healthMs < 2500, `/health took ${attack.peak.healthMs} ms`);
   await attack.stop();
 });

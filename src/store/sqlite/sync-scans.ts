@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { sha256 } from '../../crypto/sha256.js';
 import { OFFSET } from '../../entry/format.js';
 import { shortKey } from '../../reconcile/buckets.js';
+import { EMPTY_PAGE_ADVANCE } from '../../reconcile/summary.js';
 import { TABLE_SQL, indexedPrefix, shortOfSqlKey } from './sql-keys.js';
 import { StatementCache } from './statements.js';
 
@@ -199,6 +200,7 @@ export class SyncScans {
       .safeIntegers(true);
     // The lowest key is -2^63, so "one before the range" cannot be expressed: start inclusive.
     let cursor = after;
+    const start = after ?? range.lo;
     const entries: Buffer[] = [];
     let bytes = 0;
     let examined = 0;
@@ -219,7 +221,11 @@ export class SyncScans {
       if (rows.length < ENTRY_SLICE && bytes < maxBytes) return { entries };
       // A page ends at about maxBytes, or once it has read MAX_PAGE_ROWS rows of which few
       // were in scope: what one request may cost does not depend on how sparse the scope is.
-      if (bytes >= maxBytes || examined >= MAX_PAGE_ROWS) {
+      // A page that found nothing goes on until it has moved EMPTY_PAGE_ADVANCE, so that its
+      // caller can tell a sparse scope from a peer stalling with empty pages.
+      const moved =
+        entries.length > 0 || (cursor !== undefined && cursor - start >= EMPTY_PAGE_ADVANCE);
+      if (bytes >= maxBytes || (examined >= MAX_PAGE_ROWS && moved)) {
         return cursor !== undefined && cursor < range.last
           ? { entries, next: shortOfSqlKey(cursor) }
           : { entries };
