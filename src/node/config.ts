@@ -91,6 +91,11 @@ export const nodeConfigSchema = z
         timeout_seconds: z.number().min(1).max(3600).default(60),
         /** Longest wait before retrying a failing peer. */
         max_backoff_seconds: z.number().min(1).max(86_400).default(3600),
+        /** What one session may cost (docs/protocol.md, cost model); it then ends early. */
+        session_ids: z.number().int().min(1000).max(100_000_000).default(1_000_000),
+        session_requests: z.number().int().min(10).max(1_000_000).default(10_000),
+        session_mib: z.number().int().min(1).max(65_536).default(512),
+        session_seconds: z.number().min(1).max(86_400).default(300),
       })
       .strict()
       .prefault({}),

@@ -38,6 +38,8 @@ export interface PeerRoundResult {
   readonly roundTrips?: number;
   readonly bytes?: number;
   readonly ms?: number;
+  /** The session budget that ended the session early, if one did. */
+  readonly limit?: string;
   readonly error?: string;
 }
 
@@ -314,6 +316,12 @@ export class SyncLoop {
           ingestor: this.ctx.ingestor,
           summaries: this.summaries,
           digests: this.digests,
+          limits: {
+            ids: this.ctx.config.sync.session_ids,
+            requests: this.ctx.config.sync.session_requests,
+            bytes: this.ctx.config.sync.session_mib * 1024 * 1024,
+            ms: this.ctx.config.sync.session_seconds * 1000,
+          },
           ...(options.findOnly ? { findOnly: true } : {}),
           onProgress: (phase, done, total) => {
             this.status.current = { peer: record.url, phase, done, total };
@@ -342,6 +350,7 @@ export class SyncLoop {
         bytes: client.traffic.reconcileBytes,
         ms: result.ms,
         ...(result.mode ? { mode: result.mode } : {}),
+        ...(result.limit ? { limit: result.limit } : {}),
       };
     } catch (error) {
       this.count(client.traffic, undefined);

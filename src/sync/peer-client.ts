@@ -10,10 +10,11 @@ import { MAX_ENTRY_BYTES_FORMAT } from '../entry/format.js';
 import { fromHex } from '../encoding/bytes.js';
 import { SYMBOL_BYTES } from '../reconcile/riblt.js';
 import { scopeToWire, type Scope } from './scope.js';
-import { NEXT_HEADER } from './responder.js';
+import { MAX_LISTED_IDS, NEXT_HEADER } from './responder.js';
+import { PENALTY } from './session-budget.js';
 import {
+  SHORT_ID_BYTES,
   SYNC_MEDIA_TYPE,
-  decodeShortIds,
   decodeSyncMessage,
   encodeShortIds,
   encodeSyncMessage,
@@ -43,6 +44,13 @@ function overLimit(error: unknown): never {
   throw error;
 }
 
+function emptyContinuation(): PeerMisbehaviour {
+  return new PeerMisbehaviour(
+    '/sync/fetch continuation page carries no entries',
+    PENALTY.emptyContinuation,
+  );
+}
+
 export interface Traffic {
   requests: number;
   /** Reconciliation traffic: everything except entries themselves. */
@@ -67,6 +75,8 @@ export class PeerClient {
    */
   private readonly controlTimeoutMs: number;
   readonly traffic: Traffic = { requests: 0, reconcileBytes: 0, entryBytesIn: 0, entryBytesOut: 0 };
+  /** Runs before every request; throws to stop the session (see SessionBudget). */
+  guard: (() => void) | undefined;
 
   constructor(
     readonly url: string,
@@ -84,6 +94,7 @@ export class PeerClient {
     query?: URLSearchParams,
     timeoutMs: number = this.options.timeoutMs,
   ): Promise<RawResponse> {
+    this.guard?.();
     this.traffic.requests += 1;
     const response = await call(method, endpoint(this.url, path, query), body, contentType, {
       timeoutMs,
@@ -192,35 +203,32 @@ export class PeerClient {
     return answer.payload;
   }
 
-  /** Short ids per bucket range, as the peer lists them (sorted, in range: checked here). */
+  /**
+   * Short ids per bucket range as the peer lists them: the counts, and the ids as they came
+   * (8 bytes each, ranges in order), left undecoded so that a long list costs its bytes and
+   * no more. The answer is capped by the protocol's limit, never by the peer's bucket counts;
+   * order and range are checked by the caller as it reads.
+   */
   async ids(
     scope: Scope,
     ranges: readonly [number, number][],
-    expected: number,
-  ): Promise<[number, number][][]> {
+  ): Promise<{ counts: number[]; payload: Buffer }> {
     const answer = await this.binary(
       '/sync/ids',
       { v: 1, scope: scopeToWire(scope), ranges },
       undefined,
-      (expected + 1024) * 8 * 2 + 64 * 1024,
+      MAX_LISTED_IDS * SHORT_ID_BYTES + 64 * 1024,
     );
     const counts = answer.header.counts;
     if (
       !Array.isArray(counts) ||
       counts.length !== ranges.length ||
-      !counts.every((c) => Number.isInteger(c) && c >= 0) ||
-      (counts as number[]).reduce((a, b) => a + b, 0) * 8 !== answer.payload.length
+      !counts.every((c) => Number.isSafeInteger(c) && c >= 0) ||
+      (counts as number[]).reduce((a, b) => a + b, 0) * SHORT_ID_BYTES !== answer.payload.length
     ) {
       throw new PeerMisbehaviour('/sync/ids answer does not match its counts');
     }
-    const all = decodeShortIds(answer.payload, Number.MAX_SAFE_INTEGER);
-    const out: [number, number][][] = [];
-    let offset = 0;
-    for (const count of counts as number[]) {
-      out.push(all.slice(offset, offset + count));
-      offset += count;
-    }
-    return out;
+    return { counts: counts as number[], payload: answer.payload };
   }
 
   /** One page of /sync/fetch: its entries, and where it continues (header p2pcloud-next). */
@@ -270,9 +278,11 @@ export class PeerClient {
         maxBytes,
         encodeShortIds(rest),
       );
-      entries.push(...page.entries);
+      for (const entry of page.entries) entries.push(entry);
       const nextText = page.next;
       if (nextText === null) break;
+      // A page is cut after the entry that reaches max_bytes: a cut page without one is a stall.
+      if (page.entries.length === 0) throw emptyContinuation();
       const consumed = /^\d{1,6}$/.test(nextText) ? Number(nextText) : 0;
       if (consumed < 1 || consumed >= rest.length) {
         throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
@@ -302,11 +312,13 @@ export class PeerClient {
     const next = page.next === null ? undefined : parseShortIdKey(page.next);
     if (page.next !== null && !next)
       throw new PeerMisbehaviour('/sync/fetch continuation is malformed');
+    if (next && page.entries.length === 0) throw emptyContinuation();
     return { entries: page.entries, next };
   }
 
   /** Pushes entries the peer lacks; returns how many it stored. */
   async push(entries: readonly Buffer[]): Promise<number> {
+    this.guard?.();
     const body = encodeFrames(entries);
     this.traffic.entryBytesOut += HEAD_BYTES * 2 + body.length;
     const response = await call('POST', endpoint(this.url, '/put'), body, ENTRIES_MEDIA_TYPE, {

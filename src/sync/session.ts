@@ -15,6 +15,12 @@
  *
  * We never ask for an entry we hold: candidates are checked against the store right before
  * each fetch, and entries this node refused before (by its policy) are not asked for again.
+ *
+ * Nothing the peer claims sizes what the session keeps or costs: id lists are read in place
+ * and what they reveal is fetched and pushed in chunks as it is found; the session's budget of
+ * ids, requests, bytes and time is fixed by our config and our own store (session-budget.ts).
+ * Listing what it then does not serve, stalling with empty continuation pages, and serving
+ * mostly what our policy refuses are lies, as are unparseable answers.
  */
 import { randomBytes } from '../crypto/random.js';
 import { entryId, OFFSET } from '../entry/format.js';
@@ -29,7 +35,17 @@ import type { Store } from '../store/store.js';
 import { PeerMisbehaviour, type PeerClient } from './peer-client.js';
 import { scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
-import { shortIdKey, shortIdOf } from './wire.js';
+import {
+  BudgetExhausted,
+  DEFAULT_SESSION_LIMITS,
+  PENALTY,
+  SessionBudget,
+  brokePromise,
+  servedJunk,
+  type LimitName,
+  type SessionLimits,
+} from './session-budget.js';
+import { SHORT_ID_BYTES, shortIdKey, shortIdOf } from './wire.js';
 
 /** What we remember about a peer between sessions (stored as JSON in its peer record). */
 export interface PeerSyncState {
@@ -53,6 +69,8 @@ export interface SessionResult {
   readonly pushed: number;
   readonly roundTrips: number;
   readonly ms: number;
+  /** The session budget that ran out, ending the session early (see SessionBudget). */
+  readonly limit?: LimitName;
 }
 
 export interface SessionDeps {
@@ -62,6 +80,8 @@ export interface SessionDeps {
   readonly digests: IndexDigests;
   readonly fetchBatch?: number;
   readonly fetchBytes?: number;
+  /** What the session may cost (DEFAULT_SESSION_LIMITS when absent). */
+  readonly limits?: SessionLimits;
   /** Only find the difference: fetch, push and remember nothing (for measurements). */
   readonly findOnly?: boolean;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
@@ -92,8 +112,13 @@ class Window {
   }
 }
 const PUSH_BATCH = 2000;
-/** Ids listed per /sync/ids request (expected, from the peer's bucket counts). */
+/**
+ * Buckets grouped per /sync/ids request until the peer's counts add up to this: its counts
+ * only group requests, they never size what an answer may hold.
+ */
 const IDS_PER_REQUEST = 400_000;
+/** Missing short ids collected before they are fetched. */
+const FETCH_CHUNK = 20_000;
 
 /** Groups sorted bucket numbers into [from, to) runs. */
 export function bucketRuns(buckets: readonly number[]): [number, number][] {
@@ -131,46 +156,33 @@ export function emptyRuns(
   return runs;
 }
 
-/** Sorted-merge difference of two sorted short-id lists. */
-export function diffSorted(
-  ours: readonly [number, number][],
-  theirs: readonly [number, number][],
-): { missing: [number, number][]; extra: [number, number][] } {
-  const missing: [number, number][] = [];
-  const extra: [number, number][] = [];
-  let i = 0;
-  let j = 0;
-  while (i < ours.length || j < theirs.length) {
-    const a = ours[i];
-    const b = theirs[j];
-    const cmp = !a ? 1 : !b ? -1 : a[0] - b[0] || a[1] - b[1];
-    if (cmp === 0) {
-      i++;
-      j++;
-    } else if (cmp < 0) {
-      extra.push(a!);
-      i++;
-    } else {
-      missing.push(b!);
-      j++;
-    }
-  }
-  return { missing, extra };
-}
-
 export class SyncSession {
   private roundTrips = 0;
-  /** Short ids asked for that the peer did not send. */
+  /** Short ids asked for by id, and how many of them the peer did not send. */
+  private asked = 0;
   private unanswered = 0;
+  /** Entries the peer counted in buckets fetched whole, and how many of those came. */
+  private claimedWhole = 0;
+  private receivedWhole = 0;
   /** Checked entries waiting for the next commit (see commit()). */
   private unstored: CheckedBatch[] = [];
   private unstoredCount = 0;
   private committing: Promise<void> = Promise.resolve();
   private fetched = 0;
+  /** Entries that passed every check (stored, or about to be). */
+  private accepted = 0;
   private stored = 0;
   private pushed = 0;
+  /** Entries our policy refused in this session; the first MAX_REFUSED_REMEMBERED by id. */
+  private refusedCount = 0;
   private readonly refusedNow: string[] = [];
   private readonly refusedBefore: Set<string>;
+  /** The difference as it is found: short ids are fetched and pushed in chunks, not kept. */
+  private missingFound = 0;
+  private extraFound = 0;
+  private wantedIds: [number, number][] = [];
+  private extraIds: [number, number][] = [];
+  private readonly budget: SessionBudget;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -180,6 +192,8 @@ export class SyncSession {
     private readonly scopeKey: string,
   ) {
     this.refusedBefore = new Set(state.refused ?? []);
+    this.budget = new SessionBudget(deps.limits ?? DEFAULT_SESSION_LIMITS);
+    peer.guard = () => this.budget.check(peer.traffic);
   }
 
   private tables(): readonly Buffer[] | undefined {
@@ -221,7 +235,7 @@ export class SyncSession {
       extra: 0,
       fetched: this.fetched,
       stored: this.stored,
-      refused: this.refusedNow.length,
+      refused: this.refusedCount,
       pushed: this.pushed,
       roundTrips: this.roundTrips,
       ms: Date.now() - started,
@@ -242,35 +256,39 @@ export class SyncSession {
     }
 
     const summary = await this.deps.summaries.get(this.scope);
-    const difference = await this.reconcile(summary);
+    this.budget.coverOwn(summary.size);
+    let difference: { mode: 'sketch' | 'buckets'; estimate: number | null } | undefined;
+    try {
+      difference = await this.reconcile(summary);
+      await this.flushWanted();
+      await this.flushExtra();
+    } catch (error) {
+      if (!(error instanceof BudgetExhausted)) throw error;
+    } finally {
+      await this.commit().catch(() => undefined);
+    }
+    this.judgeJunk();
     const found = {
-      mode: difference.mode,
-      estimate: difference.estimate,
-      missing: difference.missing.length + difference.wholeBuckets,
-      extra: difference.extra.length,
+      ...(difference ? { mode: difference.mode, estimate: difference.estimate } : {}),
+      missing: this.missingFound,
+      extra: this.extraFound,
+      ...(this.budget.exhausted ? { limit: this.budget.exhausted } : {}),
     };
     if (this.deps.findOnly) return { result: finish('synced', found), state: this.state };
-    const wanted = await this.withoutKnown(difference.missing);
-    await this.fetchIds(wanted);
-    await this.pushExtra(difference.extra);
     const result = finish('synced', found);
     // Only a decoded sketch proves the whole difference was seen. Bucket fingerprints may
     // collide (1 in 256, salted afresh each session), so after a buckets-mode session the
     // next one must run again rather than be skipped as "unchanged". What our policy refused
     // is remembered all the same, so that it is not asked for again.
-    if (difference.mode !== 'sketch' || this.unanswered > 0) {
+    if (difference?.mode !== 'sketch' || this.unanswered > 0 || this.budget.exhausted) {
       return { result, state: this.withRefused() };
     }
     return { result, state: this.nextState(remoteDigest, await this.localDigest()) };
   }
 
-  private async reconcile(summary: SetSummary): Promise<{
-    mode: 'sketch' | 'buckets';
-    estimate: number | null;
-    missing: [number, number][];
-    extra: [number, number][];
-    wholeBuckets: number;
-  }> {
+  private async reconcile(
+    summary: SetSummary,
+  ): Promise<{ mode: 'sketch' | 'buckets'; estimate: number | null }> {
     // Our side must not move while symbols are subtracted from it.
     const local = summary.sketch.clone();
     const counts = Uint32Array.from(summary.counts);
@@ -287,17 +305,19 @@ export class SyncSession {
     const estimate = typeof answer.header.estimate === 'number' ? answer.header.estimate : null;
     if (answer.header.mode === 'sketch') {
       const decoded = await this.decodeSketch(local, answer.header, answer.payload);
-      if (decoded) return { mode: 'sketch', estimate, ...decoded, wholeBuckets: 0 };
+      if (decoded) {
+        // Bounded by our own sketch's capacity.
+        for (const id of decoded.missing) await this.wanted(id);
+        for (const id of decoded.extra) await this.extra(id);
+        return { mode: 'sketch', estimate };
+      }
       this.roundTrips += 1;
       answer = await this.peer.reconcile(this.scope, { ...fields, force: 'buckets' }, fingerprints);
     }
     if (answer.header.mode !== 'buckets')
       throw new PeerMisbehaviour('/sync/reconcile answered an unknown mode');
-    return {
-      mode: 'buckets',
-      estimate,
-      ...(await this.compareBuckets(answer.payload, counts, summary.buckets)),
-    };
+    await this.compareBuckets(answer.payload, counts, summary.buckets);
+    return { mode: 'buckets', estimate };
   }
 
   private async decodeSketch(
@@ -334,7 +354,7 @@ export class SyncSession {
     payload: Buffer,
     counts: Uint32Array,
     buckets: number,
-  ): Promise<{ missing: [number, number][]; extra: [number, number][]; wholeBuckets: number }> {
+  ): Promise<void> {
     if (payload.length % 6 !== 0)
       throw new PeerMisbehaviour('/sync/reconcile bucket list is malformed');
     const whole: number[] = [];
@@ -360,59 +380,149 @@ export class SyncSession {
     }
 
     // Buckets we hold nothing of: stream them whole, a run of buckets per request.
-    let wholeFetched = 0;
     if (this.deps.findOnly) {
-      wholeFetched = wholeCount;
+      this.missingFound += wholeCount;
     } else {
-      for (const run of emptyRuns(whole, (b) => counts[b] === 0 && !refusedIn.has(b)))
-        wholeFetched += await this.fetchWhole(run);
+      const claimed = new Map<number, number>();
+      for (let offset = 0; offset < payload.length; offset += 6)
+        claimed.set(payload.readUInt16BE(offset), payload.readUInt32BE(offset + 2));
+      for (const run of emptyRuns(whole, (b) => counts[b] === 0 && !refusedIn.has(b))) {
+        let promised = 0;
+        for (let b = run[0]; b < run[1]; b++) promised += claimed.get(b) ?? 0;
+        this.claimedWhole += promised;
+        const came = await this.fetchWhole(run);
+        this.receivedWhole += came;
+        this.missingFound += came;
+        const unserved = Math.max(0, this.claimedWhole - this.receivedWhole);
+        if (brokePromise(this.claimedWhole, unserved)) {
+          throw new PeerMisbehaviour(
+            `claimed ${this.claimedWhole} entries in buckets it served ${this.receivedWhole} of`,
+            PENALTY.unserved,
+          );
+        }
+        this.judgeJunk();
+      }
     }
 
-    const missing: [number, number][] = [];
-    const extra: [number, number][] = [];
-    let batch: { bucket: number; theirs: number }[] = [];
+    // The others: compare id lists, a group of buckets per request. The peer's counts only
+    // group the buckets; what an answer may hold is the protocol's limit, and what a session
+    // takes in is its own budget.
+    let batch: number[] = [];
     let expected = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const runs = bucketRuns(batch.map((b) => b.bucket));
-      this.roundTrips += 1;
-      const lists = await this.peer.ids(this.scope, runs, expected);
-      for (let r = 0; r < runs.length; r++) {
-        const [from, to] = runs[r]!;
-        const theirs = lists[r]!;
-        this.checkInRange(theirs, from, to, buckets);
-        const ours = await this.deps.store.shortIdsInBuckets(from, to, this.tables());
-        const diff = diffSorted(ours, theirs);
-        missing.push(...diff.missing);
-        extra.push(...diff.extra);
-      }
+      const runs = bucketRuns(batch);
       batch = [];
       expected = 0;
+      this.roundTrips += 1;
+      const answer = await this.peer.ids(this.scope, runs);
+      let offset = 0;
+      for (let r = 0; r < runs.length; r++) {
+        const count = answer.counts[r]!;
+        const take = this.budget.takeIds(count);
+        await this.compareRange(runs[r]!, answer.payload, offset, take, take === count, buckets);
+        if (take < count) throw new BudgetExhausted('ids');
+        offset += count;
+      }
     };
     for (const item of compare) {
       if (expected + item.theirs > IDS_PER_REQUEST) await flush();
-      batch.push(item);
+      batch.push(item.bucket);
       expected += item.theirs;
     }
     await flush();
-    return { missing, extra, wholeBuckets: wholeFetched };
   }
 
-  private checkInRange(
-    ids: readonly [number, number][],
-    from: number,
-    to: number,
+  /**
+   * Merges the peer's sorted ids of one bucket range (read in place from the answer) with
+   * ours, checking order and range as it goes; what only the peer holds is fetched in chunks,
+   * what only we hold is pushed in chunks.
+   */
+  private async compareRange(
+    [from, to]: [number, number],
+    payload: Buffer,
+    offset: number,
+    count: number,
+    complete: boolean,
     buckets: number,
-  ): void {
+  ): Promise<void> {
     const [lowest, end] = bucketHiRange(from, to, buckets);
-    for (let i = 0; i < ids.length; i++) {
-      const [hi, lo] = ids[i]!;
+    const ours = await this.deps.store.shortIdsInBuckets(from, to, this.tables());
+    let i = 0;
+    let prevHi = -1;
+    let prevLo = -1;
+    for (let j = 0; j < count; j++) {
+      const at = (offset + j) * SHORT_ID_BYTES;
+      const hi = payload.readUInt32BE(at);
+      const lo = payload.readUInt32BE(at + 4);
       if (hi < lowest || hi >= end)
         throw new PeerMisbehaviour('/sync/ids listed an id outside the asked buckets');
-      const prev = ids[i - 1];
-      if (prev && (prev[0] > hi || (prev[0] === hi && prev[1] >= lo))) {
+      if (hi < prevHi || (hi === prevHi && lo <= prevLo))
         throw new PeerMisbehaviour('/sync/ids list is not sorted');
-      }
+      prevHi = hi;
+      prevLo = lo;
+      // Ours below theirs: only we hold them.
+      while (i < ours.length && (ours[i]![0] < hi || (ours[i]![0] === hi && ours[i]![1] < lo)))
+        await this.extra(ours[i++]!);
+      if (i < ours.length && ours[i]![0] === hi && ours[i]![1] === lo) i++;
+      else await this.wanted([hi, lo]);
+    }
+    // A list cut short by the budget says nothing about our ids past its end.
+    if (complete) while (i < ours.length) await this.extra(ours[i++]!);
+  }
+
+  /** A short id the peer has and we lack: fetched with others once enough are collected. */
+  private async wanted(id: [number, number]): Promise<void> {
+    this.missingFound += 1;
+    if (this.deps.findOnly) return;
+    this.wantedIds.push(id);
+    if (this.wantedIds.length >= FETCH_CHUNK) await this.flushWanted();
+  }
+
+  private async extra(id: [number, number]): Promise<void> {
+    this.extraFound += 1;
+    if (this.deps.findOnly) return;
+    this.extraIds.push(id);
+    if (this.extraIds.length >= PUSH_BATCH) await this.flushExtra();
+  }
+
+  /**
+   * Fetches the ids collected so far. A peer that listed ids and then does not serve most of
+   * them broke its word (honest churn loses a few): that is a lie, not a failure.
+   */
+  private async flushWanted(): Promise<void> {
+    const ids = this.wantedIds;
+    this.wantedIds = [];
+    if (ids.length === 0) return;
+    const wanted = await this.withoutKnown(ids);
+    this.asked += wanted.length;
+    await this.fetchIds(wanted);
+    if (brokePromise(this.asked, this.unanswered)) {
+      throw new PeerMisbehaviour(
+        `listed ${this.unanswered} ids it did not serve`,
+        PENALTY.unserved,
+      );
+    }
+    this.judgeJunk();
+  }
+
+  private async flushExtra(): Promise<void> {
+    const ids = this.extraIds;
+    this.extraIds = [];
+    if (ids.length === 0) return;
+    const entries = await this.deps.store.entriesByShortIds(ids, this.tables());
+    if (entries.length === 0) return;
+    this.roundTrips += 1;
+    this.pushed += await this.peer.push(entries);
+  }
+
+  /** A peer serving mostly what our policy refuses (see servedJunk) is penalised for it. */
+  private judgeJunk(): void {
+    if (servedJunk(this.refusedCount, this.accepted)) {
+      throw new PeerMisbehaviour(
+        `served ${this.refusedCount} entries this node's policy refuses`,
+        PENALTY.junk,
+      );
     }
   }
 
@@ -421,6 +531,11 @@ export class SyncSession {
     const fresh = ids.filter(([hi, lo]) => !this.refusedBefore.has(shortIdKey(hi, lo)));
     const held = await this.deps.store.hasShortIds(fresh);
     return fresh.filter((_, i) => !held[i]);
+  }
+
+  private refused(id: string): void {
+    this.refusedCount += 1;
+    if (this.refusedNow.length < MAX_REFUSED_REMEMBERED) this.refusedNow.push(id.slice(0, 16));
   }
 
   /**
@@ -450,6 +565,7 @@ export class SyncSession {
       'sync',
     );
     this.tally(checked.results, ids);
+    this.accepted += checked.valid.length;
     this.unstored.push(checked);
     this.unstoredCount += checked.valid.length;
     if (this.unstoredCount >= COMMIT_ENTRIES) await this.commit();
@@ -470,8 +586,7 @@ export class SyncSession {
       for (const results of await this.deps.ingestor.store(batches)) {
         for (const result of results) {
           if (result.status === 'stored') this.stored += 1;
-          else if (result.status === 'rejected' && result.id)
-            this.refusedNow.push(result.id.slice(0, 16));
+          else if (result.status === 'rejected' && result.id) this.refused(result.id);
         }
       }
     });
@@ -492,7 +607,7 @@ export class SyncSession {
         forged += 1;
       } else {
         // Entries refused before decoding (too large) carry no id in the result.
-        this.refusedNow.push((result.id ?? toHex(ids[i]!)).slice(0, 16));
+        this.refused(result.id ?? toHex(ids[i]!));
       }
     }
     if (forged > 0) throw new PeerMisbehaviour(`sent ${forged} entries that fail verification`, 3);
@@ -513,22 +628,27 @@ export class SyncSession {
       answer.catch(() => undefined);
       return { answer, keys: new Set(chunk.map(([hi, lo]) => shortIdKey(hi, lo))) };
     };
-    // One request ahead of the one being taken in, and two batches verified and stored at once:
-    // the peer, the network, our verification threads and our store all stay busy.
-    let next = request(0);
-    for (let from = batch; next; from += batch) {
-      const current = next;
-      next = request(from);
-      const entries = await current.answer;
-      // Each asked-for id may come once: deleting it from the set checks both.
-      await window.add(this.accept(entries, (hi, lo) => current.keys.delete(shortIdKey(hi, lo))));
-      // Ids asked for and not sent (deleted meanwhile, or withheld) leave the session unfinished.
-      this.unanswered += current.keys.size;
-      done += entries.length;
-      this.deps.onProgress?.('fetch', done, ids.length);
+    try {
+      // One request ahead of the one being taken in, and two batches verified and stored at
+      // once: the peer, the network, our verification threads and our store all stay busy.
+      let next = request(0);
+      for (let from = batch; next; from += batch) {
+        const current = next;
+        next = request(from);
+        const entries = await current.answer;
+        // Each asked-for id may come once: deleting it from the set checks both.
+        await window.add(this.accept(entries, (hi, lo) => current.keys.delete(shortIdKey(hi, lo))));
+        // Ids asked for and not sent (deleted meanwhile, or withheld) leave the session unfinished.
+        this.unanswered += current.keys.size;
+        done += entries.length;
+        this.deps.onProgress?.('fetch', done, ids.length);
+      }
+      await window.drain();
+    } finally {
+      // Whatever stopped the session, what was checked is stored.
+      await window.drain().catch(() => undefined);
+      await this.commit();
     }
-    await window.drain();
-    await this.commit();
   }
 
   /** Streams whole bucket runs the peer has and we lack; returns how many entries came. */
@@ -540,47 +660,40 @@ export class SyncSession {
     let count = 0;
     type Page = { entries: Buffer[]; next: [number, number] | undefined };
     let next: Promise<Page> | undefined = this.peer.fetchBuckets(this.scope, run, after, maxBytes);
-    while (next) {
-      this.roundTrips += 1;
-      const page: Page = await next;
-      // Ask for the next page before taking this one in, so the peer and our threads overlap.
-      next = page.next ? this.peer.fetchBuckets(this.scope, run, page.next, maxBytes) : undefined;
-      next?.catch(() => undefined);
-      let previous = after;
-      await window.add(
-        this.accept(page.entries, (hi, lo) => {
-          const inRange = hi >= lowest && hi < end;
-          const ordered = !previous || hi > previous[0] || (hi === previous[0] && lo > previous[1]);
-          previous = [hi, lo];
-          return inRange && ordered;
-        }),
-      );
-      count += page.entries.length;
-      this.deps.onProgress?.('fetch', count, 0);
-      if (page.next) {
-        if (
-          after &&
-          (page.next[0] < after[0] || (page.next[0] === after[0] && page.next[1] <= after[1]))
-        ) {
-          throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
+    try {
+      while (next) {
+        this.roundTrips += 1;
+        const page: Page = await next;
+        // Ask for the next page before taking this one in, so the peer and our threads overlap.
+        next = page.next ? this.peer.fetchBuckets(this.scope, run, page.next, maxBytes) : undefined;
+        next?.catch(() => undefined);
+        let previous = after;
+        await window.add(
+          this.accept(page.entries, (hi, lo) => {
+            const inRange = hi >= lowest && hi < end;
+            const ordered =
+              !previous || hi > previous[0] || (hi === previous[0] && lo > previous[1]);
+            previous = [hi, lo];
+            return inRange && ordered;
+          }),
+        );
+        count += page.entries.length;
+        this.deps.onProgress?.('fetch', count, 0);
+        if (page.next) {
+          if (
+            after &&
+            (page.next[0] < after[0] || (page.next[0] === after[0] && page.next[1] <= after[1]))
+          ) {
+            throw new PeerMisbehaviour('/sync/fetch continuation does not move forward');
+          }
+          after = page.next;
         }
-        after = page.next;
       }
+      await window.drain();
+    } finally {
+      await window.drain().catch(() => undefined);
+      await this.commit();
     }
-    await window.drain();
-    await this.commit();
     return count;
-  }
-
-  private async pushExtra(ids: [number, number][]): Promise<void> {
-    for (let i = 0; i < ids.length; i += PUSH_BATCH) {
-      const entries = await this.deps.store.entriesByShortIds(
-        ids.slice(i, i + PUSH_BATCH),
-        this.tables(),
-      );
-      if (entries.length === 0) continue;
-      this.roundTrips += 1;
-      this.pushed += await this.peer.push(entries);
-    }
   }
 }
