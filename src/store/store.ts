@@ -168,6 +168,8 @@ export interface ScanPage {
 
 /** What the sync layer needs from a store beyond the Store interface. */
 export interface SyncSource {
+  /** The listed tables this store holds entries of, in the order given (index lookups only). */
+  heldTables(tables: readonly Buffer[]): Promise<Buffer[]>;
   /** Subscribes to committed changes; returns the unsubscribe function. */
   onChange(listener: (changes: readonly StoreChange[]) => void): () => void;
   /** The scope's short ids after `after` in scan order, at most `limit` of them. */
@@ -176,12 +178,27 @@ export interface SyncSource {
     after: ScanPosition | undefined,
     limit: number,
   ): Promise<ScanPage>;
-  /** Short ids in buckets [from, to), restricted to tables if given, sorted ascending. */
+  /**
+   * Short ids in buckets [from, to), restricted to tables if given, sorted ascending. With a
+   * `limit`, the scan may stop once it found more than `limit` (the answer is then too long,
+   * and not complete).
+   */
   shortIdsInBuckets(
     from: number,
     to: number,
     tables?: readonly Buffer[],
+    limit?: number,
   ): Promise<[number, number][]>;
+  /**
+   * shortIdsInBuckets for several bucket ranges at once, one list per range: the scope's
+   * tables are looked up once and the cheaper way through the store is chosen for all of them.
+   * With a `limit`, the lists may stop (and end early) once more than `limit` ids were found.
+   */
+  shortIdsInRanges(
+    ranges: readonly (readonly [number, number])[],
+    tables?: readonly Buffer[],
+    limit?: number,
+  ): Promise<[number, number][][]>;
   /** Entries whose short id is listed (and whose table is in `tables`, if given). */
   entriesByShortIds(
     ids: readonly (readonly [number, number])[],
@@ -189,7 +206,8 @@ export interface SyncSource {
   ): Promise<Buffer[]>;
   /**
    * Entries in buckets [from, to), in short-id order, starting after short id `after`, until
-   * about `maxBytes`; `next` is where to continue when the range was not finished.
+   * about `maxBytes` or a bounded amount of work; `next` is where to continue when the range
+   * was not finished (a page may then be short, even empty).
    */
   entriesInBuckets(
     from: number,

@@ -34,7 +34,10 @@ import {
 } from './wire.js';
 
 export const MAX_FETCH_IDS = 20_000;
-export const MAX_LISTED_IDS = 2_000_000;
+/** Short ids one /sync/ids answer may list (8 MB): the caller asks for ~400,000 at a time. */
+export const MAX_LISTED_IDS = 1_000_000;
+/** Ids looked up between two turns of the event loop by a fetch by short id. */
+const FETCH_CHUNK = 500;
 export const DEFAULT_FETCH_BYTES = 8 * 1024 * 1024;
 export const MAX_FETCH_BYTES = 32 * 1024 * 1024;
 const SESSION_TTL_MS = 120_000;
@@ -63,8 +66,16 @@ export class SyncResponder {
     private readonly summaries: SummaryManager,
   ) {}
 
-  private scopeOf(header: Record<string, unknown>): Scope {
-    return restrictScope(scopeFromWire(header.scope), this.ctx.policy.tables);
+  /**
+   * The scope of a request, restricted to the tables this node mirrors and, for a list of
+   * tables, to those it holds entries of (one index lookup each): tables it does not hold add
+   * nothing to an answer, so they cost nothing beyond that lookup.
+   */
+  private async scopeOf(header: Record<string, unknown>): Promise<Scope> {
+    const scope = restrictScope(scopeFromWire(header.scope), this.ctx.policy.tables);
+    if (scope.kind === 'all' || scope.tables.length === 0) return scope;
+    // The list stays sorted and free of repeats: a valid scope as it is.
+    return { kind: 'tables', tables: await this.ctx.store.heldTables(scope.tables) };
   }
 
   private body(request: FastifyRequest): { header: Record<string, unknown>; payload: Buffer } {
@@ -89,11 +100,11 @@ export class SyncResponder {
     }
   }
 
-  private summary(scope: Scope): Promise<SetSummary> {
+  private summary(scope: Scope, requester: string): Promise<SetSummary> {
     if (scope.kind === 'all' && !this.summaries.ready) {
       throw new P2PError('unavailable', 'sync summary is still being built');
     }
-    return this.summaries.get(scope);
+    return this.summaries.get(scope, requester);
   }
 
   private remember(sketch: Sketch): string {
@@ -109,7 +120,7 @@ export class SyncResponder {
 
   async reconcile(request: FastifyRequest): Promise<Buffer> {
     const { header, payload } = this.body(request);
-    const scope = this.scopeOf(header);
+    const scope = await this.scopeOf(header);
     const buckets = integer(header, 'buckets', 1, 65536);
     if (buckets !== this.ctx.store.buckets) {
       throw new P2PError(
@@ -124,7 +135,7 @@ export class SyncResponder {
     const theirCapacity = integer(header, 'capacity', 0, 1 << 24);
     const force = header.force === 'buckets';
     return this.guarded(async () => {
-      const summary = await this.summary(scope);
+      const summary = await this.summary(scope, request.ip);
       const ours = summary.fingerprints(salt);
       const { differing, estimate } = estimateDifference(payload, ours);
       const capacity = Math.min(summary.sketch.capacity, theirCapacity);
@@ -190,55 +201,56 @@ export class SyncResponder {
     return encodeSyncMessage({ v: 1, from, symbols: to - from }, snapshot.sketch.encode(from, to));
   }
 
+  /**
+   * Bucket ranges [from, to), ascending and not overlapping: together they cover each bucket
+   * at most once, so a request can never make the node read an entry twice.
+   */
   private ranges(header: Record<string, unknown>): [number, number][] {
     const value = header.ranges;
-    if (!Array.isArray(value) || value.length === 0 || value.length > 65536) {
+    const buckets = this.ctx.store.buckets;
+    if (!Array.isArray(value) || value.length === 0 || value.length > buckets) {
       throw new P2PError(
         'bad_sync_request',
-        'ranges must be a non-empty array of [from, to) bucket pairs',
+        `ranges must be a non-empty array of at most ${buckets} [from, to) bucket pairs`,
       );
     }
+    let end = 0;
     return value.map((range) => {
       if (
         !Array.isArray(range) ||
         range.length !== 2 ||
         !Number.isInteger(range[0]) ||
         !Number.isInteger(range[1]) ||
-        range[0] < 0 ||
+        range[0] < end ||
         range[1] <= range[0] ||
-        range[1] > this.ctx.store.buckets
+        range[1] > buckets
       ) {
         throw new P2PError(
           'bad_sync_request',
-          'each range must be [from, to) with 0 <= from < to <= buckets',
+          'each range must be [from, to) with 0 <= from < to <= buckets, ascending and not overlapping',
         );
       }
+      end = range[1] as number;
       return [range[0] as number, range[1] as number];
     });
   }
 
   async ids(request: FastifyRequest): Promise<Buffer> {
     const { header } = this.body(request);
-    const scope = this.scopeOf(header);
     const ranges = this.ranges(header);
+    const scope = await this.scopeOf(header);
     return this.guarded(async () => {
-      const tables = scopeTables(scope);
-      const counts: number[] = [];
-      const parts: Buffer[] = [];
-      let total = 0;
-      for (const [from, to] of ranges) {
-        const ids = isEmptyScope(scope)
-          ? []
-          : await this.ctx.store.shortIdsInBuckets(from, to, tables);
-        total += ids.length;
-        if (total > MAX_LISTED_IDS)
-          throw new P2PError(
-            'bad_sync_request',
-            `at most ${MAX_LISTED_IDS} ids per request; ask for fewer ranges`,
-          );
-        counts.push(ids.length);
-        parts.push(encodeShortIds(ids));
+      const lists = isEmptyScope(scope)
+        ? ranges.map(() => [])
+        : await this.ctx.store.shortIdsInRanges(ranges, scopeTables(scope), MAX_LISTED_IDS);
+      const counts = lists.map((ids) => ids.length);
+      if (lists.length < ranges.length || counts.reduce((a, b) => a + b, 0) > MAX_LISTED_IDS) {
+        throw new P2PError(
+          'bad_sync_request',
+          `at most ${MAX_LISTED_IDS} ids per request; ask for fewer ranges`,
+        );
       }
+      const parts = lists.map((ids) => encodeShortIds(ids));
       return encodeSyncMessage({ v: 1, counts }, Buffer.concat(parts));
     });
   }
@@ -251,7 +263,7 @@ export class SyncResponder {
 
   async fetch(request: FastifyRequest, reply: FastifyReply): Promise<Buffer> {
     const { header, payload } = this.body(request);
-    const scope = this.scopeOf(header);
+    const scope = await this.scopeOf(header);
     const tables = scopeTables(scope);
     const empty = isEmptyScope(scope);
     return this.guarded(async () => {
@@ -263,9 +275,9 @@ export class SyncResponder {
         const entries: Buffer[] = [];
         let bytes = 0;
         let consumed = 0;
-        const CHUNK = 500;
         while (!empty && consumed < ids.length && bytes < maxBytes) {
-          const chunk = ids.slice(consumed, consumed + CHUNK);
+          if (consumed > 0) await new Promise((resolve) => setImmediate(resolve));
+          const chunk = ids.slice(consumed, consumed + FETCH_CHUNK);
           const found = await this.ctx.store.entriesByShortIds(chunk, tables);
           const byKey = new Map(found.map((e) => [shortIdKey(...shortIdOf(entryId(e))), e]));
           for (const [hi, lo] of chunk) {
@@ -302,6 +314,20 @@ export class SyncResponder {
   }
 }
 
+/**
+ * Runs a route's work; a rate_limited refusal that says when to come back gets Retry-After
+ * (the error itself is answered by the node's error handler).
+ */
+async function answering<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const seconds = error instanceof P2PError ? error.details?.retry_after_seconds : undefined;
+    if (typeof seconds === 'number') void reply.header('retry-after', String(seconds));
+    throw error;
+  }
+}
+
 export function registerSyncRoutes(
   app: FastifyInstance,
   responder: SyncResponder,
@@ -312,7 +338,7 @@ export function registerSyncRoutes(
   );
   const binary = (reply: FastifyReply): FastifyReply => reply.type(SYNC_MEDIA_TYPE);
   app.post('/sync/reconcile', async (request, reply) =>
-    binary(reply).send(await responder.reconcile(request)),
+    binary(reply).send(await answering(reply, () => responder.reconcile(request))),
   );
   app.post('/sync/symbols', async (request, reply) =>
     binary(reply).send(await responder.symbols(request)),

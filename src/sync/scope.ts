@@ -48,6 +48,8 @@ export function scopeToWire(scope: Scope): 'all' | string[] {
   return scope.kind === 'all' ? 'all' : scope.tables.map((t) => toHex(t));
 }
 
+const TABLE_HEX = /^[0-9a-f]{64}$/i;
+
 export function scopeFromWire(value: unknown): Scope {
   if (value === 'all') return ALL;
   if (!Array.isArray(value) || value.length > MAX_SCOPE_TABLES) {
@@ -56,13 +58,14 @@ export function scopeFromWire(value: unknown): Scope {
       `scope must be "all" or an array of at most ${MAX_SCOPE_TABLES} table keys`,
     );
   }
-  return tablesScope(
-    value.map((text) => {
-      const bytes = typeof text === 'string' ? fromHex(text, 32) : undefined;
-      if (!bytes) throw new P2PError('bad_sync_request', 'scope tables must be 64 hex characters');
-      return bytes;
-    }),
-  );
+  // Sorted and deduplicated as text, converted once: a scope may list 10,000 tables.
+  const unique = new Set<string>();
+  for (const text of value) {
+    if (typeof text !== 'string' || !TABLE_HEX.test(text))
+      throw new P2PError('bad_sync_request', 'scope tables must be 64 hex characters');
+    unique.add(text.toLowerCase());
+  }
+  return { kind: 'tables', tables: [...unique].sort().map((hex) => Buffer.from(hex, 'hex')) };
 }
 
 /** Restricts a scope to what this node mirrors (a peer may ask for more than we hold). */

@@ -39,6 +39,54 @@ import {
 import { Checkpointer } from './checkpointer.js';
 import { StatementCache } from './statements.js';
 
+/**
+ * Rows a sync scan reads between two turns of the event loop: a few ms of work, so a long
+ * scan never holds up other requests for longer.
+ */
+export const SCAN_SLICE = 2000;
+/** Entries (up to the maximum entry size each) read at a time by a bucket-range page. */
+const ENTRY_SLICE = 256;
+/** Rows one bucket-range page may read (in scope or not) before it ends with a continuation. */
+export const MAX_PAGE_ROWS = 20_000;
+
+/** Table keys looked up per query when a scope is cut to the tables held. */
+const HELD_CHUNK = 500;
+/** What one more query costs, counted in rows, when pacing a scan. */
+const QUERY_COST = 8;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Gives the event loop a turn after every SCAN_SLICE rows' worth of work of one scan. */
+class Pacer {
+  private work = 0;
+
+  async step(rows: number): Promise<void> {
+    this.work += rows;
+    if (this.work < SCAN_SLICE) return;
+    this.work = 0;
+    await nextTurn();
+  }
+}
+
+/** The index of the first element of a sorted array that is ≥ `value`. */
+function lowerBound(sorted: readonly bigint[], value: bigint): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid]! < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Table keys as a set of 32-character binary strings, for a cheap membership test per row. */
+function tableSet(tables: readonly Buffer[]): Set<string> {
+  return new Set(tables.map((t) => t.toString('latin1')));
+}
+
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' is accepted for experiments but loses everything on exit. */
   readonly path: string;
@@ -416,9 +464,10 @@ export class SqliteStore implements Store {
     const rows = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ?',
     ).all(lo, last) as { data: Buffer }[];
+    const wanted = tables?.length ? tableSet(tables) : undefined;
     const ids: Buffer[] = [];
     for (const { data } of rows) {
-      if (this.inTables(data, tables?.length ? tables : undefined)) ids.push(sha256(data));
+      if (this.inTables(data, wanted)) ids.push(sha256(data));
     }
     return ids.sort(Buffer.compare);
   }
@@ -599,35 +648,176 @@ export class SqliteStore implements Store {
     return { lo: bucketKeys(from, this.buckets).lo, last: bucketKeys(to - 1, this.buckets).last };
   }
 
+  /**
+   * The listed tables that hold entries here, with their entry counts: one primary-key lookup
+   * each, so a scope naming tables this node does not hold costs nothing more.
+   */
+  private held(tables: readonly Buffer[]): { tables: Buffer[]; count: number } {
+    const out: Buffer[] = [];
+    let count = 0;
+    for (let i = 0; i < tables.length; i += HELD_CHUNK) {
+      const part = tables.slice(i, i + HELD_CHUNK);
+      const rows = this.prepare(
+        `SELECT key, count FROM tables WHERE tkey IN (${part.map(() => '?').join(',')})`,
+      ).all(...part.map((t) => keyPrefix(t))) as { key: Buffer; count: number }[];
+      if (rows.length === 0) continue;
+      const found = new Map(rows.map((r) => [r.key.toString('latin1'), r.count]));
+      for (const t of part) {
+        const n = found.get(t.toString('latin1'));
+        if (n !== undefined && n > 0) {
+          out.push(t);
+          count += n;
+        }
+      }
+    }
+    return { tables: out, count };
+  }
+
+  async heldTables(tables: readonly Buffer[]): Promise<Buffer[]> {
+    this.assertOpen();
+    return this.held(tables).tables;
+  }
+
+  /** Entries in buckets [from, to), from the in-memory bucket counts. */
+  private countInBuckets(from: number, to: number): number {
+    let n = 0;
+    for (let b = from; b < to; b++) n += this.sums.counts[b]!;
+    return n;
+  }
+
   async shortIdsInBuckets(
     from: number,
     to: number,
     tables?: readonly Buffer[],
+    limit = Number.MAX_SAFE_INTEGER,
   ): Promise<[number, number][]> {
-    this.assertOpen();
-    const { lo, last } = this.bucketRangeKeys(from, to);
-    if (!tables) {
-      const rows = this.prepare('SELECT k FROM ids WHERE k >= ? AND k <= ? ORDER BY k')
-        .raw(true)
-        .safeIntegers(true)
-        .all(lo, last) as [bigint][];
-      return rows.map(([k]) => shortOfSqlKey(k));
-    }
-    const rows = this.prepare(
-      'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k >= ? AND ids.k <= ? ORDER BY ids.k',
-    )
-      .raw(true)
-      .safeIntegers(true)
-      .all(lo, last) as [bigint, Buffer][];
-    return rows
-      .filter(([, table]) => tables.some((t) => t.equals(table)))
-      .map(([k]) => shortOfSqlKey(k));
+    return (await this.shortIdsInRanges([[from, to]], tables, limit))[0] ?? [];
   }
 
-  private inTables(data: Buffer, tables: readonly Buffer[] | undefined): boolean {
+  async shortIdsInRanges(
+    ranges: readonly (readonly [number, number])[],
+    tables?: readonly Buffer[],
+    limit = Number.MAX_SAFE_INTEGER,
+  ): Promise<[number, number][][]> {
+    this.assertOpen();
+    const keys = ranges.map(([from, to]) => this.bucketRangeKeys(from, to));
+    const pacer = new Pacer();
+    let wanted: Set<string> | undefined;
+    if (tables) {
+      const held = this.held(tables);
+      if (held.tables.length === 0) return ranges.map(() => []);
+      let inRanges = 0;
+      for (const [from, to] of ranges) inRanges += this.countInBuckets(from, to);
+      // Two ways to the same lists: walk the id ranges and keep the scope's entries, or walk
+      // the scope's tables by their index and keep the ids in the ranges. The cheaper is read.
+      if (held.count < inRanges) return this.idsOfTablesInRanges(held.tables, keys, limit, pacer);
+      wanted = tableSet(held.tables);
+    }
+    const out: [number, number][][] = [];
+    let total = 0;
+    for (const { lo, last } of keys) {
+      const ids = await this.idsInRange(lo, last, wanted, limit - total, pacer);
+      out.push(ids);
+      total += ids.length;
+      if (total > limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * Short ids in the key range [lo, last] (of entries of `wanted` tables, if given), read
+   * SCAN_SLICE rows at a time. Stops after `limit` + 1 ids: the caller tells "too many" from
+   * "exactly the limit".
+   */
+  private async idsInRange(
+    lo: bigint,
+    last: bigint,
+    wanted: ReadonlySet<string> | undefined,
+    limit: number,
+    pacer: Pacer,
+  ): Promise<[number, number][]> {
+    const select = wanted
+      ? 'SELECT ids.k, substr(e.data, 2, 32) FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k'
+      : 'SELECT k FROM ids WHERE k';
+    const first = this.prepare(`${select} >= ? AND ids.k <= ? ORDER BY ids.k LIMIT ?`)
+      .raw(true)
+      .safeIntegers(true);
+    const next = this.prepare(`${select} > ? AND ids.k <= ? ORDER BY ids.k LIMIT ?`)
+      .raw(true)
+      .safeIntegers(true);
+    const out: [number, number][] = [];
+    let cursor: bigint | undefined;
+    for (;;) {
+      this.assertOpen();
+      const rows = (
+        cursor === undefined ? first.all(lo, last, SCAN_SLICE) : next.all(cursor, last, SCAN_SLICE)
+      ) as [bigint, Buffer?][];
+      for (const [k, table] of rows) {
+        if (!wanted || wanted.has(table!.toString('latin1'))) out.push(shortOfSqlKey(k));
+      }
+      await pacer.step(rows.length + QUERY_COST);
+      if (rows.length < SCAN_SLICE || out.length > limit) return out;
+      cursor = rows[rows.length - 1]![0];
+    }
+  }
+
+  /**
+   * The short ids of the tables' entries that fall in the key ranges, one list per range, by
+   * reading the tables' entries through their index (each is hashed for its id).
+   */
+  private async idsOfTablesInRanges(
+    tables: readonly Buffer[],
+    ranges: readonly { lo: bigint; last: bigint }[],
+    limit: number,
+    pacer: Pacer,
+  ): Promise<[number, number][][]> {
+    const statement = this.prepare(
+      `SELECT seq, data FROM entries WHERE ${TABLE_SQL} AND seq > ? ORDER BY seq LIMIT ?`,
+    ).raw(true);
+    const sorted = [...ranges].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+    const inSome = (k: bigint): boolean => {
+      let low = 0;
+      let high = sorted.length - 1;
+      while (low <= high) {
+        const mid = (low + high) >> 1;
+        const range = sorted[mid]!;
+        if (k < range.lo) high = mid - 1;
+        else if (k > range.last) low = mid + 1;
+        else return true;
+      }
+      return false;
+    };
+    const found: bigint[] = [];
+    for (const table of tables) {
+      let seq = -1;
+      for (;;) {
+        this.assertOpen();
+        const rows = statement.all(indexedPrefix(table), table, seq, SCAN_SLICE) as [
+          number,
+          Buffer,
+        ][];
+        for (const [s, data] of rows) {
+          seq = s;
+          const k = shortKey(sha256(data));
+          if (inSome(k)) found.push(k);
+        }
+        await pacer.step(rows.length + QUERY_COST);
+        if (rows.length < SCAN_SLICE || found.length > limit) break;
+      }
+      if (found.length > limit) break;
+    }
+    found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return ranges.map(({ lo, last }) => {
+      const out: [number, number][] = [];
+      let i = lowerBound(found, lo);
+      for (; i < found.length && found[i]! <= last; i++) out.push(shortOfSqlKey(found[i]!));
+      return out;
+    });
+  }
+
+  private inTables(data: Buffer, tables: ReadonlySet<string> | undefined): boolean {
     if (!tables) return true;
-    const table = data.subarray(OFFSET.table, OFFSET.table + 32);
-    return tables.some((t) => t.equals(table));
+    return tables.has(data.subarray(OFFSET.table, OFFSET.table + 32).toString('latin1'));
   }
 
   async entriesByShortIds(
@@ -635,13 +825,15 @@ export class SqliteStore implements Store {
     tables?: readonly Buffer[],
   ): Promise<Buffer[]> {
     this.assertOpen();
+    const wanted = tables ? tableSet(tables) : undefined;
+    if (wanted && wanted.size === 0) return [];
     const find = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
     const out: Buffer[] = [];
     for (const [hi, lo] of ids) {
       const row = find.get(sqlKeyOf(hi, lo)) as { data: Buffer } | undefined;
-      if (row && this.inTables(row.data, tables)) out.push(row.data);
+      if (row && this.inTables(row.data, wanted)) out.push(row.data);
     }
     return out;
   }
@@ -654,35 +846,50 @@ export class SqliteStore implements Store {
     maxBytes: number,
   ): Promise<{ entries: Buffer[]; next?: [number, number] }> {
     this.assertOpen();
+    let wanted: Set<string> | undefined;
+    if (tables) {
+      const held = this.held(tables);
+      if (held.tables.length === 0) return { entries: [] };
+      wanted = tableSet(held.tables);
+    }
     const range = this.bucketRangeKeys(from, to);
     const select =
       'SELECT ids.k, e.data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k <= ? AND ids.k';
-    const first = this.prepare(`${select} >= ? ORDER BY ids.k LIMIT 1000`)
+    const first = this.prepare(`${select} >= ? ORDER BY ids.k LIMIT ${ENTRY_SLICE}`)
       .raw(true)
       .safeIntegers(true);
-    const next = this.prepare(`${select} > ? ORDER BY ids.k LIMIT 1000`)
+    const next = this.prepare(`${select} > ? ORDER BY ids.k LIMIT ${ENTRY_SLICE}`)
       .raw(true)
       .safeIntegers(true);
     // The lowest key is -2^63, so "one before the range" cannot be expressed: start inclusive.
     let cursor = after ? sqlKeyOf(after[0], after[1]) : undefined;
     const entries: Buffer[] = [];
     let bytes = 0;
+    let examined = 0;
     for (;;) {
+      this.assertOpen();
       const rows = (
         cursor === undefined ? first.all(range.last, range.lo) : next.all(range.last, cursor)
       ) as [bigint, Buffer][];
       for (const [k, data] of rows) {
         cursor = k;
-        if (this.inTables(data, tables)) {
+        if (this.inTables(data, wanted)) {
           entries.push(data);
           bytes += data.length;
         }
         if (bytes >= maxBytes) break;
       }
-      if (bytes >= maxBytes && cursor !== undefined && cursor < range.last) {
-        return { entries, next: shortOfSqlKey(cursor) };
+      examined += rows.length;
+      if (rows.length < ENTRY_SLICE && bytes < maxBytes) return { entries };
+      // A page ends at about maxBytes, or once it has read MAX_PAGE_ROWS rows of which few
+      // were in scope: what one request may cost does not depend on how sparse the scope is.
+      if (bytes >= maxBytes || examined >= MAX_PAGE_ROWS) {
+        if (cursor !== undefined && cursor < range.last) {
+          return { entries, next: shortOfSqlKey(cursor) };
+        }
+        return { entries };
       }
-      if (rows.length < 1000) return { entries };
+      await nextTurn();
     }
   }
 
