@@ -1,11 +1,69 @@
 /**
  * HTTP calls from clients (SDK, CLI, sync) to nodes. Nodes are not trusted: every call has a
- * deadline and a cap on the response size, and error bodies are parsed defensively.
+ * deadline and a cap on the response size, error bodies are parsed defensively, and redirects
+ * are never followed (a 3xx answer is an error of that node): a node cannot send a request with
+ * its method and body on to another address. Callers that dial addresses learnt from strangers
+ * pass a Connector whose address rule is applied to the address each connection is actually
+ * made to, after name resolution, not just to the URL text.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { P2PError, isErrorCode, type ErrorCode } from '../errors.js';
+
+/** Keep-alive connection pools, with an optional rule on the addresses they may connect to. */
+export interface Connector {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+  /** Whether a connection to this IP address may be made; absent: any address. */
+  readonly allows?: (address: string) => boolean;
+}
+
+/** Resolves a name like dns.lookup, but only ever hands out addresses `allows` accepts. */
+function guardedLookup(allows: (address: string) => boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, found) => {
+      if (error) {
+        callback(error, '', 0);
+        return;
+      }
+      const allowed = (found as unknown as LookupAddress[]).filter((a) => allows(a.address));
+      if (allowed.length === 0) {
+        const refused = new P2PError(
+          'node_unreachable',
+          `${hostname} resolves only to addresses this node does not dial`,
+        );
+        callback(refused as unknown as NodeJS.ErrnoException, '', 0);
+        return;
+      }
+      if (options.all)
+        (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      else callback(null, allowed[0]!.address, allowed[0]!.family);
+    });
+  };
+}
+
+/** A Connector of its own pools; with `allows`, names resolve only to addresses it accepts. */
+export function createConnector(allows?: (address: string) => boolean): Connector {
+  const options = {
+    keepAlive: true,
+    maxFreeSockets: 16,
+    ...(allows ? { lookup: guardedLookup(allows) } : {}),
+  };
+  return {
+    http: new http.Agent(options),
+    https: new https.Agent(options),
+    ...(allows ? { allows } : {}),
+  };
+}
+
+const DEFAULT_CONNECTOR = createConnector();
 
 export interface CallOptions {
   readonly timeoutMs?: number;
+  /** Connection pools and address rule; the default dials any address. */
+  readonly connector?: Connector;
   readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal;
   readonly headers?: Record<string, string>;
@@ -42,16 +100,19 @@ export function nodeError(url: string, status: number, body: Buffer): P2PError {
 }
 
 /** Reads a body but gives up (and aborts) once it exceeds `limit` bytes. */
-async function readLimited(response: Response, limit: number, url: string): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length') ?? NaN);
+async function readLimited(
+  response: http.IncomingMessage,
+  limit: number,
+  url: string,
+): Promise<Buffer> {
+  const declared = Number(response.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel().catch(() => undefined);
+    response.destroy();
     throw new P2PError(
       'node_lied',
       `${url}: response of ${declared} bytes exceeds the limit of ${limit}`,
     );
   }
-  if (!response.body) return Buffer.alloc(0);
   // With a declared length the body is copied into one buffer as it arrives, so each chunk is
   // garbage at once; holding every chunk until the end would let them outlive young-generation
   // collections, and a busy sync would carry a hundred megabytes of dead chunks.
@@ -59,9 +120,9 @@ async function readLimited(response: Response, limit: number, url: string): Prom
     Number.isFinite(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+  for await (const chunk of response as AsyncIterable<Buffer>) {
     if (total + chunk.length > (sized ? sized.length : limit)) {
-      await response.body.cancel().catch(() => undefined);
+      response.destroy();
       throw new P2PError(
         'node_lied',
         sized
@@ -69,15 +130,55 @@ async function readLimited(response: Response, limit: number, url: string): Prom
           : `${url}: response exceeds the limit of ${limit} bytes`,
       );
     }
-    if (sized) sized.set(chunk, total);
-    else chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (sized) chunk.copy(sized, total);
+    else chunks.push(chunk);
     total += chunk.length;
   }
+  if (!response.complete) throw new P2PError('node_unreachable', `${url}: response ended early`);
   if (sized) {
     if (total !== sized.length) throw new P2PError('node_lied', `${url}: response ended early`);
     return sized;
   }
   return Buffer.concat(chunks, total);
+}
+
+/** Headers of a node:http response as a fetch Headers object (what callers read). */
+function toHeaders(raw: http.IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  return headers;
+}
+
+/** One request on `connector`'s pools; resolves with the response head. */
+function send(
+  target: URL,
+  method: 'GET' | 'POST',
+  body: Buffer | string | undefined,
+  headers: Record<string, string>,
+  connector: Connector,
+  signal: AbortSignal,
+): Promise<{ response: http.IncomingMessage; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const secure = target.protocol === 'https:';
+    const request = (secure ? https : http).request(target, {
+      method,
+      agent: secure ? connector.https : connector.http,
+      headers: {
+        ...headers,
+        ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+      },
+      signal,
+    });
+    request.once('response', (response) => resolve({ response, reused: request.reusedSocket }));
+    request.once('error', (error: Error & { reused?: boolean }) => {
+      error.reused = request.reusedSocket;
+      reject(error);
+    });
+    request.end(body);
+  });
 }
 
 export async function call(
@@ -89,20 +190,53 @@ export async function call(
 ): Promise<RawResponse> {
   const timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-  let response: Response;
+  const connector = options.connector ?? DEFAULT_CONNECTOR;
+  const failure = (error: unknown): P2PError => {
+    if (options.signal?.aborted) return new P2PError('aborted', 'request was aborted');
+    if (error instanceof P2PError) return error;
+    const reason = timeout.aborted ? 'timed out' : (error as Error).message;
+    return new P2PError('node_unreachable', `${url}: ${reason}`, { node: url });
+  };
+  let target: URL;
   try {
-    response = await fetch(url, {
-      method,
-      signal,
-      headers: { ...(contentType ? { 'content-type': contentType } : {}), ...options.headers },
-      ...(body !== undefined ? { body } : {}),
+    target = new URL(url);
+  } catch {
+    throw new P2PError('node_unreachable', `${url}: not a valid URL`, { node: url });
+  }
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new P2PError('node_unreachable', `${url}: only http and https are spoken`, { node: url });
+  }
+  // A literal address is connected to without a lookup, so the rule is applied here.
+  const literal = target.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (connector.allows && isIP(literal) !== 0 && !connector.allows(literal)) {
+    throw new P2PError('node_unreachable', `${url}: address ${literal} is not dialled`, {
+      node: url,
     });
+  }
+  const headers = { ...(contentType ? { 'content-type': contentType } : {}), ...options.headers };
+  let response: http.IncomingMessage;
+  try {
+    response = (await send(target, method, body, headers, connector, signal)).response;
   } catch (error) {
-    if (options.signal?.aborted) throw new P2PError('aborted', 'request was aborted');
-    const reason = timeout.aborted
-      ? 'timed out'
-      : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
-    throw new P2PError('node_unreachable', `${url}: ${reason}`, { node: url });
+    // A pooled connection the node closed while idle fails at once: one retry on a fresh one.
+    const failed = error as NodeJS.ErrnoException & { reused?: boolean };
+    const reset =
+      failed.reused === true && (failed.code === 'ECONNRESET' || failed.code === 'EPIPE');
+    if (!reset || signal.aborted) throw failure(error);
+    try {
+      response = (await send(target, method, body, headers, connector, signal)).response;
+    } catch (again) {
+      throw failure(again);
+    }
+  }
+  const status = response.statusCode ?? 0;
+  if (status >= 300 && status < 400) {
+    response.destroy();
+    throw new P2PError(
+      'node_error',
+      `${url}: answered HTTP ${status} (a redirect); redirects are not followed`,
+      { node: url, status, nodeCode: null },
+    );
   }
   try {
     const data = await readLimited(
@@ -110,17 +244,10 @@ export async function call(
       options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       url,
     );
-    return { status: response.status, headers: response.headers, body: data };
+    return { status, headers: toHeaders(response.headers), body: data };
   } catch (error) {
-    if (error instanceof P2PError) throw error;
-    if (options.signal?.aborted) throw new P2PError('aborted', 'request was aborted');
-    throw new P2PError(
-      'node_unreachable',
-      `${url}: ${timeout.aborted ? 'timed out' : (error as Error).message}`,
-      {
-        node: url,
-      },
-    );
+    response.destroy();
+    throw failure(error);
   }
 }
 

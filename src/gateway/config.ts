@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { P2PError } from '../errors.js';
 import { describeIssues } from '../zod-issues.js';
+import { rateLimitSchema } from '../http/rate-limit.js';
 
 export const DEFAULT_GATEWAY_PORT = 5000;
 
@@ -46,6 +47,8 @@ export const gatewayConfigSchema = z
       .min(0.01)
       .max(24 * 30)
       .default(12),
+    /** Requests per address and window, on every route (429 rate_limited past it). */
+    rate_limit: rateLimitSchema({ max_requests: 1000, window_seconds: 10 }),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

@@ -30,7 +30,36 @@ export function toP2PError(error: FastifyError | Error, accepted: string): P2PEr
   return new P2PError('internal');
 }
 
-/** A fastify content-type parser body for JSON: empty or malformed bodies are bad_json. */
+/**
+ * How deep arrays and objects may nest in a request body. No request of the protocol needs
+ * more than a few levels, and code that walks a parsed value (or prints it) recurses.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** Deepest nesting of arrays and objects in JSON text: one pass, strings skipped. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i += 1; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) depth -= 1;
+  }
+  return deepest;
+}
+
+/**
+ * A fastify content-type parser body for JSON: empty or malformed bodies, and bodies nested
+ * deeper than MAX_JSON_DEPTH, are bad_json.
+ */
 export function parseJsonBody(
   body: string | Buffer,
   done: (error: Error | null, value?: unknown) => void,
@@ -38,6 +67,13 @@ export function parseJsonBody(
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.length === 0) {
     done(new P2PError('bad_json', 'request body is empty'), undefined);
+    return;
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    done(
+      new P2PError('bad_json', `request body nests deeper than ${MAX_JSON_DEPTH} levels`),
+      undefined,
+    );
     return;
   }
   try {

@@ -14,6 +14,7 @@ import {
   sendError,
   toP2PError,
 } from '../http/fastify-errors.js';
+import { installRateLimit } from '../http/rate-limit.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
 import { registerPutRoute } from './routes/put.js';
@@ -50,6 +51,9 @@ export async function buildApp(
       // The option is generic over the route's reply type; this reply is a plain one.
       sendError(reply as unknown as FastifyReply, toP2PError(error, ACCEPTED)),
   });
+
+  // Before anything else, so a sender over its limit costs no body parsing or routing.
+  await installRateLimit(app, ctx.config.rate_limit);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>

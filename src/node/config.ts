@@ -12,6 +12,7 @@ import { parsePublicKey } from '../encoding/key-text.js';
 import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
 import { isPrivateHost } from '../sync/peer-url.js';
+import { rateLimitSchema } from '../http/rate-limit.js';
 
 export const DEFAULT_PORT = 7447;
 
@@ -85,6 +86,10 @@ export const nodeConfigSchema = z
         peers_per_round: z.number().int().min(1).max(64).default(3),
         push_peers: z.number().int().min(0).max(16).default(2),
         max_peers: z.number().int().min(1).max(100_000).default(1000),
+        /** Peers named by others but never reached, kept apart so they cannot crowd out max_peers. */
+        max_unverified_peers: z.number().int().min(1).max(10_000).default(64),
+        /** Unverified peers one sender address (or one listing peer) may have in that pool. */
+        max_unverified_per_source: z.number().int().min(1).max(1000).default(8),
         /** How often peer lists are exchanged with a peer (POST /hello). */
         hello_interval_seconds: z.number().min(1).max(86_400).default(300),
         /** Deadline of one sync request. */
@@ -99,6 +104,8 @@ export const nodeConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Requests per address and window, on every route (429 rate_limited past it). */
+    rate_limit: rateLimitSchema({ max_requests: 1000, window_seconds: 10 }),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

@@ -10,7 +10,8 @@ import type { IndexDigests } from '../reconcile/index-cache.js';
 import type { NodeContext } from '../node/context.js';
 import type { PeerRecord } from '../store/store.js';
 import { HELLO_VERSION, parseHelloAnswer } from './hello.js';
-import { checkPeerUrl } from './peer-url.js';
+import { checkPeerUrl, peerConnector } from './peer-url.js';
+import { peerIntake } from './peer-intake.js';
 import { PeerClient, PeerMisbehaviour, type Traffic } from './peer-client.js';
 import {
   afterFailure,
@@ -252,26 +253,18 @@ export class SyncLoop {
       await this.ctx.store.peers.remove(record.url);
       return undefined;
     }
-    await this.learn(parsed.answer.peers.map((p) => p.url));
+    await this.learn(
+      parsed.answer.peers.map((p) => p.url),
+      record.url,
+    );
     if (parsed.refused > 0)
       throw new PeerMisbehaviour(`hello listed ${parsed.refused} invalid peers`);
     return { ...record, tables: parsed.answer.tables };
   }
 
-  private async learn(urls: readonly string[]): Promise<void> {
-    const now = Date.now();
-    let room = this.ctx.config.sync.max_peers - (await this.ctx.store.peers.count());
-    const fresh: PeerRecord[] = [];
-    for (const url of urls) {
-      if (room <= 0) break;
-      if (this.ctx.urls.includes(url) || (await this.ctx.store.peers.get(url))) continue;
-      fresh.push(newPeer(url, 'gossip', 'all', now));
-      room -= 1;
-    }
-    if (fresh.length > 0) {
-      await this.ctx.store.peers.upsert(fresh);
-      this.ctx.metrics.note('hello', `learnt ${fresh.length} peer(s) by gossip`);
-    }
+  /** Peers a peer lists are claims: they enter the unverified pool, bounded per listing peer. */
+  private async learn(urls: readonly string[], from: string): Promise<void> {
+    await peerIntake(this.ctx).admit(urls, from, 'gossip');
   }
 
   private count(traffic: Traffic, result: SessionResult | undefined): void {
@@ -291,6 +284,7 @@ export class SyncLoop {
       timeoutMs: this.ctx.config.sync.timeout_seconds * 1000,
       maxEntryBytes: this.ctx.policy.maxEntryBytes,
       signal: this.abort.signal,
+      connector: peerConnector(this.ctx.config.allow_private_peers, record.source === 'config'),
     });
     this.status.current = { peer: record.url, phase: 'hello', done: 0, total: 0 };
     let state = this.parseState(record);

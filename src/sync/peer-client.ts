@@ -4,7 +4,7 @@
  * PeerMisbehaviour, which the sync loop turns into a penalty.
  */
 import { P2PError } from '../errors.js';
-import { call, endpoint, nodeError, type RawResponse } from '../client/http.js';
+import { call, endpoint, nodeError, type Connector, type RawResponse } from '../client/http.js';
 import { ENTRIES_MEDIA_TYPE, decodeFrames, encodeFrames } from '../entry/framing.js';
 import { MAX_ENTRY_BYTES_FORMAT } from '../entry/format.js';
 import { fromHex } from '../encoding/bytes.js';
@@ -66,6 +66,8 @@ export interface PeerClientOptions {
   readonly timeoutMs: number;
   readonly maxEntryBytes: number;
   readonly signal?: AbortSignal;
+  /** Connection pools and address rule (peer-url.ts: peerConnector). */
+  readonly connector?: Connector;
 }
 
 export class PeerClient {
@@ -100,6 +102,7 @@ export class PeerClient {
       timeoutMs,
       maxResponseBytes,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
+      ...(this.options.connector ? { connector: this.options.connector } : {}),
     }).catch(overLimit);
     if (response.status < 200 || response.status >= 300) {
       throw nodeError(this.url, response.status, response.body);
@@ -326,6 +329,7 @@ export class PeerClient {
       maxResponseBytes: 64 * 1024 + entries.length * 400,
       headers: { 'p2pcloud-push': '1', 'p2pcloud-results': 'summary' },
       ...(this.options.signal ? { signal: this.options.signal } : {}),
+      ...(this.options.connector ? { connector: this.options.connector } : {}),
     }).catch(overLimit);
     this.traffic.requests += 1;
     let parsed: { stored?: unknown };

@@ -5,6 +5,7 @@
  * unless the node allows them (clusters on one machine or a LAN do).
  */
 import { isIP } from 'node:net';
+import { createConnector, type Connector } from '../client/http.js';
 
 export const MAX_PEER_URL_LENGTH = 256;
 
@@ -84,4 +85,18 @@ export function checkPeerUrl(input: unknown, allowPrivate: boolean): PeerUrlChec
   }
   const path = url.pathname.replace(/\/+$/, '');
   return { ok: true, url: `${url.protocol}//${url.host}${path}` };
+}
+
+/** Pools for peers that may be on any address, and for peers that must be on public ones. */
+const anyAddress = createConnector();
+const publicOnly = createConnector((address) => !isPrivateHost(address));
+
+/**
+ * The connection pools a peer is dialled on. Unless the node allows private peers (or the
+ * operator configured this very peer), a connection to a private, loopback or link-local
+ * address is refused when it is made, whatever name led to it: checking the URL text alone
+ * would let a name that resolves to 127.0.0.1 through.
+ */
+export function peerConnector(allowPrivate: boolean, configured = false): Connector {
+  return allowPrivate || configured ? anyAddress : publicOnly;
 }

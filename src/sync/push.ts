@@ -9,7 +9,8 @@ import { toHex } from '../encoding/bytes.js';
 import type { NodeContext } from '../node/context.js';
 import type { PeerRecord } from '../store/store.js';
 import { PeerClient } from './peer-client.js';
-import { isBanned } from './peer-policy.js';
+import { afterFailure, isBanned } from './peer-policy.js';
+import { peerConnector } from './peer-url.js';
 
 const FLUSH_MS = 100;
 const MAX_QUEUE = 10_000;
@@ -63,6 +64,26 @@ export class Pusher {
     return !isBanned(record) && record.failures === 0 && now - record.lastSeen < HEALTHY_MS;
   }
 
+  /**
+   * A failed push is a failure of the peer like a failed sync: it backs off and shows as
+   * failing, and is not pushed to again until a sync with it succeeds. The record is read
+   * afresh, since the sync loop may have changed it meanwhile.
+   */
+  private async countFailure(url: string): Promise<void> {
+    if (this.stopped) return;
+    const current = await this.ctx.store.peers.get(url);
+    if (!current) return;
+    const { sync } = this.ctx.config;
+    await this.ctx.store.peers.upsert([
+      afterFailure(
+        current,
+        Date.now(),
+        sync.interval_seconds * 1000,
+        sync.max_backoff_seconds * 1000,
+      ),
+    ]);
+  }
+
   private async flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
@@ -86,11 +107,13 @@ export class Pusher {
         const client = new PeerClient(peer.url, {
           timeoutMs: 10_000,
           maxEntryBytes: this.ctx.policy.maxEntryBytes,
+          connector: peerConnector(this.ctx.config.allow_private_peers, peer.source === 'config'),
         });
         try {
           this.pushed += await client.push(wanted);
         } catch (error) {
           this.log.debug({ peer: peer.url, err: (error as Error).message }, 'push to peer failed');
+          await this.countFailure(peer.url);
         }
       }),
     );

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { P2PError } from '../../errors.js';
 import { sha256 } from '../../crypto/sha256.js';
@@ -111,6 +111,21 @@ interface TableDelta {
   lastCreatedAt: number;
 }
 
+/**
+ * The data directory and the database are the operator's alone (0700 / 0600): peer tables and
+ * stored entries are nobody else's business on a shared machine. SQLite gives its -wal and -shm
+ * files the database file's mode, so setting it before the first open covers them too.
+ */
+function ownerOnlyFiles(path: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  closeSync(openSync(path, 'a', 0o600));
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
+  }
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly peers: PeerStore;
@@ -136,7 +151,7 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') ownerOnlyFiles(options.path);
     const db = new Database(options.path);
     this.db = db;
     try {
