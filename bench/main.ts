@@ -470,6 +470,7 @@ try {
       intervalSeconds: Number(values['hostile-interval'] ?? 5),
       honestRate: 1,
       repetitions: quick ? 2 : 3,
+      stallCapMs: quick ? 3000 : 10_000,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,
     });

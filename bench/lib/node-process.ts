@@ -15,6 +15,8 @@ export interface BenchNode {
   readonly dataDir: string;
   readonly child: ChildProcess;
   stop(): Promise<void>;
+  /** Kills the node at once (SIGKILL), for a node whose main thread is stuck. */
+  kill(): Promise<void>;
   /** Stops the node and removes its data directory. */
   destroy(): Promise<void>;
 }
@@ -71,6 +73,10 @@ export async function startBenchNode(
     dataDir: dir,
     child,
     stop,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
     destroy: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
