@@ -13,14 +13,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createEntry } from '../src/entry/create.js';
-import { randomBytes } from '../src/crypto/random.js';
 import { fixtureRecipient, fixtureTable, readFrames, RECIPIENTS, TABLES } from './fixtures.js';
 import { ingest } from './ingest.js';
 import { HealthSampler, type HealthLatency } from './lib/health-sampler.js';
+import { HonestEntries } from './lib/honest-entries.js';
 import { HonestWriter, type Arrivals } from './lib/honest-writer.js';
 import { startHostileProcess, type HostileProcess } from './lib/hostile-process.js';
-import { percentiles } from './lib/latency.js';
+import { percentiles, type Percentiles } from './lib/latency.js';
 import { LoopbackAddresses, NO_ANSWER, closeLoopbackAgents } from './lib/loopback-http.js';
 import { getJson, startBenchNode, type BenchNode } from './lib/node-process.js';
 import { RssSampler } from './lib/proc.js';
@@ -56,6 +55,8 @@ export interface HostileResult {
   readonly peakRss: number;
   readonly victimSurvived: boolean;
   readonly health: HealthLatency;
+  /** /health latency during each lie. */
+  readonly phases: { mode: string; health: Percentiles }[];
   readonly arrivals: Arrivals;
   readonly liars: { mode: string; url: string; state: string; penalty: number; stats: unknown }[];
   readonly costs: RequestCost[];
@@ -68,26 +69,6 @@ function nodeConfig(dir: string, name: string, config: Record<string, unknown>):
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify(config));
   return path;
-}
-
-/** Entries of a stored table with the default proof of work, made before the clock starts. */
-function honestEntries(count: number, log: (line: string) => void): Buffer[] {
-  const started = performance.now();
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push(
-      createEntry({
-        table: fixtureTable(i % TABLES),
-        recipient: fixtureRecipient(i % RECIPIENTS).publicKey,
-        plaintext: randomBytes(200),
-        powBits: DEFAULT_MIN_POW,
-      }).bytes,
-    );
-  }
-  log(
-    `    ${count} honest entries with ${DEFAULT_MIN_POW} bits of work made in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
-  return out;
 }
 
 interface PeerView {
@@ -103,6 +84,10 @@ export async function hostilePeers(options: HostileOptions): Promise<HostileResu
   const victimDir = options.scratch('hostile-victim-');
   const nodes: BenchNode[] = [];
   const liars: HostileProcess[] = [];
+  const fresh = new HonestEntries(
+    Math.ceil(options.attackSeconds * options.honestRate) + 2,
+    DEFAULT_MIN_POW,
+  );
   try {
     // Both nodes start from the same store, so what moves between them is the fresh entries.
     const quiet = nodeConfig(configs, 'quiet', { sync: { enabled: false, push_peers: 0 } });
@@ -119,7 +104,6 @@ export async function hostilePeers(options: HostileOptions): Promise<HostileResu
     await setup.stop();
     nodes.splice(nodes.indexOf(setup), 1);
 
-    const fresh = honestEntries(Math.ceil(options.attackSeconds * options.honestRate) + 2, log);
     const first = await startHostileProcess(LIES[0]);
     liars.push(first);
     // The node's defaults but a short interval, so that the run covers many rounds.
@@ -146,7 +130,7 @@ export async function hostilePeers(options: HostileOptions): Promise<HostileResu
     const writer = new HonestWriter(
       honest.url,
       victim.url,
-      () => fresh.shift(),
+      () => fresh.take(),
       addresses,
       1000 / options.honestRate,
     );
@@ -173,6 +157,10 @@ export async function hostilePeers(options: HostileOptions): Promise<HostileResu
     stats[LIES.length - 1] = await liars[LIES.length - 1]!.stop();
     const arrivals = await writer.stop(2 * options.intervalSeconds * 1000);
     const latency = health.stop();
+    const phases = LIES.map((mode, i) => ({
+      mode,
+      health: health.window(attackStarted + i * phaseMs, attackStarted + (i + 1) * phaseMs),
+    }));
     const peakRss = rss.stop();
     const victimSurvived = victim.child.exitCode === null && victim.child.signalCode === null;
     const table = victimSurvived
@@ -234,12 +222,14 @@ export async function hostilePeers(options: HostileOptions): Promise<HostileResu
       peakRss,
       victimSurvived,
       health: latency,
+      phases,
       arrivals,
       liars: liarViews,
       costs,
       stallCapMs: options.stallCapMs,
     };
   } finally {
+    await fresh.close();
     for (const liar of liars) await liar.stop().catch(() => undefined);
     for (const node of nodes) await node.stop().catch(() => undefined);
     closeLoopbackAgents();
@@ -328,6 +318,25 @@ export function reportHostile(report: Report, r: HostileResult): void {
   if (r.arrivals.putFailures > 0)
     report.note(`hostile: ${r.arrivals.putFailures} honest puts failed on the honest node`);
   report.note(
-    `hostile: liars at the end: ${r.liars.map((l) => `${l.mode} ${l.state} (penalty ${l.penalty})`).join(', ')}`,
+    `hostile: /health p99 / max by lie: ${r.phases.map((p) => `${p.mode} ${p.health.p99.toFixed(0)} / ${p.health.max.toFixed(0)} ms`).join(', ')}`,
   );
+  report.note(
+    `hostile: liars at the end: ${r.liars.map((l) => `${l.mode} ${l.state} (penalty ${l.penalty}; ${describeLiar(l.stats)})`).join(', ')}`,
+  );
+}
+
+/** What a liar did, from the counts the hostile peer prints when it stops. */
+function describeLiar(stats: unknown): string {
+  const s = (stats ?? {}) as {
+    requests?: Record<string, number>;
+    idsListed?: number;
+    pages?: number;
+    junk?: number;
+  };
+  const requests = Object.values(s.requests ?? {}).reduce((a, b) => a + b, 0);
+  const parts = [`${requests} requests`];
+  if (s.idsListed) parts.push(`${s.idsListed.toLocaleString('en-US')} ids listed`);
+  if (s.pages) parts.push(`${s.pages} fetch pages`);
+  if (s.junk) parts.push(`${s.junk} junk entries`);
+  return parts.join(', ');
 }

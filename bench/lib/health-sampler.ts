@@ -14,7 +14,8 @@ export interface HealthLatency extends Percentiles {
 }
 
 export class HealthSampler {
-  private readonly samples: number[] = [];
+  /** Latency of each probe, with when it was sent. */
+  private readonly samples: { sent: number; ms: number }[] = [];
   private readonly statuses: Record<string, number> = {};
   private readonly pending = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
@@ -42,7 +43,10 @@ export class HealthSampler {
     }).then((answer) => {
       if (!this.pending.delete(id)) return;
       // No answer at all (the node is gone or refuses connections) is no latency bound.
-      this.samples.push(answer.status === NO_ANSWER ? Infinity : answer.ms);
+      this.samples.push({
+        sent: answer.started,
+        ms: answer.status === NO_ANSWER ? Infinity : answer.ms,
+      });
       if (answer.status !== 200) {
         const key = answer.status === NO_ANSWER ? 'none' : String(answer.status);
         this.statuses[key] = (this.statuses[key] ?? 0) + 1;
@@ -53,9 +57,14 @@ export class HealthSampler {
   stop(): HealthLatency {
     clearInterval(this.timer);
     const now = performance.now();
-    for (const started of this.pending.values()) this.samples.push(now - started);
+    for (const sent of this.pending.values()) this.samples.push({ sent, ms: now - sent });
     if (this.pending.size > 0) this.statuses.unanswered = this.pending.size;
     this.pending.clear();
-    return { ...percentiles(this.samples), statuses: { ...this.statuses } };
+    return { ...percentiles(this.samples.map((s) => s.ms)), statuses: { ...this.statuses } };
+  }
+
+  /** Percentiles of the probes sent in [from, to) (performance.now() times), after stop(). */
+  window(from: number, to: number): Percentiles {
+    return percentiles(this.samples.filter((s) => s.sent >= from && s.sent < to).map((s) => s.ms));
   }
 }

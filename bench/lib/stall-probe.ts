@@ -25,8 +25,8 @@ export interface Stall {
   readonly probes: number;
 }
 
-const WARMUP_MS = 120;
-const TAIL_MS = 120;
+const WARMUP_MS = 80;
+const TAIL_MS = 100;
 const PROBE_GAP_MS = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
