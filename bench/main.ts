@@ -9,7 +9,7 @@
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
  *                     hostile
- *   --hostile-seconds N  length of the hostile peer's attack (default 300; 40 with --quick)
+ *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
  */
@@ -466,10 +466,10 @@ try {
     const result = await hostilePeers({
       file,
       entries: hostileEntries,
-      attackSeconds: Number(values['hostile-seconds'] ?? (quick ? 40 : 300)),
+      attackSeconds: Number(values['hostile-seconds'] ?? (quick ? 32 : 300)),
       intervalSeconds: Number(values['hostile-interval'] ?? 5),
       honestRate: 1,
-      repetitions: quick ? 2 : 3,
+      repetitions: quick ? 1 : 3,
       stallCapMs: quick ? 3000 : 10_000,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,

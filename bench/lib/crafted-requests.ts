@@ -434,6 +434,29 @@ export const CRAFTED_REQUESTS: readonly CraftedRequest[] = [
       });
     },
   },
+  ...(
+    [
+      ['scope all', () => 'all'],
+      ['the stored tables', (v: Victim) => v.tables.map(tableHex).sort()],
+      ['one absent table', () => [absentHex()]],
+    ] as const
+  ).map(
+    ([what, scope]): CraftedRequest => ({
+      route: 'POST /sync/ids',
+      name: `${what}, every bucket its own range`,
+      build: async (v) => {
+        // Ascending, disjoint, one bucket each: the most ranges a node must accept.
+        const ranges: [number, number][] = [];
+        let size = 1000;
+        for (let i = 0; i < v.buckets; i++) {
+          size += `[${i},${i + 1}],`.length;
+          if (size > MAX_REQUEST_BYTES) break;
+          ranges.push([i, i + 1]);
+        }
+        return syncPost('/sync/ids', { v: 1, scope: scope(v), ranges });
+      },
+    }),
+  ),
   // POST /sync/fetch
   {
     route: 'POST /sync/fetch',
