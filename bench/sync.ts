@@ -13,7 +13,15 @@ import type { RoundSummary } from '../src/sync/loop.js';
 /** Node settings for measurement: no background rounds, no push; rounds are run on demand. */
 export function manualSyncConfig(dir: string, extra: Record<string, unknown> = {}): string {
   const path = join(dir, 'bench-node.json');
-  writeFileSync(path, JSON.stringify({ sync: { enabled: false, push_peers: 0 }, ...extra }));
+  // The bench measures what a node can serve, from loopback: the per-address limit is not it.
+  writeFileSync(
+    path,
+    JSON.stringify({
+      sync: { enabled: false, push_peers: 0 },
+      rate_limit: { loopback: false },
+      ...extra,
+    }),
+  );
   return path;
 }
 

@@ -16,6 +16,7 @@ import { generateTableKey } from '../../src/keys/keys.js';
 import { makeEntry } from '../helpers/entries.js';
 import { postJson, putFrames, storedIds, waitFor } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
+import { runCli } from '../helpers/spawn.js';
 import { BASE_ARGS, configFile, syncPeers, syncRound, type PeerView } from '../helpers/sync.js';
 
 interface Seen {
@@ -109,6 +110,8 @@ test('a new node named by hello is checked at once and gets the very next put pu
   const joining = await spawnNode([...BASE_ARGS, '--sync-interval', '3600']);
   const node = await spawnNode([...BASE_ARGS, '--sync-interval', '3600']);
   try {
+    // The node's first round, right after its start, is over: the next is an hour away.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     // The joining node introduces itself; claimed tables are not taken on trust ...
     const bogus = toHex(generateTableKey().signing.publicKey);
     assert.equal(
@@ -159,6 +162,11 @@ test('a stopped peer shows as failing once a push to it fails', async () => {
       50,
     );
     assert.ok(failing, JSON.stringify(await syncPeers(node.url)));
+    // `p2pcloud peers` shows the same.
+    const listed = await runCli(['peers', '--node', node.url]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const line = listed.stdout.split('\n').find((l) => l.startsWith(peer.url)) ?? '';
+    assert.match(line, /^\S+\s+failing\s+\S+ ago\s+[1-9]/, listed.stdout);
   } finally {
     await node.stop();
   }
@@ -322,5 +330,53 @@ test('one address cannot flood the peer table, and reached peers are never crowd
   } finally {
     await node.stop();
     await honest.stop();
+  }
+});
+
+test('a dropped peer is not handed out in hello answers', async () => {
+  const table = toHex(generateTableKey().signing.publicKey);
+  let hellos = 0;
+  // Its first hello is a correct one (so it is reached and shared); every later one lists
+  // peers with invalid URLs, a lie that is penalised until the peer is dropped.
+  const liar = await server((req, _body, res) => {
+    if (req.url !== '/hello') return void res.writeHead(404).end();
+    hellos += 1;
+    json(res, {
+      version: 1,
+      node_id: 'liar',
+      urls: [liar.url],
+      tables: [table],
+      peers: hellos === 1 ? [] : [{ url: 'ftp://nowhere.example', last_seen: 1 }],
+    });
+  });
+  const node = await spawnNode([
+    ...BASE_ARGS,
+    '--config',
+    configFile({
+      peers: [liar.url],
+      // No table in common: a hello alone is a whole, successful session with the liar.
+      mirror: [toHex(generateTableKey().signing.publicKey)],
+      sync: { interval_seconds: 3600, hello_interval_seconds: 1 },
+    }),
+  ]);
+  const shared = async (): Promise<string[]> => {
+    const answer = await postJson(node.url, '/hello', { version: 1 });
+    assert.equal(answer.status, 200);
+    return (answer.json as { peers: { url: string }[] }).peers.map((p) => p.url);
+  };
+  try {
+    await syncRound(node.url);
+    assert.deepEqual(await shared(), [liar.url], 'a reached peer is shared');
+    let state = peerOf(await syncPeers(node.url), liar.url)?.state;
+    for (let i = 0; i < 8 && state !== 'dropped'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await syncRound(node.url);
+      state = peerOf(await syncPeers(node.url), liar.url)?.state;
+    }
+    assert.equal(state, 'dropped');
+    assert.deepEqual(await shared(), [], 'a dropped peer was handed out');
+  } finally {
+    await node.stop();
+    await liar.close();
   }
 });

@@ -18,6 +18,7 @@ export interface GatewayFlags {
   allowHost?: string[];
   pollInterval?: string;
   logLevel?: string;
+  rateLimit?: string;
 }
 
 /** Options shared by `gateway` and the apps built on it. */
@@ -36,7 +37,16 @@ export function gatewayOptions(command: Command): Command {
       collect,
     )
     .option('--poll-interval <seconds>', 'seconds between polls of the nodes (default 2)')
+    .option(
+      '--rate-limit <requests>',
+      'requests per client address per 10 s, on every route (default 1000; 0 = no limit)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent');
+}
+
+function rateLimitFlag(text: string): { enabled: boolean; max_requests?: number } {
+  const max = parseIntOption('--rate-limit', text, 0, 10_000_000);
+  return max === 0 ? { enabled: false } : { enabled: true, max_requests: max };
 }
 
 export function gatewayConfig(
@@ -62,6 +72,7 @@ export function gatewayConfig(
         }
       : {}),
     ...(flags.logLevel !== undefined ? { log_level: flags.logLevel } : {}),
+    ...(flags.rateLimit !== undefined ? { rate_limit: rateLimitFlag(flags.rateLimit) } : {}),
   });
 }
 
