@@ -3,7 +3,7 @@
  * peers (Hypercore, nostr-tools' negentropy) in one run, prints one table and writes it as JSON
  * to bench/results/.
  *
- *   --quick           small sizes, finishes in under two minutes (runs in CI)
+ *   --quick           small sizes and a 32-second attack, finishes in about three minutes (CI)
  *   --entries N       entries for ingest, sync and reconciliation (default 1,000,000)
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
