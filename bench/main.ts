@@ -3,11 +3,15 @@
  * peers (Hypercore, nostr-tools' negentropy) in one run, prints one table and writes it as JSON
  * to bench/results/.
  *
- *   --quick           small sizes, finishes in under two minutes (runs in CI)
+ *   --quick           small sizes and a 32-second attack, finishes in about three minutes (CI)
  *   --entries N       entries for ingest, sync and reconciliation (default 1,000,000)
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
- *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client
+ *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
+ *                     hostile
+ *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
+ *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
+ *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +23,7 @@ import { fixtureFile } from './fixtures.js';
 import { ingest } from './ingest.js';
 import { health, startBenchNode, type BenchNode } from './lib/node-process.js';
 import { Report } from './lib/report.js';
+import { hostilePeers, reportHostile } from './hostile.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -36,6 +41,9 @@ const { values } = parseArgs({
     'query-entries': { type: 'string' },
     only: { type: 'string' },
     'keep-data': { type: 'boolean', default: false },
+    'hostile-seconds': { type: 'string' },
+    'hostile-interval': { type: 'string' },
+    'hostile-entries': { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -43,8 +51,10 @@ const entries = Number(values.entries ?? (quick ? 20_000 : 1_000_000));
 const queryEntries = Number(values['query-entries'] ?? entries);
 const differences = quick ? 200 : 1000;
 const sections = new Set(
-  (values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client').split(','),
+  (values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client,hostile').split(','),
 );
+/** Sections that need the machine's ceilings and the main fixture. */
+const storeSections = ['ceiling', 'ingest', 'query', 'sync', 'reconcile', 'peers', 'client'];
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -92,10 +102,8 @@ async function putAll(node: BenchNode, file: string, limit: number): Promise<voi
   }
 }
 
-try {
-  log(
-    `p2pcloud bench: ${entries.toLocaleString('en-US')} entries${quick ? ' (quick)' : ''}, ${cores} cores`,
-  );
+/** The store sections; answers the main fixture and how many entries it holds. */
+async function storeFigures(): Promise<{ file: string; count: number }> {
   const ceilings = await measureCeilings(quick ? 700 : 2000);
   const verifyCeiling = ceilings.verifyAllCores;
   if (sections.has('ceiling')) {
@@ -436,6 +444,37 @@ try {
       unit: 'hashes/s',
       ratio: { value: all / one, to: 'one thread' },
     });
+  }
+  return { file: fileA, count: Math.max(entries, queryEntries) };
+}
+
+try {
+  log(
+    `p2pcloud bench: ${entries.toLocaleString('en-US')} entries${quick ? ' (quick)' : ''}, ${cores} cores`,
+  );
+  const main = storeSections.some((name) => sections.has(name)) ? await storeFigures() : undefined;
+  if (sections.has('hostile')) {
+    // The store sections' nodes would compete with the victim for memory and cores.
+    await proxyAB?.close();
+    proxyAB = undefined;
+    for (const node of nodes.splice(0)) await node.stop();
+    const hostileEntries = Number(values['hostile-entries'] ?? (quick ? 20_000 : 100_000));
+    const file =
+      main && main.count >= hostileEntries
+        ? main.file
+        : await fixtureFile(hostileEntries, 'a', log);
+    const result = await hostilePeers({
+      file,
+      entries: hostileEntries,
+      attackSeconds: Number(values['hostile-seconds'] ?? (quick ? 32 : 300)),
+      intervalSeconds: Number(values['hostile-interval'] ?? 5),
+      honestRate: 1,
+      repetitions: quick ? 1 : 3,
+      stallCapMs: quick ? 3000 : 10_000,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+    reportHostile(report, result);
   }
 } finally {
   closeQueryConnections();

@@ -15,19 +15,39 @@ export interface BenchNode {
   readonly dataDir: string;
   readonly child: ChildProcess;
   stop(): Promise<void>;
+  /** Kills the node at once (SIGKILL), for a node whose main thread is stuck. */
+  kill(): Promise<void>;
   /** Stops the node and removes its data directory. */
   destroy(): Promise<void>;
+}
+
+export interface BenchNodeOptions {
+  /** Minimum proof of work of accepted entries: 0 unless told, so fixtures need no work. */
+  readonly minPowBits?: number;
 }
 
 export async function startBenchNode(
   args: readonly string[] = [],
   dataDir?: string,
+  options: BenchNodeOptions = {},
 ): Promise<BenchNode> {
   const dir =
     dataDir ?? mkdtempSync(join(process.env.P2PCLOUD_BENCH_DIR ?? tmpdir(), 'p2pcloud-bench-'));
   const child = spawn(
     process.execPath,
-    [CLI, 'node', '--port', '0', '--data', dir, '--min-pow', '0', '--log-level', 'warn', ...args],
+    [
+      CLI,
+      'node',
+      '--port',
+      '0',
+      '--data',
+      dir,
+      '--min-pow',
+      String(options.minPowBits ?? 0),
+      '--log-level',
+      'warn',
+      ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise<string>((resolve, reject) => {
@@ -53,6 +73,10 @@ export async function startBenchNode(
     dataDir: dir,
     child,
     stop,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
     destroy: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

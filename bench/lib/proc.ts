@@ -55,3 +55,13 @@ export class RssSampler {
     return this.max;
   }
 }
+
+/**
+ * CPU time of a process's main thread alone (its thread id is the process id), in
+ * milliseconds, with the kernel's 10 ms tick as resolution.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
