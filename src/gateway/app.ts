@@ -14,6 +14,7 @@ import {
 import type { Gateway } from './gateway.js';
 import { actorOf, routeNeedsCaller } from './actor.js';
 import { checkRequest } from './guard.js';
+import { installRateLimit } from '../http/rate-limit.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerRecordRoutes } from './routes/records.js';
 import { registerSpaceRoutes } from './routes/spaces.js';
@@ -42,6 +43,10 @@ export async function buildGatewayApp(
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) =>
     parseJsonBody(body, done),
   );
+
+  // Counted before anything else looks at a request, so that a flood of requests the guard or
+  // the key check refuses is limited too.
+  await installRateLimit(app, gateway.config.rate_limit);
 
   app.addHook('onRequest', async (request, reply) => {
     const header = (name: string): string | undefined => {

@@ -13,7 +13,6 @@ import type { GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { RecordIndex } from './index-db.js';
 import { listenUrl } from '../http/listen-url.js';
-import { installRateLimit } from '../http/rate-limit.js';
 import { Keyring, privateDir } from './keyring.js';
 import { Poller } from './poller.js';
 import { Sessions } from './sessions.js';
@@ -64,10 +63,7 @@ export async function startGateway(
   let app: GatewayApp | undefined;
   try {
     await options.prepare?.(gateway);
-    app = await buildGatewayApp(gateway, [
-      (server) => installRateLimit(server, config.rate_limit),
-      ...(options.plugins ?? []),
-    ]);
+    app = await buildGatewayApp(gateway, options.plugins ?? []);
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     gateway.port = typeof address === 'object' && address ? address.port : config.port;

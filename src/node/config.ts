@@ -105,7 +105,7 @@ export const nodeConfigSchema = z
       .strict()
       .prefault({}),
     /** Requests per address and window, on every route (429 rate_limited past it). */
-    rate_limit: rateLimitSchema({ max_requests: 1000, window_seconds: 10 }),
+    rate_limit: rateLimitSchema({ max_requests: 10_000, window_seconds: 10 }),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
