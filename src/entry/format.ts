@@ -63,10 +63,80 @@ export interface Entry extends EntryFields {
   readonly bytes: Buffer;
 }
 
-function readTimestamp(bytes: Buffer, offset: number, name: string): number {
-  const value = bytes.readBigUInt64BE(offset);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail('bad_encoding', `${name} is out of range`);
-  return Number(value);
+/** Why bytes are not one well-formed entry. */
+export interface EntryFault {
+  readonly code: 'bad_encoding' | 'unsupported_version' | 'entry_too_large';
+  readonly message: string;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Decodes canonical bytes, or says why they are not exactly one well-formed entry. Returns
+ * the fault rather than throwing: a batch of many malformed entries must cost what its bytes
+ * cost, and building an exception with its stack for each costs several times more. Fields
+ * are views into the input, not copies.
+ */
+export function inspectEntry(input: Uint8Array): Entry | EntryFault {
+  const bytes = Buffer.isBuffer(input)
+    ? input
+    : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  if (bytes.length < 1) return { code: 'bad_encoding', message: 'entry is empty' };
+  if (bytes[OFFSET.version] !== ENTRY_VERSION) {
+    return {
+      code: 'unsupported_version',
+      message: `entry format version ${bytes[0]} is not supported (expected 1)`,
+    };
+  }
+  if (bytes.length > MAX_ENTRY_BYTES_FORMAT) {
+    return {
+      code: 'entry_too_large',
+      message: `entry is ${bytes.length} bytes, longer than the format maximum ${MAX_ENTRY_BYTES_FORMAT}`,
+    };
+  }
+  if (bytes.length < MIN_ENTRY_BYTES) {
+    return {
+      code: 'bad_encoding',
+      message: `entry is ${bytes.length} bytes, shorter than the minimum ${MIN_ENTRY_BYTES}`,
+    };
+  }
+  const payloadLength = bytes.readUInt32BE(OFFSET.payloadLength);
+  if (payloadLength < MIN_PAYLOAD_BYTES) {
+    return {
+      code: 'bad_encoding',
+      message: `payload_length ${payloadLength} is below the minimum ${MIN_PAYLOAD_BYTES}`,
+    };
+  }
+  const expected = HEADER_BYTES + payloadLength + SIGNATURE_BYTES;
+  if (expected !== bytes.length) {
+    return {
+      code: 'bad_encoding',
+      message: `payload_length says the entry is ${expected} bytes but it is ${bytes.length}`,
+    };
+  }
+  const createdAt = bytes.readBigUInt64BE(OFFSET.createdAt);
+  if (createdAt > MAX_SAFE) return { code: 'bad_encoding', message: 'created_at is out of range' };
+  const expiresAt = bytes.readBigUInt64BE(OFFSET.expiresAt);
+  if (expiresAt > MAX_SAFE) return { code: 'bad_encoding', message: 'expires_at is out of range' };
+  if (expiresAt !== 0n && expiresAt <= createdAt) {
+    return { code: 'bad_encoding', message: 'expires_at must be 0 or later than created_at' };
+  }
+  return {
+    bytes,
+    version: ENTRY_VERSION,
+    table: bytes.subarray(OFFSET.table, OFFSET.table + 32),
+    recipient: bytes.subarray(OFFSET.recipient, OFFSET.recipient + 32),
+    createdAt: Number(createdAt),
+    expiresAt: Number(expiresAt),
+    powNonce: bytes.readBigUInt64BE(OFFSET.powNonce),
+    payload: bytes.subarray(OFFSET.payload, OFFSET.payload + payloadLength),
+    signature: bytes.subarray(bytes.length - SIGNATURE_BYTES),
+  };
+}
+
+/** Whether inspectEntry found a fault rather than an entry. */
+export function isEntryFault(result: Entry | EntryFault): result is EntryFault {
+  return 'code' in result;
 }
 
 /**
@@ -75,57 +145,10 @@ function readTimestamp(bytes: Buffer, offset: number, name: string): number {
  * copies.
  */
 export function decodeEntry(input: Uint8Array): Entry {
-  const bytes = Buffer.isBuffer(input)
-    ? input
-    : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  if (bytes.length < 1) fail('bad_encoding', 'entry is empty');
-  if (bytes[OFFSET.version] !== ENTRY_VERSION) {
-    fail('unsupported_version', `entry format version ${bytes[0]} is not supported (expected 1)`);
-  }
-  if (bytes.length > MAX_ENTRY_BYTES_FORMAT) {
-    fail(
-      'entry_too_large',
-      `entry is ${bytes.length} bytes, longer than the format maximum ${MAX_ENTRY_BYTES_FORMAT}`,
-    );
-  }
-  if (bytes.length < MIN_ENTRY_BYTES) {
-    fail(
-      'bad_encoding',
-      `entry is ${bytes.length} bytes, shorter than the minimum ${MIN_ENTRY_BYTES}`,
-    );
-  }
-  const payloadLength = bytes.readUInt32BE(OFFSET.payloadLength);
-  if (payloadLength < MIN_PAYLOAD_BYTES) {
-    fail(
-      'bad_encoding',
-      `payload_length ${payloadLength} is below the minimum ${MIN_PAYLOAD_BYTES}`,
-    );
-  }
-  const expected = HEADER_BYTES + payloadLength + SIGNATURE_BYTES;
-  if (expected !== bytes.length) {
-    fail(
-      'bad_encoding',
-      `payload_length says the entry is ${expected} bytes but it is ${bytes.length}`,
-    );
-  }
-  const createdAt = readTimestamp(bytes, OFFSET.createdAt, 'created_at');
-  const expiresAt = readTimestamp(bytes, OFFSET.expiresAt, 'expires_at');
-  if (expiresAt !== 0 && expiresAt <= createdAt) {
-    fail('bad_encoding', 'expires_at must be 0 or later than created_at');
-  }
-  return {
-    bytes,
-    version: ENTRY_VERSION,
-    table: bytes.subarray(OFFSET.table, OFFSET.table + 32),
-    recipient: bytes.subarray(OFFSET.recipient, OFFSET.recipient + 32),
-    createdAt,
-    expiresAt,
-    powNonce: bytes.readBigUInt64BE(OFFSET.powNonce),
-    payload: bytes.subarray(OFFSET.payload, OFFSET.payload + payloadLength),
-    signature: bytes.subarray(bytes.length - SIGNATURE_BYTES),
-  };
+  const result = inspectEntry(input);
+  if (isEntryFault(result)) fail(result.code, result.message);
+  return result;
 }
-
 /** Encodes fields into canonical bytes (no checks beyond the layout: see decodeEntry). */
 export function encodeEntry(fields: EntryFields): Buffer {
   const bytes = encodeUnsigned(fields);

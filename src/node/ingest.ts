@@ -4,8 +4,7 @@
  * pool, then one transaction. Each entry gets its own outcome; one bad entry never spoils a batch.
  */
 import type { ErrorCode } from '../errors.js';
-import { P2PError } from '../errors.js';
-import { decodeEntry, entryId, type Entry } from '../entry/format.js';
+import { entryId, inspectEntry, isEntryFault, type Entry } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
 import type { PutItem, Store } from '../store/store.js';
 import { checkEntryPolicy, checkSize, type Policy, type Rejection } from './policy.js';
@@ -95,12 +94,9 @@ export class Ingestor {
         results[index] = { status: 'rejected', ...size };
         return;
       }
-      let entry: Entry;
-      try {
-        entry = decodeEntry(item.bytes);
-      } catch (error) {
-        if (!(error instanceof P2PError)) throw error;
-        results[index] = { status: 'rejected', code: error.code, message: error.message };
+      const entry = inspectEntry(item.bytes);
+      if (isEntryFault(entry)) {
+        results[index] = { status: 'rejected', code: entry.code, message: entry.message };
         return;
       }
       const id = item.id ?? entryId(entry.bytes);
