@@ -6,11 +6,14 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { P2PError } from '../errors.js';
 import {
+  httpLayerOptions,
   installErrorHandlers,
+  installHttpLayer,
   parseJsonBody,
   sendError,
   toP2PError,
 } from '../http/fastify-errors.js';
+import { fastifyLogOptions } from '../http/fastify-log.js';
 import type { Gateway } from './gateway.js';
 import { actorOf, routeNeedsCaller } from './actor.js';
 import { checkRequest } from './guard.js';
@@ -26,14 +29,18 @@ export type GatewayPlugin = (app: FastifyInstance, gateway: Gateway) => void | P
 
 const BODY_LIMIT = 256 * 1024;
 
+/** How long a whole request (line, headers and body) may take to arrive, as on a node. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
 export async function buildGatewayApp(
   gateway: Gateway,
   plugins: readonly GatewayPlugin[] = [],
 ): Promise<GatewayApp> {
   const app = Fastify({
-    logger: false,
+    ...fastifyLogOptions(gateway.log),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    ...httpLayerOptions(REQUEST_TIMEOUT_MS),
     frameworkErrors: (error, _request, reply) =>
       sendError(reply as unknown as FastifyReply, toP2PError(error, 'application/json')),
   });
@@ -42,6 +49,8 @@ export async function buildGatewayApp(
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) =>
     parseJsonBody(body, done),
   );
+  // Before the guard: a request without Host is malformed (bad_request), not a foreign one.
+  installHttpLayer(app);
 
   app.addHook('onRequest', async (request, reply) => {
     const header = (name: string): string | undefined => {
