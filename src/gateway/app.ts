@@ -3,7 +3,7 @@
  * JSON in and out; every error leaves as { error: { code, message } } with the status of its
  * code. The guard runs before anything else; then every data route needs a caller (actor.ts).
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { P2PError } from '../errors.js';
 import {
   httpLayerOptions,
@@ -31,6 +31,19 @@ const BODY_LIMIT = 256 * 1024;
 
 /** How long a whole request (line, headers and body) may take to arrive, as on a node. */
 const REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * Whether a request sends query parameters to an API route that reads none. Routes that read
+ * them say so with `config: { query: true }` and refuse the ones they do not know; any other
+ * API route refuses every one, so that a mistyped parameter is never silently ignored.
+ * Pages (and unknown paths, which are not_found) are left alone.
+ */
+function refusesQuery(request: FastifyRequest): boolean {
+  const mark = request.url.indexOf('?');
+  if (mark < 0 || mark === request.url.length - 1 || request.is404) return false;
+  if ((request.routeOptions.config as { query?: unknown }).query === true) return false;
+  return /^\/([^/]+\/)?api(\/|$)/.test(request.routeOptions.url ?? '');
+}
 
 export async function buildGatewayApp(
   gateway: Gateway,
@@ -86,6 +99,10 @@ export async function buildGatewayApp(
         sendError(reply, error as P2PError);
         return reply;
       }
+    }
+    if (refusesQuery(request)) {
+      sendError(reply, new P2PError('bad_query', 'this endpoint takes no query parameters'));
+      return reply;
     }
     return undefined;
   });

@@ -300,29 +300,29 @@ test('a gateway holds a bounded number of identities', async () => {
 });
 
 test('a flood of login challenges does not push out a user’s pending one', async () => {
+  // A gateway of its own, without a rate limit: every challenge of the flood reaches the
+  // sessions, and the shared gateway's per-address budget stays for the other tests.
+  const flooded = await startTestGateway([node.url], { rate_limit: { enabled: false } });
   const user = generateIdentity();
-  const registered = await request(gw.url, 'POST', '/api/identities', {
+  const registered = await request(flooded.url, 'POST', '/api/identities', {
     key_file: JSON.parse(serializeIdentity(user)),
   });
   assert.equal(registered.status, 201);
-  const mine = (await request(gw.url, 'POST', '/api/auth/challenge', {})).body.challenge as string;
+  const mine = (await request(flooded.url, 'POST', '/api/auth/challenge', {})).body
+    .challenge as string;
   // 2,000 challenges as fast as this machine sends them, 50 at a time (Sessions holds the
-  // mechanism's own test, with 30,000); a rate limit may cut the flood short (429), which is
-  // also fine: what matters is the user's challenge.
+  // mechanism's own test, with 30,000).
   const statuses = new Map<number, number>();
   for (let sent = 0; sent < 2_000; sent += 50) {
     const batch = await Promise.all(
-      Array.from({ length: 50 }, () => request(gw.url, 'POST', '/api/auth/challenge', {})),
+      Array.from({ length: 50 }, () => request(flooded.url, 'POST', '/api/auth/challenge', {})),
     );
     for (const answer of batch) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
   }
-  assert.deepEqual(
-    [...statuses.keys()].filter((status) => status !== 200 && status !== 429),
-    [],
-  );
-  const origin = `http://${new URL(gw.url).host}`;
+  assert.deepEqual([...statuses], [[200, 2_000]]);
+  const origin = `http://${new URL(flooded.url).host}`;
   const signature = sign(loginMessage(origin, mine), user.signing).toString('hex');
-  const login = await request(gw.url, 'POST', '/api/auth/login', {
+  const login = await request(flooded.url, 'POST', '/api/auth/login', {
     identity: identityText(user),
     challenge: mine,
     signature,

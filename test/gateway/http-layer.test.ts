@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { MAX_HEAD_BYTES, MAX_JSON_DEPTH } from '../../src/http/fastify-errors.js';
 import { buildGatewayApp } from '../../src/gateway/app.js';
-import { apiKeyOf, spawnGateway, startTestGateway } from '../helpers/gateways.js';
+import { apiKeyOf, request, spawnGateway, startTestGateway } from '../helpers/gateways.js';
 import { deadUrl } from '../helpers/http.js';
 import { assertErrorShape, raw } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -116,6 +116,54 @@ describe('errors of the gateway HTTP layer have the documented shape', () => {
       assertErrorShape(await post(path, 'application/json', '', 1 << 30), 'body_too_large');
     }
   });
+});
+
+test('API routes that read no query parameters refuse them with 400 bad_query', async () => {
+  const me = await request(forum.url, 'GET', '/api/me');
+  const space = me.body.personal_space as string;
+  for (const path of [
+    '/api?x=1',
+    '/api/health?verbose=1',
+    '/api/me?x',
+    '/api/spaces?limit=10',
+    '/api/invitations?x=1&y=2',
+    '/forum/api/me?x=1',
+    '/forum/api/communities?limit=1',
+    '/forum/api/invitations?sort=top',
+  ]) {
+    const response = await request(forum.url, 'GET', path);
+    assert.equal(response.status, 400, `${path}: ${JSON.stringify(response.body)}`);
+    assert.equal((response.body.error as { code: string }).code, 'bad_query', path);
+  }
+  // Routes that read parameters take the ones they know and refuse the others themselves.
+  const listed = await request(
+    forum.url,
+    'GET',
+    `/api/spaces/${space}/collections/c/records?limit=5`,
+  );
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  const typo = await request(forum.url, 'GET', `/api/spaces/${space}/collections/c/records?limt=5`);
+  assert.equal((typo.body.error as { code: string }).code, 'bad_query');
+  const communities = await request(forum.url, 'GET', '/forum/api/communities');
+  const general = (communities.body.communities as { space: string; slug: string }[]).find(
+    (c) => c.slug === 'general',
+  )!;
+  const posts = await request(
+    forum.url,
+    'GET',
+    `/forum/api/c/${general.space}/posts?sort=top&limit=5`,
+  );
+  assert.equal(posts.status, 200, JSON.stringify(posts.body));
+  // Without the API key a query changes nothing: still 401; pages and unknown paths as before.
+  const anonymous = await request(forum.url, 'GET', '/api/spaces?x=1', undefined, {
+    authorization: '',
+  });
+  assert.equal(anonymous.status, 401);
+  assert.equal((await request(forum.url, 'GET', '/?from=link')).status, 200);
+  const unknown = await request(forum.url, 'GET', '/api/nothing?x=1');
+  assert.equal((unknown.body.error as { code: string }).code, 'not_found');
+  // An empty query string is no parameter.
+  assert.equal((await request(forum.url, 'GET', '/api/spaces?')).status, 200);
 });
 
 test('the gateway allows a request 120 s to arrive, and its head 60 s, as a node does', async () => {
