@@ -44,7 +44,7 @@ export function buildProgram(): Command {
   registerGetCommand(program, out, err);
   registerPeersCommand(program, out);
   registerGatewayCommand(program, out);
-  registerAppCommands(program, out, err);
+  registerAppCommands(program, out);
   return program;
 }
 

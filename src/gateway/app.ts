@@ -3,14 +3,17 @@
  * JSON in and out; every error leaves as { error: { code, message } } with the status of its
  * code. The guard runs before anything else; then every data route needs a caller (actor.ts).
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { P2PError } from '../errors.js';
 import {
+  httpLayerOptions,
   installErrorHandlers,
+  installHttpLayer,
   parseJsonBody,
   sendError,
   toP2PError,
 } from '../http/fastify-errors.js';
+import { fastifyLogOptions } from '../http/fastify-log.js';
 import type { Gateway } from './gateway.js';
 import { actorOf, routeNeedsCaller } from './actor.js';
 import { checkRequest } from './guard.js';
@@ -27,14 +30,31 @@ export type GatewayPlugin = (app: FastifyInstance, gateway: Gateway) => void | P
 
 const BODY_LIMIT = 256 * 1024;
 
+/** How long a whole request (line, headers and body) may take to arrive, as on a node. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * Whether a request sends query parameters to an API route that reads none. Routes that read
+ * them say so with `config: { query: true }` and refuse the ones they do not know; any other
+ * API route refuses every one, so that a mistyped parameter is never silently ignored.
+ * Pages (and unknown paths, which are not_found) are left alone.
+ */
+function refusesQuery(request: FastifyRequest): boolean {
+  const mark = request.url.indexOf('?');
+  if (mark < 0 || mark === request.url.length - 1 || request.is404) return false;
+  if ((request.routeOptions.config as { query?: unknown }).query === true) return false;
+  return /^\/([^/]+\/)?api(\/|$)/.test(request.routeOptions.url ?? '');
+}
+
 export async function buildGatewayApp(
   gateway: Gateway,
   plugins: readonly GatewayPlugin[] = [],
 ): Promise<GatewayApp> {
   const app = Fastify({
-    logger: false,
+    ...fastifyLogOptions(gateway.log),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    ...httpLayerOptions(REQUEST_TIMEOUT_MS),
     frameworkErrors: (error, _request, reply) =>
       sendError(reply as unknown as FastifyReply, toP2PError(error, 'application/json')),
   });
@@ -43,9 +63,11 @@ export async function buildGatewayApp(
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) =>
     parseJsonBody(body, done),
   );
+  // Before the guard: a request without Host is malformed (bad_request), not a foreign one.
+  installHttpLayer(app);
 
-  // Counted before anything else looks at a request, so that a flood of requests the guard or
-  // the key check refuses is limited too.
+  // Counted before the guard and the key check look at a request, so that a flood of requests
+  // they refuse is limited too.
   await installRateLimit(app, gateway.config.rate_limit);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -82,6 +104,10 @@ export async function buildGatewayApp(
         sendError(reply, error as P2PError);
         return reply;
       }
+    }
+    if (refusesQuery(request)) {
+      sendError(reply, new P2PError('bad_query', 'this endpoint takes no query parameters'));
+      return reply;
     }
     return undefined;
   });

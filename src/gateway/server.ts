@@ -69,9 +69,10 @@ export async function startGateway(
     gateway.port = typeof address === 'object' && address ? address.port : config.port;
     const url = listenUrl(config.host, gateway.port);
     poller.start();
+    // The command that started the gateway announces where it listens; this line records with what.
     log.info(
       { url, nodes: config.nodes, data: config.data_dir, api_key_file: apiKey.path },
-      'gateway listening',
+      'gateway started',
     );
     const started = app;
     let closing: Promise<void> | undefined;

@@ -2,12 +2,7 @@
  * Builds the node's HTTP application (without listening, so tests and embedders choose how to
  * serve it). Every error leaves as JSON { error: { code, message } } with a fitting status.
  */
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   installErrorHandlers,
   httpLayerOptions,
@@ -16,6 +11,7 @@ import {
   sendError,
   toP2PError,
 } from '../http/fastify-errors.js';
+import { fastifyLogOptions } from '../http/fastify-log.js';
 import { installRateLimit } from '../http/rate-limit.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
@@ -38,14 +34,7 @@ export async function buildApp(
   extra: readonly RouteRegistrar[] = [],
 ): Promise<NodeApp> {
   const app: FastifyInstance = Fastify({
-    // pino's Logger and fastify's logger interface differ only in typing details.
-    // Fastify's own info line is one "Server listening at" per interface address, repeating what
-    // the node announces once; its warnings and errors still come through.
-    loggerInstance: (ctx.log.levelVal >= 40
-      ? ctx.log
-      : ctx.log.child({}, { level: 'warn' })) as unknown as FastifyBaseLogger,
-    // Per-request log lines would dominate the log at thousands of requests per second.
-    logController: new LogController({ disableRequestLogging: true }),
+    ...fastifyLogOptions(ctx.log),
     bodyLimit: ctx.config.max_body_bytes,
     // Peers and clients may hold a connection for a whole sync round.
     keepAliveTimeout: 30_000,

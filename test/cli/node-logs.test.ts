@@ -12,37 +12,10 @@ import { join } from 'node:path';
 import { makeEntry } from '../helpers/entries.js';
 import { deadUrl, putFrames, putResults } from '../helpers/http.js';
 import { eventually } from '../helpers/gateways.js';
+import { records, until, type LogRecord } from '../helpers/logs.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
-
-interface LogRecord {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-/** Every stderr line must be one JSON record: a plain line among them fails the test. */
-function records(stderr: string): LogRecord[] {
-  return stderr
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      try {
-        return JSON.parse(line) as LogRecord;
-      } catch {
-        throw new Error(`a log line is not JSON: ${line}`);
-      }
-    });
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test('start-up says "listening" once, every log line is JSON, shutdown is logged with its signal', async () => {
   const node = await spawnNode(['--min-pow', '0']);

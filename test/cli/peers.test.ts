@@ -58,3 +58,15 @@ test('peers against an unreachable node is one error line and a non-zero exit', 
   assert.equal(lines.length, 1, result.stderr);
   assert.match(lines[0]!, /^p2pcloud: /);
 });
+
+test('peers words a bad node URL as every other command does', async () => {
+  for (const url of ['not-a-url', 'ftp://example.org', 'http//127.0.0.1:7447']) {
+    const result = await cli(['peers', '--node', url]);
+    assert.notEqual(result.code, 0);
+    assert.equal(result.stdout, '');
+    assert.equal(
+      result.stderr,
+      `p2pcloud: --node: ${JSON.stringify(url)} is not a node URL (expected http://HOST:PORT)\n`,
+    );
+  }
+});

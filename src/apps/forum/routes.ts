@@ -169,7 +169,7 @@ export function registerForumRoutes(
     return communityView(community, count);
   });
 
-  app.get('/forum/api/c/:space/posts', async (request) => {
+  app.get('/forum/api/c/:space/posts', { config: { query: true } }, async (request) => {
     const actor = actorOf(gateway, request);
     const { space } = communityOf(actor, params(request).space!);
     const page = parsePage(request.query as Record<string, unknown>);

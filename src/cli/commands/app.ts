@@ -2,36 +2,35 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { forumOptions } from '../../apps/forum/plugin.js';
 import { privateDir } from '../../gateway/keyring.js';
 import { saveIdentity } from '../../keys/key-file.js';
 import { generateIdentity, identityText } from '../../keys/keys.js';
 import { DEFAULT_PORT } from '../../node/config.js';
 import { collect } from '../parse.js';
-import { gatewayConfig, gatewayOptions, serveGateway, type GatewayFlags } from './gateway.js';
+import {
+  gatewayConfig,
+  gatewayLogger,
+  gatewayOptions,
+  serveGateway,
+  type GatewayFlags,
+} from './gateway.js';
 
 /** The forum's own directory, apart from a node's ./data and a gateway's ./gateway-data. */
 export const DEFAULT_FORUM_DATA = './forum-data';
 
 /** Creates the app's identity file on first start (when --key was not given). */
-async function ensureKey(
-  path: string,
-  dataDir: string,
-  err: (line: string) => void,
-): Promise<void> {
+async function ensureKey(path: string, dataDir: string, log: Logger): Promise<void> {
   if (existsSync(path)) return;
   await mkdir(dataDir, { recursive: true });
   await privateDir(dataDir);
   const identity = generateIdentity();
   await saveIdentity(path, identity);
-  err(`created a new identity ${identityText(identity)} in ${path}`);
+  log.info({ identity: identityText(identity), file: path }, 'identity created');
 }
 
-export function registerAppCommands(
-  program: Command,
-  out: (line: string) => void,
-  err: (line: string) => void,
-): void {
+export function registerAppCommands(program: Command, out: (line: string) => void): void {
   const app = program.command('app').description('apps built on p2pcloud');
   gatewayOptions(
     app
@@ -52,7 +51,8 @@ export function registerAppCommands(
       key: join(data, 'identity.json'),
       nodes: [`http://127.0.0.1:${DEFAULT_PORT}`],
     });
-    if (!flags.key) await ensureKey(config.key_file, data, err);
-    await serveGateway(config, forumOptions(), out, 'forum');
+    const log = gatewayLogger(config, 'forum');
+    if (!flags.key) await ensureKey(config.key_file, data, log);
+    await serveGateway(config, { ...forumOptions(), logger: log }, out, 'forum');
   });
 }

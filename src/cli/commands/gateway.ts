@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { createLogger } from '../../node/logger.js';
 import { stopSignal } from '../stop-signal.js';
 import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import {
@@ -79,10 +81,19 @@ export function gatewayConfig(
   });
 }
 
-/** Runs until SIGINT or SIGTERM, then stops cleanly. */
-export async function runUntilSignal(running: RunningGateway): Promise<void> {
-  await stopSignal();
+/** Runs until SIGINT or SIGTERM, then stops cleanly; the log says which signal and how long. */
+export async function runUntilSignal(running: RunningGateway, log: Logger): Promise<void> {
+  const signal = await stopSignal();
+  log.info({ signal }, 'gateway stopping');
+  const started = Date.now();
   await running.close();
+  log.info({ ms: Date.now() - started }, 'gateway stopped');
+  log.flush();
+}
+
+/** The log of a gateway process: `what` (gateway, forum) names its lines. */
+export function gatewayLogger(config: GatewayConfig, what: string): Logger {
+  return createLogger(config.log_level, `p2pcloud-${what}`);
 }
 
 export async function serveGateway(
@@ -91,12 +102,13 @@ export async function serveGateway(
   out: (line: string) => void,
   what: string,
 ): Promise<void> {
-  const running = await startGateway(config, options);
+  const log = options.logger ?? gatewayLogger(config, what);
+  const running = await startGateway(config, { ...options, logger: log });
   // One line, so that scripts waiting for it get everything a caller needs.
   out(
     `p2pcloud ${what} listening on ${running.url} (identity ${running.gateway.keyring.defaultText}, nodes ${config.nodes.join(', ')}, API key in ${running.gateway.apiKey.path})`,
   );
-  await runUntilSignal(running);
+  await runUntilSignal(running, log);
 }
 
 export function registerGatewayCommand(program: Command, out: (line: string) => void): void {

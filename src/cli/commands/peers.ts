@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { callJson, endpoint } from '../../client/http.js';
 import { P2PError } from '../../errors.js';
+import { nodeUrls } from '../inputs.js';
 
 interface PeerView {
   url: string;
@@ -39,17 +40,10 @@ export function registerPeersCommand(program: Command, out: (line: string) => vo
     .requiredOption('--node <url>', 'node URL')
     .option('--json', 'one JSON object per line')
     .action(async (options: { node: string; json?: boolean }) => {
-      try {
-        new URL(options.node);
-      } catch {
-        throw new P2PError('bad_argument', `--node: not a URL: ${options.node}`);
-      }
-      const answer = await callJson<{ peers?: unknown }>(
-        'GET',
-        endpoint(options.node, '/sync/peers'),
-      );
+      const [node] = nodeUrls('--node', [options.node]) as [string];
+      const answer = await callJson<{ peers?: unknown }>('GET', endpoint(node, '/sync/peers'));
       if (!Array.isArray(answer.peers))
-        throw new P2PError('node_lied', `${options.node}: /sync/peers answer has no peer list`);
+        throw new P2PError('node_lied', `${node}: /sync/peers answer has no peer list`);
       const peers = answer.peers as PeerView[];
       if (options.json) {
         for (const peer of peers) out(JSON.stringify(peer));

@@ -45,7 +45,7 @@ interface Params {
 }
 
 export function registerRecordRoutes(app: FastifyInstance, gateway: Gateway): void {
-  app.get(BASE, async (request) => {
+  app.get(BASE, { config: { query: true } }, async (request) => {
     const params = request.params as Params;
     const space = gateway.space(actorOf(gateway, request), params.space);
     const query = parseListQuery(request.query as Record<string, unknown>);
