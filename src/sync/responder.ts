@@ -41,7 +41,14 @@ export const MAX_LISTED_IDS = 1_000_000;
 /** Ids looked up between two turns of the event loop by a fetch by short id. */
 const FETCH_CHUNK = 500;
 export const DEFAULT_FETCH_BYTES = 8 * 1024 * 1024;
+/** Largest max_bytes a request may name. */
 export const MAX_FETCH_BYTES = 32 * 1024 * 1024;
+/**
+ * Most entry bytes this node puts in one page, whatever max_bytes asks: a page is hashed,
+ * copied and written on the main thread (measured: about 2.7 ms per MiB), so a larger one
+ * would cost more than one request may.
+ */
+export const SERVED_PAGE_BYTES = 8 * 1024 * 1024;
 /**
  * Largest sync request body: a full header, then the largest payload (20,000 short ids, or
  * one fingerprint byte for each of at most 65,536 buckets).
@@ -278,9 +285,11 @@ export class SyncResponder {
   }
 
   private maxBytes(header: Record<string, unknown>): number {
-    return header.max_bytes === undefined
-      ? DEFAULT_FETCH_BYTES
-      : integer(header, 'max_bytes', 1024, MAX_FETCH_BYTES);
+    const asked =
+      header.max_bytes === undefined
+        ? DEFAULT_FETCH_BYTES
+        : integer(header, 'max_bytes', 1024, MAX_FETCH_BYTES);
+    return Math.min(asked, SERVED_PAGE_BYTES);
   }
 
   async fetch(request: FastifyRequest, reply: FastifyReply): Promise<Buffer> {

@@ -322,6 +322,38 @@ cases.push([
   },
 ]);
 
+cases.push([
+  '/sync/fetch pages hold at most 8 MiB, whatever max_bytes asks',
+  async () => {
+    // 150 entries of about 60 KiB (9 MB) in a table of their own.
+    const large = makeEntries(150, { label: 'large', size: 60_000 });
+    await putAll(node.url, large.bytes, 20);
+    const scope = [tableOf(large.bytes[0]!)];
+    const seen = new Set<string>();
+    let after: string | undefined;
+    let pages = 0;
+    for (; pages < 10; pages++) {
+      const response = await sync('/sync/fetch', {
+        scope,
+        mode: 'buckets',
+        range: [0, BUCKETS],
+        max_bytes: 32 * 1024 * 1024,
+        ...(after ? { after } : {}),
+      });
+      assert.equal(response.status, 200);
+      const entries = decodeFrames(response.body, FRAME_LIMITS);
+      const bytes = entries.reduce((sum, e) => sum + e.length, 0);
+      // A page ends after the entry that reaches the limit.
+      assert.ok(bytes < 8 * 1024 * 1024 + 64 * 1024, `a page of ${bytes} bytes`);
+      for (const entry of entries) seen.add(toHex(entryId(entry)));
+      after = response.headers['p2pcloud-next'] as string | undefined;
+      if (!after) break;
+    }
+    assert.equal(pages, 1, 'two pages: the first cut at 8 MiB');
+    assert.deepEqual([...seen].sort(), [...large.ids].sort());
+  },
+]);
+
 test("a stranger's sync requests cost the node in proportion to their size", async (t: TestContext) => {
   node = await spawnNode(BASE_ARGS);
   held = makeEntries(ENTRIES, { label: 'bulk' });
