@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEntry } from '../helpers/entries.js';
 import { deadUrl, putFrames, putResults } from '../helpers/http.js';
@@ -15,6 +15,7 @@ import { eventually } from '../helpers/gateways.js';
 import { records, until, type LogRecord } from '../helpers/logs.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { cliPath } from '../helpers/paths.js';
+import { configFile } from '../helpers/sync.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('start-up says "listening" once, every log line is JSON, shutdown is logged with its signal', async () => {
@@ -43,8 +44,7 @@ test('start-up says "listening" once, every log line is JSON, shutdown is logged
 
 test('sync rounds log at debug when nothing changed and at info when entries moved', async () => {
   // No pushes: the entry reaches the other node only through a sync round.
-  const config = join(tempDir(), 'config.json');
-  writeFileSync(config, JSON.stringify({ sync: { push_peers: 0 } }));
+  const config = configFile({ sync: { push_peers: 0 } });
   const args = ['--min-pow', '0', '--config', config, '--sync-interval', '0.2'];
   const a = await spawnNode([...args, '--log-level', 'debug']);
   const b = await spawnNode([...args, '--log-level', 'debug', '--peer', a.url]);
