@@ -37,10 +37,10 @@
  * introduces that one (with a node id of its own): a dropped liar that comes back as a new
  * peer, to keep an attack going for as long as a benchmark runs.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { listenBuffered } from './buffered-server.js';
 import { createEntry } from '../src/entry/create.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../src/entry/framing.js';
 import { decodeEntry, entryId } from '../src/entry/format.js';
@@ -325,21 +325,10 @@ export async function startHostilePeer(options: HostilePeerOptions): Promise<Hos
   const servers: http.Server[] = [];
   const urls: string[] = [];
   const listen = async (port: number): Promise<string> => {
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        try {
-          answer(req, Buffer.concat(chunks), res);
-        } catch (error) {
-          res.destroy(error as Error);
-        }
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    servers.push(server);
-    urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return urls[urls.length - 1]!;
+    const listening = await listenBuffered(answer, port);
+    servers.push(listening.server);
+    urls.push(listening.url);
+    return listening.url;
   };
   url = await listen(options.port ?? 0);
 

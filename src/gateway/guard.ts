@@ -13,6 +13,7 @@
  * Pure: takes the request's facts, returns a verdict.
  */
 import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../http/rate-limit.js';
 
 export interface RequestFacts {
   readonly remoteAddress: string | undefined;
@@ -31,12 +32,7 @@ export interface GuardOptions {
 
 export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(plain) === 4) return plain.startsWith('127.');
-  return plain === '::1';
-}
+export { isLoopbackAddress };
 
 /** Splits a Host header into host name and port; undefined if it is not well formed. */
 export function hostName(header: string): string | undefined {

@@ -25,8 +25,11 @@ export class PeerIntake {
   private readonly queue: string[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
-  /** Admissions run one at a time, so two hellos cannot both take the last place. */
-  private admitting: Promise<unknown> = Promise.resolve();
+  /**
+   * Admissions and promotions run one at a time: each reads the peer table and then changes
+   * it, so two of them at once could both take the last place in the pool or in max_peers.
+   */
+  private serialized: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly log: Logger;
 
@@ -61,9 +64,17 @@ export class PeerIntake {
    * pool and queues a check of each one taken. Returns how many were taken.
    */
   admit(urls: readonly string[], source: string, how: PeerRecord['source']): Promise<number> {
-    const next = this.admitting.then(() => this.admitNow(urls, source, how));
-    this.admitting = next.catch(() => undefined);
+    return this.inTurn(() => this.admitNow(urls, source, how));
+  }
+
+  private inTurn<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.serialized.then(step);
+    this.serialized = next.catch(() => undefined);
     return next;
+  }
+
+  private async allPeers(): Promise<PeerRecord[]> {
+    return this.ctx.store.peers.list(Math.max(1, await this.ctx.store.peers.count()));
   }
 
   private async admitNow(
@@ -72,9 +83,7 @@ export class PeerIntake {
     how: PeerRecord['source'],
   ): Promise<number> {
     if (this.stopped || urls.length === 0) return 0;
-    const records = await this.ctx.store.peers.list(
-      Math.max(1, await this.ctx.store.peers.count()),
-    );
+    const records = await this.allPeers();
     if (!reachedRoom(records, this.ctx.config.sync.max_peers).room) return 0;
     const unverified = new Map(records.filter(isUnverified).map((r) => [r.url, r]));
     const { add, evict } = admit(
@@ -164,23 +173,26 @@ export class PeerIntake {
       await this.ctx.store.peers.remove(url);
       return;
     }
-    const current = await this.ctx.store.peers.get(url);
-    if (!current || !(await this.makeRoom())) return;
-    await this.ctx.store.peers.upsert([
-      { ...afterSuccess(current, Date.now()), tables: answer.tables },
-    ]);
+    const { tables } = answer;
+    if (!(await this.inTurn(() => this.promote(url, tables)))) return;
     this.namedBy.delete(url);
     this.ctx.metrics.note('hello', `peer ${url} answered and is reached`);
   }
 
-  /** Whether a checked peer may join the reached ones (max_peers), making room if need be. */
-  private async makeRoom(): Promise<boolean> {
-    const records = await this.ctx.store.peers.list(
-      Math.max(1, await this.ctx.store.peers.count()),
-    );
+  /**
+   * Makes a checked peer a reached one if max_peers leaves room (evicting the worst reached
+   * peer if need be). Whether it did.
+   */
+  private async promote(url: string, tables: PeerRecord['tables']): Promise<boolean> {
+    if (this.stopped) return false;
+    const records = await this.allPeers();
+    const current = records.find((r) => r.url === url);
+    if (!current) return false;
     const { room, evict } = reachedRoom(records, this.ctx.config.sync.max_peers);
+    if (!room) return false;
     if (evict) await this.ctx.store.peers.remove(evict);
-    return room;
+    await this.ctx.store.peers.upsert([{ ...afterSuccess(current, Date.now()), tables }]);
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -188,7 +200,7 @@ export class PeerIntake {
     this.queue.length = 0;
     this.abort.abort();
     await Promise.all([...this.running]);
-    await this.admitting;
+    await this.serialized;
   }
 }
 

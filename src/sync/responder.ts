@@ -19,6 +19,7 @@ import { entryId } from '../entry/format.js';
 import type { Sketch } from '../reconcile/riblt.js';
 import { bucketFingerprint, estimateDifference, type SetSummary } from '../reconcile/summary.js';
 import { expectMediaType } from '../http/fastify-errors.js';
+import { addressKey } from '../http/rate-limit.js';
 import type { NodeContext } from '../node/context.js';
 import { isEmptyScope, restrictScope, scopeFromWire, scopeTables, type Scope } from './scope.js';
 import type { SummaryManager } from './summaries.js';
@@ -66,7 +67,10 @@ export const NEXT_HEADER = 'p2pcloud-next';
 interface Snapshot {
   readonly sketch: Sketch;
   readonly expires: number;
-  /** The address that asked for it: one address may hold a few snapshots at a time. */
+  /**
+   * The address that asked for it (an IPv6 /64 counts as one, as everywhere a sender is
+   * bounded): one address may hold a few snapshots at a time.
+   */
   readonly owner: string;
 }
 
@@ -164,7 +168,7 @@ export class SyncResponder {
     const theirCapacity = integer(header, 'capacity', 0, 1 << 24);
     const force = header.force === 'buckets';
     return this.guarded(async () => {
-      const summary = await this.summary(scope, request.ip);
+      const summary = await this.summary(scope, addressKey(request.ip));
       const ours = summary.fingerprints(salt);
       const { differing, estimate } = estimateDifference(payload, ours);
       const capacity = Math.min(summary.sketch.capacity, theirCapacity);
@@ -185,7 +189,7 @@ export class SyncResponder {
             from: 0,
             symbols: wanted,
             capacity,
-            session: this.remember(snapshot, request.ip),
+            session: this.remember(snapshot, addressKey(request.ip)),
           },
           snapshot.encode(0, wanted),
         );

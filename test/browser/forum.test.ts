@@ -24,7 +24,7 @@ import { Client } from '../../src/client/client.js';
 import { openEntry } from '../../src/entry/open.js';
 import { generateIdentity, identityText, parseIdentity } from '../../src/keys/keys.js';
 import { openBrowser, type BrowserUser } from '../helpers/browser.js';
-import { eventually, newKeyFile, request, spawnGateway } from '../helpers/gateways.js';
+import { eventually, newKeyFile, request, spawnForum } from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -79,15 +79,7 @@ test(
 
     // Two forum servers, each with its own key, each on its own node.
     const keyA = await newKeyFile();
-    const forumArgs = (node: string, data: string, key: string) => [
-      'app',
-      'forum',
-      '--port',
-      '0',
-      '--node',
-      node,
-      '--data',
-      data,
+    const forumArgs = (key: string) => [
       '--key',
       key,
       '--poll-interval',
@@ -97,8 +89,8 @@ test(
     ];
     const dataB = join(tempDir(), 'forum-b');
     const [forumA, forumB] = await Promise.all([
-      spawnGateway(forumArgs(url1, join(tempDir(), 'forum-a'), keyA.path)),
-      spawnGateway(forumArgs(url2, dataB, (await newKeyFile()).path)),
+      spawnForum(url1, join(tempDir(), 'forum-a'), forumArgs(keyA.path)),
+      spawnForum(url2, dataB, forumArgs((await newKeyFile()).path)),
     ]);
     assert.equal(forumA.identity, identityText(keyA.identity));
 
@@ -295,15 +287,7 @@ test(
   async () => {
     const run = Date.now().toString(36);
     const node = await spawnNode(['--min-pow', '8', '--log-level', 'warn']);
-    const forum = await spawnGateway([
-      'app',
-      'forum',
-      '--port',
-      '0',
-      '--node',
-      node.url,
-      '--data',
-      join(tempDir(), 'forum'),
+    const forum = await spawnForum(node.url, join(tempDir(), 'forum'), [
       '--poll-interval',
       '0.5',
       '--log-level',

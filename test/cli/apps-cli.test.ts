@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, repoRoot } from '../helpers/paths.js';
-import { request, spawnGateway } from '../helpers/gateways.js';
+import { request, spawnForum } from '../helpers/gateways.js';
 import { records } from '../helpers/logs.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -38,16 +38,7 @@ test('gateway errors are one line on stderr and a non-zero exit', () => {
 test('the forum creates its identity on first start and serves its pages', async () => {
   const node = await spawnNode(['--min-pow', '8', '--log-level', 'warn']);
   const data = join(tempDir(), 'forum');
-  const forum = await spawnGateway([
-    'app',
-    'forum',
-    '--port',
-    '0',
-    '--node',
-    node.url,
-    '--data',
-    data,
-  ]);
+  const forum = await spawnForum(node.url, data);
   const created = records(forum.stderr()).find((r) => r.msg === 'identity created');
   assert.equal(created?.identity, forum.identity, forum.stderr());
   assert.equal(statSync(join(data, 'identity.json')).mode & 0o777, 0o600);

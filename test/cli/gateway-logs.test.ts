@@ -6,14 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deadUrl } from '../helpers/http.js';
-import { eventually, newKeyFile, spawnGateway } from '../helpers/gateways.js';
-import { records, until } from '../helpers/logs.js';
+import { newKeyFile, spawnGateway } from '../helpers/gateways.js';
+import { assertShutdownLogged, records, until } from '../helpers/logs.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { cliPath } from '../helpers/paths.js';
+import { assertReadableLogLines, runOnTerminal } from '../helpers/terminal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // A node that answers, so that the only warnings are ones the test did not cause.
@@ -62,50 +60,25 @@ for (const what of ['gateway', 'forum'] as const) {
       [],
       'nothing went wrong, so nothing warns',
     );
-    const stopping = logged.find((r) => r.msg === 'gateway stopping');
-    assert.ok(stopping, gateway.stderr());
-    assert.equal(stopping.signal, 'SIGTERM');
-    assert.equal(stopping.level, 30);
-    const stopped = logged.findIndex((r) => r.msg === 'gateway stopped');
-    assert.ok(stopped > logged.indexOf(stopping), 'no "gateway stopped" after "gateway stopping"');
-    assert.equal(typeof logged[stopped]!.ms, 'number');
+    assertShutdownLogged(logged, 'gateway', gateway.stderr());
   });
 }
 
 test('forum on a terminal: readable log lines, one "listening" line, SIGINT logged', async () => {
-  const dir = tempDir();
   const port = Number(new URL(await deadUrl()).port);
-  const pidFile = join(dir, 'pid');
-  // `script` gives the forum a terminal; the shell writes its pid and becomes the forum (exec),
-  // so the test can send SIGINT, as Ctrl-C would, once the forum answers.
-  const command = `echo $$ > '${pidFile}'; exec '${process.execPath}' '${cliPath}' app forum --port ${port} --node ${node.url} --data '${join(dir, 'data')}'`;
-  const finished = new Promise<string>((resolve, reject) => {
-    execFile('script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (error, stdout) => {
-      if (error && !stdout) reject(error);
-      else resolve(stdout.replace(/\r/g, ''));
-    });
-  });
-  await until(
-    'the forum on a terminal to start',
-    () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
-    60_000,
+  const data = join(tempDir(), 'data');
+  const output = await runOnTerminal(
+    'forum',
+    ['app', 'forum', '--port', `${port}`, '--node', node.url, '--data', data],
+    port,
+    '/api',
   );
-  await eventually(
-    'the forum on a terminal to answer',
-    async () => (await fetch(`http://127.0.0.1:${port}/api`)).ok,
-    60_000,
-  );
-  process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGINT');
-  const output = await finished;
   const lines = output.split('\n').filter((line) => line.length > 0);
   assert.equal(lines.filter((line) => /listening/i.test(line)).length, 1, output);
   assert.match(lines.find((l) => /listening/.test(l))!, /^p2pcloud forum listening on http:\/\//);
   const logLines = lines.filter((line) => !/listening/.test(line));
   assert.ok(logLines.length >= 4, output);
-  for (const line of logLines) {
-    assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} (INFO|WARN|ERROR) {1,2}\S/, output);
-    assert.doesNotMatch(line, /[{}]/, output);
-  }
+  assertReadableLogLines(logLines, output);
   assert.ok(logLines.some((l) => / INFO {2}identity created identity=p2pid1\S+ file=/.test(l)));
   assert.ok(
     logLines.some((l) => / INFO {2}gateway started url=http:\/\/127\.0\.0\.1:\d+ /.test(l)),

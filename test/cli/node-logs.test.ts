@@ -6,15 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEntry } from '../helpers/entries.js';
 import { deadUrl, putFrames, putResults } from '../helpers/http.js';
-import { eventually } from '../helpers/gateways.js';
-import { records, until, type LogRecord } from '../helpers/logs.js';
+import { assertShutdownLogged, records, until, type LogRecord } from '../helpers/logs.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { cliPath } from '../helpers/paths.js';
+import { configFile } from '../helpers/sync.js';
+import { assertReadableLogLines, runOnTerminal } from '../helpers/terminal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('start-up says "listening" once, every log line is JSON, shutdown is logged with its signal', async () => {
@@ -32,19 +30,12 @@ test('start-up says "listening" once, every log line is JSON, shutdown is logged
   // spawnNode consumed the stdout line that announced the URL; nothing else was printed.
   assert.equal(stdout.join(''), '');
   const logged = records(node.stderr());
-  const stopping = logged.find((r) => r.msg === 'node stopping');
-  assert.ok(stopping, node.stderr());
-  assert.equal(stopping.signal, 'SIGTERM');
-  assert.equal(stopping.level, 30);
-  const stopped = logged.findIndex((r) => r.msg === 'node stopped');
-  assert.ok(stopped > logged.indexOf(stopping), 'no "node stopped" after "node stopping"');
-  assert.equal(typeof logged[stopped]!.ms, 'number');
+  assertShutdownLogged(logged, 'node', node.stderr());
 });
 
 test('sync rounds log at debug when nothing changed and at info when entries moved', async () => {
   // No pushes: the entry reaches the other node only through a sync round.
-  const config = join(tempDir(), 'config.json');
-  writeFileSync(config, JSON.stringify({ sync: { push_peers: 0 } }));
+  const config = configFile({ sync: { push_peers: 0 } });
   const args = ['--min-pow', '0', '--config', config, '--sync-interval', '0.2'];
   const a = await spawnNode([...args, '--log-level', 'debug']);
   const b = await spawnNode([...args, '--log-level', 'debug', '--peer', a.url]);
@@ -69,39 +60,20 @@ test('sync rounds log at debug when nothing changed and at info when entries mov
 });
 
 test('on a terminal the log lines are readable, one line each, in the same order', async () => {
-  const dir = tempDir();
   const port = Number(new URL(await deadUrl()).port);
-  const pidFile = join(dir, 'pid');
-  // `script` gives the node a terminal; the shell writes its pid and becomes the node (exec), so
-  // the test can send SIGINT, as Ctrl-C would, once the node answers.
-  const command = `echo $$ > '${pidFile}'; exec '${process.execPath}' '${cliPath}' node --port ${port} --data '${join(dir, 'data')}'`;
-  const finished = new Promise<string>((resolve, reject) => {
-    execFile('script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (error, stdout) => {
-      if (error && !stdout) reject(error);
-      else resolve(stdout.replace(/\r/g, ''));
-    });
-  });
-  await until(
-    'the node on a terminal to answer',
-    () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
-    60_000,
+  const data = join(tempDir(), 'data');
+  const output = await runOnTerminal(
+    'node',
+    ['node', '--port', `${port}`, '--data', data],
+    port,
+    '/health',
   );
-  await eventually(
-    'the node on a terminal to answer',
-    async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok,
-    60_000,
-  );
-  process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGINT');
-  const output = await finished;
   const lines = output.split('\n').filter((line) => line.length > 0);
   assert.equal(lines.filter((line) => /listening/.test(line)).length, 1, output);
   assert.match(lines.find((l) => /listening/.test(l))!, /^p2pcloud node listening on http:\/\//);
   const logLines = lines.filter((line) => !/listening/.test(line));
   assert.ok(logLines.length >= 3, output);
-  for (const line of logLines) {
-    assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} (INFO|WARN|ERROR) {1,2}\S/, output);
-    assert.doesNotMatch(line, /[{}]/, output);
-  }
+  assertReadableLogLines(logLines, output);
   assert.ok(logLines.some((l) => / INFO {2}node started url=http:\/\/127\.0\.0\.1:\d+ /.test(l)));
   assert.ok(
     logLines.some((l) => / INFO {2}node stopping signal=SIGINT$/.test(l)),

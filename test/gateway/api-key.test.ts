@@ -16,6 +16,7 @@ import {
   eventually,
   newKeyFile,
   request,
+  spawnForum,
   spawnGateway,
   startTestGateway,
 } from '../helpers/gateways.js';
@@ -25,18 +26,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const node = await spawnNode(['--min-pow', '8', '--log-level', 'warn']);
 const forumData = join(tempDir(), 'forum');
-const forum = await spawnGateway([
-  'app',
-  'forum',
-  '--port',
-  '0',
-  '--node',
-  node.url,
-  '--data',
-  forumData,
-  '--log-level',
-  'warn',
-]);
+const forum = await spawnForum(node.url, forumData, ['--log-level', 'warn']);
 const key = readFileSync(join(forumData, 'api-key'), 'utf8').trim();
 const notes = '/api/spaces/me/collections/notes/records';
 const someId = '0123456789abcdef0123456789abcdef';

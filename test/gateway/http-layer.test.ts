@@ -9,23 +9,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { MAX_HEAD_BYTES, MAX_JSON_DEPTH } from '../../src/http/fastify-errors.js';
 import { buildGatewayApp } from '../../src/gateway/app.js';
-import { apiKeyOf, request, spawnGateway, startTestGateway } from '../helpers/gateways.js';
+import { apiKeyOf, request, spawnForum, startTestGateway } from '../helpers/gateways.js';
 import { deadUrl } from '../helpers/http.js';
 import { assertErrorShape, raw } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const forum = await spawnGateway([
-  'app',
-  'forum',
-  '--port',
-  '0',
-  '--node',
-  await deadUrl(),
-  '--data',
-  join(tempDir(), 'forum'),
-  '--log-level',
-  'warn',
-]);
+const forum = await spawnForum(await deadUrl(), join(tempDir(), 'forum'), ['--log-level', 'warn']);
 after(() => forum.stop());
 const host = `Host: ${new URL(forum.url).host}\r\n`;
 const close = 'Connection: close\r\n';

@@ -86,6 +86,15 @@ export async function spawnGateway(args: readonly string[]): Promise<GatewayProc
   return { url: ready[1]!, identity: ready[2]!, apiKeyFile, child, stderr, stop };
 }
 
+/** Runs `p2pcloud app forum` on a free port against `node`, keeping its state in `data`. */
+export function spawnForum(
+  node: string,
+  data: string,
+  extra: readonly string[] = [],
+): Promise<GatewayProcess> {
+  return spawnGateway(['app', 'forum', '--port', '0', '--node', node, '--data', data, ...extra]);
+}
+
 /** Polls `check` until it returns a value (not undefined/false) or the deadline passes. */
 export async function eventually<T>(
   what: string,

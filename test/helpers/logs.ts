@@ -1,4 +1,5 @@
 /** Reading what a process logged: its JSON log lines, and waiting for one. */
+import assert from 'node:assert/strict';
 
 export interface LogRecord {
   level: number;
@@ -26,4 +27,15 @@ export async function until(what: string, check: () => boolean, timeoutMs = 30_0
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** `<name> stopping` names the signal, at info, and `<name> stopped` with its duration follows. */
+export function assertShutdownLogged(logged: readonly LogRecord[], name: string, stderr: string) {
+  const stopping = logged.find((r) => r.msg === `${name} stopping`);
+  assert.ok(stopping, stderr);
+  assert.equal(stopping.signal, 'SIGTERM');
+  assert.equal(stopping.level, 30);
+  const stopped = logged.findIndex((r) => r.msg === `${name} stopped`);
+  assert.ok(stopped > logged.indexOf(stopping), `no "${name} stopped" after "${name} stopping"`);
+  assert.equal(typeof logged[stopped]!.ms, 'number');
 }

@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ERROR_CODES, isErrorCode } from '../../src/errors.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../src/entry/framing.js';
 import { toBase64, toHex } from '../../src/encoding/bytes.js';
@@ -14,7 +12,7 @@ import { MAX_HEAD_BYTES } from '../../src/http/fastify-errors.js';
 import { SYNC_MEDIA_TYPE } from '../../src/sync/wire.js';
 import { makeEntry } from '../helpers/entries.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { tempDir } from '../helpers/tmp.js';
+import { configFile } from '../helpers/sync.js';
 import {
   getEntries,
   health,
@@ -250,18 +248,13 @@ function assertWellFormed(
   assert.ok(typeof error.message === 'string' && error.message.length > 0, `no message: ${where}`);
 }
 
-const dir = tempDir();
-const configFile = join(dir, 'node.json');
 // Few buckets keep GET /index small. A GET with a body the node never reads ends with the node
 // closing the connection, and a reply still in flight at that moment would be cut off by the
 // TCP reset: a property of HTTP over TCP, not of the node, and not what this test is about.
-writeFileSync(
-  configFile,
-  JSON.stringify({ max_body_bytes: MAX_BODY, max_batch_entries: 100, buckets: 16 }),
-);
+const config = configFile({ max_body_bytes: MAX_BODY, max_batch_entries: 100, buckets: 16 });
 // Started at module level: the helpers register their clean-up with after(), which inside a
 // before() hook would run as soon as that hook ends.
-const node = await spawnNode(['--min-pow', '0', '--log-level', 'warn', '--config', configFile]);
+const node = await spawnNode(['--min-pow', '0', '--log-level', 'warn', '--config', config]);
 const stored = makeEntry({ text: 'still here' });
 {
   const response = await putFrames(node.url, [stored.bytes]);

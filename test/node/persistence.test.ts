@@ -5,9 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../src/entry/framing.js';
 import { toBase64, toHex } from '../../src/encoding/bytes.js';
 import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
@@ -20,7 +18,7 @@ import {
 } from '../../src/reconcile/buckets.js';
 import { makeEntry } from '../helpers/entries.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
-import { tempDir } from '../helpers/tmp.js';
+import { configFile } from '../helpers/sync.js';
 import {
   getEntries,
   health,
@@ -307,17 +305,12 @@ test('kill -9 on the first byte of an acknowledgement: every acknowledged entry 
 });
 
 test('retention sweep drops an expired entry and its bytes', async () => {
-  const dir = tempDir();
-  const configFile = join(dir, 'node.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      min_pow_bits: 0,
-      log_level: 'warn',
-      retention: { sweep_interval_seconds: 1 },
-    }),
-  );
-  const node = await spawnNode(['--config', configFile]);
+  const config = configFile({
+    min_pow_bits: 0,
+    log_level: 'warn',
+    retention: { sweep_interval_seconds: 1 },
+  });
+  const node = await spawnNode(['--config', config]);
   const table = generateTableKey();
   const now = Date.now();
   const keep = [makeEntry({ table, text: 'keep one' }), makeEntry({ table, text: 'keep two' })];

@@ -6,20 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEntry } from '../helpers/entries.js';
 import { startTestGateway } from '../helpers/gateways.js';
 import { health, putFrames, request, type TestResponse } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { tempDir } from '../helpers/tmp.js';
+import { configFile } from '../helpers/sync.js';
 import { addressKey } from '../../src/http/rate-limit.js';
 
 async function nodeWithConfig(config: Record<string, unknown>) {
-  const dir = tempDir();
-  const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
-  return spawnNode(['--config', file, '--min-pow', '0']);
+  return spawnNode(['--config', configFile(config), '--min-pow', '0']);
 }
 
 /** Sends `count` requests, `parallel` at a time, and returns the answers in order. */

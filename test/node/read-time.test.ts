@@ -6,15 +6,13 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { sha256 } from '../../src/crypto/sha256.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
 import { bucketOf } from '../../src/reconcile/buckets.js';
 import { makeEntry } from '../helpers/entries.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { tempDir } from '../helpers/tmp.js';
+import { configFile } from '../helpers/sync.js';
 import { getEntries, getFrames, health, putFrames, putResults, waitFor } from '../helpers/http.js';
 
 const BUCKETS = 4;
@@ -22,18 +20,13 @@ const SECOND = 1000;
 
 /** A node with few buckets (entries share one easily) and a sweep that never runs in a test. */
 async function startNode() {
-  const dir = tempDir();
-  const configFile = join(dir, 'node.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      min_pow_bits: 0,
-      log_level: 'warn',
-      buckets: BUCKETS,
-      retention: { sweep_interval_seconds: 86_400 },
-    }),
-  );
-  return spawnNode(['--config', configFile], join(dir, 'data'));
+  const config = configFile({
+    min_pow_bits: 0,
+    log_level: 'warn',
+    buckets: BUCKETS,
+    retention: { sweep_interval_seconds: 86_400 },
+  });
+  return spawnNode(['--config', config]);
 }
 
 const node = await startNode();

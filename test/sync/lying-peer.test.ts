@@ -8,9 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../src/entry/framing.js';
 import { entryId } from '../../src/entry/format.js';
 import { bucketOf } from '../../src/reconcile/buckets.js';
@@ -22,6 +21,7 @@ import {
   encodeSyncMessage,
 } from '../../src/sync/wire.js';
 import { toHex } from '../../src/encoding/bytes.js';
+import { listenBuffered } from '../../tools/buffered-server.js';
 import { makeEntry } from '../helpers/entries.js';
 import { health, postJson } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
@@ -214,19 +214,9 @@ async function startLyingPeer(
     res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
   };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      try {
-        answer(req, Buffer.concat(chunks), res);
-      } catch (error) {
-        res.destroy(error as Error);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenBuffered(answer);
+  const server = listening.server;
+  url = listening.url;
   return {
     url,
     lie,
