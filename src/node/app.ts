@@ -17,6 +17,7 @@ import {
   toP2PError,
 } from '../http/fastify-errors.js';
 import { installRateLimit } from '../http/rate-limit.js';
+import { BodyBudget, bodyBudgetLimits, installBodyBudget } from '../http/body-budget.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
 import { registerPutRoute } from './routes/put.js';
@@ -60,6 +61,8 @@ export async function buildApp(
 
   // Before anything else, so a sender over its limit costs no body parsing or routing.
   await installRateLimit(app, ctx.config.rate_limit);
+  // Each body is bounded alone; this bounds the bodies buffered at once.
+  installBodyBudget(app, new BodyBudget(bodyBudgetLimits(ctx.config.max_body_bytes)));
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
