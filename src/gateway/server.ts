@@ -14,6 +14,8 @@ import { Gateway } from './gateway.js';
 import { RecordIndex } from './index-db.js';
 import { listenUrl } from '../http/listen-url.js';
 import { installRateLimit } from '../http/rate-limit.js';
+import { BodyBudget, bodyBudgetLimits, installBodyBudget } from '../http/body-budget.js';
+import { DEFAULT_CONNECTION_LIMITS, installConnectionLimit } from '../http/connection-limit.js';
 import { Keyring, privateDir } from './keyring.js';
 import { Poller } from './poller.js';
 import { Sessions } from './sessions.js';
@@ -66,6 +68,15 @@ export async function startGateway(
     await options.prepare?.(gateway);
     app = await buildGatewayApp(gateway, [
       (server) => installRateLimit(server, config.rate_limit),
+      // The same bounds as a node's on connections and bodies held open: any local user can
+      // reach the gateway, from any of the 127.x.y.z addresses.
+      (server) => {
+        installBodyBudget(
+          server,
+          new BodyBudget(bodyBudgetLimits(server.initialConfig.bodyLimit!)),
+        );
+        installConnectionLimit(server.server, DEFAULT_CONNECTION_LIMITS);
+      },
       ...(options.plugins ?? []),
     ]);
     await app.listen({ host: config.host, port: config.port });
