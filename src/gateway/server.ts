@@ -16,6 +16,7 @@ import { listenUrl } from '../http/listen-url.js';
 import { installRateLimit } from '../http/rate-limit.js';
 import { BodyBudget, bodyBudgetLimits, installBodyBudget } from '../http/body-budget.js';
 import { DEFAULT_CONNECTION_LIMITS, installConnectionLimit } from '../http/connection-limit.js';
+import { installPipelineLimit } from '../http/pipeline-limit.js';
 import { Keyring, privateDir } from './keyring.js';
 import { Poller } from './poller.js';
 import { Sessions } from './sessions.js';
@@ -76,6 +77,7 @@ export async function startGateway(
           new BodyBudget(bodyBudgetLimits(server.initialConfig.bodyLimit!)),
         );
         installConnectionLimit(server.server, DEFAULT_CONNECTION_LIMITS);
+        installPipelineLimit(server);
       },
       ...(options.plugins ?? []),
     ]);

@@ -19,6 +19,7 @@ import {
 import { installRateLimit } from '../http/rate-limit.js';
 import { BodyBudget, bodyBudgetLimits, installBodyBudget } from '../http/body-budget.js';
 import { DEFAULT_CONNECTION_LIMITS, installConnectionLimit } from '../http/connection-limit.js';
+import { installPipelineLimit } from '../http/pipeline-limit.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
 import { registerPutRoute } from './routes/put.js';
@@ -64,6 +65,7 @@ export async function buildApp(
   await installRateLimit(app, ctx.config.rate_limit);
   // Each body is bounded alone; this bounds the bodies buffered at once.
   installBodyBudget(app, new BodyBudget(bodyBudgetLimits(ctx.config.max_body_bytes)));
+  installPipelineLimit(app);
   installConnectionLimit(app.server, {
     ...DEFAULT_CONNECTION_LIMITS,
     loopback: ctx.config.rate_limit.loopback,
