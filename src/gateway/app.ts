@@ -18,6 +18,9 @@ import type { Gateway } from './gateway.js';
 import { actorOf, routeNeedsCaller } from './actor.js';
 import { checkRequest } from './guard.js';
 import { installRateLimit } from '../http/rate-limit.js';
+import { BodyBudget, bodyBudgetLimits, installBodyBudget } from '../http/body-budget.js';
+import { DEFAULT_CONNECTION_LIMITS, installConnectionLimit } from '../http/connection-limit.js';
+import { installPipelineLimit } from '../http/pipeline-limit.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerRecordRoutes } from './routes/records.js';
 import { registerSpaceRoutes } from './routes/spaces.js';
@@ -69,6 +72,14 @@ export async function buildGatewayApp(
   // Counted before the guard and the key check look at a request, so that a flood of requests
   // they refuse is limited too.
   await installRateLimit(app, gateway.config.rate_limit);
+  // The same bounds as a node's on bodies and connections held open: any local user can reach
+  // the gateway, from any of the 127.x.y.z addresses.
+  installBodyBudget(app, new BodyBudget(bodyBudgetLimits(BODY_LIMIT)));
+  installPipelineLimit(app);
+  installConnectionLimit(app.server, {
+    ...DEFAULT_CONNECTION_LIMITS,
+    loopback: gateway.config.rate_limit.loopback,
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     const header = (name: string): string | undefined => {

@@ -13,6 +13,9 @@ import {
 } from '../http/fastify-errors.js';
 import { fastifyLogOptions } from '../http/fastify-log.js';
 import { installRateLimit } from '../http/rate-limit.js';
+import { BodyBudget, bodyBudgetLimits, installBodyBudget } from '../http/body-budget.js';
+import { DEFAULT_CONNECTION_LIMITS, installConnectionLimit } from '../http/connection-limit.js';
+import { installPipelineLimit } from '../http/pipeline-limit.js';
 import { ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import type { NodeContext } from './context.js';
 import { registerPutRoute } from './routes/put.js';
@@ -49,6 +52,13 @@ export async function buildApp(
 
   // Before anything else, so a sender over its limit costs no body parsing or routing.
   await installRateLimit(app, ctx.config.rate_limit);
+  // Each body is bounded alone; this bounds the bodies buffered at once.
+  installBodyBudget(app, new BodyBudget(bodyBudgetLimits(ctx.config.max_body_bytes)));
+  installPipelineLimit(app);
+  installConnectionLimit(app.server, {
+    ...DEFAULT_CONNECTION_LIMITS,
+    loopback: ctx.config.rate_limit.loopback,
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
