@@ -12,7 +12,8 @@ import type { PeerRecord } from '../store/store.js';
 import { HELLO_VERSION, parseHelloAnswer } from './hello.js';
 import { checkPeerUrl, peerConnector } from './peer-url.js';
 import { peerIntake } from './peer-intake.js';
-import { PeerClient, PeerMisbehaviour, type Traffic } from './peer-client.js';
+import { PeerClient, PeerMisbehaviour } from './peer-client.js';
+import type { Traffic } from './session-budget.js';
 import {
   afterFailure,
   afterMisbehaviour,

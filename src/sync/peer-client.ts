@@ -11,7 +11,7 @@ import { fromHex } from '../encoding/bytes.js';
 import { SYMBOL_BYTES } from '../reconcile/riblt.js';
 import { scopeToWire, type Scope } from './scope.js';
 import { MAX_LISTED_IDS, NEXT_HEADER } from './responder.js';
-import { PENALTY } from './session-budget.js';
+import { PENALTY, type Traffic } from './session-budget.js';
 import {
   SHORT_ID_BYTES,
   SYNC_MEDIA_TYPE,
@@ -49,14 +49,6 @@ export function emptyContinuation(): PeerMisbehaviour {
     '/sync/fetch continuation page carries no entries',
     PENALTY.emptyContinuation,
   );
-}
-
-export interface Traffic {
-  requests: number;
-  /** Reconciliation traffic: everything except entries themselves. */
-  reconcileBytes: number;
-  entryBytesIn: number;
-  entryBytesOut: number;
 }
 
 /** Rough size of an HTTP/1.1 request or response head, so byte counts are not just bodies. */

@@ -4,7 +4,15 @@
  * that tell a peer's broken promises from honest churn: ids listed and then not served, bucket
  * counts claimed and not served, entries served that our policy refuses. All pure.
  */
-import type { Traffic } from './peer-client.js';
+
+/** What one session has exchanged with its peer, counted by the peer client. */
+export interface Traffic {
+  requests: number;
+  /** Reconciliation traffic: everything except entries themselves. */
+  reconcileBytes: number;
+  entryBytesIn: number;
+  entryBytesOut: number;
+}
 
 export interface SessionLimits {
   /** Short ids taken from /sync/ids answers (at least the node's own entries in the scope). */
