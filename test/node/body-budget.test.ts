@@ -31,7 +31,9 @@ interface HeldBody {
 
 /**
  * Opens a connection from `localAddress`, announces a `declared`-byte /put and sends `sent`
- * bytes of it, waiting at most 0.3 s for each MiB to be taken, then leaves it open.
+ * bytes of it, then leaves it open. It stops sending early once the node has answered, or when
+ * the node takes no more for 2 s (a node busy on a loaded machine reads slowly, and a sender
+ * that gave up too soon would stay under the budget the test is about).
  */
 async function holdBody(
   base: string,
@@ -42,7 +44,12 @@ async function holdBody(
   const url = new URL(base);
   const socket = connect({ port: Number(url.port), host: url.hostname, localAddress });
   let received = '';
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  let answered: () => void = () => {};
+  const answer = new Promise<boolean>((resolve) => (answered = () => resolve(false)));
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+    answered();
+  });
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -53,11 +60,12 @@ async function holdBody(
       `Content-Length: ${declared}\r\n\r\n`,
   );
   const chunk = Buffer.alloc(MIB, 0x41);
-  for (let written = 0; written < sent && !socket.destroyed; written += MIB) {
+  for (let written = 0; written < sent && !socket.destroyed && !received; written += MIB) {
     if (socket.write(chunk.subarray(0, Math.min(MIB, sent - written)))) continue;
     const drained = await Promise.race([
       new Promise<boolean>((resolve) => socket.once('drain', () => resolve(true))),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 300)),
+      answer,
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000)),
     ]);
     if (!drained) break; // the node stopped reading: it answered or will
   }
