@@ -5,6 +5,7 @@
  * { error: { code, message } } shape. The counters live in a bounded LRU map, so a flood of
  * addresses costs a fixed amount of memory.
  */
+import { ipv6Groups } from './ip-address.js';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isIP } from 'node:net';
@@ -42,15 +43,6 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
 }
 
-/** The eight 16-bit groups of an IPv6 address, `::` expanded. */
-function ipv6Groups(address: string): string[] {
-  const [head, tail] = address.split('::') as [string, string | undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right];
-}
-
 /**
  * The counter an address falls under. One IPv6 host usually holds a whole /64, so IPv6
  * senders are counted per /64; IPv4 (and IPv4-mapped IPv6) per address.
@@ -62,9 +54,9 @@ export function addressKey(address: string | undefined): string {
   if (mapped) return mapped[1]!;
   if (isIP(lower) !== 6) return lower;
   if (lower.includes('.')) return lower; // other embedded-IPv4 forms are rare: count as is
-  return `${ipv6Groups(lower)
+  return `${ipv6Groups(lower)!
     .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
+    .map((g) => g.toString(16))
     .join(':')}::/64`;
 }
 

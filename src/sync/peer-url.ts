@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { createConnector, type Connector } from '../client/http.js';
+import { embeddedIPv4, ipv6Groups } from '../http/ip-address.js';
 
 export const MAX_PEER_URL_LENGTH = 256;
 
@@ -15,8 +16,12 @@ const HOSTNAME_RE =
   /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const ONION_RE = /^[a-z2-7]{56}\.onion$/;
 
+/**
+ * Addresses a peer may not have: private, shared, loopback, link-local, reserved, benchmarking,
+ * documentation and multicast ranges, none of which is a public node.
+ */
 function isPrivateIPv4(address: string): boolean {
-  const [a, b] = address.split('.').map(Number) as [number, number];
+  const [a, b, c] = address.split('.').map(Number) as [number, number, number];
   return (
     a === 10 ||
     a === 127 ||
@@ -25,25 +30,32 @@ function isPrivateIPv4(address: string): boolean {
     (a === 172 && b >= 16 && b <= 31) ||
     (a === 192 && b === 168) ||
     (a === 100 && b >= 64 && b <= 127) ||
+    (a === 192 && b === 0 && (c === 0 || c === 2)) ||
+    (a === 198 && (b === 18 || b === 19)) ||
+    (a === 198 && b === 51 && c === 100) ||
+    (a === 203 && b === 0 && c === 113) ||
     a >= 224
   );
 }
 
 function isPrivateIPv6(address: string): boolean {
-  const lower = address.toLowerCase();
-  if (lower === '::1' || lower === '::') return true;
-  // fc00::/7 (unique local) and fe80::/10 (link-local)
-  if (/^f[cd][0-9a-f]{2}:/.test(lower) || /^fe[89ab][0-9a-f]:/.test(lower)) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (mapped) return isPrivateIPv4(mapped[1]!);
-  // IPv4-mapped addresses as URL parsing writes them: [::ffff:127.0.0.1] becomes [::ffff:7f00:1].
-  const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (mappedHex) {
-    const high = parseInt(mappedHex[1]!, 16);
-    const low = parseInt(mappedHex[2]!, 16);
-    return isPrivateIPv4(`${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`);
-  }
-  return false;
+  const groups = ipv6Groups(address);
+  if (!groups) return false;
+  const [g0, g1, g2] = groups as [number, number, number];
+  // :: and ::1 first: they would read as the IPv4-compatible 0.0.0.0 and 0.0.0.1.
+  if (groups.slice(0, 7).every((g) => g === 0) && groups[7]! <= 1) return true;
+  const inner = embeddedIPv4(groups);
+  if (inner !== undefined) return isPrivateIPv4(inner);
+  return (
+    (g0 & 0xfe00) === 0xfc00 || // unique local fc00::/7
+    (g0 & 0xffc0) === 0xfe80 || // link-local fe80::/10
+    (g0 & 0xffc0) === 0xfec0 || // site-local fec0::/10 (deprecated, still routed locally)
+    (g0 & 0xff00) === 0xff00 || // multicast
+    (g0 === 0x64 && g1 === 0xff9b && g2 === 1) || // local-use NAT64 64:ff9b:1::/48
+    (g0 === 0x2001 && g1 === 0x0db8) || // documentation
+    (g0 === 0x2001 && g1 === 0) || // Teredo: carries an IPv4 address in disguise
+    (g0 === 0x100 && groups.slice(1, 4).every((g) => g === 0)) // discard-only 100::/64
+  );
 }
 
 export function isPrivateHost(host: string): boolean {
