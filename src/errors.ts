@@ -56,6 +56,21 @@ export const ERROR_CODES = {
   no_such_invite: { status: 404, message: 'no such invitation' },
   bad_record: { status: 400, message: 'record is not valid' },
   community_exists: { status: 409, message: 'a community with this short name exists already' },
+  // devices and groups
+  bad_link_code: { status: 400, message: 'link code is not valid' },
+  link_code_used: { status: 409, message: 'this link code has been used already' },
+  link_code_expired: { status: 410, message: 'this link code has expired' },
+  link_timeout: { status: 504, message: 'the linking device did not answer in time' },
+  not_linked: { status: 409, message: 'this device is not linked to a person' },
+  already_linked: { status: 409, message: 'this device is linked already' },
+  root_key_needed: { status: 403, message: "only the person's root key may do this" },
+  no_such_device: { status: 404, message: 'no such device of this person' },
+  no_such_group: { status: 404, message: 'no such group, or not a member of it' },
+  forbidden_role: { status: 403, message: 'your role in this group does not allow this' },
+  member_exists: { status: 409, message: 'already a member of this group' },
+  not_member: { status: 404, message: 'not a member of this group' },
+  group_incomplete: { status: 409, message: "the group's membership log is incomplete" },
+  group_rekey_pending: { status: 409, message: "the group's keys are being changed: try again shortly" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
