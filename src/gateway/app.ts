@@ -25,6 +25,8 @@ import { registerAuthRoutes } from './routes/auth.js';
 import { registerRecordRoutes } from './routes/records.js';
 import { registerSpaceRoutes } from './routes/spaces.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { registerDeviceRoutes } from './routes/devices.js';
+import { registerGroupRoutes } from './routes/groups.js';
 
 export type GatewayApp = FastifyInstance;
 
@@ -131,6 +133,8 @@ export async function buildGatewayApp(
   registerAuthRoutes(app, gateway);
   registerSpaceRoutes(app, gateway);
   registerRecordRoutes(app, gateway);
+  registerDeviceRoutes(app, gateway);
+  registerGroupRoutes(app, gateway);
   for (const plugin of plugins) await plugin(app, gateway);
   return app;
 }

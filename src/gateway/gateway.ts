@@ -6,11 +6,10 @@
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import type { ApiKey } from './api-key.js';
-import { generateBoxKeyPair } from '../crypto/x25519.js';
 import { P2PError } from '../errors.js';
 import { fromHex } from '../encoding/bytes.js';
 import { decodeKeyText } from '../encoding/key-text.js';
-import { generateTableKey, identityText, type Identity } from '../keys/keys.js';
+import { identityText, type Identity } from '../keys/keys.js';
 import type { GatewayConfig } from './config.js';
 import type { RecordIndex, StoredInvitation, StoredRecord } from './index-db.js';
 import { createInvitation } from './invite.js';
@@ -29,6 +28,7 @@ import {
 } from './record.js';
 import { NAME_MAX, secretsSchema, spaceFromSecrets, spaceSecrets, type Space } from './space.js';
 import type { Sessions } from './sessions.js';
+import type { IdentityLayer } from './identity/layer.js';
 import { randomBytes } from '../crypto/random.js';
 
 export interface WriteResult {
@@ -81,7 +81,14 @@ export class Gateway {
     readonly log: Logger,
     /** What programs present to act as the gateway's own identity (api-key.ts). */
     readonly apiKey: ApiKey,
+    /** Devices, directories and groups (docs/identity.md). */
+    readonly identity: IdentityLayer,
   ) {}
+
+  /** The person an identity of this gateway speaks for (itself, unless it is a linked device). */
+  personOf(actor: Identity): string {
+    return this.identity.personOf(identityText(actor));
+  }
 
   /** A space the actor may use; `me` names the actor's personal space. */
   space(actor: Identity, id: string): Space {
@@ -106,6 +113,14 @@ export class Gateway {
   }
 
   private async publishVersions(space: Space, versions: readonly RecordVersion[]): Promise<number> {
+    if (space.group && !space.group.writable) {
+      throw space.group.role === 'reader'
+        ? new P2PError('forbidden_role', 'a reader of this group cannot write in it')
+        : new P2PError(
+            'group_rekey_pending',
+            "this device does not hold the group's current keys yet: try again shortly",
+          );
+    }
     const items: PublishItem[] = versions.map((version) => ({
       table: space.table,
       to: space.reader.publicKey,
@@ -145,7 +160,11 @@ export class Gateway {
   ): Promise<WriteResult> {
     checkCollection(collection);
     checkKey(key);
-    const author = identityText(actor);
+    if (space.group?.role === 'reader') {
+      throw new P2PError('forbidden_role', 'a reader of this group cannot write in it');
+    }
+    const actorText = identityText(actor);
+    const author = this.identity.personOf(actorText);
     const id = recordId(author, collection, key);
     const current = this.index.get(space.id, collection, id);
     // The newest time wins: never write a version that would lose against the current one.
@@ -157,6 +176,9 @@ export class Gateway {
       at,
       deleted: data === undefined,
       data: data ?? '{}',
+      ...(author !== actorText
+        ? { device: { person: author, seq: this.identity.store.nextSeq(actorText) } }
+        : {}),
     });
     const accepted = await this.publishVersions(space, [version]);
     return {
@@ -178,6 +200,7 @@ export class Gateway {
           deleted: record.deleted,
           data: record.data,
           sig: record.sig,
+          ...(record.signer !== null ? { signer: record.signer, seq: record.seq ?? 0 } : {}),
         }),
       );
       return version ? [version] : [];
@@ -186,33 +209,25 @@ export class Gateway {
     return versions.length;
   }
 
-  /** A new private space with fresh table and reader keys, held by the actor. */
+  /**
+   * A new private space: a group (docs/identity.md §5) owned by the actor's person, with fresh
+   * keys sealed to that person's devices.
+   */
   async createSpace(
     actor: Identity,
     name: string,
     meta: Record<string, unknown> = {},
   ): Promise<Space> {
-    const secrets = secretsSchema.safeParse({
-      name,
-      table_seed: generateTableKey().signing.seed.toString('hex'),
-      reader_secret: generateBoxKeyPair().secretKey.toString('hex'),
+    const trimmed = typeof name === 'string' ? name.trim() : '';
+    if (trimmed.length < 1 || trimmed.length > NAME_MAX) {
+      throw new P2PError('bad_request', `a space needs a name of 1-${NAME_MAX} characters`);
+    }
+    const group = await this.identity.commit(actor, undefined, {
+      op: 'create',
+      name: trimmed,
       meta,
     });
-    if (!secrets.success) {
-      throw new P2PError(
-        'bad_request',
-        `a space needs a name of 1-${NAME_MAX} characters and an object as meta`,
-      );
-    }
-    const space = spaceFromSecrets(secrets.data, {
-      kind: 'private',
-      members: new Set([identityText(actor)]),
-      invited: new Set(),
-      invitedBy: undefined,
-      createdAt: Date.now(),
-    });
-    await this.keyring.savePrivate(space);
-    return space;
+    return this.space(actor, group);
   }
 
   /**
@@ -224,6 +239,16 @@ export class Gateway {
     space: Space,
     invitee: string,
   ): Promise<{ entry: string; accepted: number }> {
+    if (space.kind === 'group') {
+      inviteeKey(invitee);
+      const added = await this.identity.commit(actor, space.id, {
+        op: 'add',
+        member: invitee.trim(),
+        role: 'writer',
+      });
+      space.invited.add(invitee.trim());
+      return { entry: added, accepted: this.config.nodes.length };
+    }
     if (space.kind !== 'private') {
       throw new P2PError('bad_request', 'only private spaces take invitations');
     }
@@ -245,7 +270,7 @@ export class Gateway {
     const entry = report.entries[0]!;
     // The invitee may be another identity of this gateway: the entry goes through the same
     // path as one read from a node. Only marking it seen would hide it from them for good.
-    ingestEntries([publishedEntry(entry)], this.keyring, this.index);
+    ingestEntries([publishedEntry(entry)], this.keyring, this.index, this.identity);
     space.invited.add(toText);
     await this.keyring.savePrivate(space);
     return {
@@ -268,6 +293,21 @@ export class Gateway {
   /** Joins the space of a pending invitation: the actor becomes a member; reading starts. */
   async accept(actor: Identity, id: string): Promise<Space> {
     const invitation = this.invitation(actor, id);
+    const group = this.identity.joinWelcome(invitation.secrets);
+    if (group !== undefined) {
+      this.index.setInvitationState(id, 'accepted');
+      // Two rounds: the first reads the group's log and keys, the second its records.
+      await this.poller.refresh();
+      await this.poller.refresh();
+      const space = this.keyring.space(group, identityText(actor));
+      if (!space) {
+        throw new P2PError(
+          'group_incomplete',
+          "the group's membership log has not reached the nodes this gateway reads yet: try again shortly",
+        );
+      }
+      return space;
+    }
     const secrets = secretsSchema.parse(JSON.parse(invitation.secrets));
     const member = identityText(actor);
     const held = this.keyring.anySpace(

@@ -73,6 +73,9 @@ export interface StoredRecord {
   /** The record's data as JSON text. */
   readonly data: string;
   readonly sig: string;
+  /** The linked device that signed the newest version, and its counter (docs/identity.md §4). */
+  readonly signer: string | null;
+  readonly seq: number | null;
 }
 
 interface RecordRow {
@@ -87,6 +90,8 @@ interface RecordRow {
   deleted: number;
   data: string;
   sig: string;
+  signer: string | null;
+  seq: number | null;
 }
 
 function fromRow(row: RecordRow): StoredRecord {
@@ -102,6 +107,8 @@ function fromRow(row: RecordRow): StoredRecord {
     deleted: row.deleted === 1,
     data: row.data,
     sig: row.sig,
+    signer: row.signer,
+    seq: row.seq,
   };
 }
 
@@ -135,8 +142,18 @@ export class RecordIndex {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.migrate();
     this.statements = new StatementCache(this.db, 256);
     this.protectFiles();
+  }
+
+  /** Index files written before versions could be signed by a linked device lack two columns. */
+  private migrate(): void {
+    const columns = (this.db.pragma('table_info(records)') as { name: string }[]).map(
+      (c) => c.name,
+    );
+    if (!columns.includes('signer')) this.db.exec('ALTER TABLE records ADD COLUMN signer TEXT');
+    if (!columns.includes('seq')) this.db.exec('ALTER TABLE records ADD COLUMN seq INTEGER');
   }
 
   /** Prepared statements, kept: the poller runs the same few for every entry it reads. */
@@ -189,7 +206,7 @@ export class RecordIndex {
     if (!current) {
       this.prepare(
         `INSERT INTO records (space, collection, id, key, author, created_at, updated_at,
-             version, deleted, data, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             version, deleted, data, sig, signer, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         space,
         version.collection,
@@ -202,6 +219,8 @@ export class RecordIndex {
         version.deleted ? 1 : 0,
         version.data,
         version.sig,
+        version.signer ?? null,
+        version.seq ?? null,
       );
       return 'new';
     }
@@ -220,8 +239,8 @@ export class RecordIndex {
       return 'stale';
     }
     this.prepare(
-      `UPDATE records SET created_at = ?, updated_at = ?, version = ?, deleted = ?, data = ?, sig = ?
-           WHERE space = ? AND collection = ? AND id = ?`,
+      `UPDATE records SET created_at = ?, updated_at = ?, version = ?, deleted = ?, data = ?, sig = ?,
+           signer = ?, seq = ? WHERE space = ? AND collection = ? AND id = ?`,
     ).run(
       createdAt,
       version.at,
@@ -229,6 +248,8 @@ export class RecordIndex {
       version.deleted ? 1 : 0,
       version.data,
       version.sig,
+      version.signer ?? null,
+      version.seq ?? null,
       space,
       version.collection,
       id,
@@ -273,6 +294,30 @@ export class RecordIndex {
              ORDER BY created_at ASC, id ASC LIMIT ?`,
       ).all(space, ...collections, max) as RecordRow[]
     ).map(fromRow);
+  }
+
+  /**
+   * Forgets what was read of a space so the poller reads it again: its records, and the seen
+   * marks and poll state of its tables. Used when the rules that judge its records changed (a
+   * member removed, a device revoked), since the index keeps only each record's newest version.
+   */
+  forgetSpace(space: string, tables: readonly Buffer[]): void {
+    this.transaction(() => {
+      this.prepare('DELETE FROM records WHERE space = ?').run(space);
+      for (const table of tables) {
+        this.prepare('DELETE FROM seen WHERE tbl = ?').run(table);
+        this.prepare('DELETE FROM poll_state WHERE tbl = ?').run(table.toString('hex'));
+      }
+    });
+  }
+
+  /** Spaces holding versions that a device signed for `person`. */
+  spacesSignedFor(person: string): string[] {
+    return (
+      this.prepare(
+        'SELECT DISTINCT space FROM records WHERE author = ? AND signer IS NOT NULL',
+      ).all(person) as { space: string }[]
+    ).map((r) => r.space);
   }
 
   countRecords(): number {

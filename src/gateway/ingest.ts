@@ -4,6 +4,12 @@
  * time equals the entry's created_at, and apply it to the index; or, for an entry sealed to an
  * identity of the gateway outside its spaces, read it as an invitation. Every entry is marked
  * seen, readable or not, so that it is not opened again.
+ *
+ * With the identity layer, entries of its spaces (directories, group control and data spaces,
+ * link spaces) go to it, and so do statements sealed to an identity of the gateway. A version
+ * signed by a linked device, or written into a group, counts only when the layer says so; one
+ * that waits for a directory not read yet is kept aside and ingested again once it is
+ * (`again` skips the seen check for those).
  */
 import type { VerifiedEntry } from '../client/client.js';
 import { openEntry } from '../entry/open.js';
@@ -12,6 +18,7 @@ import { identityText, type Identity } from '../keys/keys.js';
 import type { RecordIndex } from './index-db.js';
 import { decodeInvitation } from './invite.js';
 import type { Keyring } from './keyring.js';
+import type { IdentityLayer } from './identity/layer.js';
 import { decodeVersion, recordId } from './record.js';
 import { spaceFromSecrets, type Space } from './space.js';
 
@@ -29,6 +36,8 @@ export function ingestEntries(
   entries: readonly VerifiedEntry[],
   keyring: Keyring,
   index: RecordIndex,
+  layer?: IdentityLayer,
+  again = false,
 ): IngestCounts {
   const counts: IngestCounts = { entries: 0, records: 0, invitations: 0 };
   if (entries.length === 0) return counts;
@@ -43,22 +52,34 @@ export function ingestEntries(
   index.transaction(() => {
     for (const entry of entries) {
       const id = fromHex(entry.id, 32)!;
-      if (index.seen(id)) continue;
+      if (!again && index.seen(id)) continue;
       counts.entries += 1;
       const space = spaces.get(spaceKey(entry.table, entry.recipient));
-      if (space) {
-        const plaintext = openEntry(entry.entry, space.reader);
+      const channel = space ? undefined : layer?.channelOf(entry.table, entry.recipient);
+      if (space || channel?.kind === 'data') {
+        const reader = space ? space.reader : channel!.reader;
+        const plaintext = openEntry(entry.entry, reader);
         const version = plaintext ? decodeVersion(plaintext) : undefined;
         // The author's time must be the entry's: a version cannot be re-dated by a re-wrap.
         if (version && version.at === entry.createdAt) {
-          const outcome = index.applyVersion(
-            space.id,
-            recordId(version.author, version.collection, version.key),
-            version,
-            entry.id,
-          );
-          if (outcome !== 'stale') counts.records += 1;
+          const verdict = layer
+            ? layer.recordVerdict(channel, version)
+            : version.signer === undefined
+              ? 'accept'
+              : 'reject';
+          if (verdict === 'defer') layer!.defer(version.author, entry);
+          if (verdict === 'accept') {
+            const outcome = index.applyVersion(
+              space ? space.id : channel!.ref,
+              recordId(version.author, version.collection, version.key),
+              version,
+              entry.id,
+            );
+            if (outcome !== 'stale') counts.records += 1;
+          }
         }
+      } else if (channel) {
+        layer!.ingestChannel(channel, entry);
       } else {
         const identity = identities.get(toHex(entry.recipient));
         const plaintext = identity ? openEntry(entry.entry, identity.box) : undefined;
@@ -89,6 +110,10 @@ export function ingestEntries(
               state: held ? 'accepted' : 'pending',
             })
           ) {
+            counts.invitations += 1;
+          }
+        } else if (identity && plaintext && layer) {
+          if (layer.ingestAddressed(identity, entry, plaintext) === 'handled') {
             counts.invitations += 1;
           }
         }

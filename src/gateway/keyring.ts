@@ -27,9 +27,16 @@ async function replaceSecretFile(path: string, text: string): Promise<void> {
   await rename(temporary, path);
 }
 
+/** Where the spaces of groups come from (identity/groups.ts): they are not key files. */
+export interface GroupSource {
+  space(id: string, member: string): Space | undefined;
+  spacesOf(member: string): Space[];
+}
+
 export class Keyring {
   private readonly identitiesByText = new Map<string, Identity>();
   private readonly spaces = new Map<string, Space>();
+  private groups: GroupSource | undefined;
   readonly defaultText: string;
 
   private constructor(
@@ -96,7 +103,11 @@ export class Keyring {
     return this.spaces.get(personalSpace(identity).id)!;
   }
 
-  /** Every space the gateway holds (the poller reads them all). */
+  attachGroups(source: GroupSource): void {
+    this.groups = source;
+  }
+
+  /** Every space of key files and apps (the poller reads them all; groups are read apart). */
   allSpaces(): Space[] {
     return [...this.spaces.values()];
   }
@@ -104,7 +115,7 @@ export class Keyring {
   /** A space by id, if `member` (identity text) may use it. */
   space(id: string, member: string): Space | undefined {
     const space = this.spaces.get(id);
-    if (!space) return undefined;
+    if (!space) return this.groups?.space(id, member);
     return space.members === undefined || space.members.has(member) ? space : undefined;
   }
 
@@ -113,7 +124,10 @@ export class Keyring {
   }
 
   spacesOf(member: string): Space[] {
-    return this.allSpaces().filter((s) => s.members === undefined || s.members.has(member));
+    return [
+      ...this.allSpaces().filter((s) => s.members === undefined || s.members.has(member)),
+      ...(this.groups?.spacesOf(member) ?? []),
+    ];
   }
 
   /** Adds a public space (kept in memory: its keys are derived again at every start). */

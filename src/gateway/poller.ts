@@ -11,6 +11,10 @@
  * 3. Read the entries addressed to each identity of the gateway (invitations), with the same
  *    look-back.
  *
+ * 4. Before all of these, the spaces of the identity layer (directories, link spaces, group
+ *    control spaces, then group data spaces), so that the rules that judge records are current
+ *    when the records are read; after the round, the layer settles (identity/layer.ts).
+ *
  * Only entries that the client library verified (encoding, proof of work, table signature,
  * fit to the query) are processed; see ingest.ts for what happens next.
  */
@@ -22,6 +26,7 @@ import { toHex } from '../encoding/bytes.js';
 import type { RecordIndex } from './index-db.js';
 import { ingestEntries, type IngestCounts } from './ingest.js';
 import type { Keyring } from './keyring.js';
+import type { IdentityLayer } from './identity/layer.js';
 
 export interface PollerOptions {
   readonly nodes: readonly string[];
@@ -59,6 +64,7 @@ export class Poller {
   constructor(
     private readonly keyring: Keyring,
     private readonly index: RecordIndex,
+    private readonly layer: IdentityLayer,
     private readonly options: PollerOptions,
   ) {
     this.nodes = options.nodes.map((node) => ({
@@ -137,6 +143,12 @@ export class Poller {
         }
       }),
     );
+    const settled = await this.layer.settle();
+    if (settled.deferred.length > 0) {
+      const got = ingestEntries(settled.deferred, this.keyring, this.index, this.layer, true);
+      totals.records += got.records;
+      totals.invitations += got.invitations;
+    }
     const report: PollReport = { ...totals, ms: Date.now() - started };
     this.rounds += 1;
     this.lastRound = { ...report, at: started };
@@ -157,7 +169,7 @@ export class Poller {
       if (!report.ok) {
         throw new P2PError(report.error?.code ?? 'node_error', report.error?.message);
       }
-      const got = ingestEntries(result.entries, this.keyring, this.index);
+      const got = ingestEntries(result.entries, this.keyring, this.index, this.layer);
       counts.entries += got.entries;
       counts.records += got.records;
       counts.invitations += got.invitations;
@@ -172,9 +184,10 @@ export class Poller {
     const counts = { entries: 0, records: 0, invitations: 0, tablesRead: 0 };
     const client = new Client({ nodes: [node], timeoutMs: this.options.timeoutMs });
     const tables = [
-      ...new Map(
-        this.keyring.allSpaces().map((s) => [toHex(s.table.signing.publicKey), s.table]),
-      ).keys(),
+      ...new Set([
+        ...this.layer.channels().map((c) => toHex(c.table)),
+        ...this.keyring.allSpaces().map((s) => toHex(s.table.signing.publicKey)),
+      ]),
     ];
     for (let i = 0; i < tables.length; i += TABLES_PER_REQUEST) {
       const chunk = tables.slice(i, i + TABLES_PER_REQUEST);

@@ -15,8 +15,19 @@
  * name the space, on purpose: a record copied into a fork of its space keeps its author's
  * signature. A valid signature says "the author wrote this", not "in this space".
  *
+ * A version written by a linked device (docs/identity.md §4) is a signed statement of kind
+ * `record` instead: `author` is then the person the device speaks for and `signer`/`seq` name
+ * the device and its counter; whether the device may speak for the person is the directory's
+ * question, answered by the caller (ingest.ts).
+ *
  * Pure: no I/O.
  */
+import {
+  decodeStatement,
+  encodeStatement,
+  signStatement,
+  STATEMENT_TYPE,
+} from '../identity/statement.js';
 import { sign, verify } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/sha256.js';
 import { fail } from '../errors.js';
@@ -42,8 +53,11 @@ export interface RecordVersion {
   readonly deleted: boolean;
   /** The record's JSON object, as the exact text that was signed. */
   readonly data: string;
-  /** Hex Ed25519 signature by the author's signing key. */
+  /** Hex Ed25519 signature by the author's signing key (or, with `signer`, by the device). */
   readonly sig: string;
+  /** A linked device that signed for `author` (docs/identity.md §4), with its counter. */
+  readonly signer?: string;
+  readonly seq?: number;
 }
 
 function lengthPrefixed(text: string): Buffer {
@@ -117,6 +131,8 @@ export interface NewVersion {
   readonly collection: string;
   readonly key: string;
   readonly author: Identity;
+  /** For a linked device: the person it writes for and its next counter value. */
+  readonly device?: { readonly person: string; readonly seq: number };
   readonly at: number;
   readonly deleted: boolean;
   readonly data: string;
@@ -133,11 +149,50 @@ export function signVersion(input: NewVersion): RecordVersion {
     data: input.data,
   };
   if (!Number.isSafeInteger(unsigned.at) || unsigned.at < 0) fail('bad_record', 'bad time');
+  if (input.device) {
+    const statement = signStatement({
+      kind: 'record',
+      person: input.device.person,
+      signer: input.author,
+      seq: input.device.seq,
+      at: unsigned.at,
+      body: recordBody(unsigned),
+    });
+    return {
+      ...unsigned,
+      author: input.device.person,
+      sig: statement.sig,
+      signer: statement.signer,
+      seq: statement.seq,
+    };
+  }
   return { ...unsigned, sig: toHex(sign(recordMessage(unsigned), input.author.signing)) };
+}
+
+function recordBody(version: Pick<RecordVersion, 'collection' | 'key' | 'deleted' | 'data'>) {
+  return {
+    collection: version.collection,
+    key: version.key,
+    deleted: version.deleted,
+    data: version.data,
+  };
 }
 
 /** The plaintext of the entry that carries a version. */
 export function encodeVersion(version: RecordVersion): Buffer {
+  if (version.signer !== undefined) {
+    return utf8(
+      encodeStatement({
+        kind: 'record',
+        person: version.author,
+        signer: version.signer,
+        seq: version.seq ?? 0,
+        at: version.at,
+        body: JSON.stringify(recordBody(version)),
+        sig: version.sig,
+      }),
+    );
+  }
   return utf8(
     JSON.stringify({
       type: RECORD_TYPE,
@@ -175,6 +230,7 @@ export function parseObject(text: string): Record<string, unknown> | undefined {
  */
 export function decodeVersion(plaintext: Buffer): RecordVersion | undefined {
   const object = parseObject(plaintext.toString('utf8'));
+  if (object?.type === STATEMENT_TYPE) return decodeDeviceVersion(object);
   if (!object || object.type !== RECORD_TYPE || object.v !== 1) return undefined;
   const keys = Object.keys(object);
   if (keys.length !== MEMBERS.length || !MEMBERS.every((m) => Object.hasOwn(object, m))) {
@@ -200,6 +256,35 @@ export function decodeVersion(plaintext: Buffer): RecordVersion | undefined {
   const version: RecordVersion = { collection, key, author, at, deleted, data, sig };
   if (!verify(signature, recordMessage(version), authorKeys.subarray(0, 32))) return undefined;
   return version;
+}
+
+const BODY_MEMBERS = ['collection', 'key', 'deleted', 'data'];
+
+/** A version signed by a linked device: a `record` statement (docs/identity.md §4). */
+function decodeDeviceVersion(object: Record<string, unknown>): RecordVersion | undefined {
+  const statement = decodeStatement(object);
+  if (!statement || statement.kind !== 'record') return undefined;
+  const body = statement.bodyObject;
+  const keys = Object.keys(body);
+  if (keys.length !== BODY_MEMBERS.length || !BODY_MEMBERS.every((m) => Object.hasOwn(body, m))) {
+    return undefined;
+  }
+  const { collection, key, deleted, data } = body;
+  if (typeof collection !== 'string' || !COLLECTION_RE.test(collection)) return undefined;
+  if (typeof key !== 'string' || !KEY_RE.test(key)) return undefined;
+  if (typeof deleted !== 'boolean' || typeof data !== 'string') return undefined;
+  if (Buffer.byteLength(data, 'utf8') > MAX_DATA_BYTES || !parseObject(data)) return undefined;
+  return {
+    collection,
+    key,
+    author: statement.person,
+    at: statement.at,
+    deleted,
+    data,
+    sig: statement.sig,
+    signer: statement.signer,
+    seq: statement.seq,
+  };
 }
 
 /** True when version `a` (with entry id `aId`) supersedes `b`: later time, then larger id. */

@@ -16,6 +16,8 @@ import { listenUrl } from '../http/listen-url.js';
 import { Keyring, privateDir } from './keyring.js';
 import { Poller } from './poller.js';
 import { Sessions } from './sessions.js';
+import { IdentityLayer } from './identity/layer.js';
+import { loadProfile } from './identity/profile.js';
 
 export interface RunningGateway {
   readonly url: string;
@@ -42,7 +44,16 @@ export async function startGateway(
   const keyring = await Keyring.open(config.data_dir, identity);
   const index = RecordIndex.open(join(config.data_dir, 'index.sqlite'));
   const client = new Client({ nodes: config.nodes, timeoutMs: config.timeout_seconds * 1000 });
-  const poller = new Poller(keyring, index, {
+  const layer = new IdentityLayer(
+    keyring,
+    index,
+    client,
+    config.data_dir,
+    await loadProfile(config.data_dir),
+    log,
+    config.pow_threads,
+  );
+  const poller = new Poller(keyring, index, layer, {
     nodes: config.nodes,
     intervalMs: config.poll_interval_seconds * 1000,
     lookbackMs: config.lookback_seconds * 1000,
@@ -59,6 +70,7 @@ export async function startGateway(
     new Sessions(config.session_hours * 3_600_000),
     log,
     apiKey,
+    layer,
   );
   let app: GatewayApp | undefined;
   try {

@@ -26,7 +26,7 @@ import {
   type TableKey,
 } from '../keys/keys.js';
 
-export type SpaceKind = 'personal' | 'private' | 'public';
+export type SpaceKind = 'personal' | 'private' | 'public' | 'group';
 
 export interface Space {
   readonly id: string;
@@ -42,6 +42,11 @@ export interface Space {
   readonly invited: Set<string>;
   readonly invitedBy: string | undefined;
   readonly createdAt: number;
+  /** For a group (docs/identity.md §5): the member's role, and whether it holds the table key. */
+  readonly group?: {
+    readonly role: 'owner' | 'admin' | 'writer' | 'reader';
+    readonly writable: boolean;
+  };
 }
 
 const SPACE_ID_DOMAIN = utf8('p2pcloud/v1/space-id');
@@ -219,6 +224,14 @@ export function spaceView(space: Space): Record<string, unknown> {
       ? {
           members: [...(space.members ?? [])],
           invited: [...space.invited],
+          invited_by: space.invitedBy ?? null,
+        }
+      : {}),
+    ...(space.group
+      ? {
+          members: [...(space.members ?? [])],
+          role: space.group.role,
+          writable: space.group.writable,
           invited_by: space.invitedBy ?? null,
         }
       : {}),

@@ -126,7 +126,7 @@ export function signStatement(input: NewStatement): Statement {
 }
 
 /** The JSON text of a statement, as entries and files carry it. */
-export function encodeStatement(s: Statement): string {
+export function encodeStatement(s: Omit<Statement, 'hash'>): string {
   return JSON.stringify({
     type: STATEMENT_TYPE,
     v: 1,

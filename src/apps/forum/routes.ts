@@ -43,17 +43,17 @@ interface Community {
 
 function communityView(community: Community, posts: number): Record<string, unknown> {
   const { space, meta } = community;
+  const isPrivate = space.kind === 'private' || space.kind === 'group';
   return {
     space: space.id,
     slug: meta.slug,
     name: meta.name,
     description: meta.description,
-    private: space.kind === 'private',
+    private: isPrivate,
     forked_from: meta.forkedFrom ?? null,
     posts,
-    ...(space.kind === 'private'
-      ? { invited: [...space.invited], invited_by: space.invitedBy ?? null }
-      : {}),
+    ...(isPrivate ? { invited: [...space.invited], invited_by: space.invitedBy ?? null } : {}),
+    ...(space.group ? { role: space.group.role, members: [...(space.members ?? [])] } : {}),
   };
 }
 

@@ -1,0 +1,559 @@
+/**
+ * The groups this gateway reads (docs/identity.md §5): their membership logs, the keys it holds
+ * per epoch, the spaces apps see, and the commits it makes. State is computed by the pure rule
+ * of identity/group-state.ts from the operations in the store, again whenever one arrives.
+ */
+import { randomBytes } from '../../crypto/random.js';
+import { boxKeyPairFromSecret, type BoxKeyPair } from '../../crypto/x25519.js';
+import { P2PError } from '../../errors.js';
+import { toHex } from '../../encoding/bytes.js';
+import {
+  controlKeys,
+  epochKeysForReader,
+  epochKeysFromSecret,
+  epochPublic,
+  matchesEpoch,
+  openPackage,
+  sealPackage,
+  type EpochKeys,
+  type HistoryItem,
+  type PackageContent,
+} from '../../identity/epoch.js';
+import {
+  groupIdOf,
+  groupOpBody,
+  parseGroupOp,
+  type GroupOp,
+  type OpKind,
+  type Role,
+} from '../../identity/group-op.js';
+import { groupState, type GroupState, type RejectReason } from '../../identity/group-state.js';
+import { encodeStatement, signStatement, type Statement } from '../../identity/statement.js';
+import type { Identity, TableKey } from '../../keys/keys.js';
+import type { Space } from '../space.js';
+import type { Directories } from './directories.js';
+import type { IdentityStore } from './store.js';
+
+export type MemberRole = Exclude<Role, 'owner'>;
+
+/** A readable or writable space of one epoch, or a control space. */
+export interface Channel {
+  readonly kind: 'control' | 'data';
+  readonly group: string;
+  /** For data channels: the epoch (op hash). */
+  readonly epoch: string | undefined;
+  readonly table: { signing: { publicKey: Buffer } };
+  readonly reader: BoxKeyPair;
+}
+
+export interface CommitInput {
+  readonly op: OpKind;
+  readonly member?: string;
+  readonly role?: MemberRole;
+  readonly name?: string;
+  readonly meta?: Record<string, unknown>;
+}
+
+/** What a commit publishes: entries for the control space, and welcomes sealed to devices. */
+export interface CommitPlan {
+  readonly group: string;
+  readonly op: Statement;
+  readonly control: { table: TableKey; reader: BoxKeyPair };
+  readonly opText: string;
+  readonly packages: { to: Buffer; ct: string }[];
+  readonly welcomes: { to: Buffer; text: string }[];
+  readonly epoch: EpochKeys & { table: TableKey };
+  readonly epochSecret: Buffer;
+}
+
+const WRITE_ROLES: readonly Role[] = ['owner', 'admin', 'writer'];
+const MANAGE_ROLES: readonly Role[] = ['owner', 'admin'];
+
+const REJECT_ERRORS: Record<RejectReason, [ConstructorParameters<typeof P2PError>[0], string]> = {
+  wrong_group: ['bad_request', 'the operation names another group'],
+  bad_signer: ['forbidden', 'this device may not speak for its person'],
+  duplicate_create: ['bad_request', 'the group exists already'],
+  bad_create: ['bad_request', 'the group cannot be created so'],
+  not_allowed: ['forbidden_role', 'your role in this group does not allow this'],
+  owner_protected: ['forbidden_role', "the group's owner cannot be removed or demoted"],
+  already_member: ['member_exists', 'this person is a member of the group already'],
+  not_member: ['not_member', 'this person is not a member of the group'],
+  same_role: ['bad_request', 'the member has this role already'],
+  unreachable: ['group_incomplete', "the operation does not follow from the group's log"],
+};
+
+export function rejectError(reason: RejectReason): P2PError {
+  const [code, message] = REJECT_ERRORS[reason] ?? ['bad_request', reason];
+  return new P2PError(code, message);
+}
+
+interface Cached {
+  state: GroupState;
+  ops: Map<string, GroupOp>;
+  fingerprint: string;
+}
+
+export class Groups {
+  private readonly cache = new Map<string, Cached>();
+  private readonly dirty = new Set<string>();
+  /** Groups whose records must be read again: the rules that judged them changed. */
+  private readonly stale = new Set<string>();
+
+  constructor(
+    private readonly store: IdentityStore,
+    private readonly directories: Directories,
+    /** Box key pairs of this gateway's identities, by hex public key. */
+    private readonly boxes: () => Map<string, BoxKeyPair>,
+  ) {}
+
+  ids(): string[] {
+    return this.store.groups().map((g) => g.id);
+  }
+
+  holds(group: string): boolean {
+    return this.store.groups().some((g) => g.id === group);
+  }
+
+  join(group: string, controlSecret: Buffer, invitedBy: string | null): void {
+    this.store.addGroup(group, invitedBy);
+    if (this.store.addControl(group, controlSecret)) this.dirty.add(group);
+  }
+
+  /** Stores a group operation read from a control space; true if it was new. */
+  addOp(group: string, statement: Statement & { bodyObject: Record<string, unknown> }): boolean {
+    const op = parseGroupOp(statement);
+    if (!op || op.group !== group) return false;
+    if (!this.store.addStatement(statement, group)) return false;
+    this.dirty.add(group);
+    return true;
+  }
+
+  /** Stores what a group-keys object says: who received the epoch, and packages for us. */
+  addPackages(group: string, epoch: string, packages: readonly { to: Buffer; ct: string }[]): void {
+    const boxes = this.boxes();
+    this.store.addRecipients(
+      group,
+      epoch,
+      packages.map((p) => toHex(p.to)),
+    );
+    for (const p of packages) {
+      const hex = toHex(p.to);
+      if (boxes.has(hex)) this.store.addPackage(group, epoch, hex, p.ct);
+    }
+    this.dirty.add(group);
+  }
+
+  /** Marks groups whose members' directories changed. */
+  directoriesChanged(persons: readonly string[]): void {
+    if (persons.length === 0) return;
+    for (const [group, cached] of this.cache) {
+      if (persons.some((p) => cached.state.members.has(p) || this.everMember(cached, p))) {
+        this.dirty.add(group);
+      }
+    }
+  }
+
+  private everMember(cached: Cached, person: string): boolean {
+    return cached.state.applied.some((op) => op.person === person || op.member === person);
+  }
+
+  state(group: string): GroupState {
+    const cached = this.cache.get(group);
+    if (cached && !this.dirty.has(group)) return cached.state;
+    return this.recompute(group).state;
+  }
+
+  private recompute(group: string): Cached {
+    this.dirty.delete(group);
+    const ops = new Map<string, GroupOp>();
+    for (const statement of this.store.statements(['group-op'], group)) {
+      const op = parseGroupOp(statement);
+      if (op) ops.set(op.hash, op);
+    }
+    const state = groupState(group, [...ops.values()], (person, signer, at, seq) => {
+      return this.directories.accepts(person, signer, at, seq) === true;
+    });
+    for (const person of state.members.keys()) this.directories.follow(person);
+    this.openPackages(group, ops);
+    const fingerprint = [
+      ...state.applied.map((op) => op.hash),
+      ...[...state.members.keys()].sort().map((p) => {
+        const d = this.directories.state(p);
+        return `${p}:${[...d.devices.values()].map((i) => `${i.device}${i.cutoff?.at ?? ''}`).join(',')}`;
+      }),
+    ].join('|');
+    const previous = this.cache.get(group);
+    if (previous && previous.fingerprint !== fingerprint) this.stale.add(group);
+    const cached = { state, ops, fingerprint };
+    this.cache.set(group, cached);
+    return cached;
+  }
+
+  /** Opens packages addressed to us whose operation is known, and keeps the keys. */
+  private openPackages(group: string, ops: Map<string, GroupOp>): void {
+    const boxes = this.boxes();
+    for (const p of this.store.packages(group)) {
+      const op = ops.get(p.epoch);
+      const box = boxes.get(p.recipient);
+      if (!op || !box) continue;
+      const content = openPackage(group, op.hash, box, p.ct);
+      this.store.dropPackage(group, p.epoch, p.recipient);
+      if (!content) continue;
+      this.keepContent(group, op, content);
+    }
+  }
+
+  private keepContent(group: string, op: GroupOp, content: PackageContent): void {
+    const keys =
+      'epochSecret' in content
+        ? epochKeysFromSecret(group, content.epochSecret)
+        : epochKeysForReader(group, content.readerSecret, content.controlSecret);
+    if (!matchesEpoch(keys, op.epoch)) return;
+    this.store.addEpoch({
+      group,
+      epoch: op.hash,
+      epochSecret: 'epochSecret' in content ? content.epochSecret : undefined,
+      readerSecret: keys.reader.secretKey,
+      controlSecret: keys.controlSecret,
+    });
+    for (const item of content.history ?? []) {
+      // History is checked when its op arrives: kept as reader keys of that epoch.
+      this.store.addEpoch({
+        group,
+        epoch: item.epoch,
+        epochSecret: undefined,
+        readerSecret: item.readerSecret,
+        controlSecret: item.controlSecret,
+      });
+    }
+  }
+
+  /** Takes the groups whose records must be read again. */
+  takeStale(): string[] {
+    for (const group of this.dirty) this.recompute(group);
+    const out = [...this.stale];
+    this.stale.clear();
+    return out;
+  }
+
+  /** Every space the poller reads for groups: control spaces, then data spaces. */
+  channels(): Channel[] {
+    const out: Channel[] = [];
+    const data: Channel[] = [];
+    for (const { id } of this.store.groups()) {
+      const seen = new Set<string>();
+      for (const secret of this.store.controls(id)) {
+        const keys = controlKeys(id, secret);
+        const key = toHex(keys.table.signing.publicKey);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({
+          kind: 'control',
+          group: id,
+          epoch: undefined,
+          table: keys.table,
+          reader: keys.reader,
+        });
+      }
+      for (const epoch of this.store.epochs(id)) {
+        const keys = this.epochKeys(epoch);
+        data.push({
+          kind: 'data',
+          group: id,
+          epoch: epoch.epoch,
+          table: keys.table ?? { signing: { publicKey: tablePublicOf(this, id, epoch.epoch) } },
+          reader: keys.reader,
+        });
+      }
+    }
+    return [...out, ...data.filter((c) => c.table.signing.publicKey.length === 32)];
+  }
+
+  private epochKeys(epoch: {
+    group: string;
+    epochSecret: Buffer | undefined;
+    readerSecret: Buffer;
+    controlSecret: Buffer;
+  }): EpochKeys {
+    return epoch.epochSecret
+      ? epochKeysFromSecret(epoch.group, epoch.epochSecret)
+      : epochKeysForReader(epoch.group, epoch.readerSecret, epoch.controlSecret);
+  }
+
+  /** The op that started an epoch, if known. */
+  op(group: string, epoch: string): GroupOp | undefined {
+    this.state(group);
+    return this.cache.get(group)?.ops.get(epoch);
+  }
+
+  /** Whether a record by `author` at `at` counts in epoch `epoch` (§5.7, the role part). */
+  mayWrite(group: string, epoch: string, author: string, at: number): boolean {
+    const state = this.state(group);
+    const role = state.roleAfter(author, epoch);
+    if (!role || !WRITE_ROLES.includes(role)) return false;
+    const cutoff = state.writeCutoff(author);
+    return cutoff === undefined || at <= cutoff;
+  }
+
+  /** Held keys of the current epoch, if any. */
+  currentKeys(group: string): (EpochKeys & { epoch: string }) | undefined {
+    const state = this.state(group);
+    if (!state.current) return undefined;
+    const held = this.store.epochs(group).find((e) => e.epoch === state.current);
+    return held ? { ...this.epochKeys(held), epoch: held.epoch } : undefined;
+  }
+
+  /**
+   * Whether the current epoch's keys went only to members' active devices (§5.6 step 5);
+   * undefined while who received them is not known yet.
+   */
+  clean(group: string): boolean | undefined {
+    const state = this.state(group);
+    if (!state.current) return undefined;
+    const recipients = this.store.recipients(group, state.current);
+    if (recipients.size === 0) return undefined;
+    const allowed = new Set<string>();
+    for (const person of state.members.keys()) {
+      if (!this.directories.isKnown(person) && person !== state.owner) return undefined;
+      for (const box of this.directories.state(person).recipients()) allowed.add(toHex(box));
+    }
+    for (const r of recipients) if (!allowed.has(r)) return false;
+    return true;
+  }
+
+  /** The space apps use for a group, as seen by `person` (undefined if not a member). */
+  space(group: string, person: string): Space | undefined {
+    if (!this.holds(group)) return undefined;
+    const state = this.state(group);
+    if (!state.genesis || !state.members.has(person)) return undefined;
+    const keys = this.currentKeys(group);
+    const held = this.store.groups().find((g) => g.id === group);
+    return {
+      id: group,
+      kind: 'group',
+      name: state.name ?? 'group',
+      // Readers and devices that have not received the current keys yet hold no table key:
+      // writes check `role` and `table` first (gateway.ts).
+      table: keys?.table ?? {
+        signing: {
+          publicKey: Buffer.alloc(32),
+          secretKey: Buffer.alloc(64),
+          seed: Buffer.alloc(32),
+        },
+      },
+      reader: keys?.reader ?? boxKeyPairFromSecret(Buffer.alloc(32, 1)),
+      meta: state.meta ?? {},
+      members: new Set(state.members.keys()),
+      invited: new Set(),
+      invitedBy: held?.invitedBy ?? undefined,
+      createdAt: state.genesis.statement.at,
+      group: { role: state.members.get(person)!, writable: keys?.table !== undefined },
+    };
+  }
+
+  spacesFor(person: string): Space[] {
+    return this.ids().flatMap((id) => {
+      const space = this.space(id, person);
+      return space ? [space] : [];
+    });
+  }
+
+  /**
+   * Plans a commit by `signer` (speaking for `person`): checks it, draws the epoch secret and
+   * seals a package to every active device of every member. Nothing is stored until the
+   * caller has published it (then record()).
+   */
+  plan(
+    signer: Identity,
+    person: string,
+    group: string | undefined,
+    input: CommitInput,
+    nextSeq: () => number,
+    at: number,
+  ): CommitPlan {
+    let groupId: string;
+    let prev: string[] = [];
+    let nonce: string | undefined;
+    let members: Map<string, Role>;
+    let control: { table: TableKey; reader: BoxKeyPair };
+    let previousRecipients = new Set<string>();
+    let history: HistoryItem[] = [];
+    if (input.op === 'create') {
+      nonce = toHex(randomBytes(16));
+      groupId = groupIdOf(person, nonce);
+      members = new Map([[person, 'owner']]);
+    } else {
+      groupId = group!;
+      const state = this.state(groupId);
+      if (!state.genesis) throw new P2PError('no_such_group');
+      if (state.missing.length > 0) {
+        throw new P2PError(
+          'group_incomplete',
+          `the group's membership log is missing ${state.missing.length} operation(s); the nodes may still be receiving them`,
+        );
+      }
+      const check = state.check(person, {
+        op: input.op,
+        ...(input.member !== undefined ? { member: input.member } : {}),
+        ...(input.role !== undefined ? { role: input.role } : {}),
+      });
+      if (!check.ok) throw rejectError(check.reason);
+      prev = [...state.heads];
+      members = new Map(state.members);
+      if (input.op === 'add' || input.op === 'role') members.set(input.member!, input.role!);
+      if (input.op === 'remove') members.delete(input.member!);
+      const current = this.currentKeys(groupId);
+      if (!current) {
+        throw new P2PError(
+          'group_rekey_pending',
+          "this device does not hold the group's current keys yet: try again shortly",
+        );
+      }
+      control = current.control;
+      previousRecipients = this.store.recipients(groupId, current.epoch);
+      if (input.op === 'add') {
+        history = this.store.epochs(groupId).map((e) => ({
+          epoch: e.epoch,
+          readerSecret: e.readerSecret,
+          controlSecret: e.controlSecret,
+        }));
+      }
+    }
+    const epochSecret = randomBytes(32);
+    const epoch = epochKeysFromSecret(groupId, epochSecret);
+    if (input.op === 'create') control = epoch.control;
+    const body = groupOpBody({
+      group: groupId,
+      prev,
+      op: input.op,
+      ...(input.member !== undefined ? { member: input.member } : {}),
+      ...(input.role !== undefined ? { role: input.role } : {}),
+      ...(input.op === 'create'
+        ? { name: input.name ?? 'group', nonce: nonce!, meta: input.meta ?? {} }
+        : {}),
+      epoch: epochPublic(epoch),
+    });
+    const op = signStatement({ kind: 'group-op', person, signer, seq: nextSeq(), at, body });
+    const packages: { to: Buffer; ct: string }[] = [];
+    const welcomes: { to: Buffer; text: string }[] = [];
+    const name =
+      input.op === 'create' ? (input.name ?? 'group') : (this.state(groupId).name ?? 'group');
+    const meta = input.op === 'create' ? (input.meta ?? {}) : (this.state(groupId).meta ?? {});
+    for (const [member, role] of members) {
+      const newcomer = input.op === 'add' && member === input.member;
+      const content: PackageContent = WRITE_ROLES.includes(role)
+        ? { epochSecret, ...(newcomer ? { history } : {}) }
+        : {
+            readerSecret: epoch.reader.secretKey,
+            controlSecret: epoch.controlSecret,
+            ...(newcomer ? { history } : {}),
+          };
+      for (const box of this.directories.state(member).recipients()) {
+        packages.push({ to: box, ct: sealPackage(groupId, op.hash, box, content) });
+        const hex = toHex(box);
+        if (previousRecipients.has(hex) || hex === toHex(signer.box.publicKey)) continue;
+        const welcome = signStatement({
+          kind: 'group-welcome',
+          person,
+          signer,
+          seq: nextSeq(),
+          at,
+          body: {
+            group: groupId,
+            name,
+            meta,
+            op: op.hash,
+            control_secret: toHex(
+              input.op === 'create'
+                ? epoch.controlSecret
+                : this.currentKeys(groupId)!.controlSecret,
+            ),
+          },
+        });
+        welcomes.push({ to: box, text: encodeStatement(welcome) });
+      }
+    }
+    return {
+      group: groupId,
+      op,
+      control: control!,
+      opText: encodeStatement(op),
+      packages,
+      welcomes,
+      epoch,
+      epochSecret,
+    };
+  }
+
+  /** Keeps what this gateway committed, once it is on the nodes. */
+  record(plan: CommitPlan, invitedBy: string | null): void {
+    this.store.transaction(() => {
+      this.store.addGroup(plan.group, invitedBy);
+      this.store.addStatement(plan.op, plan.group);
+      this.store.addEpoch({
+        group: plan.group,
+        epoch: plan.op.hash,
+        epochSecret: plan.epochSecret,
+        readerSecret: plan.epoch.reader.secretKey,
+        controlSecret: plan.epoch.controlSecret,
+      });
+      this.store.addControl(plan.group, plan.epoch.controlSecret);
+      this.store.addRecipients(
+        plan.group,
+        plan.op.hash,
+        plan.packages.map((p) => toHex(p.to)),
+      );
+    });
+    this.dirty.add(plan.group);
+  }
+
+  /** What a new device of a member is handed (grants of a link answer, §5.5). */
+  grants(person: string): Record<string, unknown>[] {
+    return this.ids().flatMap((id) => {
+      const state = this.state(id);
+      if (!state.members.has(person)) return [];
+      return [
+        {
+          group: id,
+          name: state.name ?? 'group',
+          meta: state.meta ?? {},
+          epochs: this.store.epochs(id).map((e) => ({
+            epoch: e.epoch,
+            ...(e.epochSecret ? { epoch_secret: toHex(e.epochSecret) } : {}),
+            reader_secret: toHex(e.readerSecret),
+            control_secret: toHex(e.controlSecret),
+          })),
+        },
+      ];
+    });
+  }
+
+  /** Stores the keys a grant hands over (checked against their ops as they arrive). */
+  acceptGrant(grant: {
+    group: string;
+    epochs: { epoch: string; epochSecret?: Buffer; readerSecret: Buffer; controlSecret: Buffer }[];
+  }): void {
+    this.store.addGroup(grant.group, null);
+    for (const e of grant.epochs) {
+      this.store.addEpoch({
+        group: grant.group,
+        epoch: e.epoch,
+        epochSecret: e.epochSecret,
+        readerSecret: e.readerSecret,
+        controlSecret: e.controlSecret,
+      });
+    }
+    this.dirty.add(grant.group);
+  }
+
+  canManage(group: string, person: string): boolean {
+    const role = this.state(group).members.get(person);
+    return role !== undefined && MANAGE_ROLES.includes(role);
+  }
+}
+
+/** A reader's data channel still needs the table's public key: it is in the epoch's op. */
+function tablePublicOf(groups: Groups, group: string, epoch: string): Buffer {
+  const op = groups.op(group, epoch);
+  return op ? Buffer.from(op.epoch.table, 'hex') : Buffer.alloc(0);
+}
