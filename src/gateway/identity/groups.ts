@@ -398,7 +398,8 @@ export class Groups {
         ...(input.role !== undefined ? { role: input.role } : {}),
       });
       if (!check.ok) throw rejectError(check.reason);
-      prev = [...state.heads];
+      // An op names at most 16 parents; later ops merge the other heads.
+      prev = [...state.heads].sort().slice(0, 16);
       members = new Map(state.members);
       if (input.op === 'add' || input.op === 'role') members.set(input.member!, input.role!);
       if (input.op === 'remove') members.delete(input.member!);
