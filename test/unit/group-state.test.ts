@@ -182,6 +182,10 @@ describe('genesis', () => {
     assert.equal(why.get(stolen.hash), 'bad_create');
     assert.deepEqual(state.heads, [small.hash]);
     assert.equal(state.current, small.hash);
+    assert.deepEqual(state.check(alice.text, { op: 'create' }), {
+      ok: false,
+      reason: 'duplicate_create',
+    });
   });
 
   test('without a genesis nothing applies and nobody may act', () => {
