@@ -182,6 +182,10 @@ describe('genesis', () => {
     assert.equal(why.get(stolen.hash), 'bad_create');
     assert.deepEqual(state.heads, [small.hash]);
     assert.equal(state.current, small.hash);
+    assert.deepEqual(state.check(alice.text, { op: 'create' }), {
+      ok: false,
+      reason: 'duplicate_create',
+    });
   });
 
   test('without a genesis nothing applies and nobody may act', () => {
@@ -511,10 +515,14 @@ describe('incomplete logs, replays, other groups and signers', () => {
     const c = create(owner);
     const elsewhere = create(owner);
     const foreignAdd = act(owner, elsewhere.group, [c.hash], 'add', T0 + 1, a, 'admin');
-    const state = groupState(c.group, [c, elsewhere, foreignAdd], anyone);
+    // An op of this group built on the foreign one does not descend from the genesis only.
+    const onForeign = act(owner, c.group, [c.hash, foreignAdd.hash], 'add', T0 + 2, a, 'reader');
+    const state = groupState(c.group, [onForeign, c, elsewhere, foreignAdd], anyone);
     const why = reasons(state);
     assert.equal(why.get(elsewhere.hash), 'wrong_group');
     assert.equal(why.get(foreignAdd.hash), 'wrong_group');
+    assert.equal(why.get(onForeign.hash), 'unreachable');
+    assert.deepEqual(state.pending, []);
     assert.equal(state.members.has(a.text), false);
     assert.deepEqual(state.heads, [c.hash]);
     assert.deepEqual(state.missing, []);
