@@ -59,7 +59,7 @@ export async function buildGatewayApp(
     ...fastifyLogOptions(gateway.log),
     bodyLimit: BODY_LIMIT,
     // Identity texts (p2pid1…, 124 characters) are path parameters of the device and group routes.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
     ...httpLayerOptions(REQUEST_TIMEOUT_MS),
     frameworkErrors: (error, _request, reply) =>

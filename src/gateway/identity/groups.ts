@@ -256,17 +256,21 @@ export class Groups {
         });
       }
       for (const epoch of this.store.epochs(id)) {
+        // Keys from a grant or a history list are trusted only once the signed op they
+        // belong to is read and names the same public keys.
+        const op = this.op(id, epoch.epoch);
         const keys = this.epochKeys(epoch);
+        if (!op || !matchesEpoch(keys, op.epoch)) continue;
         data.push({
           kind: 'data',
           group: id,
           epoch: epoch.epoch,
-          table: keys.table ?? { signing: { publicKey: tablePublicOf(this, id, epoch.epoch) } },
+          table: { signing: { publicKey: Buffer.from(op.epoch.table, 'hex') } },
           reader: keys.reader,
         });
       }
     }
-    return [...out, ...data.filter((c) => c.table.signing.publicKey.length === 32)];
+    return [...out, ...data];
   }
 
   private epochKeys(epoch: {
@@ -300,7 +304,10 @@ export class Groups {
     const state = this.state(group);
     if (!state.current) return undefined;
     const held = this.store.epochs(group).find((e) => e.epoch === state.current);
-    return held ? { ...this.epochKeys(held), epoch: held.epoch } : undefined;
+    const op = held ? this.op(group, held.epoch) : undefined;
+    if (!held || !op) return undefined;
+    const keys = this.epochKeys(held);
+    return matchesEpoch(keys, op.epoch) ? { ...keys, epoch: held.epoch } : undefined;
   }
 
   /**
@@ -551,10 +558,4 @@ export class Groups {
     const role = this.state(group).members.get(person);
     return role !== undefined && MANAGE_ROLES.includes(role);
   }
-}
-
-/** A reader's data channel still needs the table's public key: it is in the epoch's op. */
-function tablePublicOf(groups: Groups, group: string, epoch: string): Buffer {
-  const op = groups.op(group, epoch);
-  return op ? Buffer.from(op.epoch.table, 'hex') : Buffer.alloc(0);
 }
