@@ -431,7 +431,16 @@ export class IdentityLayer {
   /** After a poll round: learn directories, answer links, rebuild and heal what changed. */
   async settle(): Promise<{ deferred: VerifiedEntry[]; stale: string[] }> {
     const learned = this.directories.roundEnded();
-    this.groups.directoriesChanged([...learned, ...this.directories.takeChanged()]);
+    const changed = this.directories.takeChanged();
+    this.groups.directoriesChanged([...learned, ...changed]);
+    // Versions a device signed into other spaces are judged again when its directory changed.
+    for (const person of changed) {
+      for (const id of this.index.spacesSignedFor(person)) {
+        const space = this.keyring.anySpace(id);
+        if (space && space.kind !== 'group')
+          this.index.forgetSpace(id, [space.table.signing.publicKey]);
+      }
+    }
     const stale = this.groups.takeStale();
     for (const group of stale) {
       const tables = this.store

@@ -251,9 +251,7 @@ export class Links {
     return { person, device: deviceText, groups, requests };
   }
 }
-function parseGrant(
-  value: unknown,
-):
+function parseGrant(value: unknown):
   | {
       group: string;
       epochs: {
