@@ -365,7 +365,7 @@ export class IdentityLayer {
       }
       for (const person of chunk) this.directories.markKnown(person);
     }
-    this.groups.directoriesChanged(this.directories.takeChanged());
+    this.groups.directoriesChanged(unknown);
   }
 
   directoryChannel(person: string): ReadChannel {
@@ -390,7 +390,8 @@ export class IdentityLayer {
       },
     ]);
     this.index.transaction(() => this.directories.add(statement.person, statement));
-    this.groups.directoriesChanged(this.directories.takeChanged());
+    // The change is also left for settle(), which judges again what the device signed.
+    this.groups.directoriesChanged([statement.person]);
   }
 
   /** Revokes a device of the actor's person (the actor must be the root) and rekeys its groups. */
