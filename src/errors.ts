@@ -70,7 +70,10 @@ export const ERROR_CODES = {
   member_exists: { status: 409, message: 'already a member of this group' },
   not_member: { status: 404, message: 'not a member of this group' },
   group_incomplete: { status: 409, message: "the group's membership log is incomplete" },
-  group_rekey_pending: { status: 409, message: "the group's keys are being changed: try again shortly" },
+  group_rekey_pending: {
+    status: 409,
+    message: "the group's keys are being changed: try again shortly",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

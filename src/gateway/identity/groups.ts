@@ -321,7 +321,8 @@ export class Groups {
     if (recipients.size === 0) return undefined;
     const allowed = new Set<string>();
     for (const person of state.members.keys()) {
-      if (!this.directories.isKnown(person) && person !== state.owner) return undefined;
+      // Judging on a directory not read yet would call its devices strangers.
+      if (!this.directories.isKnown(person)) return undefined;
       for (const box of this.directories.state(person).recipients()) allowed.add(toHex(box));
     }
     for (const r of recipients) if (!allowed.has(r)) return false;

@@ -30,15 +30,9 @@ import { Groups, type CommitInput } from './groups.js';
 import type { DeviceProfile } from './profile.js';
 import { IdentityStore } from './store.js';
 import { Links } from './links.js';
+import type { ReadChannel } from './channel.js';
 
-export interface ReadChannel {
-  readonly table: Buffer;
-  readonly reader: BoxKeyPair;
-  readonly kind: 'directory' | 'control' | 'data' | 'link';
-  /** Person (directory), group (control, data) or link secret (link). */
-  readonly ref: string;
-  readonly epoch?: string;
-}
+export type { ReadChannel };
 
 /** How long a gateway waits after one rekey of a group before it tries another. */
 const HEAL_PAUSE_MS = 10_000;

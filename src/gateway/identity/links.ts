@@ -20,8 +20,29 @@ import {
 
 type Decoded = Statement & { bodyObject: Record<string, unknown> };
 import { identityText, type Identity } from '../../keys/keys.js';
-import type { IdentityLayer, ReadChannel } from './layer.js';
-import { saveProfile } from './profile.js';
+import type { Client } from '../../client/client.js';
+import type { Keyring } from '../keyring.js';
+import type { PublishItem } from '../publish.js';
+import type { ReadChannel } from './channel.js';
+import type { Directories } from './directories.js';
+import type { Groups } from './groups.js';
+import { saveProfile, type DeviceProfile } from './profile.js';
+import type { IdentityStore } from './store.js';
+
+/** What linking needs of the identity layer (layer.ts), which owns the links. */
+export interface LinkHost {
+  readonly store: IdentityStore;
+  readonly keyring: Keyring;
+  readonly client: Client;
+  readonly directories: Directories;
+  readonly groups: Groups;
+  readonly dataDir: string;
+  profile: DeviceProfile | undefined;
+  personOf(identity: string): string;
+  publish(items: readonly PublishItem[]): Promise<unknown>;
+  publishDirectory(statement: Statement): Promise<void>;
+  readDirectories(persons: readonly string[]): Promise<void>;
+}
 
 export const DEFAULT_LINK_TTL_SECONDS = 600;
 export function checkDeviceName(name: unknown): string {
@@ -34,7 +55,7 @@ export function checkDeviceName(name: unknown): string {
 export class Links {
   private readonly requests: { secret: string; statement: Decoded }[] = [];
 
-  constructor(private readonly layer: IdentityLayer) {}
+  constructor(private readonly layer: LinkHost) {}
 
   /** The link spaces of outstanding codes (watched until a while after they expire). */
   channels(): ReadChannel[] {
