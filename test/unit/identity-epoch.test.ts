@@ -36,6 +36,19 @@ function hkdf(salt: string, ikm: Uint8Array, info: string): Buffer {
 }
 
 /** info of §5.4, built here from the document rather than from the module. */
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * The same bytes spelled with non-zero padding bits (the last character before "=" carries
+ * 2 or 4 bits that decoders drop), or the text itself when it has no padding.
+ */
+function paddingBitsSet(text: string): string {
+  const at = text.replace(/=+$/, '').length - 1;
+  if (at === text.length - 1) return text;
+  const spelled = B64[B64.indexOf(text[at]!) ^ 1]!;
+  return `${text.slice(0, at)}${spelled}${text.slice(at + 1)}`;
+}
+
 function packageInfo(group: string, op: string): Buffer {
   return Buffer.concat([
     Buffer.from('p2pcloud/v1/epoch-package'),
@@ -171,7 +184,14 @@ describe('key packages (§5.4)', () => {
         assert.equal(openPackage(GROUP, OP, device, damaged.toString('base64')), undefined);
       }
       // Only the padded standard alphabet is read: other spellings of the same bytes are not.
-      for (const variant of [ct.replace(/=+$/, ''), sealed.toString('base64url'), ` ${ct}`]) {
+      const variants = [
+        ct.replace(/=+$/, ''),
+        sealed.toString('base64url'),
+        ` ${ct}`,
+        paddingBitsSet(ct),
+      ];
+      assert.deepEqual(Buffer.from(paddingBitsSet(ct), 'base64'), sealed);
+      for (const variant of variants) {
         if (variant !== ct) assert.equal(openPackage(GROUP, OP, device, variant), undefined);
       }
       assert.equal(openPackage(GROUP, OP, device, ''), undefined);
@@ -359,6 +379,7 @@ describe('group-keys objects (§5.4)', () => {
       { ...good, packages: [{ to: to.toString('hex').slice(2), ct }] },
       { ...good, packages: [{ to: to.toString('hex').toUpperCase(), ct }] },
       { ...good, packages: [{ to: to.toString('hex'), ct: `${ct}=` }] },
+      { ...good, packages: [{ to: to.toString('hex'), ct: paddingBitsSet(ct) }] },
       {
         ...good,
         packages: [{ to: to.toString('hex'), ct: Buffer.from(ct, 'base64').toString('base64url') }],
