@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes docs/vectors/identity.json (docs/identity.md §6) from fixed keys, times and HPKE
+// Writes docs/vectors/identity.json (docs/identity.md §1.1) from fixed keys, times and HPKE
 // ephemeral keys, using the compiled code in dist/ (build first: npx tsc -p tsconfig.json).
 // test/unit/identity-vectors.test.ts recomputes every value. The vectors are written once: a
 // file whose content would change is refused unless --force is given, because a changed
