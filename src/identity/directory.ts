@@ -14,7 +14,7 @@ import { hkdfExpand, hkdfExtract } from '../crypto/hkdf.js';
 import { signingKeyPairFromSeed } from '../crypto/ed25519.js';
 import { boxKeyPairFromSecret, type BoxKeyPair } from '../crypto/x25519.js';
 import { utf8 } from '../encoding/bytes.js';
-import { encodeKeyText } from '../encoding/key-text.js';
+import { encodeKeyText, trimKeyText } from '../encoding/key-text.js';
 import type { TableKey } from '../keys/keys.js';
 import { identityKeyBytes, parseJsonObject, type Statement } from './statement.js';
 
@@ -39,7 +39,12 @@ export function directoryKeys(person: string): { table: TableKey; reader: BoxKey
 export function canonicalIdentity(text: unknown): string | undefined {
   if (typeof text !== 'string' || text.length > 200) return undefined;
   try {
-    return encodeKeyText('identity', identityKeyBytes(text));
+    const bytes = identityKeyBytes(text);
+    // A valid text already in lower case with nothing around it is its own canonical form
+    // (the checksum and zero padding were checked), so it need not be encoded again.
+    return text === text.toLowerCase() && text === trimKeyText(text)
+      ? text
+      : encodeKeyText('identity', bytes);
   } catch {
     return undefined;
   }
@@ -89,22 +94,39 @@ interface Revocation {
   readonly lastSeq: number;
 }
 
+type Canonical = (text: unknown) => string | undefined;
+
+/**
+ * canonicalIdentity remembered for one computation: a directory repeats the same few texts
+ * (the person, each signer) in every statement, and decoding one costs two bech32 passes.
+ */
+function canonicalCache(): Canonical {
+  const known = new Map<string, string | undefined>();
+  return (text) => {
+    if (typeof text !== 'string') return undefined;
+    if (known.has(text)) return known.get(text);
+    const canonical = canonicalIdentity(text);
+    known.set(text, canonical);
+    return canonical;
+  };
+}
+
 /** A device-cert body, strictly: exactly `device` (canonical identity text) and `name`. */
-function readCert(s: Statement, signer: string): Cert | undefined {
+function readCert(s: Statement, signer: string, canonical: Canonical): Cert | undefined {
   const body = parseJsonObject(s.body);
   if (!body || !hasExactly(body, ['device', 'name'])) return undefined;
   const { device, name } = body;
-  if (typeof device !== 'string' || canonicalIdentity(device) !== device) return undefined;
+  if (typeof device !== 'string' || canonical(device) !== device) return undefined;
   if (!isDeviceName(name)) return undefined;
   return { signer, device, name, at: s.at, seq: s.seq, hash: s.hash };
 }
 
 /** A device-revoke body, strictly: exactly `device` and `last_seq` (a safe integer ≥ 0). */
-function readRevocation(s: Statement): Revocation | undefined {
+function readRevocation(s: Statement, canonical: Canonical): Revocation | undefined {
   const body = parseJsonObject(s.body);
   if (!body || !hasExactly(body, ['device', 'last_seq'])) return undefined;
   const { device, last_seq: lastSeq } = body;
-  if (typeof device !== 'string' || canonicalIdentity(device) !== device) return undefined;
+  if (typeof device !== 'string' || canonical(device) !== device) return undefined;
   if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0) {
     return undefined;
   }
@@ -153,18 +175,19 @@ function earlier(a: Cert, b: Cert): boolean {
  */
 export function deviceState(person: string, statements: readonly Statement[]): DeviceState {
   const root = requireIdentity(person);
+  const canonical = canonicalCache();
   const cutoffs = new Map<string, Cutoff>();
   const certsBySigner = new Map<string, Cert[]>();
 
   for (const s of statements) {
     if (s.kind !== 'device-cert' && s.kind !== 'device-revoke') continue;
-    if (canonicalIdentity(s.person) !== root) continue;
-    const signer = canonicalIdentity(s.signer);
+    if (canonical(s.person) !== root) continue;
+    const signer = canonical(s.signer);
     if (!signer) continue;
     if (s.kind === 'device-revoke') {
       // Step 1: only the root revokes, and never itself.
       if (signer !== root) continue;
-      const revocation = readRevocation(s);
+      const revocation = readRevocation(s, canonical);
       if (!revocation || revocation.device === root) continue;
       const previous = cutoffs.get(revocation.device);
       cutoffs.set(revocation.device, {
@@ -173,7 +196,7 @@ export function deviceState(person: string, statements: readonly Statement[]): D
       });
       continue;
     }
-    const cert = readCert(s, signer);
+    const cert = readCert(s, signer, canonical);
     if (!cert || cert.device === root) continue;
     const list = certsBySigner.get(signer);
     if (list) list.push(cert);

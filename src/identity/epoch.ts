@@ -227,8 +227,9 @@ function readHistoryItem(value: unknown): HistoryItem | undefined {
 
 /** Reads a package plaintext strictly; undefined for anything §5.4 does not allow. */
 export function readPackagePlaintext(plaintext: Uint8Array): PackageContent | undefined {
-  const text = strictUtf8(plaintext);
-  const object = text === undefined ? undefined : parseJsonObject(text);
+  // Every value a package may hold is ASCII, so a byte that is not UTF-8 only spoils a
+  // member that is refused anyway.
+  const object = parseJsonObject(Buffer.from(plaintext).toString('utf8'));
   if (!object) return undefined;
   let history: HistoryItem[] | undefined;
   if (Object.hasOwn(object, 'history')) {
@@ -284,14 +285,6 @@ export function openPackage(
   return plaintext ? readPackagePlaintext(plaintext) : undefined;
 }
 
-function strictUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The group-keys objects of one operation (§5.4): its packages in the order given, as few
  * objects as fit, each at most GROUP_KEYS_MAX_BYTES. Throws RangeError when one package alone
@@ -335,8 +328,7 @@ export function decodeGroupKeys(
   plaintext: Buffer,
 ): { group: string; epoch: string; packages: { to: Buffer; ct: string }[] } | undefined {
   if (plaintext.length > GROUP_KEYS_MAX_BYTES) return undefined;
-  const text = strictUtf8(plaintext);
-  const object = text === undefined ? undefined : parseJsonObject(text);
+  const object = parseJsonObject(plaintext.toString('utf8'));
   if (!object || !hasExactly(object, ['type', 'v', 'group', 'epoch', 'packages'])) {
     return undefined;
   }
