@@ -67,6 +67,13 @@ export interface CommitPlan {
 }
 
 const WRITE_ROLES: readonly Role[] = ['owner', 'admin', 'writer'];
+
+/** Earlier epochs handed to a newcomer at most (docs/identity.md §5.4). */
+export const MAX_HISTORY = 100;
+/** Bytes of grants a link answer carries at most (its statement body holds 48 KiB). */
+const GRANTS_BUDGET = 40 * 1024;
+/** Epochs of one group a grant carries at most, newest first in line. */
+const GRANT_EPOCHS = 32;
 const MANAGE_ROLES: readonly Role[] = ['owner', 'admin'];
 
 const REJECT_ERRORS: Record<RejectReason, [ConstructorParameters<typeof P2PError>[0], string]> = {
@@ -421,11 +428,17 @@ export class Groups {
       control = current.control;
       previousRecipients = this.store.recipients(groupId, current.epoch);
       if (input.op === 'add') {
-        history = this.store.epochs(groupId).map((e) => ({
-          epoch: e.epoch,
-          readerSecret: e.readerSecret,
-          controlSecret: e.controlSecret,
-        }));
+        // The newest epochs first in line: a package holds about 140 before it outgrows a
+        // group-keys object, so the history a newcomer gets is capped.
+        const held = new Map(this.store.epochs(groupId).map((e) => [e.epoch, e]));
+        history = state.applied
+          .flatMap((op) => (held.has(op.hash) ? [held.get(op.hash)!] : []))
+          .slice(-MAX_HISTORY)
+          .map((e) => ({
+            epoch: e.epoch,
+            readerSecret: e.readerSecret,
+            controlSecret: e.controlSecret,
+          }));
       }
     }
     const epochSecret = randomBytes(32);
@@ -516,25 +529,42 @@ export class Groups {
     this.dirty.add(plan.group);
   }
 
-  /** What a new device of a member is handed (grants of a link answer, §5.5). */
-  grants(person: string): Record<string, unknown>[] {
-    return this.ids().flatMap((id) => {
+  /**
+   * What a new device of a member is handed (grants of a link answer, §5.5): the newest keys
+   * of each group, as many groups as fit. The groups that do not fit are named, so the linking
+   * device can rekey them (which welcomes the new device).
+   */
+  grants(person: string): { grants: Record<string, unknown>[]; left: string[] } {
+    const grants: Record<string, unknown>[] = [];
+    const left: string[] = [];
+    let size = 0;
+    for (const id of this.ids()) {
       const state = this.state(id);
-      if (!state.members.has(person)) return [];
-      return [
-        {
-          group: id,
-          name: state.name ?? 'group',
-          meta: state.meta ?? {},
-          epochs: this.store.epochs(id).map((e) => ({
-            epoch: e.epoch,
-            ...(e.epochSecret ? { epoch_secret: toHex(e.epochSecret) } : {}),
-            reader_secret: toHex(e.readerSecret),
-            control_secret: toHex(e.controlSecret),
-          })),
-        },
-      ];
-    });
+      if (!state.members.has(person)) continue;
+      const held = new Map(this.store.epochs(id).map((e) => [e.epoch, e]));
+      const epochs = state.applied
+        .flatMap((op) => (held.has(op.hash) ? [held.get(op.hash)!] : []))
+        .slice(-GRANT_EPOCHS);
+      const grant = {
+        group: id,
+        name: state.name ?? 'group',
+        meta: state.meta ?? {},
+        epochs: epochs.map((e) => ({
+          epoch: e.epoch,
+          ...(e.epochSecret ? { epoch_secret: toHex(e.epochSecret) } : {}),
+          reader_secret: toHex(e.readerSecret),
+          control_secret: toHex(e.controlSecret),
+        })),
+      };
+      const bytes = Buffer.byteLength(JSON.stringify(grant));
+      if (size + bytes > GRANTS_BUDGET) {
+        left.push(id);
+        continue;
+      }
+      size += bytes;
+      grants.push(grant);
+    }
+    return { grants, left };
   }
 
   /** Stores the keys a grant hands over (checked against their ops as they arrive). */

@@ -42,6 +42,7 @@ export interface LinkHost {
   publish(items: readonly PublishItem[]): Promise<unknown>;
   publishDirectory(statement: Statement): Promise<void>;
   readDirectories(persons: readonly string[]): Promise<void>;
+  commit(actor: Identity, group: string, input: { op: 'rekey' }): Promise<string>;
 }
 
 export const DEFAULT_LINK_TTL_SECONDS = 600;
@@ -108,6 +109,7 @@ export class Links {
     const device = request.signer;
     const keys = linkKeys(Buffer.from(secret, 'hex'));
     let body: Record<string, unknown>;
+    let left: string[] = [];
     let name = 'device';
     try {
       name = checkDeviceName(request.bodyObject.name);
@@ -138,7 +140,9 @@ export class Links {
         body: certBody(device, name),
       });
       await this.layer.publishDirectory(cert);
-      body = { ok: true, cert: encodeStatement(cert), grants: this.layer.groups.grants(person) };
+      const granted = this.layer.groups.grants(person);
+      body = { ok: true, cert: encodeStatement(cert), grants: granted.grants };
+      left = granted.left;
     }
     const answer = signStatement({
       kind: 'link-answer',
@@ -157,6 +161,8 @@ export class Links {
         createdAt: answer.at,
       },
     ]);
+    // Groups whose keys did not fit the answer reach the new device by a rekey's welcome.
+    for (const group of left) await this.layer.commit(actor, group, { op: 'rekey' });
   }
 
   /**
