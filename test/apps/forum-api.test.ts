@@ -466,6 +466,14 @@ test('members of a private copy: roles, removal, and nothing new for the removed
   const held = new Set(bob.gateway.identity.store.epochs(space).map((e) => e.epoch));
   assert.ok(held.has(applied[removal - 1]!.hash), 'Bob held the keys before');
   for (const op of applied.slice(removal)) assert.ok(!held.has(op.hash), op.op);
+  // Carol leaves on her own; the owner cannot (403 above).
+  const left = await request(carol.url, 'DELETE', `${base}/members/${carolText}`);
+  assert.deepEqual(left.body, { space, left: true });
+  assert.ok(!(await communities(carol.url)).some((c) => c.space === space));
+  await eventually('the owner to see Carol gone', async () => {
+    await refresh(alice.url);
+    return (await members(alice.url)).members.length === 1;
+  });
   // An outsider who never belonged gets the plain answer.
   const stranger = await request(bob.url, 'GET', `/forum/api/c/${'ab'.repeat(16)}`);
   assert.equal((stranger.body.error as { removed?: boolean }).removed, undefined);

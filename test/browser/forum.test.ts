@@ -183,6 +183,10 @@ test(
     await a.page.click('[data-test=post-submit]');
     await a.page.waitForSelector(`[data-test=post-title]:text("${marker.secret}")`);
 
+    // The copy's table as it is now: an invitation starts a new epoch with a new table.
+    const space = (await request(forumA.url, 'GET', `/api/spaces/${privateSpace}`)).body;
+    const privateTable = space.table as string;
+
     // A invites a third identity, not B.
     const carol = generateIdentity();
     await a.page.fill('[data-test=invite-input]', identityText(carol));
@@ -191,8 +195,6 @@ test(
     await a.screenshot('07-a-private-copy');
 
     // The private community's entries reach node 2 too (sealed), so B's side could fetch them.
-    const space = (await request(forumA.url, 'GET', `/api/spaces/${privateSpace}`)).body;
-    const privateTable = space.table as string;
     await eventually(
       'the private entries to reach node 2',
       async () => {

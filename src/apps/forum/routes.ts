@@ -96,7 +96,7 @@ export function registerForumRoutes(
       if (wasRemoved(gateway, id, gateway.personOf(actor))) {
         throw new P2PError(
           'no_such_space',
-          'you are no longer a member of this private community: its members removed you, so nothing written since reaches you',
+          'you are no longer a member of this private community, so nothing written in it since reaches you',
           { removed: true },
         );
       }

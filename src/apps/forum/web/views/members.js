@@ -33,7 +33,7 @@ function memberRow(ctx, view, member, apply, errorBox) {
           errorBox.textContent = '';
           try {
             apply(await put(path, { role: select.value }));
-            ctx.toast(`${label} is now ${LABELS[select.value].toLowerCase()}.`);
+            ctx.toast(`${label} is now ${select.value === 'admin' ? 'an' : 'a'} ${select.value}.`);
           } catch (error) {
             errorBox.textContent = error.message;
             select.value = member.role;
