@@ -3,10 +3,10 @@
  * (`p2pcloud app forum`, each with its owner's key), and two users in headless Chromium.
  *
  * The owner makes a private copy of General and invites the member, who joins in the browser
- * and reads a post. In the Members panel the owner changes the member's role, then removes
- * them, and posts again. The member's open page then says they were removed, by itself and
- * after a reload, the community leaves their list, and the post written after the removal
- * appears nowhere: not on the page, not in their gateway's answers.
+ * and reads a post. In the Members panel the owner makes the member a reader (whose page then
+ * has no composer), then removes them, and posts again. The member's open page then says they
+ * were removed, by itself and after a reload, the community leaves their list, and the post
+ * written after the removal appears nowhere: not on the page, not in their gateway's answers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,6 +82,26 @@ test(
       `[data-test=member][data-member="${memberText}"][data-role=reader]`,
     );
     await owner.screenshot('21-owner-members');
+    // The member's forum learns the new role from the group's log: no composer for a reader.
+    await eventually(
+      'the member’s page to show the reader role',
+      async () => {
+        await request(memberForum.url, 'POST', '/api/refresh', {});
+        await member.page.reload();
+        await member.page.waitForSelector(`[data-test=member][data-member="${memberText}"]`);
+        return (await member.page.$('[data-test=read-only]')) !== null;
+      },
+      60_000,
+      500,
+    );
+    assert.equal(await member.page.$('[data-test=post-form]'), null);
+    assert.equal(
+      await member.page.textContent(
+        `[data-test=member][data-member="${memberText}"] [data-test=member-role-label]`,
+      ),
+      'Reader',
+    );
+    await member.page.waitForSelector(`[data-test=post-title]:text("${before}")`);
     await row.locator('[data-test=remove-member]').click();
     await owner.page.waitForSelector('[data-test=remove-member].armed:text("Confirm removal")');
     await owner.page.click('[data-test=remove-member].armed');
