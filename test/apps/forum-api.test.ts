@@ -1,14 +1,15 @@
 /**
  * The forum's API on a real gateway and node (in-process, real HTTP and SQLite): communities,
  * posts, threaded comments, votes (one per user per item, changeable), new/top sorting, deleting
- * one's own posts only, and private copies shared by invitation.
+ * one's own posts only, private copies shared by invitation, and their members: roles changed
+ * and members removed by the owner, after which the removed member's gateway shows nothing new.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { forumOptions, forumWebDir } from '../../src/apps/forum/plugin.js';
-import { identityText } from '../../src/keys/keys.js';
+import { generateIdentity, identityText } from '../../src/keys/keys.js';
 import { eventually, request, startTestGateway } from '../helpers/gateways.js';
 import { startTestNode } from '../helpers/nodes.js';
 
@@ -286,6 +287,196 @@ test('a private copy: new keys, history copied, readable only by invited members
   });
   assert.equal(seen.length, before + 1);
   assert.ok((await communities(bob.url)).some((c) => c.space === copy.space && c.private));
+});
+
+interface MembersView {
+  space: string;
+  role: string | null;
+  can_manage: boolean;
+  members: { member: string; role: string; name: string | null; me: boolean }[];
+  removed?: string;
+}
+
+test('members of a private copy: roles, removal, and nothing new for the removed', async () => {
+  const carol = await startTestGateway([node.url], {}, forumOptions());
+  const [aliceText, bobText, carolText] = [alice, bob, carol].map((g) => identityText(g.identity));
+  const source = (await general(alice.url)).space;
+  const fork = await request(alice.url, 'POST', `/forum/api/c/${source}/fork`, {
+    name: 'Members club',
+  });
+  assert.equal(fork.status, 201, JSON.stringify(fork.body));
+  const space = fork.body.space as string;
+  const base = `/forum/api/c/${space}`;
+  for (const [gateway, text] of [
+    [bob, bobText],
+    [carol, carolText],
+  ] as const) {
+    const invite = await request(alice.url, 'POST', `${base}/invites`, { to: text });
+    assert.equal(invite.status, 201, JSON.stringify(invite.body));
+    const invitation = await eventually('the invitation', async () => {
+      await refresh(gateway.url);
+      const list = await request(gateway.url, 'GET', '/forum/api/invitations');
+      return (list.body.invitations as { id: string; space: string }[]).find(
+        (i) => i.space === space,
+      );
+    });
+    const joined = await request(
+      gateway.url,
+      'POST',
+      `/forum/api/invitations/${invitation.id}/accept`,
+      {},
+    );
+    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+  }
+
+  // Everyone sees the same members; the owner first, then writers (invites add writers).
+  const members = async (base_: string) => {
+    const answer = await request(base_, 'GET', `${base}/members`);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    return answer.body as unknown as MembersView;
+  };
+  const atAlice = await members(alice.url);
+  assert.equal(atAlice.role, 'owner');
+  assert.equal(atAlice.can_manage, true);
+  assert.deepEqual(
+    atAlice.members.map((m) => [m.role, m.me]),
+    [
+      ['owner', true],
+      ['writer', false],
+      ['writer', false],
+    ],
+  );
+  assert.equal(atAlice.members[0]!.member, aliceText);
+  assert.deepEqual(
+    atAlice.members
+      .slice(1)
+      .map((m) => m.member)
+      .sort(),
+    [bobText, carolText].sort(),
+  );
+  const atBob = await members(bob.url);
+  assert.equal(atBob.role, 'writer');
+  assert.equal(atBob.can_manage, false);
+  assert.equal(atBob.members.find((m) => m.me)!.member, bobText);
+
+  // Refusals, each with its stable code.
+  const error = async (gateway: string, method: string, path: string, body?: unknown) => {
+    const answer = await request(gateway, method, path, body);
+    const e = answer.body.error as { code: string; message: string };
+    return `${answer.status} ${e?.code}`;
+  };
+  assert.equal(
+    await error(bob.url, 'DELETE', `${base}/members/${carolText}`),
+    '403 forbidden_role',
+  );
+  assert.equal(
+    await error(bob.url, 'PUT', `${base}/members/${carolText}`, { role: 'admin' }),
+    '403 forbidden_role',
+  );
+  assert.equal(
+    await error(alice.url, 'DELETE', `${base}/members/${aliceText}`),
+    '403 forbidden_role',
+  );
+  assert.equal(
+    await error(alice.url, 'PUT', `${base}/members/${carolText}`, { role: 'owner' }),
+    '400 bad_record',
+  );
+  assert.equal(
+    await error(alice.url, 'PUT', `${base}/members/${carolText}`, { role: 'writer' }),
+    '400 bad_request',
+  );
+  assert.equal(await error(alice.url, 'DELETE', `${base}/members/alice`), '400 bad_key');
+  assert.equal(
+    await error(alice.url, 'DELETE', `${base}/members/${identityText(generateIdentity())}`),
+    '404 not_member',
+  );
+  assert.equal(
+    await error(alice.url, 'GET', `/forum/api/c/${source}/members`),
+    '404 no_such_group',
+  );
+  assert.equal((await members(alice.url)).members.length, 3, 'nothing changed by refusals');
+
+  // The owner makes Carol an admin; Carol's gateway learns it from the group's log.
+  const promoted = await request(alice.url, 'PUT', `${base}/members/${carolText}`, {
+    role: 'admin',
+  });
+  assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+  assert.equal(
+    (promoted.body as unknown as MembersView).members.find((m) => m.member === carolText)!.role,
+    'admin',
+  );
+  await eventually('Carol to see her new role', async () => {
+    await refresh(carol.url);
+    const view = await members(carol.url);
+    return view.role === 'admin' && view.can_manage;
+  });
+
+  // Bob writes while a member; everyone reads it.
+  const early = await request(bob.url, 'POST', `${base}/posts`, { title: 'Bob was here' });
+  assert.equal(early.status, 201, JSON.stringify(early.body));
+  await eventually('Alice to read Bob’s post', async () => {
+    await refresh(alice.url);
+    return (await posts(alice.url, space)).some((p) => p.title === 'Bob was here');
+  });
+
+  // The owner removes Bob, then writes.
+  const removed = await request(alice.url, 'DELETE', `${base}/members/${bobText}`);
+  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  const after = removed.body as unknown as MembersView;
+  assert.equal(after.removed, bobText);
+  assert.ok(!after.members.some((m) => m.member === bobText));
+  const secret = `After Bob left ${Date.now().toString(36)}`;
+  const late = await request(alice.url, 'POST', `${base}/posts`, { title: secret });
+  assert.equal(late.status, 201, JSON.stringify(late.body));
+
+  // Carol, still a member, reads the new post; Bob's post from before stays.
+  await eventually('Carol to read the post written after the removal', async () => {
+    await refresh(carol.url);
+    const list = await posts(carol.url, space);
+    return list.some((p) => p.title === secret) && list.some((p) => p.title === 'Bob was here');
+  });
+
+  // Bob's gateway learns he was removed: the community leaves his list and is refused, saying why.
+  await eventually('Bob’s forum to drop the community', async () => {
+    await refresh(bob.url);
+    return !(await communities(bob.url)).some((c) => c.space === space);
+  });
+  for (const path of [base, `${base}/posts`, `${base}/members`]) {
+    const answer = await request(bob.url, 'GET', path);
+    assert.equal(answer.status, 404, path);
+    const e = answer.body.error as { code: string; message: string; removed: boolean };
+    assert.equal(e.code, 'no_such_space');
+    assert.equal(e.removed, true);
+    assert.match(e.message, /no longer a member/);
+  }
+  const write = await request(bob.url, 'POST', `${base}/posts`, { title: 'Still here?' });
+  assert.equal(write.status, 404);
+  // Nor through the gateway's own record routes, and the new post is nowhere in his index.
+  const raw = await request(bob.url, 'GET', `/api/spaces/${space}/collections/posts/records`);
+  assert.equal((raw.body.error as { code: string }).code, 'no_such_space');
+  await refresh(bob.url);
+  const found = bob.gateway.index.db
+    .prepare(`SELECT count(*) AS n FROM records WHERE data LIKE ?`)
+    .get(`%${secret}%`) as { n: number };
+  assert.equal(found.n, 0);
+  // The reason: no key of the removal's epoch or any later one ever reached Bob's gateway.
+  const applied = alice.gateway.identity.groups.state(space).applied;
+  const removal = applied.findIndex((op) => op.op === 'remove' && op.member === bobText);
+  assert.ok(removal > 0);
+  const held = new Set(bob.gateway.identity.store.epochs(space).map((e) => e.epoch));
+  assert.ok(held.has(applied[removal - 1]!.hash), 'Bob held the keys before');
+  for (const op of applied.slice(removal)) assert.ok(!held.has(op.hash), op.op);
+  // Carol leaves on her own; the owner cannot (403 above).
+  const left = await request(carol.url, 'DELETE', `${base}/members/${carolText}`);
+  assert.deepEqual(left.body, { space, left: true });
+  assert.ok(!(await communities(carol.url)).some((c) => c.space === space));
+  await eventually('the owner to see Carol gone', async () => {
+    await refresh(alice.url);
+    return (await members(alice.url)).members.length === 1;
+  });
+  // An outsider who never belonged gets the plain answer.
+  const stranger = await request(bob.url, 'GET', `/forum/api/c/${'ab'.repeat(16)}`);
+  assert.equal((stranger.body.error as { removed?: boolean }).removed, undefined);
 });
 
 test('the forum pages are served from the package, with a strict policy', async () => {

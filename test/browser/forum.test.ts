@@ -191,7 +191,7 @@ test(
     const carol = generateIdentity();
     await a.page.fill('[data-test=invite-input]', identityText(carol));
     await a.page.click('[data-test=invite-submit]');
-    await a.page.waitForSelector('[data-test=invited] li');
+    await a.page.waitForSelector(`[data-test=member][data-member="${identityText(carol)}"]`);
     await a.screenshot('07-a-private-copy');
 
     // The private community's entries reach node 2 too (sealed), so B's side could fetch them.
@@ -392,7 +392,7 @@ test(
     await lena.page.waitForSelector('.invite .form-error:text("checksum does not match")');
     await lena.page.fill('[data-test=invite-input]', bobText);
     await lena.page.click('[data-test=invite-submit]');
-    await lena.page.waitForSelector('[data-test=invited] li');
+    await lena.page.waitForSelector(`[data-test=member][data-member="${bobText}"]`);
     const secret = `Only for Bob ${run}`;
     await lena.page.fill('[data-test=post-title-input]', secret);
     await lena.page.click('[data-test=post-submit]');

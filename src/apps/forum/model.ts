@@ -79,6 +79,20 @@ export const forkInput = z.object({ name: text(60).min(1).optional() }).strict()
 
 export const inviteInput = z.object({ to: z.string().min(1).max(200) }).strict();
 
+/** Roles a member of a private community can be given (the owner's is fixed). */
+export const MEMBER_ROLES = ['admin', 'writer', 'reader'] as const;
+
+export const roleInput = z
+  .object({
+    role: z.enum(MEMBER_ROLES, {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'role is required'
+          : `role must be one of ${MEMBER_ROLES.join(', ')}`,
+    }),
+  })
+  .strict();
+
 export function parsePost(body: unknown): z.output<typeof postInput> {
   return parse(postInput, body);
 }
@@ -99,6 +113,10 @@ export function parseFork(body: unknown): z.output<typeof forkInput> {
 }
 export function parseInvite(body: unknown): z.output<typeof inviteInput> {
   return parse(inviteInput, body);
+}
+
+export function parseRole(body: unknown): z.output<typeof roleInput> {
+  return parse(roleInput, body);
 }
 
 export function voteKey(item: string): string {

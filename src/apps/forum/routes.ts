@@ -22,6 +22,7 @@ import {
   type FeedScope,
 } from './feed.js';
 import { forkCommunity } from './fork.js';
+import { registerMemberRoutes, wasRemoved } from './members.js';
 import {
   communityMeta,
   parseComment,
@@ -90,7 +91,17 @@ export function registerForumRoutes(
   });
 
   const communityOf = (actor: Identity, id: string): Community => {
-    const space = gateway.space(actor, id);
+    const space = gateway.keyring.space(id, identityText(actor));
+    if (!space) {
+      if (wasRemoved(gateway, id, gateway.personOf(actor))) {
+        throw new P2PError(
+          'no_such_space',
+          'you are no longer a member of this private community, so nothing written in it since reaches you',
+          { removed: true },
+        );
+      }
+      throw new P2PError('no_such_space', `no space ${id.slice(0, 80)} for this identity`);
+    }
     const meta = communityMeta(space.meta);
     if (!meta) throw new P2PError('no_such_space', 'not a forum community');
     return { space, meta };
@@ -276,6 +287,8 @@ export function registerForumRoutes(
     void reply.code(201);
     return { space: space.id, invited: to.trim(), entry: result.entry };
   });
+
+  registerMemberRoutes(app, gateway, forum, communityOf);
 
   app.get('/forum/api/invitations', async (request) => ({
     invitations: gateway

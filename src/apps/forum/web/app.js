@@ -40,8 +40,11 @@ function stopLive() {
 function live(work, ms) {
   state.timers.push(
     setInterval(() => {
-      if (document.visibilityState === 'visible' && !state.signingOut)
-        work().catch(() => undefined);
+      if (document.visibilityState !== 'visible' || state.signingOut) return;
+      // What is on screen is gone (a deleted post, a community one was removed from): say so.
+      work().catch((error) => {
+        if (error instanceof ApiError && error.status === 404) void route();
+      });
     }, ms),
   );
 }
@@ -251,15 +254,20 @@ async function route() {
     }
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return location.reload();
+    const removed = error instanceof ApiError && error.details.removed === true;
     replace(
       main,
       h(
         'div.card.empty',
-        { 'data-test': 'route-error' },
+        { 'data-test': 'route-error', 'data-removed': removed ? 'true' : 'false' },
         h(
           'h2',
           {},
-          error instanceof ApiError && error.status === 404 ? 'Not found' : 'Something went wrong',
+          removed
+            ? 'You were removed from this community'
+            : error instanceof ApiError && error.status === 404
+              ? 'Not found'
+              : 'Something went wrong',
         ),
         h('p', {}, error.message),
         h('a', { href: '#/' }, 'Back to the forum'),

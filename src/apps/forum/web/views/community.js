@@ -1,11 +1,12 @@
-// A community: its header (public or private, fork and invite), the post composer, and the
-// feed sorted by newest or top score, refreshed while it is on screen.
+// A community: its header (public or private, fork, and the members of a private one), the
+// post composer, and the feed sorted by newest or top score, refreshed while it is on screen.
 
 import { del, get, post } from '../lib/api.js';
 import { h, plural, replace } from '../lib/dom.js';
 import { shortId } from '../lib/identity.js';
 import { icon } from '../lib/icons.js';
 import { busy, postCard } from '../lib/widgets.js';
+import { membersPanel } from './members.js';
 
 function header(ctx, community) {
   const forkError = h('p.form-error', { role: 'alert' });
@@ -38,7 +39,9 @@ function header(ctx, community) {
   );
 
   let invite = null;
-  if (community.private) {
+  if (community.role) {
+    invite = membersPanel(ctx, community);
+  } else if (community.private) {
     const input = h('input', {
       name: 'to',
       placeholder: 'p2pid1… identity of the person to invite',
@@ -113,6 +116,13 @@ function header(ctx, community) {
 }
 
 function composer(ctx, community, onPosted) {
+  if (community.role === 'reader') {
+    return h(
+      'section.card.composer-card',
+      { 'data-test': 'read-only' },
+      h('p.hint', {}, 'You are a reader here: the owner or an admin can make you a writer.'),
+    );
+  }
   const title = h('input', {
     name: 'title',
     placeholder: 'Title',
