@@ -69,7 +69,7 @@ export async function publish(
 }
 
 /** An entry this gateway made, in the shape of one read from a node (for ingest.ts). */
-export function publishedEntry(sealed: Sealed): VerifiedEntry {
+export function publishedEntry(sealed: Pick<Sealed, 'id' | 'bytes'>): VerifiedEntry {
   const entry = decodeEntry(sealed.bytes);
   return {
     id: sealed.id,

@@ -25,6 +25,7 @@
 import {
   decodeStatement,
   encodeStatement,
+  parseJsonObject,
   signStatement,
   STATEMENT_TYPE,
 } from '../identity/statement.js';
@@ -211,17 +212,7 @@ export function encodeVersion(version: RecordVersion): Buffer {
 const MEMBERS = ['type', 'v', 'collection', 'key', 'author', 'at', 'deleted', 'data', 'sig'];
 
 /** Parses JSON text into an object, or undefined. */
-export function parseObject(text: string): Record<string, unknown> | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
+export const parseObject = parseJsonObject;
 
 /**
  * Reads and checks a version from an entry's plaintext: exact shape, valid names, data that is

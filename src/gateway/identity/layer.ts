@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import type { Client, VerifiedEntry } from '../../client/client.js';
 import { openEntry } from '../../entry/open.js';
 import { decodeEntry } from '../../entry/format.js';
-import { entryPowBits } from '../../entry/verify.js';
 import type { BoxKeyPair } from '../../crypto/x25519.js';
 import { P2PError } from '../../errors.js';
 import { fromHex, toHex } from '../../encoding/bytes.js';
@@ -24,7 +23,7 @@ import {
 import { identityText, type Identity, type TableKey } from '../../keys/keys.js';
 import type { RecordIndex } from '../index-db.js';
 import type { Keyring } from '../keyring.js';
-import { publish, type PublishItem } from '../publish.js';
+import { publish, publishedEntry, type PublishItem } from '../publish.js';
 import { Directories } from './directories.js';
 import { Groups, type CommitInput } from './groups.js';
 import type { DeviceProfile } from './profile.js';
@@ -250,19 +249,7 @@ export class IdentityLayer {
     return persons.flatMap((person) =>
       this.store.takeDeferred(person).flatMap((row) => {
         try {
-          const entry = decodeEntry(row.bytes);
-          return [
-            {
-              id: row.id,
-              table: entry.table,
-              recipient: entry.recipient,
-              createdAt: entry.createdAt,
-              expiresAt: entry.expiresAt,
-              powBits: entryPowBits(entry),
-              bytes: row.bytes,
-              entry,
-            },
-          ];
+          return [publishedEntry({ id: row.id, bytes: row.bytes })];
         } catch {
           return [];
         }
@@ -314,20 +301,7 @@ export class IdentityLayer {
         const box = boxes.get(toHex(entry.recipient));
         const plaintext = box ? openEntry(entry, box) : undefined;
         if (!identity || !plaintext) return;
-        this.ingestAddressed(
-          identity,
-          {
-            id: sealed.id,
-            table: entry.table,
-            recipient: entry.recipient,
-            createdAt: entry.createdAt,
-            expiresAt: entry.expiresAt,
-            powBits: entryPowBits(entry),
-            bytes: sealed.bytes,
-            entry,
-          },
-          plaintext,
-        );
+        this.ingestAddressed(identity, publishedEntry(sealed), plaintext);
         this.index.markSeen(Buffer.from(sealed.id, 'hex'), entry.table, entry.createdAt);
       });
     });

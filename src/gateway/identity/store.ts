@@ -15,7 +15,7 @@
  *   deferred        entries signed by a device whose person's directory is not read yet
  */
 import type { RecordIndex } from '../index-db.js';
-import { decodeStatement, type Statement } from '../../identity/statement.js';
+import { decodeStatement, encodeStatement, type Statement } from '../../identity/statement.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS id_statements (
@@ -115,23 +115,8 @@ export class IdentityStore {
         .prepare(
           'INSERT OR IGNORE INTO id_statements (hash, kind, scope, at, text) VALUES (?, ?, ?, ?, ?)',
         )
-        .run(
-          statement.hash,
-          statement.kind,
-          scope,
-          statement.at,
-          JSON.stringify({
-            type: 'p2pcloud/statement',
-            v: 1,
-            kind: statement.kind,
-            person: statement.person,
-            signer: statement.signer,
-            seq: statement.seq,
-            at: statement.at,
-            body: statement.body,
-            sig: statement.sig,
-          }),
-        ).changes > 0
+        .run(statement.hash, statement.kind, scope, statement.at, encodeStatement(statement))
+        .changes > 0
     );
   }
 
@@ -309,29 +294,6 @@ export class IdentityStore {
         'INSERT INTO links (secret, identity, name, expires_at, created_at, used_by) VALUES (?, ?, ?, ?, ?, NULL)',
       )
       .run(row.secret, row.identity, row.name, row.expiresAt, row.createdAt);
-  }
-
-  /** Links still worth watching: unused and not expired more than a minute ago. */
-  openLinks(now: number): LinkRow[] {
-    return (
-      this.db
-        .prepare('SELECT * FROM links WHERE used_by IS NULL AND expires_at > ?')
-        .all(now - 60_000) as {
-        secret: string;
-        identity: string;
-        name: string;
-        expires_at: number;
-        created_at: number;
-        used_by: string | null;
-      }[]
-    ).map((r) => ({
-      secret: r.secret,
-      identity: r.identity,
-      name: r.name,
-      expiresAt: r.expires_at,
-      createdAt: r.created_at,
-      usedBy: r.used_by,
-    }));
   }
 
   /** Every link ever handed out that is not long expired (used ones included: they refuse). */
