@@ -72,7 +72,7 @@ export async function epochPropagation(options: {
         async () => {
           await member.api('POST', '/api/refresh', {});
           const list = await ok(member.api('GET', '/api/invitations'), 'invitations');
-          return (list.invitations as { id: string }[]).find((i) => i.id === id);
+          return (list.invitations as { id: string; space: string }[]).find((i) => i.space === id);
         },
         60_000,
         200,
