@@ -17,7 +17,12 @@ import { Groups, type CommitPlan } from '../../src/gateway/identity/groups.js';
 import { IdentityStore } from '../../src/gateway/identity/store.js';
 import { RecordIndex } from '../../src/gateway/index-db.js';
 import { seal, type PublishItem } from '../../src/gateway/publish.js';
-import { encodeGroupKeys, epochKeysFromSecret, epochPublic } from '../../src/identity/epoch.js';
+import {
+  encodeGroupKeys,
+  epochKeysFromSecret,
+  epochPublic,
+  sealPackage,
+} from '../../src/identity/epoch.js';
 import { groupIdOf, groupOpBody } from '../../src/identity/group-op.js';
 import { decodeStatement, signStatement, type Statement } from '../../src/identity/statement.js';
 import { generateIdentity, identityText, type Identity } from '../../src/keys/keys.js';
@@ -198,7 +203,6 @@ export async function removalCost(options: {
       );
     }
     // The sealing alone, for the breakdown: the same packages again.
-    const { sealPackage } = await import('../../src/identity/epoch.js');
     const sealMs = cpuMs(() => {
       for (const p of plan.packages)
         sealPackage(plan.group, plan.op.hash, p.to, { epochSecret: plan.epochSecret });
