@@ -346,8 +346,14 @@ export class IdentityLayer {
     };
   }
 
-  /** Publishes a directory statement (a certificate or a revocation) and keeps it. */
-  async publishDirectory(statement: Statement): Promise<void> {
+  /**
+   * Publishes a directory statement (a certificate or a revocation) and keeps it; `alongside`
+   * goes in the same put, after it.
+   */
+  async publishDirectory(
+    statement: Statement,
+    alongside: readonly PublishItem[] = [],
+  ): Promise<void> {
     const keys = this.directories.keysOf(statement.person);
     await this.publish([
       {
@@ -356,6 +362,7 @@ export class IdentityLayer {
         plaintext: Buffer.from(encodeStatement(statement)),
         createdAt: statement.at,
       },
+      ...alongside,
     ]);
     this.index.transaction(() => this.directories.add(statement.person, statement));
     // The change is also left for settle(), which judges again what the device signed.
@@ -399,6 +406,9 @@ export class IdentityLayer {
 
   /** After a poll round: learn directories, answer links, rebuild and heal what changed. */
   async settle(): Promise<{ deferred: VerifiedEntry[]; stale: string[] }> {
+    // Writes (a link request, a commit) need the nodes' proof-of-work policy: learnt here, once,
+    // so that a write costs no round trip of its own.
+    void this.client.requiredPowBits().catch(() => undefined);
     const learned = this.directories.roundEnded();
     const changed = this.directories.takeChanged();
     this.groups.directoriesChanged([...learned, ...changed]);

@@ -20,7 +20,8 @@ import {
 
 type Decoded = Statement & { bodyObject: Record<string, unknown> };
 import { identityText, type Identity } from '../../keys/keys.js';
-import type { Client } from '../../client/client.js';
+import type { Logger } from 'pino';
+import type { Client, VerifiedEntry } from '../../client/client.js';
 import type { Keyring } from '../keyring.js';
 import type { PublishItem } from '../publish.js';
 import type { ReadChannel } from './channel.js';
@@ -40,12 +41,25 @@ export interface LinkHost {
   profile: DeviceProfile | undefined;
   personOf(identity: string): string;
   publish(items: readonly PublishItem[]): Promise<unknown>;
-  publishDirectory(statement: Statement): Promise<void>;
+  publishDirectory(statement: Statement, also?: readonly PublishItem[]): Promise<void>;
   readDirectories(persons: readonly string[]): Promise<void>;
   commit(actor: Identity, group: string, input: { op: 'rekey' }): Promise<string>;
+  ingestChannel(channel: ReadChannel, entry: VerifiedEntry): unknown;
+  readonly log: Logger;
 }
 
 export const DEFAULT_LINK_TTL_SECONDS = 600;
+/**
+ * While a code is unused and unexpired, its link space is read this often besides the poll
+ * rounds: the new device is waiting, and the poll interval may be seconds.
+ */
+export const LINK_WATCH_MS = 250;
+/** Bounds of the new device's wait before its first read for the answer (see accept()). */
+export const ANSWER_FIRST_READ_MIN_MS = 500;
+export const ANSWER_FIRST_READ_MAX_MS = 5000;
+export const ANSWER_READ_EVERY_MS = 500;
+/** Requests answered already (a request is read by the watch and by poll rounds). */
+const ANSWERED_MAX = 1024;
 export function checkDeviceName(name: unknown): string {
   if (typeof name !== 'string' || !isDeviceName(name.trim())) {
     throw new P2PError('bad_request', 'a device name is 1-64 characters');
@@ -55,8 +69,65 @@ export function checkDeviceName(name: unknown): string {
 
 export class Links {
   private readonly requests: { secret: string; statement: Decoded }[] = [];
+  private readonly answered = new Set<string>();
+  private watching: NodeJS.Timeout | undefined;
 
-  constructor(private readonly layer: LinkHost) {}
+  constructor(private readonly layer: LinkHost) {
+    // Codes handed out before a restart are still watched.
+    this.watch();
+  }
+
+  /** Reads the open codes' link spaces every LINK_WATCH_MS until none is left open. */
+  watch(): void {
+    if (this.watching) return;
+    const tick = async (): Promise<void> => {
+      let open: string[];
+      try {
+        const now = Date.now();
+        open = this.layer.store
+          .openLinks(now)
+          .filter((row) => row.expiresAt > now)
+          .map((row) => row.secret);
+      } catch {
+        // The index is closed: the gateway stopped.
+        this.watching = undefined;
+        return;
+      }
+      if (open.length === 0) {
+        this.watching = undefined;
+        return;
+      }
+      try {
+        await this.readLinks(open);
+        await this.settle();
+      } catch (error) {
+        this.layer.log.warn({ err: error }, 'reading link spaces failed');
+      }
+      this.watching = setTimeout(() => void tick(), LINK_WATCH_MS);
+      this.watching.unref();
+    };
+    this.watching = setTimeout(() => void tick(), LINK_WATCH_MS);
+    this.watching.unref();
+  }
+
+  private async readLinks(secrets: readonly string[]): Promise<void> {
+    const channels = new Map(
+      this.channels()
+        .filter((c) => secrets.includes(c.ref))
+        .map((c) => [toHex(c.table), c]),
+    );
+    if (channels.size === 0) return;
+    const result = await this.layer.client.get({
+      tables: [...channels.values()].map((c) => c.table),
+      since: 0,
+      order: 'asc',
+      limit: 64,
+    });
+    for (const entry of result.entries) {
+      const channel = channels.get(toHex(entry.table));
+      if (channel) this.layer.ingestChannel(channel, entry);
+    }
+  }
 
   /** The link spaces of outstanding codes (watched until a while after they expire). */
   channels(): ReadChannel[] {
@@ -86,18 +157,32 @@ export class Links {
       createdAt: Date.now(),
       usedBy: null,
     });
+    this.watch();
     return { code: createLinkCode(secret, expiresAt), expiresAt: expiresAt * 1000 };
   }
 
-  /** A request read from a link space (answered in settle()). */
+  /** A request read from a link space (answered in settle(), once). */
   request(secret: string, statement: Decoded): void {
     if (statement.signer !== statement.person) return;
+    if (this.answered.has(statement.hash)) return;
+    if (this.requests.some((r) => r.statement.hash === statement.hash)) return;
     if (this.requests.length < 64) this.requests.push({ secret, statement });
   }
 
   async settle(): Promise<void> {
     const requests = this.requests.splice(0);
-    for (const { secret, statement } of requests) await this.answerRequest(secret, statement);
+    if (this.answered.size + requests.length > ANSWERED_MAX) this.answered.clear();
+    // Marked before the first await: a settle running meanwhile does not answer them again.
+    for (const { statement } of requests) this.answered.add(statement.hash);
+    for (let i = 0; i < requests.length; i++) {
+      try {
+        await this.answerRequest(requests[i]!.secret, requests[i]!.statement);
+      } catch (error) {
+        // Not answered: the next read of these requests tries again.
+        for (const r of requests.slice(i)) this.answered.delete(r.statement.hash);
+        throw error;
+      }
+    }
   }
 
   private async answerRequest(secret: string, request: Decoded): Promise<void> {
@@ -110,6 +195,7 @@ export class Links {
     const keys = linkKeys(Buffer.from(secret, 'hex'));
     let body: Record<string, unknown>;
     let left: string[] = [];
+    let cert: Statement | undefined;
     let name = 'device';
     try {
       name = checkDeviceName(request.bodyObject.name);
@@ -131,7 +217,7 @@ export class Links {
     } else {
       if (row.usedBy === null && !this.layer.store.useLink(secret, device))
         return this.answerRequest(secret, request);
-      const cert = signStatement({
+      cert = signStatement({
         kind: 'device-cert',
         person,
         signer: actor,
@@ -139,7 +225,6 @@ export class Links {
         at: Date.now(),
         body: certBody(device, name),
       });
-      await this.layer.publishDirectory(cert);
       const granted = this.layer.groups.grants(person);
       body = { ok: true, cert: encodeStatement(cert), grants: granted.grants };
       left = granted.left;
@@ -153,14 +238,15 @@ export class Links {
       body,
     });
     const to = identityKeyBytes(device).subarray(32, 64);
-    await this.layer.publish([
-      {
-        table: keys.table,
-        to,
-        plaintext: Buffer.from(encodeStatement(answer)),
-        createdAt: answer.at,
-      },
-    ]);
+    const item = {
+      table: keys.table,
+      to,
+      plaintext: Buffer.from(encodeStatement(answer)),
+      createdAt: answer.at,
+    };
+    // One put: the certificate is on the nodes when the new device reads the answer.
+    if (cert) await this.layer.publishDirectory(cert, [item]);
+    else await this.layer.publish([item]);
     // Groups whose keys did not fit the answer reach the new device by a rekey's welcome.
     for (const group of left) await this.layer.commit(actor, group, { op: 'rekey' });
   }
@@ -198,6 +284,7 @@ export class Links {
       body: { name: checkDeviceName(name) },
     });
     let requests = 0;
+    const stamping = Date.now();
     await this.layer.publish([
       {
         table: keys.table,
@@ -207,10 +294,18 @@ export class Links {
       },
     ]);
     requests += 1;
+    const stamped = Date.now() - stamping;
     const deadline = Date.now() + waitMs;
     let answer: Decoded | undefined;
-    // The linking device answers on its next poll: wait a moment before the first read.
-    await sleep(250);
+    // The linking device sees the request within LINK_WATCH_MS, then stamps and puts two
+    // entries (certificate, answer) as this device just did one: the first read comes after
+    // that, with a watch interval to spare, so that it normally finds the answer.
+    await sleep(
+      Math.min(
+        ANSWER_FIRST_READ_MAX_MS,
+        Math.max(ANSWER_FIRST_READ_MIN_MS, 2 * LINK_WATCH_MS + 2 * stamped),
+      ),
+    );
     while (!answer && Date.now() < deadline) {
       const result = await this.layer.client.get({
         tables: [keys.table.signing.publicKey],
@@ -226,7 +321,7 @@ export class Links {
         if (statement?.kind === 'link-answer' && statement.at >= request.at - 60_000)
           answer = statement;
       }
-      if (!answer) await sleep(300);
+      if (!answer) await sleep(ANSWER_READ_EVERY_MS);
     }
     if (!answer) {
       throw new P2PError(

@@ -297,9 +297,18 @@ export class IdentityStore {
   }
 
   /** Every link ever handed out that is not long expired (used ones included: they refuse). */
+  /** Links still worth watching closely: unused and not expired more than a minute ago. */
+  openLinks(now: number): LinkRow[] {
+    return this.linkRows('SELECT * FROM links WHERE used_by IS NULL AND expires_at > ?', now - 60_000);
+  }
+
   watchedLinks(now: number): LinkRow[] {
+    return this.linkRows('SELECT * FROM links WHERE expires_at > ?', now - 3_600_000);
+  }
+
+  private linkRows(sql: string, after: number): LinkRow[] {
     return (
-      this.db.prepare('SELECT * FROM links WHERE expires_at > ?').all(now - 3_600_000) as {
+      this.db.prepare(sql).all(after) as {
         secret: string;
         identity: string;
         name: string;
