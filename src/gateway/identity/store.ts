@@ -299,7 +299,10 @@ export class IdentityStore {
   /** Every link ever handed out that is not long expired (used ones included: they refuse). */
   /** Links still worth watching closely: unused and not expired more than a minute ago. */
   openLinks(now: number): LinkRow[] {
-    return this.linkRows('SELECT * FROM links WHERE used_by IS NULL AND expires_at > ?', now - 60_000);
+    return this.linkRows(
+      'SELECT * FROM links WHERE used_by IS NULL AND expires_at > ?',
+      now - 60_000,
+    );
   }
 
   watchedLinks(now: number): LinkRow[] {
