@@ -32,7 +32,7 @@ export function gatewayClientOptions(command: Command): Command {
       '--data <dir>',
       `the gateway's data directory, which holds its API key (default ${DEFAULT_GATEWAY_DATA}, or the file named by ${API_KEY_FILE_ENV})`,
     )
-    .option('--json', 'print the answer as JSON');
+    .option('--json', "print the gateway's answer as JSON (a list: one object per line)");
 }
 
 /** The API key file: --data wins, then the environment, then the default data directory. */

@@ -139,6 +139,13 @@ test('where the gateway or its API key is not, the command says so in one line',
   });
   assert.equal(both.code, 0, both.stderr);
   assert.equal(JSON.parse(both.lines[0]!).device, bob.gateway.identity);
+  // A command group without its subcommand: its help on stderr, exit 2, as for `table`.
+  for (const group of ['device', 'group']) {
+    const help = await cli([group]);
+    assert.equal(help.code, 2);
+    assert.equal(help.stdout, '');
+    assert.match(help.stderr, new RegExp(`^Usage: p2pcloud ${group} [^]*Commands:`));
+  }
   // Someone else's key: the gateway's refusal, with its code.
   const wrong = await cli(['device', 'list', '--gateway', alice.gateway.url, '--data', bob.data]);
   assertRefused(wrong, /\(unauthorized\)$/, 'wrong key');
