@@ -233,6 +233,20 @@ test('a device is linked, listed and revoked from the command line', async () =>
   assert.equal(revoked.code, 0, revoked.stderr);
   assert.deepEqual(revoked.lines, [`revoked ${phone.gateway.identity}`, `rekeyed ${home} home`]);
 
+  // The revoked phone reads its revocation, and neither changes the group by itself (its
+  // operations would be refused by every member) nor lets its user believe it can.
+  await eventually('the revocation on the phone', async () => {
+    const seen = await cli(['device', 'list', '--json', ...phone.at]);
+    return seen.lines.some((l) => JSON.parse(l).revoked_at !== null);
+  });
+  assertRefused(
+    await cli(['group', 'rekey', home, ...phone.at]),
+    /revoked.*\(forbidden\)$/,
+    'a revoked device commits',
+  );
+  await request(phone.gateway.url, 'POST', '/api/refresh', {});
+  await request(alice.gateway.url, 'POST', '/api/refresh', {});
+
   const after = await cli(['device', 'list', '--json', ...alice.at]);
   const devices = after.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(devices.length, 2);
@@ -240,9 +254,14 @@ test('a device is linked, listed and revoked from the command line', async () =>
   assert.equal(typeof devices[1]!.revoked_at, 'number');
   // The group moved to an epoch whose keys reach Alice's root only.
   const shown = await cli(['group', 'show', home, '--json', ...alice.at]);
-  const group = JSON.parse(shown.lines[0]!) as { epochs: number; clean: boolean };
+  const group = JSON.parse(shown.lines[0]!) as {
+    epochs: number;
+    clean: boolean;
+    rejected: unknown[];
+  };
   assert.equal(group.epochs, 2);
   assert.equal(group.clean, true);
+  assert.deepEqual(group.rejected, [], 'no operation of the revoked phone');
 });
 
 test('groups are created and their members managed from the command line', async () => {
