@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from '../../src/crypto/random.js';
 import { createLinkCode } from '../../src/identity/link-code.js';
 import { identityText } from '../../src/keys/keys.js';
+import { apiKeyPath, gatewayFailure } from '../../src/cli/gateway-client.js';
 import {
   eventually,
   newKeyFile,
@@ -101,6 +102,32 @@ const [alice, phone, bob] = (await Promise.all([
   startPerson(node.url),
   startPerson(node.url),
 ])) as [Person, Person, Person];
+
+test("the API key file and the gateway's refusals, in the user's terms", () => {
+  const env = { P2PCLOUD_API_KEY_FILE: '/keys/api-key' };
+  assert.equal(apiKeyPath({ data: 'gw' }, env), join('gw', 'api-key'));
+  assert.equal(apiKeyPath({}, env), '/keys/api-key');
+  assert.equal(apiKeyPath({}, {}), join('gateway-data', 'api-key'));
+  const refused = gatewayFailure(
+    'http://127.0.0.1:5000',
+    403,
+    Buffer.from('{"error":{"code":"forbidden_role","message":"not for readers"}}'),
+  );
+  assert.equal(refused.code, 'forbidden_role');
+  assert.equal(refused.message, 'not for readers (forbidden_role)');
+  // Something in between that does not speak the gateway's JSON: its status, and no code.
+  const proxy = gatewayFailure('http://127.0.0.1:5000', 502, Buffer.from('<html>Bad'));
+  assert.equal(proxy.code, 'node_error');
+  assert.equal(proxy.message, 'the gateway at http://127.0.0.1:5000 answered HTTP 502');
+  // A code this version does not know is shown as it came, under a generic one.
+  const unknown = gatewayFailure(
+    'http://127.0.0.1:5000',
+    409,
+    Buffer.from('{"error":{"code":"brand_new","message":"later"}}'),
+  );
+  assert.equal(unknown.code, 'node_error');
+  assert.equal(unknown.message, 'later (brand_new)');
+});
 
 test('where the gateway or its API key is not, the command says so in one line', async () => {
   const free = 'http://127.0.0.1:9';
