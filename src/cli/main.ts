@@ -13,6 +13,8 @@ import { registerGetCommand } from './commands/get.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerAppCommands } from './commands/app.js';
 import { registerPeersCommand } from './commands/peers.js';
+import { registerDeviceCommands } from './commands/device.js';
+import { registerGroupCommands } from './commands/group.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -45,6 +47,8 @@ export function buildProgram(): Command {
   registerPeersCommand(program, out);
   registerGatewayCommand(program, out);
   registerAppCommands(program, out);
+  registerDeviceCommands(program, out, err);
+  registerGroupCommands(program, out);
   return program;
 }
 

@@ -72,6 +72,9 @@ export interface CallOptions {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
+/** PUT and DELETE are for the local gateway's API; nodes speak GET and POST only. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
 export interface RawResponse {
   readonly status: number;
   readonly headers: Headers;
@@ -155,7 +158,7 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
 /** One request on `connector`'s pools; resolves with the response head. */
 function send(
   target: URL,
-  method: 'GET' | 'POST',
+  method: HttpMethod,
   body: Buffer | string | undefined,
   headers: Record<string, string>,
   connector: Connector,
@@ -182,7 +185,7 @@ function send(
 }
 
 export async function call(
-  method: 'GET' | 'POST',
+  method: HttpMethod,
   url: string,
   body: Buffer | string | undefined,
   contentType: string | undefined,

@@ -264,6 +264,13 @@ export class IdentityLayer {
     const members = group === undefined ? [person] : [...this.groups.state(group).members.keys()];
     if (input.member) members.push(input.member);
     await this.readDirectories(members);
+    // Every member would reject what a revoked device signs (§3.3): refuse it here instead.
+    if (!this.directories.state(person).isActive(actorText)) {
+      throw new P2PError(
+        'forbidden',
+        'this device has been revoked by its person: it can no longer change groups',
+      );
+    }
     const plan = this.groups.plan(
       actor,
       person,
@@ -445,9 +452,13 @@ export class IdentityLayer {
       const state = this.groups.state(group);
       const last = this.healedAt.get(group);
       if (last && last.epoch === state.current && Date.now() - last.at < HEAL_PAUSE_MS) continue;
-      const actor = this.keyring
-        .identities()
-        .find((i) => this.groups.canManage(group, this.personOf(identityText(i))));
+      const actor = this.keyring.identities().find((i) => {
+        const text = identityText(i);
+        const person = this.personOf(text);
+        return (
+          this.groups.canManage(group, person) && this.directories.state(person).isActive(text)
+        );
+      });
       if (!actor) continue;
       this.healedAt.set(group, { epoch: state.current!, at: Date.now() });
       await this.commit(actor, group, { op: 'rekey' });
