@@ -43,6 +43,7 @@ export class IdentityLayer {
   readonly links: Links;
   private readonly healedAt = new Map<string, { epoch: string; at: number }>();
   private channelCache: Map<string, ReadChannel> | undefined;
+  private committing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly keyring: Keyring,
@@ -259,6 +260,24 @@ export class IdentityLayer {
 
   /** Signs, seals and publishes a commit, then keeps it. */
   async commit(actor: Identity, group: string | undefined, input: CommitInput): Promise<string> {
+    return this.serially(() => this.commitNow(actor, group, input));
+  }
+
+  /**
+   * Runs commits one at a time: two at once from one gateway would name the same parents and
+   * fork the log for nothing (a revocation's rekey and the automatic one, say).
+   */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.committing.then(work, work);
+    this.committing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(
+    actor: Identity,
+    group: string | undefined,
+    input: CommitInput,
+  ): Promise<string> {
     const actorText = identityText(actor);
     const person = this.personOf(actorText);
     const members = group === undefined ? [person] : [...this.groups.state(group).members.keys()];
@@ -461,7 +480,13 @@ export class IdentityLayer {
       });
       if (!actor) continue;
       this.healedAt.set(group, { epoch: state.current!, at: Date.now() });
-      await this.commit(actor, group, { op: 'rekey' });
+      const healed = await this.serially(async () => {
+        // A commit that ran meanwhile (a revocation's own rekey) may have cleaned it already.
+        if (this.groups.clean(group) !== false) return false;
+        await this.commitNow(actor, group, { op: 'rekey' });
+        return true;
+      });
+      if (!healed) continue;
       this.log.info(
         { group },
         'group keys changed: the last ones reached a device or member that no longer belongs',
