@@ -51,3 +51,31 @@ export { parseNodeConfig } from './node/config.js';
 export type { NodeConfig, NodeConfigInput } from './node/config.js';
 export type { Store } from './store/store.js';
 export { openSqliteStore } from './store/sqlite/sqlite-store.js';
+
+// The identity layer's rules (docs/identity.md): pure, the same in every client.
+export {
+  signStatement,
+  decodeStatement,
+  encodeStatement,
+  statementMessage,
+} from './identity/statement.js';
+export type { Statement, StatementKind, NewStatement } from './identity/statement.js';
+export { deviceState, directoryKeys, certBody, revokeBody } from './identity/directory.js';
+export type { DeviceState, DeviceInfo } from './identity/directory.js';
+export { createLinkCode, parseLinkCode, linkKeys } from './identity/link-code.js';
+export {
+  epochKeysFromSecret,
+  epochKeysForReader,
+  controlKeys,
+  epochPublic,
+  matchesEpoch,
+  sealPackage,
+  openPackage,
+  encodeGroupKeys,
+  decodeGroupKeys,
+} from './identity/epoch.js';
+export type { EpochKeys, PackageContent, HistoryItem } from './identity/epoch.js';
+export { groupIdOf, groupOpBody, parseGroupOp } from './identity/group-op.js';
+export type { GroupOp, OpKind, Role } from './identity/group-op.js';
+export { groupState } from './identity/group-state.js';
+export type { GroupState, RejectReason } from './identity/group-state.js';
