@@ -267,6 +267,20 @@ test('a revoked device: its certificates after the cutoff and its back-dated rec
   for (const mark of ['phone-backdated', 'phone-late', 'eve-as-alice', 'eve2-as-alice'])
     assert.ok(!bobMarks.includes(mark), mark);
   assert.ok(bobMarks.includes('phone-in-time'));
+  // The phone, once it has read its revocation, commits nothing: not on request, and not by
+  // itself when it sees keys that reached a revoked device (itself).
+  await eventually('the phone reads its revocation', async () => {
+    await refresh(phone.url);
+    const own = (await devicesOf(phone)).find((d) => d.device === text(phone));
+    return own?.revoked_at === revokedAt;
+  });
+  const rekey = await request(phone.url, 'POST', `/api/groups/${world.group}/rekey`, {});
+  assert.equal(rekey.status, 403, JSON.stringify(rekey.body));
+  assert.equal(errorCode(rekey.body), 'forbidden');
+  await refresh(phone.url);
+  await refresh(phone.url, alice.url);
+  const view = await groupView(alice.url, world.group);
+  assert.deepEqual(view.rejected, [], 'no operation signed by the revoked phone');
 });
 
 test("a reader holds no table key; a writer cannot sign for the reader's authorship", async () => {
@@ -307,12 +321,15 @@ test("a reader holds no table key; a writer cannot sign for the reader's authors
   const signedByBob = version(bob.identity, 'carol-by-bob');
   const claimed = { ...signedByBob, author: text(carol) };
   const asDevice = version(bob.identity, 'carol-by-bob-device', { person: text(carol), seq: 1 });
+  // Claiming the owner's authorship: the role would allow it, only the signature stops it.
+  const asOwner = { ...version(bob.identity, 'alice-by-bob'), author: text(alice) };
   await publishVersions(keys.table!, keys.reader, [
     claimed,
     asDevice,
+    asOwner,
     version(bob.identity, 'control-bob'),
   ]);
-  await onlyControlCounts('control-bob', ['carol-by-bob', 'carol-by-bob-device']);
+  await onlyControlCounts('control-bob', ['carol-by-bob', 'carol-by-bob-device', 'alice-by-bob']);
 });
 
 test("a writer's membership operation is rejected as not_allowed; a replayed operation changes nothing", async () => {
