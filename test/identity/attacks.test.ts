@@ -433,6 +433,37 @@ test('a truncated log (a parent withheld) is incomplete and refuses commits unti
   assert.equal(rekeyed.status, 200, JSON.stringify(rekeyed.body));
 });
 
+test("a member's device that got the keys by a link grant, then revoked: an admin rekeys", async () => {
+  const { alice, bob } = world;
+  const bobPhone = await startTestGateway([alice.gateway.config.nodes[0]!]);
+  const linked = await link(bob, bobPhone);
+  assert.equal(linked.status, 200, JSON.stringify(linked.body));
+  assert.equal(linked.body.groups, 1);
+  const granted = await eventually("the grant's keys on Bob's phone", async () => {
+    await refresh(bobPhone.url);
+    const view = await groupView(bobPhone.url, world.group);
+    return view.writable ? view : undefined;
+  });
+  const before = await groupView(alice.url, world.group);
+  assert.equal(granted.epoch, before.epoch);
+  assert.equal(before.clean, true, 'no package went to the phone: it has the keys by grant');
+  // Bob is a writer: his revocation rekeys nothing himself; Alice (the owner) must.
+  const revoked = await ok(bob.url, 'POST', `/api/devices/${text(bobPhone)}/revoke`, {});
+  assert.deepEqual(revoked.rekeyed, []);
+  const healed = await eventually('a rekey by Alice', async () => {
+    await refresh(alice.url);
+    const view = await groupView(alice.url, world.group);
+    return view.epoch !== before.epoch && view.clean === true ? view : undefined;
+  });
+  assert.equal(healed.epochs, before.epochs + 1);
+  assert.deepEqual(healed.members, before.members);
+  await refresh(bobPhone.url);
+  const held = bobPhone.gateway.identity.store.epochs(world.group).map((e) => e.epoch);
+  assert.ok(!held.includes(healed.epoch!), "the revoked phone holds no key of Alice's rekey");
+  await writeRecord(alice.url, world.group, { mark: 'control-after-grant' });
+  await onlyControlCounts('control-after-grant', []);
+});
+
 test('link codes: used twice, expired, mistyped', async () => {
   const { alice } = world;
   const [first, second, third, fourth] = await Promise.all(

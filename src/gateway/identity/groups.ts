@@ -318,6 +318,16 @@ export class Groups {
       for (const box of this.directories.state(person).recipients()) allowed.add(toHex(box));
     }
     for (const r of recipients) if (!allowed.has(r)) return false;
+    // Packages are not the only way keys travel: a device linked while this epoch was current
+    // received them in its link answer's grants, unseen by others. Any member's device revoked
+    // after this epoch began may hold its keys.
+    const began = this.cache.get(group)?.ops.get(state.current)?.statement.at;
+    if (began === undefined) return undefined;
+    for (const person of state.members.keys()) {
+      for (const device of this.directories.state(person).devices.values()) {
+        if (device.cutoff && device.cutoff.at >= began) return false;
+      }
+    }
     return true;
   }
 
