@@ -26,7 +26,7 @@ import type { RecordIndex } from '../index-db.js';
 import type { Keyring } from '../keyring.js';
 import { publish, type PublishItem } from '../publish.js';
 import { Directories } from './directories.js';
-import { Groups, rejectError, type CommitInput } from './groups.js';
+import { Groups, type CommitInput } from './groups.js';
 import type { DeviceProfile } from './profile.js';
 import { IdentityStore } from './store.js';
 import { Links } from './links.js';
@@ -80,12 +80,6 @@ export class IdentityLayer {
 
   private boxes(): Map<string, BoxKeyPair> {
     return new Map(this.keyring.identities().map((i) => [toHex(i.box.publicKey), i.box]));
-  }
-
-  /** Whether an identity of this gateway still speaks for its person (not a revoked device). */
-  speaksFor(identity: string): boolean {
-    const person = this.personOf(identity);
-    return person === identity || this.directories.state(person).isActive(identity);
   }
 
   /** Publishes entries with the gateway's proof-of-work settings. */
@@ -289,8 +283,13 @@ export class IdentityLayer {
     const members = group === undefined ? [person] : [...this.groups.state(group).members.keys()];
     if (input.member) members.push(input.member);
     await this.readDirectories(members);
-    // A revoked device's operation would only be rejected (bad_signer) by every member.
-    if (!this.speaksFor(actorText)) throw rejectError('bad_signer');
+    // Every member would reject what a revoked device signs (§3.3): refuse it here instead.
+    if (!this.directories.state(person).isActive(actorText)) {
+      throw new P2PError(
+        'forbidden',
+        'this device has been revoked by its person: it can no longer change groups',
+      );
+    }
     const plan = this.groups.plan(
       actor,
       person,
@@ -467,7 +466,10 @@ export class IdentityLayer {
       if (last && last.epoch === state.current && Date.now() - last.at < HEAL_PAUSE_MS) continue;
       const actor = this.keyring.identities().find((i) => {
         const text = identityText(i);
-        return this.speaksFor(text) && this.groups.canManage(group, this.personOf(text));
+        const person = this.personOf(text);
+        return (
+          this.groups.canManage(group, person) && this.directories.state(person).isActive(text)
+        );
       });
       if (!actor) continue;
       this.healedAt.set(group, { epoch: state.current!, at: Date.now() });
