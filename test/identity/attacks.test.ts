@@ -433,9 +433,46 @@ test('a truncated log (a parent withheld) is incomplete and refuses commits unti
   assert.equal(rekeyed.status, 200, JSON.stringify(rekeyed.body));
 });
 
+test("a reader's operation naming a parent that never comes does not stop commits", async () => {
+  const { alice, carol } = world;
+  const before = await groupView(alice.url, world.group);
+  const control = currentKeys(carol).control;
+  const stray = signStatement({
+    kind: 'group-op',
+    person: text(carol),
+    signer: carol.identity,
+    seq: 30_000,
+    at: Date.now(),
+    body: groupOpBody({
+      group: world.group,
+      prev: [randomBytes(32).toString('hex')],
+      op: 'rekey',
+      epoch: epochPublic(epochKeysFromSecret(world.group, randomBytes(32))),
+    }),
+  });
+  await publishStatements(control, [stray]);
+  await eventually('the stray operation is read', async () => {
+    await refresh(alice.url);
+    const view = await groupView(alice.url, world.group);
+    return view.complete === false && view.missing === 1;
+  });
+  const rekeyed = await request(alice.url, 'POST', `/api/groups/${world.group}/rekey`, {});
+  assert.equal(rekeyed.status, 200, JSON.stringify(rekeyed.body));
+  const after = rekeyed.body as unknown as Awaited<ReturnType<typeof groupView>>;
+  assert.equal(after.epochs, before.epochs + 1);
+  assert.deepEqual(after.members, before.members);
+});
+
 test("a member's device that got the keys by a link grant, then revoked: an admin rekeys", async () => {
   const { alice, bob } = world;
   const bobPhone = await startTestGateway([alice.gateway.config.nodes[0]!]);
+  // The grant carries the keys Bob holds: let him hold the current ones first.
+  const current = (await groupView(alice.url, world.group)).epoch;
+  await eventually('Bob in the current epoch', async () => {
+    await refresh(bob.url);
+    const view = await groupView(bob.url, world.group);
+    return view.epoch === current && view.writable;
+  });
   const linked = await link(bob, bobPhone);
   assert.equal(linked.status, 200, JSON.stringify(linked.body));
   assert.equal(linked.body.groups, 1);

@@ -396,7 +396,16 @@ export class Groups {
       groupId = group!;
       const state = this.state(groupId);
       if (!state.genesis) throw new P2PError('no_such_group');
-      if (state.missing.length > 0) {
+      // Wait only for what an owner or admin signed: anyone who ever held a control key (a
+      // reader, a removed member) can publish an operation naming a parent that never comes,
+      // and must not be able to stop every change of membership so. The rule orders what
+      // arrives later with what is committed meanwhile, as it orders concurrent commits.
+      const ops = this.cache.get(groupId)?.ops;
+      const awaited = state.pending.filter((hash) => {
+        const signer = ops?.get(hash)?.person;
+        return signer !== undefined && this.canManage(groupId, signer);
+      });
+      if (awaited.length > 0) {
         throw new P2PError(
           'group_incomplete',
           `the group's membership log is missing ${state.missing.length} operation(s); the nodes may still be receiving them`,
