@@ -333,6 +333,16 @@ export class Groups {
       for (const box of this.directories.state(person).recipients()) allowed.add(toHex(box));
     }
     for (const r of recipients) if (!allowed.has(r)) return false;
+    // Packages are not the only way keys travel: a device linked while this epoch was current
+    // received them in its link answer's grants, unseen by others. Any member's device revoked
+    // after this epoch began may hold its keys.
+    const began = this.cache.get(group)?.ops.get(state.current)?.statement.at;
+    if (began === undefined) return undefined;
+    for (const person of state.members.keys()) {
+      for (const device of this.directories.state(person).devices.values()) {
+        if (device.cutoff && device.cutoff.at >= began) return false;
+      }
+    }
     return true;
   }
 
@@ -401,7 +411,16 @@ export class Groups {
       groupId = group!;
       const state = this.state(groupId);
       if (!state.genesis) throw new P2PError('no_such_group');
-      if (state.missing.length > 0) {
+      // Wait only for what an owner or admin signed: anyone who ever held a control key (a
+      // reader, a removed member) can publish an operation naming a parent that never comes,
+      // and must not be able to stop every change of membership so. The rule orders what
+      // arrives later with what is committed meanwhile, as it orders concurrent commits.
+      const ops = this.cache.get(groupId)?.ops;
+      const awaited = state.pending.filter((hash) => {
+        const signer = ops?.get(hash)?.person;
+        return signer !== undefined && this.canManage(groupId, signer);
+      });
+      if (awaited.length > 0) {
         throw new P2PError(
           'group_incomplete',
           `the group's membership log is missing ${state.missing.length} operation(s); the nodes may still be receiving them`,
