@@ -139,7 +139,7 @@ function holder(
       readerSecret: keys.reader.secretKey,
       controlSecret: keys.controlSecret,
     });
-    store.addRecipients(group.id, current, [
+    store.addRecipients(group.id, current, identityText(group.owner), [
       toHex(group.owner.box.publicKey),
       ...group.persons.map((p) => toHex(p.box.publicKey)),
     ]);
@@ -217,7 +217,7 @@ export async function removalCost(options: {
     const memberMs = cpuMs(() => {
       const op = decodeStatement(plan.opText)!;
       reader.groups.addOp(group.id, op);
-      reader.groups.addPackages(group.id, plan.op.hash, [mine]);
+      reader.groups.addPackages(group.id, plan.op.hash, plan.op.signer, [mine]);
       return reader.groups.currentKeys(group.id);
     });
     if (

@@ -38,6 +38,7 @@ export const STATEMENT_KINDS = [
   'device-cert',
   'device-revoke',
   'group-op',
+  'group-keys',
   'group-welcome',
   'link-request',
   'link-answer',

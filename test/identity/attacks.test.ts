@@ -10,7 +10,12 @@ import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { certBody, directoryKeys } from '../../src/identity/directory.js';
-import { epochKeysFromSecret, epochPublic, type EpochKeys } from '../../src/identity/epoch.js';
+import {
+  encodeGroupKeys,
+  epochKeysFromSecret,
+  epochPublic,
+  type EpochKeys,
+} from '../../src/identity/epoch.js';
 import { groupOpBody } from '../../src/identity/group-op.js';
 import { createLinkCode } from '../../src/identity/link-code.js';
 import { encodeStatement, signStatement, type Statement } from '../../src/identity/statement.js';
@@ -370,6 +375,34 @@ test("a writer's membership operation is rejected as not_allowed; a replayed ope
   assert.equal(after.complete, true);
   await writeRecord(alice.url, world.group, { mark: 'control-after-ops' });
   await onlyControlCounts('control-after-ops', []);
+});
+
+test('a writer claiming more recipients for the current epoch does not make admins rekey', async () => {
+  const { alice, bob } = world;
+  const before = await groupView(alice.url, world.group);
+  const keys = currentKeys(bob);
+  const stranger = generateIdentity();
+  // Who received an epoch is believed from its op's own signer only: Bob is not Alice.
+  const junk = encodeGroupKeys(world.group, keys.epoch, [
+    { to: stranger.box.publicKey, ct: Buffer.alloc(64, 7).toString('base64') },
+  ]).map((chunk) =>
+    signStatement({
+      kind: 'group-keys',
+      person: text(bob),
+      signer: bob.identity,
+      seq: 20_000,
+      at: Date.now(),
+      body: JSON.parse(chunk.toString('utf8')) as Record<string, unknown>,
+    }),
+  );
+  await publishStatements(keys.control, junk);
+  await writeRecord(alice.url, world.group, { mark: 'control-after-junk-keys' });
+  await onlyControlCounts('control-after-junk-keys', []);
+  for (let i = 0; i < 3; i++) await refresh(alice.url);
+  const after = await groupView(alice.url, world.group);
+  assert.equal(after.epoch, before.epoch, 'no rekey');
+  assert.equal(after.epochs, before.epochs);
+  assert.equal(after.clean, true);
 });
 
 test('a truncated log (a parent withheld) is incomplete and refuses commits until it arrives', async () => {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { directoryKeys } from '../../src/identity/directory.js';
 import { decodeGroupKeys, epochKeysFromSecret, openPackage } from '../../src/identity/epoch.js';
-import { decodeStatement, parseJsonObject } from '../../src/identity/statement.js';
+import { decodeStatement } from '../../src/identity/statement.js';
 import { encodeVersion, signVersion } from '../../src/gateway/record.js';
 import { publish } from '../../src/gateway/publish.js';
 import Database from 'better-sqlite3';
@@ -172,9 +172,9 @@ test('three devices of one person: link, share, revoke', async () => {
       assert.ok(statement && ['device-cert', 'device-revoke'].includes(statement.kind), what);
       continue;
     }
-    const object = parseJsonObject(plaintext.toString('utf8'));
-    if (object?.type === 'p2pcloud/group-keys') {
-      const packages = decodeGroupKeys(plaintext);
+    const statement = decodeStatement(plaintext.toString('utf8'));
+    if (statement?.kind === 'group-keys') {
+      const packages = decodeGroupKeys(Buffer.from(statement.body));
       assert.ok(packages, what);
       for (const p of packages.packages) {
         for (const k of keys) {
@@ -187,7 +187,6 @@ test('three devices of one person: link, share, revoke', async () => {
       }
       continue;
     }
-    const statement = object ? decodeStatement(object) : undefined;
     assert.ok(
       statement?.kind === 'group-op' && statement.bodyObject.op === 'rekey',
       `${what}: ${plaintext.toString('utf8').slice(0, 300)}`,

@@ -135,17 +135,27 @@ export class Groups {
     return true;
   }
 
-  /** Stores what a group-keys object says: who received the epoch, and packages for us. */
-  addPackages(group: string, epoch: string, packages: readonly { to: Buffer; ct: string }[]): void {
+  /**
+   * Stores what a group-keys statement says: who received the epoch, and packages for us. Kept
+   * by signer: only the op's own signer is believed about its epoch (clean(), openPackages()),
+   * so a member cannot add recipients to force rekeys, nor shadow a package with junk.
+   */
+  addPackages(
+    group: string,
+    epoch: string,
+    signer: string,
+    packages: readonly { to: Buffer; ct: string }[],
+  ): void {
     const boxes = this.boxes();
     this.store.addRecipients(
       group,
       epoch,
+      signer,
       packages.map((p) => toHex(p.to)),
     );
     for (const p of packages) {
       const hex = toHex(p.to);
-      if (boxes.has(hex)) this.store.addPackage(group, epoch, hex, p.ct);
+      if (boxes.has(hex)) this.store.addPackage(group, epoch, signer, hex, p.ct);
     }
     this.dirty.add(group);
   }
@@ -203,8 +213,9 @@ export class Groups {
       const op = ops.get(p.epoch);
       const box = boxes.get(p.recipient);
       if (!op || !box) continue;
+      this.store.dropPackage(group, p.epoch, p.signer, p.recipient);
+      if (p.signer !== op.statement.signer) continue;
       const content = openPackage(group, op.hash, box, p.ct);
-      this.store.dropPackage(group, p.epoch, p.recipient);
       if (!content) continue;
       this.keepContent(group, op, content);
     }
@@ -324,7 +335,8 @@ export class Groups {
   clean(group: string): boolean | undefined {
     const state = this.state(group);
     if (!state.current) return undefined;
-    const recipients = this.store.recipients(group, state.current);
+    const op = state.applied.at(-1)!;
+    const recipients = this.store.recipients(group, state.current, op.statement.signer);
     if (recipients.size === 0) return undefined;
     const allowed = new Set<string>();
     for (const person of state.members.keys()) {
@@ -445,7 +457,11 @@ export class Groups {
         );
       }
       control = current.control;
-      previousRecipients = this.store.recipients(groupId, current.epoch);
+      previousRecipients = this.store.recipients(
+        groupId,
+        current.epoch,
+        state.applied.at(-1)!.statement.signer,
+      );
       if (input.op === 'add') {
         // The newest epochs first in line: a package holds about 140 before it outgrows a
         // group-keys object, so the history a newcomer gets is capped.
@@ -542,6 +558,7 @@ export class Groups {
       this.store.addRecipients(
         plan.group,
         plan.op.hash,
+        plan.op.signer,
         plan.packages.map((p) => toHex(p.to)),
       );
     });

@@ -20,7 +20,7 @@ import {
   signStatement,
   type Statement,
 } from '../../identity/statement.js';
-import { identityText, type Identity, type TableKey } from '../../keys/keys.js';
+import { identityText, type Identity } from '../../keys/keys.js';
 import type { RecordIndex } from '../index-db.js';
 import type { Keyring } from '../keyring.js';
 import { publish, publishedEntry, type PublishItem } from '../publish.js';
@@ -133,14 +133,14 @@ export class IdentityLayer {
       if (statement?.kind === 'link-request') this.links.request(channel.ref, statement);
       return 'handled';
     }
-    const object = parseJsonObject(text);
-    if (object?.type === 'p2pcloud/group-keys') {
-      const keys = decodeGroupKeys(plaintext);
-      if (keys && keys.group === channel.ref)
-        this.groups.addPackages(keys.group, keys.epoch, keys.packages);
+    const statement = decodeStatement(text);
+    if (statement?.kind === 'group-keys') {
+      const keys = decodeGroupKeys(Buffer.from(statement.body));
+      if (keys && keys.group === channel.ref) {
+        this.groups.addPackages(keys.group, keys.epoch, statement.signer, keys.packages);
+      }
       return 'handled';
     }
-    const statement = object ? decodeStatement(object) : undefined;
     if (statement?.kind === 'group-op' && statement.at === entry.createdAt) {
       this.groups.addOp(channel.ref, statement);
       this.noteSeq(statement);
@@ -306,7 +306,23 @@ export class IdentityLayer {
         plaintext: Buffer.from(plan.opText),
         createdAt: at,
       },
-      ...encodeKeysItems(plan.group, plan.op.hash, plan.packages, plan.control, at),
+      ...encodeGroupKeys(plan.group, plan.op.hash, plan.packages).map((chunk) => {
+        // Signed like the op: members believe only its signer about who received the epoch.
+        const keys = signStatement({
+          kind: 'group-keys',
+          person,
+          signer: actor,
+          seq: this.store.nextSeq(actorText),
+          at,
+          body: JSON.parse(chunk.toString('utf8')) as Record<string, unknown>,
+        });
+        return {
+          table: plan.control.table,
+          to: plan.control.reader.publicKey,
+          plaintext: Buffer.from(encodeStatement(keys)),
+          createdAt: at,
+        };
+      }),
       ...plan.welcomes.map((w) => ({
         table: plan.control.table,
         to: w.to,
@@ -497,19 +513,4 @@ export class IdentityLayer {
 
 function channelKey(table: Uint8Array, recipient: Uint8Array): string {
   return `${toHex(table)}:${toHex(recipient)}`;
-}
-
-function encodeKeysItems(
-  group: string,
-  opHash: string,
-  packages: readonly { to: Buffer; ct: string }[],
-  control: { table: TableKey; reader: BoxKeyPair },
-  at: number,
-): PublishItem[] {
-  return encodeGroupKeys(group, opHash, packages).map((plaintext) => ({
-    table: control.table,
-    to: control.reader.publicKey,
-    plaintext,
-    createdAt: at,
-  }));
 }

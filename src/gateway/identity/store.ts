@@ -9,8 +9,10 @@
  *   id_seen_seq     the highest seq accepted from each signer (what a revocation names)
  *   groups          groups this gateway reads, with the control secrets it can open
  *   group_epochs    the keys it holds per epoch (epoch_secret only for writers)
- *   group_recipients  the box keys each epoch's packages went to (whether an epoch is clean)
+ *   group_recipients  the box keys each epoch's packages went to (whether an epoch is clean),
+ *                   by the signer of the group-keys statement that said so
  *   group_packages  packages addressed to this gateway's keys, kept until their op arrives
+ *                   (only those signed by the op's own signer count then)
  *   links           link codes handed out (used_by is set before the answer is sent)
  *   deferred        entries signed by a device whose person's directory is not read yet
  */
@@ -49,15 +51,17 @@ CREATE TABLE IF NOT EXISTS group_epochs (
 CREATE TABLE IF NOT EXISTS group_recipients (
   grp TEXT NOT NULL,
   epoch TEXT NOT NULL,
+  signer TEXT NOT NULL,
   recipient TEXT NOT NULL,
-  PRIMARY KEY (grp, epoch, recipient)
+  PRIMARY KEY (grp, epoch, signer, recipient)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_packages (
   grp TEXT NOT NULL,
   epoch TEXT NOT NULL,
+  signer TEXT NOT NULL,
   recipient TEXT NOT NULL,
   ct TEXT NOT NULL,
-  PRIMARY KEY (grp, epoch, recipient)
+  PRIMARY KEY (grp, epoch, signer, recipient)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS links (
   secret TEXT PRIMARY KEY,
@@ -251,41 +255,45 @@ export class IdentityStore {
     }));
   }
 
-  addRecipients(group: string, epoch: string, recipients: readonly string[]): void {
+  addRecipients(group: string, epoch: string, signer: string, recipients: readonly string[]): void {
     const insert = this.db.prepare(
-      'INSERT OR IGNORE INTO group_recipients (grp, epoch, recipient) VALUES (?, ?, ?)',
+      'INSERT OR IGNORE INTO group_recipients (grp, epoch, signer, recipient) VALUES (?, ?, ?, ?)',
     );
-    for (const recipient of recipients) insert.run(group, epoch, recipient);
+    for (const recipient of recipients) insert.run(group, epoch, signer, recipient);
   }
 
-  recipients(group: string, epoch: string): Set<string> {
+  recipients(group: string, epoch: string, signer: string): Set<string> {
     return new Set(
       (
         this.db
-          .prepare('SELECT recipient FROM group_recipients WHERE grp = ? AND epoch = ?')
-          .all(group, epoch) as { recipient: string }[]
+          .prepare(
+            'SELECT recipient FROM group_recipients WHERE grp = ? AND epoch = ? AND signer = ?',
+          )
+          .all(group, epoch, signer) as { recipient: string }[]
       ).map((r) => r.recipient),
     );
   }
 
-  addPackage(group: string, epoch: string, recipient: string, ct: string): void {
+  addPackage(group: string, epoch: string, signer: string, recipient: string, ct: string): void {
     this.db
       .prepare(
-        'INSERT OR IGNORE INTO group_packages (grp, epoch, recipient, ct) VALUES (?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO group_packages (grp, epoch, signer, recipient, ct) VALUES (?, ?, ?, ?, ?)',
       )
-      .run(group, epoch, recipient, ct);
+      .run(group, epoch, signer, recipient, ct);
   }
 
-  packages(group: string): { epoch: string; recipient: string; ct: string }[] {
+  packages(group: string): { epoch: string; signer: string; recipient: string; ct: string }[] {
     return this.db
-      .prepare('SELECT epoch, recipient, ct FROM group_packages WHERE grp = ?')
-      .all(group) as { epoch: string; recipient: string; ct: string }[];
+      .prepare('SELECT epoch, signer, recipient, ct FROM group_packages WHERE grp = ?')
+      .all(group) as { epoch: string; signer: string; recipient: string; ct: string }[];
   }
 
-  dropPackage(group: string, epoch: string, recipient: string): void {
+  dropPackage(group: string, epoch: string, signer: string, recipient: string): void {
     this.db
-      .prepare('DELETE FROM group_packages WHERE grp = ? AND epoch = ? AND recipient = ?')
-      .run(group, epoch, recipient);
+      .prepare(
+        'DELETE FROM group_packages WHERE grp = ? AND epoch = ? AND signer = ? AND recipient = ?',
+      )
+      .run(group, epoch, signer, recipient);
   }
 
   addLink(row: LinkRow): void {
