@@ -160,6 +160,12 @@ export class Gateway {
   ): Promise<WriteResult> {
     checkCollection(collection);
     checkKey(key);
+    if (space.kind === 'group' && (await this.poller.checkControls(space.id))) {
+      // A change of membership this gateway has not read yet (a removal, a revocation's
+      // rekey) must not find this write still sealed to the epoch it ends.
+      await this.poller.refresh();
+      space = this.space(actor, space.id);
+    }
     if (space.group?.role === 'reader') {
       throw new P2PError('forbidden_role', 'a reader of this group cannot write in it');
     }

@@ -108,12 +108,16 @@ export class Poller {
     this.controlTimer.unref();
   }
 
-  private async checkControls(): Promise<boolean> {
+  /**
+   * Whether a node holds control entries of groups (all, or one) that were not read yet: one
+   * small request per node and 256 control spaces.
+   */
+  async checkControls(group?: string): Promise<boolean> {
     const tables = this.layer
       .channels()
-      .filter((c) => c.kind === 'control')
+      .filter((c) => c.kind === 'control' && (group === undefined || c.ref === group))
       .map((c) => toHex(c.table));
-    if (tables.length === 0 || this.running) return false;
+    if (tables.length === 0 || (group === undefined && this.running)) return false;
     for (const { node } of this.nodes) {
       for (let i = 0; i < tables.length; i += TABLES_PER_REQUEST) {
         const chunk = tables.slice(i, i + TABLES_PER_REQUEST);

@@ -578,3 +578,47 @@ test('link codes: used twice, expired, mistyped', async () => {
   const marks = (await recordData(alice.url, world.group)).map((d) => d.mark as string);
   for (const mark of world.kept) assert.ok(marks.includes(mark), mark);
 });
+
+test('a writer whose next poll is far away still writes into the epoch after a removal', async () => {
+  const { alice } = world;
+  const node = world.client.nodes[0]!;
+  const slow = await startTestGateway([node], { poll_interval_seconds: 60 });
+  const dave = generateIdentity();
+  await ok(
+    alice.url,
+    'POST',
+    `/api/groups/${world.group}/members`,
+    { member: text(slow), role: 'writer' },
+    201,
+  );
+  await ok(
+    alice.url,
+    'POST',
+    `/api/groups/${world.group}/members`,
+    { member: identityText(dave), role: 'reader' },
+    201,
+  );
+  await acceptWelcome(slow.url, world.group);
+  await refresh(slow.url);
+  assert.equal(
+    (await groupView(slow.url, world.group)).epoch,
+    (await groupView(alice.url, world.group)).epoch,
+  );
+  // Dave leaves the group; the slow writer's poller will not look for a minute.
+  await ok(alice.url, 'DELETE', `/api/groups/${world.group}/members/${identityText(dave)}`);
+  const epoch = (await groupView(alice.url, world.group)).epoch;
+  await writeRecord(slow.url, world.group, { mark: 'slow-after-removal' });
+  // The write checked the group's control spaces first: it is sealed to the new epoch, which
+  // nothing Dave holds opens.
+  assert.equal((await groupView(slow.url, world.group)).epoch, epoch);
+  const table = (await ok(slow.url, 'GET', `/api/spaces/${world.group}`)).table as string;
+  const current = (await ok(alice.url, 'GET', `/api/spaces/${world.group}`)).table as string;
+  assert.equal(table, current);
+  const written = await world.client.get({ tables: [current], limit: 100 });
+  assert.ok(
+    written.entries.some((e) =>
+      e.recipient.equals(alice.gateway.identity.groups.currentKeys(world.group)!.reader.publicKey),
+    ),
+  );
+  await seenEverywhere([alice.url], world.group, 'slow-after-removal');
+});
