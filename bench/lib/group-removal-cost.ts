@@ -13,7 +13,12 @@ import { randomBytes } from '../../src/crypto/random.js';
 import type { BoxKeyPair } from '../../src/crypto/x25519.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { Directories } from '../../src/gateway/identity/directories.js';
-import { Groups, type CommitPlan } from '../../src/gateway/identity/groups.js';
+import { Groups } from '../../src/gateway/identity/groups.js';
+import {
+  planCommit,
+  type CommitPlan,
+  type PlanContext,
+} from '../../src/gateway/identity/commit-plan.js';
 import { IdentityStore } from '../../src/gateway/identity/store.js';
 import { RecordIndex } from '../../src/gateway/index-db.js';
 import { seal, type PublishItem } from '../../src/gateway/publish.js';
@@ -123,7 +128,7 @@ function holder(
   dir: string,
   group: BuiltGroup,
   box: BoxKeyPair,
-): { groups: Groups; index: RecordIndex } {
+): { groups: Groups; index: RecordIndex; context: PlanContext } {
   const index = RecordIndex.open(join(dir, `${toHex(box.publicKey).slice(0, 8)}.sqlite`));
   const store = new IdentityStore(index);
   const keys = epochKeysFromSecret(group.id, group.epochSecret);
@@ -144,12 +149,9 @@ function holder(
       ...group.persons.map((p) => toHex(p.box.publicKey)),
     ]);
   });
-  const groups = new Groups(
-    store,
-    new Directories(store),
-    () => new Map([[toHex(box.publicKey), box]]),
-  );
-  return { groups, index };
+  const directories = new Directories(store);
+  const groups = new Groups(store, directories, () => new Map([[toHex(box.publicKey), box]]));
+  return { groups, index, context: { groups, store, directories } };
 }
 
 export async function removalCost(options: {
@@ -183,7 +185,8 @@ export async function removalCost(options: {
     const planMs: number[] = [];
     for (let run = 0; run < options.runs; run++) {
       const { value, ms } = cpuMs(() => {
-        const plan = committer.groups.plan(
+        const plan = planCommit(
+          committer.context,
           group.owner,
           ownerText,
           group.id,

@@ -25,7 +25,8 @@ import type { RecordIndex } from '../index-db.js';
 import type { Keyring } from '../keyring.js';
 import { publish, publishedEntry, type PublishItem } from '../publish.js';
 import { Directories } from './directories.js';
-import { Groups, type CommitInput } from './groups.js';
+import { Groups } from './groups.js';
+import { planCommit, type CommitInput } from './commit-plan.js';
 import type { DeviceProfile } from './profile.js';
 import { IdentityStore } from './store.js';
 import { Links } from './links.js';
@@ -290,7 +291,8 @@ export class IdentityLayer {
         'this device has been revoked by its person: it can no longer change groups',
       );
     }
-    const plan = this.groups.plan(
+    const plan = planCommit(
+      { groups: this.groups, store: this.store, directories: this.directories },
       actor,
       person,
       group,
