@@ -23,6 +23,7 @@ export class Directories {
   /** Persons whose directory changed since the last call to takeChanged(). */
   private readonly changed = new Set<string>();
   private round = 0;
+  private readonly learnedDirectly: string[] = [];
 
   constructor(private readonly store: IdentityStore) {}
 
@@ -31,9 +32,13 @@ export class Directories {
     this.followed.set(person, { round: this.round, known: false });
   }
 
-  /** Marks as known every directory followed before the round that just ended. */
+  /**
+   * Marks as known every directory followed before the round that just ended; returns those
+   * that became known since the last call (here or by markKnown), whose waiting entries can
+   * be judged now.
+   */
   roundEnded(): string[] {
-    const learned: string[] = [];
+    const learned: string[] = this.learnedDirectly.splice(0);
     for (const [person, state] of this.followed) {
       if (!state.known && state.round < this.round) {
         state.known = true;
@@ -48,7 +53,10 @@ export class Directories {
   markKnown(person: string): void {
     this.follow(person);
     const state = this.followed.get(person);
-    if (state) state.known = true;
+    if (state && !state.known) {
+      state.known = true;
+      this.learnedDirectly.push(person);
+    }
   }
 
   isKnown(person: string): boolean {
