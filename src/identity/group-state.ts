@@ -72,7 +72,9 @@ export function checkOp(
   if (op.op === 'create') return { ok: false, reason: 'duplicate_create' };
   const actor = members.get(person);
   if (actor === undefined) return { ok: false, reason: 'not_allowed' };
-  if (op.op === 'rekey') return { ok: true };
+  // Whoever commits draws the epoch secret, and with it the table key: not a reader's to hold.
+  if (op.op === 'rekey')
+    return actor === 'reader' ? { ok: false, reason: 'not_allowed' } : { ok: true };
   const member = op.member ?? undefined;
   if (member === undefined) return { ok: false, reason: 'not_allowed' };
   const target = members.get(member);

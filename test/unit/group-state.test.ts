@@ -338,7 +338,7 @@ describe('who may do what (§5.1, §5.6 step 4)', () => {
     assert.equal(state.applied.length, 3);
   });
 
-  test('any member but the owner may leave, and any member may rekey', () => {
+  test('any member but the owner may leave; any member but a reader may rekey', () => {
     const [owner, writer, reader] = [1, 2, 3].map(() => person()) as [Person, Person, Person];
     const c = create(owner);
     const log: GroupOp[] = [c];
@@ -350,15 +350,18 @@ describe('who may do what (§5.1, §5.6 step 4)', () => {
     };
     next(owner, 'add', writer, 'writer');
     next(owner, 'add', reader, 'reader');
+    const writerRekeys = next(writer, 'rekey');
     const readerRekeys = next(reader, 'rekey');
     const writerLeaves = next(writer, 'remove', writer);
     const readerLeaves = next(reader, 'remove', reader);
     const goneRekeys = next(reader, 'rekey');
     const state = groupState(c.group, log, anyone);
     const why = reasons(state);
-    for (const ok of [readerRekeys, writerLeaves, readerLeaves]) {
+    for (const ok of [writerRekeys, writerLeaves, readerLeaves]) {
       assert.equal(why.get(ok.hash), undefined);
     }
+    // A reader committing would draw the epoch secret, and so hold the table key.
+    assert.equal(why.get(readerRekeys.hash), 'not_allowed');
     assert.equal(why.get(goneRekeys.hash), 'not_allowed');
     assert.deepEqual(roles(state), [[owner.text, 'owner']]);
   });
