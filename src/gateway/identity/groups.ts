@@ -336,11 +336,12 @@ export class Groups {
       id: group,
       kind: 'group',
       name: state.name ?? 'group',
-      // Readers and devices that have not received the current keys yet hold no table key:
-      // writes check `role` and `table` first (gateway.ts).
+      // Readers, and devices that have not received the current keys yet, hold no table key:
+      // the table shows its public key only, with no secret, and writes are refused on
+      // `group.writable` before anything would sign with it (gateway.ts).
       table: keys?.table ?? {
         signing: {
-          publicKey: Buffer.alloc(32),
+          publicKey: Buffer.from(state.applied.at(-1)!.epoch.table, 'hex'),
           secretKey: Buffer.alloc(64),
           seed: Buffer.alloc(32),
         },
