@@ -6,7 +6,7 @@ import { h, plural, replace } from '../lib/dom.js';
 import { shortId } from '../lib/identity.js';
 import { icon } from '../lib/icons.js';
 import { busy, postCard } from '../lib/widgets.js';
-import { membersPanel } from './members.js';
+import { invitePeople, membersPanel } from './members.js';
 
 function header(ctx, community) {
   const forkError = h('p.form-error', { role: 'alert' });
@@ -42,37 +42,15 @@ function header(ctx, community) {
   if (community.role) {
     invite = membersPanel(ctx, community);
   } else if (community.private) {
-    const input = h('input', {
-      name: 'to',
-      placeholder: 'p2pid1… identity of the person to invite',
-      autocomplete: 'off',
-      spellcheck: 'false',
-      'data-test': 'invite-input',
-    });
-    const inviteError = h('p.form-error', { role: 'alert' });
+    // A private space of the older kind: its keys, once shared, stay shared.
     const invited = h(
       'ul.invited',
       { 'data-test': 'invited' },
       community.invited.map((who) => h('li', {}, h('code', { title: who }, shortId(who)))),
     );
-    const form = h(
-      'form.invite-form',
-      {
-        onsubmit: (event) => {
-          event.preventDefault();
-          void busy(form, inviteError, async () => {
-            await post(`/forum/api/c/${community.space}/invites`, { to: input.value.trim() });
-            invited.append(
-              h('li', {}, h('code', { title: input.value }, shortId(input.value.trim()))),
-            );
-            ctx.toast('Invitation sent: the keys are sealed to that identity.');
-            input.value = '';
-          });
-        },
-      },
-      input,
-      h('button.primary', { type: 'submit', 'data-test': 'invite-submit' }, 'Invite'),
-    );
+    const form = invitePeople(ctx, community, (to) => {
+      invited.append(h('li', {}, h('code', { title: to }, shortId(to))));
+    });
     invite = h(
       'div.invite',
       {},
@@ -83,7 +61,6 @@ function header(ctx, community) {
         'Invite people by their identity text. Their gateway finds the invitation sealed to them; nobody else can read this community, node operators included.',
       ),
       form,
-      inviteError,
       invited,
     );
   }

@@ -123,33 +123,7 @@ export function membersPanel(ctx, community) {
 
   const reload = async () => apply(await get(`/forum/api/c/${community.space}/members`));
 
-  const inviteForm = () => {
-    const input = h('input', {
-      name: 'to',
-      placeholder: 'p2pid1… identity of the person to invite',
-      autocomplete: 'off',
-      spellcheck: 'false',
-      'data-test': 'invite-input',
-    });
-    const inviteError = h('p.form-error', { role: 'alert' });
-    const form = h(
-      'form.invite-form',
-      {
-        onsubmit: (event) => {
-          event.preventDefault();
-          void busy(form, inviteError, async () => {
-            await post(`/forum/api/c/${community.space}/invites`, { to: input.value.trim() });
-            ctx.toast('Invitation sent: the keys are sealed to that identity.');
-            input.value = '';
-            await reload();
-          });
-        },
-      },
-      input,
-      h('button.primary', { type: 'submit', 'data-test': 'invite-submit' }, 'Invite'),
-    );
-    return h('div', {}, form, inviteError);
-  };
+  const inviteForm = () => invitePeople(ctx, community, reload);
 
   const panel = h(
     'div.invite.members-panel',
@@ -164,4 +138,37 @@ export function membersPanel(ctx, community) {
     errorBox.textContent = error.message;
   });
   return panel;
+}
+
+/**
+ * The form that invites someone by identity text into a private community; `onInvited(to)`
+ * runs once the invitation is out (the panel reloads its list, an old private space lists it).
+ */
+export function invitePeople(ctx, community, onInvited) {
+  const input = h('input', {
+    name: 'to',
+    placeholder: 'p2pid1… identity of the person to invite',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'data-test': 'invite-input',
+  });
+  const inviteError = h('p.form-error', { role: 'alert' });
+  const form = h(
+    'form.invite-form',
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        void busy(form, inviteError, async () => {
+          const to = input.value.trim();
+          await post(`/forum/api/c/${community.space}/invites`, { to });
+          ctx.toast('Invitation sent: the keys are sealed to that identity.');
+          input.value = '';
+          await onInvited(to);
+        });
+      },
+    },
+    input,
+    h('button.primary', { type: 'submit', 'data-test': 'invite-submit' }, 'Invite'),
+  );
+  return h('div', {}, form, inviteError);
 }
