@@ -18,6 +18,7 @@ import {
 import { parseGroupOp, type GroupOp, type Role } from '../../identity/group-op.js';
 import { groupState, type GroupState, type RejectReason } from '../../identity/group-state.js';
 import type { Statement } from '../../identity/statement.js';
+import type { TableKey } from '../../keys/keys.js';
 import type { Space } from '../space.js';
 import type { Directories } from './directories.js';
 import type { CommitPlan } from './commit-plan.js';
@@ -72,6 +73,8 @@ export class Groups {
   private readonly dirty = new Set<string>();
   /** Groups whose records must be read again: the rules that judged them changed. */
   private readonly stale = new Set<string>();
+  private readonly derived = new Map<string, EpochKeys>();
+  private readonly derivedControls = new Map<string, { table: TableKey; reader: BoxKeyPair }>();
 
   constructor(
     private readonly store: IdentityStore,
@@ -228,7 +231,7 @@ export class Groups {
     for (const { id } of this.store.groups()) {
       const seen = new Set<string>();
       for (const secret of this.store.controls(id)) {
-        const keys = controlKeys(id, secret);
+        const keys = this.controlKeysOf(id, secret);
         const key = toHex(keys.table.signing.publicKey);
         if (seen.has(key)) continue;
         seen.add(key);
@@ -264,9 +267,26 @@ export class Groups {
     readerSecret: Buffer;
     controlSecret: Buffer;
   }): EpochKeys {
-    return epoch.epochSecret
-      ? epochKeysFromSecret(epoch.group, epoch.epochSecret)
-      : epochKeysForReader(epoch.group, epoch.readerSecret, epoch.controlSecret);
+    // Derived once per secret: the poller asks for every epoch's keys several times a round.
+    const id = `${epoch.group}:${(epoch.epochSecret ?? epoch.readerSecret).toString('hex')}`;
+    let keys = this.derived.get(id);
+    if (!keys) {
+      keys = epoch.epochSecret
+        ? epochKeysFromSecret(epoch.group, epoch.epochSecret)
+        : epochKeysForReader(epoch.group, epoch.readerSecret, epoch.controlSecret);
+      this.derived.set(id, keys);
+    }
+    return keys;
+  }
+
+  private controlKeysOf(group: string, secret: Buffer): { table: TableKey; reader: BoxKeyPair } {
+    const id = `${group}:${secret.toString('hex')}`;
+    let keys = this.derivedControls.get(id);
+    if (!keys) {
+      keys = controlKeys(group, secret);
+      this.derivedControls.set(id, keys);
+    }
+    return keys;
   }
 
   /** The op that started an epoch, if known. */
