@@ -116,6 +116,15 @@ export function decodeBatchBody(text: string): BatchDecode {
   if (Buffer.byteLength(text) > MAX_BATCH_BODY_BYTES) return refuse('too_large');
   const object = parseJsonObject(text);
   if (!object) return refuse('not_json');
+  return decodeBatchObject(object);
+}
+
+/**
+ * decodeBatchBody for a body already parsed (a decoded statement's bodyObject), without the
+ * byte limit of the text, which the caller has checked. With the shortest operation (48 bytes)
+ * the byte limit binds before the operation count does; the count is checked for parsed input.
+ */
+export function decodeBatchObject(object: Record<string, unknown>): BatchDecode {
   if (!hasExactly(object, ['space', 'batch', 'seen', 'ops'])) return refuse('members');
   const { space, batch, seen, ops } = object;
   if (typeof space !== 'string' || !SPACE_RE.test(space)) return refuse('space');
@@ -194,7 +203,7 @@ export function splitIntoBatches(input: SplitInput): string[] {
   // Size of head(batch) plus the ops joined by commas, kept as a running sum.
   let size = 0;
   const flush = (): void => {
-    const text = head(batch).slice(0, -2) + '[' + pending.join(',') + ']}';
+    const text = head(batch).slice(0, -2) + pending.join(',') + ']}';
     bodies.push(text);
     pending = [];
     batch += 1;
