@@ -57,7 +57,8 @@ export function hasSeen(
   },
   version: { readonly signer: string; readonly batch: number },
 ): boolean {
-  if (seer.signer === version.signer) return seer.batch > version.batch;
+  // A writer has seen its own earlier batches and the earlier ops of the same batch.
+  if (seer.signer === version.signer) return seer.batch >= version.batch;
   return (seer.seen[version.signer] ?? 0) >= version.batch;
 }
 
