@@ -282,9 +282,15 @@ test('a tombstone is compacted once every writer has seen it, and reads do not c
 test('compaction keeps a version the winner has not seen: conflicts stay visible', () => {
   const [a, b] = [new Writer(1000), new Writer(1000)];
   const writers = [a.text, b.text];
-  a.write([['put', 'k', 'a']]);
+  a.write([
+    ['put', 'k', 'a'],
+    ['put', 'd', 'a'],
+  ]);
   b.now = 1001;
-  b.write([['put', 'k', 'b']]);
+  b.write([
+    ['put', 'k', 'b'],
+    ['del', 'd'],
+  ]);
   syncAll([a, b]);
   a.write([['put', 'x', '1']]);
   b.write([['put', 'x', '2']]);
@@ -296,6 +302,38 @@ test('compaction keeps a version the winner has not seen: conflicts stay visible
   state.compact(writers);
   assert.deepEqual(state.conflicts(Buffer.from('k')), conflict);
   assert.equal(text(state.get(Buffer.from('k'))), 'b');
+  // A winning tombstone with a concurrent value stays, or the value would resurface.
+  assert.equal(state.get(Buffer.from('d')), undefined);
+  assert.deepEqual(
+    state.conflicts(Buffer.from('d')).map((v) => [v.signer, text(v)]),
+    [[a.text, 'a']],
+  );
+});
+
+test('two ops on one key at the same clock reading: the later op of the batch wins', () => {
+  const w = new Writer(1000);
+  const hlc = { ms: 1000, counter: 0 };
+  const body = encodeBatchBody({
+    space: SPACE,
+    batch: 1,
+    seen: {},
+    ops: [
+      { type: 'put', key: Buffer.from('k'), value: Buffer.from('first'), hlc },
+      { type: 'put', key: Buffer.from('k'), value: Buffer.from('second'), hlc },
+      { type: 'put', key: Buffer.from('j'), value: Buffer.from('first'), hlc },
+      { type: 'del', key: Buffer.from('j'), hlc },
+    ],
+  });
+  const read = batchFromStatement(
+    signBatch({ person: w.text, signer: w.identity, seq: 1, at: 1000, body }),
+  );
+  assert.ok(read.ok);
+  const state = new KvState(open);
+  state.apply(read.batch);
+  assert.equal(text(state.get(Buffer.from('k'))), 'second');
+  assert.equal(state.get(Buffer.from('j')), undefined);
+  // The earlier op was seen by the later one: no conflict within a batch.
+  assert.deepEqual(state.conflicts(Buffer.from('k')), []);
 });
 
 test('batches from a refused signer, a non-writer, another space or a fork are ignored and counted', () => {
