@@ -322,6 +322,14 @@ test('two ops on one key at the same clock reading: the later op of the batch wi
       { type: 'put', key: Buffer.from('k'), value: Buffer.from('second'), hlc },
       { type: 'put', key: Buffer.from('j'), value: Buffer.from('first'), hlc },
       { type: 'del', key: Buffer.from('j'), hlc },
+      // The clock decides before the op index: the counter counts.
+      {
+        type: 'put',
+        key: Buffer.from('c'),
+        value: Buffer.from('high'),
+        hlc: { ms: 1000, counter: 1 },
+      },
+      { type: 'put', key: Buffer.from('c'), value: Buffer.from('low'), hlc },
     ],
   });
   const read = batchFromStatement(
@@ -332,6 +340,7 @@ test('two ops on one key at the same clock reading: the later op of the batch wi
   state.apply(read.batch);
   assert.equal(text(state.get(Buffer.from('k'))), 'second');
   assert.equal(state.get(Buffer.from('j')), undefined);
+  assert.equal(text(state.get(Buffer.from('c'))), 'high');
   // The earlier op was seen by the later one: no conflict within a batch.
   assert.deepEqual(state.conflicts(Buffer.from('k')), []);
 });
