@@ -43,6 +43,7 @@ export const STATEMENT_KINDS = [
   'link-request',
   'link-answer',
   'record',
+  'kv-batch',
 ] as const;
 export type StatementKind = (typeof STATEMENT_KINDS)[number];
 
