@@ -43,6 +43,8 @@ export const STATEMENT_KINDS = [
   'link-request',
   'link-answer',
   'record',
+  'log-entry',
+  'log-head',
 ] as const;
 export type StatementKind = (typeof STATEMENT_KINDS)[number];
 
