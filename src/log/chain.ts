@@ -180,10 +180,8 @@ function writerChain(writer: string, held: LogEntry[], heldHeads: LogHead[]): Wr
     lastSeq = entry.seq;
     lastHashes = [entry];
   }
-  const verified = held.slice(0, verifiedLength);
-  const pending = held.slice(verifiedLength);
-
-  // Heads: each against the entries at its seq and the next, and against the other heads.
+  // Heads: each against the entries at its seq and the next, and against the other heads
+  // (sorted by claimed hash, so heads of one seq that differ are neighbours).
   const rewrites: Contradiction[] = [];
   const bySeq = new Map<number, LogEntry[]>();
   for (const entry of held) {
@@ -192,26 +190,25 @@ function writerChain(writer: string, held: LogEntry[], heldHeads: LogHead[]): Wr
     else bySeq.set(entry.seq, [entry]);
   }
   heldHeads.sort(bySeqThenHash);
-  const agreeing: LogHead[] = [];
+  const rewrite = (r: Contradiction) => {
+    // Like a fork, a rewrite leaves only what precedes the contradicted seq verified.
+    verifiedLength = Math.min(verifiedLength, r.seq - 1);
+    if (rewrites.length < MAX_REPORTED_PER_WRITER) rewrites.push(r);
+  };
   for (let i = 0; i < heldHeads.length; i++) {
     const head = heldHeads[i]!;
     const other = heldHeads[i - 1];
     const clash = other && headsContradict(other, head);
-    if (clash && rewrites.length < MAX_REPORTED_PER_WRITER) rewrites.push(clash);
-    let contradicted = clash !== undefined;
+    if (clash) rewrite(clash);
     for (const entry of [...(bySeq.get(head.seq) ?? []), ...(bySeq.get(head.seq + 1) ?? [])]) {
       const found = entryAgainstHead(head, entry);
-      if (!found) continue;
-      contradicted = true;
-      if (rewrites.length < MAX_REPORTED_PER_WRITER) rewrites.push(found);
-    }
-    if (
-      !contradicted &&
-      head.seq <= verified.length &&
-      verified[head.seq - 1]!.hash === head.hash
-    ) {
-      agreeing.push(head);
+      if (found) rewrite(found);
     }
   }
+  const verified = held.slice(0, verifiedLength);
+  const pending = held.slice(verifiedLength);
+  const agreeing = heldHeads.filter(
+    (head) => head.seq <= verified.length && verified[head.seq - 1]!.hash === head.hash,
+  );
   return { writer, verified, pending, gaps, forks, rewrites, heads: agreeing };
 }

@@ -206,8 +206,13 @@ describe('head proofs', () => {
     assert.equal(r.first.hash, h.hash);
     assert.equal(r.second.hash, rewritten4.hash);
     assert.deepEqual(c.heads, []);
-    const check = checkHead(readLogHead(h)!, c.verified);
+    // The contradicted entry and what follows it are no longer trusted.
+    assert.deepEqual(seqs(c.verified), [1, 2, 3]);
+    assert.deepEqual(seqs(c.pending), [4]);
+    const served = [main[0]!, main[1]!, rewritten3, rewritten4].map((s) => readLogEntry(s)!);
+    const check = checkHead(readLogHead(h)!, served);
     assert.equal(check.status, 'rewrite');
+    assert.equal(check.status === 'rewrite' && check.evidence.second.hash, rewritten4.hash);
   });
 
   test("an entry right after the head that does not link to the head's hash is a rewrite", () => {
