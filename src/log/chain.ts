@@ -9,6 +9,7 @@
  * Cost: O(n log n) in the number of statements given (one sort per writer, hash lookups).
  * Pure: no I/O. Statements must have verified signatures (decodeStatement or signStatement).
  */
+import type { DeviceState } from '../identity/directory.js';
 import type { Statement } from '../identity/statement.js';
 import { readLogEntry, type LogEntry } from './entry.js';
 import {
@@ -25,6 +26,21 @@ export interface LogPolicy {
   accepts(person: string, signer: string, at: number, seq: number): boolean;
   /** Whether `person` may write to the space (a writer of the group, for instance). */
   mayWrite(person: string): boolean;
+}
+
+/**
+ * The policy of a space whose writers' directories the reader has computed (deviceState, by
+ * canonical person text): a person without a known directory is refused.
+ */
+export function directoryPolicy(
+  directories: ReadonlyMap<string, DeviceState>,
+  mayWrite: (person: string) => boolean,
+): LogPolicy {
+  return {
+    accepts: (person, signer, at, seq) =>
+      directories.get(person)?.accepts(signer, at, seq) ?? false,
+    mayWrite,
+  };
 }
 
 /** Why a statement given to verifyLog was left out. */

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { signStatement, type Statement } from '../../src/identity/statement.js';
 import { generateIdentity, identityText, type Identity } from '../../src/keys/keys.js';
 import { logEntryBody, readLogEntry } from '../../src/log/entry.js';
-import { verifyLog, type LogPolicy } from '../../src/log/chain.js';
+import { directoryPolicy, verifyLog, type LogPolicy } from '../../src/log/chain.js';
+import { certBody, deviceState, revokeBody } from '../../src/identity/directory.js';
 import { checkHead, compareHeads, logHeadBody, readLogHead } from '../../src/log/head.js';
 
 const SPACE = '0123456789abcdef0123456789abcdef';
@@ -325,5 +326,63 @@ describe('admission', () => {
     assert.deepEqual([...report.writers.keys()], [root.text, phone.text, revoked.text].sort());
     assert.equal(report.writers.get(phone.text)!.verified.length, 2);
     assert.equal(report.writers.get(revoked.text)!.verified.length, 2);
+  });
+
+  test('with real directories: a revoked device counts up to its cutoff only', () => {
+    const root = writer();
+    const phone = writer();
+    const cert = signStatement({
+      kind: 'device-cert',
+      person: root.text,
+      signer: root.identity,
+      seq: ++root.counter,
+      at: 1000,
+      body: certBody(phone.text, 'phone'),
+    });
+    const entries: Statement[] = [];
+    for (let seq = 1; seq <= 4; seq++) {
+      entries.push(
+        signStatement({
+          kind: 'log-entry',
+          person: root.text,
+          signer: phone.identity,
+          seq: ++phone.counter,
+          at: 2000 + seq,
+          body: logEntryBody({
+            space: SPACE,
+            log: LOG,
+            seq,
+            prev: entries[seq - 2]?.hash ?? null,
+            data: Buffer.from('p'),
+          }),
+        }),
+      );
+    }
+    // The root had seen the phone's statements up to 2 when it revoked it.
+    const revoke = signStatement({
+      kind: 'device-revoke',
+      person: root.text,
+      signer: root.identity,
+      seq: ++root.counter,
+      at: 3000,
+      body: revokeBody(phone.text, 2),
+    });
+    const before = directoryPolicy(
+      new Map([[root.text, deviceState(root.text, [cert])]]),
+      () => true,
+    );
+    assert.equal(
+      verifyLog(SPACE, LOG, entries, before).writers.get(phone.text)!.verified.length,
+      4,
+    );
+    const after = directoryPolicy(
+      new Map([[root.text, deviceState(root.text, [cert, revoke])]]),
+      () => true,
+    );
+    const report = verifyLog(SPACE, LOG, entries, after);
+    assert.equal(report.refused['not-accepted'], 2);
+    assert.equal(report.writers.get(phone.text)!.verified.length, 2);
+    const unknown = directoryPolicy(new Map(), () => true);
+    assert.equal(verifyLog(SPACE, LOG, entries, unknown).refused['not-accepted'], 4);
   });
 });
