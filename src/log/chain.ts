@@ -11,7 +11,7 @@
  */
 import type { DeviceState } from '../identity/directory.js';
 import type { Statement } from '../identity/statement.js';
-import { readLogEntry, type LogEntry } from './entry.js';
+import { canonicalMemo, readLogEntry, type LogEntry } from './entry.js';
 import {
   entryAgainstHead,
   headsContradict,
@@ -111,11 +111,12 @@ export function verifyLog(
   const entries = new Map<string, LogEntry[]>();
   const heads = new Map<string, LogHead[]>();
   const seen = new Set<string>();
+  const canonical = canonicalMemo();
 
   for (const s of statements) {
     if (seen.has(s.hash)) continue;
     seen.add(s.hash);
-    const item = s.kind === 'log-head' ? readLogHead(s) : readLogEntry(s);
+    const item = s.kind === 'log-head' ? readLogHead(s, canonical) : readLogEntry(s, canonical);
     if (!item) {
       refused['not-log']++;
       continue;
@@ -132,10 +133,8 @@ export function verifyLog(
       refused['not-writer']++;
       continue;
     }
-    const into = 'prev' in item ? entries : heads;
-    const list = into.get(item.writer) as (typeof item)[] | undefined;
-    if (list) list.push(item);
-    else into.set(item.writer, [item] as never);
+    if ('prev' in item) push(entries, item.writer, item);
+    else push(heads, item.writer, item);
   }
 
   const writers = new Map<string, WriterChain>();
@@ -144,6 +143,12 @@ export function verifyLog(
     writers.set(writer, writerChain(writer, entries.get(writer) ?? [], heads.get(writer) ?? []));
   }
   return { space, log, writers, refused };
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 function bySeqThenHash(a: { seq: number; hash: string }, b: { seq: number; hash: string }) {
@@ -199,12 +204,8 @@ function writerChain(writer: string, held: LogEntry[], heldHeads: LogHead[]): Wr
   // Heads: each against the entries at its seq and the next, and against the other heads
   // (sorted by claimed hash, so heads of one seq that differ are neighbours).
   const rewrites: Contradiction[] = [];
-  const bySeq = new Map<number, LogEntry[]>();
-  for (const entry of held) {
-    const list = bySeq.get(entry.seq);
-    if (list) list.push(entry);
-    else bySeq.set(entry.seq, [entry]);
-  }
+  const bySeq = new Map<string, LogEntry[]>();
+  for (const entry of held) push(bySeq, String(entry.seq), entry);
   heldHeads.sort(bySeqThenHash);
   const rewrite = (r: Contradiction) => {
     // Like a fork, a rewrite leaves only what precedes the contradicted seq verified.
@@ -216,7 +217,10 @@ function writerChain(writer: string, held: LogEntry[], heldHeads: LogHead[]): Wr
     const other = heldHeads[i - 1];
     const clash = other && headsContradict(other, head);
     if (clash) rewrite(clash);
-    for (const entry of [...(bySeq.get(head.seq) ?? []), ...(bySeq.get(head.seq + 1) ?? [])]) {
+    for (const entry of [
+      ...(bySeq.get(String(head.seq)) ?? []),
+      ...(bySeq.get(String(head.seq + 1)) ?? []),
+    ]) {
       const found = entryAgainstHead(head, entry);
       if (found) rewrite(found);
     }

@@ -38,6 +38,23 @@ export interface LogEntry {
   readonly hash: string;
 }
 
+/** canonicalIdentity, or a memo of it (see canonicalMemo). */
+export type Canonical = (text: string) => string | undefined;
+
+/**
+ * canonicalIdentity remembered over one verification: a log repeats the same few writer and
+ * person texts in every statement, and decoding one costs two bech32 passes.
+ */
+export function canonicalMemo(): Canonical {
+  const known = new Map<string, string | undefined>();
+  return (text) => {
+    if (known.has(text)) return known.get(text);
+    const canonical = canonicalIdentity(text);
+    known.set(text, canonical);
+    return canonical;
+  };
+}
+
 export function isLogName(name: unknown): name is string {
   if (typeof name !== 'string' || name.length > LOG_NAME_MAX * 2) return false;
   const length = [...name].length;
@@ -98,10 +115,13 @@ export function logEntryBody(input: {
  * limit, lowercase hex); undefined for anything else, including statements of other kinds.
  * The signature must already have been checked (decodeStatement or signStatement).
  */
-export function readLogEntry(s: Statement): LogEntry | undefined {
+export function readLogEntry(
+  s: Statement,
+  canonical: Canonical = canonicalIdentity,
+): LogEntry | undefined {
   if (s.kind !== 'log-entry') return undefined;
-  const writer = canonicalIdentity(s.signer);
-  const person = canonicalIdentity(s.person);
+  const writer = canonical(s.signer);
+  const person = canonical(s.person);
   if (!writer || !person) return undefined;
   const body = parseJsonObject(s.body);
   if (!body || !hasExactly(body, ENTRY_MEMBERS)) return undefined;

@@ -11,7 +11,14 @@
 import { canonicalIdentity } from '../identity/directory.js';
 import { isGroupId } from '../identity/epoch.js';
 import { parseJsonObject, type Statement } from '../identity/statement.js';
-import { hasExactly, isLogName, isLogSeq, isStatementHash, type LogEntry } from './entry.js';
+import {
+  hasExactly,
+  type Canonical,
+  isLogName,
+  isLogSeq,
+  isStatementHash,
+  type LogEntry,
+} from './entry.js';
 
 const HEAD_MEMBERS = ['space', 'log', 'seq', 'hash'] as const;
 
@@ -36,10 +43,13 @@ export function logHeadBody(entry: Pick<LogEntry, 'space' | 'log' | 'seq' | 'has
 }
 
 /** Reads a verified `log-head` statement strictly; undefined for anything else. */
-export function readLogHead(s: Statement): LogHead | undefined {
+export function readLogHead(
+  s: Statement,
+  canonical: Canonical = canonicalIdentity,
+): LogHead | undefined {
   if (s.kind !== 'log-head') return undefined;
-  const writer = canonicalIdentity(s.signer);
-  const person = canonicalIdentity(s.person);
+  const writer = canonical(s.signer);
+  const person = canonical(s.person);
   if (!writer || !person) return undefined;
   const body = parseJsonObject(s.body);
   if (!body || !hasExactly(body, HEAD_MEMBERS)) return undefined;
