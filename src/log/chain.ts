@@ -201,8 +201,8 @@ function writerChain(writer: string, held: LogEntry[], heldHeads: LogHead[]): Wr
     lastSeq = entry.seq;
     lastHashes = [entry];
   }
-  // Heads: each against the entries at its seq and the next, and against the other heads
-  // (sorted by claimed hash, so heads of one seq that differ are neighbours).
+  // Heads: against the entries at their seq and the next, and against each other (sorted
+  // by seq and claimed hash, so heads of one seq that differ are neighbours).
   const rewrites: Contradiction[] = [];
   const bySeq = new Map<string, LogEntry[]>();
   for (const entry of held) push(bySeq, String(entry.seq), entry);
@@ -212,11 +212,17 @@ function writerChain(writer: string, held: LogEntry[], heldHeads: LogHead[]): Wr
     verifiedLength = Math.min(verifiedLength, r.seq - 1);
     if (rewrites.length < MAX_REPORTED_PER_WRITER) rewrites.push(r);
   };
+  // Heads of one seq are neighbours: two different claims there are a rewrite already, and
+  // otherwise one claim per seq is checked against the entries, so each entry is looked at
+  // for at most two seqs however many heads the writer signed.
   for (let i = 0; i < heldHeads.length; i++) {
     const head = heldHeads[i]!;
     const other = heldHeads[i - 1];
-    const clash = other && headsContradict(other, head);
-    if (clash) rewrite(clash);
+    if (other && other.seq === head.seq) {
+      const clash = headsContradict(other, head);
+      if (clash) rewrite(clash);
+      continue;
+    }
     for (const entry of [
       ...(bySeq.get(String(head.seq)) ?? []),
       ...(bySeq.get(String(head.seq + 1)) ?? []),

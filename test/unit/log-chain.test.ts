@@ -255,6 +255,22 @@ describe('head proofs', () => {
     const c = verifyLog(SPACE, LOG, [...mainA, hb.statement]).writers.get(a.text)!;
     assert.deepEqual(c.rewrites, []);
   });
+  test('a writer signing many histories at one seq costs a bounded report', () => {
+    const a = writer();
+    const main = chain(a, 1);
+    const twins = Array.from({ length: 300 }, (_, i) => entry(a, 2, main[0]!.hash, 5, `t${i}`));
+    const heads = twins.map((t) => head(a, t));
+    const started = performance.now();
+    const c = verifyLog(SPACE, LOG, shuffled([...main, ...twins, ...heads], 9)).writers.get(
+      a.text,
+    )!;
+    const ms = performance.now() - started;
+    assert.deepEqual(seqs(c.verified), [1]);
+    assert.equal(c.forks.length, 16);
+    assert.equal(c.rewrites.length, 16);
+    assert.ok(c.rewrites.every((r) => r.reason === 'heads-differ'));
+    assert.ok(ms < 2000, `${ms} ms`);
+  });
 });
 
 describe('admission', () => {
