@@ -44,6 +44,8 @@ export const STATEMENT_KINDS = [
   'link-answer',
   'record',
   'kv-batch',
+  'log-entry',
+  'log-head',
 ] as const;
 export type StatementKind = (typeof STATEMENT_KINDS)[number];
 
