@@ -1,0 +1,213 @@
+/**
+ * The local replica store: an abstract-level 3.x database kept in one SQLite file (docs/kv.md,
+ * "Local replica"). Any Level ecosystem code (sublevels, encodings, iterators) runs on it as it
+ * would on classic-level.
+ */
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { AbstractLevel, type AbstractDatabaseOptions } from 'abstract-level';
+import { clearQuery, type ByteRange } from './range-sql.js';
+import { ReaderPool } from './reader-pool.js';
+import { SqliteIterator, type IteratorOptions } from './sqlite-iterator.js';
+
+/** The on-disk layout's version, kept in `PRAGMA user_version`. */
+export const SQLITE_LEVEL_FORMAT = 1;
+
+/** How hard SQLite syncs to disk on commit (PRAGMA synchronous); WAL makes 'normal' crash-safe. */
+export type SqliteLevelSync = 'off' | 'normal' | 'full' | 'extra';
+
+export interface SqliteLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> {
+  /**
+   * 'normal' (default): a commit survives a process crash; the last commits before a power loss
+   * may be lost, the file is never corrupted. 'full'/'extra': also durable across power loss.
+   */
+  synchronous?: SqliteLevelSync;
+}
+
+interface OpenOptions {
+  createIfMissing: boolean;
+  errorIfExists: boolean;
+}
+
+interface BatchOperation {
+  type: 'put' | 'del';
+  key: Buffer;
+  value?: Buffer;
+}
+
+interface ClearOptions extends ByteRange {
+  reverse: boolean;
+  limit: number;
+}
+
+/** Errors of opening a replica file; abstract-level reports them as the `cause` of LEVEL_DATABASE_NOT_OPEN. */
+export class SqliteLevelOpenError extends Error {
+  constructor(
+    readonly code: 'SQLITE_LEVEL_MISSING' | 'SQLITE_LEVEL_EXISTS' | 'SQLITE_LEVEL_FORMAT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SqliteLevelOpenError';
+  }
+}
+
+type Statements = {
+  get: Database.Statement;
+  has: Database.Statement;
+  put: Database.Statement;
+  del: Database.Statement;
+};
+
+const SYNC_MODES: readonly SqliteLevelSync[] = ['off', 'normal', 'full', 'extra'];
+
+export class SqliteLevel<K = string, V = string> extends AbstractLevel<
+  Buffer | Uint8Array | string,
+  K,
+  V
+> {
+  readonly location: string;
+  private readonly synchronous: SqliteLevelSync;
+  private writer: Database.Database | undefined;
+  private statements: Statements | undefined;
+  private readers: ReaderPool | undefined;
+  private batchWrite: ((operations: BatchOperation[]) => void) | undefined;
+
+  constructor(location: string, options: SqliteLevelOptions<K, V> = {}) {
+    super(
+      {
+        // Keys and values cross into SQLite as BLOBs only: text would sort apart from BLOBs.
+        encodings: { buffer: true },
+        // Reads are synchronous on the writer's connection and iterators read in their own
+        // WAL read transaction, so every read sees the database as of its call.
+        implicitSnapshots: true,
+        explicitSnapshots: false,
+        permanence: true,
+        seek: true,
+        has: true,
+        getSync: true,
+        createIfMissing: true,
+        errorIfExists: true,
+        additionalMethods: {},
+        // getSync is in abstract-level 3's manifest but not yet in level-supports' typings.
+      } as ConstructorParameters<typeof AbstractLevel>[0],
+      options,
+    );
+    if (typeof location !== 'string' || location === '') {
+      throw new TypeError('The first argument location must be a non-empty string');
+    }
+    const synchronous = options.synchronous ?? 'normal';
+    if (!SYNC_MODES.includes(synchronous)) {
+      throw new TypeError(`synchronous must be one of ${SYNC_MODES.join(', ')}`);
+    }
+    this.location = location;
+    this.synchronous = synchronous;
+  }
+
+  async _open(options: OpenOptions): Promise<void> {
+    const exists = existsSync(this.location);
+    if (!exists && !options.createIfMissing) {
+      throw new SqliteLevelOpenError('SQLITE_LEVEL_MISSING', `${this.location} does not exist`);
+    }
+    if (exists && options.errorIfExists) {
+      throw new SqliteLevelOpenError('SQLITE_LEVEL_EXISTS', `${this.location} exists already`);
+    }
+    const db = new Database(this.location);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${this.synchronous}`);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0) {
+        db.exec(
+          'CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID;' +
+            `PRAGMA user_version = ${SQLITE_LEVEL_FORMAT};`,
+        );
+      } else if (version !== SQLITE_LEVEL_FORMAT) {
+        throw new SqliteLevelOpenError(
+          'SQLITE_LEVEL_FORMAT',
+          `${this.location} has replica format ${version}, this version reads ${SQLITE_LEVEL_FORMAT}`,
+        );
+      }
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const statements: Statements = {
+      get: db.prepare('SELECT value FROM kv WHERE key = ?').pluck(),
+      has: db.prepare('SELECT 1 FROM kv WHERE key = ?').pluck(),
+      put: db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)'),
+      del: db.prepare('DELETE FROM kv WHERE key = ?'),
+    };
+    this.writer = db;
+    this.statements = statements;
+    this.readers = new ReaderPool(this.location);
+    this.batchWrite = db.transaction((operations: BatchOperation[]) => {
+      for (const op of operations) {
+        if (op.type === 'put') statements.put.run(op.key, op.value);
+        else statements.del.run(op.key);
+      }
+    });
+  }
+
+  async _close(): Promise<void> {
+    this.readers?.closeAll();
+    this.writer?.close();
+    this.readers = undefined;
+    this.writer = undefined;
+    this.statements = undefined;
+    this.batchWrite = undefined;
+  }
+
+  _getSync(key: Buffer): Buffer | undefined {
+    return this.read(key);
+  }
+
+  async _get(key: Buffer): Promise<Buffer | undefined> {
+    return this.read(key);
+  }
+
+  async _getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    return keys.map((key) => this.read(key));
+  }
+
+  async _has(key: Buffer): Promise<boolean> {
+    return this.statements!.has.get(key) !== undefined;
+  }
+
+  async _hasMany(keys: Buffer[]): Promise<boolean[]> {
+    const has = this.statements!.has;
+    return keys.map((key) => has.get(key) !== undefined);
+  }
+
+  async _put(key: Buffer, value: Buffer): Promise<void> {
+    this.statements!.put.run(key, value);
+  }
+
+  async _del(key: Buffer): Promise<void> {
+    this.statements!.del.run(key);
+  }
+
+  async _batch(operations: BatchOperation[]): Promise<void> {
+    this.batchWrite!(operations);
+  }
+
+  async _clear(options: ClearOptions): Promise<void> {
+    const query = clearQuery(options, options.reverse, options.limit);
+    this.writer!.prepare(query.sql).run(...query.params);
+  }
+
+  _iterator(options: IteratorOptions): SqliteIterator<this, K, V> {
+    const readers = this.readers!;
+    const connection = readers.acquire();
+    return new SqliteIterator(this, options, {
+      prepare: (sql) => readers.prepare(connection, sql),
+      release: () => readers.release(connection),
+    });
+  }
+
+  private read(key: Buffer): Buffer | undefined {
+    const value = this.statements!.get.get(key) as Buffer | null | undefined;
+    if (value === undefined) return undefined;
+    // better-sqlite3 binds a zero-length buffer as NULL; a stored NULL is an empty value.
+    return value ?? Buffer.alloc(0);
+  }
+}
