@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { AbstractIterator } from 'abstract-level';
 import { pageQuery, type ByteRange, type Cursor } from './range-sql.js';
 
-/** Rows fetched per SQL query: what an iterator holds in memory at most (plus one page's values). */
+/** Rows fetched per SQL query by default: what an iterator holds in memory at most. */
 export const PAGE_ROWS = 1000;
 
 export interface IteratorOptions extends ByteRange {
@@ -37,7 +37,12 @@ export class SqliteIterator<TDatabase, K, V> extends AbstractIterator<TDatabase,
   private yielded = 0;
   private lease: ReaderLease | undefined;
 
-  constructor(db: TDatabase, options: IteratorOptions, lease: ReaderLease) {
+  constructor(
+    db: TDatabase,
+    options: IteratorOptions,
+    private readonly pageRows: number,
+    lease: ReaderLease,
+  ) {
     super(db, options as never);
     this.range = { gt: options.gt, gte: options.gte, lt: options.lt, lte: options.lte };
     this.reverse = options.reverse;
@@ -100,8 +105,8 @@ export class SqliteIterator<TDatabase, K, V> extends AbstractIterator<TDatabase,
   private fetchPage(): void {
     // Never read past the limit: abstract-level stops calling at the limit, the query should too.
     const limit = (this as unknown as { limit: number }).limit;
-    const left = Number.isFinite(limit) ? limit - this.yielded : PAGE_ROWS;
-    const size = Math.max(0, Math.min(PAGE_ROWS, left));
+    const left = Number.isFinite(limit) ? limit - this.yielded : this.pageRows;
+    const size = Math.max(0, Math.min(this.pageRows, left));
     if (size === 0) {
       this.exhausted = true;
       this.buffered = [];

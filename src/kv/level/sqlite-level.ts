@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { AbstractLevel, type AbstractDatabaseOptions } from 'abstract-level';
 import { clearQuery, type ByteRange } from './range-sql.js';
 import { ReaderPool } from './reader-pool.js';
-import { SqliteIterator, type IteratorOptions } from './sqlite-iterator.js';
+import { PAGE_ROWS, SqliteIterator, type IteratorOptions } from './sqlite-iterator.js';
 
 /** The on-disk layout's version, kept in `PRAGMA user_version`. */
 export const SQLITE_LEVEL_FORMAT = 1;
@@ -22,6 +22,11 @@ export interface SqliteLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> 
    * may be lost, the file is never corrupted. 'full'/'extra': also durable across power loss.
    */
   synchronous?: SqliteLevelSync;
+  /**
+   * Rows an iterator fetches per SQL query (default 1000, at most 10,000): the bound on what one
+   * iterator holds in memory, in rows.
+   */
+  pageRows?: number;
 }
 
 interface OpenOptions {
@@ -58,6 +63,7 @@ type Statements = {
   del: Database.Statement;
 };
 
+const MAX_PAGE_ROWS = 10_000;
 const SYNC_MODES: readonly SqliteLevelSync[] = ['off', 'normal', 'full', 'extra'];
 
 export class SqliteLevel<K = string, V = string> extends AbstractLevel<
@@ -67,12 +73,15 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
 > {
   readonly location: string;
   private readonly synchronous: SqliteLevelSync;
+  private readonly pageRows: number;
   private writer: Database.Database | undefined;
   private statements: Statements | undefined;
   private readers: ReaderPool | undefined;
   private batchWrite: ((operations: BatchOperation[]) => void) | undefined;
 
   constructor(location: string, options: SqliteLevelOptions<K, V> = {}) {
+    // Only abstract-level's own options go up: it hands them on to open() and its hooks.
+    const { synchronous = 'normal', pageRows = PAGE_ROWS, ...levelOptions } = options;
     super(
       {
         // Keys and values cross into SQLite as BLOBs only: text would sort apart from BLOBs.
@@ -90,17 +99,20 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
         additionalMethods: {},
         // getSync is in abstract-level 3's manifest but not yet in level-supports' typings.
       } as ConstructorParameters<typeof AbstractLevel>[0],
-      options,
+      levelOptions,
     );
     if (typeof location !== 'string' || location === '') {
       throw new TypeError('The first argument location must be a non-empty string');
     }
-    const synchronous = options.synchronous ?? 'normal';
     if (!SYNC_MODES.includes(synchronous)) {
       throw new TypeError(`synchronous must be one of ${SYNC_MODES.join(', ')}`);
     }
+    if (!Number.isSafeInteger(pageRows) || pageRows < 1 || pageRows > MAX_PAGE_ROWS) {
+      throw new TypeError(`pageRows must be an integer from 1 to ${MAX_PAGE_ROWS}`);
+    }
     this.location = location;
     this.synchronous = synchronous;
+    this.pageRows = pageRows;
   }
 
   async _open(options: OpenOptions): Promise<void> {
@@ -198,7 +210,7 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
   _iterator(options: IteratorOptions): SqliteIterator<this, K, V> {
     const readers = this.readers!;
     const connection = readers.acquire();
-    return new SqliteIterator(this, options, {
+    return new SqliteIterator(this, options, this.pageRows, {
       prepare: (sql) => readers.prepare(connection, sql),
       release: () => readers.release(connection),
     });
