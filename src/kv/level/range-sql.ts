@@ -49,11 +49,18 @@ export function rangeWhere(range: ByteRange, reverse: boolean, cursor?: Cursor):
  * One page of a range in key order (or reverse); the page size is bound as the last parameter,
  * after `params`, so that one prepared statement serves every page of the same shape.
  */
-export function pageQuery(range: ByteRange, reverse: boolean, cursor?: Cursor): RangeQuery {
+export function pageQuery(
+  range: ByteRange,
+  reverse: boolean,
+  cursor?: Cursor,
+  withValues = true,
+): RangeQuery {
   const where = rangeWhere(range, reverse, cursor);
   const order = reverse ? 'DESC' : 'ASC';
+  // The key is always read: the next page resumes after it.
+  const columns = withValues ? 'key, value' : 'key';
   return {
-    sql: `SELECT key, value FROM kv ${where.sql} ORDER BY key ${order} LIMIT ?`,
+    sql: `SELECT ${columns} FROM kv ${where.sql} ORDER BY key ${order} LIMIT ?`,
     params: where.params,
   };
 }

@@ -12,7 +12,7 @@ export interface IteratorOptions extends ByteRange {
   limit: number;
 }
 
-type Row = { key: Buffer; value: Buffer | null };
+type Row = { key: Buffer; value?: Buffer | null };
 type Entry = [Buffer | undefined, Buffer | undefined];
 
 /** A read transaction lent by the database: prepared statements on it, and its return. */
@@ -113,7 +113,7 @@ export class SqliteIterator<TDatabase, K, V> extends AbstractIterator<TDatabase,
       this.position = 0;
       return;
     }
-    const query = pageQuery(this.range, this.reverse, this.cursor);
+    const query = pageQuery(this.range, this.reverse, this.cursor, this.wantValues);
     const rows = this.lease!.prepare(query.sql).all(...query.params, size) as Row[];
     this.buffered = rows;
     this.position = 0;

@@ -64,6 +64,10 @@ type Statements = {
 };
 
 const MAX_PAGE_ROWS = 10_000;
+/** The writer connection's page cache, in KiB. */
+const WRITER_CACHE_KIB = 32 * 1024;
+/** Log pages between automatic checkpoints (32 MiB of 4 KiB pages). */
+const WAL_CHECKPOINT_PAGES = 8192;
 const SYNC_MODES: readonly SqliteLevelSync[] = ['off', 'normal', 'full', 'extra'];
 
 export class SqliteLevel<K = string, V = string> extends AbstractLevel<
@@ -127,6 +131,11 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
     try {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.synchronous}`);
+      // SQLite's default page cache (2 MiB) makes writes at random keys miss from ~100,000 keys on.
+      db.pragma(`cache_size = -${WRITER_CACHE_KIB}`);
+      // Checkpoints (with their fsync) every 8,192 log pages rather than 1,000: writes at random
+      // keys dirty a page each, and the default checkpoints every one or two batches of 1,000.
+      db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version === 0) {
         db.exec(
