@@ -113,11 +113,21 @@ test('a replica survives reopening, and refuses a file of another format', async
   raw.pragma('user_version = 99');
   raw.close();
   const other = new SqliteLevel(path);
-  await assert.rejects(other.open(), (err: Error & { code?: string; cause?: Error }) => {
+  type OpenFailure = Error & { code?: string; cause?: Error & { code?: string } };
+  await assert.rejects(other.open(), (err: OpenFailure) => {
     assert.equal(err.code, 'LEVEL_DATABASE_NOT_OPEN');
+    assert.equal(err.cause?.code, 'SQLITE_LEVEL_FORMAT');
     assert.match(err.cause!.message, /replica format 99/);
     return true;
   });
+  await assert.rejects(
+    new SqliteLevel(join(dir, 'absent.sqlite'), { createIfMissing: false }).open(),
+    (err: OpenFailure) => err.cause?.code === 'SQLITE_LEVEL_MISSING',
+  );
+  await assert.rejects(
+    new SqliteLevel(path, { errorIfExists: true }).open(),
+    (err: OpenFailure) => err.cause?.code === 'SQLITE_LEVEL_EXISTS',
+  );
 
   // A batch is one transaction: one bad operation leaves nothing of the others.
   const atomic = new SqliteLevel<string, string>(join(dir, 'atomic.sqlite'));
