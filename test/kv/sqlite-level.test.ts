@@ -58,7 +58,7 @@ test('Level ecosystem code runs unchanged: sublevels, json values, range iterato
   await db.close();
 });
 
-test('iterators page through a large range and keep the snapshot taken at creation', async () => {
+test('iterators and snapshots page through a large range and keep the view taken at creation', async () => {
   const db = new SqliteLevel<string, string>(join(tempDir(), 'pages.sqlite'), { pageRows: 100 });
   const n = 2_500;
   await db.batch(
@@ -66,6 +66,7 @@ test('iterators page through a large range and keep the snapshot taken at creati
   );
   const forward = db.iterator();
   const reverse = db.iterator({ reverse: true, gte: key(1000) });
+  const snapshot = db.snapshot();
   // Writes after creation, between pages and beyond the first page, are not seen.
   await db.del(key(5));
   await db.put(key(1500), 'changed');
@@ -81,6 +82,11 @@ test('iterators page through a large range and keep the snapshot taken at creati
   assert.equal(back.length, n - 1000);
   assert.equal(back[0], key(n - 1));
   assert.equal(back.at(-1), key(1000));
+  // An explicit snapshot serves gets and iterators opened after the writes.
+  assert.equal(await db.get(key(5), { snapshot }), 'v5');
+  assert.equal(await db.get(key(5)), undefined);
+  assert.equal((await db.keys({ snapshot, gte: key(1990) }).all()).length, n - 1990);
+  await snapshot.close();
 
   // A fresh iterator sees the writes; limits and seeks work across page boundaries.
   assert.deepEqual(await db.keys({ limit: 3 }).all(), [key(2000), key(2001), key(2002)]);

@@ -6,9 +6,10 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { AbstractLevel, type AbstractDatabaseOptions } from 'abstract-level';
-import { clearQuery, type ByteRange } from './range-sql.js';
+import { clearQuery, pageQuery, type ByteRange, type Cursor } from './range-sql.js';
 import { ReaderPool } from './reader-pool.js';
 import { PAGE_ROWS, SqliteIterator, type IteratorOptions } from './sqlite-iterator.js';
+import { SqliteSnapshot } from './sqlite-snapshot.js';
 
 /** The on-disk layout's version, kept in `PRAGMA user_version`. */
 export const SQLITE_LEVEL_FORMAT = 1;
@@ -40,7 +41,11 @@ interface BatchOperation {
   value?: Buffer;
 }
 
-interface ClearOptions extends ByteRange {
+interface ReadOptions {
+  snapshot?: unknown;
+}
+
+interface ClearOptions extends ByteRange, ReadOptions {
   reverse: boolean;
   limit: number;
 }
@@ -90,10 +95,10 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
       {
         // Keys and values cross into SQLite as BLOBs only: text would sort apart from BLOBs.
         encodings: { buffer: true },
-        // Reads are synchronous on the writer's connection and iterators read in their own
-        // WAL read transaction, so every read sees the database as of its call.
+        // Reads are synchronous on the writer's connection and iterators and snapshots read in
+        // their own WAL read transaction, so every read sees the database as of its call.
         implicitSnapshots: true,
-        explicitSnapshots: false,
+        explicitSnapshots: true,
         permanence: true,
         seek: true,
         has: true,
@@ -178,24 +183,24 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
     this.batchWrite = undefined;
   }
 
-  _getSync(key: Buffer): Buffer | undefined {
-    return this.read(key);
+  _getSync(key: Buffer, options: ReadOptions): Buffer | undefined {
+    return this.read(key, options);
   }
 
-  async _get(key: Buffer): Promise<Buffer | undefined> {
-    return this.read(key);
+  async _get(key: Buffer, options: ReadOptions): Promise<Buffer | undefined> {
+    return this.read(key, options);
   }
 
-  async _getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
-    return keys.map((key) => this.read(key));
+  async _getMany(keys: Buffer[], options: ReadOptions): Promise<(Buffer | undefined)[]> {
+    return keys.map((key) => this.read(key, options));
   }
 
-  async _has(key: Buffer): Promise<boolean> {
-    return this.statements!.has.get(key) !== undefined;
+  async _has(key: Buffer, options: ReadOptions): Promise<boolean> {
+    return this.lookup('has', options).get(key) !== undefined;
   }
 
-  async _hasMany(keys: Buffer[]): Promise<boolean[]> {
-    const has = this.statements!.has;
+  async _hasMany(keys: Buffer[], options: ReadOptions): Promise<boolean[]> {
+    const has = this.lookup('has', options);
     return keys.map((key) => has.get(key) !== undefined);
   }
 
@@ -212,12 +217,50 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
   }
 
   async _clear(options: ClearOptions): Promise<void> {
-    const query = clearQuery(options, options.reverse, options.limit);
-    this.writer!.prepare(query.sql).run(...query.params);
+    const snapshot = this.snapshotOf(options);
+    if (snapshot === undefined) {
+      const query = clearQuery(options, options.reverse, options.limit);
+      this.writer!.prepare(query.sql).run(...query.params);
+      return;
+    }
+    // The keys to delete are those of the snapshot: read them page by page there and delete
+    // each page on the writer, so memory stays bounded by the page size.
+    let cursor: Cursor | undefined;
+    let left = options.limit < 0 ? Infinity : options.limit;
+    while (left > 0) {
+      const size = Math.min(this.pageRows, left);
+      const query = pageQuery(options, options.reverse, cursor, false);
+      const statement = this.readers!.prepare(snapshot.connection, query.sql);
+      // Not plucked: the statement is shared with key iterators through the pool's cache.
+      const rows = statement.all(...query.params, size) as { key: Buffer }[];
+      const keys = rows.map((row) => row.key);
+      if (keys.length === 0) break;
+      this.batchWrite!(keys.map((key) => ({ type: 'del', key })));
+      left -= keys.length;
+      if (keys.length < size) break;
+      cursor = { key: keys[keys.length - 1]!, inclusive: false };
+    }
   }
 
-  _iterator(options: IteratorOptions): SqliteIterator<this, K, V> {
+  _snapshot(options: { owner?: unknown }): SqliteSnapshot {
     const readers = this.readers!;
+    const connection = readers.acquire();
+    return new SqliteSnapshot({ owner: this, ...options }, connection, () =>
+      readers.release(connection),
+    );
+  }
+
+  _iterator(options: IteratorOptions & ReadOptions): SqliteIterator<this, K, V> {
+    const readers = this.readers!;
+    const snapshot = this.snapshotOf(options);
+    if (snapshot !== undefined) {
+      // The snapshot owns the connection; the iterator only reads on it.
+      const connection = snapshot.connection;
+      return new SqliteIterator(this, options, this.pageRows, {
+        prepare: (sql) => readers.prepare(connection, sql),
+        release: () => undefined,
+      });
+    }
     const connection = readers.acquire();
     return new SqliteIterator(this, options, this.pageRows, {
       prepare: (sql) => readers.prepare(connection, sql),
@@ -225,8 +268,21 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
     });
   }
 
-  private read(key: Buffer): Buffer | undefined {
-    const value = this.statements!.get.get(key) as Buffer | null | undefined;
+  private snapshotOf(options: ReadOptions): SqliteSnapshot | undefined {
+    return options.snapshot instanceof SqliteSnapshot ? options.snapshot : undefined;
+  }
+
+  /** A point lookup on the writer, or on the snapshot's connection when one is given. */
+  private lookup(kind: 'get' | 'has', options: ReadOptions): Database.Statement {
+    const snapshot = this.snapshotOf(options);
+    if (snapshot === undefined) return this.statements![kind];
+    const sql =
+      kind === 'get' ? 'SELECT value FROM kv WHERE key = ?' : 'SELECT 1 FROM kv WHERE key = ?';
+    return this.readers!.prepare(snapshot.connection, sql).pluck();
+  }
+
+  private read(key: Buffer, options: ReadOptions): Buffer | undefined {
+    const value = this.lookup('get', options).get(key) as Buffer | null | undefined;
     if (value === undefined) return undefined;
     // better-sqlite3 binds a zero-length buffer as NULL; a stored NULL is an empty value.
     return value ?? Buffer.alloc(0);
