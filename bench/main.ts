@@ -8,7 +8,7 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity
+ *                     hostile,identity,kv
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -25,6 +25,7 @@ import { health, startBenchNode, type BenchNode } from './lib/node-process.js';
 import { Report } from './lib/report.js';
 import { hostilePeers, reportHostile } from './hostile.js';
 import { identityFigures } from './identity.js';
+import { kvFigures } from './kv.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -52,7 +53,9 @@ const entries = Number(values.entries ?? (quick ? 20_000 : 1_000_000));
 const queryEntries = Number(values['query-entries'] ?? entries);
 const differences = quick ? 200 : 1000;
 const sections = new Set(
-  (values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity').split(','),
+  (values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv').split(
+    ',',
+  ),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
 const storeSections = ['ceiling', 'ingest', 'query', 'sync', 'reconcile', 'peers', 'client'];
@@ -482,6 +485,13 @@ try {
     proxyAB = undefined;
     for (const node of nodes.splice(0)) await node.stop();
     await identityFigures(report, {
+      quick,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+  }
+  if (sections.has('kv')) {
+    await kvFigures(report, {
       quick,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,

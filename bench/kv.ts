@@ -1,0 +1,93 @@
+/**
+ * The key-value replica's local figures (docs/performance.md, "Key-value replica"): gets, batched
+ * puts and iteration on one SqliteLevel file of 100,000 keys, in this process.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { SqliteLevel } from '../src/kv/level/sqlite-level.js';
+import type { Report } from './lib/report.js';
+
+const KEYS = 100_000;
+const BATCH = 1000;
+/** 32-byte keys (hash-like, so inserts land all over the tree) and 100-byte values. */
+const KEY_BYTES = 32;
+const VALUE_BYTES = 100;
+
+export async function kvFigures(
+  report: Report,
+  options: { quick: boolean; scratch: (prefix: string) => string; log: (line: string) => void },
+): Promise<void> {
+  const { quick, scratch, log } = options;
+  const section = 'kv';
+  const runs = quick ? 1 : 3;
+  const gets = quick ? 100_000 : 300_000;
+  const best = { put: 0, get: 0, getSync: 0, iterate: 0, nextv: 0 };
+
+  for (let run = 0; run < runs; run++) {
+    const db = new SqliteLevel<Uint8Array, Uint8Array>(join(scratch('kv-'), 'replica.sqlite'), {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    await db.open();
+    const keys = Array.from({ length: KEYS }, () => randomBytes(KEY_BYTES));
+    const value = randomBytes(VALUE_BYTES);
+
+    let started = performance.now();
+    for (let i = 0; i < KEYS; i += BATCH) {
+      await db.batch(keys.slice(i, i + BATCH).map((key) => ({ type: 'put' as const, key, value })));
+    }
+    best.put = Math.max(best.put, KEYS / ((performance.now() - started) / 1000));
+
+    const order = Array.from({ length: gets }, () => keys[Math.floor(Math.random() * KEYS)]!);
+    started = performance.now();
+    for (const key of order) {
+      if ((await db.get(key)) === undefined) throw new Error('bench: a stored key was not found');
+    }
+    best.get = Math.max(best.get, gets / ((performance.now() - started) / 1000));
+    started = performance.now();
+    for (const key of order) {
+      if (db.getSync(key) === undefined) throw new Error('bench: a stored key was not found');
+    }
+    best.getSync = Math.max(best.getSync, gets / ((performance.now() - started) / 1000));
+
+    started = performance.now();
+    let seen = 0;
+    for await (const key of db.keys()) if (key.length === KEY_BYTES) seen++;
+    if (seen !== KEYS) throw new Error(`bench: iterated ${seen} keys of ${KEYS}`);
+    best.iterate = Math.max(best.iterate, KEYS / ((performance.now() - started) / 1000));
+    started = performance.now();
+    seen = 0;
+    const keysIterator = db.keys();
+    for (let page = await keysIterator.nextv(BATCH); page.length > 0; ) {
+      seen += page.length;
+      page = await keysIterator.nextv(BATCH);
+    }
+    await keysIterator.close();
+    if (seen !== KEYS) throw new Error(`bench: iterated ${seen} keys of ${KEYS}`);
+    best.nextv = Math.max(best.nextv, KEYS / ((performance.now() - started) / 1000));
+    await db.close();
+    log(`kv: run ${run + 1}/${runs} done`);
+  }
+
+  const row = (figure: string, value: number, goal?: number): void =>
+    report.add({
+      section,
+      figure,
+      value: Math.round(value),
+      unit: '/s',
+      ...(goal === undefined ? {} : { goal: `≥ ${goal.toLocaleString('en')}`, met: value >= goal }),
+    });
+  row(
+    `puts in batches of ${BATCH} (${KEYS.toLocaleString('en')} random 32-byte keys)`,
+    best.put,
+    50_000,
+  );
+  row(`gets of random keys out of ${KEYS.toLocaleString('en')} (await db.get)`, best.get, 100_000);
+  row('  … with db.getSync', best.getSync);
+  row(
+    `keys iterated (nextv(${BATCH}) over ${KEYS.toLocaleString('en')} keys)`,
+    best.nextv,
+    500_000,
+  );
+  row('  … one by one with for await (abstract-level calls next() per key)', best.iterate);
+}
