@@ -21,10 +21,18 @@ import type { Statement } from '../../identity/statement.js';
 import type { TableKey } from '../../keys/keys.js';
 import type { Space } from '../space.js';
 import type { Directories } from './directories.js';
-import type { CommitPlan } from './commit-plan.js';
 import type { IdentityStore } from './store.js';
 
 export type MemberRole = Exclude<Role, 'owner'>;
+
+/** What record() keeps of a published commit (commit-plan.ts plans it). */
+export interface CommittedEpoch {
+  readonly group: string;
+  readonly op: Statement;
+  readonly epochSecret: Buffer;
+  readonly epoch: EpochKeys;
+  readonly packages: readonly { readonly to: Buffer }[];
+}
 
 /** A readable or writable space of one epoch, or a control space. */
 export interface Channel {
@@ -384,7 +392,7 @@ export class Groups {
   }
 
   /** Keeps what this gateway committed, once it is on the nodes. */
-  record(plan: CommitPlan, invitedBy: string | null): void {
+  record(plan: CommittedEpoch, invitedBy: string | null): void {
     this.store.transaction(() => {
       this.store.addGroup(plan.group, invitedBy);
       this.store.addStatement(plan.op, plan.group);
