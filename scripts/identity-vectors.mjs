@@ -7,11 +7,7 @@
 //
 //   node scripts/identity-vectors.mjs           write the file if missing, else check it
 //   node scripts/identity-vectors.mjs --force   overwrite (only when the format is meant to change)
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-const root = new URL('..', import.meta.url).pathname;
-const dist = (path) => import(new URL(`../dist/src/${path}`, import.meta.url).href);
+import { dist, writeVectors } from './lib/vector-file.mjs';
 
 const { signingKeyPairFromSeed } = await dist('crypto/ed25519.js');
 const { boxKeyPairFromSecret } = await dist('crypto/x25519.js');
@@ -24,7 +20,6 @@ const { createLinkCode, linkKeys } = await dist('identity/link-code.js');
 const { epochKeysFromSecret, epochPublic, sealPackage, packagePlaintext, encodeGroupKeys } =
   await dist('identity/epoch.js');
 
-const force = process.argv.includes('--force');
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 const fill = (byte, length) => Buffer.alloc(length, byte);
 
@@ -189,20 +184,4 @@ const vectors = {
   group_keys_utf8: groupKeys[0].toString('utf8'),
 };
 
-const path = join(root, 'docs', 'vectors', 'identity.json');
-const text = `${JSON.stringify(vectors, null, 2)}\n`;
-if (existsSync(path) && readFileSync(path, 'utf8') !== text) {
-  if (!force) {
-    console.error(
-      `${path} would change: the identity formats differ from the committed vectors. If the ` +
-        'format is really meant to change, run again with --force.',
-    );
-    process.exit(1);
-  }
-}
-if (!existsSync(path) || readFileSync(path, 'utf8') !== text) {
-  writeFileSync(path, text);
-  console.log(`wrote ${path}`);
-} else {
-  console.log(`${path} is up to date`);
-}
+writeVectors('identity.json', 'identity', vectors);

@@ -7,11 +7,7 @@
 //
 //   node scripts/kv-vectors.mjs           write the file if missing, else check it
 //   node scripts/kv-vectors.mjs --force   overwrite (only when the format is meant to change)
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-const root = new URL('..', import.meta.url).pathname;
-const dist = (path) => import(new URL(`../dist/src/${path}`, import.meta.url).href);
+import { dist, writeVectors } from './lib/vector-file.mjs';
 
 const { signingKeyPairFromSeed } = await dist('crypto/ed25519.js');
 const { boxKeyPairFromSecret } = await dist('crypto/x25519.js');
@@ -21,7 +17,6 @@ const { HLC_ZERO, MAX_SKEW_MS, formatHlc, parseHlc, receive, tick } = await dist
 const { encodeBatchBody, signBatch, batchFromStatement } = await dist('kv/batch.js');
 const { KvState } = await dist('kv/merge.js');
 
-const force = process.argv.includes('--force');
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 const fill = (byte, length) => Buffer.alloc(length, byte);
 
@@ -188,20 +183,4 @@ const vectors = {
   },
 };
 
-const path = join(root, 'docs', 'vectors', 'kv.json');
-const text = `${JSON.stringify(vectors, null, 2)}\n`;
-if (existsSync(path) && readFileSync(path, 'utf8') !== text) {
-  if (!force) {
-    console.error(
-      `${path} would change: the key-value formats differ from the committed vectors. If the ` +
-        'format is really meant to change, run again with --force.',
-    );
-    process.exit(1);
-  }
-}
-if (!existsSync(path) || readFileSync(path, 'utf8') !== text) {
-  writeFileSync(path, text);
-  console.log(`wrote ${path}`);
-} else {
-  console.log(`${path} is up to date`);
-}
+writeVectors('kv.json', 'key-value', vectors);
