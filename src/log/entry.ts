@@ -76,6 +76,25 @@ export function hasExactly(object: Record<string, unknown>, members: readonly st
 }
 
 /** Base64 of at most `max` bytes in its one canonical form (standard alphabet, padded). */
+/**
+ * What a log entry and a head share: the statement's kind, its signer and person in canonical
+ * form, and a body with exactly the given members.
+ */
+export function readStatementBody(
+  s: Statement,
+  kind: 'log-entry' | 'log-head',
+  members: readonly string[],
+  canonical: Canonical,
+): { writer: string; person: string; body: Record<string, unknown> } | undefined {
+  if (s.kind !== kind) return undefined;
+  const writer = canonical(s.signer);
+  const person = canonical(s.person);
+  if (!writer || !person) return undefined;
+  const body = parseJsonObject(s.body);
+  if (!body || !hasExactly(body, members)) return undefined;
+  return { writer, person, body };
+}
+
 function readData(text: unknown, max: number): Buffer | undefined {
   if (typeof text !== 'string' || text.length > Math.ceil(max / 3) * 4) return undefined;
   const bytes = fromBase64(text);
@@ -119,12 +138,9 @@ export function readLogEntry(
   s: Statement,
   canonical: Canonical = canonicalIdentity,
 ): LogEntry | undefined {
-  if (s.kind !== 'log-entry') return undefined;
-  const writer = canonical(s.signer);
-  const person = canonical(s.person);
-  if (!writer || !person) return undefined;
-  const body = parseJsonObject(s.body);
-  if (!body || !hasExactly(body, ENTRY_MEMBERS)) return undefined;
+  const read = readStatementBody(s, 'log-entry', ENTRY_MEMBERS, canonical);
+  if (!read) return undefined;
+  const { writer, person, body } = read;
   const { space, log, seq, prev } = body;
   if (!isGroupId(space) || !isLogName(log) || !isLogSeq(seq)) return undefined;
   if (seq === 1 ? prev !== null : !isStatementHash(prev)) return undefined;

@@ -10,9 +10,9 @@
  */
 import { canonicalIdentity } from '../identity/directory.js';
 import { isGroupId } from '../identity/epoch.js';
-import { parseJsonObject, type Statement } from '../identity/statement.js';
+import type { Statement } from '../identity/statement.js';
 import {
-  hasExactly,
+  readStatementBody,
   type Canonical,
   isLogName,
   isLogSeq,
@@ -47,12 +47,9 @@ export function readLogHead(
   s: Statement,
   canonical: Canonical = canonicalIdentity,
 ): LogHead | undefined {
-  if (s.kind !== 'log-head') return undefined;
-  const writer = canonical(s.signer);
-  const person = canonical(s.person);
-  if (!writer || !person) return undefined;
-  const body = parseJsonObject(s.body);
-  if (!body || !hasExactly(body, HEAD_MEMBERS)) return undefined;
+  const read = readStatementBody(s, 'log-head', HEAD_MEMBERS, canonical);
+  if (!read) return undefined;
+  const { writer, person, body } = read;
   const { space, log, seq, hash } = body;
   if (!isGroupId(space) || !isLogName(log) || !isLogSeq(seq) || !isStatementHash(hash)) {
     return undefined;
