@@ -6,8 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { signingKeyPairFromSeed, verify } from '../../src/crypto/ed25519.js';
 import { deriveKeyPair, setupSender } from '../../src/crypto/hpke.js';
 import { sha256 } from '../../src/crypto/sha256.js';
@@ -35,44 +33,13 @@ import {
   type StatementKind,
 } from '../../src/identity/statement.js';
 import { identityText, tableText, type Identity } from '../../src/keys/keys.js';
-import { repoRoot } from '../helpers/paths.js';
+import { VectorDoc } from '../helpers/vector-doc.js';
 
-const doc: unknown = JSON.parse(
-  readFileSync(join(repoRoot, 'docs', 'vectors', 'identity.json'), 'utf8'),
-);
-
-/** Paths of the values the tests have read (`statement.sig`, `packages.cases.0.key`, …). */
-const read = new Set<string>();
-
-function value(path: string): unknown {
-  let node: unknown = doc;
-  for (const part of path.split('.')) {
-    assert.ok(typeof node === 'object' && node !== null, `no ${path} in the vectors`);
-    node = (node as Record<string, unknown>)[part];
-  }
-  assert.notEqual(node, undefined, `no ${path} in the vectors`);
-  read.add(path);
-  return node;
-}
-
-function str(path: string): string {
-  const v = value(path);
-  assert.equal(typeof v, 'string', path);
-  return v as string;
-}
-
-function num(path: string): number {
-  const v = value(path);
-  assert.equal(typeof v, 'number', path);
-  return v as number;
-}
-
-/** A hex value, which must be lowercase and whole bytes. */
-function bytes(path: string): Buffer {
-  const text = str(path);
-  assert.match(text, /^(?:[0-9a-f]{2})+$/, `${path} is lowercase hex`);
-  return Buffer.from(text, 'hex');
-}
+const vectors = new VectorDoc('identity.json');
+const value = (path: string) => vectors.value(path);
+const str = (path: string) => vectors.str(path);
+const num = (path: string) => vectors.num(path);
+const bytes = (path: string) => vectors.bytes(path);
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -271,15 +238,5 @@ test('identity vectors: key packages sealed with fixed ephemeral keys (§5.4)', 
 });
 
 test('identity vectors: every value of the file was checked', () => {
-  const unread: string[] = [];
-  const walk = (node: unknown, path: string): void => {
-    if (typeof node === 'object' && node !== null) {
-      for (const [key, child] of Object.entries(node)) walk(child, path ? `${path}.${key}` : key);
-      return;
-    }
-    if (path !== 'description' && !read.has(path)) unread.push(path);
-  };
-  walk(doc, '');
-  assert.deepEqual(unread, []);
-  assert.ok(read.size >= 60, `${read.size} values read`);
+  vectors.assertAllRead(60);
 });

@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { boxKeyPairFromSecret } from '../../src/crypto/x25519.js';
 import { decodeStatement, encodeStatement } from '../../src/identity/statement.js';
@@ -23,48 +21,15 @@ import {
 } from '../../src/kv/hlc.js';
 import { KvState, type KvVersion } from '../../src/kv/merge.js';
 import { identityText, type Identity } from '../../src/keys/keys.js';
-import { repoRoot } from '../helpers/paths.js';
+import { VectorDoc } from '../helpers/vector-doc.js';
 
-const doc: unknown = JSON.parse(readFileSync(join(repoRoot, 'docs', 'vectors', 'kv.json'), 'utf8'));
-
-const read = new Set<string>();
-
-function value(path: string): unknown {
-  let node: unknown = doc;
-  for (const part of path.split('.')) {
-    assert.ok(typeof node === 'object' && node !== null, `no ${path} in the vectors`);
-    node = (node as Record<string, unknown>)[part];
-  }
-  assert.notEqual(node, undefined, `no ${path} in the vectors`);
-  read.add(path);
-  return node;
-}
-
-function str(path: string): string {
-  const v = value(path);
-  assert.equal(typeof v, 'string', path);
-  return v as string;
-}
-
-function num(path: string): number {
-  const v = value(path);
-  assert.equal(typeof v, 'number', path);
-  return v as number;
-}
-
-function length(path: string): number {
-  let node: unknown = doc;
-  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
-  assert.ok(Array.isArray(node), path);
-  return node.length;
-}
-
-function keysOf(path: string): string[] {
-  let node: unknown = doc;
-  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
-  assert.ok(typeof node === 'object' && node !== null, path);
-  return Object.keys(node);
-}
+const vectors = new VectorDoc('kv.json');
+const doc = vectors.doc;
+const value = (path: string) => vectors.value(path);
+const str = (path: string) => vectors.str(path);
+const num = (path: string) => vectors.num(path);
+const length = (path: string) => vectors.length(path);
+const keysOf = (path: string) => vectors.keysOf(path);
 
 test('kv vectors: the clock steps', () => {
   assert.equal(num('hlc.max_skew_ms'), MAX_SKEW_MS);
@@ -183,15 +148,5 @@ test('kv vectors: batch bodies, statements and the scenario of docs/kv.md §5', 
 });
 
 test('kv vectors: every value of the file was checked', () => {
-  const unread: string[] = [];
-  const walk = (node: unknown, path: string): void => {
-    if (typeof node === 'object' && node !== null) {
-      for (const [key, child] of Object.entries(node)) walk(child, path ? `${path}.${key}` : key);
-      return;
-    }
-    if (path !== 'description' && !read.has(path)) unread.push(path);
-  };
-  walk(doc, '');
-  assert.deepEqual(unread, []);
-  assert.ok(read.size >= 60, `${read.size} values read`);
+  vectors.assertAllRead(60);
 });
