@@ -18,6 +18,7 @@ import {
   type Role,
 } from '../../src/identity/group-op.js';
 import { groupState, type GroupState } from '../../src/identity/group-state.js';
+import { shuffled } from '../helpers/shuffle.js';
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 const epoch = (): EpochPublic => ({
@@ -102,20 +103,6 @@ function reasons(state: GroupState): Map<string, string> {
 function roles(state: GroupState | ReadonlyMap<string, Role>): [string, Role][] {
   const members = state instanceof Map ? state : (state as GroupState).members;
   return [...members].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-}
-
-/** A small deterministic shuffle (xorshift32), so a failing seed can be replayed. */
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const out = [...items];
-  let x = seed || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const j = (x >>> 0) % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** Same state, field by field, whatever order the operations were given in. */

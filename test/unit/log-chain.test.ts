@@ -6,44 +6,26 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signStatement, type Statement } from '../../src/identity/statement.js';
-import { generateIdentity, identityText, type Identity } from '../../src/keys/keys.js';
 import { logEntryBody, readLogEntry } from '../../src/log/entry.js';
 import { directoryPolicy, verifyLog, type LogPolicy } from '../../src/log/chain.js';
 import { certBody, deviceState, revokeBody } from '../../src/identity/directory.js';
 import { checkHead, compareHeads, logHeadBody, readLogHead } from '../../src/log/head.js';
+import { chainAt, logEntry, writer, type Writer } from '../helpers/log-writers.js';
+import { shuffled } from '../helpers/shuffle.js';
 
 const SPACE = '0123456789abcdef0123456789abcdef';
 const LOG = 'audit';
 
-interface Writer {
-  readonly identity: Identity;
-  readonly text: string;
-  counter: number;
-}
-
-function writer(): Writer {
-  const identity = generateIdentity();
-  return { identity, text: identityText(identity), counter: 0 };
-}
+const WHERE = { space: SPACE, log: LOG };
 
 function entry(w: Writer, seq: number, prev: string | null, at: number, data = `e${seq}`) {
-  return signStatement({
-    kind: 'log-entry',
-    person: w.text,
-    signer: w.identity,
-    seq: ++w.counter,
-    at,
-    body: logEntryBody({ space: SPACE, log: LOG, seq, prev, data: Buffer.from(data) }),
-  });
+  return logEntry(w, WHERE, seq, prev, at, data);
 }
 
 /** `n` chained entries by `w`, one second apart from `start`. */
 function chain(w: Writer, n: number, start = 1_000_000): Statement[] {
-  const out: Statement[] = [];
-  for (let seq = 1; seq <= n; seq++) {
-    out.push(entry(w, seq, out[seq - 2]?.hash ?? null, start + seq * 1000));
-  }
-  return out;
+  const times = Array.from({ length: n }, (_, i) => start + (i + 1) * 1000);
+  return chainAt(w, WHERE, times, (seq) => `e${seq}`);
 }
 
 function head(w: Writer, s: Statement, at = 9_000_000): Statement {
@@ -56,20 +38,6 @@ function head(w: Writer, s: Statement, at = 9_000_000): Statement {
     at,
     body: logHeadBody(e),
   });
-}
-
-/** A deterministic shuffle (xorshift), so a failure can be replayed. */
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const out = [...items];
-  let x = seed | 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const j = (x >>> 0) % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 const seqs = (list: readonly { seq: number }[]) => list.map((e) => e.seq);

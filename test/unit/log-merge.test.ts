@@ -5,10 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signStatement, type Statement } from '../../src/identity/statement.js';
-import { generateIdentity, identityText, type Identity } from '../../src/keys/keys.js';
+import type { Statement } from '../../src/identity/statement.js';
 import { verifyLog } from '../../src/log/chain.js';
-import { logEntryBody } from '../../src/log/entry.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -16,57 +14,15 @@ import {
   readPage,
   type MergedEntry,
 } from '../../src/log/merge.js';
+import { chainAt as chainOf, writer, type Writer } from '../helpers/log-writers.js';
+import { shuffled } from '../helpers/shuffle.js';
 
 const SPACE = 'fedcba9876543210fedcba9876543210';
 const LOG = 'bus';
 
-interface Writer {
-  readonly identity: Identity;
-  readonly text: string;
-  counter: number;
-}
-
-function writer(): Writer {
-  const identity = generateIdentity();
-  return { identity, text: identityText(identity), counter: 0 };
-}
-
 /** A chain by `w` whose entries carry the given clock readings, in seq order. */
 function chainAt(w: Writer, times: readonly number[]): Statement[] {
-  const out: Statement[] = [];
-  times.forEach((at, i) => {
-    const body = logEntryBody({
-      space: SPACE,
-      log: LOG,
-      seq: i + 1,
-      prev: out[i - 1]?.hash ?? null,
-      data: Buffer.from(`${i + 1}`),
-    });
-    out.push(
-      signStatement({
-        kind: 'log-entry',
-        person: w.text,
-        signer: w.identity,
-        seq: ++w.counter,
-        at,
-        body,
-      }),
-    );
-  });
-  return out;
-}
-
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const out = [...items];
-  let x = seed | 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const j = (x >>> 0) % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  return chainOf(w, { space: SPACE, log: LOG }, times, (seq) => `${seq}`);
 }
 
 const view = (statements: readonly Statement[]) => mergedView(verifyLog(SPACE, LOG, statements));
