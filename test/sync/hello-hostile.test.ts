@@ -100,12 +100,14 @@ test("a stranger's hello cannot rewrite the tables of a known peer", async () =>
     const after = peerOf(await syncPeers(victim.url), real.url)!;
     assert.equal(after.tables, 'all', 'the claim replaced the tables the peer itself announced');
     assert.equal(after.source, 'config');
-    // Replication from it still works: an entry put on the real peer arrives by a round.
+    // Replication from it still works: an entry put on the real peer arrives. The real peer
+    // learnt of the victim from the victim's own hello and may push the entry before the round
+    // starts; the round then finds both sides equal, which is a success as well.
     const entry = makeEntry();
     assert.equal((await putFrames(real.url, [entry.bytes])).status, 200);
     const round = await syncRound(victim.url);
     const outcome = round.peers.find((p) => p.url === real.url);
-    assert.equal(outcome?.outcome, 'synced', JSON.stringify(round));
+    assert.ok(['synced', 'equal'].includes(outcome?.outcome ?? ''), JSON.stringify(round));
     assert.equal((await storedIds(victim.url, [toHex(entry.id)])).size, 1);
   } finally {
     await victim.stop();
