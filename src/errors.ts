@@ -74,6 +74,12 @@ export const ERROR_CODES = {
     status: 409,
     message: "the group's keys are being changed: try again shortly",
   },
+  // key-value store and logs (docs/kv.md)
+  bad_kv_op: { status: 400, message: 'a key-value operation is not valid' },
+  kv_batch_too_large: { status: 413, message: 'too many key-value operations in one request' },
+  no_such_key: { status: 404, message: 'no such key' },
+  bad_log: { status: 400, message: 'log name or position is not valid' },
+  log_data_too_large: { status: 413, message: 'a log entry holds at most 32 KiB of data' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -27,6 +27,8 @@ import { registerSpaceRoutes } from './routes/spaces.js';
 import { registerStatusRoutes } from './routes/status.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { registerGroupRoutes } from './routes/groups.js';
+import { registerKvRoutes } from './routes/kv.js';
+import { registerLogRoutes } from './routes/logs.js';
 
 export type GatewayApp = FastifyInstance;
 
@@ -137,6 +139,8 @@ export async function buildGatewayApp(
   registerRecordRoutes(app, gateway);
   registerDeviceRoutes(app, gateway);
   registerGroupRoutes(app, gateway);
+  registerKvRoutes(app, gateway);
+  registerLogRoutes(app, gateway);
   for (const plugin of plugins) await plugin(app, gateway);
   return app;
 }

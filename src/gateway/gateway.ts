@@ -29,6 +29,7 @@ import {
 import { NAME_MAX, secretsSchema, spaceFromSecrets, spaceSecrets, type Space } from './space.js';
 import type { Sessions } from './sessions.js';
 import type { IdentityLayer } from './identity/layer.js';
+import type { KvHub } from './kv/hub.js';
 import { randomBytes } from '../crypto/random.js';
 
 export interface WriteResult {
@@ -83,6 +84,8 @@ export class Gateway {
     readonly apiKey: ApiKey,
     /** Devices, directories and groups (docs/identity.md). */
     readonly identity: IdentityLayer,
+    /** The groups' key-value stores and logs (docs/kv.md §9). */
+    readonly kv: KvHub,
   ) {}
 
   /** The person an identity of this gateway speaks for (itself, unless it is a linked device). */

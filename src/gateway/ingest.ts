@@ -77,6 +77,8 @@ export function ingestEntries(
             );
             if (outcome !== 'stale') counts.records += 1;
           }
+        } else if (plaintext && channel) {
+          layer!.ingestData(channel, entry, plaintext);
         }
       } else if (channel) {
         layer!.ingestChannel(channel, entry);

@@ -169,6 +169,7 @@ export class Poller {
   private async round(): Promise<PollReport> {
     const started = Date.now();
     const totals = { entries: 0, records: 0, invitations: 0, tablesRead: 0 };
+    await this.layer.prepareSinks();
     await Promise.all(
       this.nodes.map(async (status) => {
         try {

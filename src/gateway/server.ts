@@ -18,6 +18,7 @@ import { Poller } from './poller.js';
 import { Sessions } from './sessions.js';
 import { IdentityLayer } from './identity/layer.js';
 import { loadProfile } from './identity/profile.js';
+import { KvHub } from './kv/hub.js';
 
 export interface RunningGateway {
   readonly url: string;
@@ -53,6 +54,8 @@ export async function startGateway(
     log,
     config.pow_threads,
   );
+  const kv = new KvHub(layer, keyring, index, join(config.data_dir, 'kv'), log);
+  layer.addSink(kv);
   const poller = new Poller(keyring, index, layer, {
     nodes: config.nodes,
     intervalMs: config.poll_interval_seconds * 1000,
@@ -71,6 +74,7 @@ export async function startGateway(
     log,
     apiKey,
     layer,
+    kv,
   );
   let app: GatewayApp | undefined;
   try {
@@ -95,6 +99,8 @@ export async function startGateway(
       close: () => {
         closing ??= (async () => {
           await poller.stop();
+          // Closing the replicas ends their watchers, whose open responses would hold the server.
+          await kv.close();
           await started.close();
           index.close();
         })();
@@ -102,6 +108,7 @@ export async function startGateway(
       },
     };
   } catch (error) {
+    await kv.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     index.close();
     throw error;

@@ -34,6 +34,18 @@ import type { ReadChannel } from './channel.js';
 
 export type { ReadChannel };
 
+/**
+ * What else lives in a group's data spaces besides records (the key-value stores and logs):
+ * it gets ready before each poll round, takes the entries that are not records, and hears
+ * which groups changed after the round.
+ */
+export interface DataSink {
+  prepare(): Promise<void>;
+  /** False when the plaintext is not for this sink. Runs inside the index transaction. */
+  ingest(channel: ReadChannel, entry: VerifiedEntry, plaintext: Buffer): boolean;
+  settled(changes: { groups: readonly string[] }): Promise<void>;
+}
+
 /** How long a gateway waits after one rekey of a group before it tries another. */
 const HEAL_PAUSE_MS = 10_000;
 
@@ -45,6 +57,7 @@ export class IdentityLayer {
   private readonly healedAt = new Map<string, { epoch: string; at: number }>();
   private channelCache: Map<string, ReadChannel> | undefined;
   private committing: Promise<unknown> = Promise.resolve();
+  private readonly sinks: DataSink[] = [];
 
   constructor(
     readonly keyring: Keyring,
@@ -147,6 +160,19 @@ export class IdentityLayer {
       this.noteSeq(statement);
     }
     return 'handled';
+  }
+
+  addSink(sink: DataSink): void {
+    this.sinks.push(sink);
+  }
+
+  async prepareSinks(): Promise<void> {
+    for (const sink of this.sinks) await sink.prepare();
+  }
+
+  /** A data-space entry that is not a record: whether a sink took it. */
+  ingestData(channel: ReadChannel, entry: VerifiedEntry, plaintext: Buffer): boolean {
+    return this.sinks.some((sink) => sink.ingest(channel, entry, plaintext));
   }
 
   /** Remembers the highest counter seen from a signer (what a revocation names). */
@@ -479,6 +505,11 @@ export class IdentityLayer {
     await this.heal().catch((error: unknown) =>
       this.log.warn({ err: error }, 'group rekey failed'),
     );
+    for (const sink of this.sinks) {
+      await sink
+        .settled({ groups: stale })
+        .catch((error: unknown) => this.log.warn({ err: error }, 'data space update failed'));
+    }
     return { deferred: this.takeDeferred(learned), stale };
   }
 

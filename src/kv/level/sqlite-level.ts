@@ -61,7 +61,7 @@ export class SqliteLevelOpenError extends Error {
   }
 }
 
-type Statements = {
+export type Statements = {
   get: Database.Statement;
   has: Database.Statement;
   put: Database.Statement;
@@ -83,8 +83,9 @@ export class SqliteLevel<K = string, V = string> extends AbstractLevel<
   readonly location: string;
   private readonly synchronous: SqliteLevelSync;
   private readonly pageRows: number;
-  private writer: Database.Database | undefined;
-  private statements: Statements | undefined;
+  /** The writer connection; a subclass keeps its own tables in the same file through it. */
+  protected writer: Database.Database | undefined;
+  protected statements: Statements | undefined;
   private readers: ReaderPool | undefined;
   private batchWrite: ((operations: BatchOperation[]) => void) | undefined;
 
