@@ -6,11 +6,37 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventually, request } from '../helpers/gateways.js';
+import { get } from 'node:http';
+import { apiKeyOf, eventually, request } from '../helpers/gateways.js';
 import { acceptWelcome, groupView, ok, refresh, startDevice } from '../helpers/identity.js';
 import { spawnNode } from '../helpers/nodes.js';
 
 const enc = encodeURIComponent;
+
+/** The first change event of a gateway's watch stream (Server-Sent Events), within 20 s. */
+function watchOnce(base: string, group: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`/api/spaces/${group}/kv/watch`, base);
+    const req = get(url, { headers: { authorization: `Bearer ${apiKeyOf(base)}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        const match = /event: change\ndata: (.*)\n\n/.exec(text);
+        if (match) {
+          clearTimeout(timer);
+          req.destroy();
+          resolve(JSON.parse(match[1]!));
+        }
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error('no change event within 20 s'));
+    }, 20_000);
+    req.on('error', () => undefined);
+  });
+}
 
 async function value(base: string, group: string, key: string) {
   return request(base, 'GET', `/api/spaces/${group}/kv/value?key=${enc(key)}`);
@@ -27,6 +53,7 @@ test('two persons share a key-value store: values travel, conflicts show, bad in
     return (await groupView(b.url, group)).writable;
   });
 
+  const watching = watchOnce(b.url, group);
   await ok(a.url, 'PUT', `/api/spaces/${group}/kv/value`, { key: 'colour', value: 'blue' });
   await ok(a.url, 'POST', `/api/spaces/${group}/kv/batch`, {
     ops: [
@@ -42,6 +69,8 @@ test('two persons share a key-value store: values travel, conflicts show, bad in
     return answer.status === 200 ? answer.body : undefined;
   });
   assert.equal(seen.value, 'blue');
+  // b's watcher heard of it as a remote change.
+  assert.deepEqual(await watching, { origin: 'remote', keys: ['colour'] });
   assert.equal(seen.person, a.text);
   const range = await ok(b.url, 'GET', `/api/spaces/${group}/kv/range?prefix=list%2F`);
   assert.deepEqual(range.entries, [

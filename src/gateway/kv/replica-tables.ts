@@ -107,6 +107,16 @@ export class ReplicaTables {
       .all() as string[];
   }
 
+  /** The statement texts a signer holds under one number (more than one: a fork). */
+  copies(kind: StoredStatement['kind'], signer: string, number: number, log = ''): string[] {
+    return this.db
+      .prepare(
+        'SELECT statement FROM replica_statements WHERE kind = ? AND log = ? AND signer = ? AND number = ?',
+      )
+      .pluck()
+      .all(kind, log, signer, number) as string[];
+  }
+
   /** The highest number a signer used for a kind (and log); 0 when none. */
   highest(kind: StoredStatement['kind'], signer: string, log = ''): number {
     const n = this.db

@@ -179,6 +179,20 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
     return changed;
   }
 
+  /**
+   * Runs `work` (which changes the in-memory state, then the file) in one transaction. If the
+   * file refuses it (a full disk), the state is rebuilt from the file, so memory never holds
+   * what the file does not.
+   */
+  private commit(work: () => void): void {
+    try {
+      this.writer!.transaction(work)();
+    } catch (error) {
+      this.rebuild();
+      throw error;
+    }
+  }
+
   /** Writes the winners of `keys` into the `kv` table (inside the caller's transaction). */
   private materialize(keys: Iterable<Buffer>): void {
     const { put, del } = this.statements!;
@@ -261,7 +275,7 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
       }),
     );
     const touched = new Map<string, Buffer>();
-    this.writer!.transaction(() => {
+    this.commit(() => {
       for (const statement of statements) {
         const read = batchFromStatement(statement);
         if (!read.ok) throw new Error('a batch this device signed does not read back');
@@ -282,7 +296,7 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
       }
       tables.setMetaValue('clock', formatHlc(this.clock.current));
       this.materialize(touched.values());
-    })();
+    });
     this.emit('change', { origin: 'local', keys: [...touched.values()] } as KvChange);
     this.host.wrote();
     return statements.map((s) => s.hash);
@@ -302,7 +316,7 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
     const { batch } = read;
     const touched = new Map<string, Buffer>();
     let applied = false;
-    this.writer!.transaction(() => {
+    this.commit(() => {
       const added = tables.add({
         hash: statement.hash,
         kind: KV_BATCH_KIND,
@@ -325,13 +339,18 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
         }
       }
       tables.setMetaValue('clock', formatHlc(this.clock.current));
-      // A fork's loser may have written other keys: recompute every key of the batch pair.
+      // A fork withdraws one copy, whose keys may differ from this one's: recompute those too.
+      if (this.state.forks.some((f) => f.signer === batch.signer && f.batch === batch.body.batch)) {
+        for (const copy of tables.copies(KV_BATCH_KIND, batch.signer, batch.body.batch)) {
+          const other = decodeStatement(copy);
+          const read = other ? batchFromStatement(other) : undefined;
+          if (read?.ok)
+            for (const op of read.batch.body.ops) touched.set(op.key.toString('hex'), op.key);
+        }
+      }
       this.materialize(touched.values());
-    })();
+    });
     if (!applied) return false;
-    if (this.state.forks.some((f) => f.signer === batch.signer && f.batch === batch.body.batch)) {
-      this.syncTable();
-    }
     if (++this.sinceCompaction >= COMPACT_EVERY) {
       this.sinceCompaction = 0;
       this.state.compact(this.host.writers());
@@ -383,11 +402,14 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
     };
   }
 
-  /** Changes as they happen, local and remote, until the loop is left or the replica closes. */
-  async *watch(): AsyncGenerator<KvChange> {
+  /**
+   * Changes as they happen, local and remote, until the loop is left, the signal aborts or the
+   * replica closes.
+   */
+  async *watch(options: { signal?: AbortSignal } = {}): AsyncGenerator<KvChange> {
     const queue: KvChange[] = [];
     let wake: (() => void) | undefined;
-    let closed = false;
+    let closed = options.signal?.aborted ?? false;
     const onChange = (change: KvChange): void => {
       queue.push(change);
       wake?.();
@@ -398,6 +420,8 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
     };
     this.on('change', onChange);
     this.once('closing', onClose);
+    // A generator waiting for a change cannot be returned from outside: the signal wakes it.
+    options.signal?.addEventListener('abort', onClose, { once: true });
     try {
       while (!closed) {
         while (queue.length > 0) yield queue.shift()!;
@@ -408,6 +432,7 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
     } finally {
       this.off('change', onChange);
       this.off('closing', onClose);
+      options.signal?.removeEventListener('abort', onClose);
     }
   }
 }

@@ -27,6 +27,7 @@ import { parseBody } from './body.js';
 /** Most operations one request may carry (each batch holds at most 1,000; they all commit together); a body of 256 KiB holds about 10,000 of the smallest. */
 export const MAX_REQUEST_OPS = 5_000;
 const DRAIN_MS = 30_000;
+const PING_MS = 15_000;
 /** Most entries one range page returns. */
 export const MAX_RANGE_LIMIT = 1000;
 
@@ -229,8 +230,14 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
       connection: 'keep-alive',
     });
     out.write(': watching\n\n');
-    const changes = space.replica.watch();
-    request.raw.once('close', () => void changes.return(undefined));
+    const stop = new AbortController();
+    // The response's close, not the request's: a request closes once its (empty) body is read.
+    out.once('close', () => stop.abort());
+    // A comment now and then keeps proxies and idle timers from closing a quiet stream.
+    const ping = setInterval(() => out.write(': ping\n\n'), PING_MS);
+    ping.unref();
+    stop.signal.addEventListener('abort', () => clearInterval(ping), { once: true });
+    const changes = space.replica.watch({ signal: stop.signal });
     for await (const change of changes) {
       const data = JSON.stringify({
         origin: change.origin,
@@ -241,6 +248,7 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
         break;
       }
     }
+    clearInterval(ping);
     out.end();
   });
 }
