@@ -40,6 +40,8 @@ export function checkLogName(name: unknown): string {
 
 export class LogBook extends EventEmitter {
   private readonly cache = new Map<string, Computed>();
+  /** Statements verified once, by hash: a log read after each append must not verify all again. */
+  private readonly verified = new Map<string, Statement>();
 
   constructor(
     readonly space: string,
@@ -145,6 +147,7 @@ export class LogBook extends EventEmitter {
     const item = statement.kind === 'log-head' ? readLogHead(statement) : readLogEntry(statement);
     if (!item || item.space !== this.space) return false;
     const added = this.keep(statement, statement.signer, item.seq, item.log, epoch, false);
+    this.verified.set(statement.hash, statement);
     if (added) this.changed(item.log);
     return added;
   }
@@ -173,8 +176,12 @@ export class LogBook extends EventEmitter {
     const statements: Statement[] = [];
     let judged = 0;
     for (const row of this.tables.all('log', log)) {
-      const statement = decodeStatement(row.statement);
-      if (!statement) continue;
+      let statement = this.verified.get(row.hash);
+      if (!statement) {
+        statement = decodeStatement(row.statement);
+        if (!statement) continue;
+        this.verified.set(row.hash, statement);
+      }
       if (this.host.judge(statement, row.epoch) !== 'accept') {
         judged += 1;
         continue;
