@@ -22,24 +22,32 @@ function failures(tap: string): string[] {
   return out;
 }
 
+async function runSuite(args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [SUITE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const failed = failures(stdout);
+  assert.deepEqual(failed, [], `failing assertions:\n${failed.slice(0, 20).join('\n\n')}`);
+  assert.equal(code, 0, `suite exited ${code}: ${stderr.slice(-2000)}`);
+  const passed = /^# pass\s+(\d+)$/m.exec(stdout);
+  // The suite runs thousands of assertions; a run that stopped early would pass few.
+  assert.ok(
+    passed !== null && Number(passed[1]) > 5000,
+    `too few assertions ran:\n${stdout.slice(-500)}`,
+  );
+}
+
 test(
   'SqliteLevel passes abstract-level’s own test suite, with iterators paging 3 rows at a time',
   { timeout: 120_000 },
-  async () => {
-    const child = spawn(process.execPath, [SUITE, '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    const failed = failures(stdout);
-    assert.deepEqual(failed, [], `failing assertions:\n${failed.slice(0, 20).join('\n\n')}`);
-    assert.equal(code, 0, `suite exited ${code}: ${stderr.slice(-2000)}`);
-    const passed = /^# pass\s+(\d+)$/m.exec(stdout);
-    // The suite runs thousands of assertions; a run that stopped early would pass few.
-    assert.ok(
-      passed !== null && Number(passed[1]) > 5000,
-      `too few assertions ran:\n${stdout.slice(-500)}`,
-    );
-  },
+  () => runSuite(['3']),
+);
+
+test(
+  'the replicated store (every write a signed, merged batch) passes abstract-level’s own test suite',
+  { timeout: 180_000 },
+  () => runSuite(['3', 'replica']),
 );
