@@ -18,7 +18,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/http.js';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
 import { openEntry } from '../../src/entry/open.js';
@@ -27,14 +27,6 @@ import { openBrowser, type BrowserUser } from '../helpers/browser.js';
 import { eventually, newKeyFile, request, spawnForum } from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { tempDir } from '../helpers/tmp.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Every byte a node keeps on disk (database, WAL), as one latin1 string to search. */
 function storedBytes(dataDir: string): string {

@@ -182,6 +182,11 @@ export async function deadUrl(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
+/** A port on 127.0.0.1 that was free a moment ago (to start a process on a known port). */
+export async function freePort(): Promise<number> {
+  return Number(new URL(await deadUrl()).port);
+}
+
 /** Polls `check` until it returns true, at most `timeoutMs`; false if it never did. */
 export async function waitFor(
   check: () => Promise<boolean>,

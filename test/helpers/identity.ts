@@ -35,7 +35,11 @@ export interface Device {
 }
 
 /** A `p2pcloud gateway` process with its own root identity (or a given key file). */
-export async function startDevice(node: string, keyFile?: string): Promise<Device> {
+/** A device's gateway process reading and writing `node` (or each of several nodes). */
+export async function startDevice(
+  node: string | readonly string[],
+  keyFile?: string,
+): Promise<Device> {
   const key = keyFile ?? (await newKeyFile()).path;
   const identity = await loadIdentity(key);
   const dataDir = join(tempDir(), 'gateway');
@@ -44,8 +48,7 @@ export async function startDevice(node: string, keyFile?: string): Promise<Devic
       'gateway',
       '--port',
       '0',
-      '--node',
-      node,
+      ...(typeof node === 'string' ? [node] : node).flatMap((url) => ['--node', url]),
       '--data',
       dataDir,
       '--key',

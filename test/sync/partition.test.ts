@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTcpProxy, type TcpProxy } from '../../tools/tcp-proxy.js';
-import { deadUrl } from '../helpers/http.js';
+import { freePort } from '../helpers/http.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import {
   BASE_ARGS,
@@ -23,10 +23,6 @@ import {
   waitUntil,
   type PeerView,
 } from '../helpers/sync.js';
-
-async function freePort(): Promise<number> {
-  return Number(new URL(await deadUrl()).port);
-}
 
 test('two groups cut apart keep writing, then converge once the links heal', async (t) => {
   // Each node knows exactly one peer, through a proxy: max_peers 1 leaves no room to learn
