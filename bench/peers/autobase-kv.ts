@@ -207,6 +207,7 @@ class WriterProcess {
   private exited: Error | undefined;
   state: ViewState = { keys: 0, hash: null };
   onState: () => void = () => undefined;
+  onExit: (error: Error) => void = () => undefined;
 
   constructor(dir: string, bootstrap?: string) {
     const self = fileURLToPath(import.meta.url);
@@ -223,6 +224,7 @@ class WriterProcess {
     this.child.once('exit', (code, signal) => {
       this.exited = new Error(`autobase writer exited (${signal ?? code})`);
       for (const { reject } of this.waiting.splice(0)) reject(this.exited);
+      this.onExit(this.exited);
     });
   }
 
@@ -314,12 +316,15 @@ export async function autobaseConvergence(options: ConvergenceOptions): Promise<
           resolve(true);
         }
       };
-      first.onState = check;
-      second.onState = check;
-      second.run({ op: 'connect', port }).catch((error: Error) => {
+      const fail = (error: Error): void => {
         clearTimeout(cap);
         reject(error);
-      });
+      };
+      for (const w of writers) {
+        w.onState = check;
+        w.onExit = fail;
+      }
+      second.run({ op: 'connect', port }).catch(fail);
     });
     const seconds = (performance.now() - started) / 1000;
     const keys = Math.min(first.state.keys, second.state.keys);
