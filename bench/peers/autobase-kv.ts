@@ -209,7 +209,12 @@ class WriterProcess {
   onState: () => void = () => undefined;
   onExit: (error: Error) => void = () => undefined;
 
-  constructor(dir: string, bootstrap?: string) {
+  /** `answerMs` bounds the wait for any answer: a writer that takes longer is killed. */
+  constructor(
+    dir: string,
+    bootstrap: string | undefined,
+    private readonly answerMs: number,
+  ) {
     const self = fileURLToPath(import.meta.url);
     const args = [self, 'writer', dir, ...(bootstrap === undefined ? [] : [bootstrap])];
     this.child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -222,26 +227,34 @@ class WriterProcess {
       } else this.waiting.shift()?.resolve(message);
     });
     this.child.once('exit', (code, signal) => {
-      this.exited = new Error(`autobase writer exited (${signal ?? code})`);
+      this.exited ??= new Error(`autobase writer exited (${signal ?? code})`);
       for (const { reject } of this.waiting.splice(0)) reject(this.exited);
       this.onExit(this.exited);
     });
   }
 
   /** The next answer (the first one is the `ready` line). */
-  private next(): Promise<Message> {
-    if (this.exited) return Promise.reject(this.exited);
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  private async next(what: string): Promise<Message> {
+    if (this.exited) throw this.exited;
+    const timer = setTimeout(() => {
+      this.exited ??= new Error(`autobase writer: no answer to ${what} in ${this.answerMs} ms`);
+      this.child.kill('SIGKILL');
+    }, this.answerMs);
+    try {
+      return await new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async ready(): Promise<{ key: string; local: string }> {
-    const message = await this.next();
+    const message = await this.next('start');
     if (message.type !== 'ready') throw new Error(`autobase writer: unexpected ${message.type}`);
     return message;
   }
 
   async run(command: Command): Promise<Record<string, unknown>> {
-    const answer = this.next();
+    const answer = this.next(command.op);
     this.child.stdin!.write(`${JSON.stringify(command)}\n`);
     const message = await answer;
     if (message.type !== 'done' || message.op !== command.op) {
@@ -252,7 +265,7 @@ class WriterProcess {
 
   /** Closes the writer's base and store if it answers within `ms`; kills it in any case. */
   async stop(ms: number): Promise<void> {
-    if (this.exited) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     const timer = setTimeout(() => this.child.kill('SIGKILL'), ms);
     this.run({ op: 'close' }).catch(() => undefined);
@@ -282,12 +295,14 @@ export interface ConvergenceResult {
 export async function autobaseConvergence(options: ConvergenceOptions): Promise<ConvergenceResult> {
   const { perWriter, capMs, scratch } = options;
   const target = 2 * perWriter;
+  // Setting up and the offline writes are not what is measured, but they must end too.
+  const answerMs = Math.max(capMs, 120_000);
   const writers: WriterProcess[] = [];
   try {
-    const first = new WriterProcess(scratch('autobase-1-'));
+    const first = new WriterProcess(scratch('autobase-1-'), undefined, answerMs);
     writers.push(first);
     const { key } = await first.ready();
-    const second = new WriterProcess(scratch('autobase-2-'), key);
+    const second = new WriterProcess(scratch('autobase-2-'), key, answerMs);
     writers.push(second);
     const { local } = await second.ready();
 
