@@ -122,7 +122,7 @@ export async function kvFigures(
   peerRow('keys iterated (createReadStream; p2pcloud: nextv)', bee.keysIterated, best.nextv);
 
   const peer = await convergenceOfAutobase(quick, scratch, log, report);
-  // The p2pcloud figure for the same two-writer workload, measured in this run, goes here.
+  // p2pcloud's time for the same two-writer workload, measured in this run, goes here.
   convergenceRow(report, peer, undefined);
 }
 
@@ -151,13 +151,13 @@ async function convergenceOfAutobase(
 }
 
 /**
- * The convergence row; `p2pcloudSeconds` is p2pcloud's time for the same workload in the same run,
- * when there is one, and gives the ratio.
+ * The convergence row. `p2pcloud` is p2pcloud's time for the same workload in the same run, when
+ * there is one; it gives the ratio only if both converged with the same puts per writer.
  */
 function convergenceRow(
   report: Report,
   peer: ConvergenceResult,
-  p2pcloudSeconds: number | undefined,
+  p2pcloud: { readonly perWriter: number; readonly seconds: number } | undefined,
 ): void {
   const total = (2 * peer.perWriter).toLocaleString('en');
   const outcome = peer.converged
@@ -168,8 +168,8 @@ function convergenceRow(
     figure: `Autobase 7.28.1 + Hyperbee view: 2 writers × ${peer.perWriter.toLocaleString('en')} offline puts, connect → identical views${outcome}`,
     value: peer.seconds,
     unit: 's',
-    ...(peer.converged && p2pcloudSeconds !== undefined
-      ? { ratio: { value: peer.seconds / p2pcloudSeconds, to: '= Autobase / p2pcloud time' } }
+    ...(peer.converged && p2pcloud?.perWriter === peer.perWriter
+      ? { ratio: { value: peer.seconds / p2pcloud.seconds, to: '= Autobase / p2pcloud time' } }
       : {}),
   });
 }
