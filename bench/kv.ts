@@ -1,11 +1,14 @@
 /**
  * The key-value replica's local figures (docs/performance.md, "Key-value replica"): gets, batched
- * puts and iteration on one SqliteLevel file of 100,000 keys, in this process.
+ * puts and iteration on one SqliteLevel file of 100,000 keys, in this process; the same workload
+ * on Hyperbee, and Autobase's two-writer convergence, as the peers measured in the same run.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SqliteLevel } from '../src/kv/level/sqlite-level.js';
 import type { Report } from './lib/report.js';
+import { autobaseConvergence, type ConvergenceResult } from './peers/autobase-kv.js';
+import { hyperbeeFigures } from './peers/hyperbee.js';
 
 const KEYS = 100_000;
 const BATCH = 1000;
@@ -90,4 +93,83 @@ export async function kvFigures(
     500_000,
   );
   row('  … one by one with for await (abstract-level calls next() per key)', best.iterate);
+
+  // Hyperbee: one run, not the best of several (a run takes a minute or two; see the docs).
+  const hyperbeeGets = quick ? 10_000 : 100_000;
+  log(`kv: Hyperbee, ${KEYS} keys, ${hyperbeeGets} gets…`);
+  const bee = await hyperbeeFigures({
+    keys: KEYS,
+    keyBytes: KEY_BYTES,
+    valueBytes: VALUE_BYTES,
+    batch: BATCH,
+    gets: hyperbeeGets,
+    dir: scratch('kv-hyperbee-'),
+  });
+  const peerRow = (figure: string, value: number, ours: number): void =>
+    report.add({
+      section,
+      figure: `Hyperbee 2.27.3: ${figure}`,
+      value: Math.round(value),
+      unit: '/s',
+      ratio: { value: ours / value, to: '= p2pcloud / Hyperbee' },
+    });
+  peerRow(`puts in batches of ${BATCH} (same workload, batch() … flush())`, bee.puts, best.put);
+  peerRow(
+    `gets of random keys (await db.get, ${hyperbeeGets.toLocaleString('en')} gets)`,
+    bee.gets,
+    best.get,
+  );
+  peerRow('keys iterated (createReadStream; p2pcloud: nextv)', bee.keysIterated, best.nextv);
+
+  const peer = await convergenceOfAutobase(quick, scratch, log, report);
+  // p2pcloud's time for the same two-writer workload, measured in this run, goes here.
+  convergenceRow(report, peer, undefined);
+}
+
+/**
+ * Autobase's convergence at the largest of the planned sizes that converges within the cap (only
+ * 2,000 per writer with --quick); attempts that did not converge are noted.
+ */
+async function convergenceOfAutobase(
+  quick: boolean,
+  scratch: (prefix: string) => string,
+  log: (line: string) => void,
+  report: Report,
+): Promise<ConvergenceResult> {
+  const sizes = quick ? [2000] : [50_000, 10_000, 5000];
+  const capMs = quick ? 60_000 : 300_000;
+  let result: ConvergenceResult | undefined;
+  for (const perWriter of sizes) {
+    log(`kv: Autobase, 2 writers × ${perWriter} offline puts, then connected…`);
+    result = await autobaseConvergence({ perWriter, capMs, scratch });
+    if (result.converged) break;
+    report.note(
+      `Autobase 7.28.1 with 2 × ${perWriter.toLocaleString('en')} puts did not converge within ${capMs / 1000} s (${result.keys.toLocaleString('en')} of ${(2 * perWriter).toLocaleString('en')} keys in the slower view)`,
+    );
+  }
+  return result!;
+}
+
+/**
+ * The convergence row. `p2pcloud` is p2pcloud's time for the same workload in the same run, when
+ * there is one; it gives the ratio only if both converged with the same puts per writer.
+ */
+function convergenceRow(
+  report: Report,
+  peer: ConvergenceResult,
+  p2pcloud: { readonly perWriter: number; readonly seconds: number } | undefined,
+): void {
+  const total = (2 * peer.perWriter).toLocaleString('en');
+  const outcome = peer.converged
+    ? ''
+    : `: > ${peer.seconds} s, NOT converged (${peer.keys.toLocaleString('en')} of ${total} keys)`;
+  report.add({
+    section: 'kv',
+    figure: `Autobase 7.28.1 + Hyperbee view: 2 writers × ${peer.perWriter.toLocaleString('en')} offline puts, connect → identical views${outcome}`,
+    value: peer.seconds,
+    unit: 's',
+    ...(peer.converged && p2pcloud?.perWriter === peer.perWriter
+      ? { ratio: { value: peer.seconds / p2pcloud.seconds, to: '= Autobase / p2pcloud time' } }
+      : {}),
+  });
 }
