@@ -65,7 +65,7 @@ export interface ReplicaStatus {
   readonly versions: number;
   readonly batches: number;
   readonly versionVector: Record<string, number>;
-  readonly ignored: Record<Verdict | 'fork' | 'malformed', number>;
+  readonly ignored: Record<Verdict | 'fork' | 'malformed' | 'space', number>;
   readonly forks: readonly { signer: string; batch: number }[];
   readonly outbox: number;
 }
@@ -119,7 +119,8 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
   rebuild(): void {
     const tables = this.tables!;
     this.state = this.emptyState();
-    this.counts = { signer: 0, writer: 0, malformed: 0 };
+    // Malformed batches are counted as they arrive and not kept, so their count is kept apart.
+    this.counts = { signer: 0, writer: 0, malformed: Number(tables.meta('malformed') ?? 0) };
     this.batchCount = 0;
     let clock = parseHlc(tables.meta('clock')) ?? HLC_ZERO;
     for (const row of tables.all(KV_BATCH_KIND)) {
@@ -294,11 +295,12 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
    */
   receive(statement: Statement, epoch: string): boolean {
     const read = batchFromStatement(statement);
+    const tables = this.tables!;
     if (!read.ok) {
       this.counts.malformed += 1;
+      tables.setMetaValue('malformed', String(this.counts.malformed));
       return false;
     }
-    const tables = this.tables!;
     const { batch } = read;
     const touched = new Map<string, Buffer>();
     let applied = false;
@@ -377,7 +379,12 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
       versions: this.state.size,
       batches: this.batchCount,
       versionVector: this.state.versionVector(),
-      ignored: { accept: 0, ...this.counts, fork: this.state.ignored.fork },
+      ignored: {
+        accept: 0,
+        ...this.counts,
+        fork: this.state.ignored.fork,
+        space: this.state.ignored.space,
+      },
       forks: this.state.forks,
       outbox: this.tables!.outboxSize(),
     };
