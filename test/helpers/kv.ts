@@ -73,7 +73,7 @@ export interface KvStatus {
   versions: number;
   batches: number;
   versionVector: Record<string, number>;
-  ignored: Record<'accept' | 'signer' | 'writer' | 'fork' | 'malformed', number>;
+  ignored: Record<'accept' | 'signer' | 'writer' | 'fork' | 'malformed' | 'space', number>;
   forks: { signer: string; batch: number }[];
   outbox: number;
 }
