@@ -26,6 +26,7 @@ import {
   spawnNodeAt,
   type HeldVersion,
 } from '../helpers/kv.js';
+import { shuffled } from '../helpers/shuffle.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const enc = encodeURIComponent;
@@ -132,19 +133,22 @@ test('three devices write offline, reconnect one at a time in a chosen order, an
     expected.set(key, { winner: of[0]!, losers });
   }
 
-  // The node returns on its port with its data; devices reconnect in the order B, A2, A.
+  // The node returns on its port with its data; devices reconnect one at a time, in an order
+  // drawn from a seed (KV_ORDER_SEED replays one).
   node = await spawnNodeAt(port, nodeDir);
-  const order = [b, a2, a];
+  const seed = Number(process.env.KV_ORDER_SEED ?? 1 + Math.floor(Math.random() * 2 ** 30));
+  const order = shuffled([a, a2, b], seed);
+  const run = `seed ${seed}, order ${order.map((d) => names.get(d)).join(' ')}`;
   for (const device of order) {
     await device.restart();
-    await eventually(`${names.get(device)} sends its outbox`, async () => {
+    await eventually(`${names.get(device)} sends its outbox (${run})`, async () => {
       await refresh(device.url);
       return (await kvStatus(device.url, group)).outbox === 0;
     });
   }
   let last = '';
   const stores = await eventually(
-    'every replica holds every batch',
+    `every replica holds every batch (${run})`,
     async () => {
       await refresh(...order.map((d) => d.url));
       const all = await Promise.all(order.map((d) => kvAll(d.url, group)));
@@ -165,7 +169,7 @@ test('three devices write offline, reconnect one at a time in a chosen order, an
   for (const key of contested) {
     const { winner, losers } = expected.get(key)!;
     for (const device of order) {
-      const where = `${key} on ${names.get(device)}`;
+      const where = `${key} on ${names.get(device)} (${run})`;
       const answer = await request(
         device.url,
         'GET',
