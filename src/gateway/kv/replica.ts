@@ -119,17 +119,14 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
   rebuild(): void {
     const tables = this.tables!;
     this.state = this.emptyState();
-    // Malformed batches are counted as they arrive and not kept, so their count is kept apart.
-    this.counts = { signer: 0, writer: 0, malformed: Number(tables.meta('malformed') ?? 0) };
+    // Malformed batches are refused when read and never kept: their count survives.
+    this.counts = { signer: 0, writer: 0, malformed: this.counts.malformed };
     this.batchCount = 0;
     let clock = parseHlc(tables.meta('clock')) ?? HLC_ZERO;
     for (const row of tables.all(KV_BATCH_KIND)) {
       const statement = decodeStatement(row.statement);
       const read = statement ? batchFromStatement(statement) : undefined;
-      if (!read?.ok) {
-        this.counts.malformed += 1;
-        continue;
-      }
+      if (!read?.ok) continue;
       for (const op of read.batch.body.ops) if (compareHlc(op.hlc, clock) > 0) clock = op.hlc;
       this.applyJudged(read.batch, row.epoch);
     }
@@ -295,12 +292,11 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
    */
   receive(statement: Statement, epoch: string): boolean {
     const read = batchFromStatement(statement);
-    const tables = this.tables!;
     if (!read.ok) {
       this.counts.malformed += 1;
-      tables.setMetaValue('malformed', String(this.counts.malformed));
       return false;
     }
+    const tables = this.tables!;
     const { batch } = read;
     const touched = new Map<string, Buffer>();
     let applied = false;
