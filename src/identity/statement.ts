@@ -33,6 +33,12 @@ export const STATEMENT_HASH_DOMAIN = utf8('p2pcloud/v1/statement-hash');
 
 /** Largest body text a statement may carry (it must fit an entry with room to spare). */
 export const MAX_BODY_BYTES = 48 * 1024;
+/**
+ * Largest statement text read. The body travels as a JSON string, where every quote or
+ * backslash takes two bytes and a control character six: a body within MAX_BODY_BYTES (a
+ * key-value batch of small operations is a quarter quotes) may take up to six times its size.
+ */
+const MAX_TEXT_BYTES = 6 * MAX_BODY_BYTES + 4096;
 
 export const STATEMENT_KINDS = [
   'device-cert',
@@ -166,7 +172,7 @@ export function parseJsonObject(text: string): Record<string, unknown> | undefin
 export function decodeStatement(
   input: string | Record<string, unknown>,
 ): (Statement & { bodyObject: Record<string, unknown> }) | undefined {
-  if (typeof input === 'string' && Buffer.byteLength(input) > MAX_BODY_BYTES + 4096) {
+  if (typeof input === 'string' && Buffer.byteLength(input) > MAX_TEXT_BYTES) {
     return undefined;
   }
   const object = typeof input === 'string' ? parseJsonObject(input) : input;

@@ -37,8 +37,13 @@ export interface OpenSpace {
   readonly group: string;
 }
 
+/** An open space and the persons whose directory it met unread while judging. */
+interface HeldSpace extends OpenSpace {
+  readonly unsure: Set<string>;
+}
+
 export class KvHub implements DataSink {
-  private readonly opened = new Map<string, OpenSpace>();
+  private readonly opened = new Map<string, HeldSpace>();
   private readonly opening = new Map<string, Promise<OpenSpace>>();
   private pushing: Promise<void> | undefined;
   private pushAgain = false;
@@ -76,11 +81,12 @@ export class KvHub implements DataSink {
     const text = identityText(actor);
     const file = this.file(actor, group);
     mkdirSync(dirname(file), { recursive: true });
-    const host = this.host(actor, group);
+    const unsure = new Set<string>();
+    const host = this.host(actor, group, unsure);
     const replica = new KvReplica(file, group, host);
     await replica.open();
     const logs = new LogBook(group, replica.database, replica.statementTables, host);
-    const open: OpenSpace = { replica, logs, actor, group };
+    const open: HeldSpace = { replica, logs, actor, group, unsure };
     this.opened.set(`${text}:${group}`, open);
     // Entries of the group read while no replica was open wait under this name (ingest()).
     const parked = this.layer.takeDeferred([parkName(group)]);
@@ -91,7 +97,12 @@ export class KvHub implements DataSink {
     return open;
   }
 
-  private host(actor: Identity, group: string): ReplicaHost {
+  /**
+   * `unsure` collects the persons whose directory had not been read when a held statement was
+   * judged (on open, before the first poll round): such a statement is refused for now and
+   * judged again once the directory is known (settled()).
+   */
+  private host(actor: Identity, group: string, unsure: Set<string>): ReplicaHost {
     const signer = identityText(actor);
     const layer = this.layer;
     return {
@@ -119,7 +130,9 @@ export class KvHub implements DataSink {
       },
       nextSeq: (s) => layer.store.nextSeq(s),
       judge: (w, epoch): Verdict => {
-        if (layer.directories.accepts(w.person, w.signer, w.at, w.seq) !== true) return 'signer';
+        const accepts = layer.directories.accepts(w.person, w.signer, w.at, w.seq);
+        if (accepts === undefined) unsure.add(w.person);
+        if (accepts !== true) return 'signer';
         return layer.groups.mayWrite(group, epoch, w.person, w.at) ? 'accept' : 'writer';
       },
       writers: () => {
@@ -201,7 +214,9 @@ export class KvHub implements DataSink {
     await this.prepare();
     const groups = new Set(changes.groups);
     for (const open of this.opened.values()) {
-      if (!groups.has(open.group)) continue;
+      const learnt = [...open.unsure].every((p) => this.layer.directories.isKnown(p));
+      if (!groups.has(open.group) && !(open.unsure.size > 0 && learnt)) continue;
+      open.unsure.clear();
       open.replica.rebuild();
       open.logs.rejudge();
     }

@@ -65,7 +65,7 @@ export interface ReplicaStatus {
   readonly versions: number;
   readonly batches: number;
   readonly versionVector: Record<string, number>;
-  readonly ignored: Record<Verdict | 'fork' | 'malformed', number>;
+  readonly ignored: Record<Verdict | 'fork' | 'malformed' | 'space', number>;
   readonly forks: readonly { signer: string; batch: number }[];
   readonly outbox: number;
 }
@@ -394,7 +394,12 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
       versions: this.state.size,
       batches: this.batchCount,
       versionVector: this.state.versionVector(),
-      ignored: { accept: 0, ...this.counts, fork: this.state.ignored.fork },
+      ignored: {
+        accept: 0,
+        ...this.counts,
+        fork: this.state.ignored.fork,
+        space: this.state.ignored.space,
+      },
       forks: this.state.forks,
       outbox: this.tables!.outboxSize(),
     };
