@@ -5,7 +5,6 @@
  * sealed into a group's data space as a hostile member would.
  */
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from '../../src/client/client.js';
@@ -16,15 +15,6 @@ import type { TableKey } from '../../src/keys/keys.js';
 import { KV_BATCH_KIND } from '../../src/kv/batch.js';
 import { ok } from './identity.js';
 import { spawnCli, type CliProcess } from './spawn.js';
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** `p2pcloud node` on a fixed port, so that gateways find it again after a restart. */
 export async function spawnNodeAt(port: number, dataDir: string): Promise<CliProcess> {

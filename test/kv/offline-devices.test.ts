@@ -18,7 +18,6 @@ import {
 } from '../helpers/identity.js';
 import {
   compareVersions,
-  freePort,
   heldVersions,
   kvAll,
   kvStatus,
@@ -26,6 +25,7 @@ import {
   spawnNodeAt,
   type HeldVersion,
 } from '../helpers/kv.js';
+import { freePort } from '../helpers/http.js';
 import { shuffled } from '../helpers/shuffle.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -176,9 +176,23 @@ test('three devices write offline, reconnect one at a time in a chosen order, an
         `/api/spaces/${group}/kv/value?key=${enc(key)}`,
       );
       if (winner.value === null) {
-        // A winning delete: the key is gone from every replica.
+        // A winning delete: the key is gone from every replica, and the puts it beat are
+        // still there to see as its conflicts.
         assert.equal(answer.status, 404, where);
         assert.equal(store.has(key), false, where);
+        const versions = (
+          await request(device.url, 'GET', `/api/spaces/${group}/kv/versions?key=${enc(key)}`)
+        ).body as unknown as { winner: Omit<ValueView, 'conflicts'>; conflicts: ValueView[] };
+        assert.deepEqual(
+          [versions.winner.value, versions.winner.hlc, versions.winner.signer],
+          [null, winner.hlc, winner.signer],
+          where,
+        );
+        assert.deepEqual(
+          versions.conflicts.map((c) => [c.value, c.hlc, c.signer, c.batch]),
+          losers.map((l) => [l.value, l.hlc, l.signer, l.batch]),
+          `${where}: the puts the delete beat`,
+        );
         continue;
       }
       assert.equal(answer.status, 200, `${where}: ${JSON.stringify(answer.body)}`);

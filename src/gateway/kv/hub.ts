@@ -214,8 +214,9 @@ export class KvHub implements DataSink {
     await this.prepare();
     const groups = new Set(changes.groups);
     for (const open of this.opened.values()) {
-      const learnt = [...open.unsure].every((p) => this.layer.directories.isKnown(p));
-      if (!groups.has(open.group) && !(open.unsure.size > 0 && learnt)) continue;
+      // One directory read is enough to judge again: those still unread are noted again.
+      const learnt = [...open.unsure].some((p) => this.layer.directories.isKnown(p));
+      if (!groups.has(open.group) && !learnt) continue;
       open.unsure.clear();
       open.replica.rebuild();
       open.logs.rejudge();

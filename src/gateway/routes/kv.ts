@@ -5,6 +5,7 @@
  * on this device and reach the nodes as soon as one answers.
  *
  *   GET    /api/spaces/:space/kv/value?key=K          value, writer, clock and conflicts
+ *   GET    /api/spaces/:space/kv/versions?key=K       the winner (a delete too) and conflicts
  *   PUT    /api/spaces/:space/kv/value                { key, value } → batches written
  *   DELETE /api/spaces/:space/kv/value?key=K
  *   POST   /api/spaces/:space/kv/batch                { ops: [{ type, key, value? }] } atomic
@@ -118,6 +119,20 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
     return {
       key: encode(key, encoding),
       ...versionView(winner, encoding),
+      conflicts: space.replica.conflicts(key).map((v) => versionView(v, encoding)),
+    };
+  });
+
+  // The winner even when it is a delete: the puts a concurrent delete beat are conflicts too,
+  // and a reader must be able to see them (GET value answers no_such_key for a deleted key).
+  app.get('/api/spaces/:space/kv/versions', { config: { query: true } }, async (request) => {
+    const encoding = queryEncoding(request.query as Record<string, unknown>);
+    const space = await open(request);
+    const key = keyOf(request, encoding);
+    const winner = space.replica.winner(key);
+    return {
+      key: encode(key, encoding),
+      winner: winner ? versionView(winner, encoding) : null,
       conflicts: space.replica.conflicts(key).map((v) => versionView(v, encoding)),
     };
   });
