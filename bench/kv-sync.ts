@@ -1,0 +1,131 @@
+/**
+ * Key-value replication figures (docs/performance.md, "Key-value replication"): how long two
+ * devices that wrote apart take to converge once a node answers again, what each operation
+ * costs on the wire and at the node beyond its key and value, and the replicated store's own
+ * local writes, reads and iteration.
+ */
+import { kvConvergence, KEY_BYTES, OPS_PER_REQUEST, VALUE_BYTES } from './lib/kv-convergence.js';
+import { LOCAL_BATCH, LOCAL_KEYS, localReplicaFigures } from './lib/kv-replica-local.js';
+import type { Report } from './lib/report.js';
+
+/** A node's default minimum proof of work (docs/protocol.md §4.6). */
+const NODE_POW_BITS = 16;
+/** The gateways' default poll interval. */
+const POLL_SECONDS = 2;
+
+export interface KvSyncOptions {
+  readonly quick: boolean;
+  readonly scratch: (prefix: string) => string;
+  readonly log: (line: string) => void;
+}
+
+const perSideOf = (quick: boolean): number => (quick ? 5000 : 50_000);
+
+/**
+ * Seconds from a node's return until two replicas that each wrote 50,000 keys apart (5,000
+ * with `quick`) hold all of them, identical: the figure other key-value stores are compared on.
+ */
+export async function kvSyncConvergenceSeconds(options: KvSyncOptions): Promise<number> {
+  const result = await kvConvergence({
+    perSide: perSideOf(options.quick),
+    powBits: NODE_POW_BITS,
+    pollIntervalSeconds: POLL_SECONDS,
+    scratch: options.scratch,
+    log: options.log,
+  });
+  return result.seconds;
+}
+
+/** Adds the section's rows; answers the convergence seconds. */
+export async function kvSyncFigures(report: Report, options: KvSyncOptions): Promise<number> {
+  const { quick, scratch, log } = options;
+  const section = 'kv-sync';
+  const perSide = perSideOf(quick);
+  const ops = 2 * perSide;
+  const n = (x: number): string => x.toLocaleString('en-US');
+
+  const c = await kvConvergence({
+    perSide,
+    powBits: NODE_POW_BITS,
+    pollIntervalSeconds: POLL_SECONDS,
+    scratch,
+    log,
+  });
+  report.add({
+    section,
+    figure: `${n(perSide)} + ${n(perSide)} keys written offline: node back → replicas identical (${c.powBits}-bit work, poll ${c.pollIntervalSeconds} s)`,
+    value: c.seconds,
+    unit: 's',
+    goal: '≤ 5',
+    met: c.seconds <= 5,
+  });
+  report.add({
+    section,
+    figure: '  … until the first replica held every key',
+    value: c.firstSeconds,
+    unit: 's',
+  });
+  report.add({
+    section,
+    figure: `  … offline writes, ${n(OPS_PER_REQUEST)} ops a request, both gateways at once`,
+    value: ops / c.offlineWriteSeconds,
+    unit: 'ops/s',
+  });
+  const payload = ops * (KEY_BYTES + VALUE_BYTES);
+  const wire = c.wire.up + c.wire.down;
+  report.add({
+    section,
+    figure: `wire bytes per op beyond key + value (${KEY_BYTES} + ${VALUE_BYTES} B), gateways ↔ node`,
+    value: (wire - payload) / ops,
+    unit: 'B',
+    goal: '≤ 100',
+    met: (wire - payload) / ops <= 100,
+    ratio: { value: c.wire.down / Math.max(1, c.wire.up), to: 'down / up' },
+  });
+  report.add({
+    section,
+    figure: `node bytes per op beyond key + value (${n(c.node.entries)} entries held)`,
+    value: (c.node.bytes - payload) / ops,
+    unit: 'B',
+    goal: '≤ 100',
+    met: (c.node.bytes - payload) / ops <= 100,
+  });
+  report.add({
+    section,
+    figure: '  … growth of the node’s SQLite files per op, beyond key + value',
+    value: (c.node.fileBytes - payload) / ops,
+    unit: 'B',
+  });
+  report.note(
+    `kv-sync: ${n(ops)} ops; wire ${(c.wire.up / 1e6).toFixed(2)} MB up, ${(c.wire.down / 1e6).toFixed(2)} MB down; node ${(c.node.bytes / 1e6).toFixed(2)} MB in ${c.node.entries} entries, files +${(c.node.fileBytes / 1e6).toFixed(2)} MB; digest ${c.digest.slice(0, 16)}`,
+  );
+
+  const local = await localReplicaFigures({
+    runs: quick ? 1 : 3,
+    gets: quick ? 100_000 : 300_000,
+    powBits: NODE_POW_BITS,
+    powThreads: 1,
+    scratch,
+    log,
+  });
+  const row = (figure: string, value: number, goal: number): void =>
+    report.add({
+      section,
+      figure,
+      value: Math.round(value),
+      unit: '/s',
+      goal: `≥ ${n(goal)}`,
+      met: value >= goal,
+    });
+  row(
+    `KvReplica: puts in batches of ${n(LOCAL_BATCH)} (${n(LOCAL_KEYS)} random 32-byte keys, 100 B values)`,
+    local.putsPerSecond,
+    50_000,
+  );
+  row(`KvReplica: gets of random keys out of ${n(LOCAL_KEYS)}`, local.getsPerSecond, 100_000);
+  row(`KvReplica: keys iterated (nextv(${n(LOCAL_BATCH)}))`, local.keysPerSecond, 500_000);
+  report.note(
+    `kv-sync local: ${n(LOCAL_KEYS)} puts became ${local.statements} signed batches; ${local.outboxAfterPuts} were still in the outbox after the puts`,
+  );
+  return c.seconds;
+}
