@@ -33,6 +33,8 @@ export interface Convergence {
   readonly seconds: number;
   /** Of which: until the first replica held every key. */
   readonly firstSeconds: number;
+  /** Of which: until both outboxes were empty (every batch stamped, sealed and on the node). */
+  readonly uploadedSeconds: number;
   /** Bytes both proxies forwarded, both ways, from the node's return to convergence. */
   readonly wire: { up: number; down: number };
   /** Entries and their bytes the node holds for the writes (its /health, after minus before). */
@@ -200,6 +202,7 @@ export async function kvConvergence(options: {
     const back = performance.now();
     log(`  kv-sync: node back on port ${port}; waiting for both replicas…`);
     let firstAt: number | undefined;
+    let uploadedAt: number | undefined;
     let wire = { up: 0, down: 0 };
     let settledAt = 0;
     let digest = '';
@@ -209,6 +212,9 @@ export async function kvConvergence(options: {
         const now = await Promise.all(gateways.map((g) => status(g, group)));
         if (firstAt === undefined && now.some((s) => s.keys === total)) {
           firstAt = performance.now();
+        }
+        if (uploadedAt === undefined && now.every((s) => s.outbox === 0)) {
+          uploadedAt = performance.now();
         }
         if (!now.every((s) => s.keys === total && s.outbox === 0)) return undefined;
         const at = performance.now();
@@ -239,6 +245,7 @@ export async function kvConvergence(options: {
       offlineWriteSeconds,
       seconds: (settledAt - back) / 1000,
       firstSeconds: ((firstAt ?? settledAt) - back) / 1000,
+      uploadedSeconds: ((uploadedAt ?? settledAt) - back) / 1000,
       wire,
       node: {
         entries: after.entries - before.entries,

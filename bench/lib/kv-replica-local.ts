@@ -4,7 +4,12 @@
  * as an abstract-level database: batched puts (each one signed batches, the changed winners and
  * the outbox committed in one transaction), gets and iteration. The same sizes as the bare
  * SqliteLevel figures of bench/kv.ts: 100,000 random 32-byte keys, 100-byte values, batches of
- * 1,000. The outbox goes to the node meanwhile, as on any device (stamped on `powThreads`).
+ * 1,000.
+ *
+ * Two ways: `alone`, the store's own cost: the node asks no proof of work and is cut off (a TCP
+ * proxy that drops every connection) once the group exists, so the outbox only waits; and
+ * `draining`, as a device runs: the node asks its default work and the outbox is stamped (on
+ * `powThreads`), sealed and sent while the puts, gets and iteration go on.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -13,6 +18,7 @@ import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { startGateway } from '../../src/gateway/server.js';
 import { saveIdentity } from '../../src/keys/key-file.js';
 import { generateIdentity } from '../../src/keys/keys.js';
+import { startTcpProxy } from '../../tools/tcp-proxy.js';
 import { startBenchNode } from './node-process.js';
 
 export const LOCAL_KEYS = 100_000;
@@ -35,6 +41,7 @@ const view = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 export async function localReplicaFigures(options: {
   runs: number;
   gets: number;
+  mode: 'alone' | 'draining';
   powBits: number;
   powThreads: number;
   scratch: (prefix: string) => string;
@@ -42,9 +49,11 @@ export async function localReplicaFigures(options: {
 }): Promise<LocalReplicaFigures> {
   const best = { put: 0, get: 0, iterate: 0, statements: 0, outbox: 0 };
   for (let run = 0; run < options.runs; run++) {
+    const alone = options.mode === 'alone';
     const node = await startBenchNode([], options.scratch('kvl-node-'), {
-      minPowBits: options.powBits,
+      minPowBits: alone ? 0 : options.powBits,
     });
+    const proxy = await startTcpProxy(node.port);
     try {
       const dir = options.scratch('kvl-gw-');
       const identity = generateIdentity();
@@ -55,7 +64,7 @@ export async function localReplicaFigures(options: {
           port: 0,
           data_dir: join(dir, 'data'),
           key_file: keyFile,
-          nodes: [node.url],
+          nodes: [proxy.url],
           pow_threads: options.powThreads,
           log_level: 'silent',
         }),
@@ -73,6 +82,7 @@ export async function localReplicaFigures(options: {
         if (!created.ok) throw new Error(`create group: HTTP ${created.status}`);
         const group = ((await created.json()) as { id: string }).id;
         const { replica } = await running.gateway.kv.space(identity, group);
+        if (alone) proxy.cut();
 
         const keys = Array.from({ length: LOCAL_KEYS }, () => randomBytes(KEY_BYTES));
         const value = randomBytes(VALUE_BYTES);
@@ -116,14 +126,15 @@ export async function localReplicaFigures(options: {
         best.statements = status.batches;
         best.outbox = status.outbox;
         options.log(
-          `  kv-sync local: run ${run + 1}/${options.runs}: ${Math.round(LOCAL_KEYS / putSeconds)} puts/s, ${status.batches} statements, ${status.outbox} still in the outbox`,
+          `  kv-sync local (${options.mode}): run ${run + 1}/${options.runs}: ${Math.round(LOCAL_KEYS / putSeconds)} puts/s, ${status.batches} statements, ${status.outbox} still in the outbox`,
         );
       } finally {
-        // Without its node the outbox stops at once instead of draining first.
-        await node.stop();
+        // Cut off, the outbox stops at once instead of draining before the gateway closes.
+        proxy.cut();
         await running.close();
       }
     } finally {
+      await proxy.close();
       await node.stop();
     }
   }
