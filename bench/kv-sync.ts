@@ -74,6 +74,13 @@ export async function kvSyncFigures(report: Report, options: KvSyncOptions): Pro
   });
   report.add({
     section,
+    figure: '  … CPU of both gateways meanwhile (all threads)',
+    value: c.gatewayCpuSeconds,
+    unit: 's',
+    ratio: { value: c.gatewayCpuSeconds / (2 * c.seconds), to: 'of 2 cores over that time' },
+  });
+  report.add({
+    section,
     figure: `  … offline writes, ${n(OPS_PER_REQUEST)} ops a request, both gateways at once`,
     value: ops / c.offlineWriteSeconds,
     unit: 'ops/s',

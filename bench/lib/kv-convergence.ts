@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startTcpProxy, type TcpProxy } from '../../tools/tcp-proxy.js';
 import { startBenchGateway, ok, type BenchGateway } from './gateway-process.js';
 import { health, startBenchNode, type BenchNode } from './node-process.js';
+import { cpuMs } from './proc.js';
 
 /** Keys are `a/000001` … (8 bytes), values 32 ASCII bytes, sent as UTF-8 text. */
 export const KEY_BYTES = 8;
@@ -35,6 +36,8 @@ export interface Convergence {
   readonly firstSeconds: number;
   /** Of which: until both outboxes were empty (every batch stamped, sealed and on the node). */
   readonly uploadedSeconds: number;
+  /** CPU seconds both gateway processes spent (all threads) from the node's return to convergence. */
+  readonly gatewayCpuSeconds: number;
   /** Bytes both proxies forwarded, both ways, from the node's return to convergence. */
   readonly wire: { up: number; down: number };
   /** Entries and their bytes the node holds for the writes (its /health, after minus before). */
@@ -198,6 +201,8 @@ export async function kvConvergence(options: {
     }
 
     for (const proxy of proxies) proxy.reset();
+    const cpuOf = (): number => gateways.reduce((sum, g) => sum + cpuMs(g.child.pid!), 0);
+    const cpuBefore = cpuOf();
     node = await startBenchNode(['--port', String(port)], nodeDir, { minPowBits: powBits });
     const back = performance.now();
     log(`  kv-sync: node back on port ${port}; waiting for both replicas…`);
@@ -205,6 +210,7 @@ export async function kvConvergence(options: {
     let uploadedAt: number | undefined;
     let wire = { up: 0, down: 0 };
     let settledAt = 0;
+    let cpuAtSettled = 0;
     let digest = '';
     await until(
       'both replicas to converge',
@@ -228,6 +234,7 @@ export async function kvConvergence(options: {
           return undefined;
         }
         settledAt = at;
+        cpuAtSettled = cpuOf();
         wire = bytes;
         digest = digests[0]!.digest;
         return true;
@@ -246,6 +253,7 @@ export async function kvConvergence(options: {
       seconds: (settledAt - back) / 1000,
       firstSeconds: ((firstAt ?? settledAt) - back) / 1000,
       uploadedSeconds: ((uploadedAt ?? settledAt) - back) / 1000,
+      gatewayCpuSeconds: (cpuAtSettled - cpuBefore) / 1000,
       wire,
       node: {
         entries: after.entries - before.entries,
