@@ -155,6 +155,16 @@ export async function kvSyncFigures(report: Report, options: KvSyncOptions): Pro
     local.bare.putsPerSecond,
     50_000,
   );
+  report.add({
+    section,
+    figure: '  … CPU per put (this process, user + system; least of the runs)',
+    value: local.replica.cpuMicrosPerPut,
+    unit: 'µs',
+    ratio: {
+      value: local.replica.cpuMicrosPerPut / local.bare.cpuMicrosPerPut,
+      to: `bare SqliteLevel (${local.bare.cpuMicrosPerPut.toFixed(1)} µs)`,
+    },
+  });
   row(
     `KvReplica: gets of random keys out of ${n(LOCAL_KEYS)}`,
     local.replica.getsPerSecond,
