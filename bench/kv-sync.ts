@@ -81,6 +81,12 @@ export async function kvSyncFigures(report: Report, options: KvSyncOptions): Pro
   });
   report.add({
     section,
+    figure: `  … gateways' CPU per entry sent while converging (${c.node.entries} entries)`,
+    value: (c.gatewayCpuSeconds * 1000) / c.node.entries,
+    unit: 'ms',
+  });
+  report.add({
+    section,
     figure: `  … offline writes, ${n(OPS_PER_REQUEST)} ops a request, both gateways at once`,
     value: ops / c.offlineWriteSeconds,
     unit: 'ops/s',
@@ -99,7 +105,13 @@ export async function kvSyncFigures(report: Report, options: KvSyncOptions): Pro
   });
   report.add({
     section,
-    figure: '  … the same stamp inline on one thread',
+    figure: '  … its CPU (all threads)',
+    value: stamp.workersCpuMs,
+    unit: 'ms',
+  });
+  report.add({
+    section,
+    figure: `  … the same stamp inline on one thread (CPU ${stamp.inlineCpuMs.toFixed(1)} ms)`,
     value: stamp.inlineMs,
     unit: 'ms',
   });
