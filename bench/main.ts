@@ -8,7 +8,7 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity,kv
+ *                     hostile,identity,kv,kv-sync
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -26,6 +26,7 @@ import { Report } from './lib/report.js';
 import { hostilePeers, reportHostile } from './hostile.js';
 import { identityFigures } from './identity.js';
 import { kvFigures } from './kv.js';
+import { kvSyncFigures } from './kv-sync.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -53,9 +54,9 @@ const entries = Number(values.entries ?? (quick ? 20_000 : 1_000_000));
 const queryEntries = Number(values['query-entries'] ?? entries);
 const differences = quick ? 200 : 1000;
 const sections = new Set(
-  (values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv').split(
-    ',',
-  ),
+  (
+    values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync'
+  ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
 const storeSections = ['ceiling', 'ingest', 'query', 'sync', 'reconcile', 'peers', 'client'];
@@ -492,6 +493,16 @@ try {
   }
   if (sections.has('kv')) {
     await kvFigures(report, {
+      quick,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+  }
+  if (sections.has('kv-sync')) {
+    await proxyAB?.close();
+    proxyAB = undefined;
+    for (const node of nodes.splice(0)) await node.stop();
+    await kvSyncFigures(report, {
       quick,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,
