@@ -265,7 +265,12 @@ function note(given: Map<string, number>, entry: LogEntry): void {
   if (entry.seq > (given.get(entry.writer) ?? 0)) given.set(entry.writer, entry.seq);
 }
 
-async function* follow(
+/**
+ * Sets up at once, not at the first `next()`: what arrives between the call and the first
+ * `next()` is given too. Leaving the loop (or `return()` before it started) removes the
+ * listeners.
+ */
+function follow(
   open: OpenSpace,
   name: string,
   options: FollowOptions,
@@ -288,33 +293,44 @@ async function* follow(
     dirty = true;
     wake?.();
   };
-  const onStop = (): void => {
+  const stop = (): void => {
     stopped = true;
+    logs.off('append', onAppend);
+    replica.off('closing', stop);
+    options.signal?.removeEventListener('abort', stop);
     wake?.();
   };
   logs.on('append', onAppend);
-  replica.once('closing', onStop);
-  options.signal?.addEventListener('abort', onStop, { once: true });
-  if (options.signal?.aborted) stopped = true;
-  try {
-    while (!stopped) {
-      if (!dirty) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        continue;
+  replica.once('closing', stop);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
+
+  async function* entries(): AsyncGenerator<LogEntryView> {
+    try {
+      while (!stopped) {
+        if (!dirty) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        dirty = false;
+        // A late writer's entries may sort anywhere: the whole view is scanned, once per run
+        // of appends rather than once per entry (the view itself is computed once per change).
+        for (const m of fresh(logs.computed(name).view, given)) {
+          note(given, m.entry);
+          yield entryView(m);
+          if (stopped) return;
+        }
       }
-      dirty = false;
-      // Only the view's tail can be new for most appends, but a late writer's entries may
-      // sort anywhere: the whole view is scanned, once per batch of appends, not per entry.
-      for (const m of fresh(logs.computed(name).view, given)) {
-        note(given, m.entry);
-        yield entryView(m);
-        if (stopped) return;
-      }
+    } finally {
+      stop();
     }
-  } finally {
-    logs.off('append', onAppend);
-    replica.off('closing', onStop);
-    options.signal?.removeEventListener('abort', onStop);
   }
+  const generator = entries();
+  const end = generator.return.bind(generator);
+  generator.return = (value) => {
+    stop();
+    return end(value);
+  };
+  return generator;
 }
