@@ -244,14 +244,15 @@ export function registerKvCommands(
     },
   );
 
-  withData(
+  // The watch route takes no query (its `encoding` is refused): keys arrive as UTF-8 text.
+  gatewayClientOptions(
     kv
       .command('watch')
       .description(
-        'print one line per change until interrupted: local or remote, then the keys changed (tab-separated)',
+        'print one line per change until interrupted: local or remote, then the keys changed (tab-separated, escaped as in ls)',
       )
       .argument('<space>', 'group id or name'),
-  ).action(async (space: string, flags: Flags) => {
+  ).action(async (space: string, flags: GatewayFlags) => {
     const gateway = await connectGateway(flags);
     const path = await spacePath(gateway, space);
     const stop = new AbortController();
@@ -260,7 +261,7 @@ export function registerKvCommands(
       interrupted = true;
       stop.abort();
     });
-    const response = await gateway.stream(`${path}/kv/watch?encoding=base64`, stop.signal);
+    const response = await gateway.stream(`${path}/kv/watch`, stop.signal);
     err(`watching ${path.slice('/api/spaces/'.length)}; interrupt (Ctrl-C) to stop`);
     const reader = new EventStreamReader();
     try {
@@ -268,14 +269,12 @@ export function registerKvCommands(
         for (const event of reader.push(chunk as Buffer)) {
           if (event.event !== 'change') continue;
           const change = JSON.parse(event.data) as { origin: string; keys: string[] };
-          const keys = change.keys.map(fromWire);
           out(
             flags.json
-              ? JSON.stringify({
-                  origin: change.origin,
-                  keys: keys.map((k) => jsonBytes(k, flags)),
-                })
-              : [change.origin, ...keys.map((k) => shownBytes(k, flags))].join('\t'),
+              ? JSON.stringify(change)
+              : [change.origin, ...change.keys.map((k) => shownBytes(Buffer.from(k), {}))].join(
+                  '\t',
+                ),
           );
         }
       }

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { connectGateway, gatewayClientOptions, type GatewayFlags } from '../gateway-client.js';
+import { comparePositions, decodeCursor, encodeCursor, type Position } from '../../log/merge.js';
 import { parseIntOption } from '../parse.js';
 import {
   argumentBytes,
@@ -53,6 +54,26 @@ interface LogPageAnswer {
 const PAGE = 1000;
 /** How long `tail --follow` waits between reads. */
 const FOLLOW_MS = 1000;
+/** How far before the last entry read `tail --follow` reads again, for entries that came late. */
+const FOLLOW_LOOKBACK_MS = 10 * 60_000;
+
+/**
+ * Where a round of `tail --follow` reads from: `lookback` ms of merged time before the last
+ * entry read (a cursor of that time), never before `floor` (the --after given), from the start
+ * when nothing was read yet.
+ */
+export function lookbackCursor(
+  last: string | undefined,
+  floor: Position | undefined,
+  lookback: number,
+): string | undefined {
+  const at = last === undefined ? undefined : decodeCursor(last);
+  const start = floor === undefined ? undefined : encodeCursor(floor);
+  if (!at) return start;
+  const back: Position = { t: Math.max(0, at.t - lookback - 1), writer: at.writer, seq: 1 };
+  if (back.t === 0) return start;
+  return floor && comparePositions(back, floor) < 0 ? start : encodeCursor(back);
+}
 
 /** One warning line per fault of a writer's chain, naming the writer and the seq. */
 export function problemLines(log: string, problems: readonly LogProblemAnswer[]): string[] {
@@ -144,10 +165,12 @@ export function registerLogCommands(
       const gateway = await connectGateway(flags);
       const path = `${await spacePath(gateway, space)}/logs/${encodeURIComponent(name)}`;
       let cursor = flags.after;
+      const floor = flags.after === undefined ? undefined : decodeCursor(flags.after);
       const warned = new Set<string>();
+      const seen = new Map<string, number>();
 
-      const read = async (count: number): Promise<LogPageAnswer> => {
-        const after = cursor === undefined ? '' : `&after=${encodeURIComponent(cursor)}`;
+      const read = async (from: string | undefined, count: number): Promise<LogPageAnswer> => {
+        const after = from === undefined ? '' : `&after=${encodeURIComponent(from)}`;
         const page = await gateway.call<LogPageAnswer>(
           'GET',
           `${path}?encoding=base64&limit=${Math.min(count, PAGE)}${after}`,
@@ -160,6 +183,13 @@ export function registerLogCommands(
         cursor = page.cursor ?? cursor;
         return page;
       };
+      /** The entries not read before (a writer's entries come in seq order). */
+      const fresh = (entries: readonly LogEntryAnswer[]): LogEntryAnswer[] =>
+        entries.filter((e) => {
+          if (e.seq <= (seen.get(e.writer) ?? 0)) return false;
+          seen.set(e.writer, e.seq);
+          return true;
+        });
       const print = (e: LogEntryAnswer): void =>
         out(
           flags.json
@@ -171,16 +201,16 @@ export function registerLogCommands(
         // The last `limit` entries: read to the end, keeping no more than that many.
         let last: LogEntryAnswer[] = [];
         for (;;) {
-          const page = await read(PAGE);
-          last = [...last, ...page.entries].slice(-limit);
+          const page = await read(cursor, PAGE);
+          last = [...last, ...fresh(page.entries)].slice(-limit);
           if (!page.more || page.entries.length === 0) break;
         }
         last.forEach(print);
       } else {
         let left = limit ?? Number.MAX_SAFE_INTEGER;
         while (left > 0) {
-          const page = await read(left);
-          page.entries.forEach(print);
+          const page = await read(cursor, left);
+          fresh(page.entries).forEach(print);
           left -= page.entries.length;
           if (!page.more || page.entries.length === 0) break;
         }
@@ -202,9 +232,13 @@ export function registerLogCommands(
           };
         });
         if (stopped) break;
+        // From a while before the last entry read: an entry that reached the gateway late
+        // (its writer was offline) may sort before it.
+        let from = lookbackCursor(cursor, floor, FOLLOW_LOOKBACK_MS);
         for (;;) {
-          const page = await read(PAGE);
-          page.entries.forEach(print);
+          const page = await read(from, PAGE);
+          fresh(page.entries).forEach(print);
+          from = page.cursor ?? from;
           if (!page.more || page.entries.length === 0 || stopped) break;
         }
       }
