@@ -285,8 +285,18 @@ test('p2pcloud kv and log: put, get, ls, del, append, tail between two persons',
   // tail --follow prints entries as they arrive, until interrupted.
   const follow = start(['log', 'tail', group, 'audit', '--follow', ...at(b)]);
   await follow.waitFor(/first entry/, 'stdout', 'the entries so far');
-  await okCli(['log', 'append', group, 'audit', 'later', ...at(a)]);
-  await follow.waitFor(/ 3 later\n/, 'stdout', 'the new entry');
+  // An entry that reaches b after b printed a later one: the node is paused while a appends,
+  // then b appends (later by the clock) and prints its own entry before a's arrives.
+  node.child.kill('SIGSTOP');
+  try {
+    await okCli(['log', 'append', group, 'audit', 'later', ...at(a)]);
+    await okCli(['log', 'append', group, 'audit', 'b again', ...at(b)]);
+    await follow.waitFor(/ 2 b again\n/, 'stdout', "b's own new entry");
+    assert.doesNotMatch(follow.stdout(), / 3 later\n/);
+  } finally {
+    node.child.kill('SIGCONT');
+  }
+  await follow.waitFor(/ 3 later\n/, 'stdout', "a's entry, arrived late");
   assert.equal(await follow.interrupt(), 0);
   assert.equal(
     follow
