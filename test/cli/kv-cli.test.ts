@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { lookbackCursor, problemLines } from '../../src/cli/commands/log.js';
+import { EventStreamReader } from '../../src/cli/event-stream.js';
 import { decodeCursor } from '../../src/log/merge.js';
 import { eventually } from '../helpers/gateways.js';
 import {
@@ -354,4 +355,27 @@ test('p2pcloud kv watch prints local and remote changes until interrupted', asyn
   assert.equal(await watch.interrupt(), 0);
 
   await Promise.all([a.stop(), b.stop(), node.stop()]);
+});
+
+test('the event stream reader takes events split anywhere, CRLF lines and comments', () => {
+  const text =
+    ': watching\n\nevent: change\r\ndata: {"origin":"local",\ndata: "keys":["a"]}\r\n\r\n: ping\n\ndata: plain\n\n';
+  const bytes = Buffer.from(text);
+  for (const size of [1, 2, 7, bytes.length]) {
+    const reader = new EventStreamReader();
+    const events = [];
+    for (let i = 0; i < bytes.length; i += size)
+      events.push(...reader.push(bytes.subarray(i, i + size)));
+    assert.deepEqual(events, [
+      { event: 'change', data: '{"origin":"local",\n"keys":["a"]}' },
+      { event: 'message', data: 'plain' },
+    ]);
+  }
+  // A multi-byte character split between chunks stays whole.
+  const reader = new EventStreamReader();
+  const euro = Buffer.from('data: \u20ac\n\n');
+  assert.deepEqual(
+    [...reader.push(euro.subarray(0, 7)), ...reader.push(euro.subarray(7))],
+    [{ event: 'message', data: '\u20ac' }],
+  );
 });

@@ -110,6 +110,25 @@ async function readValue(
   }
 }
 
+/** A change event's data, checked: the gateway's answer is not trusted blindly. */
+function changeOf(data: string): { origin: string; keys: string[] } {
+  let change: unknown;
+  try {
+    change = JSON.parse(data);
+  } catch {
+    change = undefined;
+  }
+  const { origin, keys } = (change ?? {}) as { origin?: unknown; keys?: unknown };
+  if (
+    typeof origin !== 'string' ||
+    !Array.isArray(keys) ||
+    !keys.every((k): k is string => typeof k === 'string')
+  ) {
+    throw new P2PError('node_error', 'the gateway sent a change that is not as specified');
+  }
+  return { origin, keys };
+}
+
 function versionJson(v: Version, flags: DataFlags): Record<string, unknown> {
   return { ...v, value: v.value === null ? null : jsonBytes(fromWire(v.value), flags) };
 }
@@ -268,7 +287,7 @@ export function registerKvCommands(
       for await (const chunk of response) {
         for (const event of reader.push(chunk as Buffer)) {
           if (event.event !== 'change') continue;
-          const change = JSON.parse(event.data) as { origin: string; keys: string[] };
+          const change = changeOf(event.data);
           out(
             flags.json
               ? JSON.stringify(change)
