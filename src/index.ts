@@ -79,3 +79,25 @@ export { groupIdOf, groupOpBody, parseGroupOp } from './identity/group-op.js';
 export type { GroupOp, OpKind, Role } from './identity/group-op.js';
 export { groupState } from './identity/group-state.js';
 export type { GroupState, RejectReason } from './identity/group-state.js';
+
+// The local gateway in-process, and the key-value store and logs of its groups (docs/gateway.md
+// §14, docs/kv.md).
+export { startGateway } from './gateway/server.js';
+export type { RunningGateway, GatewayStartOptions } from './gateway/server.js';
+export { parseGatewayConfig } from './gateway/config.js';
+export type { GatewayConfig, GatewayConfigInput } from './gateway/config.js';
+export { openKV, openLog } from './gateway/kv/sdk.js';
+export type {
+  SpaceOptions,
+  KvLog,
+  LogEntryView,
+  LogPage,
+  LogProblem,
+  LogContradiction,
+  AppendedEntry,
+  LogHeadProof,
+  FollowOptions,
+} from './gateway/kv/sdk.js';
+export { KvReplica } from './gateway/kv/replica.js';
+export type { KvChange, ReplicaStatus } from './gateway/kv/replica.js';
+export type { KvVersion } from './kv/merge.js';

@@ -6,6 +6,8 @@
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { call, endpoint, type HttpMethod } from '../client/http.js';
 import { P2PError, isErrorCode } from '../errors.js';
@@ -124,6 +126,40 @@ export class GatewayClient {
     } catch {
       throw new P2PError('node_error', `the gateway at ${this.url} answered something not JSON`);
     }
+  }
+
+  /**
+   * A GET whose answer is read as it arrives (an event stream): the response once its status
+   * is 2xx, or the gateway's error. Ends when `signal` aborts.
+   */
+  async stream(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const target = new URL(endpoint(this.url, path));
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(
+        target,
+        {
+          headers: { accept: 'text/event-stream', authorization: `Bearer ${this.apiKey}` },
+          signal,
+        },
+        resolve,
+      );
+      req.on('error', reject);
+      req.end();
+    }).catch((error: unknown) => {
+      throw this.unreachable(error);
+    });
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return response;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response) {
+      size += (chunk as Buffer).length;
+      if (size > 65_536) break;
+      chunks.push(chunk as Buffer);
+    }
+    response.destroy();
+    throw gatewayFailure(this.url, status, Buffer.concat(chunks));
   }
 
   private unreachable(error: unknown): P2PError {

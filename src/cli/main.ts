@@ -15,6 +15,8 @@ import { registerAppCommands } from './commands/app.js';
 import { registerPeersCommand } from './commands/peers.js';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerGroupCommands } from './commands/group.js';
+import { registerKvCommands } from './commands/kv.js';
+import { registerLogCommands } from './commands/log.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -49,6 +51,8 @@ export function buildProgram(): Command {
   registerAppCommands(program, out);
   registerDeviceCommands(program, out, err);
   registerGroupCommands(program, out);
+  registerKvCommands(program, out, err);
+  registerLogCommands(program, out, err);
   return program;
 }
 

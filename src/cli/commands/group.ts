@@ -73,7 +73,7 @@ export function groupLines(g: GroupView): string[] {
  * A group as the user named it: its id, or its name when exactly one of the caller's groups has
  * that name.
  */
-async function groupId(gateway: GatewayClient, given: string): Promise<string> {
+export async function groupId(gateway: GatewayClient, given: string): Promise<string> {
   const text = given.trim();
   if (GROUP_ID.test(text)) return text;
   const { groups } = await gateway.call<{ groups: GroupView[] }>('GET', '/api/groups');
