@@ -1,10 +1,11 @@
 /**
  * Writing entries for the gateway: seal a plaintext to a reader key, solve the proof of work
- * (multi-core), sign with a table key, and send a batch to every node. A write succeeds when at
+ * (a pool of threads, one entry per thread), sign with a table key, and send a batch to every node. A write succeeds when at
  * least one node holds each entry; what each node answered is reported.
  */
+import { availableParallelism } from 'node:os';
 import type { Client, NodePutResult, VerifiedEntry } from '../client/client.js';
-import { solvePow } from '../client/pow-solver.js';
+import { PowPool } from '../client/pow-pool.js';
 import { draftEntry, finishEntry } from '../entry/create.js';
 import { decodeEntry } from '../entry/format.js';
 import { entryPowBits } from '../entry/verify.js';
@@ -32,6 +33,16 @@ export interface PublishReport {
   readonly nodes: NodePutResult[][];
 }
 
+/** One pool per thread count, kept for the process: its idle threads do not hold it open. */
+const pools = new Map<number, PowPool>();
+
+function poolFor(threads: number | undefined): PowPool {
+  const size = threads ?? availableParallelism();
+  let pool = pools.get(size);
+  if (!pool) pools.set(size, (pool = new PowPool(size)));
+  return pool;
+}
+
 export async function seal(item: PublishItem, powBits: number, threads?: number): Promise<Sealed> {
   const draft = draftEntry({
     table: item.table,
@@ -39,7 +50,7 @@ export async function seal(item: PublishItem, powBits: number, threads?: number)
     plaintext: item.plaintext,
     createdAt: item.createdAt,
   });
-  const nonce = await solvePow(draft.challenge, powBits, threads ? { threads } : {});
+  const nonce = await poolFor(threads).solve(draft.challenge, powBits);
   const { bytes, id } = finishEntry(draft, nonce);
   return { id: toHex(id), bytes, createdAt: item.createdAt, table: item.table.signing.publicKey };
 }
@@ -51,8 +62,16 @@ export async function publish(
   threads?: number,
 ): Promise<PublishReport> {
   const powBits = await client.requiredPowBits();
-  const entries: Sealed[] = [];
-  for (const item of items) entries.push(await seal(item, powBits, threads));
+  // Stamped side by side: the pool gives each entry its own thread.
+  const entries = await Promise.all(items.map((item) => seal(item, powBits, threads)));
+  return sendSealed(client, entries);
+}
+
+/** Sends sealed entries to every node; throws all_nodes_failed unless each reached one. */
+export async function sendSealed(
+  client: Client,
+  entries: readonly Sealed[],
+): Promise<PublishReport> {
   const results = await client.putEncoded(entries.map((e) => e.bytes));
   const failed = results.findIndex((r) => r.accepted === 0);
   if (failed >= 0) {
@@ -65,7 +84,7 @@ export async function publish(
       nodes: results[failed]!.nodes,
     });
   }
-  return { entries, nodes: results.map((r) => r.nodes) };
+  return { entries: [...entries], nodes: results.map((r) => r.nodes) };
 }
 
 /** An entry this gateway made, in the shape of one read from a node (for ingest.ts). */

@@ -115,7 +115,11 @@ export interface NewStatement {
   readonly signer: Identity;
   readonly seq: number;
   readonly at: number;
-  readonly body: Record<string, unknown>;
+  /**
+   * The body object, or its JSON text when the caller serialised it already (a JSON object's
+   * text: what readers parse; a large body is then not serialised twice).
+   */
+  readonly body: Record<string, unknown> | string;
 }
 
 export function signStatement(input: NewStatement): Statement {
@@ -125,8 +129,11 @@ export function signStatement(input: NewStatement): Statement {
     signer: identityText(input.signer),
     seq: input.seq,
     at: input.at,
-    body: JSON.stringify(input.body),
+    body: typeof input.body === 'string' ? input.body : JSON.stringify(input.body),
   };
+  if (!unsigned.body.startsWith('{') || !unsigned.body.endsWith('}')) {
+    throw new RangeError('a body is the text of a JSON object');
+  }
   if (!Number.isSafeInteger(unsigned.seq) || unsigned.seq < 0) throw new RangeError('bad seq');
   if (!Number.isSafeInteger(unsigned.at) || unsigned.at < 0) throw new RangeError('bad time');
   if (Buffer.byteLength(unsigned.body) > MAX_BODY_BYTES) throw new RangeError('body too large');

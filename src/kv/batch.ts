@@ -194,17 +194,22 @@ export interface SplitInput {
  * as full as it can be). Throws RangeError for an operation that cannot fit any batch.
  */
 export function splitIntoBatches(input: SplitInput): string[] {
+  return splitCounted(input).map((b) => b.body);
+}
+
+/** splitIntoBatches, with how many of the operations (in order) each body holds. */
+export function splitCounted(input: SplitInput): { body: string; count: number }[] {
   checkHeader(input.space, input.firstBatch, input.seen);
   const head = (batch: number): string =>
     JSON.stringify({ space: input.space, batch, seen: input.seen, ops: [] });
-  const bodies: string[] = [];
+  const bodies: { body: string; count: number }[] = [];
   let pending: string[] = [];
   let batch = input.firstBatch;
   // Size of head(batch) plus the ops joined by commas, kept as a running sum.
   let size = 0;
   const flush = (): void => {
     const text = head(batch).slice(0, -2) + pending.join(',') + ']}';
-    bodies.push(text);
+    bodies.push({ body: text, count: pending.length });
     pending = [];
     batch += 1;
   };
@@ -255,6 +260,21 @@ export function signBatch(input: NewBatchStatement): Statement {
   });
   if (statement.body !== input.body) throw new RangeError('batch body is not in canonical form');
   return statement;
+}
+
+/**
+ * Signs a body this device built with encodeBatchBody or splitCounted, without reading it back:
+ * those build only valid, canonical bodies, and a full batch is 45 KiB to parse and check.
+ */
+export function signOwnBatch(input: NewBatchStatement): Statement {
+  return signStatement({
+    kind: KV_BATCH_KIND,
+    person: input.person,
+    signer: input.signer,
+    seq: input.seq,
+    at: input.at,
+    body: input.body,
+  });
 }
 
 /** A verified statement's batch: the writer (person, signer, seq, at) and its decoded body. */

@@ -17,6 +17,7 @@ import { identityText, type Identity } from '../../keys/keys.js';
 import { KV_BATCH_KIND } from '../../kv/batch.js';
 import type { RecordIndex } from '../index-db.js';
 import { ingestEntries } from '../ingest.js';
+import { seal, sendSealed, type Sealed } from '../publish.js';
 import type { Keyring } from '../keyring.js';
 import type { DataSink, IdentityLayer, ReadChannel } from '../identity/layer.js';
 import { WRITE_ROLES } from '../identity/groups.js';
@@ -49,6 +50,8 @@ export class KvHub implements DataSink {
   private pushAgain = false;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Sealed, stamped entries of outbox statements no node has taken yet, by statement hash. */
+  private readonly stamped = new Map<string, { stamp: string; sealed: Sealed }>();
 
   constructor(
     private readonly layer: IdentityLayer,
@@ -88,6 +91,10 @@ export class KvHub implements DataSink {
     const logs = new LogBook(group, replica.database, replica.statementTables, host);
     const open: HeldSpace = { replica, logs, actor, group, unsure };
     this.opened.set(`${text}:${group}`, open);
+    // A replica an app closed is opened anew (with its log book) when next asked for.
+    replica.once('closed', () => {
+      if (this.opened.get(`${text}:${group}`) === open) this.opened.delete(`${text}:${group}`);
+    });
     // Entries of the group read while no replica was open wait under this name (ingest()).
     const parked = this.layer.takeDeferred([parkName(group)]);
     if (parked.length > 0) {
@@ -221,7 +228,8 @@ export class KvHub implements DataSink {
       open.replica.rebuild();
       open.logs.rejudge();
     }
-    await this.push();
+    // Not awaited: reading the others' batches must not wait for this device's to be sent.
+    void this.push();
   }
 
   private schedulePush(delay: number): void {
@@ -270,18 +278,32 @@ export class KvHub implements DataSink {
       const keys = this.layer.groups.currentKeys(open.group);
       if (!keys?.table) return false;
       const table = keys.table;
-      const items = rows.map((row) => {
-        const statement = decodeStatement(row.statement);
-        if (!statement) throw new Error('an outbox statement does not read back');
-        return {
-          table,
-          to: keys.reader.publicKey,
-          plaintext: Buffer.from(row.statement),
-          createdAt: statement.at,
-        };
-      });
-      const report = await this.layer.publish(items);
+      const bits = await this.layer.client.requiredPowBits();
+      const stamp = `${toHex(table.signing.publicKey)}:${toHex(keys.reader.publicKey)}:${bits}`;
+      const entries = await Promise.all(
+        rows.map(async (row) => {
+          // A stamp is kept until a node takes it: a retry while the nodes are away must not
+          // pay the proof of work again.
+          const kept = this.stamped.get(row.hash);
+          if (kept && kept.stamp === stamp) return kept.sealed;
+          const at = (JSON.parse(row.statement) as { at: number }).at;
+          const sealed = await seal(
+            {
+              table,
+              to: keys.reader.publicKey,
+              plaintext: Buffer.from(row.statement),
+              createdAt: at,
+            },
+            bits,
+            this.layer.powThreads,
+          );
+          this.stamped.set(row.hash, { stamp, sealed });
+          return sealed;
+        }),
+      );
+      const report = await sendSealed(this.layer.client, entries);
       open.replica.sent(rows.map((r) => r.hash));
+      for (const row of rows) this.stamped.delete(row.hash);
       this.index.transaction(() => {
         for (const sealed of report.entries) {
           this.index.markSeen(fromHex(sealed.id, 32)!, sealed.table, sealed.createdAt);

@@ -138,7 +138,7 @@ export class LogBook extends EventEmitter {
       epoch,
       statement: text,
     });
-    if (queue) this.tables.queue(statement.hash, text);
+    if (queue) this.tables.queue(statement.hash);
     return added;
   }
 

@@ -13,19 +13,18 @@ export const REPLICA_TABLES_FORMAT = 1;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS replica_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS replica_statements (
-  hash TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
   kind TEXT NOT NULL,
   signer TEXT NOT NULL,
   number INTEGER NOT NULL,
   log TEXT NOT NULL,
   epoch TEXT NOT NULL,
   statement TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS replica_statements_by_writer ON replica_statements(kind, log, signer, number);
 CREATE TABLE IF NOT EXISTS replica_outbox (
   position INTEGER PRIMARY KEY AUTOINCREMENT,
-  hash TEXT NOT NULL UNIQUE,
-  statement TEXT NOT NULL
+  hash TEXT NOT NULL UNIQUE
 );
 `;
 
@@ -63,9 +62,7 @@ export class ReplicaTables {
     this.insertStatement = db.prepare(
       'INSERT OR IGNORE INTO replica_statements (hash, kind, signer, number, log, epoch, statement) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    this.insertOutbox = db.prepare(
-      'INSERT OR IGNORE INTO replica_outbox (hash, statement) VALUES (?, ?)',
-    );
+    this.insertOutbox = db.prepare('INSERT OR IGNORE INTO replica_outbox (hash) VALUES (?)');
     this.deleteOutbox = db.prepare('DELETE FROM replica_outbox WHERE hash = ?');
     this.setMeta = db.prepare('INSERT OR REPLACE INTO replica_meta (name, value) VALUES (?, ?)');
     this.getMeta = db.prepare('SELECT value FROM replica_meta WHERE name = ?').pluck();
@@ -128,14 +125,17 @@ export class ReplicaTables {
     return n ?? 0;
   }
 
-  queue(hash: string, statement: string): void {
-    this.insertOutbox.run(hash, statement);
+  /** Puts a held statement in the outbox (its text stays in replica_statements only). */
+  queue(hash: string): void {
+    this.insertOutbox.run(hash);
   }
 
   /** Statements waiting to reach a node, oldest first. */
   outbox(limit: number): { hash: string; statement: string }[] {
     return this.db
-      .prepare('SELECT hash, statement FROM replica_outbox ORDER BY position LIMIT ?')
+      .prepare(
+        'SELECT o.hash, s.statement FROM replica_outbox o JOIN replica_statements s ON s.hash = o.hash ORDER BY o.position LIMIT ?',
+      )
       .all(limit) as { hash: string; statement: string }[];
   }
 

@@ -136,7 +136,7 @@ async function openSpace(
 /**
  * The key-value store of a group space (`space`: the group id) as an abstract-level database
  * with UTF-8 keys and values by default. It belongs to the gateway: it stays open while the
- * gateway runs and closes with it, so do not close it yourself.
+ * gateway runs and closes with it; closed by the app, it is opened anew by the next call.
  */
 export async function openKV(
   running: RunningGateway,

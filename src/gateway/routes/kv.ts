@@ -81,6 +81,32 @@ export function versionView(v: KvVersion, encoding: Encoding): Record<string, un
   };
 }
 
+/**
+ * Narrows a range (abstract-level's gt/gte/lt/lte, where gte wins over gt and lte over lt) to
+ * the keys that start with `prefix` as well: a client paging with `gt` = the last key and the
+ * same prefix gets the next page.
+ */
+export function narrowToPrefix(range: Record<string, Buffer>, prefix: Buffer): void {
+  if (range.gte) delete range.gt;
+  if (range.lte) delete range.lt;
+  const low = range.gte ?? range.gt;
+  if (!low || Buffer.compare(low, prefix) < 0) {
+    delete range.gt;
+    range.gte = prefix;
+  }
+  // The keys with this prefix end before the prefix's successor, if it has one.
+  let i = prefix.length - 1;
+  while (i >= 0 && prefix[i] === 0xff) i--;
+  if (i < 0) return;
+  const end = Buffer.from(prefix.subarray(0, i + 1));
+  end[i] = end[i]! + 1;
+  const high = range.lte ?? range.lt;
+  if (!high || Buffer.compare(high, end) >= 0) {
+    delete range.lte;
+    range.lt = end;
+  }
+}
+
 /** Waits for a slow reader's socket to drain, for at most DRAIN_MS; false if it did not. */
 async function drained(out: NodeJS.WritableStream): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -186,18 +212,7 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
       if (text !== undefined) range[name] = decode(text, encoding, name);
     }
     const prefix = queryText(query, 'prefix');
-    if (prefix !== undefined) {
-      const bytes = decode(prefix, encoding, 'prefix');
-      range.gte ??= bytes;
-      // The keys with this prefix end before the prefix's successor, if it has one.
-      const end = Buffer.from(bytes);
-      let i = end.length - 1;
-      while (i >= 0 && end[i] === 0xff) i--;
-      if (i >= 0) {
-        end[i] = end[i]! + 1;
-        range.lt ??= end.subarray(0, i + 1);
-      }
-    }
+    if (prefix !== undefined) narrowToPrefix(range, decode(prefix, encoding, 'prefix'));
     const limitText = queryText(query, 'limit') ?? '100';
     const limit = Number(limitText);
     if (!/^[0-9]{1,4}$/.test(limitText) || limit < 1 || limit > MAX_RANGE_LIMIT) {
@@ -234,7 +249,7 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
     return space.replica.replicaStatus();
   });
 
-  app.get('/api/spaces/:space/kv/watch', async (request, reply) => {
+  app.get('/api/spaces/:space/kv/watch', { config: { query: true } }, async (request, reply) => {
     const encoding = queryEncoding(request.query as Record<string, unknown>);
     const space = await open(request);
     reply.hijack();
