@@ -27,6 +27,8 @@ import { KvReplica, type ReplicaHost, type Verdict } from './replica.js';
 const KINDS = new Set([KV_BATCH_KIND, 'log-entry', 'log-head']);
 /** Statements one put to the nodes carries (each is one entry with its own proof of work). */
 const PUSH_CHUNK = 32;
+/** Stamped entries kept for statements no node has taken (about 60 KB each at most). */
+const MAX_STAMPED = 512;
 /** How long the outbox waits before trying again after no node took its statements. */
 const RETRY_MS = 2000;
 
@@ -275,33 +277,17 @@ export class KvHub implements DataSink {
     for (;;) {
       const rows = open.replica.outbox(PUSH_CHUNK);
       if (rows.length === 0) return true;
-      const keys = this.layer.groups.currentKeys(open.group);
-      if (!keys?.table) return false;
-      const table = keys.table;
-      const bits = await this.layer.client.requiredPowBits();
-      const stamp = `${toHex(table.signing.publicKey)}:${toHex(keys.reader.publicKey)}:${bits}`;
-      const entries = await Promise.all(
-        rows.map(async (row) => {
-          // A stamp is kept until a node takes it: a retry while the nodes are away must not
-          // pay the proof of work again.
-          const kept = this.stamped.get(row.hash);
-          if (kept && kept.stamp === stamp) return kept.sealed;
-          const at = (JSON.parse(row.statement) as { at: number }).at;
-          const sealed = await seal(
-            {
-              table,
-              to: keys.reader.publicKey,
-              plaintext: Buffer.from(row.statement),
-              createdAt: at,
-            },
-            bits,
-            this.layer.powThreads,
-          );
-          this.stamped.set(row.hash, { stamp, sealed });
-          return sealed;
-        }),
-      );
-      const report = await sendSealed(this.layer.client, entries);
+      const entries = await this.stampRows(open, rows);
+      if (!entries) return false;
+      let report;
+      try {
+        report = await sendSealed(this.layer.client, entries);
+      } catch (error) {
+        // No node took them: use the wait to stamp what else is queued, so that the device
+        // arrives with its work done when a node answers again.
+        await this.stampRows(open, open.replica.outbox(MAX_STAMPED)).catch(() => undefined);
+        throw error;
+      }
       open.replica.sent(rows.map((r) => r.hash));
       for (const row of rows) this.stamped.delete(row.hash);
       this.index.transaction(() => {
@@ -310,6 +296,44 @@ export class KvHub implements DataSink {
         }
       });
     }
+  }
+
+  /**
+   * Sealed entries of outbox statements for the group's current keys and the nodes' proof of
+   * work, side by side on the pool; a stamp is kept until a node takes its entry (a retry while
+   * the nodes are away must not pay the work again), at most MAX_STAMPED of them. Undefined
+   * while the device holds no current keys.
+   */
+  private async stampRows(
+    open: OpenSpace,
+    rows: readonly { hash: string; statement: string }[],
+  ): Promise<Sealed[] | undefined> {
+    const keys = this.layer.groups.currentKeys(open.group);
+    if (!keys?.table) return undefined;
+    const table = keys.table;
+    const bits = await this.layer.client.requiredPowBits();
+    const stamp = `${toHex(table.signing.publicKey)}:${toHex(keys.reader.publicKey)}:${bits}`;
+    return Promise.all(
+      rows.map(async (row) => {
+        const kept = this.stamped.get(row.hash);
+        if (kept && kept.stamp === stamp) return kept.sealed;
+        const at = (JSON.parse(row.statement) as { at: number }).at;
+        const sealed = await seal(
+          {
+            table,
+            to: keys.reader.publicKey,
+            plaintext: Buffer.from(row.statement),
+            createdAt: at,
+          },
+          bits,
+          this.layer.powThreads,
+        );
+        if (this.stamped.size < MAX_STAMPED || this.stamped.has(row.hash)) {
+          this.stamped.set(row.hash, { stamp, sealed });
+        }
+        return sealed;
+      }),
+    );
   }
 
   /** Statements of all open replicas not on a node yet. */
