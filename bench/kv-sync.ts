@@ -30,11 +30,13 @@ export interface KvSyncConvergence {
 
 /**
  * Seconds from a node's return until two replicas that each wrote 50,000 keys apart (5,000
- * with `quick`) hold all of them, identical: the figure other key-value stores are compared on
+ * with `quick`, or `perWriter`) hold all of them, identical: the figure other key-value stores are compared on
  * (a ratio is meaningful only between runs of the same `perWriter`).
  */
-export async function kvSyncConvergenceSeconds(options: KvSyncOptions): Promise<KvSyncConvergence> {
-  const perWriter = perSideOf(options.quick);
+export async function kvSyncConvergenceSeconds(
+  options: KvSyncOptions & { readonly perWriter?: number },
+): Promise<KvSyncConvergence> {
+  const perWriter = options.perWriter ?? perSideOf(options.quick);
   const result = await kvConvergence({
     perSide: perWriter,
     powBits: NODE_POW_BITS,
