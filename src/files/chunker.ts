@@ -95,7 +95,8 @@ export class Chunker {
       }
       const used = cut - this.heldLength;
       let bytes: Uint8Array;
-      if (this.heldLength === 0) bytes = input.slice(at, at + used);
+      // A copy: Buffer's slice would be a view of the caller's bytes.
+      if (this.heldLength === 0) bytes = Uint8Array.prototype.slice.call(input, at, at + used);
       else {
         bytes = new Uint8Array(cut);
         bytes.set(this.held.subarray(0, this.heldLength));

@@ -243,6 +243,15 @@ test('files chunker: at most one maximum chunk is held back between pushes', () 
   assert.equal(emitted, pushed);
 });
 
+test('files chunker: chunks are copies, not views of the pushed bytes', () => {
+  const input = Buffer.from(streamBytes('copies', 300_000));
+  const original = Buffer.from(input);
+  const chunks = chunkAll(gear, input);
+  input.fill(0);
+  assert.ok(Buffer.concat(chunks.map((c) => c.bytes)).equals(original));
+  assert.ok(chunks.every((c) => c.bytes.buffer !== input.buffer));
+});
+
 test('files chunker: refuses sizes the masks cannot be derived from', () => {
   assert.throws(() => new Chunker(gear, { min: 64, avg: 300, max: 1024 }), RangeError);
   assert.throws(() => new Chunker(gear, { min: 512, avg: 256, max: 1024 }), RangeError);
