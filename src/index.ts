@@ -113,7 +113,7 @@ export type {
   ManifestRefusal,
 } from './files/manifest.js';
 export { splitIntoPages, rangeChunks, verifyChunk } from './files/manifest-tree.js';
-export type { Span } from './files/manifest-tree.js';
+export type { Span, Extent } from './files/manifest-tree.js';
 export {
   normalizePath,
   nameKey,

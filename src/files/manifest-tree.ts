@@ -4,7 +4,13 @@
  * Pure: the caller stores and fetches pages and chunks.
  */
 import { chunkIdMatches } from './chunk-id.js';
-import { MAX_ITEMS, type ChunkRef, type FilePage, type PageRef } from './manifest.js';
+import { MAX_ITEMS, type ChunkRef, type FilePage, type Items, type PageRef } from './manifest.js';
+
+/** What the range lookup needs of an item: the bytes of the file it covers. */
+export interface Extent {
+  readonly offset: number;
+  readonly size: number;
+}
 
 /**
  * One level of the page tree: the items, in order, in consecutive pages of MAX_ITEMS (the last
@@ -37,15 +43,26 @@ export interface Span<T> {
 }
 
 /**
- * The items (chunks of a manifest or page, or pages) that cover bytes [start, end) of the
- * file, with the offsets into each. The items must tile their range, as decoded lists do; an
- * empty range covers nothing. Throws RangeError for a range outside the items.
+ * The items that cover bytes [start, end) of the file, with the offsets into each: of a
+ * manifest or page (its chunks, or its pages to descend into), or of a list of items. The
+ * items must tile their range, as decoded lists do; an empty range covers nothing. Throws
+ * RangeError for a range outside the items.
  */
-export function rangeChunks<T extends { readonly offset: number; readonly size: number }>(
+export function rangeChunks(list: Items, start: number, end: number): Span<ChunkRef | PageRef>[];
+export function rangeChunks<T extends Extent>(
   items: readonly T[],
   start: number,
   end: number,
+): Span<T>[];
+export function rangeChunks<T extends Extent>(
+  list: readonly T[] | Items,
+  start: number,
+  end: number,
 ): Span<T>[] {
+  // A manifest or page: its one list, chunks or pages.
+  const items = (
+    Array.isArray(list) ? list : ((list as Items).chunks ?? (list as Items).pages)
+  ) as readonly T[];
   const first = items[0];
   const last = items[items.length - 1];
   const low = first ? first.offset : 0;

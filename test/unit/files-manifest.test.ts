@@ -213,6 +213,17 @@ test('files manifest: rangeChunks finds the chunks of [a, b) with the offsets in
   );
   const chunks = refs([10, 10]);
   assert.deepEqual(rangeChunks(chunks, 20, 20), []);
+  // A manifest is looked up through its list, chunks or pages.
+  const manifest = manifestOf(chunks);
+  assert.deepEqual(rangeChunks(manifest, 5, 15), rangeChunks(chunks, 5, 15));
+  const paged: FileManifest = {
+    ...manifest,
+    chunks: null,
+    pages: [{ entry: hex(9), offset: 0, size: 20 }],
+  };
+  assert.deepEqual(rangeChunks(paged, 5, 15), [
+    { index: 0, item: paged.pages![0], from: 5, to: 15 },
+  ]);
   assert.throws(() => rangeChunks(chunks, 0, 21), RangeError);
   assert.throws(() => rangeChunks(chunks, 5, 4), RangeError);
   assert.throws(() => rangeChunks(chunks, -1, 4), RangeError);
