@@ -156,6 +156,8 @@ function decodeItems(
     if (typeof item === 'string') return item;
     if (item.offset !== next) return 'tiling';
     next += item.size;
+    // Past 2^53 sums are no longer exact, and no file is that long.
+    if (next > Number.MAX_SAFE_INTEGER) return 'item_size';
     items.push(item);
   }
   if (next !== offset + size) return 'tiling';
@@ -194,7 +196,8 @@ export function decodePage(
   if (object.type !== PAGE_TYPE) return { ok: false, reason: 'type' };
   if (object.v !== MANIFEST_VERSION) return { ok: false, reason: 'version' };
   const { offset, size } = object;
-  if (!isCount(offset) || !isCount(size) || offset !== ref.offset || size !== ref.size) {
+  if (!isCount(offset) || !isCount(size) || size < 1) return { ok: false, reason: 'size' };
+  if (offset !== ref.offset || size !== ref.size) {
     return { ok: false, reason: 'size' };
   }
   const items = decodeItems(object.chunks, object.pages, offset, size);

@@ -168,6 +168,19 @@ test('files manifest: a page is refused unless it covers what its reference name
   );
   assert.deepEqual(decodePage(text, { offset: 1000, size: 61 }), { ok: false, reason: 'size' });
   assert.deepEqual(decodePage(text, { offset: 999, size: 60 }), { ok: false, reason: 'size' });
+  const emptyPage = JSON.stringify({ ...JSON.parse(text), size: 0, chunks: [] });
+  assert.deepEqual(decodePage(emptyPage, { offset: 1000, size: 0 }), { ok: false, reason: 'size' });
+  const huge = 2 ** 53 - 10;
+  const past = JSON.stringify({
+    ...JSON.parse(text),
+    offset: huge,
+    size: 60,
+    chunks: refs([10, 20, 30], huge),
+  });
+  assert.deepEqual(decodePage(past, { offset: huge, size: 60 }), {
+    ok: false,
+    reason: 'item_size',
+  });
   assert.deepEqual(decodePage(encodeManifest(manifestOf(refs([60]))), { offset: 0, size: 60 }), {
     ok: false,
     reason: 'members',
