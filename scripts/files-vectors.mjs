@@ -86,6 +86,7 @@ const names = [
   'readme.MD',
   'Stra\u00dfe',
   'STRASSE',
+  'STRA\u1e9eE',
   'cafe\u0301',
   '\u212b',
   'I\u0307',

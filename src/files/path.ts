@@ -64,12 +64,13 @@ export function isValidName(text: string): boolean {
 }
 
 /**
- * The collision key of a name: NFC, then Unicode default upper case, then lower case, then NFC
- * again (both case mappings full and locale-independent). Names with equal keys are one name
- * within a folder: "Readme.md", "README.md" and "Re\u0061\u0301dme" vs "Reádme" collide.
+ * The collision key of a name: NFC, then Unicode default lower, upper and lower case again,
+ * then NFC (the case mappings full and locale-independent). Names with equal keys are one name
+ * within a folder: "Readme.md" and "README.md" collide, and so do "ß", "ẞ" and "ss". The first
+ * lower case is what makes "ẞ" (which upper case leaves alone) meet "ß" (which it makes "SS").
  */
 export function nameKey(name: string): string {
-  return name.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+  return name.normalize('NFC').toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /** The collision key of a whole (valid) path: its segments' keys joined by `/`. */

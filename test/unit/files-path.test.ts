@@ -66,6 +66,8 @@ test('files path: names that differ only in case or normalisation collide', () =
     ['Readme.md', 'README.MD'],
     ['caf\u00e9', 'CAFE\u0301'],
     ['Stra\u00dfe', 'STRASSE'],
+    ['Stra\u00dfe', 'STRA\u1e9eE'],
+    ['\u1e9e', 'ss'],
     ['\u03bf\u03b4\u03bf\u03c2', '\u039f\u0394\u039f\u03a3'],
     ['\u212b', '\u00e5'],
     ['\u01c5', '\u01c6'],
@@ -79,7 +81,17 @@ test('files path: names that differ only in case or normalisation collide', () =
   for (const [a, b] of different) assert.notEqual(nameKey(a), nameKey(b), `${a} / ${b}`);
   assert.equal(pathKey('Docs/Readme.md'), pathKey('docs/README.md'));
   assert.notEqual(pathKey('docs/a/b'), pathKey('docs/ab'));
-  // The key is stable: keying a key changes nothing.
+  // For every code point: keying a key, or the point's upper case, lower case or NFD, changes
+  // nothing.
+  for (let cp = 0; cp < 0x110000; cp++) {
+    if (cp >= 0xd800 && cp < 0xe000) continue;
+    const c = String.fromCodePoint(cp);
+    const key = nameKey(c);
+    for (const other of [key, c.toUpperCase(), c.toLowerCase(), c.normalize('NFD')]) {
+      if (nameKey(other) !== key) assert.fail(`U+${cp.toString(16)}: ${other} keys differently`);
+    }
+  }
+  // The same for strings of several graphemes.
   fc.assert(
     fc.property(fc.string({ unit: 'grapheme', maxLength: 20 }), (s) => {
       assert.equal(nameKey(nameKey(s)), nameKey(s));
