@@ -101,3 +101,49 @@ export type {
 export { KvReplica } from './gateway/kv/replica.js';
 export type { KvChange, ReplicaStatus } from './gateway/kv/replica.js';
 export type { KvVersion } from './kv/merge.js';
+
+// Encrypted files (docs/files.md): the pure format, the same in every client.
+export {
+  Chunker,
+  chunkAll,
+  chunkMasks,
+  CHUNK_MIN_BYTES,
+  CHUNK_AVG_BYTES,
+  CHUNK_MAX_BYTES,
+  DEFAULT_CHUNK_SIZES,
+} from './files/chunker.js';
+export type { Chunk, ChunkSizes } from './files/chunker.js';
+export { gearTable, gearDigest } from './files/gear.js';
+export { fileKeys } from './files/keys.js';
+export type { FileKeys } from './files/keys.js';
+export { chunkId, chunkIdMatches } from './files/chunk-id.js';
+export {
+  encodeManifest,
+  decodeManifest,
+  encodePage,
+  decodePage,
+  isMediaType,
+  MAX_ITEMS,
+  MAX_MANIFEST_TEXT_BYTES,
+  MAX_PAGE_DEPTH,
+} from './files/manifest.js';
+export type {
+  ChunkRef,
+  PageRef,
+  FileManifest,
+  FilePage,
+  ManifestRefusal,
+} from './files/manifest.js';
+export { splitIntoPages, rangeChunks, verifyChunk } from './files/manifest-tree.js';
+export type { Span, Extent } from './files/manifest-tree.js';
+export {
+  normalizePath,
+  nameKey,
+  pathKey,
+  isValidName,
+  conflictName,
+  MAX_PATH_BYTES,
+  MAX_SEGMENT_BYTES,
+  MAX_PATH_SEGMENTS,
+} from './files/path.js';
+export type { PathCheck, PathRefusal } from './files/path.js';
