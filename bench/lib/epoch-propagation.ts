@@ -7,6 +7,7 @@
  */
 import { startBenchGateway, ok, type BenchGateway } from './gateway-process.js';
 import { startBenchNode, type BenchNode } from './node-process.js';
+import { until } from './until.js';
 
 export interface Propagation {
   readonly gateways: number;
@@ -15,21 +16,6 @@ export interface Propagation {
   readonly commitMs: number;
   /** Per watching member: ms from the DELETE's answer until it reported the new epoch. */
   readonly reachedMs: number[];
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 export async function epochPropagation(options: {

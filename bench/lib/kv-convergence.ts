@@ -14,6 +14,7 @@ import { startTcpProxy, type TcpProxy } from '../../tools/tcp-proxy.js';
 import { startBenchGateway, ok, type BenchGateway } from './gateway-process.js';
 import { health, startBenchNode, type BenchNode } from './node-process.js';
 import { cpuMs } from './proc.js';
+import { until } from './until.js';
 
 /** Keys are `a/000001` … (8 bytes), values 32 ASCII bytes, sent as UTF-8 text. */
 export const KEY_BYTES = 8;
@@ -43,21 +44,6 @@ export interface Convergence {
   /** Entries and their bytes the node holds for the writes (its /health, after minus before). */
   readonly node: { entries: number; bytes: number; fileBytes: number };
   readonly digest: string;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 /** Bytes of the node's store files; measured with the node stopped, so the log is folded in. */

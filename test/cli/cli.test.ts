@@ -251,7 +251,10 @@ describe('reading: tables by key file, and an empty answer', () => {
     const args = ['get', '--node', nodeA.url, '--key', idFile, '--since', '1m', '--table'];
     const empty = oneTableArgs(args);
     const piped = await cli(empty);
-    assert.deepEqual(piped, { code: 0, stdout: '', stderr: '' });
+    assert.deepEqual(
+      { code: piped.code, stdout: piped.stdout, stderr: piped.stderr },
+      { code: 0, stdout: '', stderr: '' },
+    );
     const shown = await cliOnTerminal(empty);
     assert.equal(shown.code, 0, shown.output);
     assert.deepEqual(lines(shown.output), [

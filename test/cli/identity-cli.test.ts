@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from '../../src/crypto/random.js';
 import { createLinkCode } from '../../src/identity/link-code.js';
@@ -20,44 +19,19 @@ import {
   type GatewayProcess,
 } from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { cliPath } from '../helpers/paths.js';
+import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  lines: string[];
-}
 
 /** Runs `p2pcloud ARGS` to completion (killed after 90 s). */
 function cli(
   args: readonly string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
-    if (!options.env?.P2PCLOUD_API_KEY_FILE) delete env.P2PCLOUD_API_KEY_FILE;
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-      cwd: options.cwd ?? tempDir(),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') });
-    });
-  });
+): Promise<CliResult> {
+  return runCli(args, { ...options, cwd: options.cwd ?? tempDir(), timeoutMs: 90_000 });
 }
 
 /** A refusal: nothing on stdout, one `p2pcloud:` line on stderr, a non-zero exit. */
-function assertRefused(run: Run, pattern: RegExp, what: string): void {
+function assertRefused(run: CliResult, pattern: RegExp, what: string): void {
   assert.notEqual(run.code, 0, `${what}: exit code`);
   assert.equal(run.stdout, '', `${what}: stdout`);
   const lines = run.stderr.trim().split('\n');

@@ -21,53 +21,24 @@ import {
   type Device,
 } from '../helpers/identity.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
+import { cliEnvironment, runCli, type CliResult } from '../helpers/spawn.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  lines: string[];
-}
-
-function environment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.P2PCLOUD_API_KEY_FILE;
-  return env;
-}
-
 /** Runs `p2pcloud ARGS` to completion (killed after 90 s), feeding `stdin`. */
-function cli(args: readonly string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: environment(),
-      cwd: tempDir(),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') });
-    });
-    child.stdin.end(stdin);
-  });
+function cli(args: readonly string[], stdin = ''): Promise<CliResult> {
+  return runCli(args, { stdin, cwd: tempDir(), timeoutMs: 90_000 });
 }
 
 /** A command that must succeed; the failure shows what it printed. */
-async function okCli(args: readonly string[], stdin?: string): Promise<Run> {
+async function okCli(args: readonly string[], stdin?: string): Promise<CliResult> {
   const run = await cli(args, stdin);
   assert.equal(run.code, 0, `p2pcloud ${args.join(' ')}: exit ${run.code}\n${run.stderr}`);
   return run;
 }
 
 /** A refusal: nothing on stdout, one `p2pcloud:` line on stderr, exit 1. */
-function assertRefused(run: Run, pattern: RegExp, what: string): void {
+function assertRefused(run: CliResult, pattern: RegExp, what: string): void {
   assert.equal(run.code, 1, `${what}: exit code (${run.stderr})`);
   assert.equal(run.stdout, '', `${what}: stdout`);
   const lines = run.stderr.trim().split('\n');
@@ -87,7 +58,7 @@ interface Running {
 function start(args: readonly string[]): Running {
   const child: ChildProcess = spawn(process.execPath, [cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: environment(),
+    env: cliEnvironment(),
     cwd: tempDir(),
   });
   const text = { stdout: '', stderr: '' };

@@ -11,26 +11,49 @@ export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** The non-empty lines of stdout. */
+  readonly lines: string[];
 }
 
-/** Runs `p2pcloud ARGS` to completion (killed after 60 s), optionally feeding stdin. */
-export function runCli(args: readonly string[], stdin?: string): Promise<CliResult> {
+export interface RunOptions {
+  readonly stdin?: string;
+  /** Added to the environment (cliEnvironment). */
+  readonly env?: Record<string, string>;
+  readonly cwd?: string;
+  /** Killed after this long (default 60 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The environment a command runs with: no colours, `extra` added, and P2PCLOUD_API_KEY_FILE
+ * left out unless `extra` names one (a key file of the test run's own must not reach it).
+ */
+export function cliEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra };
+  if (!extra.P2PCLOUD_API_KEY_FILE) delete env.P2PCLOUD_API_KEY_FILE;
+  return env;
+}
+
+/** Runs `p2pcloud ARGS` to completion, optionally feeding stdin (a string, or in the options). */
+export function runCli(args: readonly string[], input?: string | RunOptions): Promise<CliResult> {
+  const options: RunOptions = typeof input === 'string' ? { stdin: input } : (input ?? {});
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: cliEnvironment(options.env),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') });
     });
-    child.stdin.end(stdin ?? '');
+    child.stdin.end(options.stdin ?? '');
   });
 }
 
