@@ -97,11 +97,12 @@ export class KvHub implements DataSink {
     replica.once('closed', () => {
       if (this.opened.get(`${text}:${group}`) === open) this.opened.delete(`${text}:${group}`);
     });
-    // Entries of the group read while no replica was open wait under this name (ingest()).
-    const parked = this.layer.takeDeferred([parkName(group)]);
-    if (parked.length > 0) {
-      ingestEntries(parked, this.keyring, this.index, this.layer, true);
-    }
+    // Entries of the group read while no replica was open wait under this name (ingest()),
+    // and leave it in the transaction that hands them over: a crash keeps them waiting.
+    this.index.transaction(() => {
+      const parked = this.layer.takeDeferred([parkName(group)]);
+      if (parked.length > 0) ingestEntries(parked, this.keyring, this.index, this.layer, true);
+    });
     if (replica.replicaStatus().outbox > 0) this.schedulePush(0);
     return open;
   }
