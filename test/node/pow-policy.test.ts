@@ -126,6 +126,35 @@ describe('proof of work that grows with size, and per table', async () => {
     assert.match(String(refused!.message), /requires 6 for an entry/);
   });
 
+  test('a mixed batch on verification threads: each entry meets its own requirement', async () => {
+    const threaded = await startTestNode({
+      min_pow_bits: 14,
+      min_pow_floor_bits: 4,
+      pow_tables: { [toHex(waived.signing.publicKey)]: 0 },
+      verify_threads: 2,
+    });
+    const kinds = [
+      { make: (i: number) => entryWithBits(waived, `${BIG_TEXT} ${i}`, 0, 4), expect: 'stored' },
+      { make: (i: number) => entryWithBits(other, `weak ${i}`, 0, 6), expect: 'rejected' },
+      { make: (i: number) => entryWithBits(other, `small ${i}`, 6, 14), expect: 'stored' },
+      { make: (i: number) => entryWithBits(other, `${BIG_TEXT} ${i}`, 6, 14), expect: 'rejected' },
+    ];
+    // 42 entries: the two threads' halves start at different points of the pattern of four.
+    const batch = Array.from({ length: 42 }, (_, i) => ({
+      ...kinds[i % kinds.length]!,
+      entry: kinds[i % kinds.length]!.make(i),
+    }));
+    const response = await putFrames(
+      threaded.url,
+      batch.map((b) => b.entry.bytes),
+    );
+    const results = putResults(response);
+    batch.forEach((b, i) => {
+      assert.equal(results[i]!.status, b.expect, `entry ${i}: ${results[i]!.message}`);
+      if (b.expect === 'rejected') assert.equal(results[i]!.code, 'pow_too_low');
+    });
+  });
+
   test('a listed table stricter than the size rule names its bits "for this table"', async () => {
     const strictTable = generateTableKey();
     const strict = await startTestNode({
