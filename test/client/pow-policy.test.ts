@@ -7,13 +7,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '../../src/client/client.js';
 import { toHex } from '../../src/encoding/bytes.js';
-import { decodeEntry } from '../../src/entry/format.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIN_ENTRY_BYTES, decodeEntry } from '../../src/entry/format.js';
 import { powRuleFromHealth, requiredPowBits } from '../../src/entry/pow-rule.js';
 import { entryPowBits } from '../../src/entry/verify.js';
 import { publish } from '../../src/gateway/publish.js';
-import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
+import {
+  generateIdentity,
+  generateTableKey,
+  identityText,
+  serializeTableKey,
+} from '../../src/keys/keys.js';
 import { health, putFrames, putResults, storedIds } from '../helpers/http.js';
 import { startTestNode } from '../helpers/nodes.js';
+import { runCli } from '../helpers/spawn.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const reader = generateIdentity();
 
@@ -34,6 +43,8 @@ test('put: a small entry pays the bits its size needs, which a flat node refuses
       size: report.bytes.length,
     });
     assert.equal(needed, 6);
+    // What the command line relies on to know the size before sealing.
+    assert.equal(report.bytes.length, MIN_ENTRY_BYTES + Buffer.byteLength(`note ${i}`));
     assert.equal(
       await client.powBitsFor({ table: table.signing.publicKey, size: report.bytes.length }),
       6,
@@ -123,3 +134,64 @@ test('publish: each entry of a batch pays the bits of its own size', async () =>
     JSON.stringify(results),
   );
 });
+
+// 2^40 hashes would take days here: finishing at all shows the waiver was read and used.
+test(
+  'a node asking 40 bits of everything but nothing of one table: put pays nothing',
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    const table = generateTableKey();
+    const node = await startTestNode({
+      min_pow_bits: 40,
+      min_pow_floor_bits: 40,
+      pow_tables: { [toHex(table.signing.publicKey)]: 0 },
+    });
+    const client = new Client({ nodes: [node.url], powThreads: 1 });
+    const report = await client.put({ table, to: reader.box.publicKey, data: 'x'.repeat(60_000) });
+    assert.equal(report.accepted, 1, JSON.stringify(report.nodes));
+
+    const dir = tempDir();
+    const tableFile = join(dir, 'table.key');
+    writeFileSync(tableFile, serializeTableKey(table), { mode: 0o600 });
+    const put = await runCli([
+      ...['put', '--node', node.url, '--table', tableFile],
+      ...['--to', identityText(reader), 'from the command line'],
+    ]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal((await storedIds(node.url, [put.stdout.trim()])).size, 1);
+  },
+);
+
+// 16 MiB entries need 30 bits (about 10^9 hashes, minutes here); one of ~220 bytes needs 14.
+test(
+  'command line put: a small entry pays for its size, not for the largest',
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    const node = await startTestNode({
+      max_entry_bytes: 16 * 1024 * 1024,
+      min_pow_bits: 30,
+      min_pow_floor_bits: 0,
+    });
+    const table = generateTableKey();
+    const dir = tempDir();
+    const tableFile = join(dir, 'table.key');
+    writeFileSync(tableFile, serializeTableKey(table), { mode: 0o600 });
+    const text = 'a small note';
+    const rule = powRuleFromHealth((await health(node.url)).policy)!;
+    const needed = requiredPowBits(rule, {
+      table: table.signing.publicKey,
+      size: MIN_ENTRY_BYTES + text.length,
+    });
+    assert.equal(needed, 14);
+    const put = await runCli([
+      ...['put', '--node', node.url, '--table', tableFile, '--to', identityText(reader), text],
+    ]);
+    assert.equal(put.code, 0, put.stderr);
+    const id = put.stdout.trim();
+    assert.equal((await storedIds(node.url, [id])).size, 1);
+  },
+);
