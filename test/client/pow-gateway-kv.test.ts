@@ -1,8 +1,9 @@
 /**
  * A gateway pays each entry's own proof of work: against a node whose full-size entries
- * (16 MiB) need 26 bits, about 67 million hashes each, while entries of a few hundred bytes
- * need 11 to 13, creating a group (publish()) and writing a key-value pair (the key-value
- * hub's stamps) finish in seconds only if each entry was stamped for its size.
+ * (16 MiB) need 32 bits, about 4·10^9 hashes each (many minutes here), while entries of a few
+ * hundred bytes to a few KiB need 17 to 20, creating a group (publish()) and writing a
+ * key-value pair (the key-value hub's stamps) finish in seconds only if each entry was
+ * stamped for its size.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ test(
   async () => {
     const node = await startTestNode({
       max_entry_bytes: 16 * 1024 * 1024,
-      min_pow_bits: 26,
+      min_pow_bits: 32,
       min_pow_floor_bits: 0,
     });
     const device = await startDevice(node.url);
@@ -45,7 +46,7 @@ test(
     for (const bytes of frames) {
       const entry = decodeEntry(bytes);
       const needed = requiredPowBits(rule, { table: entry.table, size: bytes.length });
-      assert.ok(needed < 20, `an entry of ${bytes.length} bytes needs ${needed}`);
+      assert.ok(needed <= 21, `an entry of ${bytes.length} bytes needs ${needed}`);
       assert.ok(entryPowBits(entry) >= needed);
     }
   },
