@@ -44,6 +44,7 @@ import {
 } from '../src/entry/format.js';
 import { encodeFrames } from '../src/entry/framing.js';
 import { verifyEntryBytes } from '../src/entry/verify.js';
+import { flatPowRule } from '../src/entry/pow-rule.js';
 import { openEntry } from '../src/entry/open.js';
 import { identityText, recipientText, tableText, type Identity } from '../src/keys/keys.js';
 import {
@@ -707,6 +708,7 @@ function policyOf(settings: Record<string, unknown>): Policy {
   const maxAge = settings.max_age_days as number | null;
   return {
     minPowBits: settings.min_pow_bits as number,
+    pow: flatPowRule(settings.min_pow_bits as number),
     maxEntryBytes: settings.max_entry_bytes as number,
     maxFutureSkewMs: (settings.max_future_skew_seconds as number) * 1000,
     tables: mirror === 'all' ? undefined : new Set(mirror),

@@ -9,6 +9,12 @@ import { decodeEntry, type Entry } from '../entry/format.js';
 import { ENTRIES_MEDIA_TYPE, decodeFrames, encodeFrames } from '../entry/framing.js';
 import { entryPowBits, entrySignatureValid } from '../entry/verify.js';
 import { openEntry } from '../entry/open.js';
+import {
+  powRuleFromHealth,
+  requiredPowBitsOfAll,
+  type PowRule,
+  type PowSubject,
+} from '../entry/pow-rule.js';
 import { sha256 } from '../crypto/sha256.js';
 import type { BoxKeyPair } from '../crypto/x25519.js';
 import { bytesEqual, toHex } from '../encoding/bytes.js';
@@ -36,7 +42,7 @@ export interface PutOptions {
   /** Recipient: X25519 public key bytes, or a p2pid1…/p2prcpt1… text, or 64 hex characters. */
   readonly to: Uint8Array | string;
   readonly data: Uint8Array | string;
-  /** Proof-of-work difficulty; default: the highest minimum among the nodes. */
+  /** Proof-of-work difficulty; default: what the nodes' rules ask of this entry (the most). */
   readonly powBits?: number;
   readonly createdAt?: number;
   readonly expiresAt?: number;
@@ -182,7 +188,7 @@ interface NormalFilter {
 export class Client {
   readonly nodes: readonly string[];
   private readonly options: ClientOptions;
-  private policyBits: number | undefined;
+  private powRuleCache: Promise<readonly PowRule[]> | undefined;
 
   constructor(options: ClientOptions) {
     if (!options.nodes || options.nodes.length === 0) {
@@ -220,23 +226,44 @@ export class Client {
     );
   }
 
-  /** The highest minimum proof of work among reachable nodes (cached). */
-  async requiredPowBits(): Promise<number> {
-    if (this.policyBits !== undefined) return this.policyBits;
+  /**
+   * The proof-of-work rules of the nodes that answer /health (cached once one does). Throws
+   * all_nodes_failed when none gives one.
+   */
+  async powRules(): Promise<readonly PowRule[]> {
+    if (!this.powRuleCache) {
+      const pending = this.fetchPowRules();
+      this.powRuleCache = pending;
+      // A failure is not kept: the next write asks the nodes again.
+      pending.catch(() => {
+        if (this.powRuleCache === pending) this.powRuleCache = undefined;
+      });
+    }
+    return this.powRuleCache;
+  }
+
+  private async fetchPowRules(): Promise<readonly PowRule[]> {
     const answers = await Promise.allSettled(this.nodes.map((node) => this.health(node)));
-    let bits: number | undefined;
+    const rules: PowRule[] = [];
     for (const answer of answers) {
       if (answer.status !== 'fulfilled') continue;
-      const value = (answer.value.policy as { min_pow_bits?: unknown } | undefined)?.min_pow_bits;
-      if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 40) {
-        bits = Math.max(bits ?? 0, value);
-      }
+      const rule = powRuleFromHealth(answer.value.policy);
+      if (rule) rules.push(rule);
     }
-    if (bits === undefined) {
+    if (rules.length === 0) {
       throw new P2PError('all_nodes_failed', `no node answered /health: ${this.nodes.join(', ')}`);
     }
-    this.policyBits = bits;
-    return bits;
+    return rules;
+  }
+
+  /** The proof of work an entry needs to be taken by every node that answered (cached rules). */
+  async powBitsFor(subject: PowSubject): Promise<number> {
+    return requiredPowBitsOfAll(await this.powRules(), subject);
+  }
+
+  /** The highest proof of work the nodes ask of a full-size entry (cached). */
+  async requiredPowBits(): Promise<number> {
+    return Math.max(0, ...(await this.powRules()).map((rule) => rule.baseBits));
   }
 
   /** Seals, stamps and signs one entry and writes it to every node. */
@@ -244,7 +271,6 @@ export class Client {
     const recipient = toKey(options.to, 'recipient');
     const plaintext =
       typeof options.data === 'string' ? Buffer.from(options.data, 'utf8') : options.data;
-    const powBits = options.powBits ?? (await this.requiredPowBits());
     const draft = draftEntry({
       table: options.table,
       recipient,
@@ -252,6 +278,10 @@ export class Client {
       ...(options.createdAt !== undefined ? { createdAt: options.createdAt } : {}),
       ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
     });
+    // The draft has the entry's final size: the nonce and signature fill fixed slots.
+    const powBits =
+      options.powBits ??
+      (await this.powBitsFor({ table: options.table.signing.publicKey, size: draft.bytes.length }));
     const nonce = await solvePow(draft.challenge, powBits, {
       ...(this.options.powThreads !== undefined ? { threads: this.options.powThreads } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),

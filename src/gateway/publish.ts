@@ -9,6 +9,7 @@ import { PowPool } from '../client/pow-pool.js';
 import { draftEntry, finishEntry } from '../entry/create.js';
 import { decodeEntry } from '../entry/format.js';
 import { entryPowBits } from '../entry/verify.js';
+import { requiredPowBitsOfAll, type PowSubject } from '../entry/pow-rule.js';
 import { P2PError } from '../errors.js';
 import { toHex } from '../encoding/bytes.js';
 import type { TableKey } from '../keys/keys.js';
@@ -43,14 +44,22 @@ function poolFor(threads: number | undefined): PowPool {
   return pool;
 }
 
-export async function seal(item: PublishItem, powBits: number, threads?: number): Promise<Sealed> {
+/** The proof of work of one entry: fixed, or from its table and size (the nodes' rules). */
+export type PowBits = number | ((subject: PowSubject) => number);
+
+export async function seal(item: PublishItem, powBits: PowBits, threads?: number): Promise<Sealed> {
   const draft = draftEntry({
     table: item.table,
     recipient: item.to,
     plaintext: item.plaintext,
     createdAt: item.createdAt,
   });
-  const nonce = await poolFor(threads).solve(draft.challenge, powBits);
+  // The draft has the entry's final size: the nonce and signature fill fixed slots.
+  const bits =
+    typeof powBits === 'number'
+      ? powBits
+      : powBits({ table: item.table.signing.publicKey, size: draft.bytes.length });
+  const nonce = await poolFor(threads).solve(draft.challenge, bits);
   const { bytes, id } = finishEntry(draft, nonce);
   return { id: toHex(id), bytes, createdAt: item.createdAt, table: item.table.signing.publicKey };
 }
@@ -61,7 +70,8 @@ export async function publish(
   items: readonly PublishItem[],
   threads?: number,
 ): Promise<PublishReport> {
-  const powBits = await client.requiredPowBits();
+  const rules = await client.powRules();
+  const powBits = (subject: PowSubject): number => requiredPowBitsOfAll(rules, subject);
   // Stamped side by side: the pool gives each entry its own thread.
   const entries = await Promise.all(items.map((item) => seal(item, powBits, threads)));
   return sendSealed(client, entries);

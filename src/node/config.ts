@@ -15,6 +15,8 @@ import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
 
 export const DEFAULT_PORT = 7447;
+/** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
+export const MAX_POW_TABLES = 100_000;
 
 const tableKeyText = z.string().refine(
   (text) => {
@@ -35,7 +37,17 @@ export const nodeConfigSchema = z
     data_dir: z.string().min(1).default('./data'),
     /** URLs under which peers can reach this node (sent in hello). */
     public_urls: z.array(z.string().url()).max(8).default([]),
+    /** Proof of work of an entry of max_entry_bytes; smaller entries need less (§8.1). */
     min_pow_bits: z.number().int().min(0).max(40).default(16),
+    /** The least the size rule asks, however small the entry (capped by min_pow_bits). */
+    min_pow_floor_bits: z.number().int().min(0).max(40).default(8),
+    /** Table key → fixed proof-of-work bits for its entries, whatever their size. */
+    pow_tables: z
+      .record(tableKeyText, z.number().int().min(0).max(40))
+      .refine((tables) => Object.keys(tables).length <= MAX_POW_TABLES, {
+        message: `at most ${MAX_POW_TABLES} tables`,
+      })
+      .default({}),
     max_entry_bytes: z
       .number()
       .int()
@@ -176,6 +188,15 @@ export function mergeConfig(
 
 export function storePath(config: NodeConfig): string {
   return resolve(config.data_dir, 'entries.sqlite');
+}
+
+/** pow_tables with every key as 64 lower-case hex characters. */
+export function powTables(config: NodeConfig): Map<string, number> {
+  const tables = new Map<string, number>();
+  for (const [key, bits] of Object.entries(config.pow_tables)) {
+    tables.set(parsePublicKey(key, 'table').toString('hex'), bits);
+  }
+  return tables;
 }
 
 /** The mirrored tables as raw keys, or 'all'. */

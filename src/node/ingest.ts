@@ -7,7 +7,14 @@ import type { ErrorCode } from '../errors.js';
 import { entryId, inspectEntry, isEntryFault, type Entry } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
 import type { PutItem, Store } from '../store/store.js';
-import { checkEntryPolicy, checkSize, type Policy, type Rejection } from './policy.js';
+import {
+  checkEntryPolicy,
+  checkSize,
+  entryPowBitsRequired,
+  powTooLowMessage,
+  type Policy,
+  type Rejection,
+} from './policy.js';
 import type { VerifyPool } from './verify-pool.js';
 import { VERIFY_STATUS } from './verify-protocol.js';
 import type { NodeMetrics } from './metrics.js';
@@ -123,7 +130,7 @@ export class Ingestor {
 
     const verdicts = await this.pool.verify(
       fresh.map((c) => c.entry.bytes),
-      this.policy.minPowBits,
+      fresh.map((c) => entryPowBitsRequired(this.policy, c.entry)),
     );
     const valid: (PutItem & { index: number })[] = [];
     fresh.forEach((candidate, i) => {
@@ -136,7 +143,7 @@ export class Ingestor {
           status: 'rejected',
           id,
           code: 'pow_too_low',
-          message: `proof of work has ${verdict.powBits} bits; this node requires ${this.policy.minPowBits}`,
+          message: powTooLowMessage(this.policy, candidate.entry, verdict.powBits),
         };
       } else if (verdict.status === VERIFY_STATUS.badSignature) {
         results[candidate.index] = {

@@ -5,10 +5,14 @@
 import type { ErrorCode } from '../errors.js';
 import type { Entry } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
-import { mirroredTables, type NodeConfig } from './config.js';
+import { requiredPowBits, type PowRule } from '../entry/pow-rule.js';
+import { mirroredTables, powTables, type NodeConfig } from './config.js';
 
 export interface Policy {
+  /** Proof of work of a full-size entry (pow.baseBits); what older clients pay for every entry. */
   readonly minPowBits: number;
+  /** The proof of work asked of each entry (entry/pow-rule.ts). */
+  readonly pow: PowRule;
   readonly maxEntryBytes: number;
   readonly maxFutureSkewMs: number;
   /** undefined = mirror every table; otherwise the hex keys of the mirrored tables. */
@@ -21,6 +25,12 @@ export function policyFromConfig(config: NodeConfig): Policy {
   const tables = mirroredTables(config);
   return {
     minPowBits: config.min_pow_bits,
+    pow: {
+      baseBits: config.min_pow_bits,
+      referenceBytes: config.max_entry_bytes,
+      floorBits: config.min_pow_floor_bits,
+      tables: powTables(config),
+    },
     maxEntryBytes: config.max_entry_bytes,
     maxFutureSkewMs: config.max_future_skew_seconds * 1000,
     tables: tables === 'all' ? undefined : new Set(tables.map((t) => toHex(t))),
@@ -34,6 +44,20 @@ export function policyFromConfig(config: NodeConfig): Policy {
 export interface Rejection {
   readonly code: ErrorCode;
   readonly message: string;
+}
+
+/** The proof-of-work bits this node requires of `entry`. */
+export function entryPowBitsRequired(policy: Policy, entry: Entry): number {
+  return requiredPowBits(policy.pow, { table: entry.table, size: entry.bytes.length });
+}
+
+/** The pow_too_low message: what the entry has, what it needed, and why that much. */
+export function powTooLowMessage(policy: Policy, entry: Entry, has: number): string {
+  const needed = entryPowBitsRequired(policy, entry);
+  const why = policy.pow.tables.has(toHex(entry.table))
+    ? 'for this table'
+    : `for an entry of ${entry.bytes.length} bytes`;
+  return `proof of work has ${has} bits; this node requires ${needed} ${why}`;
 }
 
 export function acceptsTable(policy: Policy, table: Uint8Array): boolean {

@@ -74,7 +74,7 @@ export class VerifyPool {
   private send(
     worker: number,
     entries: readonly Buffer[],
-    minPowBits: number,
+    minPowBits: Uint8Array,
   ): Promise<VerifyResponse> {
     const offsets = new Uint32Array(entries.length + 1);
     let total = 0;
@@ -90,14 +90,24 @@ export class VerifyPool {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.load[worker]! += 1;
-      this.workers[worker]!.postMessage(request, [data.buffer as ArrayBuffer, offsets.buffer]);
+      this.workers[worker]!.postMessage(request, [
+        data.buffer as ArrayBuffer,
+        offsets.buffer,
+        minPowBits.buffer as ArrayBuffer,
+      ]);
     });
   }
 
-  async verify(entries: readonly Buffer[], minPowBits: number): Promise<VerifyResult[]> {
+  /** `minPowBits`: the work every entry needs, or entry i needs minPowBits[i]. */
+  async verify(
+    entries: readonly Buffer[],
+    minPowBits: number | readonly number[],
+  ): Promise<VerifyResult[]> {
     if (this.closed) throw new Error('verify pool is closed');
+    const needed = (i: number): number =>
+      typeof minPowBits === 'number' ? minPowBits : minPowBits[i]!;
     if (this.workers.length === 0 || entries.length <= INLINE_LIMIT) {
-      return entries.map((bytes) => verifyEncoded(bytes, minPowBits));
+      return entries.map((bytes, i) => verifyEncoded(bytes, needed(i)));
     }
     // One slice per worker, sized so that every worker finishes at about the same time.
     const slices = Math.min(this.workers.length, Math.ceil(entries.length / INLINE_LIMIT));
@@ -109,7 +119,10 @@ export class VerifyPool {
         this.send(
           order[s % order.length]!.index,
           entries.slice(s * per, (s + 1) * per),
-          minPowBits,
+          Uint8Array.from(
+            { length: Math.max(0, Math.min(per, entries.length - s * per)) },
+            (_, i) => needed(s * per + i),
+          ),
         ),
       );
     }

@@ -10,7 +10,8 @@ export interface VerifyRequest {
   readonly data: ArrayBuffer;
   /** Entry i is data[offsets[i], offsets[i+1]). */
   readonly offsets: Uint32Array;
-  readonly minPowBits: number;
+  /** The proof of work entry i needs. */
+  readonly minPowBits: Uint8Array;
 }
 
 export interface VerifyResponse {

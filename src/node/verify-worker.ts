@@ -12,7 +12,7 @@ parentPort!.on('message', (request: VerifyRequest) => {
   const bits = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const bytes = data.subarray(request.offsets[i]!, request.offsets[i + 1]!);
-    const result = verifyEncoded(bytes, request.minPowBits);
+    const result = verifyEncoded(bytes, request.minPowBits[i]!);
     status[i] = result.status;
     bits[i] = result.powBits;
   }

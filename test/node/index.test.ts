@@ -510,6 +510,15 @@ describe('GET /health', () => {
     assert.deepEqual([empty.entries, empty.bytes, empty.tables], [0, 0, 0]);
     assert.deepEqual(empty.policy, {
       min_pow_bits: 3,
+      pow: {
+        version: 1,
+        base_bits: 3,
+        reference_bytes: 4096,
+        floor_bits: 8,
+        tables: {},
+        tables_omitted: 0,
+        unlisted_max_bits: null,
+      },
       max_entry_bytes: 4096,
       max_future_skew_seconds: 120,
       mirror: [toHex(table.signing.publicKey)],
@@ -530,6 +539,15 @@ describe('GET /health', () => {
     const answer = await health(helloNode.url);
     assert.deepEqual(answer.policy, {
       min_pow_bits: 0,
+      pow: {
+        version: 1,
+        base_bits: 0,
+        reference_bytes: 64 * 1024,
+        floor_bits: 8,
+        tables: {},
+        tables_omitted: 0,
+        unlisted_max_bits: null,
+      },
       max_entry_bytes: 64 * 1024,
       max_future_skew_seconds: 600,
       mirror: 'all',

@@ -166,7 +166,8 @@ describe('POST /put', () => {
   });
 
   test('proof of work below the node minimum → 422 pow_too_low, nothing stored', async () => {
-    const powNode = await startTestNode({ min_pow_bits: 12 });
+    // A floor as high as the minimum: every size needs 12 bits.
+    const powNode = await startTestNode({ min_pow_bits: 12, min_pow_floor_bits: 12 });
     let weak = makeEntry();
     for (let i = 0; i < 50 && entryPowBits(decodeEntry(weak.bytes)) >= 12; i++) weak = makeEntry();
     assert.ok(entryPowBits(decodeEntry(weak.bytes)) < 12);

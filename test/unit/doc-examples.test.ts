@@ -14,6 +14,7 @@ import { fromBase64, fromHex, toHex } from '../../src/encoding/bytes.js';
 import { encodeKeyText } from '../../src/encoding/key-text.js';
 import { decodeEntry, entryId, powChallenge } from '../../src/entry/format.js';
 import { encodeFrames } from '../../src/entry/framing.js';
+import { flatPowRule, requiredPowBits } from '../../src/entry/pow-rule.js';
 import {
   parseIdentity,
   parseTableKey,
@@ -135,7 +136,7 @@ test('§7.1: the example entries and results', () => {
   assert.equal(results[1]!.id, toHex(entryId(vector('empty'))));
   assert.equal(
     results[1]!.message,
-    `proof of work has ${powBits(powChallenge(vector('empty')), empty.powNonce)} bits; this node requires 16`,
+    `proof of work has ${powBits(powChallenge(vector('empty')), empty.powNonce)} bits; this node requires ${requiredPowBits(flatPowRule(16), { table: empty.table, size: empty.bytes.length })} for an entry of ${empty.bytes.length} bytes`,
   );
   const expired = (expiredAnswer!.results as { id: string }[])[0]!;
   const large = vectors.cases.find((c) => c.entry.id === expired.id);

@@ -32,6 +32,7 @@ import {
 import { decodeFrames, encodeFrames } from '../../src/entry/framing.js';
 import { openEntry } from '../../src/entry/open.js';
 import { verifyEntryBytes } from '../../src/entry/verify.js';
+import { flatPowRule } from '../../src/entry/pow-rule.js';
 import { P2PError } from '../../src/errors.js';
 import {
   identityText,
@@ -264,6 +265,7 @@ test('framing vector: u32 length prefixes around canonical entries', () => {
 function policyOf(settings: NonNullable<NegativeCase['policy']>): Policy {
   return {
     minPowBits: settings.min_pow_bits,
+    pow: flatPowRule(settings.min_pow_bits),
     maxEntryBytes: settings.max_entry_bytes,
     maxFutureSkewMs: settings.max_future_skew_seconds * 1000,
     tables: settings.mirror === 'all' ? undefined : new Set(settings.mirror),

@@ -42,7 +42,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
     .option('--config <file>', 'JSON config file (flags override it; see README for its keys)')
     .option(
       '--min-pow <bits>',
-      `minimum proof-of-work bits for accepted entries (default ${defaults.min_pow_bits})`,
+      `proof-of-work bits an entry of the largest size needs; smaller ones need less (default ${defaults.min_pow_bits})`,
     )
     .option('--peer <url>', 'bootstrap peer (repeatable; default none)', collect)
     .option(

@@ -2,6 +2,13 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
+import { MIN_ENTRY_BYTES } from '../../entry/format.js';
+import {
+  powRuleFromHealth,
+  requiredPowBitsOfAll,
+  type PowRule,
+  type PowSubject,
+} from '../../entry/pow-rule.js';
 import { loadTableKeyFile, nodeUrls, recipientKey } from '../inputs.js';
 import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseDuration, parseIntOption } from '../parse.js';
@@ -40,28 +47,28 @@ async function payload(text: string | undefined): Promise<Buffer> {
 }
 
 /**
- * The proof of work the nodes ask for: the highest minimum among those that answer. When none
- * answers, the error says why for each.
+ * The proof of work the nodes ask of this entry: the most that the rules of those that answer
+ * require. When none answers, the error says why for each.
  */
-async function requiredPowBits(client: Client): Promise<number> {
+async function requiredPowBits(client: Client, subject: PowSubject): Promise<number> {
   const answers = await Promise.allSettled(client.nodes.map((node) => client.health(node)));
-  let bits: number | undefined;
+  const rules: PowRule[] = [];
   const failures: string[] = [];
   for (const [i, answer] of answers.entries()) {
     if (answer.status === 'rejected') {
       failures.push(nodeFailure(client.nodes[i]!, (answer.reason as Error).message));
       continue;
     }
-    const value = (answer.value.policy as { min_pow_bits?: unknown } | undefined)?.min_pow_bits;
-    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 40) {
-      bits = Math.max(bits ?? 0, value);
+    const rule = powRuleFromHealth(answer.value.policy);
+    if (rule) {
+      rules.push(rule);
     } else {
       failures.push(`${client.nodes[i]!}: /health does not give a proof-of-work minimum`);
     }
   }
-  if (bits === undefined)
+  if (rules.length === 0)
     throw new P2PError('all_nodes_failed', `no node answered: ${nodeFailures(failures)}`);
-  return bits;
+  return requiredPowBitsOfAll(rules, subject);
 }
 
 function formatCount(n: number): string {
@@ -82,7 +89,7 @@ export function registerPutCommand(
     .requiredOption('--node <url>', 'node URL (repeatable)', collect)
     .requiredOption('--table <file>', 'table secret key file')
     .requiredOption('--to <pubkey>', 'recipient: identity text (p2pid1…) or recipient key')
-    .option('--pow <bits>', 'proof-of-work bits (default: the highest minimum of the nodes)')
+    .option('--pow <bits>', 'proof-of-work bits (default: the most the nodes ask of this entry)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
     .action(async (text: string | undefined, options: PutOptions) => {
       const nodes = nodeUrls('--node', options.node);
@@ -94,7 +101,13 @@ export function registerPutCommand(
         options.pow === undefined ? undefined : parseIntOption('--pow', options.pow, 0, 40);
       const data = await payload(text);
       const client = new Client({ nodes });
-      const powBits = pow ?? (await requiredPowBits(client));
+      // The entry's size follows from the text's: sealing and the fixed fields add MIN_ENTRY_BYTES.
+      const powBits =
+        pow ??
+        (await requiredPowBits(client, {
+          table: table.signing.publicKey,
+          size: MIN_ENTRY_BYTES + data.length,
+        }));
       const createdAt = Date.now();
       const expiresAt = expires === undefined ? undefined : createdAt + expires;
       const tty = process.stderr.isTTY === true;

@@ -18,6 +18,7 @@ import { KV_BATCH_KIND } from '../../kv/batch.js';
 import type { RecordIndex } from '../index-db.js';
 import { ingestEntries } from '../ingest.js';
 import { seal, sendSealed, type Sealed } from '../publish.js';
+import { requiredPowBitsOfAll, type PowRule, type PowSubject } from '../../entry/pow-rule.js';
 import type { Keyring } from '../keyring.js';
 import type { DataSink, IdentityLayer, ReadChannel } from '../identity/layer.js';
 import { WRITE_ROLES } from '../identity/groups.js';
@@ -53,7 +54,10 @@ export class KvHub implements DataSink {
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
   /** Sealed, stamped entries of outbox statements no node has taken yet, by statement hash. */
-  private readonly stamped = new Map<string, { stamp: string; sealed: Sealed }>();
+  private readonly stamped = new Map<
+    string,
+    { stamp: string; rules: readonly PowRule[]; sealed: Sealed }
+  >();
 
   constructor(
     private readonly layer: IdentityLayer,
@@ -312,12 +316,14 @@ export class KvHub implements DataSink {
     const keys = this.layer.groups.currentKeys(open.group);
     if (!keys?.table) return undefined;
     const table = keys.table;
-    const bits = await this.layer.client.requiredPowBits();
-    const stamp = `${toHex(table.signing.publicKey)}:${toHex(keys.reader.publicKey)}:${bits}`;
+    const rules = await this.layer.client.powRules();
+    const bits = (subject: PowSubject): number => requiredPowBitsOfAll(rules, subject);
+    const stamp = `${toHex(table.signing.publicKey)}:${toHex(keys.reader.publicKey)}`;
     return Promise.all(
       rows.map(async (row) => {
         const kept = this.stamped.get(row.hash);
-        if (kept && kept.stamp === stamp) return kept.sealed;
+        // The client keeps the nodes' rules it read: other rules mean other work to pay.
+        if (kept && kept.stamp === stamp && kept.rules === rules) return kept.sealed;
         const at = (JSON.parse(row.statement) as { at: number }).at;
         const sealed = await seal(
           {
@@ -330,7 +336,7 @@ export class KvHub implements DataSink {
           this.layer.powThreads,
         );
         if (this.stamped.size < MAX_STAMPED || this.stamped.has(row.hash)) {
-          this.stamped.set(row.hash, { stamp, sealed });
+          this.stamped.set(row.hash, { stamp, rules, sealed });
         }
         return sealed;
       }),

@@ -1,7 +1,36 @@
 import type { FastifyInstance } from 'fastify';
 import type { NodeContext } from '../context.js';
+import { POW_RULE_VERSION, type PowRule } from '../../entry/pow-rule.js';
+
+/** Most per-table entries /health lists; the rest are summed up in unlisted_max_bits. */
+export const HEALTH_POW_TABLES = 1000;
+
+/**
+ * The pow member of /health (docs/protocol.md §7.5). A long table list is cut, keeping the
+ * lowest requirements (the waivers clients most need to know); the highest of those left out
+ * is published so that a client never pays less than a table it was not told of needs.
+ */
+export function powRuleAnswer(rule: PowRule): Record<string, unknown> {
+  const sorted = [...rule.tables].sort(
+    ([ka, ba], [kb, bb]) => ba - bb || (ka < kb ? -1 : ka > kb ? 1 : 0),
+  );
+  const listed = sorted.slice(0, HEALTH_POW_TABLES);
+  const omitted = sorted.slice(HEALTH_POW_TABLES);
+  return {
+    version: POW_RULE_VERSION,
+    base_bits: rule.baseBits,
+    reference_bytes: rule.referenceBytes,
+    floor_bits: rule.floorBits,
+    tables: Object.fromEntries(listed),
+    tables_omitted: omitted.length,
+    // Sorted by bits: the last left out is the highest.
+    unlisted_max_bits: omitted.at(-1)?.[1] ?? null,
+  };
+}
 
 export function registerHealthRoute(app: FastifyInstance, ctx: NodeContext): void {
+  // The policy is fixed for the life of the node: sort and cut the table list once.
+  const powAnswer = powRuleAnswer(ctx.policy.pow);
   app.get('/health', async () => {
     const stats = await ctx.store.stats();
     const sections: Record<string, unknown> = {};
@@ -17,6 +46,7 @@ export function registerHealthRoute(app: FastifyInstance, ctx: NodeContext): voi
       tables: stats.tables,
       policy: {
         min_pow_bits: ctx.policy.minPowBits,
+        pow: powAnswer,
         max_entry_bytes: ctx.policy.maxEntryBytes,
         max_future_skew_seconds: ctx.policy.maxFutureSkewMs / 1000,
         mirror: ctx.policy.tables === undefined ? 'all' : [...ctx.policy.tables],
