@@ -72,7 +72,12 @@ test('two persons share a key-value store: values travel, conflicts show, bad in
   // b's watcher heard of it as a remote change.
   assert.deepEqual(await watching, { origin: 'remote', keys: ['colour'] });
   assert.equal(seen.person, a.text);
-  const range = await ok(b.url, 'GET', `/api/spaces/${group}/kv/range?prefix=list%2F`);
+  // The batch went to the nodes in its own put, maybe after the first: wait for it too.
+  const range = await eventually('b reads the batch a wrote', async () => {
+    await refresh(b.url);
+    const answer = await ok(b.url, 'GET', `/api/spaces/${group}/kv/range?prefix=list%2F`);
+    return (answer.entries as unknown[]).length > 0 ? answer : undefined;
+  });
   assert.deepEqual(range.entries, [
     { key: 'list/1', value: 'one' },
     { key: 'list/3', value: 'three' },
