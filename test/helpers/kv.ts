@@ -13,6 +13,7 @@ import { epochKeysFromSecret, type EpochKeys } from '../../src/identity/epoch.js
 import { encodeStatement, signStatement, type Statement } from '../../src/identity/statement.js';
 import type { TableKey } from '../../src/keys/keys.js';
 import { KV_BATCH_KIND } from '../../src/kv/batch.js';
+import { request } from './gateways.js';
 import { ok } from './identity.js';
 import { spawnCli, type CliProcess } from './spawn.js';
 
@@ -189,4 +190,21 @@ export function batchBody(
           },
     ),
   };
+}
+
+/** A key's value on a device's replica, or undefined when it has none. */
+export async function valueOf(
+  device: { readonly url: string },
+  group: string,
+  key: string,
+): Promise<string | undefined> {
+  const answer = await request(
+    device.url,
+    'GET',
+    `/api/spaces/${group}/kv/value?key=${encodeURIComponent(key)}`,
+  );
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200)
+    throw new Error(`GET kv/value: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body.value as string;
 }

@@ -11,15 +11,8 @@ import { test } from 'node:test';
 import { signStatement, type Statement } from '../../src/identity/statement.js';
 import { formatHlc } from '../../src/kv/hlc.js';
 import { logEntryBody } from '../../src/log/entry.js';
-import { eventually, request } from '../helpers/gateways.js';
-import {
-  acceptWelcome,
-  groupView,
-  ok,
-  refresh,
-  startDevice,
-  type Device,
-} from '../helpers/identity.js';
+import { eventually } from '../helpers/gateways.js';
+import { acceptWelcome, groupView, ok, refresh, startDevice } from '../helpers/identity.js';
 import {
   batchBody,
   epochKeysOf,
@@ -27,17 +20,9 @@ import {
   kvStatus,
   postStatements,
   signedBatch,
+  valueOf,
 } from '../helpers/kv.js';
 import { spawnNode } from '../helpers/nodes.js';
-
-const enc = encodeURIComponent;
-
-async function valueOf(device: Device, group: string, key: string): Promise<string | undefined> {
-  const answer = await request(device.url, 'GET', `/api/spaces/${group}/kv/value?key=${enc(key)}`);
-  if (answer.status === 404) return undefined;
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body.value as string;
-}
 
 test('forks, log forks and malformed batches from a member are ignored alike everywhere', async () => {
   const node = await spawnNode(['--min-pow', '0', '--sync-interval', '3600']);

@@ -21,18 +21,16 @@ import {
   startDevice,
   type Device,
 } from '../helpers/identity.js';
-import { batchBody, epochKeysOf, kvStatus, postStatements, signedBatch } from '../helpers/kv.js';
+import {
+  batchBody,
+  epochKeysOf,
+  kvStatus,
+  postStatements,
+  signedBatch,
+  valueOf,
+} from '../helpers/kv.js';
 import { startNodeProxy } from '../helpers/node-proxy.js';
 import { spawnNode } from '../helpers/nodes.js';
-
-const enc = encodeURIComponent;
-
-async function valueOf(device: Device, group: string, key: string): Promise<string | undefined> {
-  const answer = await request(device.url, 'GET', `/api/spaces/${group}/kv/value?key=${enc(key)}`);
-  if (answer.status === 404) return undefined;
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body.value as string;
-}
 
 async function waitValue(
   device: Device,
