@@ -107,7 +107,7 @@ export class KvHub implements DataSink {
       const parked = this.layer.takeDeferred([parkName(group)]);
       if (parked.length > 0) ingestEntries(parked, this.keyring, this.index, this.layer, true);
     });
-    if (replica.replicaStatus().outbox > 0) this.schedulePush(0);
+    if (replica.outboxSize() > 0) this.schedulePush(0);
     return open;
   }
 
@@ -341,13 +341,6 @@ export class KvHub implements DataSink {
         return sealed;
       }),
     );
-  }
-
-  /** Statements of all open replicas not on a node yet. */
-  pending(): number {
-    let n = 0;
-    for (const open of this.opened.values()) n += open.replica.replicaStatus().outbox;
-    return n;
   }
 
   async close(): Promise<void> {

@@ -74,12 +74,6 @@ export class ReplicaTables {
     return this.insertStatement.run(hash, kind, signer, number, log, epoch, statement).changes > 0;
   }
 
-  has(hash: string): boolean {
-    return (
-      this.db.prepare('SELECT 1 FROM replica_statements WHERE hash = ?').get(hash) !== undefined
-    );
-  }
-
   /** Every stored statement of a kind (and log), in a stable order. */
   all(kind: StoredStatement['kind'] | 'log', log?: string): StoredStatement[] {
     if (kind === 'log') {

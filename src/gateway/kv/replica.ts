@@ -384,6 +384,11 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
     return this.tables!.outbox(limit);
   }
 
+  /** How many statements of this device no node holds yet (without counting the keys). */
+  outboxSize(): number {
+    return this.tables!.outboxSize();
+  }
+
   sent(hashes: readonly string[]): void {
     this.tables!.sent(hashes);
   }
@@ -413,7 +418,7 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
         space: this.state.ignored.space,
       },
       forks: this.state.forks,
-      outbox: this.tables!.outboxSize(),
+      outbox: this.outboxSize(),
     };
   }
 

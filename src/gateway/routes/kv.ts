@@ -133,7 +133,7 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
   }
 
   function written(open: OpenSpace, batches: string[]): Record<string, unknown> {
-    return { batches, pending: open.replica.replicaStatus().outbox };
+    return { batches, pending: open.replica.outboxSize() };
   }
 
   app.get('/api/spaces/:space/kv/value', { config: { query: true } }, async (request) => {

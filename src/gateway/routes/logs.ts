@@ -82,7 +82,7 @@ export function registerLogRoutes(app: FastifyInstance, gateway: Gateway): void 
       seq,
       hash: statement.hash,
       at: statement.at,
-      pending: space.replica.replicaStatus().outbox,
+      pending: space.replica.outboxSize(),
     };
   });
 
