@@ -8,10 +8,11 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity,kv,kv-sync
+ *                     hostile,identity,kv,kv-sync,files
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
+ *   --files-mib N     size of the files section's large file (default 1,024; 32 with --quick)
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { hostilePeers, reportHostile } from './hostile.js';
 import { identityFigures } from './identity.js';
 import { kvFigures } from './kv.js';
 import { kvSyncFigures } from './kv-sync.js';
+import { filesFigures } from './files.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     'hostile-seconds': { type: 'string' },
     'hostile-interval': { type: 'string' },
     'hostile-entries': { type: 'string' },
+    'files-mib': { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -55,7 +58,8 @@ const queryEntries = Number(values['query-entries'] ?? entries);
 const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
-    values.only ?? 'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync'
+    values.only ??
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -506,6 +510,17 @@ try {
       quick,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,
+    });
+  }
+  if (sections.has('files')) {
+    await proxyAB?.close();
+    proxyAB = undefined;
+    for (const node of nodes.splice(0)) await node.stop();
+    await filesFigures(report, {
+      quick,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+      ...(values['files-mib'] === undefined ? {} : { bigBytes: Number(values['files-mib']) * MB }),
     });
   }
 } finally {

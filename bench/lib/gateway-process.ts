@@ -15,6 +15,8 @@ export interface BenchGateway {
   readonly identity: string;
   readonly dataDir: string;
   readonly child: ChildProcess;
+  /** Its API key, for requests that are not JSON (a file's bytes). */
+  readonly apiKey: string;
   /** A JSON request with the gateway's API key; answers status and parsed body. */
   api(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
   stop(): Promise<void>;
@@ -75,6 +77,7 @@ export async function startBenchGateway(options: BenchGatewayOptions): Promise<B
     identity: identityText(identity),
     dataDir: options.dataDir,
     child,
+    apiKey,
     api: async (method, path, body) => {
       const response = await fetch(`${ready.url}${path}`, {
         method,

@@ -1,0 +1,173 @@
+/**
+ * p2pcloud's figures for the files benchmark (docs/performance.md, "Files"), through the
+ * gateway's HTTP routes (docs/gateway.md §15) on a DriveCluster: a large file put and read back
+ * (checked by SHA-256), copied node to node, read by another person's gateway from the second
+ * node, put again unchanged and with one byte changed in its middle; then many small files.
+ */
+import { DriveCluster, type DriveClusterOptions } from './drive-cluster.js';
+import { getFileSha256, putFile, type PutAnswer } from './file-http.js';
+import { health } from './node-process.js';
+import { withPeaks } from './phase-peak.js';
+import { seededSha256, seededStream, type SeededBytes } from './seeded-bytes.js';
+
+export const BIG_PATH = 'bench/big.bin';
+
+export interface DriveWorkload extends DriveClusterOptions {
+  readonly bigBytes: number;
+  readonly seed: string;
+  readonly smallFiles: number;
+  readonly smallBytes: number;
+  /** Small files put at the same time. */
+  readonly concurrency: number;
+  /** Longest a phase may take. */
+  readonly phaseMs: number;
+}
+
+/** Wall time, rate (MB/s of 10^6 bytes, or files/s) and peak RSS of the processes involved. */
+export interface DrivePhase {
+  readonly seconds: number;
+  readonly rate: number;
+  /** Bytes, per process, named. */
+  readonly peaks: Record<string, number>;
+}
+
+export interface DriveFigures {
+  readonly put: DrivePhase & { readonly sent: PutAnswer['sent'] };
+  readonly get: DrivePhase;
+  readonly copy: DrivePhase & { readonly entries: number; readonly rounds: number };
+  /** Read by gateway B from node 2 (what the copy brought there), byte for byte. */
+  readonly remoteGet: DrivePhase;
+  readonly small: DrivePhase;
+  readonly again: DrivePhase & { readonly sent: PutAnswer['sent']; reused: PutAnswer['reused'] };
+  readonly edited: DrivePhase & { readonly sent: PutAnswer['sent']; reused: PutAnswer['reused'] };
+  /** Entries node 1 held after the large file's put. */
+  readonly entriesAfterPut: number;
+}
+
+function check(
+  what: string,
+  got: { sha256: string; bytes?: number; size?: number },
+  want: {
+    sha256: string;
+    length: number;
+  },
+): void {
+  const length = got.bytes ?? got.size;
+  if (got.sha256 !== want.sha256 || length !== want.length) {
+    throw new Error(
+      `${what}: ${length} bytes with SHA-256 ${got.sha256}, expected ${want.length} bytes with ${want.sha256}`,
+    );
+  }
+}
+
+async function putSeeded(cluster: DriveCluster, path: string, bytes: SeededBytes) {
+  return putFile(cluster.writerDrive, path, seededStream(bytes), bytes.length);
+}
+
+/** Puts `count` files of `size` bytes, `concurrency` at a time. */
+async function putSmall(cluster: DriveCluster, count: number, size: number, concurrency: number) {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < count; i = next++) {
+      const bytes = { seed: `small-${i}`, length: size };
+      const answer = await putSeeded(cluster, `small/${String(i).padStart(6, '0')}.bin`, bytes);
+      if (answer.file.size !== size) throw new Error(`small file ${i}: size ${answer.file.size}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
+  const mb = w.bigBytes / 1e6;
+  const original: SeededBytes = { seed: w.seed, length: w.bigBytes };
+  const edit: SeededBytes = { ...original, flip: Math.floor(w.bigBytes / 2) };
+  const want = { sha256: seededSha256(original), length: w.bigBytes };
+  const wantEdited = { sha256: seededSha256(edit), length: w.bigBytes };
+  const cluster = await DriveCluster.start(w);
+  try {
+    const gatewayA = cluster.writer.child.pid!;
+    const node1 = cluster.node1.pid;
+    const timed = async <T>(
+      pids: Record<string, number>,
+      phase: () => Promise<T>,
+    ): Promise<{ result: T; seconds: number; peaks: Record<string, number> }> => {
+      const names = Object.keys(pids);
+      const started = performance.now();
+      const { result, peaks } = await withPeaks(Object.values(pids), phase);
+      const seconds = (performance.now() - started) / 1000;
+      return { result, seconds, peaks: Object.fromEntries(names.map((n, i) => [n, peaks[i]!])) };
+    };
+
+    w.log(`  files: p2pcloud put of ${mb.toFixed(0)} MB…`);
+    const put = await timed({ gateway: gatewayA, node: node1 }, () =>
+      putSeeded(cluster, BIG_PATH, original),
+    );
+    check('put answer', put.result.file, want);
+    const entriesAfterPut = (await health(cluster.node1)).entries;
+
+    w.log('  files: p2pcloud get…');
+    const get = await timed({ gateway: gatewayA, node: node1 }, () =>
+      getFileSha256(cluster.writerDrive, BIG_PATH),
+    );
+    check('get', get.result, want);
+
+    w.log('  files: p2pcloud node-to-node copy…');
+    const node2 = (await cluster.startSecond()).pid;
+    const copy = await timed({ source: node1, target: node2 }, () =>
+      cluster.copyToSecond(w.phaseMs),
+    );
+
+    w.log("  files: another person's gateway reads it from node 2…");
+    const reader = await cluster.startReader(BIG_PATH, w.phaseMs);
+    const remoteGet = await timed({ gateway: reader.child.pid!, node: node2 }, () =>
+      getFileSha256(cluster.readerDrive, BIG_PATH),
+    );
+    check('get through node 2', remoteGet.result, want);
+
+    w.log('  files: the same file put again, then with one byte changed…');
+    const again = await timed({ gateway: gatewayA, node: node1 }, () =>
+      putSeeded(cluster, BIG_PATH, original),
+    );
+    check('put again', again.result.file, want);
+    const edited = await timed({ gateway: gatewayA, node: node1 }, () =>
+      putSeeded(cluster, BIG_PATH, edit),
+    );
+    check('edited put', edited.result.file, wantEdited);
+
+    w.log(`  files: ${w.smallFiles} files of ${w.smallBytes} B…`);
+    const small = await timed({ gateway: gatewayA, node: node1 }, () =>
+      putSmall(cluster, w.smallFiles, w.smallBytes, w.concurrency),
+    );
+
+    const phase = (p: { seconds: number; peaks: Record<string, number> }, rate: number) => ({
+      seconds: p.seconds,
+      rate,
+      peaks: p.peaks,
+    });
+    return {
+      put: { ...phase(put, mb / put.seconds), sent: put.result.sent },
+      get: phase(get, mb / get.seconds),
+      copy: {
+        ...phase(copy, mb / copy.result.seconds),
+        seconds: copy.result.seconds,
+        entries: copy.result.entries,
+        rounds: copy.result.rounds,
+      },
+      remoteGet: phase(remoteGet, mb / remoteGet.seconds),
+      small: phase(small, w.smallFiles / small.seconds),
+      again: {
+        ...phase(again, mb / again.seconds),
+        sent: again.result.sent,
+        reused: again.result.reused,
+      },
+      edited: {
+        ...phase(edited, mb / edited.seconds),
+        sent: edited.result.sent,
+        reused: edited.result.reused,
+      },
+      entriesAfterPut,
+    };
+  } finally {
+    await cluster.stop();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A large file end to end, as two people's devices see it: streamed into gateway A (a child
+ * process, knowing node 1 only), copied node 1 → node 2 by sync, and read back through gateway
+ * B (another person, a reader of the group, knowing node 2 only), byte for byte, while B's
+ * memory stays bounded: the download is fetched, checked and written out chunk by chunk
+ * (docs/gateway.md §15), never held whole. The bench's full run does the same with 1 GiB.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { DriveCluster } from '../../bench/lib/drive-cluster.js';
+import { getFileSha256, putFile } from '../../bench/lib/file-http.js';
+import { health } from '../../bench/lib/node-process.js';
+import { PhasePeak } from '../../bench/lib/phase-peak.js';
+import { rss } from '../../bench/lib/proc.js';
+import { seededSha256, seededStream } from '../../bench/lib/seeded-bytes.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const MIB = 1024 * 1024;
+const SIZE = 256 * MIB;
+/** The reading gateway's peak RSS during the download, in all: well under the file's size. */
+const READER_PEAK = 200 * MIB;
+/** …and above what it held when the download began: a buffered file would take SIZE. */
+const READER_GROWTH = 64 * MIB;
+
+test('a 256 MiB file goes gateway A → node 1 → sync → node 2 → gateway B byte for byte, with B in bounded memory', async () => {
+  const root = tempDir();
+  const cluster = await DriveCluster.start({
+    scratch: (prefix) => mkdtempSync(join(root, prefix)),
+    minPowBits: 0,
+    log: () => undefined,
+  });
+  try {
+    const bytes = { seed: 'large round trip', length: SIZE };
+    const want = seededSha256(bytes);
+    const path = 'videos/large.bin';
+    const put = await putFile(cluster.writerDrive, path, seededStream(bytes), SIZE);
+    assert.equal(put.file.size, SIZE);
+    assert.equal(put.file.sha256, want);
+    // Content-defined chunks of 16–60 KiB: thousands of them, every one new to the node.
+    assert.ok(put.sent.chunks > SIZE / (61_440 + 1), `chunks ${put.sent.chunks}`);
+    assert.ok(put.sent.bytes >= SIZE, `sent ${put.sent.bytes}`);
+
+    const copy = await cluster.copyToSecond(600_000);
+    assert.ok(copy.entries >= put.sent.chunks, `node 2 holds ${copy.entries}`);
+    const reader = await cluster.startReader(path, 120_000);
+    // Gateway B's only node is node 2: what it reads came there by sync.
+    assert.equal((await health(cluster.second!)).entries >= copy.entries, true);
+
+    const pid = reader.child.pid!;
+    const before = rss(pid);
+    const peak = new PhasePeak(pid);
+    const got = await getFileSha256(cluster.readerDrive, path);
+    const peakBytes = peak.stop();
+    assert.equal(got.contentLength, SIZE);
+    assert.equal(got.bytes, SIZE);
+    assert.equal(got.sha256, want);
+    assert.ok(
+      peakBytes <= READER_PEAK,
+      `reader peak RSS ${(peakBytes / MIB).toFixed(0)} MiB > ${READER_PEAK / MIB} MiB`,
+    );
+    assert.ok(
+      peakBytes - before <= READER_GROWTH,
+      `reader grew ${((peakBytes - before) / MIB).toFixed(0)} MiB while reading`,
+    );
+  } finally {
+    await cluster.stop();
+  }
+});
