@@ -1,14 +1,14 @@
 /**
- * p2pcloud's figures for the files benchmark (docs/performance.md, "Files"), through the
- * gateway's HTTP routes (docs/gateway.md §15) on a DriveCluster: a large file put and read back
- * (checked by SHA-256), copied node to node, read by another person's gateway from the second
- * node, put again unchanged and with one byte changed in its middle; then many small files.
+ * p2pcloud's figures for the files benchmark (docs/performance.md, "Files") on a DriveCluster:
+ * a large file put through the SDK and read back (checked by SHA-256), copied node to node,
+ * read by another person's gateway from the second node over HTTP (docs/gateway.md §15), put
+ * again unchanged and with one byte changed in its middle; then many small files.
  */
 import { DriveCluster, type DriveClusterOptions } from './drive-cluster.js';
-import { getFileSha256, putFile, type PutAnswer } from './file-http.js';
+import { getFileSha256, type PutAnswer } from './file-http.js';
 import { health } from './node-process.js';
 import { withPeaks } from './phase-peak.js';
-import { seededSha256, seededStream, type SeededBytes } from './seeded-bytes.js';
+import { seededSha256, type SeededBytes } from './seeded-bytes.js';
 
 export const BIG_PATH = 'bench/big.bin';
 
@@ -60,23 +60,6 @@ function check(
   }
 }
 
-async function putSeeded(cluster: DriveCluster, path: string, bytes: SeededBytes) {
-  return putFile(cluster.writerDrive, path, seededStream(bytes), bytes.length);
-}
-
-/** Puts `count` files of `size` bytes, `concurrency` at a time. */
-async function putSmall(cluster: DriveCluster, count: number, size: number, concurrency: number) {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < count; i = next++) {
-      const bytes = { seed: `small-${i}`, length: size };
-      const answer = await putSeeded(cluster, `small/${String(i).padStart(6, '0')}.bin`, bytes);
-      if (answer.file.size !== size) throw new Error(`small file ${i}: size ${answer.file.size}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
 export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
   const mb = w.bigBytes / 1e6;
   const original: SeededBytes = { seed: w.seed, length: w.bigBytes };
@@ -85,7 +68,7 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
   const wantEdited = { sha256: seededSha256(edit), length: w.bigBytes };
   const cluster = await DriveCluster.start(w);
   try {
-    const gatewayA = cluster.writer.child.pid!;
+    const writer = cluster.writer.pid;
     const node1 = cluster.node1.pid;
     const timed = async <T>(
       pids: Record<string, number>,
@@ -99,19 +82,21 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
     };
 
     w.log(`  files: p2pcloud put of ${mb.toFixed(0)} MB…`);
-    const put = await timed({ gateway: gatewayA, node: node1 }, () =>
-      putSeeded(cluster, BIG_PATH, original),
+    const put = await timed({ writer, node: node1 }, () =>
+      cluster.writer.put(BIG_PATH, original, w.phaseMs),
     );
     check('put answer', put.result.file, want);
     const entriesAfterPut = (await health(cluster.node1)).entries;
 
     w.log('  files: p2pcloud get…');
-    const get = await timed({ gateway: gatewayA, node: node1 }, () =>
-      getFileSha256(cluster.writerDrive, BIG_PATH),
-    );
+    const get = await timed({ writer, node: node1 }, async () => {
+      const answer = await cluster.writer.call({ op: 'get', path: BIG_PATH }, w.phaseMs);
+      return { sha256: answer.sha256 as string, bytes: answer.bytes as number };
+    });
     check('get', get.result, want);
 
     w.log('  files: p2pcloud node-to-node copy…');
+    await cluster.settle(w.phaseMs);
     const node2 = (await cluster.startSecond()).pid;
     const copy = await timed({ source: node1, target: node2 }, () =>
       cluster.copyToSecond(w.phaseMs),
@@ -125,18 +110,21 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
     check('get through node 2', remoteGet.result, want);
 
     w.log('  files: the same file put again, then with one byte changed…');
-    const again = await timed({ gateway: gatewayA, node: node1 }, () =>
-      putSeeded(cluster, BIG_PATH, original),
+    const again = await timed({ writer, node: node1 }, () =>
+      cluster.writer.put(BIG_PATH, original, w.phaseMs),
     );
     check('put again', again.result.file, want);
-    const edited = await timed({ gateway: gatewayA, node: node1 }, () =>
-      putSeeded(cluster, BIG_PATH, edit),
+    const edited = await timed({ writer, node: node1 }, () =>
+      cluster.writer.put(BIG_PATH, edit, w.phaseMs),
     );
     check('edited put', edited.result.file, wantEdited);
 
     w.log(`  files: ${w.smallFiles} files of ${w.smallBytes} B…`);
-    const small = await timed({ gateway: gatewayA, node: node1 }, () =>
-      putSmall(cluster, w.smallFiles, w.smallBytes, w.concurrency),
+    const small = await timed({ writer, node: node1 }, () =>
+      cluster.writer.call(
+        { op: 'small', count: w.smallFiles, size: w.smallBytes, concurrency: w.concurrency },
+        w.phaseMs,
+      ),
     );
 
     const phase = (p: { seconds: number; peaks: Record<string, number> }, rate: number) => ({

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { saveIdentity } from '../../src/keys/key-file.js';
-import { generateIdentity, identityText } from '../../src/keys/keys.js';
+import { generateIdentity, identityText, type Identity } from '../../src/keys/keys.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -31,11 +31,13 @@ export interface BenchGatewayOptions {
   readonly nodes: readonly string[];
   readonly dataDir: string;
   readonly pollIntervalSeconds: number;
+  /** Its root identity (default: a new one). */
+  readonly identity?: Identity;
 }
 
 /** Starts `p2pcloud gateway` with a new root identity and waits until it listens. */
 export async function startBenchGateway(options: BenchGatewayOptions): Promise<BenchGateway> {
-  const identity = generateIdentity();
+  const identity = options.identity ?? generateIdentity();
   const keyFile = join(options.dataDir, 'identity.json');
   await saveIdentity(keyFile, identity);
   const child = spawn(
