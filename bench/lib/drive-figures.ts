@@ -38,10 +38,18 @@ export interface DriveFigures {
   /** Read by gateway B from node 2 (what the copy brought there), byte for byte. */
   readonly remoteGet: DrivePhase;
   readonly small: DrivePhase;
-  readonly again: DrivePhase & { readonly sent: PutAnswer['sent']; reused: PutAnswer['reused'] };
-  readonly edited: DrivePhase & { readonly sent: PutAnswer['sent']; reused: PutAnswer['reused'] };
+  readonly again: Reupload;
+  readonly edited: Reupload;
   /** Entries node 1 held after the large file's put. */
   readonly entriesAfterPut: number;
+}
+
+/** A put of the large file over itself: what the answer says was sent, what node 1 took. */
+export interface Reupload extends DrivePhase {
+  readonly sent: PutAnswer['sent'];
+  readonly reused: PutAnswer['reused'];
+  /** Entries and their bytes node 1 held more after the put, tree writes included. */
+  readonly stored: { readonly entries: number; readonly bytes: number };
 }
 
 function check(
@@ -59,6 +67,12 @@ function check(
     );
   }
 }
+
+const phase = (p: { seconds: number; peaks: Record<string, number> }, rate: number) => ({
+  seconds: p.seconds,
+  rate,
+  peaks: p.peaks,
+});
 
 export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
   const mb = w.bigBytes / 1e6;
@@ -110,14 +124,24 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
     check('get through node 2', remoteGet.result, want);
 
     w.log('  files: the same file put again, then with one byte changed…');
-    const again = await timed({ writer, node: node1 }, () =>
-      cluster.writer.put(BIG_PATH, original, w.phaseMs),
-    );
-    check('put again', again.result.file, want);
-    const edited = await timed({ writer, node: node1 }, () =>
-      cluster.writer.put(BIG_PATH, edit, w.phaseMs),
-    );
-    check('edited put', edited.result.file, wantEdited);
+    const reupload = async (bytes: SeededBytes, expected: typeof want) => {
+      await cluster.settle(w.phaseMs);
+      const before = await health(cluster.node1);
+      const done = await timed({ writer, node: node1 }, () =>
+        cluster.writer.put(BIG_PATH, bytes, w.phaseMs),
+      );
+      check('put over itself', done.result.file, expected);
+      await cluster.settle(w.phaseMs);
+      const after = await health(cluster.node1);
+      return {
+        ...phase(done, mb / done.seconds),
+        sent: done.result.sent,
+        reused: done.result.reused,
+        stored: { entries: after.entries - before.entries, bytes: after.bytes - before.bytes },
+      };
+    };
+    const again = await reupload(original, want);
+    const edited = await reupload(edit, wantEdited);
 
     w.log(`  files: ${w.smallFiles} files of ${w.smallBytes} B…`);
     const small = await timed({ writer, node: node1 }, () =>
@@ -127,11 +151,6 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
       ),
     );
 
-    const phase = (p: { seconds: number; peaks: Record<string, number> }, rate: number) => ({
-      seconds: p.seconds,
-      rate,
-      peaks: p.peaks,
-    });
     return {
       put: { ...phase(put, mb / put.seconds), sent: put.result.sent },
       get: phase(get, mb / get.seconds),
@@ -143,16 +162,8 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
       },
       remoteGet: phase(remoteGet, mb / remoteGet.seconds),
       small: phase(small, w.smallFiles / small.seconds),
-      again: {
-        ...phase(again, mb / again.seconds),
-        sent: again.result.sent,
-        reused: again.result.reused,
-      },
-      edited: {
-        ...phase(edited, mb / edited.seconds),
-        sent: edited.result.sent,
-        reused: edited.result.reused,
-      },
+      again,
+      edited,
       entriesAfterPut,
     };
   } finally {
