@@ -18,12 +18,15 @@ import { tempDir } from '../helpers/tmp.js';
 
 const MIB = 1024 * 1024;
 const SIZE = 256 * MIB;
-/** The reading gateway's peak RSS during the download, in all: well under the file's size. */
-const READER_PEAK = 200 * MIB;
-/** …and above what it held when the download began: a buffered file would take SIZE. */
-const READER_GROWTH = 64 * MIB;
+/**
+ * The reading gateway's peak RSS during the download, in all (measured: ~150 MiB; the margin
+ * is for a shared machine's lazier garbage collection), under the 300 MB a process may take.
+ */
+const READER_PEAK = 224 * MIB;
+/** …and above what it held when the download began (measured: ~55 MiB): a buffered file takes SIZE. */
+const READER_GROWTH = 128 * MIB;
 
-test('a 256 MiB file goes gateway A → node 1 → sync → node 2 → gateway B byte for byte, with B in bounded memory', async () => {
+test('a 256 MiB file goes gateway A → node 1 → sync → node 2 → gateway B byte for byte, with B in bounded memory', async (t) => {
   const root = tempDir();
   const cluster = await DriveCluster.start({
     scratch: (prefix) => mkdtempSync(join(root, prefix)),
@@ -52,6 +55,9 @@ test('a 256 MiB file goes gateway A → node 1 → sync → node 2 → gateway B
     const peak = new PhasePeak(pid);
     const got = await getFileSha256(cluster.readerDrive, path);
     const peakBytes = peak.stop();
+    t.diagnostic(
+      `reader RSS ${(before / MIB).toFixed(0)} MiB before, peak ${(peakBytes / MIB).toFixed(0)} MiB while reading`,
+    );
     assert.equal(got.contentLength, SIZE);
     assert.equal(got.bytes, SIZE);
     assert.equal(got.sha256, want);
