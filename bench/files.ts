@@ -158,6 +158,13 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
     value: ours.edited.seconds,
     unit: 's',
   });
+  const cpuText = (p: DrivePhase): string =>
+    Object.entries(p.cpu)
+      .map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`)
+      .join(', ');
+  report.note(
+    `files: CPU seconds (all threads) over the wall seconds: put ${cpuText(ours.put)} over ${ours.put.seconds.toFixed(1)}; get ${cpuText(ours.get)} over ${ours.get.seconds.toFixed(1)}; copy ${cpuText(ours.copy)} over ${ours.copy.seconds.toFixed(1)}; read from node 2 ${cpuText(ours.remoteGet)} over ${ours.remoteGet.seconds.toFixed(1)}; small files ${cpuText(ours.small)} over ${ours.small.seconds.toFixed(1)}`,
+  );
   report.note(
     `files: the first put sent ${n(ours.put.sent.chunks)} chunks, ${(ours.put.sent.bytes / 1e6).toFixed(1)} MB; node 1 then held ${n(ours.entriesAfterPut)} entries; node 2 copied ${n(ours.copy.entries)} in ${ours.copy.rounds} round(s)`,
   );

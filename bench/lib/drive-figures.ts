@@ -8,6 +8,7 @@ import { DriveCluster, type DriveClusterOptions } from './drive-cluster.js';
 import { getFileSha256, type PutAnswer } from './file-http.js';
 import { health } from './node-process.js';
 import { withPeaks } from './phase-peak.js';
+import { cpuMs } from './proc.js';
 import { seededSha256, type SeededBytes } from './seeded-bytes.js';
 
 export const BIG_PATH = 'bench/big.bin';
@@ -29,6 +30,8 @@ export interface DrivePhase {
   readonly rate: number;
   /** Bytes, per process, named. */
   readonly peaks: Record<string, number>;
+  /** CPU seconds (user + system, all threads), per process, named as `peaks`. */
+  readonly cpu: Record<string, number>;
 }
 
 export interface DriveFigures {
@@ -68,10 +71,11 @@ function check(
   }
 }
 
-const phase = (p: { seconds: number; peaks: Record<string, number> }, rate: number) => ({
+const phase = (p: Omit<DrivePhase, 'rate'>, rate: number): DrivePhase => ({
   seconds: p.seconds,
   rate,
   peaks: p.peaks,
+  cpu: p.cpu,
 });
 
 export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
@@ -87,12 +91,19 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
     const timed = async <T>(
       pids: Record<string, number>,
       phase: () => Promise<T>,
-    ): Promise<{ result: T; seconds: number; peaks: Record<string, number> }> => {
+    ): Promise<{ result: T; seconds: number } & Omit<DrivePhase, 'seconds' | 'rate'>> => {
       const names = Object.keys(pids);
+      const cpuBefore = Object.values(pids).map(cpuMs);
       const started = performance.now();
       const { result, peaks } = await withPeaks(Object.values(pids), phase);
       const seconds = (performance.now() - started) / 1000;
-      return { result, seconds, peaks: Object.fromEntries(names.map((n, i) => [n, peaks[i]!])) };
+      const cpuAfter = Object.values(pids).map(cpuMs);
+      return {
+        result,
+        seconds,
+        peaks: Object.fromEntries(names.map((n, i) => [n, peaks[i]!])),
+        cpu: Object.fromEntries(names.map((n, i) => [n, (cpuAfter[i]! - cpuBefore[i]!) / 1000])),
+      };
     };
 
     w.log(`  files: p2pcloud put of ${mb.toFixed(0)} MB…`);
