@@ -8,6 +8,7 @@
  */
 import { driveFigures, type DrivePhase } from './lib/drive-figures.js';
 import type { Report } from './lib/report.js';
+import { createHash } from 'node:crypto';
 import { hyperdriveFigures, type Phase } from './peers/hyperdrive.js';
 
 const MIB = 1024 * 1024;
@@ -37,14 +38,24 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
   const n = (x: number): string => x.toLocaleString('en-US');
 
   log(`files: Hyperdrive 13.3.4, ${size} file, ${n(smallFiles)} small files…`);
-  const peer = await hyperdriveFigures({
+  const workload = {
     bigBytes,
     seed,
     smallFiles,
     smallBytes: SMALL_BYTES,
     concurrency: CONCURRENCY,
-    dirs: [scratch('files-hyperdrive-a-'), scratch('files-hyperdrive-b-')],
     phaseMs,
+  };
+  const peer = await hyperdriveFigures({
+    ...workload,
+    dirs: [scratch('files-hyperdrive-a-'), scratch('files-hyperdrive-b-')],
+  });
+  // p2pcloud seals every chunk; Hyperdrive stores blocks in the clear unless given a key.
+  log('files: Hyperdrive again, with its block encryption…');
+  const sealed = await hyperdriveFigures({
+    ...workload,
+    dirs: [scratch('files-hyperdrive-enc-a-'), scratch('files-hyperdrive-enc-b-')],
+    encryptionKey: createHash('sha256').update(seed).digest('hex'),
   });
   log(`files: p2pcloud, ${size} file, ${n(smallFiles)} small files…`);
   const ours = await driveFigures({
@@ -66,7 +77,12 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
     Object.entries(p.peaks)
       .map(([name, bytes]) => `${name} ${mib(bytes).toFixed(0)}`)
       .join(', ');
-  const rate = (figure: string, p: DrivePhase, theirs: Phase | undefined, unit: string): void =>
+  const rate = (
+    figure: string,
+    p: DrivePhase,
+    theirs: readonly [Phase, Phase] | undefined,
+    unit: string,
+  ): void =>
     report.add({
       section,
       figure,
@@ -75,8 +91,8 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
       ...(theirs
         ? {
             ratio: {
-              value: p.rate / theirs.rate,
-              to: `Hyperdrive (${theirs.rate.toFixed(1)} ${unit}) = p2pcloud / Hyperdrive`,
+              value: p.rate / theirs[0].rate,
+              to: `Hyperdrive (${theirs[0].rate.toFixed(1)} ${unit}) = p2pcloud / Hyperdrive; encrypted Hyperdrive ${theirs[1].rate.toFixed(1)} ${unit}: ${(p.rate / theirs[1].rate).toFixed(2)}×`,
             },
           }
         : {}),
@@ -98,11 +114,16 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
         : {}),
     });
 
-  rate(`put a ${size} file (SDK, its own process)`, ours.put, peer.write, 'MB/s');
+  rate(`put a ${size} file (SDK, its own process)`, ours.put, [peer.write, sealed.write], 'MB/s');
   rss('writer', ours.put, peer.write, true);
-  rate('get it back, SHA-256 checked', ours.get, peer.read, 'MB/s');
+  rate('get it back, SHA-256 checked', ours.get, [peer.read, sealed.read], 'MB/s');
   rss('reader', ours.get, peer.read, true);
-  rate('copy node 1 → empty node 2 (sync rounds)', ours.copy, peer.replicate, 'MB/s');
+  rate(
+    'copy node 1 → empty node 2 (sync rounds)',
+    ours.copy,
+    [peer.replicate, sealed.replicate],
+    'MB/s',
+  );
   rss('writer + replica', ours.copy, peer.replicate, false);
   rate(
     "another person's gateway reads it from node 2, SHA-256 checked",
@@ -114,7 +135,7 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
   rate(
     `put ${n(smallFiles)} files of 4 KiB, ${CONCURRENCY} at a time`,
     ours.small,
-    peer.small,
+    [peer.small, sealed.small],
     'files/s',
   );
   rss('writer', ours.small, peer.small, false);

@@ -35,6 +35,8 @@ export interface DriveClusterOptions {
    * that require no proof of work of any entry (min_pow_bits 0).
    */
   readonly waiveFilesTable: boolean;
+  /** More node configuration (docs/protocol.md §9) for both nodes. */
+  readonly nodeConfig?: Record<string, unknown>;
   readonly log: (line: string) => void;
 }
 
@@ -62,7 +64,7 @@ export class DriveCluster {
 
   static async start(options: DriveClusterOptions): Promise<DriveCluster> {
     const minPowBits = options.waiveFilesTable ? DEFAULT_POW_BITS : 0;
-    let node1 = await startNode(options, minPowBits, {}, []);
+    let node1 = await startNode(options, minPowBits, options.nodeConfig ?? {}, []);
     const writer = new DriveWriter();
     try {
       const writerDir = options.scratch('files-writer-');
@@ -73,11 +75,11 @@ export class DriveCluster {
       const space = (await writer.call({ op: 'group' })).id as string;
       const readerIdentity = generateIdentity();
       await writer.call({ op: 'add', member: identityText(readerIdentity), role: 'reader' });
-      let nodeConfig: Record<string, unknown> = {};
+      let nodeConfig: Record<string, unknown> = options.nodeConfig ?? {};
       let filesTable: string | undefined;
       if (options.waiveFilesTable) {
         filesTable = (await writer.call({ op: 'table' })).table as string;
-        nodeConfig = { pow_tables: { [filesTable]: 0 } };
+        nodeConfig = { ...nodeConfig, pow_tables: { [filesTable]: 0 } };
         await writer.call({ op: 'stop' });
         await node1.stop();
         node1 = await startNode(

@@ -51,9 +51,14 @@ async function writeSmall(
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-async function writer(dir: string): Promise<void> {
+/** Hyperdrive's options: its block encryption when the benchmark gives a key (hex). */
+function driveOptions(encryptionKey: string | undefined): { encryptionKey?: Buffer } {
+  return encryptionKey ? { encryptionKey: Buffer.from(encryptionKey, 'hex') } : {};
+}
+
+async function writer(dir: string, encryptionKey: string | undefined): Promise<void> {
   const store = new Corestore(dir);
-  const drive = new Hyperdrive(store);
+  const drive = new Hyperdrive(store, driveOptions(encryptionKey));
   await drive.ready();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
@@ -108,14 +113,18 @@ async function writer(dir: string): Promise<void> {
   );
 }
 
-async function replica(dir: string): Promise<void> {
+async function replica(dir: string, encryptionKey: string | undefined): Promise<void> {
   const store = new Corestore(dir);
   let drive: Hyperdrive | undefined;
   let socket: Socket | undefined;
   await serveCommands(
     async (command: Answer): Promise<Answer> => {
       if (command.op !== 'fetch') throw new Error(`unknown command ${String(command.op)}`);
-      drive = new Hyperdrive(store, Buffer.from(command.key as string, 'hex'));
+      drive = new Hyperdrive(
+        store,
+        Buffer.from(command.key as string, 'hex'),
+        driveOptions(encryptionKey),
+      );
       await drive.ready();
       const started = performance.now();
       const connection = createConnection(command.port as number, '127.0.0.1');
@@ -140,9 +149,9 @@ async function replica(dir: string): Promise<void> {
   );
 }
 
-const [role, dir] = process.argv.slice(2);
-if (role === 'writer') await writer(dir!);
-else if (role === 'replica') await replica(dir!);
+const [role, dir, encryptionKey] = process.argv.slice(2);
+if (role === 'writer') await writer(dir!, encryptionKey);
+else if (role === 'replica') await replica(dir!, encryptionKey);
 
 export interface HyperdriveWorkload {
   /** Length of the large file, and the seed of its bytes (bench/lib/seeded-bytes.ts). */
@@ -156,6 +165,8 @@ export interface HyperdriveWorkload {
   readonly dirs: readonly [string, string];
   /** Longest a phase may take. */
   readonly phaseMs: number;
+  /** Hyperdrive's block encryption with this 32-byte key (hex); none if not given. */
+  readonly encryptionKey?: string;
 }
 
 /** A phase's wall time, rate and the peak RSS of the process(es) doing it. */
@@ -177,8 +188,9 @@ export interface HyperdriveFigures {
 const self = fileURLToPath(import.meta.url);
 
 export async function hyperdriveFigures(w: HyperdriveWorkload): Promise<HyperdriveFigures> {
-  const writerChild = new CommandChild(self, ['writer', w.dirs[0]], 'hyperdrive writer');
-  const replicaChild = new CommandChild(self, ['replica', w.dirs[1]], 'hyperdrive replica');
+  const key = w.encryptionKey === undefined ? [] : [w.encryptionKey];
+  const writerChild = new CommandChild(self, ['writer', w.dirs[0], ...key], 'hyperdrive writer');
+  const replicaChild = new CommandChild(self, ['replica', w.dirs[1], ...key], 'hyperdrive replica');
   const mb = w.bigBytes / 1e6;
   try {
     const write = await withPeaks([writerChild.pid], () =>

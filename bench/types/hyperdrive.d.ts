@@ -10,7 +10,8 @@ declare module 'hyperdrive' {
     once(event: 'error', listener: (error: Error) => void): void;
   }
   export default class Hyperdrive {
-    constructor(store: Corestore, key?: Buffer);
+    constructor(store: Corestore, options?: { encryptionKey?: Buffer });
+    constructor(store: Corestore, key: Buffer, options?: { encryptionKey?: Buffer });
     readonly key: Buffer;
     ready(): Promise<void>;
     update(options?: { wait?: boolean }): Promise<boolean>;

@@ -1,10 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { hyperdriveFigures } from '../../bench/peers/hyperdrive.js';
 import { seededPieces, seededSha256, streamSha256 } from '../../bench/lib/seeded-bytes.js';
 import { tempDir } from '../helpers/tmp.js';
+
+/** Whether any file under `dir` contains `needle`. */
+function holds(dir: string, needle: Buffer): boolean {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((name) => {
+    const path = join(dir, name);
+    return statSync(path).isFile() && readFileSync(path).includes(needle);
+  });
+}
 
 /** Processes whose command line mentions `text` (the peers get their directory as an argument). */
 function processesMentioning(text: string): number[] {
@@ -54,27 +63,33 @@ test('streamSha256 hashes and counts what a stream yields', async () => {
   });
 });
 
-test('Hyperdrive peer figures: the file is read back and replicated byte for byte, and no peer outlives it', async () => {
-  const dirs = [tempDir(), tempDir()] as const;
-  const bytes = { seed: 'peer-test', length: 3 * 1024 * 1024 + 17 };
-  const figures = await hyperdriveFigures({
-    bigBytes: bytes.length,
-    seed: bytes.seed,
-    smallFiles: 200,
-    smallBytes: 4096,
-    concurrency: 8,
-    dirs,
-    phaseMs: 120_000,
+for (const encrypted of [false, true]) {
+  test(`Hyperdrive peer figures${encrypted ? ' with block encryption' : ''}: the file is read back and replicated byte for byte, and no peer outlives it`, async () => {
+    const dirs = [tempDir(), tempDir()] as const;
+    const bytes = { seed: 'peer-test', length: 3 * 1024 * 1024 + 17 };
+    const figures = await hyperdriveFigures({
+      bigBytes: bytes.length,
+      seed: bytes.seed,
+      smallFiles: 200,
+      smallBytes: 4096,
+      concurrency: 8,
+      dirs,
+      phaseMs: 120_000,
+      ...(encrypted ? { encryptionKey: '42'.repeat(32) } : {}),
+    });
+    const expected = seededSha256(bytes);
+    assert.equal(figures.read.sha256, expected);
+    assert.equal(figures.replicate.sha256, expected);
+    for (const phase of [figures.write, figures.read, figures.replicate, figures.small]) {
+      assert.ok(Number.isFinite(phase.rate) && phase.rate > 0, `rate ${phase.rate}`);
+      // A Node process with Corestore open holds tens of MB; a peak of 0 would be no measurement.
+      assert.ok(phase.peakRss > 20e6 && phase.peakRss < 2e9, `peak RSS ${phase.peakRss}`);
+    }
+    for (const dir of dirs) assert.ok(readdirSync(dir).length > 0, `${dir} holds the drive`);
+    // The option is in effect: the file's bytes are on disk in the clear only without it.
+    const [first] = seededPieces(bytes, 64);
+    for (const dir of dirs) assert.equal(holds(dir, first!), !encrypted, dir);
+    assert.deepEqual(processesMentioning(dirs[0]), []);
+    assert.deepEqual(processesMentioning(dirs[1]), []);
   });
-  const expected = seededSha256(bytes);
-  assert.equal(figures.read.sha256, expected);
-  assert.equal(figures.replicate.sha256, expected);
-  for (const phase of [figures.write, figures.read, figures.replicate, figures.small]) {
-    assert.ok(Number.isFinite(phase.rate) && phase.rate > 0, `rate ${phase.rate}`);
-    // A Node process with Corestore open holds tens of MB; a peak of 0 would be no measurement.
-    assert.ok(phase.peakRss > 20e6 && phase.peakRss < 2e9, `peak RSS ${phase.peakRss}`);
-  }
-  for (const dir of dirs) assert.ok(readdirSync(dir).length > 0, `${dir} holds the drive`);
-  assert.deepEqual(processesMentioning(dirs[0]), []);
-  assert.deepEqual(processesMentioning(dirs[1]), []);
-});
+}
