@@ -19,12 +19,15 @@ import { tempDir } from '../helpers/tmp.js';
 const MIB = 1024 * 1024;
 const SIZE = 256 * MIB;
 /**
- * The reading gateway's peak RSS during the download, in all (measured: ~150 MiB; the margin
- * is for a shared machine's lazier garbage collection), under the 300 MB a process may take.
+ * The reading gateway's peak RSS during the download, in all (measured: 150–190 MiB; the
+ * margin is for a shared machine's lazier garbage collection), under the 300 MiB goal.
  */
-const READER_PEAK = 224 * MIB;
-/** …and above what it held when the download began (measured: ~55 MiB): a buffered file takes SIZE. */
-const READER_GROWTH = 128 * MIB;
+const READER_PEAK = 256 * MIB;
+/**
+ * …and above what it held when the download began (measured: 55–90 MiB, with reads fetching
+ * three windows of chunks ahead): a file held whole would take SIZE more.
+ */
+const READER_GROWTH = 160 * MIB;
 
 test('a 256 MiB file goes gateway A → node 1 → sync → node 2 → gateway B byte for byte, with B in bounded memory', async (t) => {
   const root = tempDir();
