@@ -16,14 +16,26 @@ import Corestore from 'corestore';
 import Hyperdrive from 'hyperdrive';
 import { CommandChild, serveCommands, type Answer } from '../lib/command-child.js';
 import { withPeaks } from '../lib/phase-peak.js';
-import { seededPieces, streamSha256 } from '../lib/seeded-bytes.js';
+import { seededPieces, streamSha256, type SeededBytes } from '../lib/seeded-bytes.js';
 
 const BIG_PATH = '/big.bin';
+const DEDUP_PATH = '/dedup.bin';
 
-async function writeBig(drive: Hyperdrive, seed: string, length: number): Promise<void> {
-  const stream = drive.createWriteStream(BIG_PATH);
+/**
+ * Hyperblobs stores each write as one block; 64 KiB writes give its default block size (and
+ * are what `fs.createReadStream` hands out).
+ */
+const WRITE_BYTES = 64 * 1024;
+
+async function writeBig(
+  drive: Hyperdrive,
+  path: string,
+  bytes: SeededBytes,
+  dedup = false,
+): Promise<void> {
+  const stream = drive.createWriteStream(path, { dedup });
   const failed = new Promise<never>((_, reject) => stream.once('error', reject));
-  for (const piece of seededPieces({ seed, length })) {
+  for (const piece of seededPieces(bytes, WRITE_BYTES)) {
     if (!stream.write(piece)) {
       await Promise.race([new Promise<void>((resolve) => stream.once('drain', resolve)), failed]);
     }
@@ -68,8 +80,28 @@ async function writer(dir: string, encryptionKey: string | undefined): Promise<v
       const seconds = (): number => (performance.now() - started) / 1000;
       switch (command.op) {
         case 'write':
-          await writeBig(drive, command.seed as string, command.length as number);
+          await writeBig(drive, BIG_PATH, {
+            seed: command.seed as string,
+            length: command.length as number,
+          });
           return { seconds: seconds() };
+        case 'dedup': {
+          // Hyperdrive's own dedup (a block map of block hashes, against the file's previous
+          // version) needs the first version written with it too: a file of its own.
+          const bytes = { seed: command.seed as string, length: command.length as number };
+          const blobs = await drive.getBlobs();
+          await writeBig(drive, DEDUP_PATH, bytes, true);
+          const appended = async (version: SeededBytes): Promise<[number, number]> => {
+            const before = blobs.core.byteLength;
+            const started = performance.now();
+            await writeBig(drive, DEDUP_PATH, version, true);
+            return [blobs.core.byteLength - before, (performance.now() - started) / 1000];
+          };
+          const again = await appended(bytes);
+          const edited = await appended({ ...bytes, flip: Math.floor(bytes.length / 2) });
+          const { sha256 } = await streamSha256(drive.createReadStream(DEDUP_PATH));
+          return { again, edited, sha256 };
+        }
         case 'read': {
           const { sha256, bytes } = await streamSha256(drive.createReadStream(BIG_PATH));
           return { seconds: seconds(), sha256, bytes };
@@ -183,6 +215,16 @@ export interface HyperdriveFigures {
   /** Peak RSS is the larger of the writer's (serving) and the replica's. */
   readonly replicate: Phase & { readonly sha256: string };
   readonly small: Phase;
+  /**
+   * With Hyperdrive's dedup: bytes its blob core grew by, and seconds, for the large file
+   * written again unchanged and with one byte changed in its middle; and the SHA-256 read back
+   * after the change.
+   */
+  readonly dedup: {
+    readonly again: { bytes: number; seconds: number };
+    readonly edited: { bytes: number; seconds: number };
+    readonly sha256: string;
+  };
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -215,6 +257,14 @@ export async function hyperdriveFigures(w: HyperdriveWorkload): Promise<Hyperdri
         w.phaseMs,
       ),
     );
+    const dedup = await writerChild.call(
+      { op: 'dedup', seed: w.seed, length: w.bigBytes },
+      3 * w.phaseMs,
+    );
+    const grown = (pair: unknown): { bytes: number; seconds: number } => {
+      const [bytes, seconds] = pair as [number, number];
+      return { bytes, seconds };
+    };
     const seconds = (p: { result: Answer }): number => p.result.seconds as number;
     return {
       write: { seconds: seconds(write), rate: mb / seconds(write), peakRss: write.peaks[0]! },
@@ -234,6 +284,11 @@ export async function hyperdriveFigures(w: HyperdriveWorkload): Promise<Hyperdri
         seconds: seconds(small),
         rate: w.smallFiles / seconds(small),
         peakRss: small.peaks[0]!,
+      },
+      dedup: {
+        again: grown(dedup.again),
+        edited: grown(dedup.edited),
+        sha256: dedup.sha256 as string,
       },
     };
   } finally {

@@ -16,7 +16,9 @@ declare module 'hyperdrive' {
     ready(): Promise<void>;
     update(options?: { wait?: boolean }): Promise<boolean>;
     put(path: string, data: Buffer): Promise<void>;
-    createWriteStream(path: string): DriveWriteStream;
+    createWriteStream(path: string, options?: { dedup?: boolean }): DriveWriteStream;
+    /** The blob store; its core's byteLength is the bytes of every block appended. */
+    getBlobs(): Promise<{ readonly core: { readonly byteLength: number } }>;
     createReadStream(path: string): AsyncIterable<Buffer>;
     download(folder?: string): { done(): Promise<void> };
     replicate(isInitiator: boolean): Duplex;

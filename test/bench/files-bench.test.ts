@@ -49,7 +49,9 @@ test('files bench: every figure of both sides, with the ratios and the dedup goa
   const again = find('put the unchanged');
   assert.equal(again.met, true, `sent ${again.value} B again`);
   assert.ok(again.value < 1e6);
+  assert.match(again.ratio?.to ?? '', /Hyperdrive with dedup \([\d,]+ B appended\)/);
   const edited = find('put it with 1 byte changed');
+  assert.match(edited.ratio?.to ?? '', /Hyperdrive with dedup \([\d,]+ B appended\)/);
   assert.equal(edited.met, true, `sent ${edited.value} B for one byte`);
   // The changed chunk at least went out again.
   assert.ok(edited.value > 16_384, `sent ${edited.value} B`);

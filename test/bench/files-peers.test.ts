@@ -85,6 +85,14 @@ for (const encrypted of [false, true]) {
       // A Node process with Corestore open holds tens of MB; a peak of 0 would be no measurement.
       assert.ok(phase.peakRss > 20e6 && phase.peakRss < 2e9, `peak RSS ${phase.peakRss}`);
     }
+    // Dedup: nothing new but the block map for the same bytes, one 64 KiB block for one byte.
+    const { again, edited } = figures.dedup;
+    assert.ok(again.bytes < 16_384, `appended ${again.bytes} B for the same file`);
+    assert.ok(edited.bytes >= 65_536 && edited.bytes < 65_536 + 16_384, `${edited.bytes} B`);
+    assert.equal(
+      figures.dedup.sha256,
+      seededSha256({ ...bytes, flip: Math.floor(bytes.length / 2) }),
+    );
     for (const dir of dirs) assert.ok(readdirSync(dir).length > 0, `${dir} holds the drive`);
     // The option is in effect: the file's bytes are on disk in the clear only without it.
     const [first] = seededPieces(bytes, 64);
