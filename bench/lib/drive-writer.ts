@@ -6,7 +6,7 @@
  * Run as a child: `node drive-writer.js` (bench/lib/command-child.ts). Commands: `start`
  * {nodes, dataDir, keyFile} and `stop` the gateway; `group` makes a group, `add` {member, role}
  * adds a member, `table` answers the files table of the group's current epoch (what a node
- * operator waives proof of work for, docs/protocol.md §8.1); `put` {path, seed, length, flip?}
+ * operator waives proof of work for, docs/protocol.md §8.1), checked against the group's view; `put` {path, seed, length, flip?}
  * streams seeded bytes in (bench/lib/seeded-bytes.ts), `get` {path} hashes a file as it is
  * read, `small` {count, size, concurrency} puts many small files, `settle` waits until the
  * tree's writes have reached the nodes.
@@ -79,8 +79,17 @@ async function child(): Promise<void> {
           });
           drive = undefined;
           return {};
-        case 'table':
-          return { table: (await open()).filesTable() };
+        case 'table': {
+          // The SDK's answer and the group's view (what an operator reads) must agree.
+          const table = (await open()).filesTable();
+          const view = await api('GET', `/api/groups/${group}`);
+          if (view.files_table !== table) {
+            throw new Error(
+              `files table ${table}, the group's view says ${String(view.files_table)}`,
+            );
+          }
+          return { table };
+        }
         case 'put': {
           const source = seededStream({
             seed: command.seed as string,
