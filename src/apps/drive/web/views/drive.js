@@ -1,0 +1,603 @@
+// A folder of a drive: breadcrumbs, the folders and files in it, uploads by drag-and-drop or
+// by picking files, new folders, renaming (moving), deleting, sharing, and a file's panel.
+// A reader sees the same without the controls that write: the gateway would refuse them.
+
+import { ApiError } from '../shared/api.js';
+import { h, replace, timeAgo } from '../shared/dom.js';
+import * as files from '../lib/files-api.js';
+import { icon } from '../lib/icons.js';
+import { formatBytes, previewKind } from '../lib/kinds.js';
+import {
+  crumbs,
+  isUnder,
+  joinPath,
+  nameOf,
+  nameProblem,
+  parentOf,
+  pathProblem,
+  routeHash,
+} from '../lib/paths.js';
+import { showFile } from './file.js';
+import { shareForm } from './share.js';
+import { enqueue, onUploaded, uploadsPanel } from './uploads.js';
+
+/** How long a Delete button waits for its confirming second click. */
+const CONFIRM_MS = 5000;
+
+/** Most files taken from one dropped folder (a drop of a whole disk is refused, not walked). */
+const DROP_MAX_FILES = 10_000;
+
+/**
+ * Folders made with "New folder" that hold no file yet, per drive. A folder exists in the
+ * tree once a file is under it, so until then it lives in this page only.
+ */
+const placeholders = new Map();
+
+let unlisten = () => undefined;
+
+function placeholdersOf(space) {
+  if (!placeholders.has(space)) placeholders.set(space, new Set());
+  return placeholders.get(space);
+}
+
+/** A button that acts on its second click within CONFIRM_MS (the first arms it). */
+function confirmButton(label, armedLabel, test, act) {
+  let timer;
+  const button = h(
+    'button.small.danger',
+    {
+      type: 'button',
+      'data-test': test,
+      onclick: async () => {
+        if (!button.classList.contains('armed')) {
+          button.classList.add('armed');
+          button.textContent = armedLabel;
+          timer = setTimeout(() => {
+            button.classList.remove('armed');
+            button.textContent = label;
+          }, CONFIRM_MS);
+          return;
+        }
+        clearTimeout(timer);
+        button.disabled = true;
+        await act();
+      },
+    },
+    label,
+  );
+  return button;
+}
+
+/** Reads every file of dropped directory entries, with its path below the drop. */
+async function walkEntries(entries) {
+  const out = [];
+  const fileOf = (entry) => new Promise((resolve, reject) => entry.file(resolve, reject));
+  const readAll = async (reader) => {
+    const all = [];
+    for (;;) {
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (batch.length === 0) return all;
+      all.push(...batch);
+    }
+  };
+  const stack = entries.map((entry) => ({ entry, prefix: '' }));
+  while (stack.length > 0) {
+    const { entry, prefix } = stack.pop();
+    const relative = joinPath(prefix, entry.name);
+    if (entry.isFile) {
+      out.push({ blob: await fileOf(entry), relative });
+      if (out.length > DROP_MAX_FILES) {
+        throw new Error(`a drop can hold at most ${DROP_MAX_FILES} files: upload fewer at once`);
+      }
+    } else if (entry.isDirectory) {
+      for (const child of await readAll(entry.createReader())) {
+        stack.push({ entry: child, prefix: relative });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The files of a drop, with their paths below the folder dropped into. Must be called in the
+ * drop event itself: the browser empties the DataTransfer once the handler returns.
+ */
+function takeDrop(dataTransfer) {
+  const list = [...(dataTransfer.files ?? [])];
+  const items = [...(dataTransfer.items ?? [])].filter((item) => item.kind === 'file');
+  const entries = items.map((item) => item.webkitGetAsEntry?.() ?? null);
+  if (entries.length > 0 && entries.every(Boolean) && entries.some((e) => e.isDirectory)) {
+    return () => walkEntries(entries);
+  }
+  return async () => list.map((blob) => ({ blob, relative: blob.name }));
+}
+
+function fileIcon(file) {
+  const kind = previewKind(file);
+  return icon(kind === 'image' ? 'image' : kind === 'text' ? 'text' : 'file');
+}
+
+/** Shows folder `folder` of drive `space` in `main`. */
+export async function showDrive(ctx, main, space, folder) {
+  unlisten();
+  const listing = await files.list(space, folder).catch((error) => {
+    // A folder made in this page holds nothing yet: the tree does not know it.
+    if (error instanceof ApiError && error.status === 404 && placeholdersOf(space).has(folder)) {
+      return { folder, folders: [], files: [] };
+    }
+    throw error;
+  });
+  const drive = ctx.drive(space) ?? { id: space, name: space, role: 'member', writable: false };
+  const writable = drive.writable === true;
+  let openPath = null;
+  let editing = false;
+  let shown = JSON.stringify(listing);
+
+  const error = h('p.form-error', { role: 'alert', 'data-test': 'drive-error' });
+  const rows = h('tbody', { 'data-test': 'listing' });
+  const panel = h('aside.file-panel', { 'data-test': 'file-panel', hidden: true });
+  const shareBox = h('div.share-box');
+  const view = h('section.drive', {
+    'data-test': 'drive',
+    'data-space': space,
+    'data-folder': folder,
+  });
+
+  const go = (path) => ctx.navigate(routeHash(space, path));
+  const fail = (e) => {
+    error.textContent = e.message;
+  };
+
+  const reload = async () => {
+    const next = await files.list(space, folder).catch((e) => {
+      if (e instanceof ApiError && e.status === 404 && placeholdersOf(space).has(folder)) {
+        return { folder, folders: [], files: [] };
+      }
+      throw e;
+    });
+    const text = JSON.stringify(next);
+    if (text === shown || editing) return;
+    shown = text;
+    renderRows(next);
+  };
+
+  const closeFile = () => {
+    openPath = null;
+    panel.hidden = true;
+    replace(panel);
+    view.classList.remove('with-panel');
+    for (const r of rows.querySelectorAll('tr.selected')) r.classList.remove('selected');
+    ctx.setTitle(drive.name);
+  };
+
+  const openFile = async (path) => {
+    openPath = path;
+    for (const r of rows.querySelectorAll('tr')) {
+      r.classList.toggle('selected', r.dataset.path === path);
+    }
+    panel.hidden = false;
+    view.classList.add('with-panel');
+    replace(panel, h('p.hint', {}, 'Loading…'));
+    try {
+      await showFile(ctx, panel, space, path, closeFile);
+    } catch (e) {
+      replace(panel, h('p.form-error', {}, e.message));
+    }
+  };
+
+  /** Turns a row's name into a field holding its whole path: a new name moves it. */
+  const rename = (row, nameCell, path) => {
+    if (editing) return;
+    editing = true;
+    const input = h('input.rename', {
+      type: 'text',
+      value: path,
+      'data-test': 'rename-input',
+      'aria-label': `New path for ${path}`,
+      spellcheck: 'false',
+    });
+    const before = [...nameCell.childNodes];
+    const done = () => {
+      editing = false;
+      replace(nameCell, before);
+    };
+    input.addEventListener('keydown', async (event) => {
+      if (event.key === 'Escape') return done();
+      if (event.key !== 'Enter') return;
+      const to = input.value.normalize('NFC');
+      if (to === path) return done();
+      const problem = pathProblem(to);
+      if (problem) return fail(new Error(problem));
+      input.disabled = true;
+      try {
+        const moved = await files.move(space, path, to);
+        editing = false;
+        ctx.toast(`Moved ${nameOf(path)} to ${to} (${moved.moved} file(s)).`);
+        if (openPath === path) closeFile();
+        await reload();
+        if (placeholdersOf(space).delete(path)) renderRows(JSON.parse(shown));
+      } catch (e) {
+        input.disabled = false;
+        fail(e);
+      }
+    });
+    input.addEventListener('blur', () => {
+      if (!input.disabled) done();
+    });
+    replace(nameCell, input);
+    input.focus();
+    input.setSelectionRange(path.length - nameOf(path).length, path.length);
+  };
+
+  const openShare = (path) => {
+    replace(
+      shareBox,
+      shareForm(ctx, space, path, (target) => {
+        replace(shareBox);
+        if (target) ctx.navigate(target);
+      }),
+    );
+    shareBox.querySelector('input').focus();
+  };
+
+  const folderRow = (item, placeholder) => {
+    const nameCell = h(
+      'td.name',
+      {},
+      icon('folder'),
+      h(
+        'a.folder-link',
+        { href: routeHash(space, item.path), 'data-test': 'folder-link' },
+        item.name,
+      ),
+    );
+    const row = h(
+      'tr.folder',
+      {
+        'data-test': 'folder',
+        'data-path': item.path,
+        'data-placeholder': placeholder ? 'true' : 'false',
+      },
+      nameCell,
+      h('td.size', {}, placeholder ? 'empty' : `${item.files} file${item.files === 1 ? '' : 's'}`),
+      h('td.modified', {}, ''),
+      h(
+        'td.actions',
+        {},
+        writable && !placeholder
+          ? [
+              h(
+                'button.small.ghost',
+                {
+                  type: 'button',
+                  'data-test': 'rename',
+                  onclick: () => rename(row, nameCell, item.path),
+                },
+                'Rename',
+              ),
+              h(
+                'button.small.ghost',
+                {
+                  type: 'button',
+                  'data-test': 'share-folder',
+                  onclick: () => openShare(item.path),
+                },
+                icon('share'),
+                'Share',
+              ),
+              confirmButton('Delete', 'Delete all?', 'delete', async () => {
+                try {
+                  let removed = 0;
+                  let after;
+                  do {
+                    const page = await files.listAll(space, item.path, after);
+                    for (const file of page.files) {
+                      await files.remove(space, file.path);
+                      removed += 1;
+                    }
+                    after = page.more ? page.after : undefined;
+                  } while (after);
+                  ctx.toast(`Deleted ${item.name} (${removed} file(s)).`);
+                  await reload();
+                } catch (e) {
+                  fail(e);
+                  await reload();
+                }
+              }),
+            ]
+          : null,
+        placeholder
+          ? h(
+              'button.small.ghost',
+              {
+                type: 'button',
+                onclick: () => {
+                  placeholdersOf(space).delete(item.path);
+                  renderRows(JSON.parse(shown));
+                },
+              },
+              'Remove',
+            )
+          : null,
+      ),
+    );
+    return row;
+  };
+
+  const fileRow = (file) => {
+    const nameCell = h(
+      'td.name',
+      {},
+      fileIcon(file),
+      h(
+        'button.file-link',
+        {
+          type: 'button',
+          'data-test': 'file-link',
+          title: file.path,
+          onclick: () => openFile(file.path),
+        },
+        file.name,
+      ),
+      file.conflicts > 0
+        ? h(
+            'span.tag.warn',
+            { title: 'Versions written at the same time elsewhere' },
+            `${file.conflicts} conflict(s)`,
+          )
+        : null,
+    );
+    const row = h(
+      'tr.file',
+      {
+        'data-test': 'file',
+        'data-path': file.path,
+        class: file.path === openPath ? 'selected' : '',
+      },
+      nameCell,
+      h('td.size', { 'data-test': 'file-size' }, formatBytes(file.size)),
+      h('td.modified', { title: new Date(file.modified).toLocaleString() }, timeAgo(file.modified)),
+      h(
+        'td.actions',
+        {},
+        h(
+          'a.button.small.ghost',
+          {
+            href: files.contentUrl(space, file.path, { download: true }),
+            download: file.name,
+            'data-test': 'download',
+            title: `Download ${file.name}`,
+          },
+          icon('download'),
+        ),
+        writable
+          ? [
+              h(
+                'button.small.ghost',
+                {
+                  type: 'button',
+                  'data-test': 'rename',
+                  onclick: () => rename(row, nameCell, file.path),
+                },
+                'Rename',
+              ),
+              confirmButton('Delete', 'Confirm delete', 'delete', async () => {
+                try {
+                  await files.remove(space, file.path);
+                  ctx.toast(`Deleted ${file.name}.`);
+                  if (openPath === file.path) closeFile();
+                  await reload();
+                } catch (e) {
+                  fail(e);
+                }
+              }),
+            ]
+          : null,
+      ),
+    );
+    return row;
+  };
+
+  const renderRows = (current) => {
+    const known = new Set(current.folders.map((f) => f.path));
+    const extra = [...placeholdersOf(space)]
+      .filter((path) => parentOf(path) === folder && !known.has(path))
+      .map((path) => ({ path, name: nameOf(path), files: 0 }));
+    const empty = current.folders.length + current.files.length + extra.length === 0;
+    replace(
+      rows,
+      current.folders.map((f) => folderRow(f, false)),
+      extra.map((f) => folderRow(f, true)),
+      current.files.map(fileRow),
+      empty
+        ? h(
+            'tr.empty',
+            {},
+            h(
+              'td',
+              { colspan: 4, 'data-test': 'empty-folder' },
+              writable
+                ? 'Nothing here yet. Drop files anywhere on this page, or choose them with “Upload files”.'
+                : 'Nothing here yet.',
+            ),
+          )
+        : null,
+    );
+  };
+
+  const picker = h('input.visually-hidden', {
+    type: 'file',
+    multiple: true,
+    'data-test': 'upload-input',
+    onchange: () => {
+      const picked = [...picker.files].map((blob) => ({ blob, relative: blob.name }));
+      picker.value = '';
+      enqueue(space, folder, picked);
+    },
+  });
+
+  const newFolder = () => {
+    const input = h('input', {
+      type: 'text',
+      placeholder: 'Folder name',
+      'data-test': 'new-folder-name',
+    });
+    const form = h(
+      'form.inline-form',
+      {
+        'data-test': 'new-folder-form',
+        onsubmit: (event) => {
+          event.preventDefault();
+          const name = input.value.normalize('NFC').trim();
+          const problem = nameProblem(name);
+          if (problem) return fail(new Error(problem));
+          replace(shareBox);
+          placeholdersOf(space).add(joinPath(folder, name));
+          go(joinPath(folder, name));
+        },
+      },
+      input,
+      h('button.primary.small', { type: 'submit', 'data-test': 'new-folder-submit' }, 'Create'),
+      h('button.small.ghost', { type: 'button', onclick: () => replace(shareBox) }, 'Cancel'),
+      h('p.hint', {}, 'The folder is kept once a file is uploaded into it.'),
+    );
+    replace(shareBox, form);
+    input.focus();
+  };
+
+  const breadcrumbs = h(
+    'nav.breadcrumbs',
+    { 'data-test': 'breadcrumbs', 'aria-label': 'Folders' },
+    crumbs(folder).map((crumb, i, all) =>
+      i === all.length - 1
+        ? h('span.crumb.current', { 'data-test': 'crumb' }, crumb.name || drive.name)
+        : [
+            h(
+              'a.crumb',
+              { href: routeHash(space, crumb.path), 'data-test': 'crumb' },
+              crumb.name || drive.name,
+            ),
+            h('span.sep', {}, '/'),
+          ],
+    ),
+  );
+
+  const toolbar = h(
+    'div.toolbar',
+    {},
+    writable
+      ? [
+          h(
+            'label.button.primary',
+            { 'data-test': 'upload-button' },
+            icon('upload'),
+            'Upload files',
+            picker,
+          ),
+          h(
+            'button',
+            { type: 'button', 'data-test': 'new-folder', onclick: newFolder },
+            icon('plus'),
+            'New folder',
+          ),
+        ]
+      : h('span.tag', { 'data-test': 'read-only' }, icon('lock'), 'You can view this drive'),
+    writable
+      ? h(
+          'button',
+          { type: 'button', 'data-test': 'share-current', onclick: () => openShare(folder) },
+          icon('share'),
+          folder ? 'Share this folder' : 'Share this drive',
+        )
+      : null,
+  );
+
+  replace(
+    view,
+    h(
+      'div.drive-main',
+      {},
+      h(
+        'header.drive-head',
+        {},
+        h('h1', { 'data-test': 'drive-name' }, drive.name),
+        h('span.tag', { 'data-test': 'drive-role' }, drive.role),
+        drive.members
+          ? h(
+              'span.hint',
+              {},
+              `${drive.members.length} member${drive.members.length === 1 ? '' : 's'}`,
+            )
+          : null,
+      ),
+      breadcrumbs,
+      toolbar,
+      shareBox,
+      uploadsPanel(),
+      error,
+      h(
+        'table.listing',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, 'Name'),
+            h('th', {}, 'Size'),
+            h('th', {}, 'Modified'),
+            h('th', {}, ''),
+          ),
+        ),
+        rows,
+      ),
+      writable
+        ? h(
+            'p.drop-hint',
+            {},
+            icon('upload'),
+            'Drop files or folders anywhere here to upload them into this folder.',
+          )
+        : null,
+    ),
+    panel,
+  );
+  renderRows(listing);
+
+  if (writable) {
+    let depth = 0;
+    view.addEventListener('dragenter', (event) => {
+      event.preventDefault();
+      depth += 1;
+      view.classList.add('dragging');
+    });
+    view.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+    });
+    view.addEventListener('dragleave', () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) view.classList.remove('dragging');
+    });
+    view.addEventListener('drop', (event) => {
+      event.preventDefault();
+      depth = 0;
+      view.classList.remove('dragging');
+      if (!event.dataTransfer) return;
+      const take = takeDrop(event.dataTransfer);
+      take()
+        .then((dropped) => enqueue(space, folder, dropped))
+        .catch(fail);
+    });
+  }
+
+  unlisten = onUploaded((uploadedSpace, path) => {
+    if (uploadedSpace !== space || !isUnder(path, folder)) return;
+    void reload().catch(fail);
+    if (openPath === path) void openFile(path);
+  });
+  ctx.live(reload, 3000);
+  ctx.setTitle(drive.name);
+  replace(main, view);
+}

@@ -1,0 +1,138 @@
+// The upload queue: files dropped or picked go up one at a time (each is chunked, sealed and
+// stored by the gateway while it arrives), each with its own progress bar. The queue outlives
+// a change of folder, so the panel is one element the drive view moves into place.
+
+import { h, replace } from '../shared/dom.js';
+import { upload } from '../lib/files-api.js';
+import { formatBytes, percent, uploadMediaType } from '../lib/kinds.js';
+import { joinPath } from '../lib/paths.js';
+
+const panel = h('section.uploads', { 'data-test': 'uploads', 'aria-live': 'polite' });
+const queue = [];
+let running = false;
+const listeners = new Set();
+
+/** The queue's panel, to place in the view. */
+export function uploadsPanel() {
+  return panel;
+}
+
+/** Calls `listener(space, path)` after each upload that ends in the tree. */
+export function onUploaded(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function row(item) {
+  const bar = h('progress', { max: 100, value: 0, 'data-test': 'upload-progress' });
+  const label = h('span.upload-percent', { 'data-test': 'upload-percent' }, '0%');
+  const status = h('span.upload-status', { 'data-test': 'upload-status' }, 'Waiting…');
+  const cancel = h(
+    'button.small.ghost',
+    { type: 'button', title: 'Cancel this upload', onclick: () => item.controller.abort() },
+    'Cancel',
+  );
+  const element = h(
+    'div.upload',
+    { 'data-test': 'upload', 'data-path': item.path, 'data-state': 'waiting' },
+    h('span.upload-name', { title: item.path }, item.path),
+    h('span.upload-size', {}, formatBytes(item.blob.size)),
+    bar,
+    label,
+    status,
+    cancel,
+  );
+  const set = (state, text) => {
+    element.dataset.state = state;
+    status.textContent = text;
+    if (state === 'done' || state === 'failed') cancel.remove();
+  };
+  const progress = (done, total) => {
+    const p = percent(done, total);
+    bar.value = p;
+    label.textContent = `${p}%`;
+  };
+  return { element, set, progress };
+}
+
+async function run() {
+  if (running) return;
+  running = true;
+  try {
+    while (queue.length > 0) {
+      const item = queue.shift();
+      const view = item.view;
+      if (item.controller.signal.aborted) {
+        view.set('failed', 'Cancelled');
+        continue;
+      }
+      view.set('uploading', 'Uploading…');
+      try {
+        const answer = await upload(item.space, item.path, item.blob, {
+          mediaType: uploadMediaType(item.blob.type, item.name),
+          modified: item.blob.lastModified || undefined,
+          signal: item.controller.signal,
+          onProgress: (sent, total) => {
+            view.progress(sent, total);
+            if (sent >= total) view.set('storing', 'Sealing and storing…');
+          },
+        });
+        view.progress(1, 1);
+        view.set(
+          'done',
+          `Stored: ${formatBytes(answer.sent?.bytes ?? 0)} sent, ${formatBytes(answer.reused?.bytes ?? 0)} already there`,
+        );
+        for (const listener of listeners) listener(item.space, item.path);
+      } catch (error) {
+        view.set('failed', `Failed: ${error.message}`);
+      }
+    }
+  } finally {
+    running = false;
+  }
+}
+
+/**
+ * Queues files for upload into `folder` of a drive: [{ blob, relative }] where `relative` is
+ * the file's path below the folder (its name, or `sub/name` from a dropped folder).
+ */
+export function enqueue(space, folder, files) {
+  if (files.length === 0) return;
+  if (panel.childElementCount === 0) {
+    replace(
+      panel,
+      h(
+        'div.uploads-head',
+        {},
+        h('h3', {}, 'Uploads'),
+        h(
+          'button.small.ghost',
+          {
+            type: 'button',
+            'data-test': 'clear-uploads',
+            onclick: () => {
+              for (const element of panel.querySelectorAll('.upload')) {
+                if (['done', 'failed'].includes(element.dataset.state)) element.remove();
+              }
+              if (!panel.querySelector('.upload')) replace(panel);
+            },
+          },
+          'Clear finished',
+        ),
+      ),
+    );
+  }
+  for (const { blob, relative } of files) {
+    const item = {
+      space,
+      path: joinPath(folder, relative),
+      name: relative.slice(relative.lastIndexOf('/') + 1),
+      blob,
+      controller: new AbortController(),
+    };
+    item.view = row(item);
+    panel.append(item.view.element);
+    queue.push(item);
+  }
+  void run();
+}
