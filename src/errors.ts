@@ -85,7 +85,7 @@ export const ERROR_CODES = {
   upload_truncated: { status: 400, message: 'the upload did not carry the bytes it announced' },
   bad_range: { status: 416, message: 'the byte range is not within the file' },
   no_such_file: { status: 404, message: 'no such file' },
-  chunk_unavailable: { status: 502, message: "part of the file cannot be read from any node" },
+  chunk_unavailable: { status: 502, message: 'part of the file cannot be read from any node' },
   bad_manifest: { status: 502, message: "the file's manifest is not valid" },
 } as const satisfies Record<string, { status: number; message: string }>;
 

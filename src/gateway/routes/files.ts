@@ -165,7 +165,10 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
       const size = version === undefined || head?.version === version ? head?.size : undefined;
       const range = size !== undefined ? parseRange(request.headers.range, size) : undefined;
       const aborted = new AbortController();
-      request.raw.once('close', () => aborted.abort());
+      // The answer's socket closing before the end: the client went away, stop fetching.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) aborted.abort();
+      });
       const { file, stream } = await target.read(path, {
         ...(version !== undefined ? { version } : {}),
         ...(range ? { start: range[0], end: range[1] } : {}),
