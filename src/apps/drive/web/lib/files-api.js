@@ -87,8 +87,10 @@ export function upload(space, path, blob, { mediaType, modified, onProgress, sig
 }
 
 /**
- * The first TEXT_PREVIEW_BYTES of a file (one Range request: the gateway fetches only the
- * chunks that hold them). Returns the bytes and whether they are the whole file.
+ * The first TEXT_PREVIEW_BYTES of a file: one Range request, so that the gateway fetches only
+ * the chunks that hold them. An answer with the whole file (a server may ignore the range) is
+ * read only that far, then dropped. Returns the bytes, the file's size and whether the bytes
+ * are the whole file.
  */
 export async function readStart(space, path, version) {
   const response = await fetch(contentUrl(space, path, { version }), {
@@ -108,8 +110,19 @@ export async function readStart(space, path, version) {
       data.error?.message ?? `HTTP ${response.status}`,
     );
   }
-  const bytes = new Uint8Array(await response.arrayBuffer());
   const range = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '');
-  const total = range ? Number(range[1]) : bytes.length;
-  return { bytes, total, complete: bytes.length >= total };
+  const total = Number(range ? range[1] : (response.headers.get('content-length') ?? NaN));
+  const bytes = new Uint8Array(TEXT_PREVIEW_BYTES);
+  let length = 0;
+  const reader = response.body.getReader();
+  while (length < TEXT_PREVIEW_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.length, TEXT_PREVIEW_BYTES - length);
+    bytes.set(value.subarray(0, take), length);
+    length += take;
+  }
+  if (length >= TEXT_PREVIEW_BYTES) await reader.cancel().catch(() => undefined);
+  const size = Number.isFinite(total) ? total : length;
+  return { bytes: bytes.subarray(0, length), total: size, complete: length >= size };
 }

@@ -76,8 +76,10 @@ function versionRow(space, file, version, current, open) {
       h(
         'span.hint',
         {},
-        ` ${formatBytes(version.size)} · ${new Date(version.modified).toLocaleString()} · by `,
-        h('code', { title: version.writer }, shortId(version.writer)),
+        ` ${formatBytes(version.size)} · ${new Date(version.modified).toLocaleString()}`,
+        version.writer
+          ? [' · by ', h('code', { title: version.writer }, shortId(version.writer))]
+          : null,
       ),
     ),
     h(
@@ -136,7 +138,11 @@ export async function showFile(ctx, panel, space, path, onClose) {
       h('dt', {}, 'Modified'),
       h('dd', {}, new Date(file.modified).toLocaleString()),
       h('dt', {}, 'By'),
-      h('dd', {}, h('code', { title: file.writer }, shortId(file.writer))),
+      h(
+        'dd',
+        {},
+        file.writer ? h('code', { title: file.writer }, shortId(file.writer)) : 'unknown',
+      ),
       h('dt', {}, 'SHA-256'),
       h('dd', {}, h('code', { title: file.sha256 }, `${file.sha256.slice(0, 16)}…`)),
     ),

@@ -48,11 +48,17 @@ function row(item) {
     if (state === 'done' || state === 'failed') cancel.remove();
   };
   const progress = (done, total) => {
+    // What the browser reported sent, apart from the bar (which a finished upload fills).
+    element.dataset.sent = String(done);
     const p = percent(done, total);
     bar.value = p;
     label.textContent = `${p}%`;
   };
-  return { element, set, progress };
+  const finish = () => {
+    bar.value = 100;
+    label.textContent = '100%';
+  };
+  return { element, set, progress, finish };
 }
 
 async function run() {
@@ -77,7 +83,7 @@ async function run() {
             if (sent >= total) view.set('storing', 'Sealing and storing…');
           },
         });
-        view.progress(1, 1);
+        view.finish();
         view.set(
           'done',
           `Stored: ${formatBytes(answer.sent?.bytes ?? 0)} sent, ${formatBytes(answer.reused?.bytes ?? 0)} already there`,
