@@ -242,7 +242,7 @@ export async function showDrive(ctx, main, space, folder) {
 
   const folderRow = (item, placeholder) => {
     const nameCell = h(
-      'td.name',
+      'div.name-cell',
       {},
       icon('folder'),
       h(
@@ -258,7 +258,7 @@ export async function showDrive(ctx, main, space, folder) {
         'data-path': item.path,
         'data-placeholder': placeholder ? 'true' : 'false',
       },
-      nameCell,
+      h('td.name', {}, nameCell),
       h('td.size', {}, placeholder ? 'empty' : `${item.files} file${item.files === 1 ? '' : 's'}`),
       h('td.modified', {}, ''),
       h(
@@ -326,7 +326,7 @@ export async function showDrive(ctx, main, space, folder) {
 
   const fileRow = (file) => {
     const nameCell = h(
-      'td.name',
+      'div.name-cell',
       {},
       fileIcon(file),
       h(
@@ -354,7 +354,7 @@ export async function showDrive(ctx, main, space, folder) {
         'data-path': file.path,
         class: file.path === openPath ? 'selected' : '',
       },
-      nameCell,
+      h('td.name', {}, nameCell),
       h('td.size', { 'data-test': 'file-size' }, formatBytes(file.size)),
       h('td.modified', { title: new Date(file.modified).toLocaleString() }, timeAgo(file.modified)),
       h(

@@ -2,7 +2,7 @@
 // Range request for its first 64 KiB), and its versions, each of which can be opened and
 // downloaded. Everything a file carries (its name above all) is shown as text.
 
-import { h, replace, timeAgo } from '../shared/dom.js';
+import { h, replace } from '../shared/dom.js';
 import { shortId } from '../shared/identity.js';
 import { contentUrl, readStart, stat } from '../lib/files-api.js';
 import { formatBytes, previewKind, previewText, TEXT_PREVIEW_BYTES } from '../lib/kinds.js';
@@ -56,7 +56,7 @@ async function renderPreview(box, space, file, version) {
       : h(
           'p.hint',
           { 'data-test': 'preview-cut' },
-          `The first ${formatBytes(TEXT_PREVIEW_BYTES)} of ${formatBytes(total)}: download the file for the rest.`,
+          `The first ${TEXT_PREVIEW_BYTES / 1024} KiB of ${formatBytes(total)}: download the file for the rest.`,
         ),
   );
 }
@@ -72,7 +72,7 @@ function versionRow(space, file, version, current, open) {
     h(
       'div.version-main',
       {},
-      h('strong', {}, current ? 'Current' : timeAgo(version.modified)),
+      h('strong', {}, current ? 'Current' : 'Earlier'),
       h(
         'span.hint',
         {},
@@ -132,7 +132,13 @@ export async function showFile(ctx, panel, space, path, onClose) {
       'dl.file-facts',
       {},
       h('dt', {}, 'Size'),
-      h('dd', { 'data-test': 'file-size' }, `${formatBytes(file.size)} (${file.size} bytes)`),
+      h(
+        'dd',
+        { 'data-test': 'file-size' },
+        file.size < 1000
+          ? formatBytes(file.size)
+          : `${formatBytes(file.size)} (${file.size} bytes)`,
+      ),
       h('dt', {}, 'Type'),
       h('dd', {}, file.media_type ?? 'unknown'),
       h('dt', {}, 'Modified'),
