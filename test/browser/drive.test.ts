@@ -7,7 +7,8 @@
  * event carrying a DataTransfer built in the page) and watches both uploads reach 100%;
  * previews the text (its first 64 KiB only, through a Range request) and the image; uploads
  * a second version with the file picker and sees two versions, opening the earlier one; a
- * file named like markup shows as text; renames and deletes a file. A shares the folder with
+ * file named like markup shows as text; deletes a file, moves one into a new folder by
+ * renaming it, renames that folder and deletes it with its file. A shares the folder with
  * B as a reader; B, on their own gateway, joins, sees the folder's files and downloads one,
  * byte for byte. C sees no such drive, and a direct request for the content is refused, by
  * C's gateway and by A's. Screenshots of the main states go to test-artifacts/.
@@ -264,16 +265,44 @@ test(
       await a.page.textContent('[data-test=folder][data-path="Holiday"] td.size'),
       '3 files',
     );
-    await dropFiles(a, [{ name: 'scratch.txt', text: 'to be renamed\n' }]);
-    await uploaded(a, 'scratch.txt', 14);
+    await dropFiles(a, [
+      { name: 'scratch.txt', text: 'to be moved\n' },
+      { name: 'other.txt', text: 'to be deleted\n' },
+    ]);
+    await uploaded(a, 'scratch.txt', 12);
+    await uploaded(a, 'other.txt', 14);
+    await fileRow(a, 'other.txt').locator('[data-test=delete]').click();
+    await fileRow(a, 'other.txt').locator('[data-test=delete].armed').click();
+    await fileRow(a, 'other.txt').waitFor({ state: 'detached' });
+    // Renaming edits the whole path: a new folder in it moves the file there.
     await fileRow(a, 'scratch.txt').locator('[data-test=rename]').click();
-    await a.page.fill('[data-test=rename-input]', 'draft.txt');
+    await a.page.fill('[data-test=rename-input]', 'Archive/draft.txt');
     await a.page.press('[data-test=rename-input]', 'Enter');
-    await fileRow(a, 'draft.txt').waitFor();
+    const archive = a.page.locator('[data-test=folder][data-path="Archive"]');
+    await archive.waitFor();
     assert.equal(await fileRow(a, 'scratch.txt').count(), 0);
-    await fileRow(a, 'draft.txt').locator('[data-test=delete]').click();
-    await fileRow(a, 'draft.txt').locator('[data-test=delete].armed').click();
-    await fileRow(a, 'draft.txt').waitFor({ state: 'detached' });
+    assert.equal(await archive.locator('td.size').textContent(), '1 file');
+    // A folder moves with what is in it, and is deleted with it.
+    await archive.locator('[data-test=rename]').click();
+    await a.page.fill('[data-test=rename-input]', 'Attic');
+    await a.page.press('[data-test=rename-input]', 'Enter');
+    const attic = a.page.locator('[data-test=folder][data-path="Attic"]');
+    await attic.waitFor();
+    await archive.waitFor({ state: 'detached' });
+    await attic.locator('[data-test=folder-link]').click();
+    await fileRow(a, 'Attic/draft.txt').waitFor();
+    await a.page.click('[data-test=crumb] >> text=Family');
+    await attic.locator('[data-test=delete]').click();
+    await attic.locator('[data-test=delete].armed').click();
+    await attic.waitFor({ state: 'detached' });
+    const left = await a.page.evaluate(async (space) => {
+      const answer = await fetch(`/api/spaces/${space}/files/list?recursive=1`);
+      return ((await answer.json()) as { files: { path: string }[] }).files.map((f) => f.path);
+    }, family);
+    assert.deepEqual(
+      left.sort(),
+      ['Holiday/notes.txt', 'Holiday/photo.png', `Holiday/${HOSTILE}`].sort(),
+    );
 
     // A shares the folder with B, as a reader: a new drive holding copies of its files.
     await a.page.click('[data-test=folder-link] >> text=Holiday');
