@@ -257,6 +257,22 @@ test(
     );
     await a.screenshot('drive-06-a-hostile-name');
 
+    // A name the tree refuses: the upload's row says why, and nothing is stored.
+    await dropFiles(a, [{ name: 'back\\slash.txt', text: 'refused\n' }]);
+    const refused = a.page.locator('[data-test=upload][data-path="Holiday/back\\\\slash.txt"]');
+    await refused.and(a.page.locator('[data-state=failed]')).waitFor();
+    assert.match(
+      (await refused.locator('[data-test=upload-status]').textContent())!,
+      /^Failed: .*backslash/,
+    );
+    assert.equal(await fileRow(a, 'Holiday/back\\slash.txt').count(), 0);
+    // So is a folder name that could not be one, before anything is sent.
+    await a.page.click('[data-test=new-folder]');
+    await a.page.fill('[data-test=new-folder-name]', '..');
+    await a.page.click('[data-test=new-folder-submit]');
+    assert.equal(await a.page.textContent('[data-test=drive-error]'), '".." cannot be a name');
+    assert.equal(await a.page.getAttribute('[data-test=drive]', 'data-folder'), 'Holiday');
+
     // Rename (a move within the drive) and delete, at the drive's root.
     await a.page.click('[data-test=crumb] >> text=Family');
     await a.page.waitForSelector('[data-test=drive][data-folder=""]');
@@ -373,9 +389,12 @@ test(
     await c.screenshot('drive-10-c-nothing');
 
     // Every page rendered cleanly, apart from the refusal C's page was sent to provoke.
-    const provoked = /status of 404 .*\/api\/spaces\/[0-9a-f]{32}\/files\/list/;
+    const provoked = [
+      /status of 404 .*\/api\/spaces\/[0-9a-f]{32}\/files\/list/,
+      /status of 400 .*\/files\/content\?path=Holiday%2Fback%5Cslash\.txt/,
+    ];
     assert.deepEqual(
-      [...a.errors, ...b.errors, ...c.errors].filter((e) => !provoked.test(e)),
+      [...a.errors, ...b.errors, ...c.errors].filter((e) => !provoked.some((p) => p.test(e))),
       [],
     );
     for (const gateway of [driveA, driveB, driveC]) assert.equal(await gateway.stop(), 0);
