@@ -369,6 +369,10 @@ test(
       return img !== null && img.complete && img.naturalWidth === 96;
     });
     await b.screenshot('drive-09-b-shared-drive');
+    // On a phone's width the sidebar goes above the folder, and the panel below it.
+    await b.page.setViewportSize({ width: 390, height: 844 });
+    await fileRow(b, 'notes.txt').waitFor();
+    await b.screenshot('drive-10-b-phone');
 
     // C sees no such drive, and neither C's gateway nor A's hands out its content.
     await c.page.reload();
@@ -386,7 +390,7 @@ test(
     assert.ok(!(await other.text()).includes(run));
     await c.page.goto(`${driveC.url}/drive/#/d/${shared}`);
     await c.page.waitForSelector('[data-test=route-error]');
-    await c.screenshot('drive-10-c-nothing');
+    await c.screenshot('drive-11-c-nothing');
 
     // Every page rendered cleanly, apart from the refusal C's page was sent to provoke.
     const provoked = [

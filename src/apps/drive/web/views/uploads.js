@@ -12,6 +12,11 @@ const queue = [];
 let running = false;
 const listeners = new Set();
 
+// Leaving the page would cut the uploads off: the browser asks first.
+window.addEventListener('beforeunload', (event) => {
+  if (running) event.preventDefault();
+});
+
 /** The queue's panel, to place in the view. */
 export function uploadsPanel() {
   return panel;
