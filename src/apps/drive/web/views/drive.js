@@ -3,7 +3,7 @@
 // A reader sees the same without the controls that write: the gateway would refuse them.
 
 import { ApiError } from '../shared/api.js';
-import { h, replace, timeAgo } from '../shared/dom.js';
+import { h, plural, replace, timeAgo } from '../shared/dom.js';
 import * as files from '../lib/files-api.js';
 import { icon } from '../lib/icons.js';
 import { formatBytes, previewKind } from '../lib/kinds.js';
@@ -212,7 +212,7 @@ export async function showDrive(ctx, main, space, folder) {
       try {
         const moved = await files.move(space, path, to);
         editing = false;
-        ctx.toast(`Moved ${nameOf(path)} to ${to} (${moved.moved} file(s)).`);
+        ctx.toast(`Moved ${nameOf(path)} to ${to} (${plural(moved.moved, 'file')}).`);
         if (openPath === path) closeFile();
         await reload();
         if (placeholdersOf(space).delete(path)) renderRows(JSON.parse(shown));
@@ -297,7 +297,7 @@ export async function showDrive(ctx, main, space, folder) {
                     }
                     after = page.more ? page.after : undefined;
                   } while (after);
-                  ctx.toast(`Deleted ${item.name} (${removed} file(s)).`);
+                  ctx.toast(`Deleted ${item.name} (${plural(removed, 'file')}).`);
                   await reload();
                 } catch (e) {
                   fail(e);
@@ -343,7 +343,7 @@ export async function showDrive(ctx, main, space, folder) {
         ? h(
             'span.tag.warn',
             { title: 'Versions written at the same time elsewhere' },
-            `${file.conflicts} conflict(s)`,
+            plural(file.conflicts, 'conflict'),
           )
         : null,
     );

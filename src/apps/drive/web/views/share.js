@@ -3,7 +3,7 @@
 // the whole drive (the root) is shared by adding the person to the drive's group instead.
 // The person finds it under "Shared with you" on their own gateway.
 
-import { h } from '../shared/dom.js';
+import { h, plural } from '../shared/dom.js';
 import { shortId } from '../shared/identity.js';
 import { share } from '../lib/files-api.js';
 import { routeHash } from '../lib/paths.js';
@@ -41,7 +41,7 @@ export function shareForm(ctx, space, folder, onDone) {
           await ctx.refreshSidebar();
           ctx.toast(
             folder
-              ? `Shared ${folder} with ${shortId(text)}: ${answer.files} file(s) in a new drive.`
+              ? `Shared ${folder} with ${shortId(text)}: ${plural(answer.files, 'file')} in a new drive.`
               : `Shared this drive with ${shortId(text)}.`,
           );
           onDone(answer.space !== space ? routeHash(answer.space) : undefined);
