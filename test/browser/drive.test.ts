@@ -10,7 +10,8 @@
  * file named like markup shows as text; deletes a file, moves one into a new folder by
  * renaming it, renames that folder and deletes it with its file. A shares the folder with
  * B as a reader; B, on their own gateway, joins, sees the folder's files and downloads one,
- * byte for byte. C sees no such drive, and a direct request for the content is refused, by
+ * byte for byte. A then shares the whole drive with B as a writer; B joins and uploads, and
+ * A's page shows B's file. C sees no such drive, and a direct request for the content is refused, by
  * C's gateway and by A's. Screenshots of the main states go to test-artifacts/.
  */
 import { test } from 'node:test';
@@ -373,6 +374,37 @@ test(
     await b.page.setViewportSize({ width: 390, height: 844 });
     await fileRow(b, 'notes.txt').waitFor();
     await b.screenshot('drive-10-b-phone');
+    await b.page.setViewportSize({ width: 1280, height: 900 });
+
+    // A shares the whole of Family with B as a writer: B joins it, and what B uploads there
+    // reaches A's page.
+    await a.page.click(`[data-test=drive-link][data-space="${family}"]`);
+    await a.page.waitForSelector(`[data-test=drive][data-space="${family}"][data-folder=""]`);
+    await a.page.click('[data-test=share-current]');
+    assert.equal(await a.page.textContent('[data-test=share-what]'), 'this whole drive');
+    await a.page.fill('[data-test=share-member]', identityText(keyB.identity));
+    await a.page.selectOption('[data-test=share-role]', 'writer');
+    await a.page.click('[data-test=share-submit]');
+    await a.page.waitForSelector('[data-test=share-form]', { state: 'detached' });
+    await b.page.waitForSelector(`[data-test=invitation][data-space="${family}"]`, {
+      timeout: 90_000,
+    });
+    await b.page.click(
+      `[data-test=invitation][data-space="${family}"] [data-test=accept-invitation]`,
+    );
+    await b.page.waitForSelector(`[data-test=drive][data-space="${family}"]`, { timeout: 60_000 });
+    await b.page.waitForSelector('[data-test=folder][data-path="Holiday"]', { timeout: 60_000 });
+    await b.page.waitForSelector('[data-test=upload-button]');
+    await b.page.setInputFiles('[data-test=upload-input]', {
+      name: 'from-b.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(`written by B ${run}\n`),
+    });
+    await uploaded(b, 'from-b.txt', Buffer.byteLength(`written by B ${run}\n`));
+    await fileRow(a, 'from-b.txt').waitFor({ timeout: 60_000 });
+    await fileRow(a, 'from-b.txt').locator('[data-test=file-link]').click();
+    await a.page.waitForSelector(`[data-test=preview-text]:text("written by B ${run}")`);
+    await a.screenshot('drive-11-a-sees-b-upload');
 
     // C sees no such drive, and neither C's gateway nor A's hands out its content.
     await c.page.reload();
@@ -390,7 +422,7 @@ test(
     assert.ok(!(await other.text()).includes(run));
     await c.page.goto(`${driveC.url}/drive/#/d/${shared}`);
     await c.page.waitForSelector('[data-test=route-error]');
-    await c.screenshot('drive-11-c-nothing');
+    await c.screenshot('drive-12-c-nothing');
 
     // Every page rendered cleanly, apart from the refusal C's page was sent to provoke.
     const provoked = [

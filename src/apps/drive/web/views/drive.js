@@ -24,6 +24,9 @@ import { enqueue, onUploaded, uploadsPanel } from './uploads.js';
 /** How long a Delete button waits for its confirming second click. */
 const CONFIRM_MS = 5000;
 
+/** Files a folder's listing holds at most (the gateway's default page, docs/gateway.md §15). */
+const LIST_LIMIT = 1000;
+
 /** Most files taken from one dropped folder (a drop of a whole disk is refused, not walked). */
 const DROP_MAX_FILES = 10_000;
 
@@ -404,11 +407,23 @@ export async function showDrive(ctx, main, space, folder) {
       .filter((path) => parentOf(path) === folder && !known.has(path))
       .map((path) => ({ path, name: nameOf(path), files: 0 }));
     const empty = current.folders.length + current.files.length + extra.length === 0;
+    const cut = current.files.length >= LIST_LIMIT;
     replace(
       rows,
       current.folders.map((f) => folderRow(f, false)),
       extra.map((f) => folderRow(f, true)),
       current.files.map(fileRow),
+      cut
+        ? h(
+            'tr.empty',
+            {},
+            h(
+              'td',
+              { colspan: 4, 'data-test': 'listing-cut' },
+              `Only the first ${LIST_LIMIT} files of this folder are shown: keep fewer in one folder to see them all here.`,
+            ),
+          )
+        : null,
       empty
         ? h(
             'tr.empty',
