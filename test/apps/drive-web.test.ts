@@ -1,6 +1,7 @@
 /**
  * The drive page's pure modules (src/apps/drive/web/lib/paths.js and kinds.js, the very files
- * the browser loads): routes that carry any file name there and back, the name checks that
+ * the browser loads): what a drop of files and folders yields, routes that carry any file
+ * name there and back, the name checks that
  * spare the gateway obvious mistakes, which files are previewed how (an SVG never as an
  * image), which media types an upload may claim, and how a cut preview is decoded.
  */
@@ -36,7 +37,98 @@ const kinds = (await import(pathToFileURL(join(driveWebDir(), 'lib', 'kinds.js')
   percent(done: number, total: number): number;
 };
 
+interface Dropped {
+  blob: { name: string };
+  relative: string;
+}
+
+const drop = (await import(pathToFileURL(join(driveWebDir(), 'lib', 'drop.js')).href)) as {
+  DROP_MAX_FILES: number;
+  walkEntries(entries: unknown[], max?: number): Promise<Dropped[]>;
+  takeDrop(transfer: unknown): () => Promise<Dropped[]>;
+};
+
 const SPACE = '0123456789abcdef0123456789abcdef';
+
+/** An entry of the browser's entries API: a file, answering later as the browser does. */
+function fileEntry(name: string) {
+  return {
+    name,
+    isFile: true,
+    isDirectory: false,
+    file: (done: (file: { name: string }) => void) => setTimeout(() => done({ name }), 0),
+  };
+}
+
+/** A folder's entry whose reader lists `batch` children per call, then an empty batch. */
+function folderEntry(name: string, children: unknown[], batch = 2) {
+  return {
+    name,
+    isFile: false,
+    isDirectory: true,
+    createReader() {
+      let at = 0;
+      return {
+        readEntries(done: (entries: unknown[]) => void) {
+          const next = children.slice(at, at + batch);
+          at += next.length;
+          setTimeout(() => done(next), 0);
+        },
+      };
+    },
+  };
+}
+
+test('a dropped folder yields every file under it, read batch by batch, in order', async () => {
+  const photos = folderEntry('photos', [
+    fileEntry('a.jpg'),
+    fileEntry('b.jpg'),
+    folderEntry('2026', [fileEntry('c.jpg'), folderEntry('empty', [])]),
+    fileEntry('d.jpg'),
+    fileEntry('e.jpg'),
+  ]);
+  const dropped = await drop.walkEntries([fileEntry('notes.txt'), photos, fileEntry('z.txt')]);
+  assert.deepEqual(
+    dropped.map((d) => d.relative),
+    [
+      'notes.txt',
+      'photos/a.jpg',
+      'photos/b.jpg',
+      'photos/2026/c.jpg',
+      'photos/d.jpg',
+      'photos/e.jpg',
+      'z.txt',
+    ],
+  );
+  assert.deepEqual(
+    dropped.map((d) => d.blob.name),
+    ['notes.txt', 'a.jpg', 'b.jpg', 'c.jpg', 'd.jpg', 'e.jpg', 'z.txt'],
+  );
+  // A drop of too many files is refused, not walked to its end.
+  await assert.rejects(drop.walkEntries([photos], 3), /at most 3 files/);
+  assert.equal(drop.DROP_MAX_FILES, 10_000);
+});
+
+test('a drop of plain files is taken as it is; one holding a folder is walked', async () => {
+  const files = [{ name: 'a.txt' }, { name: 'b.png' }];
+  const plain = drop.takeDrop({
+    files,
+    items: files.map(() => ({ kind: 'file', webkitGetAsEntry: () => null })),
+  });
+  assert.deepEqual(await plain(), [
+    { blob: files[0], relative: 'a.txt' },
+    { blob: files[1], relative: 'b.png' },
+  ]);
+  const folder = folderEntry('docs', [fileEntry('x.md')]);
+  const walked = drop.takeDrop({
+    files: [{ name: 'docs' }],
+    items: [{ kind: 'file', webkitGetAsEntry: () => folder }],
+  });
+  assert.deepEqual(
+    (await walked()).map((d) => d.relative),
+    ['docs/x.md'],
+  );
+});
 
 test('a route carries any folder path there and back', () => {
   const folders = [

@@ -4,6 +4,7 @@
 
 import { ApiError } from '../shared/api.js';
 import { h, plural, replace, timeAgo } from '../shared/dom.js';
+import { takeDrop } from '../lib/drop.js';
 import * as files from '../lib/files-api.js';
 import { icon } from '../lib/icons.js';
 import { formatBytes, previewKind } from '../lib/kinds.js';
@@ -26,9 +27,6 @@ const CONFIRM_MS = 5000;
 
 /** Files a folder's listing holds at most (the gateway's default page, docs/gateway.md §15). */
 const LIST_LIMIT = 1000;
-
-/** Most files taken from one dropped folder (a drop of a whole disk is refused, not walked). */
-const DROP_MAX_FILES = 10_000;
 
 /**
  * Folders made with "New folder" that hold no file yet, per drive. A folder exists in the
@@ -69,50 +67,6 @@ function confirmButton(label, armedLabel, test, act) {
     label,
   );
   return button;
-}
-
-/** Reads every file of dropped directory entries, with its path below the drop. */
-async function walkEntries(entries) {
-  const out = [];
-  const fileOf = (entry) => new Promise((resolve, reject) => entry.file(resolve, reject));
-  const readAll = async (reader) => {
-    const all = [];
-    for (;;) {
-      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
-      if (batch.length === 0) return all;
-      all.push(...batch);
-    }
-  };
-  const stack = entries.map((entry) => ({ entry, prefix: '' }));
-  while (stack.length > 0) {
-    const { entry, prefix } = stack.pop();
-    const relative = joinPath(prefix, entry.name);
-    if (entry.isFile) {
-      out.push({ blob: await fileOf(entry), relative });
-      if (out.length > DROP_MAX_FILES) {
-        throw new Error(`a drop can hold at most ${DROP_MAX_FILES} files: upload fewer at once`);
-      }
-    } else if (entry.isDirectory) {
-      for (const child of await readAll(entry.createReader())) {
-        stack.push({ entry: child, prefix: relative });
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * The files of a drop, with their paths below the folder dropped into. Must be called in the
- * drop event itself: the browser empties the DataTransfer once the handler returns.
- */
-function takeDrop(dataTransfer) {
-  const list = [...(dataTransfer.files ?? [])];
-  const items = [...(dataTransfer.items ?? [])].filter((item) => item.kind === 'file');
-  const entries = items.map((item) => item.webkitGetAsEntry?.() ?? null);
-  if (entries.length > 0 && entries.every(Boolean) && entries.some((e) => e.isDirectory)) {
-    return () => walkEntries(entries);
-  }
-  return async () => list.map((blob) => ({ blob, relative: blob.name }));
 }
 
 function fileIcon(file) {
