@@ -7,12 +7,13 @@
  * event carrying a DataTransfer built in the page) and watches both uploads reach 100%;
  * previews the text (its first 64 KiB only, through a Range request) and the image; uploads
  * a second version with the file picker and sees two versions, opening the earlier one; a
- * file named like markup shows as text; deletes a file, moves one into a new folder by
- * renaming it, renames that folder and deletes it with its file. A shares the folder with
- * B as a reader; B, on their own gateway, joins, sees the folder's files and downloads one,
- * byte for byte. A then shares the whole drive with B as a writer; B joins and uploads, and
- * A's page shows B's file. C sees no such drive, and a direct request for the content is refused, by
- * C's gateway and by A's. Screenshots of the main states go to test-artifacts/.
+ * file named like markup shows as text; a name the tree refuses gets its reason; deletes a
+ * file, moves one into a new folder by renaming it, renames that folder (to a name like
+ * markup) and deletes it with its file. A shares the folder with B as a reader; B, on their
+ * own gateway, joins, sees the folder's files and downloads one, byte for byte. A then shares
+ * the whole drive with B as a writer; B joins and uploads, and A's page shows B's file. C sees
+ * no such drive, and a direct request for the content is refused, by C's gateway and by A's.
+ * Screenshots of the main states go to test-artifacts/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +50,7 @@ declare const DragEvent: new (type: string, init: Record<string, unknown>) => un
 declare const File: new (parts: Blob[], name: string, options: { type: string }) => unknown;
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1">.txt';
+const HOSTILE_FOLDER = '<svg onload="window.__pwned=2">';
 
 function spawnDrive(node: string, key: string): Promise<GatewayProcess> {
   return spawnGateway([
@@ -299,15 +301,27 @@ test(
     await archive.waitFor();
     assert.equal(await fileRow(a, 'scratch.txt').count(), 0);
     assert.equal(await archive.locator('td.size').textContent(), '1 file');
-    // A folder moves with what is in it, and is deleted with it.
+    // A folder moves with what is in it (here to a name like markup, which stays text in the
+    // listing, the breadcrumbs and the address), and is deleted with it.
     await archive.locator('[data-test=rename]').click();
-    await a.page.fill('[data-test=rename-input]', 'Attic');
+    await a.page.fill('[data-test=rename-input]', HOSTILE_FOLDER);
     await a.page.press('[data-test=rename-input]', 'Enter');
-    const attic = a.page.locator('[data-test=folder][data-path="Attic"]');
+    const attic = a.page.locator(`[data-test=folder][data-path=${JSON.stringify(HOSTILE_FOLDER)}]`);
     await attic.waitFor();
     await archive.waitFor({ state: 'detached' });
+    assert.equal(await attic.locator('[data-test=folder-link]').textContent(), HOSTILE_FOLDER);
     await attic.locator('[data-test=folder-link]').click();
-    await fileRow(a, 'Attic/draft.txt').waitFor();
+    await fileRow(a, `${HOSTILE_FOLDER}/draft.txt`).waitFor();
+    assert.deepEqual(await a.page.locator('[data-test=crumb]').allTextContents(), [
+      'Family',
+      HOSTILE_FOLDER,
+    ]);
+    assert.equal(decodeURIComponent(a.page.url().split('#')[1]!), `/d/${family}/${HOSTILE_FOLDER}`);
+    assert.equal(await a.page.locator('svg[onload]').count(), 0);
+    assert.equal(
+      await a.page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned),
+      undefined,
+    );
     await a.page.click('[data-test=crumb] >> text=Family');
     await attic.locator('[data-test=delete]').click();
     await attic.locator('[data-test=delete].armed').click();
