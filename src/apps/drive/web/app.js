@@ -46,8 +46,10 @@ const ctx = {
       setInterval(() => {
         if (document.visibilityState !== 'visible' || state.signingOut) return;
         work().catch((error) => {
-          // What is on screen is gone (a drive one was removed from): say so.
+          // What is on screen is gone (a drive one was removed from): say so. A session that
+          // ended (the gateway restarted, or signed it out) leads back to signing in.
           if (error instanceof ApiError && error.status === 404) void route();
+          if (error instanceof ApiError && error.status === 401) location.reload();
         });
       }, ms),
     );
@@ -357,7 +359,9 @@ async function startApp(created) {
   await refreshSidebar();
   state.sidebarTimer = setInterval(() => {
     if (document.visibilityState === 'visible' && !state.signingOut) {
-      refreshSidebar().catch(() => undefined);
+      refreshSidebar().catch((error) => {
+        if (error instanceof ApiError && error.status === 401) location.reload();
+      });
     }
   }, 4000);
   window.addEventListener('hashchange', () => void route());
