@@ -23,7 +23,7 @@ import type { Groups } from '../identity/groups.js';
 import type { OpenSpace } from '../kv/hub.js';
 import { loadManifest, readContents, type EpochReader } from './download.js';
 import { ObjectFetcher } from './fetcher.js';
-import { ObjectIndex } from './object-index.js';
+import { nodeSetTag, ObjectIndex } from './object-index.js';
 import { uploadContents, type Counts, type EpochWriter } from './upload.js';
 
 /** A key of the store holds at most 1,024 bytes: `f/` and the path's collision key. */
@@ -143,7 +143,10 @@ export class Drive {
     private readonly host: DriveHost,
   ) {
     let index = indexes.get(space.replica);
-    if (!index) indexes.set(space.replica, (index = new ObjectIndex(space.replica.database)));
+    if (!index) {
+      const tag = nodeSetTag(host.client.nodes);
+      indexes.set(space.replica, (index = new ObjectIndex(space.replica.database, tag)));
+    }
     this.index = index;
   }
 
