@@ -12,7 +12,8 @@
  * markup) and deletes it with its file. A shares the folder with B as a reader; B, on their
  * own gateway, joins, sees the folder's files and downloads one, byte for byte. A then shares
  * the whole drive with B as a writer; B joins and uploads, and A's page shows B's file. C sees
- * no such drive, and a direct request for the content is refused, by C's gateway and by A's.
+ * no such drive (C's identity is one made in the browser), and a direct request for the
+ * content is refused, by C's gateway and by A's.
  * Screenshots of the main states go to test-artifacts/.
  */
 import { test } from 'node:test';
@@ -154,7 +155,14 @@ test(
     const [a, b, c] = [await openBrowser('a'), await openBrowser('b'), await openBrowser('c')];
     await signIn(a, driveA.url, keyA.path);
     await signIn(b, driveB.url, keyB.path);
-    await signIn(c, driveC.url, keyC.path);
+    // C makes an identity in the browser (WebCrypto), which registers with C's gateway.
+    await c.page.goto(`${driveC.url}/`);
+    await c.page.click('[data-test=create-identity]');
+    await c.page.waitForSelector('[data-test=created-banner]');
+    await c.page.waitForSelector('[data-test=welcome]');
+    const identityC = (await c.page.textContent('[data-test=my-identity]'))!;
+    assert.match(identityC, /^p2pid1/);
+    assert.notEqual(identityC, identityText(keyC.identity));
     assert.match(a.page.url(), /\/drive\/#?\/?$/);
     await a.page.waitForSelector('[data-test=welcome]');
     assert.equal(await a.page.textContent('[data-test=my-identity]'), identityText(keyA.identity));
