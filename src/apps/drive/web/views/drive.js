@@ -2,9 +2,7 @@
 // by picking files, new folders, renaming (moving), deleting, sharing, and a file's panel.
 // A reader sees the same without the controls that write: the gateway would refuse them.
 
-import { ApiError } from '../shared/api.js';
 import { h, plural, replace, timeAgo } from '../shared/dom.js';
-import { takeDrop } from '../lib/drop.js';
 import * as files from '../lib/files-api.js';
 import { icon } from '../lib/icons.js';
 import { formatBytes, previewKind } from '../lib/kinds.js';
@@ -15,15 +13,14 @@ import {
   nameOf,
   nameProblem,
   parentOf,
-  pathProblem,
   routeHash,
 } from '../lib/paths.js';
+import { dropTarget } from './drop-target.js';
 import { showFile } from './file.js';
+import { editPath } from './rename.js';
 import { shareForm } from './share.js';
 import { enqueue, onUploaded, uploadsPanel } from './uploads.js';
-
-/** How long a Delete button waits for its confirming second click. */
-const CONFIRM_MS = 5000;
+import { confirmButton } from './widgets.js';
 
 /** Files a folder's listing holds at most (the gateway's default page, docs/gateway.md §15). */
 const LIST_LIMIT = 1000;
@@ -41,34 +38,6 @@ function placeholdersOf(space) {
   return placeholders.get(space);
 }
 
-/** A button that acts on its second click within CONFIRM_MS (the first arms it). */
-function confirmButton(label, armedLabel, test, act) {
-  let timer;
-  const button = h(
-    'button.small.danger',
-    {
-      type: 'button',
-      'data-test': test,
-      onclick: async () => {
-        if (!button.classList.contains('armed')) {
-          button.classList.add('armed');
-          button.textContent = armedLabel;
-          timer = setTimeout(() => {
-            button.classList.remove('armed');
-            button.textContent = label;
-          }, CONFIRM_MS);
-          return;
-        }
-        clearTimeout(timer);
-        button.disabled = true;
-        await act();
-      },
-    },
-    label,
-  );
-  return button;
-}
-
 function fileIcon(file) {
   const kind = previewKind(file);
   return icon(kind === 'image' ? 'image' : kind === 'text' ? 'text' : 'file');
@@ -77,13 +46,8 @@ function fileIcon(file) {
 /** Shows folder `folder` of drive `space` in `main`. */
 export async function showDrive(ctx, main, space, folder) {
   unlisten();
-  const listing = await files.list(space, folder).catch((error) => {
-    // A folder made in this page holds nothing yet: the tree does not know it.
-    if (error instanceof ApiError && error.status === 404 && placeholdersOf(space).has(folder)) {
-      return { folder, folders: [], files: [] };
-    }
-    throw error;
-  });
+  // A folder the tree does not know (one made in this page) lists as empty.
+  const listing = await files.list(space, folder);
   const drive = ctx.drive(space) ?? { id: space, name: space, role: 'member', writable: false };
   const writable = drive.writable === true;
   let openPath = null;
@@ -106,12 +70,7 @@ export async function showDrive(ctx, main, space, folder) {
   };
 
   const reload = async () => {
-    const next = await files.list(space, folder).catch((e) => {
-      if (e instanceof ApiError && e.status === 404 && placeholdersOf(space).has(folder)) {
-        return { folder, folders: [], files: [] };
-      }
-      throw e;
-    });
+    const next = await files.list(space, folder);
     const text = JSON.stringify(next);
     if (text === shown || editing) return;
     shown = text;
@@ -143,47 +102,22 @@ export async function showDrive(ctx, main, space, folder) {
   };
 
   /** Turns a row's name into a field holding its whole path: a new name moves it. */
-  const rename = (row, nameCell, path) => {
+  const rename = (nameCell, path) => {
     if (editing) return;
     editing = true;
-    const input = h('input.rename', {
-      type: 'text',
-      value: path,
-      'data-test': 'rename-input',
-      'aria-label': `New path for ${path}`,
-      spellcheck: 'false',
-    });
-    const before = [...nameCell.childNodes];
-    const done = () => {
-      editing = false;
-      replace(nameCell, before);
-    };
-    input.addEventListener('keydown', async (event) => {
-      if (event.key === 'Escape') return done();
-      if (event.key !== 'Enter') return;
-      const to = input.value.normalize('NFC');
-      if (to === path) return done();
-      const problem = pathProblem(to);
-      if (problem) return fail(new Error(problem));
-      input.disabled = true;
-      try {
+    editPath(nameCell, path, {
+      submit: async (to) => {
         const moved = await files.move(space, path, to);
         editing = false;
         ctx.toast(`Moved ${nameOf(path)} to ${to} (${plural(moved.moved, 'file')}).`);
         if (openPath === path) closeFile();
         await reload();
-        if (placeholdersOf(space).delete(path)) renderRows(JSON.parse(shown));
-      } catch (e) {
-        input.disabled = false;
-        fail(e);
-      }
+      },
+      onError: fail,
+      onCancel: () => {
+        editing = false;
+      },
     });
-    input.addEventListener('blur', () => {
-      if (!input.disabled) done();
-    });
-    replace(nameCell, input);
-    input.focus();
-    input.setSelectionRange(path.length - nameOf(path).length, path.length);
   };
 
   const openShare = (path) => {
@@ -228,7 +162,7 @@ export async function showDrive(ctx, main, space, folder) {
                 {
                   type: 'button',
                   'data-test': 'rename',
-                  onclick: () => rename(row, nameCell, item.path),
+                  onclick: () => rename(nameCell, item.path),
                 },
                 'Rename',
               ),
@@ -334,7 +268,7 @@ export async function showDrive(ctx, main, space, folder) {
                 {
                   type: 'button',
                   'data-test': 'rename',
-                  onclick: () => rename(row, nameCell, file.path),
+                  onclick: () => rename(nameCell, file.path),
                 },
                 'Rename',
               ),
@@ -535,30 +469,7 @@ export async function showDrive(ctx, main, space, folder) {
   renderRows(listing);
 
   if (writable) {
-    let depth = 0;
-    view.addEventListener('dragenter', (event) => {
-      event.preventDefault();
-      depth += 1;
-      view.classList.add('dragging');
-    });
-    view.addEventListener('dragover', (event) => {
-      event.preventDefault();
-      if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
-    });
-    view.addEventListener('dragleave', () => {
-      depth = Math.max(0, depth - 1);
-      if (depth === 0) view.classList.remove('dragging');
-    });
-    view.addEventListener('drop', (event) => {
-      event.preventDefault();
-      depth = 0;
-      view.classList.remove('dragging');
-      if (!event.dataTransfer) return;
-      const take = takeDrop(event.dataTransfer);
-      take()
-        .then((dropped) => enqueue(space, folder, dropped))
-        .catch(fail);
-    });
+    dropTarget(view, (dropped) => enqueue(space, folder, dropped), fail);
   }
 
   unlisten = onUploaded((uploadedSpace, path) => {
