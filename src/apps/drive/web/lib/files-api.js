@@ -25,7 +25,7 @@ export function list(space, folder) {
   return get(`${base(space)}/list?${query({ folder })}`);
 }
 
-export function listAll(space, folder, after) {
+function listAll(space, folder, after) {
   return get(`${base(space)}/list?${query({ folder, recursive: 1, limit: 10000, after })}`);
 }
 
@@ -39,6 +39,41 @@ export function move(space, from, to) {
 
 export function remove(space, path) {
   return del(`${base(space)}/content?${query({ path })}`);
+}
+
+/** How long to wait before trying again when the gateway's rate limit says 429. */
+const RETRY_MS = 1000;
+const RETRIES = 60;
+
+/**
+ * Deletes every file under `folder`, one request each (the tree has no folder delete), in
+ * pages of the recursive listing. A file someone else deleted meanwhile is passed over; when
+ * the gateway's rate limit answers 429 (a folder of thousands of files), it waits and goes on.
+ * `onProgress(removed)` after each file. Returns how many it deleted.
+ */
+export async function removeFolder(space, folder, onProgress) {
+  let removed = 0;
+  let after;
+  do {
+    const page = await listAll(space, folder, after);
+    for (const file of page.files) {
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          await remove(space, file.path);
+          removed += 1;
+          break;
+        } catch (error) {
+          if (error instanceof ApiError && error.code === 'no_such_file') break;
+          if (!(error instanceof ApiError && error.status === 429) || attempt >= RETRIES)
+            throw error;
+          await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        }
+      }
+      onProgress?.(removed);
+    }
+    after = page.more ? page.after : undefined;
+  } while (after !== undefined);
+  return removed;
 }
 
 export function share(space, folder, member, role) {

@@ -178,16 +178,9 @@ export async function showDrive(ctx, main, space, folder) {
               ),
               confirmButton('Delete', 'Delete all?', 'delete', async () => {
                 try {
-                  let removed = 0;
-                  let after;
-                  do {
-                    const page = await files.listAll(space, item.path, after);
-                    for (const file of page.files) {
-                      await files.remove(space, file.path);
-                      removed += 1;
-                    }
-                    after = page.more ? page.after : undefined;
-                  } while (after);
+                  const removed = await files.removeFolder(space, item.path, (n) => {
+                    row.querySelector('td.size').textContent = `deleting… ${n}`;
+                  });
                   ctx.toast(`Deleted ${item.name} (${plural(removed, 'file')}).`);
                   await reload();
                 } catch (e) {
