@@ -41,9 +41,21 @@ export function remove(space, path) {
   return del(`${base(space)}/content?${query({ path })}`);
 }
 
-/** How long to wait before trying again when the gateway's rate limit says 429. */
+/** How long to wait before trying again when the gateway's rate limit says 429, and how often. */
 const RETRY_MS = 1000;
 const RETRIES = 60;
+
+/** Runs `work`, again after a pause while the gateway's rate limit answers 429. */
+export async function patiently(work) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 429) || attempt >= RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  }
+}
 
 /**
  * Deletes every file under `folder`, one request each (the tree has no folder delete), in
@@ -55,19 +67,13 @@ export async function removeFolder(space, folder, onProgress) {
   let removed = 0;
   let after;
   do {
-    const page = await listAll(space, folder, after);
+    const page = await patiently(() => listAll(space, folder, after));
     for (const file of page.files) {
-      for (let attempt = 0; ; attempt += 1) {
-        try {
-          await remove(space, file.path);
-          removed += 1;
-          break;
-        } catch (error) {
-          if (error instanceof ApiError && error.code === 'no_such_file') break;
-          if (!(error instanceof ApiError && error.status === 429) || attempt >= RETRIES)
-            throw error;
-          await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-        }
+      try {
+        await patiently(() => remove(space, file.path));
+        removed += 1;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === 'no_such_file')) throw error;
       }
       onProgress?.(removed);
     }

@@ -284,6 +284,8 @@ export async function showDrive(ctx, main, space, folder) {
 
   const renderRows = (current) => {
     const known = new Set(current.folders.map((f) => f.path));
+    // A folder the tree holds needs no placeholder: once deleted, it is gone from here too.
+    for (const path of known) placeholdersOf(space).delete(path);
     const extra = [...placeholdersOf(space)]
       .filter((path) => parentOf(path) === folder && !known.has(path))
       .map((path) => ({ path, name: nameOf(path), files: 0 }));
@@ -467,7 +469,8 @@ export async function showDrive(ctx, main, space, folder) {
 
   unlisten = onUploaded((uploadedSpace, path) => {
     if (uploadedSpace !== space || !isUnder(path, folder)) return;
-    void reload().catch(fail);
+    // A refresh that fails (the rate limit) is made good by the next periodic one.
+    void reload().catch(() => undefined);
     if (openPath === path) void openFile(path);
   });
   ctx.live(reload, 3000);

@@ -3,7 +3,7 @@
 // a change of folder, so the panel is one element the drive view moves into place.
 
 import { h, replace } from '../shared/dom.js';
-import { upload } from '../lib/files-api.js';
+import { patiently, upload } from '../lib/files-api.js';
 import { formatBytes, percent, uploadMediaType } from '../lib/kinds.js';
 import { joinPath } from '../lib/paths.js';
 
@@ -66,6 +66,19 @@ function row(item) {
   return { element, set, progress, finish };
 }
 
+function sendOne(item) {
+  const view = item.view;
+  return upload(item.space, item.path, item.blob, {
+    mediaType: uploadMediaType(item.blob.type, item.name),
+    modified: item.blob.lastModified || undefined,
+    signal: item.controller.signal,
+    onProgress: (sent, total) => {
+      view.progress(sent, total);
+      if (sent >= total) view.set('storing', 'Sealing and storing…');
+    },
+  });
+}
+
 async function run() {
   if (running) return;
   running = true;
@@ -79,15 +92,7 @@ async function run() {
       }
       view.set('uploading', 'Uploading…');
       try {
-        const answer = await upload(item.space, item.path, item.blob, {
-          mediaType: uploadMediaType(item.blob.type, item.name),
-          modified: item.blob.lastModified || undefined,
-          signal: item.controller.signal,
-          onProgress: (sent, total) => {
-            view.progress(sent, total);
-            if (sent >= total) view.set('storing', 'Sealing and storing…');
-          },
-        });
+        const answer = await patiently(() => sendOne(item));
         view.finish();
         view.set(
           'done',
