@@ -1,5 +1,6 @@
-// The upload queue: files dropped or picked go up one at a time (each is chunked, sealed and
-// stored by the gateway while it arrives), each with its own progress bar. The queue outlives
+// The upload queue: files dropped or picked go up a few at a time (each is chunked, sealed and
+// stored by the gateway while it arrives; small files sent together share the gateway's
+// requests to the nodes), each with its own progress bar. The queue outlives
 // a change of folder, so the panel is one element the drive view moves into place.
 
 import { h, replace } from '../shared/dom.js';
@@ -9,12 +10,17 @@ import { joinPath } from '../lib/paths.js';
 
 const panel = h('section.uploads', { 'data-test': 'uploads', 'aria-live': 'polite' });
 const queue = [];
-let running = false;
+/**
+ * Uploads under way at most: enough for small files to share the gateway's requests to the
+ * nodes, few enough for each file's bar to keep moving.
+ */
+const PARALLEL = 3;
+let running = 0;
 const listeners = new Set();
 
 // Leaving the page would cut the uploads off: the browser asks first.
 window.addEventListener('beforeunload', (event) => {
-  if (running) event.preventDefault();
+  if (running > 0) event.preventDefault();
 });
 
 /** The queue's panel, to place in the view. */
@@ -79,32 +85,35 @@ function sendOne(item) {
   });
 }
 
-async function run() {
-  if (running) return;
-  running = true;
+async function next(item) {
+  const view = item.view;
+  if (item.controller.signal.aborted) {
+    view.set('failed', 'Cancelled');
+    return;
+  }
+  view.set('uploading', 'Uploading…');
   try {
-    while (queue.length > 0) {
-      const item = queue.shift();
-      const view = item.view;
-      if (item.controller.signal.aborted) {
-        view.set('failed', 'Cancelled');
-        continue;
-      }
-      view.set('uploading', 'Uploading…');
-      try {
-        const answer = await patiently(() => sendOne(item));
-        view.finish();
-        view.set(
-          'done',
-          `Stored: ${formatBytes(answer.sent?.bytes ?? 0)} sent, ${formatBytes(answer.reused?.bytes ?? 0)} already there`,
-        );
-        for (const listener of listeners) listener(item.space, item.path);
-      } catch (error) {
-        view.set('failed', `Failed: ${error.message}`);
-      }
-    }
-  } finally {
-    running = false;
+    const answer = await patiently(() => sendOne(item));
+    view.finish();
+    view.set(
+      'done',
+      `Stored: ${formatBytes(answer.sent?.bytes ?? 0)} sent, ${formatBytes(answer.reused?.bytes ?? 0)} already there`,
+    );
+    for (const listener of listeners) listener(item.space, item.path);
+  } catch (error) {
+    view.set('failed', `Failed: ${error.message}`);
+  }
+}
+
+/** Starts uploads from the queue until PARALLEL run; each that ends starts the next. */
+function run() {
+  while (running < PARALLEL && queue.length > 0) {
+    const item = queue.shift();
+    running += 1;
+    void next(item).finally(() => {
+      running -= 1;
+      run();
+    });
   }
 }
 
@@ -150,5 +159,5 @@ export function enqueue(space, folder, files) {
     panel.append(item.view.element);
     queue.push(item);
   }
-  void run();
+  run();
 }
