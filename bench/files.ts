@@ -211,6 +211,6 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
     `files: CPU seconds (all threads) over the wall seconds: put ${cpuText(ours.put)} over ${ours.put.seconds.toFixed(1)}; get ${cpuText(ours.get)} over ${ours.get.seconds.toFixed(1)}; copy ${cpuText(ours.copy)} over ${ours.copy.seconds.toFixed(1)}; read from node 2 ${cpuText(ours.remoteGet)} over ${ours.remoteGet.seconds.toFixed(1)}; small files ${cpuText(ours.small)} over ${ours.small.seconds.toFixed(1)}`,
   );
   report.note(
-    `files: the first put sent ${n(ours.put.sent.chunks)} chunks, ${(ours.put.sent.bytes / 1e6).toFixed(1)} MB; node 1 then held ${n(ours.entriesAfterPut)} entries; node 2 copied ${n(ours.copy.entries)} in ${ours.copy.rounds} round(s)`,
+    `files: the first put sent ${n(ours.put.sent.chunks)} chunks, ${(ours.put.sent.bytes / 1e6).toFixed(1)} MB; node 1 then held ${n(ours.entriesAfterPut)} entries; node 2 copied ${n(ours.copy.entries)} in ${ours.copy.rounds} round(s); both nodes waived files table ${ours.filesTable ?? 'none'}`,
   );
 }

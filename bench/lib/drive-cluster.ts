@@ -107,14 +107,6 @@ export class DriveCluster {
     }
   }
 
-  get second(): BenchNode | undefined {
-    return this.node2;
-  }
-
-  get reader(): BenchGateway | undefined {
-    return this.readerGateway;
-  }
-
   /** The drive as gateway B reads it (after `startReader`). */
   get readerDrive(): DriveTarget {
     if (!this.readerGateway) throw new Error('no reader gateway yet');

@@ -5,13 +5,14 @@
  * again unchanged and with one byte changed in its middle; then many small files.
  */
 import { DriveCluster, type DriveClusterOptions } from './drive-cluster.js';
-import { getFileSha256, type PutAnswer } from './file-http.js';
+import type { PutAnswer } from '../../src/gateway/files/drive.js';
+import { getFileSha256 } from './file-http.js';
 import { health } from './node-process.js';
 import { withPeaks } from './phase-peak.js';
 import { cpuMs } from './proc.js';
 import { seededSha256, type SeededBytes } from './seeded-bytes.js';
 
-export const BIG_PATH = 'bench/big.bin';
+const BIG_PATH = 'bench/big.bin';
 
 export interface DriveWorkload extends DriveClusterOptions {
   readonly bigBytes: number;
@@ -45,6 +46,8 @@ export interface DriveFigures {
   readonly edited: Reupload;
   /** Entries node 1 held after the large file's put. */
   readonly entriesAfterPut: number;
+  /** The files table the nodes waived (hex). */
+  readonly filesTable: string | undefined;
 }
 
 /** A put of the large file over itself: what the answer says was sent, what node 1 took. */
@@ -176,6 +179,7 @@ export async function driveFigures(w: DriveWorkload): Promise<DriveFigures> {
       again,
       edited,
       entriesAfterPut,
+      filesTable: cluster.filesTable,
     };
   } finally {
     await cluster.stop();
