@@ -9,8 +9,8 @@
  *
  * Proof of work: with `waiveFilesTable` the nodes keep the default rule (docs/protocol.md §8.1)
  * but waive the group's files table (`pow_tables`), which the writer's SDK names
- * (`Drive.filesTable()`): chunks and manifests go without work, the group's and the tree's
- * entries pay what the rule asks. Every group operation starts a new epoch with a new files
+ * (`Drive.filesTable()`), and its data table: chunks, manifests and the tree's key-value
+ * entries go without work, the group's commits pay what the rule asks. Every group operation starts a new epoch with a new files
  * table, so the reader is added before the table is read, and node 1 is restarted with the
  * waiver (the writer's gateway too, so that it reads the new rule).
  */
@@ -78,8 +78,12 @@ export class DriveCluster {
       let nodeConfig: Record<string, unknown> = options.nodeConfig ?? {};
       let filesTable: string | undefined;
       if (options.waiveFilesTable) {
-        filesTable = (await writer.call({ op: 'table' })).table as string;
-        nodeConfig = { ...nodeConfig, pow_tables: { [filesTable]: 0 } };
+        const tables = await writer.call({ op: 'table' });
+        filesTable = tables.table as string;
+        nodeConfig = {
+          ...nodeConfig,
+          pow_tables: { [filesTable]: 0, [tables.data as string]: 0 },
+        };
         await writer.call({ op: 'stop' });
         await node1.stop();
         node1 = await startNode(

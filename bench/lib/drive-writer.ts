@@ -11,6 +11,8 @@
  * read, `small` {count, size, concurrency} puts many small files, `settle` waits until the
  * tree's writes have reached the nodes.
  */
+import { toHex } from '../../src/encoding/bytes.js';
+import { parsePublicKey } from '../../src/encoding/key-text.js';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { openFiles } from '../../src/gateway/files/sdk.js';
@@ -88,7 +90,11 @@ async function child(): Promise<void> {
               `files table ${table}, the group's view says ${String(view.files_table)}`,
             );
           }
-          return { table };
+          // The group's data table too: the tree's key-value entries go there, and an operator
+          // who waives their own devices' tables waives both.
+          const space = await api('GET', `/api/spaces/${group}`);
+          const data = toHex(parsePublicKey(space.table as string, 'table'));
+          return { table, data };
         }
         case 'put': {
           const source = seededStream({
