@@ -80,6 +80,13 @@ export const ERROR_CODES = {
   no_such_key: { status: 404, message: 'no such key' },
   bad_log: { status: 400, message: 'log name or position is not valid' },
   log_data_too_large: { status: 413, message: 'a log entry holds at most 32 KiB of data' },
+  // files (docs/files.md, docs/gateway.md §15)
+  bad_path: { status: 400, message: 'a file path is not valid' },
+  upload_truncated: { status: 400, message: 'the upload did not carry the bytes it announced' },
+  bad_range: { status: 416, message: 'the byte range is not within the file' },
+  no_such_file: { status: 404, message: 'no such file' },
+  chunk_unavailable: { status: 502, message: 'part of the file cannot be read from any node' },
+  bad_manifest: { status: 502, message: "the file's manifest is not valid" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

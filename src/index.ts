@@ -87,6 +87,16 @@ export type { RunningGateway, GatewayStartOptions } from './gateway/server.js';
 export { parseGatewayConfig } from './gateway/config.js';
 export type { GatewayConfig, GatewayConfigInput } from './gateway/config.js';
 export { openKV, openLog } from './gateway/kv/sdk.js';
+// Files of a group space: the drive (docs/gateway.md §15, docs/files.md).
+export { openFiles } from './gateway/files/sdk.js';
+export type {
+  Drive,
+  FileView,
+  FolderView,
+  ListAnswer,
+  PutAnswer,
+  Source as FileSource,
+} from './gateway/files/drive.js';
 export type {
   SpaceOptions,
   KvLog,

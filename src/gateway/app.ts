@@ -29,6 +29,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerLogRoutes } from './routes/logs.js';
+import { registerFileRoutes } from './routes/files.js';
 
 export type GatewayApp = FastifyInstance;
 
@@ -141,6 +142,7 @@ export async function buildGatewayApp(
   registerGroupRoutes(app, gateway);
   registerKvRoutes(app, gateway);
   registerLogRoutes(app, gateway);
+  registerFileRoutes(app, gateway);
   for (const plugin of plugins) await plugin(app, gateway);
   return app;
 }

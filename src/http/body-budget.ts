@@ -67,6 +67,11 @@ export class BodyBudget {
 /** Counts every request body of `app` against `budget` while it is read and answered. */
 export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): void {
   app.addHook('preParsing', (request, reply, payload, done) => {
+    // A route that consumes its body as a stream holds none of it: it is not counted.
+    if ((request.routeOptions.config as { streamedBody?: unknown }).streamedBody === true) {
+      done(null, payload);
+      return;
+    }
     const key = addressKey(request.socket.remoteAddress);
     let held = 0;
     let closed = false;

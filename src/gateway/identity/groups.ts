@@ -323,6 +323,12 @@ export class Groups {
     return matchesEpoch(keys, op.epoch) ? { ...keys, epoch: held.epoch } : undefined;
   }
 
+  /** The reader key pair of one epoch of the group, if this device holds it. */
+  readerKeys(group: string, epoch: string): BoxKeyPair | undefined {
+    const held = this.store.epochs(group).find((e) => e.epoch === epoch);
+    return held ? this.epochKeys(held).reader : undefined;
+  }
+
   /**
    * Whether the current epoch's keys went only to members' active devices (§5.6 step 5);
    * undefined while who received them is not known yet.

@@ -116,7 +116,7 @@ export interface KvLog {
   follow(options?: FollowOptions): AsyncGenerator<LogEntryView>;
 }
 
-async function openSpace(
+export async function openSpace(
   running: RunningGateway,
   space: string,
   options: SpaceOptions,

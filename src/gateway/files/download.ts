@@ -1,0 +1,151 @@
+/**
+ * Reading a file's contents (docs/files.md §4.5, §7.5): the manifest is opened and checked
+ * against the version's id, the pages under the requested range are read one at a time, and
+ * the chunks are fetched a window at a time, the next window while the current one is being
+ * written out. Memory is bounded by two windows, whatever the file's size; every chunk is
+ * checked before a byte of it leaves.
+ */
+import { createHash } from 'node:crypto';
+import { sha256 } from '../../crypto/sha256.js';
+import { P2PError } from '../../errors.js';
+import { rangeChunks, verifyChunk } from '../../files/manifest-tree.js';
+import {
+  decodeManifest,
+  decodePage,
+  MAX_PAGE_DEPTH,
+  type ChunkRef,
+  type FileManifest,
+  type Items,
+  type PageRef,
+} from '../../files/manifest.js';
+import type { FileVersion } from '../../files/record.js';
+import type { ObjectFetcher } from './fetcher.js';
+import type { ObjectIndex } from './object-index.js';
+
+/** Chunks fetched per window: about 1 – 2 MiB. */
+const WINDOW_CHUNKS = 48;
+
+export interface EpochReader {
+  readonly epoch: string;
+  readonly dedupKey: Buffer;
+  readonly fetcher: ObjectFetcher;
+  /** Chunks read back are noted here, so that this device's uploads dedup against them. */
+  readonly index: ObjectIndex;
+}
+
+interface Piece {
+  readonly chunk: ChunkRef;
+  readonly from: number;
+  readonly to: number;
+}
+
+function badManifest(why: string): P2PError {
+  return new P2PError('bad_manifest', `the file's manifest is not valid: ${why}`);
+}
+
+async function fetchText(reader: EpochReader, entry: string, hash?: string): Promise<string> {
+  const found = await reader.fetcher.fetch([entry], (_id, plaintext) =>
+    hash === undefined ? true : sha256(plaintext).toString('hex') === hash,
+  );
+  return found.get(entry)!.toString('utf8');
+}
+
+/** The manifest of a version, checked against the version's id, size and hash. */
+export async function loadManifest(
+  reader: EpochReader,
+  version: FileVersion,
+): Promise<FileManifest> {
+  const text = version.manifest ?? (await fetchText(reader, version.entry!, version.id));
+  if (sha256(Buffer.from(text)).toString('hex') !== version.id) {
+    throw badManifest('it does not match the version id');
+  }
+  const decoded = decodeManifest(text);
+  if (!decoded.ok) throw badManifest(decoded.reason);
+  if (decoded.value.size !== version.size || decoded.value.sha256 !== version.sha256) {
+    throw badManifest('its size or hash differs from the tree record');
+  }
+  return decoded.value;
+}
+
+/** The chunks that cover [start, end), in order, reading pages as the walk reaches them. */
+async function* pieces(
+  reader: EpochReader,
+  list: Items,
+  start: number,
+  end: number,
+  depth: number,
+): AsyncGenerator<Piece> {
+  for (const span of rangeChunks(list, start, end)) {
+    if ('id' in span.item) {
+      yield { chunk: span.item, from: span.from, to: span.to };
+      continue;
+    }
+    const ref = span.item as PageRef;
+    if (depth >= MAX_PAGE_DEPTH) throw badManifest('pages nest deeper than 4 levels');
+    const text = await fetchText(reader, ref.entry);
+    const page = decodePage(text, ref);
+    if (!page.ok) throw badManifest(`a page is refused (${page.reason})`);
+    yield* pieces(reader, page.value, ref.offset + span.from, ref.offset + span.to, depth + 1);
+  }
+}
+
+async function fetchWindow(reader: EpochReader, window: readonly Piece[]): Promise<Buffer[]> {
+  const byEntry = new Map<string, ChunkRef>();
+  for (const p of window) byEntry.set(p.chunk.entry, p.chunk);
+  const found = await reader.fetcher.fetch([...byEntry.keys()], (id, plaintext) =>
+    verifyChunk(byEntry.get(id)!, plaintext, reader.dedupKey),
+  );
+  reader.index.add(
+    [...byEntry.values()].map((c) => ({
+      epoch: reader.epoch,
+      kind: 'chunk' as const,
+      key: Buffer.from(c.id, 'hex'),
+      entry: c.entry,
+    })),
+  );
+  return window.map((p) => found.get(p.chunk.entry)!.subarray(p.from, p.to));
+}
+
+/**
+ * Bytes [start, end) of the file. A read of the whole file also checks its SHA-256 at the end
+ * (every chunk being checked already, a difference means the manifest lied about the file).
+ */
+export async function* readContents(
+  reader: EpochReader,
+  manifest: FileManifest,
+  start: number,
+  end: number,
+): AsyncGenerator<Buffer> {
+  const whole = start === 0 && end === manifest.size;
+  const hash = whole ? createHash('sha256') : undefined;
+  const walk = pieces(reader, manifest, start, end, 0);
+  const take = async (): Promise<Piece[]> => {
+    const window: Piece[] = [];
+    while (window.length < WINDOW_CHUNKS) {
+      const next = await walk.next();
+      if (next.done) break;
+      window.push(next.value);
+    }
+    return window;
+  };
+  let window = await take();
+  let fetching = window.length > 0 ? fetchWindow(reader, window) : undefined;
+  try {
+    while (fetching) {
+      const buffers = await fetching;
+      window = await take();
+      fetching = window.length > 0 ? fetchWindow(reader, window) : undefined;
+      // A consumer that stops early leaves a prefetch behind: its failure is nobody's.
+      fetching?.catch(() => undefined);
+      for (const b of buffers) {
+        hash?.update(b);
+        yield b;
+      }
+    }
+  } finally {
+    await walk.return(undefined);
+  }
+  if (hash && hash.digest('hex') !== manifest.sha256) {
+    throw badManifest("the file's bytes do not hash to the manifest's sha256");
+  }
+}
