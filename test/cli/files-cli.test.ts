@@ -8,14 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { partName } from '../../src/cli/files/names.js';
@@ -91,10 +84,14 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
     ['files', 'put', 'album', 'pictures/album', '--json', ...at(a, group)],
     work,
   );
-  const answers = folderPut.lines.map((l) => JSON.parse(l) as { file: { path: string; sha256: string } });
+  const answers = folderPut.lines.map(
+    (l) => JSON.parse(l) as { file: { path: string; sha256: string } },
+  );
   assert.deepEqual(
     answers.map((x) => x.file.path).sort(),
-    Object.keys(pictures).map((p) => `pictures/album/${p}`).sort(),
+    Object.keys(pictures)
+      .map((p) => `pictures/album/${p}`)
+      .sort(),
   );
   for (const x of answers) {
     const rel = x.file.path.slice('pictures/album/'.length) as keyof typeof pictures;
@@ -106,9 +103,17 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
   assert.equal(ls.lines.length, 2, ls.stdout);
   assert.match(ls.lines[0]!, /^\s+\d+ files?\s+pictures\/$/);
   assert.match(ls.lines[1]!, /^\s+12 B\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+notes\.txt$/);
-  const lsJson = JSON.parse((await okCli(['files', 'ls', 'pictures/album/2026', '--json', ...at(a, group)], work)).stdout);
-  assert.deepEqual(lsJson.files.map((f: { name: string }) => f.name), ['b.jpg']);
-  assert.deepEqual(lsJson.folders.map((f: { name: string }) => f.name), ['winter']);
+  const lsJson = JSON.parse(
+    (await okCli(['files', 'ls', 'pictures/album/2026', '--json', ...at(a, group)], work)).stdout,
+  );
+  assert.deepEqual(
+    lsJson.files.map((f: { name: string }) => f.name),
+    ['b.jpg'],
+  );
+  assert.deepEqual(
+    lsJson.folders.map((f: { name: string }) => f.name),
+    ['winter'],
+  );
   const recursive = await okCli(['files', 'ls', 'pictures', '--recursive', ...at(a, group)], work);
   assert.equal(recursive.lines.length, 4);
   assert.ok(recursive.lines.some((l) => l.endsWith(' pictures/album/2026/winter/c.jpg')));
@@ -124,11 +129,16 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
   assert.equal(got.lines.length, 4, got.stdout);
   assert.deepEqual(
     [...tree(join(down, 'copy'))].sort(),
-    Object.entries(pictures).map(([p, b]) => [p, sha(b)]).sort(),
+    Object.entries(pictures)
+      .map(([p, b]) => [p, sha(b)])
+      .sort(),
   );
 
   // mv and rm change what ls shows.
-  const mv = await okCli(['files', 'mv', 'notes.txt', 'lists/groceries.txt', ...at(a, group)], work);
+  const mv = await okCli(
+    ['files', 'mv', 'notes.txt', 'lists/groceries.txt', ...at(a, group)],
+    work,
+  );
   assert.equal(mv.stdout, 'moved notes.txt -> lists/groceries.txt (1 file)\n');
   const rm = await okCli(['files', 'rm', 'lists/groceries.txt', ...at(a, group)], work);
   assert.equal(rm.stdout, 'deleted lists/groceries.txt\n');
@@ -140,7 +150,16 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
   const bob = await newKeyFile();
   const { identityText } = await import('../../src/keys/keys.js');
   const shared = await okCli(
-    ['files', 'share', 'pictures/album/2026', '--with', identityText(bob.identity), '--role', 'reader', ...at(a, group)],
+    [
+      'files',
+      'share',
+      'pictures/album/2026',
+      '--with',
+      identityText(bob.identity),
+      '--role',
+      'reader',
+      ...at(a, group),
+    ],
     work,
   );
   assert.match(shared.stdout, /^[0-9a-f]{32}\n$/);
@@ -187,14 +206,24 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
     'names that differ only by case',
   );
   const lsTwins = await cli(['files', 'ls', 'twins', '--json', ...at(a, group)], work);
-  assert.deepEqual(JSON.parse(lsTwins.stdout || '{"files":[]}').files ?? [], [], 'nothing of it was put');
+  assert.deepEqual(
+    JSON.parse(lsTwins.stdout || '{"files":[]}').files ?? [],
+    [],
+    'nothing of it was put',
+  );
   assertRefused(
-    await cli(['files', 'mv', 'pictures/album/2026/b.jpg', 'PICTURES/Album/A.JPG', ...at(a, group)], work),
+    await cli(
+      ['files', 'mv', 'pictures/album/2026/b.jpg', 'PICTURES/Album/A.JPG', ...at(a, group)],
+      work,
+    ),
     /file_exists/,
     'a move onto a name that is taken',
   );
   assertRefused(
-    await cli(['files', 'ls', '--space', 'no such group', '--gateway', a.url, '--data', a.dataDir], work),
+    await cli(
+      ['files', 'ls', '--space', 'no such group', '--gateway', a.url, '--data', a.dataDir],
+      work,
+    ),
     /you are in no group named "no such group"/,
     'an unknown space',
   );
@@ -245,11 +274,22 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
 
   // On a terminal a bar with bytes and rate is drawn on stderr, and the line still printed.
   const shown = await new Promise<string>((resolve, reject) => {
-    const quoted = [process.execPath, cliPath, 'files', 'get', 'big.bin', 'tty.bin', ...at(a, group)]
+    const quoted = [
+      process.execPath,
+      cliPath,
+      'files',
+      'get',
+      'big.bin',
+      'tty.bin',
+      ...at(a, group),
+    ]
       .map((x) => `'${x}'`)
       .join(' ');
-    execFile('script', ['-qec', quoted, '/dev/null'], { cwd: target, timeout: 90_000 }, (error, stdout) =>
-      error && !stdout ? reject(error) : resolve(stdout),
+    execFile(
+      'script',
+      ['-qec', quoted, '/dev/null'],
+      { cwd: target, timeout: 90_000 },
+      (error, stdout) => (error && !stdout ? reject(error) : resolve(stdout)),
     );
   });
   assert.match(shown, /big\.bin \[[=-]+\] \d+% \| [\d.]+ [kM]?B of 24 MB \| [\d.]+ [kM]?B\/s/);

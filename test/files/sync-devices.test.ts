@@ -15,6 +15,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  statSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -137,7 +138,11 @@ test('two devices sync their folders through the drive: edits, deletes, renames,
   const [desk, laptop] = await Promise.all([startDevice(nodeUrl), startDevice(nodeUrl)]);
   // The laptop becomes a second device of the desk's person.
   const code = await ok(desk.url, 'POST', '/api/devices/link', {}, 201);
-  await ok(laptop.url, 'POST', '/api/devices/accept', { code: code.code, name: 'laptop', wait_seconds: 30 });
+  await ok(laptop.url, 'POST', '/api/devices/accept', {
+    code: code.code,
+    name: 'laptop',
+    wait_seconds: 30,
+  });
   const group = (await ok(desk.url, 'POST', '/api/groups', { name: 'my drive' }, 201)).id as string;
   await eventually('the laptop may write the drive', async () => {
     await refresh(laptop.url);
@@ -159,7 +164,9 @@ test('two devices sync their folders through the drive: edits, deletes, renames,
   writeFileSync(join(dirB, 'from-laptop.txt'), 'written on the laptop\n');
   writeFileSync(join(dirB, 'café.txt'), 'accents\n');
   let files = await converged('new files on both sides', a, b, (t) =>
-    ['before.txt', 'docs/notes/a.md', 'big.bin', 'from-laptop.txt', 'café.txt'].every((p) => t.has(p)),
+    ['before.txt', 'docs/notes/a.md', 'big.bin', 'from-laptop.txt', 'café.txt'].every((p) =>
+      t.has(p),
+    ),
   );
   assert.equal(files.get('big.bin'), sha(big));
   assert.equal(files.size, 5);
@@ -207,21 +214,51 @@ test('two devices sync their folders through the drive: edits, deletes, renames,
   // Much to do on the desk, which is killed half way through it; the laptop is killed while
   // it fetches. Both started again: everything arrives whole.
   const batch = new Map<string, Buffer>();
-  for (let i = 0; i < 40; i++) batch.set(`batch/file-${String(i).padStart(2, '0')}.txt`, Buffer.from(`file ${i}\n`.repeat(i + 1)));
+  for (let i = 0; i < 40; i++)
+    batch.set(
+      `batch/file-${String(i).padStart(2, '0')}.txt`,
+      Buffer.from(`file ${i}\n`.repeat(i + 1)),
+    );
   batch.set('batch/large.bin', testBytes(12_000_000));
   mkdirSync(join(dirA, 'batch'));
   for (const [p, bytes] of batch) writeFileSync(join(dirA, p), bytes);
-  const uploadsBefore = (a.stdout.match(/^upload /gm) ?? []).length;
-  await eventually('the desk to be half way', async () => (a.stdout.match(/^upload /gm) ?? []).length >= uploadsBefore + 3, 45_000, 20);
+  // The desk is killed once the small files are sent, while the large one is on its way; the
+  // laptop while it fetches the large one.
+  await eventually(
+    'the desk to be half way',
+    async () => /^upload batch\/file-39\.txt$/m.test(a.stdout),
+    45_000,
+    20,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 150));
   await a.kill9();
   a.start();
-  const downloadsBefore = (b.stdout.match(/^download /gm) ?? []).length;
-  await eventually('the laptop to be fetching', async () => (b.stdout.match(/^download /gm) ?? []).length >= downloadsBefore + 1, 45_000, 20);
+  const largePart = (): string | undefined =>
+    readdirSync(join(dirB, 'batch')).find(
+      (n) => n.includes('large.bin') && n.endsWith(PART_SUFFIX),
+    );
+  await eventually(
+    'the laptop to be fetching the large file',
+    async () => {
+      const part = existsSync(join(dirB, 'batch')) ? largePart() : undefined;
+      return part !== undefined && statSync(join(dirB, 'batch', part)).size > 0;
+    },
+    60_000,
+    10,
+  );
   await b.kill9();
   b.start();
-  files = await converged('after kill -9 of both', a, b, (t) => [...batch.keys()].every((p) => t.has(p)), 90_000);
+  files = await converged(
+    'after kill -9 of both',
+    a,
+    b,
+    (t) => [...batch.keys()].every((p) => t.has(p)),
+    90_000,
+  );
   for (const [p, bytes] of batch) assert.equal(files.get(p), sha(bytes), `${p} whole`);
   assert.equal(files.size, 5 + batch.size);
+  // The laptop continued what it had fetched of the large file before it was killed.
+  assert.match(b.stdout, /^download batch\/large\.bin \(resumed at byte [1-9]\d*\)$/m);
   for (const dir of [dirA, dirB]) {
     const parts = [...tree(dir).keys()].filter((p) => p.endsWith(PART_SUFFIX));
     assert.deepEqual(parts, [], 'no partial file left');

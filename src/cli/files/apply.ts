@@ -123,7 +123,7 @@ async function download(
   file: FileView,
   fsPath: string,
   replaces: LocalFile | undefined,
-): Promise<boolean> {
+): Promise<number> {
   const target = join(ctx.dir, fsPath);
   const bar = ctx.progress.start(file.path, file.size);
   let result;
@@ -138,7 +138,7 @@ async function download(
   if (!result.written) throw new Changed(fsPath);
   const now = await statOf(target);
   if (now) ctx.agreements.set(file.path, synced(now, file, file.sha256));
-  return true;
+  return result.resumedFrom;
 }
 
 function asView(remote: {
@@ -168,9 +168,10 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<Ap
     case 'upload':
       await upload(ctx, action.path, action.local);
       return `upload ${action.path}`;
-    case 'download':
-      await download(ctx, asView(action.remote), action.fsPath, action.replaces);
-      return `download ${action.path}`;
+    case 'download': {
+      const resumed = await download(ctx, asView(action.remote), action.fsPath, action.replaces);
+      return `download ${action.path}${resumed > 0 ? ` (resumed at byte ${resumed})` : ''}`;
+    }
     case 'delete_local': {
       if (!(await unchanged(dir, action.local))) throw new Changed(action.local.fsPath);
       await unlink(join(dir, action.local.fsPath));
