@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { P2PError } from '../../errors.js';
+import { P2PError, type ErrorCode } from '../../errors.js';
 import { normalizePath, pathKey, type PathRefusal } from '../../files/path.js';
 import { connectGateway, gatewayClientOptions, type GatewayFlags } from '../gateway-client.js';
 import { parseNumberOption } from '../parse.js';
@@ -15,6 +15,7 @@ import { groupId } from './group.js';
 import { Drive, type FileView, type PutAnswer } from '../files/drive.js';
 import { formatBytes, progressOn } from '../files/progress.js';
 import { walkFolder } from '../files/scan.js';
+import { shownPath } from '../files/names.js';
 import { FolderSync, deviceName, lockFolder } from '../files/sync.js';
 import { downloadFile } from '../files/transfer.js';
 import { stopSignal } from '../stop-signal.js';
@@ -60,9 +61,9 @@ function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
 }
 
-/** The message of a gateway's refusal, reworded when the route's code says it better. */
-function isCode(error: unknown, code: string): boolean {
-  return error instanceof P2PError && new RegExp(`\\(${code}\\)$`).test(error.message);
+/** Whether a failure is the gateway's refusal with this code. */
+function isCode(error: unknown, code: ErrorCode): boolean {
+  return error instanceof P2PError && error.code === code;
 }
 
 async function openDrive(flags: Flags): Promise<Drive> {
@@ -146,7 +147,10 @@ export function registerFilesCommands(
         const walk = await walkFolder(local);
         const problem = walk.problems[0];
         if (problem)
-          throw new P2PError('bad_argument', `${join(local, problem.path)}: ${problem.detail}`);
+          throw new P2PError(
+            'bad_argument',
+            `${shownPath(join(local, problem.path))}: ${problem.detail}`,
+          );
         const seen = new Map<string, string>();
         for (const f of walk.files) {
           const key = pathKey(f.path);
@@ -219,7 +223,7 @@ export function registerFilesCommands(
       });
       if (listed.length === 0) {
         throw new P2PError(
-          'bad_argument',
+          'no_such_file',
           `no such file or folder in the drive: ${remote} (no_such_file)`,
         );
       }
@@ -413,8 +417,12 @@ export function registerFilesCommands(
           }
           if (stopping) break;
           await new Promise<void>((done) => {
-            wake = done;
-            setTimeout(done, interval * 1000);
+            const timer = setTimeout(done, interval * 1000);
+            // An interrupt ends the wait at once, and leaves no timer holding the process.
+            wake = () => {
+              clearTimeout(timer);
+              done();
+            };
           });
         }
       } finally {

@@ -183,7 +183,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<Ap
       try {
         await drive.remove(action.remote.path);
       } catch (error) {
-        if (!(error instanceof P2PError && /no_such_file/.test(error.message))) throw error;
+        if (!(error instanceof P2PError && error.code === 'no_such_file')) throw error;
       }
       agreements.remove(action.path);
       return `delete remote ${action.path}`;

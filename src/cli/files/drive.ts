@@ -330,7 +330,7 @@ export class Drive {
     }
     if (Number.isSafeInteger(announced) && got !== announced) {
       throw new P2PError(
-        'node_error',
+        'chunk_unavailable',
         `the download of ${path} broke off after ${from + got} bytes (the gateway could not read the rest from any node)`,
       );
     }

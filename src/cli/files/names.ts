@@ -19,3 +19,16 @@ export function partName(name: string, version: string): string {
 export function isReserved(path: string): boolean {
   return path === STATE_DIR || path.startsWith(`${STATE_DIR}/`) || path.endsWith(PART_SUFFIX);
 }
+
+/** A path as printed: control characters written \uXXXX, so a name cannot rewrite the line. */
+export function shownPath(path: string): string {
+  let out = '';
+  for (const c of path) {
+    const code = c.charCodeAt(0);
+    out +=
+      code <= 0x1f || (code >= 0x7f && code <= 0x9f)
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : c;
+  }
+  return out;
+}

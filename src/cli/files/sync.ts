@@ -12,7 +12,7 @@ import { pathKey } from '../../files/path.js';
 import type { GatewayClient } from '../gateway-client.js';
 import { Agreements, applyAction } from './apply.js';
 import type { Drive, FileView } from './drive.js';
-import { isReserved, partName } from './names.js';
+import { isReserved, partName, shownPath } from './names.js';
 import { planSync, type RemoteFile, type SyncedFile } from './plan.js';
 import type { Progress } from './progress.js';
 import { scanFolder } from './scan.js';
@@ -143,10 +143,10 @@ export class FolderSync {
       reserved: isReserved,
     });
     for (const problem of scan.problems) {
-      this.note(`scan ${problem.path}`, `skipped ${problem.path}: ${problem.detail}`);
+      this.note(`scan ${problem.path}`, `skipped ${shownPath(problem.path)}: ${problem.detail}`);
     }
     for (const skip of plan.skipped) {
-      this.note(`plan ${skip.path}`, `skipped ${skip.path}: ${skip.detail}`);
+      this.note(`plan ${skip.path}`, `skipped ${shownPath(skip.path)}: ${skip.detail}`);
     }
     let actions = 0;
     let failed = 0;
