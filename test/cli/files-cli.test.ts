@@ -140,6 +140,13 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
     work,
   );
   assert.equal(mv.stdout, 'moved notes.txt -> lists/groceries.txt (1 file)\n');
+  // A file put or moved onto a folder goes into it.
+  await okCli(['files', 'put', 'notes.txt', 'lists', ...at(a, group)], work);
+  assert.equal(
+    (await okCli(['files', 'mv', 'lists/notes.txt', 'pictures', ...at(a, group)], work)).stdout,
+    'moved lists/notes.txt -> pictures/notes.txt (1 file)\n',
+  );
+  await okCli(['files', 'rm', 'pictures/notes.txt', ...at(a, group)], work);
   const rm = await okCli(['files', 'rm', 'lists/groceries.txt', ...at(a, group)], work);
   assert.equal(rm.stdout, 'deleted lists/groceries.txt\n');
   const after = await okCli(['files', 'ls', '--recursive', ...at(a, group)], work);

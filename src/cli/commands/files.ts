@@ -71,6 +71,15 @@ async function openDrive(flags: Flags): Promise<Drive> {
   return new Drive(gateway, await groupId(gateway, flags.space));
 }
 
+/** Whether a drive path is a folder: something is in it. */
+async function isFolder(drive: Drive, path: string): Promise<boolean> {
+  const listing = await drive.list(path).catch((error: unknown) => {
+    if (isCode(error, 'no_such_file') || isCode(error, 'bad_path')) return undefined;
+    throw error;
+  });
+  return listing !== undefined && (listing.files.length > 0 || listing.folders.length > 0);
+}
+
 async function statLocal(path: string): Promise<'file' | 'folder' | undefined> {
   try {
     const info = await stat(path);
@@ -171,6 +180,11 @@ export function registerFilesCommands(
         }
       }
       const drive = await openDrive(flags);
+      // A file put onto a folder of the drive goes into it, as cp does.
+      if (kind === 'file' && remoteText !== undefined && !remoteText.endsWith('/')) {
+        if (await isFolder(drive, remote))
+          items[0] = { ...items[0]!, path: joinPath(remote, name) };
+      }
       const progress = progressOn();
       for (const item of items) {
         const bar = progress.start(item.path, item.size);
@@ -316,8 +330,10 @@ export function registerFilesCommands(
       .argument('<to>', 'its new path'),
   ).action(async (fromText: string, toText: string, flags: Flags) => {
     const from = drivePath('FROM', fromText);
-    const to = drivePath('TO', toText);
+    let to = drivePath('TO', toText);
     const drive = await openDrive(flags);
+    // Onto a folder of the drive: into it, as mv does.
+    if (await isFolder(drive, to)) to = joinPath(to, from.slice(from.lastIndexOf('/') + 1));
     const answer = await drive.move(from, to);
     out(
       flags.json
