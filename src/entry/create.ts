@@ -74,7 +74,15 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
   if (HEADER_BYTES + payload.length + SIGNATURE_BYTES > MAX_ENTRY_BYTES_FORMAT)
     throw new RangeError(`an entry may be at most ${MAX_ENTRY_BYTES_FORMAT} bytes`);
   const bytes = encodeUnsigned({ ...fields, payload });
-  return { table: input.table, bytes, challenge: powChallenge(bytes) };
+  let challenge: Buffer | undefined;
+  return {
+    table: input.table,
+    bytes,
+    // Hashed when first asked for: an entry that needs no work never pays for the pass.
+    get challenge(): Buffer {
+      return (challenge ??= powChallenge(bytes));
+    },
+  };
 }
 
 /** Writes the nonce, signs, and returns the finished canonical bytes and id. */

@@ -38,8 +38,13 @@ export type GatewayPlugin = (app: FastifyInstance, gateway: Gateway) => void | P
 
 const BODY_LIMIT = 256 * 1024;
 
-/** How long a whole request (line, headers and body) may take to arrive, as on a node. */
-const REQUEST_TIMEOUT_MS = 120_000;
+/**
+ * How long a whole request (line, headers and body) may take to arrive. Longer than a node's:
+ * a file upload streams gigabytes through one request. A slow body holds a connection, which
+ * the connection limits bound, and no memory: JSON bodies count against the body budget, and
+ * uploads are consumed as they arrive.
+ */
+const REQUEST_TIMEOUT_MS = 3_600_000;
 
 /**
  * Whether a request sends query parameters to an API route that reads none. Routes that read

@@ -97,3 +97,56 @@ export function breakUpload(
 export function testBytes(size: number): Buffer {
   return randomBytes(size);
 }
+
+/**
+ * A proxy on 127.0.0.1 in front of a node that flips bytes in every entry it serves from
+ * `/get` (each flipped byte changes that entry's id), and passes everything else through.
+ */
+export async function startCorruptingProxy(
+  target: string,
+): Promise<{ url: string; served: () => number; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const to = new URL(target);
+  let served = 0;
+  const server = createServer((req, res) => {
+    const corrupt = req.method === 'GET' && (req.url ?? '').startsWith('/get');
+    const upstream = httpRequest(
+      {
+        host: to.hostname,
+        port: to.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: to.host },
+      },
+      (answer) => {
+        const parts: Buffer[] = [];
+        answer.on('data', (b: Buffer) => parts.push(b));
+        answer.on('end', () => {
+          const body = Buffer.concat(parts);
+          if (corrupt && answer.statusCode === 200) {
+            // Past the first frame's length prefix, and then every 1,000 bytes.
+            for (let at = 200; at < body.length; at += 1000) body[at] = body[at]! ^ 0x55;
+            served += 1;
+          }
+          const headers = { ...answer.headers, 'content-length': String(body.length) };
+          delete headers['transfer-encoding'];
+          res.writeHead(answer.statusCode ?? 502, headers);
+          res.end(body);
+        });
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    served: () => served,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

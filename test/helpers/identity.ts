@@ -39,10 +39,12 @@ export interface Device {
 export async function startDevice(
   node: string | readonly string[],
   keyFile?: string,
+  /** A data directory to use again (a device that comes back with other nodes). */
+  existingDataDir?: string,
 ): Promise<Device> {
   const key = keyFile ?? (await newKeyFile()).path;
   const identity = await loadIdentity(key);
-  const dataDir = join(tempDir(), 'gateway');
+  const dataDir = existingDataDir ?? join(tempDir(), 'gateway');
   const spawn = () =>
     spawnGateway([
       'gateway',

@@ -22,8 +22,9 @@ import type { FileVersion } from '../../files/record.js';
 import type { ObjectFetcher } from './fetcher.js';
 import type { ObjectIndex } from './object-index.js';
 
-/** Chunks fetched per window: about 1 – 2 MiB. */
-const WINDOW_CHUNKS = 48;
+/** Chunks fetched per window (about 1.5 – 3 MiB), and windows fetched ahead of the one written. */
+const WINDOW_CHUNKS = 64;
+const AHEAD = 3;
 
 export interface EpochReader {
   readonly epoch: string;
@@ -128,15 +129,27 @@ export async function* readContents(
     }
     return window;
   };
-  let window = await take();
-  let fetching = window.length > 0 ? fetchWindow(reader, window) : undefined;
+  // Windows fetched ahead, in order; the walk over pages feeds them as they are taken.
+  const ahead: Promise<Buffer[]>[] = [];
+  let walked = false;
+  const refill = async (): Promise<void> => {
+    while (!walked && ahead.length < AHEAD) {
+      const window = await take();
+      if (window.length === 0) {
+        walked = true;
+        break;
+      }
+      const fetching = fetchWindow(reader, window);
+      // A consumer that stops early leaves fetches behind: their failure is nobody's.
+      fetching.catch(() => undefined);
+      ahead.push(fetching);
+    }
+  };
   try {
-    while (fetching) {
-      const buffers = await fetching;
-      window = await take();
-      fetching = window.length > 0 ? fetchWindow(reader, window) : undefined;
-      // A consumer that stops early leaves a prefetch behind: its failure is nobody's.
-      fetching?.catch(() => undefined);
+    await refill();
+    while (ahead.length > 0) {
+      const buffers = await ahead.shift()!;
+      await refill();
       for (const b of buffers) {
         hash?.update(b);
         yield b;

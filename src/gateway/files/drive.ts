@@ -23,7 +23,9 @@ import type { Groups } from '../identity/groups.js';
 import type { OpenSpace } from '../kv/hub.js';
 import { loadManifest, readContents, type EpochReader } from './download.js';
 import { ObjectFetcher } from './fetcher.js';
-import { ObjectIndex } from './object-index.js';
+import { EntryBatcher } from './entry-batcher.js';
+import { nodeSetTag, ObjectIndex } from './object-index.js';
+import { RecordQueue } from './record-queue.js';
 import { uploadContents, type Counts, type EpochWriter } from './upload.js';
 
 /** A key of the store holds at most 1,024 bytes: `f/` and the path's collision key. */
@@ -133,18 +135,39 @@ function toSource(source: Source): AsyncIterable<Uint8Array> {
   return source as AsyncIterable<Uint8Array>;
 }
 
-const indexes = new WeakMap<object, ObjectIndex>();
+/** What the drives of one space share, whichever request or program opened them. */
+interface Shared {
+  readonly index: ObjectIndex;
+  readonly records: RecordQueue;
+  /** The writer of the current epoch, kept while the epoch lasts (its keys cost to derive). */
+  writer: EpochWriter | undefined;
+}
+
+const shared = new WeakMap<object, Shared>();
 
 export class Drive {
-  private readonly index: ObjectIndex;
+  private readonly shared: Shared;
 
   constructor(
     private readonly space: OpenSpace,
     private readonly host: DriveHost,
   ) {
-    let index = indexes.get(space.replica);
-    if (!index) indexes.set(space.replica, (index = new ObjectIndex(space.replica.database)));
-    this.index = index;
+    let held = shared.get(space.replica);
+    if (!held) {
+      const tag = nodeSetTag(host.client.nodes);
+      const replica = space.replica;
+      held = {
+        index: new ObjectIndex(replica.database, tag),
+        records: new RecordQueue(replica, (path) => recordAt(replica, path)?.record),
+        writer: undefined,
+      };
+      shared.set(space.replica, held);
+    }
+    this.shared = held;
+  }
+
+  private get index(): ObjectIndex {
+    return this.shared.index;
   }
 
   get group(): string {
@@ -152,18 +175,22 @@ export class Drive {
   }
 
   private writer(): EpochWriter {
-    const keys = this.host.groups.currentKeys(this.space.group);
+    const group = this.space.group;
+    const kept = this.shared.writer;
+    if (kept && this.host.groups.state(group).current === kept.epoch) return kept;
+    const keys = this.host.groups.currentKeys(group);
     if (!keys) {
       throw new P2PError(
         'group_rekey_pending',
         "this device does not hold the group's current keys yet: try again shortly",
       );
     }
-    if (!keys.table)
+    if (!keys.table) {
       throw new P2PError('forbidden_role', 'a reader of this group cannot write in it');
-    const g = Buffer.from(this.space.group, 'hex');
+    }
+    const g = Buffer.from(group, 'hex');
     const fk = fileKeys(keys.reader.secretKey, g);
-    return {
+    const writer: EpochWriter = {
       epoch: keys.epoch,
       table: filesTableKey(g, keys.table.signing.seed),
       to: keys.reader.publicKey,
@@ -171,8 +198,11 @@ export class Drive {
       gear: gearTable(fk.chunking),
       client: this.host.client,
       index: this.index,
+      batcher: new EntryBatcher(this.host.client, this.index, keys.epoch),
       powThreads: this.host.powThreads,
     };
+    this.shared.writer = writer;
+    return writer;
   }
 
   private reader(epoch: string, signal?: AbortSignal): EpochReader {
@@ -203,14 +233,12 @@ export class Drive {
     return this.writer().table.signing.publicKey.toString('hex');
   }
 
+  /** The record at `path`, after the writes queued before this call. */
   private async record(
     path: string,
   ): Promise<{ record: FileRecord; winner: KvVersion } | undefined> {
-    const key = treeKey(path);
-    const winner = this.space.replica.winner(Buffer.from(key));
-    if (!winner?.value) return undefined;
-    const record = decodeRecord(winner.value.toString('utf8'), key);
-    return record ? { record, winner } : undefined;
+    this.shared.records.flush();
+    return recordAt(this.space.replica, path);
   }
 
   private conflictRecords(path: string): FileRecord[] {
@@ -268,28 +296,20 @@ export class Drive {
       entry: uploaded.manifestEntry,
     };
     const key = Buffer.from(treeKey(clean));
-    const existing = await this.record(clean);
-    let record: FileRecord;
-    if (
-      existing &&
-      existing.record.current.id === version.id &&
-      this.conflictRecords(clean).length === 0
-    ) {
-      // The same contents again: the tree has them already, nothing to write.
-      record = existing.record;
-    } else {
-      record = {
+    const record = await this.shared.records.write(clean, (existing) => {
+      // The same contents again, with nothing to resolve: the tree has them, write nothing.
+      if (existing?.current.id === version.id && this.conflictRecords(clean).length === 0) {
+        return undefined;
+      }
+      return {
         // The first spelling of a name stays (gateway.md §15).
-        path: existing?.record.path ?? clean,
+        path: existing?.path ?? clean,
         current: version,
-        history: existing ? [existing.record.current, ...existing.record.history] : [],
+        history: existing ? [existing.current, ...existing.history] : [],
       };
-      this.space.replica.replicate([
-        { type: 'put', key, value: Buffer.from(encodeRecord(record)) },
-      ]);
-    }
+    });
     return {
-      file: this.viewOf(key, record, this.space.replica.winner(key)),
+      file: this.viewOf(key, record!, this.space.replica.winner(key)),
       sent: uploaded.sent,
       reused: uploaded.reused,
     };
@@ -379,6 +399,7 @@ export class Drive {
   /** The files and folders directly in `folder`, or every file under it with `recursive`. */
   async list(folder = '', options: ListOptions = {}): Promise<ListAnswer> {
     const clean = checkFolder(folder);
+    this.shared.records.flush();
     const prefix = folderPrefix(clean);
     const depth = clean === '' ? 0 : clean.split('/').length;
     const limit = Math.min(options.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
@@ -478,6 +499,18 @@ export class Drive {
     );
     return moves.length;
   }
+}
+
+/** The record at `path` as the replica holds it now. */
+function recordAt(
+  replica: OpenSpace['replica'],
+  path: string,
+): { record: FileRecord; winner: KvVersion } | undefined {
+  const key = treeKey(path);
+  const winner = replica.winner(Buffer.from(key));
+  if (!winner?.value) return undefined;
+  const record = decodeRecord(winner.value.toString('utf8'), key);
+  return record ? { record, winner } : undefined;
 }
 
 function noSuchFile(path: string): P2PError {

@@ -9,7 +9,7 @@ import { P2PError } from '../../errors.js';
 import type { Identity } from '../../keys/keys.js';
 import { inviteeKey, type Gateway } from '../gateway.js';
 import { checkPath, MAX_LIST_LIMIT, type Drive } from './drive.js';
-import { driveOf } from './sdk.js';
+import { driveOf } from './drive-of.js';
 
 export interface ShareRequest {
   readonly folder: string;

@@ -22,14 +22,9 @@ import {
 } from '../../files/manifest.js';
 import { INLINE_MANIFEST_BYTES } from '../../files/record.js';
 import type { TableKey } from '../../keys/keys.js';
-import { seal, sendSealed, type Sealed } from '../publish.js';
+import { seal } from '../publish.js';
+import type { EntryBatcher } from './entry-batcher.js';
 import type { ObjectIndex, ObjectKind } from './object-index.js';
-
-/** Entries per put request, and bytes: a node takes 32 MiB bodies by default. */
-const BATCH_ENTRIES = 64;
-const BATCH_BYTES = 2 * 1024 * 1024;
-/** Put requests in flight at once: enough to keep a node's verifying threads busy. */
-const IN_FLIGHT = 3;
 
 /** What writing in one epoch of a space needs. */
 export interface EpochWriter {
@@ -42,6 +37,8 @@ export interface EpochWriter {
   readonly gear: Uint32Array;
   readonly client: Client;
   readonly index: ObjectIndex;
+  /** The space's entries on their way to the nodes, shared by its uploads. */
+  readonly batcher: EntryBatcher;
   readonly powThreads: number | undefined;
 }
 
@@ -68,104 +65,36 @@ export interface UploadOptions {
   readonly signal?: AbortSignal;
 }
 
-interface Pending {
-  readonly kind: ObjectKind;
-  readonly key: Buffer;
-  readonly sealed: Sealed;
-  readonly size: number;
-}
-
-/** Batches sealed entries to the nodes, a few requests at a time, and notes what they took. */
-class Sender {
-  private batch: Pending[] = [];
-  private batchBytes = 0;
-  private readonly flying = new Set<Promise<void>>();
-  private failure: unknown;
-  readonly sent: Counts = { chunks: 0, bytes: 0 };
-
-  constructor(private readonly writer: EpochWriter) {}
-
-  async add(item: Pending): Promise<void> {
-    this.batch.push(item);
-    this.batchBytes += item.sealed.bytes.length;
-    if (this.batch.length >= BATCH_ENTRIES || this.batchBytes >= BATCH_BYTES) await this.flush();
-  }
-
-  /** Sends the batch being filled; waits while IN_FLIGHT requests are out (back-pressure). */
-  async flush(): Promise<void> {
-    this.check();
-    if (this.batch.length === 0) return;
-    const batch = this.batch;
-    this.batch = [];
-    this.batchBytes = 0;
-    const flight: Promise<void> = this.send(batch).then(
-      () => void this.flying.delete(flight),
-      (error: unknown) => {
-        this.flying.delete(flight);
-        this.failure ??= error;
-      },
-    );
-    this.flying.add(flight);
-    while (this.flying.size >= IN_FLIGHT) await Promise.race(this.flying);
-    this.check();
-  }
-
-  /** Sends what is left and waits for every request. */
-  async finish(): Promise<void> {
-    await this.flush();
-    await Promise.all(this.flying);
-    this.check();
-  }
-
-  private check(): void {
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  private async send(batch: readonly Pending[]): Promise<void> {
-    await sendSealed(
-      this.writer.client,
-      batch.map((p) => p.sealed),
-    );
-    // Noted only once a node holds them: a later upload may then point at them.
-    this.writer.index.add(
-      batch.map((p) => ({
-        epoch: this.writer.epoch,
-        kind: p.kind,
-        key: p.key,
-        entry: p.sealed.id,
-      })),
-    );
-    for (const p of batch) {
-      if (p.kind === 'chunk') {
-        this.sent.chunks += 1;
-        this.sent.bytes += p.size;
-      }
-    }
-  }
-}
-
-/** Writes entries of one epoch: seals each object once, however often it recurs. */
+/** Writes one upload's objects: seals each object once, however often it recurs. */
 class ObjectWriter {
-  private readonly sender: Sender;
-  /** Objects sealed during this upload and not yet noted in the index (a chunk seen twice). */
+  /** Objects this upload sealed or found being sent: their entry ids. */
   private readonly fresh = new Map<string, string>();
+  /** Acknowledgements still awaited; the first failure among them. */
+  private readonly unsettled = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+  readonly sent: Counts = { chunks: 0, bytes: 0 };
   readonly reused: Counts = { chunks: 0, bytes: 0 };
 
   constructor(
     private readonly writer: EpochWriter,
     private readonly bits: (size: number) => number,
-  ) {
-    this.sender = new Sender(writer);
-  }
-
-  get sent(): Counts {
-    return this.sender.sent;
-  }
+  ) {}
 
   /** The entry id of the object, sealing and sending it unless the epoch already holds it. */
   async put(kind: ObjectKind, key: Buffer, plaintext: Uint8Array): Promise<string> {
+    if (this.failure) throw this.failure.error;
+    const { batcher, index, epoch } = this.writer;
     const memo = `${kind}:${key.toString('hex')}`;
-    const known = this.fresh.get(memo) ?? this.writer.index.get(this.writer.epoch, kind, key);
+    let known = this.fresh.get(memo) ?? index.get(epoch, kind, key);
+    if (known === undefined) {
+      // Another upload is sending it: use its entry, and wait for a node to take it too.
+      const elsewhere = batcher.sendingNow(kind, key);
+      if (elsewhere) {
+        known = elsewhere.id;
+        this.fresh.set(memo, known);
+        this.track(elsewhere.done);
+      }
+    }
     if (known !== undefined) {
       if (kind === 'chunk') {
         this.reused.chunks += 1;
@@ -173,6 +102,7 @@ class ObjectWriter {
       }
       return known;
     }
+    await batcher.admit();
     const item = {
       table: this.writer.table,
       to: this.writer.to,
@@ -182,12 +112,32 @@ class ObjectWriter {
     // The size rule needs the entry's size before sealing: the draft has it.
     const sealed = await seal(item, (subject) => this.bits(subject.size), this.writer.powThreads);
     this.fresh.set(memo, sealed.id);
-    await this.sender.add({ kind, key, sealed, size: plaintext.length });
+    this.track(
+      batcher.enqueue(kind, key, sealed).then(() => {
+        if (kind === 'chunk') {
+          this.sent.chunks += 1;
+          this.sent.bytes += plaintext.length;
+        }
+      }),
+    );
     return sealed.id;
   }
 
-  finish(): Promise<void> {
-    return this.sender.finish();
+  private track(done: Promise<void>): void {
+    const settled: Promise<void> = done.then(
+      () => void this.unsettled.delete(settled),
+      (error: unknown) => {
+        this.unsettled.delete(settled);
+        this.failure ??= { error };
+      },
+    );
+    this.unsettled.add(settled);
+  }
+
+  /** Waits until a node took every object of this upload; throws the first failure. */
+  async finish(): Promise<void> {
+    while (this.unsettled.size > 0) await Promise.all(this.unsettled);
+    if (this.failure) throw this.failure.error;
   }
 }
 

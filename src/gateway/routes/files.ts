@@ -17,7 +17,7 @@ import { P2PError } from '../../errors.js';
 import { actorOf } from '../actor.js';
 import type { Gateway } from '../gateway.js';
 import type { Drive } from '../files/drive.js';
-import { driveOf } from '../files/sdk.js';
+import { driveOf } from '../files/drive-of.js';
 import { shareFolder } from '../files/share.js';
 import { parseBody } from './body.js';
 

@@ -13,6 +13,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { P2PError } from '../../errors.js';
+import { toHex } from '../../encoding/bytes.js';
+import { filesTableKey } from '../../files/table.js';
 import { identityText, type Identity } from '../../keys/keys.js';
 import { actorOf } from '../actor.js';
 import { inviteeKey, type Gateway } from '../gateway.js';
@@ -40,6 +42,12 @@ export function registerGroupRoutes(app: FastifyInstance, gateway: Gateway): voi
     return space;
   }
 
+  function filesTableOf(id: string): string | null {
+    const keys = layer.groups.currentKeys(id);
+    if (!keys?.table) return null;
+    return toHex(filesTableKey(Buffer.from(id, 'hex'), keys.table.signing.seed).signing.publicKey);
+  }
+
   function view(space: Space): Record<string, unknown> {
     const state = layer.groups.state(space.id);
     return {
@@ -52,6 +60,8 @@ export function registerGroupRoutes(app: FastifyInstance, gateway: Gateway): voi
       members: [...state.members].map(([member, role]) => ({ member, role })),
       epochs: state.applied.length,
       epoch: state.current ?? null,
+      // What an operator lists in a node's pow_tables to waive work for this group's files.
+      files_table: filesTableOf(space.id),
       complete: state.missing.length === 0,
       missing: state.missing.length,
       clean: layer.groups.clean(space.id) ?? null,
