@@ -72,6 +72,10 @@ test('a change on one side goes to the other', () => {
   assert.deepEqual(brief(p.actions), ['upload l.txt', 'download r.txt']);
   const download = p.actions[1] as Extract<Action, { type: 'download' }>;
   assert.equal(download.replaces?.sha256, 'R1', 'the download replaces the file the scan saw');
+  const upload = p.actions[0] as Extract<Action, { type: 'upload' }>;
+  assert.equal(upload.base, 'v-L1', 'the upload names the version it replaces');
+  const fresh = plan([lf('new', 'N')], []).actions[0] as Extract<Action, { type: 'upload' }>;
+  assert.equal(fresh.base, undefined);
 });
 
 test('nothing changed: no action; only the version moved (same bytes): the record is updated', () => {

@@ -9,9 +9,9 @@
  */
 import { lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pathKey } from '../../files/path.js';
+import { conflictName, pathKey } from '../../files/path.js';
 import { P2PError } from '../../errors.js';
-import type { Drive, FileView } from './drive.js';
+import type { Drive, FileView, PutAnswer } from './drive.js';
 import type { Action, LocalFile, SyncedFile } from './plan.js';
 import type { Progress } from './progress.js';
 import { downloadFile } from './transfer.js';
@@ -38,6 +38,8 @@ export interface ApplyContext {
   readonly drive: Drive;
   readonly agreements: Agreements;
   readonly progress: Progress;
+  /** The device name in conflict names (files.md §5.3). */
+  readonly device: string;
 }
 
 /** What was done, for the line the sync prints; undefined for record-only actions. */
@@ -96,7 +98,7 @@ function synced(
   return { size: local.size, mtime: local.mtime, sha256, version: file.version };
 }
 
-async function upload(ctx: ApplyContext, path: string, local: LocalFile): Promise<void> {
+async function upload(ctx: ApplyContext, path: string, local: LocalFile): Promise<PutAnswer> {
   const bar = ctx.progress.start(path, local.size);
   let answer;
   try {
@@ -116,6 +118,77 @@ async function upload(ctx: ApplyContext, path: string, local: LocalFile): Promis
     sha256: answer.file.sha256,
     version: answer.file.version,
   });
+  return answer;
+}
+
+/**
+ * The version an upload replaced, when it is not the one the plan saw (`base`): another
+ * device's write that reached this gateway while the upload was on its way, which the upload
+ * then overwrote as if it had been seen. Undefined when nothing was lost that way.
+ */
+async function overwritten(
+  ctx: ApplyContext,
+  answer: PutAnswer,
+  local: LocalFile,
+  base: string | undefined,
+): Promise<FileView | undefined> {
+  if (answer.file.version === base) return undefined;
+  const stat = await ctx.drive.stat(answer.file.path);
+  // Written over again since: the next round sees to it.
+  if (stat.file.version !== answer.file.version) return undefined;
+  const replaced = stat.versions[0];
+  if (!replaced || replaced.version === base) return undefined;
+  if (replaced.sha256 === local.sha256 || replaced.sha256 === answer.file.sha256) return undefined;
+  return replaced;
+}
+
+/** A conflict name beside `path` free on disk (in `fsFolder`) and in the drive. */
+async function freeConflictName(
+  ctx: ApplyContext,
+  path: string,
+  fsFolder: string,
+  at: number,
+): Promise<{ path: string; fsPath: string }> {
+  const slash = path.lastIndexOf('/');
+  const folder = slash < 0 ? '' : path.slice(0, slash);
+  for (let n = 1; n <= 100; n++) {
+    const name = conflictName(path.slice(slash + 1), ctx.device, Math.max(0, Math.floor(at)), n);
+    const candidate = folder === '' ? name : `${folder}/${name}`;
+    const fsPath = fsFolder === '.' ? name : `${fsFolder}/${name}`;
+    if (await exists(join(ctx.dir, fsPath))) continue;
+    const taken = await ctx.drive.stat(candidate).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof P2PError && error.code === 'no_such_file') return false;
+        throw error;
+      },
+    );
+    if (!taken) return { path: candidate, fsPath };
+  }
+  throw new P2PError('aborted', `no free conflict name beside ${path}`);
+}
+
+/**
+ * An upload overwrote a version it had not seen: that version keeps the name, as in any
+ * conflict (docs/files-sync.md §4). This device's bytes move aside on disk and go to the drive
+ * under the conflict name; the overwritten version comes down and goes back up under the name.
+ */
+async function keepOverwritten(
+  ctx: ApplyContext,
+  path: string,
+  local: LocalFile,
+  replaced: FileView,
+): Promise<string> {
+  const aside = await freeConflictName(ctx, path, dirname(local.fsPath), local.mtime);
+  await rename(join(ctx.dir, local.fsPath), join(ctx.dir, aside.fsPath));
+  const moved = await statOf(join(ctx.dir, aside.fsPath));
+  if (moved) await upload(ctx, aside.path, { ...local, ...aside, ...moved });
+  await download(ctx, { ...replaced, path }, local.fsPath, undefined);
+  const now = await statOf(join(ctx.dir, local.fsPath));
+  if (now) {
+    await upload(ctx, path, { path, fsPath: local.fsPath, ...now, sha256: replaced.sha256 });
+  }
+  return `conflict ${path}: another device's version written meanwhile keeps the name; this device's kept as ${aside.path}`;
 }
 
 async function download(
@@ -165,9 +238,12 @@ function asView(remote: {
 export async function applyAction(ctx: ApplyContext, action: Action): Promise<Applied> {
   const { dir, drive, agreements } = ctx;
   switch (action.type) {
-    case 'upload':
-      await upload(ctx, action.path, action.local);
+    case 'upload': {
+      const answer = await upload(ctx, action.path, action.local);
+      const lost = await overwritten(ctx, answer, action.local, action.base);
+      if (lost) return keepOverwritten(ctx, answer.file.path, action.local, lost);
       return `upload ${action.path}`;
+    }
     case 'download': {
       const resumed = await download(ctx, asView(action.remote), action.fsPath, action.replaces);
       return `download ${action.path}${resumed > 0 ? ` (resumed at byte ${resumed})` : ''}`;

@@ -39,8 +39,16 @@ export interface SyncedFile {
 export type SyncState = ReadonlyMap<string, SyncedFile>;
 
 export type Action =
-  /** Send the local file to the drive at `path`. */
-  | { readonly type: 'upload'; readonly path: string; readonly local: LocalFile }
+  /**
+   * Send the local file to the drive at `path`, over the drive's version `base` as listed
+   * (none: the drive had no file there).
+   */
+  | {
+      readonly type: 'upload';
+      readonly path: string;
+      readonly local: LocalFile;
+      readonly base?: string;
+    }
   /** Write the drive's version to disk at `fsPath` (through a temporary file). */
   | {
       readonly type: 'download';
@@ -308,7 +316,7 @@ export function planSync(input: PlanInput): Plan {
     // disk and nowhere else under a name, so they are kept as a conflict copy.
     const lostHere = s !== undefined && !localChanged && (rf.lost ?? []).includes(s.version);
     if (localChanged && !remoteChanged) {
-      actions.push({ type: 'upload', path: lf.path, local: lf });
+      actions.push({ type: 'upload', path: lf.path, local: lf, base: rf.version });
     } else if (!localChanged && remoteChanged && !lostHere) {
       actions.push({
         type: 'download',

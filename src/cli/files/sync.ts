@@ -155,7 +155,7 @@ export class FolderSync {
       if (this.ctx.stopping?.()) break;
       try {
         const line = await applyAction(
-          { dir, drive, agreements, progress: this.ctx.progress },
+          { dir, drive, agreements, progress: this.ctx.progress, device: this.ctx.device },
           action,
         );
         if (line !== undefined) {
