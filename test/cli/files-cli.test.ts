@@ -134,6 +134,24 @@ test('p2pcloud files: put, get, ls, rm, mv, share, bad input, a resumed get, a b
       .sort(),
   );
 
+  // An earlier version, by its id.
+  const firstNotes = JSON.parse(
+    (await okCli(['files', 'ls', '--json', ...at(a, group)], work)).stdout,
+  ).files[0] as { version: string };
+  writeFileSync(join(work, 'notes.txt'), 'milk, bread, eggs\n');
+  await okCli(['files', 'put', 'notes.txt', ...at(a, group)], work);
+  await okCli(
+    ['files', 'get', 'notes.txt', 'old.txt', '--version-id', firstNotes.version, ...at(a, group)],
+    down,
+  );
+  assert.ok(readFileSync(join(down, 'old.txt')).equals(notes), 'the earlier version');
+  assertRefused(
+    await cli(['files', 'get', 'notes.txt', '--version-id', 'f'.repeat(64), ...at(a, group)], down),
+    /notes\.txt has no version f{64} \(no_such_file\)$/,
+    'a version the file never had',
+  );
+  writeFileSync(join(work, 'notes.txt'), notes);
+
   // mv and rm change what ls shows.
   const mv = await okCli(
     ['files', 'mv', 'notes.txt', 'lists/groceries.txt', ...at(a, group)],

@@ -215,73 +215,100 @@ export function registerFilesCommands(
       .argument(
         '[local]',
         'where on disk (default: its name in the current folder; an existing folder: into it)',
+      )
+      .option(
+        '--version-id <id>',
+        'an earlier version, or one that lost a concurrent write (ids from ls --json or the stat route)',
       ),
-  ).action(async (remoteText: string, localText: string | undefined, flags: Flags) => {
-    const remote = drivePath('REMOTE_PATH', remoteText.replace(/(.)\/+$/, '$1'));
-    const drive = await openDrive(flags);
-    let single: FileView | undefined;
-    try {
-      single = (await drive.stat(remote)).file;
-    } catch (error) {
-      if (!isCode(error, 'no_such_file')) throw error;
-    }
-    let targets: { file: FileView; local: string }[];
-    if (single) {
-      const given = localText ?? single.name;
-      const local = (await statLocal(given)) === 'folder' ? join(given, single.name) : given;
-      targets = [{ file: single, local }];
-    } else {
-      const listed = await drive.listAll(remote).catch((error: unknown) => {
-        if (isCode(error, 'no_such_file') || isCode(error, 'bad_path')) return [];
-        throw error;
-      });
-      if (listed.length === 0) {
+  ).action(
+    async (
+      remoteText: string,
+      localText: string | undefined,
+      flags: Flags & { versionId?: string },
+    ) => {
+      const remote = drivePath('REMOTE_PATH', remoteText.replace(/(.)\/+$/, '$1'));
+      if (flags.versionId !== undefined && !/^[0-9a-f]{64}$/.test(flags.versionId)) {
         throw new P2PError(
-          'no_such_file',
-          `no such file or folder in the drive: ${remote} (no_such_file)`,
+          'bad_argument',
+          `--version-id: expected a version id (64 hex), got ${JSON.stringify(flags.versionId.slice(0, 80))}`,
         );
       }
-      const root = localText ?? basename(remote);
-      targets = listed.map((file) => ({
-        file,
-        local: join(root, ...file.path.slice(remote.length + 1).split('/')),
-      }));
-    }
-    const progress = progressOn();
-    for (const { file, local } of targets) {
-      let resumed = 0;
-      const bar = progress.start(file.path, file.size);
-      let result;
+      const drive = await openDrive(flags);
+      let single: FileView | undefined;
       try {
-        result = await downloadFile(drive, file, local, {
-          onBytes: (n) => bar.add(n),
-          onResume: (from) => {
-            resumed = from;
-            bar.add(from);
-          },
-        });
-      } finally {
-        bar.stop();
+        const stat = await drive.stat(remote);
+        single = stat.file;
+        if (flags.versionId !== undefined && flags.versionId !== single.version) {
+          single = [...stat.versions, ...stat.conflicts].find((v) => v.version === flags.versionId);
+          if (!single) {
+            throw new P2PError(
+              'no_such_file',
+              `${remote} has no version ${flags.versionId} (no_such_file)`,
+            );
+          }
+          single = { ...single, path: remote, name: remote.slice(remote.lastIndexOf('/') + 1) };
+        }
+      } catch (error) {
+        if (!isCode(error, 'no_such_file') || flags.versionId !== undefined) throw error;
       }
-      const kept = result.resumedFrom;
-      if (flags.json) {
-        out(
-          JSON.stringify({
-            path: file.path,
-            local,
-            size: file.size,
-            sha256: file.sha256,
-            version: file.version,
-            resumed_from: kept,
-          }),
-        );
+      let targets: { file: FileView; local: string }[];
+      if (single) {
+        const given = localText ?? single.name;
+        const local = (await statLocal(given)) === 'folder' ? join(given, single.name) : given;
+        targets = [{ file: single, local }];
       } else {
-        out(
-          `got ${file.path} -> ${local} (${formatBytes(file.size)})${kept > 0 ? `, resumed at byte ${kept}` : resumed > 0 ? ', started again (the partial file was not of this version)' : ''}`,
-        );
+        const listed = await drive.listAll(remote).catch((error: unknown) => {
+          if (isCode(error, 'no_such_file') || isCode(error, 'bad_path')) return [];
+          throw error;
+        });
+        if (listed.length === 0) {
+          throw new P2PError(
+            'no_such_file',
+            `no such file or folder in the drive: ${remote} (no_such_file)`,
+          );
+        }
+        const root = localText ?? basename(remote);
+        targets = listed.map((file) => ({
+          file,
+          local: join(root, ...file.path.slice(remote.length + 1).split('/')),
+        }));
       }
-    }
-  });
+      const progress = progressOn();
+      for (const { file, local } of targets) {
+        let resumed = 0;
+        const bar = progress.start(file.path, file.size);
+        let result;
+        try {
+          result = await downloadFile(drive, file, local, {
+            onBytes: (n) => bar.add(n),
+            onResume: (from) => {
+              resumed = from;
+              bar.add(from);
+            },
+          });
+        } finally {
+          bar.stop();
+        }
+        const kept = result.resumedFrom;
+        if (flags.json) {
+          out(
+            JSON.stringify({
+              path: file.path,
+              local,
+              size: file.size,
+              sha256: file.sha256,
+              version: file.version,
+              resumed_from: kept,
+            }),
+          );
+        } else {
+          out(
+            `got ${file.path} -> ${local} (${formatBytes(file.size)})${kept > 0 ? `, resumed at byte ${kept}` : resumed > 0 ? ', started again (the partial file was not of this version)' : ''}`,
+          );
+        }
+      }
+    },
+  );
 
   withSpace(
     files
