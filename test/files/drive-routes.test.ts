@@ -42,6 +42,7 @@ test('a drive stores, reads, dedups, versions, moves and refuses bad input', asy
   assert.equal(back.headers.get('content-length'), String(original.length));
   assert.equal(back.headers.get('etag'), `"${sha(original)}"`);
   assert.ok(back.bytes.equals(original), 'the file reads back byte for byte');
+  assert.match(back.headers.get('content-security-policy') ?? '', /sandbox/);
 
   // Ranges: a middle range, a suffix, an open end; one past the end is refused.
   const middle = await getFile(a.url, group, 'docs/Report.bin', { range: 'bytes=1000000-1999999' });
@@ -117,6 +118,9 @@ test('a drive stores, reads, dedups, versions, moves and refuses bad input', asy
     'café.txt',
     'empty',
   ]);
+  const first = await ok(a.url, 'GET', `/api/spaces/${group}/files/list?limit=1`);
+  assert.equal((first.files as unknown[]).length, 1);
+  assert.equal(first.more, true);
   const all = await ok(a.url, 'GET', `/api/spaces/${group}/files/list?recursive=1`);
   assert.equal((all.files as unknown[]).length, 4);
 

@@ -445,9 +445,8 @@ export class Drive {
       folder: clean,
       folders: [...folders.values()],
       files,
-      ...(options.recursive
-        ? { more, ...(more ? { after: files[files.length - 1]!.path } : {}) }
-        : {}),
+      more,
+      ...(options.recursive && more ? { after: files[files.length - 1]!.path } : {}),
     };
   }
 

@@ -175,6 +175,9 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
         signal: aborted.signal,
       });
       void reply
+        // A member may store HTML or SVG with script: opened in a tab, it must not run with
+        // the gateway's origin (and the reader's session).
+        .header('content-security-policy', "sandbox; default-src 'none'")
         .header('content-type', file.media_type ?? 'application/octet-stream')
         .header('etag', `"${file.sha256}"`)
         .header('accept-ranges', 'bytes')
