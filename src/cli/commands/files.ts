@@ -328,6 +328,11 @@ export function registerFilesCommands(
       return;
     }
     const answer = await drive.list(folder);
+    if (answer.more) {
+      err(
+        `note: ${folder || 'the root'} holds more files than the ${answer.files.length} listed: ls --recursive lists them all`,
+      );
+    }
     if (flags.json) {
       out(JSON.stringify(answer));
       return;

@@ -126,7 +126,8 @@ export class Drive {
     options: { recursive?: boolean; after?: string; limit?: number } = {},
   ): Promise<ListAnswer> {
     const parts = [`folder=${q(folder)}`];
-    if (options.recursive) parts.push('recursive=1', `limit=${options.limit ?? LIST_PAGE}`);
+    if (options.recursive) parts.push('recursive=1');
+    parts.push(`limit=${options.limit ?? LIST_PAGE}`);
     if (options.after !== undefined) parts.push(`after=${q(options.after)}`);
     const answer = await this.gateway.call<ListAnswer>(
       'GET',
