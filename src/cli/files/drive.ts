@@ -58,6 +58,8 @@ const LIST_PAGE = 10_000;
 const MAX_JSON_ANSWER = 1024 * 1024;
 /** An upload or download that moves no byte for this long is given up. */
 const IDLE_MS = 120_000;
+/** Most times a request refused for the rate limit is asked again. */
+const MAX_RETRIES = 60;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -129,9 +131,8 @@ export class Drive {
     if (options.recursive) parts.push('recursive=1');
     parts.push(`limit=${options.limit ?? LIST_PAGE}`);
     if (options.after !== undefined) parts.push(`after=${q(options.after)}`);
-    const answer = await this.gateway.call<ListAnswer>(
-      'GET',
-      `${this.base}/list?${parts.join('&')}`,
+    const answer = await this.retrying(() =>
+      this.gateway.call<ListAnswer>('GET', `${this.base}/list?${parts.join('&')}`),
     );
     if (!Array.isArray(answer.files) || !Array.isArray(answer.folders)) {
       throw new P2PError('node_error', 'the gateway answered a listing not as specified');
@@ -159,7 +160,9 @@ export class Drive {
   }
 
   async stat(path: string): Promise<StatAnswer> {
-    const answer = await this.gateway.call<StatAnswer>('GET', `${this.base}/stat?path=${q(path)}`);
+    const answer = await this.retrying(() =>
+      this.gateway.call<StatAnswer>('GET', `${this.base}/stat?path=${q(path)}`),
+    );
     checkFileView(answer.file);
     if (!Array.isArray(answer.versions) || !Array.isArray(answer.conflicts)) {
       throw new P2PError('node_error', 'the gateway answered a stat not as specified');
@@ -169,11 +172,11 @@ export class Drive {
   }
 
   async remove(path: string): Promise<{ deleted: string }> {
-    return this.gateway.call('DELETE', `${this.base}/content?path=${q(path)}`);
+    return this.retrying(() => this.gateway.call('DELETE', `${this.base}/content?path=${q(path)}`));
   }
 
   async move(from: string, to: string): Promise<{ moved: number }> {
-    return this.gateway.call('POST', `${this.base}/move`, { from, to });
+    return this.retrying(() => this.gateway.call('POST', `${this.base}/move`, { from, to }));
   }
 
   async share(
@@ -182,6 +185,29 @@ export class Drive {
     role: string,
   ): Promise<{ space: string; files: number }> {
     return this.gateway.call('POST', `${this.base}/share`, { folder, member, role });
+  }
+
+  /**
+   * Calls `fn` again while the gateway answers 429 (its per-address limit, which a folder of
+   * many files reaches), after the wait it names; at most MAX_RETRIES times.
+   */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (
+          !(error instanceof P2PError) ||
+          error.code !== 'rate_limited' ||
+          attempt >= MAX_RETRIES
+        ) {
+          throw error;
+        }
+        const named = /retry in (\d+) second/.exec(error.message);
+        const seconds = Math.min(60, Math.max(1, named ? Number(named[1]) : 1));
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      }
+    }
   }
 
   private send(
@@ -212,6 +238,27 @@ export class Drive {
    * old version.
    */
   async upload(
+    path: string,
+    fsPath: string,
+    size: number,
+    options: { modified?: number; mediaType?: string; onBytes?: (n: number) => void } = {},
+  ): Promise<PutAnswer> {
+    let sent = 0;
+    return this.retrying(() => {
+      // A retried upload starts again: what the bar showed of the refused one is taken back.
+      options.onBytes?.(-sent);
+      sent = 0;
+      return this.uploadOnce(path, fsPath, size, {
+        ...options,
+        onBytes: (n) => {
+          sent += n;
+          options.onBytes?.(n);
+        },
+      });
+    });
+  }
+
+  private async uploadOnce(
     path: string,
     fsPath: string,
     size: number,
@@ -283,6 +330,17 @@ export class Drive {
    * was written is kept by the caller to resume from.
    */
   async download(
+    path: string,
+    version: string,
+    start: number,
+    sinkFrom: (from: number) => Promise<Writable>,
+    onBytes?: (n: number) => void,
+  ): Promise<{ start: number; bytes: number }> {
+    // The sink is made only once an answer is 2xx: a refused request is simply asked again.
+    return this.retrying(() => this.downloadOnce(path, version, start, sinkFrom, onBytes));
+  }
+
+  private async downloadOnce(
     path: string,
     version: string,
     start: number,
