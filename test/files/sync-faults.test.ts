@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { putFile } from '../helpers/files.js';
-import { eventually } from '../helpers/gateways.js';
+import { eventually, newKeyFile, request, spawnGateway } from '../helpers/gateways.js';
 import { freePort } from '../helpers/http.js';
 import { ok, startDevice, type Device } from '../helpers/identity.js';
 import { spawnNode } from '../helpers/nodes.js';
@@ -173,6 +173,54 @@ test('files sync skips names it cannot sync, keeps its state as specified, and r
     /missing: no such folder$/,
     'a missing folder',
   );
+
+  // A gateway whose rate limit a folder of many files reaches: refused requests are asked
+  // again after the wait the gateway names, and the round completes.
+  const limitedKey = await newKeyFile();
+  const limitedData = join(tempDir(), 'gateway');
+  const limited = await spawnGateway([
+    'gateway',
+    '--port',
+    '0',
+    '--node',
+    node.url,
+    '--data',
+    limitedData,
+    '--key',
+    limitedKey.path,
+    '--log-level',
+    'warn',
+    '--rate-limit',
+    '25',
+  ]);
+  const limitedGroup = (await ok(limited.url, 'POST', '/api/groups', { name: 'limited' }, 201))
+    .id as string;
+  const many = tempDir();
+  for (let i = 0; i < 30; i++) writeFileSync(join(many, `n${i}.txt`), `note ${i}\n`);
+  const throttled = await runCli(
+    [
+      'files',
+      'sync',
+      many,
+      '--once',
+      '--space',
+      limitedGroup,
+      '--gateway',
+      limited.url,
+      '--data',
+      limitedData,
+    ],
+    { timeoutMs: 90_000 },
+  );
+  assert.equal(throttled.code, 0, throttled.stderr);
+  assert.equal(throttled.lines.filter((l) => l.startsWith('upload ')).length, 30);
+  const listedMany = await request(
+    limited.url,
+    'GET',
+    `/api/spaces/${limitedGroup}/files/list?limit=100`,
+  );
+  assert.equal((listedMany.body.files as unknown[]).length, 30);
+  await limited.stop();
   const nowhere = `http://127.0.0.1:${await freePort()}`;
   assertRefused(
     await runCli([
