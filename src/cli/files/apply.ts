@@ -18,18 +18,25 @@ import { downloadFile } from './transfer.js';
 
 /** The in-memory record of agreements, by the drive's spelling of each path. */
 export class Agreements {
-  constructor(readonly files: Map<string, SyncedFile>) {}
+  /** Collision key → the spelling recorded, so that a change of spelling replaces, in O(1). */
+  private readonly spellings = new Map<string, string>();
+
+  constructor(readonly files: Map<string, SyncedFile>) {
+    for (const path of files.keys()) this.spellings.set(pathKey(path), path);
+  }
 
   /** Records `path`, replacing a record of another spelling of the same name. */
   set(path: string, file: SyncedFile): void {
     this.remove(path);
     this.files.set(path, file);
+    this.spellings.set(pathKey(path), path);
   }
 
   remove(path: string): void {
     const key = pathKey(path);
-    for (const known of [...this.files.keys()])
-      if (pathKey(known) === key) this.files.delete(known);
+    const known = this.spellings.get(key);
+    if (known !== undefined) this.files.delete(known);
+    this.spellings.delete(key);
   }
 }
 

@@ -6,7 +6,7 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2PError } from '../../errors.js';
-import { normalizePath } from '../../files/path.js';
+import { normalizePath, pathKey } from '../../files/path.js';
 import type { SyncedFile } from './plan.js';
 
 /** The folder inside a synced folder that holds the state, never synced itself. */
@@ -68,11 +68,15 @@ export function decodeState(text: string): FolderState | string {
     return 'its files are not an object';
   }
   const files = new Map<string, SyncedFile>();
+  const keys = new Set<string>();
   for (const [path, value] of Object.entries(o.files as Record<string, unknown>)) {
     const check = normalizePath(path);
     const file = syncedFile(value);
     if (!check.ok || check.path !== path || !file)
       return `its record of ${JSON.stringify(path.slice(0, 100))} is malformed`;
+    // One record per name of the drive (files.md §5.2): two spellings of one name are a fault.
+    if (keys.has(pathKey(path))) return `it records ${JSON.stringify(path.slice(0, 100))} twice`;
+    keys.add(pathKey(path));
     files.set(path, file);
   }
   return { space: o.space, files };
