@@ -162,7 +162,13 @@ export class GatewayClient {
     throw gatewayFailure(this.url, status, Buffer.concat(chunks));
   }
 
-  private unreachable(error: unknown): P2PError {
+  /** The header that authorises a request this client does not make itself (a streamed file). */
+  authorization(): Record<string, string> {
+    return this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {};
+  }
+
+  /** A failure to connect, in the user's terms. */
+  unreachable(error: unknown): P2PError {
     const message = (error as Error).message ?? String(error);
     if (/ECONNREFUSED/.test(message)) {
       return new P2PError(

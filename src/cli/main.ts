@@ -17,6 +17,7 @@ import { registerDeviceCommands } from './commands/device.js';
 import { registerGroupCommands } from './commands/group.js';
 import { registerKvCommands } from './commands/kv.js';
 import { registerLogCommands } from './commands/log.js';
+import { registerFilesCommands } from './commands/files.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerGroupCommands(program, out);
   registerKvCommands(program, out, err);
   registerLogCommands(program, out, err);
+  registerFilesCommands(program, out, err);
   return program;
 }
 
