@@ -124,6 +124,18 @@ test('a drive stores, reads, dedups, versions, moves and refuses bad input', asy
   const all = await ok(a.url, 'GET', `/api/spaces/${group}/files/list?recursive=1`);
   assert.equal((all.files as unknown[]).length, 4);
 
+  // One name is a file or a folder, never both.
+  const underFile = await putFile(a.url, group, 'empty/inside.txt', Buffer.from('x'));
+  assert.equal(underFile.status, 409);
+  assert.equal((underFile.body.error as { code: string }).code, 'file_exists');
+  const onFolder = await putFile(a.url, group, 'BIG', Buffer.from('x'));
+  assert.equal(onFolder.status, 409);
+  const moveOnFolder = await request(a.url, 'POST', `/api/spaces/${group}/files/move`, {
+    from: 'empty',
+    to: 'big',
+  });
+  assert.equal(moveOnFolder.status, 409);
+
   // Move a folder, then delete what it held.
   const moved = await ok(a.url, 'POST', `/api/spaces/${group}/files/move`, {
     from: 'docs',

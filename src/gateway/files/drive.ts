@@ -276,10 +276,37 @@ export class Drive {
     return this.view(record, record.current, winner?.signer ?? null, conflicts);
   }
 
+  /**
+   * Refuses a path that a file and a folder would share: a folder of that name (files under
+   * it), or a file where one of its folders would be. A file system could hold only one.
+   */
+  private async checkShape(path: string): Promise<void> {
+    const segments = path.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const folder = segments.slice(0, i).join('/');
+      const file = recordAt(this.space.replica, folder);
+      if (file) throw new P2PError('file_exists', `${file.record.path} is a file, not a folder`);
+    }
+    const prefix = folderPrefix(path);
+    const iterator = this.space.replica.iterator({
+      gte: prefix,
+      lt: `${prefix.slice(0, -1)}0`,
+      limit: 1,
+    });
+    try {
+      for await (const [key] of iterator) {
+        throw new P2PError('file_exists', `${path} is a folder (it holds ${key.slice(2, 200)})`);
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
   /** Stores `source` at `path`: streams it to the nodes, then writes the tree's record. */
   async put(path: string, source: Source, options: PutOptions = {}): Promise<PutAnswer> {
     const clean = checkPath(path);
     const writer = this.writer();
+    if (!(await this.record(clean))) await this.checkShape(clean);
     const uploaded = await uploadContents(writer, toSource(source), {
       mediaType: options.media_type ?? null,
       ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
@@ -485,6 +512,16 @@ export class Drive {
     for (const m of moves) {
       checkPath(m.to, 'to');
       if (await this.record(m.to)) throw new P2PError('file_exists', `${m.to} exists already`);
+    }
+    // The target's shape against the tree as it will be: a folder moved somewhere new.
+    if (file) await this.checkShape(target);
+    else {
+      const segments = target.split('/');
+      for (let i = 1; i < segments.length; i++) {
+        const above = recordAt(this.space.replica, segments.slice(0, i).join('/'));
+        if (above)
+          throw new P2PError('file_exists', `${above.record.path} is a file, not a folder`);
+      }
     }
     this.space.replica.replicate(
       moves.flatMap((m) => [
