@@ -91,18 +91,26 @@ async function* pieces(
 }
 
 async function fetchWindow(reader: EpochReader, window: readonly Piece[]): Promise<Buffer[]> {
-  const byEntry = new Map<string, ChunkRef>();
-  for (const p of window) byEntry.set(p.chunk.entry, p.chunk);
+  // A manifest may list one entry more than once (a chunk that recurs); each listing is
+  // checked, so that an entry named under another chunk's id or size is refused, not handed on.
+  const byEntry = new Map<string, Map<string, ChunkRef>>();
+  for (const { chunk } of window) {
+    const listed = byEntry.get(chunk.entry) ?? new Map<string, ChunkRef>();
+    listed.set(`${chunk.id}/${chunk.size}`, chunk);
+    byEntry.set(chunk.entry, listed);
+  }
   const found = await reader.fetcher.fetch([...byEntry.keys()], (id, plaintext) =>
-    verifyChunk(byEntry.get(id)!, plaintext, reader.dedupKey),
+    [...byEntry.get(id)!.values()].every((c) => verifyChunk(c, plaintext, reader.dedupKey)),
   );
   reader.index.add(
-    [...byEntry.values()].map((c) => ({
-      epoch: reader.epoch,
-      kind: 'chunk' as const,
-      key: Buffer.from(c.id, 'hex'),
-      entry: c.entry,
-    })),
+    [...byEntry.values()]
+      .flatMap((listed) => [...listed.values()])
+      .map((c) => ({
+        epoch: reader.epoch,
+        kind: 'chunk' as const,
+        key: Buffer.from(c.id, 'hex'),
+        entry: c.entry,
+      })),
   );
   return window.map((p) => found.get(p.chunk.entry)!.subarray(p.from, p.to));
 }

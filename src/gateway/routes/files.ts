@@ -71,6 +71,8 @@ export function parseRange(header: string | undefined, size: number): [number, n
   if (match[1] === '') {
     const suffix = Number(match[2]);
     if (suffix === 0) throw new P2PError('bad_range', 'an empty suffix range is not satisfiable');
+    // An empty file has no byte for Content-Range to name: its suffix is the whole file.
+    if (size === 0) return undefined;
     return [Math.max(0, size - suffix), size];
   }
   const start = Number(match[1]);
@@ -155,22 +157,31 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
       const version = queryText(query, 'version');
       const download = flag(query, 'download');
       const target = await drive(request);
-      const { file: head } = await target.stat(path).catch((error: unknown) => {
+      const found = await target.stat(path).catch((error: unknown) => {
         // An earlier version of a path no longer in the tree is still readable by id.
         if (version !== undefined && (error as P2PError).code === 'no_such_file') {
-          return { file: undefined };
+          return undefined;
         }
         throw error;
       });
-      const size = version === undefined || head?.version === version ? head?.size : undefined;
-      const range = size !== undefined ? parseRange(request.headers.range, size) : undefined;
+      // The range is of the version that is read: the one asked for, else the current one as
+      // found here, so that a write landing before the read cannot move the range onto the
+      // bytes of a file of another size.
+      const chosen =
+        version === undefined
+          ? found?.file
+          : [found?.file, ...(found?.versions ?? []), ...(found?.conflicts ?? [])].find(
+              (v) => v?.version === version,
+            );
+      const range = chosen ? parseRange(request.headers.range, chosen.size) : undefined;
       const aborted = new AbortController();
       // The answer's socket closing before the end: the client went away, stop fetching.
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) aborted.abort();
       });
+      const read = version ?? chosen?.version;
       const { file, stream } = await target.read(path, {
-        ...(version !== undefined ? { version } : {}),
+        ...(read !== undefined ? { version: read } : {}),
         ...(range ? { start: range[0], end: range[1] } : {}),
         signal: aborted.signal,
       });

@@ -1,0 +1,145 @@
+/**
+ * A drive against hostile members and clients, with a real node and gateway process: a record
+ * whose manifest names one entry under two chunk ids is refused before a byte leaves, ranges at
+ * the edges (an empty file, one byte, the last byte, a suffix longer than the file) answer as
+ * RFC 9110 says, and a range of an earlier version reads that version's bytes.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { encodeManifest, type ChunkRef } from '../../src/files/manifest.js';
+import { encodeRecord, treeKey } from '../../src/files/record.js';
+import { request } from '../helpers/gateways.js';
+import { ok, startDevice } from '../helpers/identity.js';
+import { spawnNode } from '../helpers/nodes.js';
+import { getFile, putFile, testBytes } from '../helpers/files.js';
+
+const NODE_ARGS = ['--min-pow', '0', '--sync-interval', '3600'];
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+test('a manifest naming one entry under two chunk ids is refused before a byte is sent', async () => {
+  const node = await spawnNode(NODE_ARGS);
+  const device = await startDevice(node.url);
+  const group = (await ok(device.url, 'POST', '/api/groups', { name: 'hostile' }, 201))
+    .id as string;
+  // 120 kB: two to seven chunks, a manifest short enough to travel in the record.
+  const data = testBytes(120_000);
+  assert.equal((await putFile(device.url, group, 'a.bin', data)).status, 201);
+  const held = await ok(
+    device.url,
+    'GET',
+    `/api/spaces/${group}/kv/value?key=${encodeURIComponent(treeKey('a.bin'))}`,
+  );
+  const record = JSON.parse(held.value as string) as {
+    current: { manifest: string; epoch: string; modified: number };
+  };
+  const chunks = (JSON.parse(record.current.manifest) as { chunks: ChunkRef[] }).chunks;
+  assert.ok(chunks.length >= 2, `chunks: ${chunks.length}`);
+  // The first chunk keeps its id, size and offset but names the second chunk's entry: the
+  // entry's bytes pass the second chunk's check, never the first's.
+  const [first, second] = chunks as [ChunkRef, ChunkRef];
+  const lying = encodeManifest({
+    size: data.length,
+    sha256: sha(data),
+    mediaType: null,
+    chunks: [{ ...first, entry: second.entry }, ...chunks.slice(1)],
+    pages: null,
+  });
+  await ok(device.url, 'PUT', `/api/spaces/${group}/kv/value`, {
+    key: treeKey('lying.bin'),
+    value: encodeRecord({
+      path: 'lying.bin',
+      current: {
+        id: sha(Buffer.from(lying)),
+        epoch: record.current.epoch,
+        size: data.length,
+        sha256: sha(data),
+        mediaType: null,
+        modified: record.current.modified,
+        manifest: lying,
+        entry: null,
+      },
+      history: [],
+    }),
+  });
+  const range = await getFile(device.url, group, 'lying.bin', {
+    range: `bytes=0-${first.size - 1}`,
+  });
+  assert.equal(range.status, 502, `a range of the first chunk answers ${range.status}`);
+  assert.equal(JSON.parse(range.bytes.toString()).error.code, 'chunk_unavailable');
+  const whole = await getFile(device.url, group, 'lying.bin');
+  assert.equal(whole.status, 502, `the whole file answers ${whole.status}`);
+  assert.equal(JSON.parse(whole.bytes.toString()).error.code, 'chunk_unavailable');
+  // The honest file still reads back, and the gateway serves on.
+  assert.ok((await getFile(device.url, group, 'a.bin')).bytes.equals(data));
+  assert.equal((await request(device.url, 'GET', '/api/health')).status, 200);
+});
+
+test('ranges at the edges of a file, and ranges of an earlier version', async () => {
+  const node = await spawnNode(NODE_ARGS);
+  const device = await startDevice(node.url);
+  const group = (await ok(device.url, 'POST', '/api/groups', { name: 'edges' }, 201)).id as string;
+
+  // An empty file: no range is satisfiable but a suffix, which is the whole (empty) file.
+  assert.equal((await putFile(device.url, group, 'empty.txt', Buffer.alloc(0))).status, 201);
+  const suffixOfEmpty = await getFile(device.url, group, 'empty.txt', { range: 'bytes=-5' });
+  assert.equal(suffixOfEmpty.status, 200);
+  assert.equal(suffixOfEmpty.headers.get('content-range'), null);
+  assert.equal(suffixOfEmpty.headers.get('content-length'), '0');
+  assert.equal(suffixOfEmpty.bytes.length, 0);
+  const firstOfEmpty = await getFile(device.url, group, 'empty.txt', { range: 'bytes=0-0' });
+  assert.equal(firstOfEmpty.status, 416);
+  assert.equal(JSON.parse(firstOfEmpty.bytes.toString()).error.code, 'bad_range');
+
+  // One byte, the last byte, a suffix longer than the file.
+  const data = testBytes(100_000);
+  assert.equal((await putFile(device.url, group, 'b.bin', data)).status, 201);
+  const cases: [string, number, number][] = [
+    ['bytes=0-0', 0, 1],
+    [`bytes=${data.length - 1}-${data.length - 1}`, data.length - 1, data.length],
+    [`bytes=${data.length - 1}-`, data.length - 1, data.length],
+    ['bytes=-1', data.length - 1, data.length],
+    [`bytes=-${data.length + 1000}`, 0, data.length],
+    [`bytes=10-${data.length + 1000}`, 10, data.length],
+  ];
+  for (const [header, from, to] of cases) {
+    const answer = await getFile(device.url, group, 'b.bin', { range: header });
+    assert.equal(answer.status, 206, header);
+    assert.equal(answer.headers.get('content-range'), `bytes ${from}-${to - 1}/${data.length}`);
+    assert.equal(answer.headers.get('content-length'), String(to - from), header);
+    assert.ok(answer.bytes.equals(data.subarray(from, to)), header);
+  }
+
+  // A range of an earlier version: that version's bytes, under that version's size.
+  const first = Buffer.from('the first version, longer than the second one');
+  const second = Buffer.from('second');
+  const put = await putFile(device.url, group, 'v.txt', first);
+  const firstVersion = (put.body.file as { version: string }).version;
+  assert.equal((await putFile(device.url, group, 'v.txt', second)).status, 201);
+  const old = await getFile(
+    device.url,
+    group,
+    'v.txt',
+    { range: 'bytes=4-8' },
+    `&version=${firstVersion}`,
+  );
+  assert.equal(old.status, 206);
+  assert.equal(old.headers.get('content-range'), `bytes 4-8/${first.length}`);
+  assert.equal(old.bytes.toString(), 'first');
+  const oldTail = await getFile(
+    device.url,
+    group,
+    'v.txt',
+    { range: 'bytes=-3' },
+    `&version=${firstVersion}`,
+  );
+  assert.equal(oldTail.bytes.toString(), 'one');
+
+  // A query parameter given twice is refused, not read as either.
+  const twice = await request(
+    device.url,
+    'GET',
+    `/api/spaces/${group}/files/content?path=b.bin&path=v.txt`,
+  );
+  assert.equal(twice.status, 400);
+});
