@@ -2,16 +2,24 @@
  * A drive against hostile members and clients, with a real node and gateway process: a record
  * whose manifest names one entry under two chunk ids is refused before a byte leaves, ranges at
  * the edges (an empty file, one byte, the last byte, a suffix longer than the file) answer as
- * RFC 9110 says, and a range of an earlier version reads that version's bytes.
+ * RFC 9110 says, a range of an earlier version reads that version's bytes, and a chunk entry
+ * a member sealed to expire is not taken as the store of another member's upload.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { toHex } from '../../src/encoding/bytes.js';
+import { draftEntry, finishEntry } from '../../src/entry/create.js';
+import { chunkId } from '../../src/files/chunk-id.js';
+import { fileKeys } from '../../src/files/keys.js';
 import { encodeManifest, type ChunkRef } from '../../src/files/manifest.js';
 import { encodeRecord, treeKey } from '../../src/files/record.js';
-import { request } from '../helpers/gateways.js';
+import { filesTableKey } from '../../src/files/table.js';
+import { openFiles } from '../../src/gateway/files/sdk.js';
+import { sendSealed } from '../../src/gateway/publish.js';
+import { request, startTestGateway } from '../helpers/gateways.js';
 import { ok, startDevice } from '../helpers/identity.js';
-import { spawnNode } from '../helpers/nodes.js';
+import { spawnNode, startTestNode } from '../helpers/nodes.js';
 import { getFile, putFile, testBytes } from '../helpers/files.js';
 
 const NODE_ARGS = ['--min-pow', '0', '--sync-interval', '3600'];
@@ -142,4 +150,72 @@ test('ranges at the edges of a file, and ranges of an earlier version', async ()
     `/api/spaces/${group}/files/content?path=b.bin&path=v.txt`,
   );
   assert.equal(twice.status, 400);
+});
+
+test('a chunk entry sealed to expire is not reused by a later upload of the same bytes', async () => {
+  const node = await startTestNode();
+  const gateway = await startTestGateway([node.url]);
+  const group = (await ok(gateway.url, 'POST', '/api/groups', { name: 'expiry' }, 201))
+    .id as string;
+  const drive = await openFiles(gateway, group);
+  const keys = gateway.gateway.identity.groups.currentKeys(group)!;
+  const g = Buffer.from(group, 'hex');
+  const table = filesTableKey(g, keys.table!.signing.seed);
+  const dedup = fileKeys(keys.reader.secretKey, g).dedup;
+
+  // A writer of the group stores a one-chunk file whose chunk entry expires in a few seconds.
+  const bytes = testBytes(10_000);
+  const createdAt = Date.now();
+  const expiresAt = createdAt + 4_000;
+  const draft = draftEntry({
+    table,
+    recipient: keys.reader.publicKey,
+    plaintext: bytes,
+    createdAt,
+    expiresAt,
+  });
+  const sealed = finishEntry(draft, 0n);
+  const entry = toHex(sealed.id);
+  await sendSealed(gateway.gateway.client, [
+    { id: entry, bytes: sealed.bytes, createdAt, table: table.signing.publicKey },
+  ]);
+  const manifest = encodeManifest({
+    size: bytes.length,
+    sha256: sha(bytes),
+    mediaType: null,
+    chunks: [{ id: chunkId(dedup, bytes).toString('hex'), entry, offset: 0, size: bytes.length }],
+    pages: null,
+  });
+  await ok(gateway.url, 'PUT', `/api/spaces/${group}/kv/value`, {
+    key: treeKey('fleeting.bin'),
+    value: encodeRecord({
+      path: 'fleeting.bin',
+      current: {
+        id: sha(Buffer.from(manifest)),
+        epoch: keys.epoch,
+        size: bytes.length,
+        sha256: sha(bytes),
+        mediaType: null,
+        modified: createdAt,
+        manifest,
+        entry: null,
+      },
+      history: [],
+    }),
+  });
+  // This device reads it (and so learns which entry holds that chunk)...
+  const read = await drive.read('fleeting.bin');
+  const parts: Buffer[] = [];
+  for await (const part of read.stream) parts.push(part as Buffer);
+  assert.ok(Buffer.concat(parts).equals(bytes));
+  // ...then uploads the same bytes: they must go to an entry of their own.
+  const put = await drive.put('lasting.bin', bytes);
+  assert.equal(put.reused.chunks, 0, `reused ${JSON.stringify(put.reused)}`);
+  assert.equal(put.sent.chunks, 1);
+  // Once the other entry expired, the upload still reads back.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt + 500 - Date.now())));
+  const again = await drive.read('lasting.bin');
+  const back: Buffer[] = [];
+  for await (const part of again.stream) back.push(part as Buffer);
+  assert.ok(Buffer.concat(back).equals(bytes));
 });

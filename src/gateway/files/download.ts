@@ -99,12 +99,19 @@ async function fetchWindow(reader: EpochReader, window: readonly Piece[]): Promi
     listed.set(`${chunk.id}/${chunk.size}`, chunk);
     byEntry.set(chunk.entry, listed);
   }
-  const found = await reader.fetcher.fetch([...byEntry.keys()], (id, plaintext) =>
-    [...byEntry.get(id)!.values()].every((c) => verifyChunk(c, plaintext, reader.dedupKey)),
-  );
+  // An entry that expires is read, but an upload must not rely on it: it is not noted.
+  const lasting = new Set<string>();
+  const found = await reader.fetcher.fetch([...byEntry.keys()], (id, plaintext, expiresAt) => {
+    const good = [...byEntry.get(id)!.values()].every((c) =>
+      verifyChunk(c, plaintext, reader.dedupKey),
+    );
+    if (good && expiresAt === 0) lasting.add(id);
+    return good;
+  });
   reader.index.add(
-    [...byEntry.values()]
-      .flatMap((listed) => [...listed.values()])
+    [...byEntry.entries()]
+      .filter(([entry]) => lasting.has(entry))
+      .flatMap(([, listed]) => [...listed.values()])
       .map((c) => ({
         epoch: reader.epoch,
         kind: 'chunk' as const,
