@@ -143,6 +143,13 @@ test('ranges at the edges of a file, and ranges of an earlier version', async ()
   );
   assert.equal(oldTail.bytes.toString(), 'one');
 
+  // A media type the manifest cannot hold is refused before the upload, and the tree keeps
+  // what it had.
+  const badType = await putFile(device.url, group, 'v.txt', first, '&media_type=Text%2FPlain');
+  assert.equal(badType.status, 400, JSON.stringify(badType.body));
+  assert.equal((badType.body.error as { code: string }).code, 'bad_query');
+  assert.equal((await getFile(device.url, group, 'v.txt')).bytes.toString(), 'second');
+
   // A query parameter given twice is refused, not read as either.
   const twice = await request(
     device.url,

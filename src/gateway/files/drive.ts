@@ -8,6 +8,7 @@ import type { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
 import { fileKeys } from '../../files/keys.js';
 import { gearTable } from '../../files/gear.js';
+import { isMediaType } from '../../files/manifest.js';
 import { normalizePath } from '../../files/path.js';
 import {
   decodeRecord,
@@ -279,6 +280,14 @@ export class Drive {
   /** Stores `source` at `path`: streams it to the nodes, then writes the tree's record. */
   async put(path: string, source: Source, options: PutOptions = {}): Promise<PutAnswer> {
     const clean = checkPath(path);
+    // Checked before a byte is sent: the manifest written at the end could not hold it.
+    const mediaType = options.media_type ?? null;
+    if (mediaType !== null && !isMediaType(mediaType)) {
+      throw new P2PError(
+        'bad_query',
+        'media_type must be a media type in lower case, such as text/plain; charset=utf-8',
+      );
+    }
     const writer = this.writer();
     const uploaded = await uploadContents(writer, toSource(source), {
       mediaType: options.media_type ?? null,
