@@ -150,6 +150,12 @@ test('ranges at the edges of a file, and ranges of an earlier version', async ()
   assert.equal((badType.body.error as { code: string }).code, 'bad_query');
   assert.equal((await getFile(device.url, group, 'v.txt')).bytes.toString(), 'second');
 
+  // Removed, the file and its earlier versions are gone from the tree: the tree kept them.
+  await ok(device.url, 'DELETE', `/api/spaces/${group}/files/content?path=v.txt`);
+  const removed = await getFile(device.url, group, 'v.txt', {}, `&version=${firstVersion}`);
+  assert.equal(removed.status, 404);
+  assert.equal(JSON.parse(removed.bytes.toString()).error.code, 'no_such_file');
+
   // A query parameter given twice is refused, not read as either.
   const twice = await request(
     device.url,

@@ -459,7 +459,7 @@ export class Drive {
     };
   }
 
-  /** Removes the file from the tree; its versions stay readable by id until then. */
+  /** Removes the file, and the list of its versions, from the tree (their entries stay). */
   async remove(path: string): Promise<void> {
     const clean = checkPath(path);
     if (!(await this.record(clean))) throw noSuchFile(clean);

@@ -158,7 +158,8 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
       const download = flag(query, 'download');
       const target = await drive(request);
       const found = await target.stat(path).catch((error: unknown) => {
-        // An earlier version of a path no longer in the tree is still readable by id.
+        // A path whose winner is a removal may still hold versions written concurrently with
+        // it (its conflicts), readable by id.
         if (version !== undefined && (error as P2PError).code === 'no_such_file') {
           return undefined;
         }
