@@ -3,7 +3,8 @@
  * whose manifest names one entry under two chunk ids is refused before a byte leaves, ranges at
  * the edges (an empty file, one byte, the last byte, a suffix longer than the file) answer as
  * RFC 9110 says, a range of an earlier version reads that version's bytes, and a chunk entry
- * a member sealed to expire is not taken as the store of another member's upload.
+ * a member sealed to expire is not taken as the store of another member's upload, and a HEAD
+ * request answers from the tree without reading the file from the nodes.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -17,8 +18,9 @@ import { encodeRecord, treeKey } from '../../src/files/record.js';
 import { filesTableKey } from '../../src/files/table.js';
 import { openFiles } from '../../src/gateway/files/sdk.js';
 import { sendSealed } from '../../src/gateway/publish.js';
-import { request, startTestGateway } from '../helpers/gateways.js';
+import { apiKeyOf, request, startTestGateway } from '../helpers/gateways.js';
 import { ok, startDevice } from '../helpers/identity.js';
+import { startNodeProxy } from '../helpers/node-proxy.js';
 import { spawnNode, startTestNode } from '../helpers/nodes.js';
 import { getFile, putFile, testBytes } from '../helpers/files.js';
 
@@ -231,4 +233,35 @@ test('a chunk entry sealed to expire is not reused by a later upload of the same
   const back: Buffer[] = [];
   for await (const part of again.stream) back.push(part as Buffer);
   assert.ok(Buffer.concat(back).equals(bytes));
+});
+
+test('a HEAD request of a file reads nothing from the nodes', async () => {
+  const node = await spawnNode(NODE_ARGS);
+  const proxy = await startNodeProxy(node.url);
+  const device = await startDevice(proxy.url);
+  const group = (await ok(device.url, 'POST', '/api/groups', { name: 'head' }, 201)).id as string;
+  const data = testBytes(8_000_000);
+  const put = await putFile(device.url, group, 'big.bin', data);
+  assert.equal(put.status, 201);
+  const chunkBytes = (): number =>
+    proxy.reads.filter((r) => r.query.has('id')).reduce((n, r) => n + r.bytes, 0);
+  const before = chunkBytes();
+  const response = await fetch(`${device.url}/api/spaces/${group}/files/content?path=big.bin`, {
+    method: 'HEAD',
+    headers: { authorization: `Bearer ${apiKeyOf(device.url)}` },
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-length'), String(data.length));
+  assert.equal(response.headers.get('etag'), `"${sha(data)}"`);
+  assert.equal(
+    response.headers.get('x-p2pcloud-version'),
+    (put.body.file as { version: string }).version,
+  );
+  // Whatever a HEAD started reading would arrive within this time on this machine.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const read = chunkBytes() - before;
+  assert.ok(read < 1_000_000, `a HEAD read ${read} bytes of chunks from the node`);
+  // A GET reads the file, through the same proxy.
+  assert.ok((await getFile(device.url, group, 'big.bin')).bytes.equals(data));
+  assert.ok(chunkBytes() - before > data.length, 'the proxy sees the reads');
 });

@@ -11,7 +11,7 @@
  *   POST   /api/spaces/:space/files/share              { folder, member, role }
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { P2PError } from '../../errors.js';
 import { actorOf } from '../actor.js';
@@ -181,11 +181,17 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
         if (!reply.raw.writableFinished) aborted.abort();
       });
       const read = version ?? chosen?.version;
-      const { file, stream } = await target.read(path, {
-        ...(read !== undefined ? { version: read } : {}),
-        ...(range ? { start: range[0], end: range[1] } : {}),
-        signal: aborted.signal,
-      });
+      // A HEAD answers from the tree: the framework would read the whole contents only to drop
+      // them, a file's worth of fetching for a request of a few bytes.
+      const head = request.method === 'HEAD';
+      const { file, stream } =
+        head && chosen
+          ? { file: chosen, stream: Readable.from([]) }
+          : await target.read(path, {
+              ...(read !== undefined ? { version: read } : {}),
+              ...(range ? { start: range[0], end: range[1] } : {}),
+              signal: aborted.signal,
+            });
       void reply
         // A member may store HTML or SVG with script: opened in a tab, it must not run with
         // the gateway's origin (and the reader's session).
@@ -200,6 +206,10 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
         void reply
           .code(206)
           .header('content-range', `bytes ${range[0]}-${range[1] - 1}/${file.size}`);
+      }
+      if (head) {
+        stream.destroy();
+        return reply.send(Readable.from([]));
       }
       return reply.send(stream);
     },
