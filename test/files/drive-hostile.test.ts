@@ -3,8 +3,9 @@
  * whose manifest names one entry under two chunk ids is refused before a byte leaves, ranges at
  * the edges (an empty file, one byte, the last byte, a suffix longer than the file) answer as
  * RFC 9110 says, a range of an earlier version reads that version's bytes, and a chunk entry
- * a member sealed to expire is not taken as the store of another member's upload, and a HEAD
- * request answers from the tree without reading the file from the nodes.
+ * a member sealed to expire is not taken as the store of another member's upload, a HEAD
+ * request answers from the tree without reading the file from the nodes, and a write that
+ * resolves a conflict keeps the version that lost among the file's versions.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -18,8 +19,8 @@ import { encodeRecord, treeKey } from '../../src/files/record.js';
 import { filesTableKey } from '../../src/files/table.js';
 import { openFiles } from '../../src/gateway/files/sdk.js';
 import { sendSealed } from '../../src/gateway/publish.js';
-import { apiKeyOf, request, startTestGateway } from '../helpers/gateways.js';
-import { ok, startDevice } from '../helpers/identity.js';
+import { apiKeyOf, eventually, request, startTestGateway } from '../helpers/gateways.js';
+import { acceptWelcome, groupView, ok, refresh, startDevice } from '../helpers/identity.js';
 import { startNodeProxy } from '../helpers/node-proxy.js';
 import { spawnNode, startTestNode } from '../helpers/nodes.js';
 import { getFile, putFile, testBytes } from '../helpers/files.js';
@@ -264,4 +265,41 @@ test('a HEAD request of a file reads nothing from the nodes', async () => {
   // A GET reads the file, through the same proxy.
   assert.ok((await getFile(device.url, group, 'big.bin')).bytes.equals(data));
   assert.ok(chunkBytes() - before > data.length, 'the proxy sees the reads');
+});
+
+test('a write over a conflict keeps the version that lost among the versions', async () => {
+  const node = await spawnNode(NODE_ARGS);
+  const [a, b] = await Promise.all([startDevice(node.url), startDevice(node.url)]);
+  const group = (await ok(a.url, 'POST', '/api/groups', { name: 'both' }, 201)).id as string;
+  await ok(a.url, 'POST', `/api/groups/${group}/members`, { member: b.text, role: 'writer' }, 201);
+  await acceptWelcome(b.url, group);
+  await eventually('b holds the keys', async () => {
+    await refresh(b.url);
+    return (await groupView(b.url, group)).writable;
+  });
+  // Both write one name without having seen the other's write.
+  const [fromA, fromB] = await Promise.all([
+    putFile(a.url, group, 'doc.txt', Buffer.from('written on a')),
+    putFile(b.url, group, 'doc.txt', Buffer.from('written on b')),
+  ]);
+  const versions = [fromA, fromB].map((p) => (p.body.file as { version: string }).version);
+  const stat = await eventually('a sees the conflict', async () => {
+    await refresh(a.url, b.url);
+    const answer = await request(a.url, 'GET', `/api/spaces/${group}/files/stat?path=doc.txt`);
+    return answer.status === 200 && (answer.body.conflicts as unknown[]).length === 1
+      ? answer.body
+      : undefined;
+  });
+  const lost = (stat.conflicts as { version: string }[])[0]!.version;
+  assert.ok(versions.includes(lost));
+  // a writes the name again: the conflict is resolved, and both earlier versions stay readable.
+  const third = await putFile(a.url, group, 'doc.txt', Buffer.from('third'));
+  assert.equal(third.status, 201);
+  const after = await ok(a.url, 'GET', `/api/spaces/${group}/files/stat?path=doc.txt`);
+  assert.deepEqual(after.conflicts, []);
+  const kept = (after.versions as { version: string }[]).map((v) => v.version);
+  assert.deepEqual([...kept].sort(), [...versions].sort());
+  const old = await getFile(a.url, group, 'doc.txt', {}, `&version=${lost}`);
+  assert.equal(old.status, 200);
+  assert.match(old.bytes.toString(), /^written on [ab]$/);
 });

@@ -310,11 +310,19 @@ export class Drive {
       if (existing?.current.id === version.id && this.conflictRecords(clean).length === 0) {
         return undefined;
       }
+      // This write resolves the key's conflicts (kv.md §5): the versions that lost go into
+      // the history, after the one replaced, so that no version written drops out of the tree.
+      const lost = this.conflictRecords(clean).map((r) => r.current);
+      const ids = new Set([version.id]);
       return {
         // The first spelling of a name stays (gateway.md §15).
         path: existing?.path ?? clean,
         current: version,
-        history: existing ? [existing.current, ...existing.history] : [],
+        history: [
+          ...(existing ? [existing.current] : []),
+          ...lost,
+          ...(existing?.history ?? []),
+        ].filter((v) => !ids.has(v.id) && Boolean(ids.add(v.id))),
       };
     });
     return {
