@@ -302,4 +302,28 @@ test('a write over a conflict keeps the version that lost among the versions', a
   const old = await getFile(a.url, group, 'doc.txt', {}, `&version=${lost}`);
   assert.equal(old.status, 200);
   assert.match(old.bytes.toString(), /^written on [ab]$/);
+
+  // A move resolves the old name's conflicts too: the version that lost moves with the file.
+  const [otherA, otherB] = await Promise.all([
+    putFile(a.url, group, 'other.txt', Buffer.from('other on a')),
+    putFile(b.url, group, 'other.txt', Buffer.from('other on b')),
+  ]);
+  const others = [otherA, otherB].map((p) => (p.body.file as { version: string }).version);
+  await eventually('a sees the second conflict', async () => {
+    await refresh(a.url, b.url);
+    const answer = await request(a.url, 'GET', `/api/spaces/${group}/files/stat?path=other.txt`);
+    return answer.status === 200 && (answer.body.conflicts as unknown[]).length === 1
+      ? true
+      : undefined;
+  });
+  await ok(a.url, 'POST', `/api/spaces/${group}/files/move`, {
+    from: 'other.txt',
+    to: 'moved.txt',
+  });
+  const moved = await ok(a.url, 'GET', `/api/spaces/${group}/files/stat?path=moved.txt`);
+  const movedVersions = [
+    (moved.file as { version: string }).version,
+    ...(moved.versions as { version: string }[]).map((v) => v.version),
+  ];
+  assert.deepEqual(movedVersions.sort(), [...others].sort());
 });

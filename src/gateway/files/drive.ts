@@ -277,6 +277,25 @@ export class Drive {
     return this.view(record, record.current, winner?.signer ?? null, conflicts);
   }
 
+  /**
+   * The history of a record that replaces `existing` at `path` with `current`. The write
+   * resolves the key's conflicts (kv.md §5): the versions that lost go in after the one
+   * replaced, so that no version written drops out of the tree (files.md §7.3).
+   */
+  private historyAfter(
+    path: string,
+    current: FileVersion,
+    existing: FileRecord | undefined,
+  ): FileVersion[] {
+    const lost = this.conflictRecords(path).map((r) => r.current);
+    const ids = new Set([current.id]);
+    return [
+      ...(existing && existing.current.id !== current.id ? [existing.current] : []),
+      ...lost,
+      ...(existing?.history ?? []),
+    ].filter((v) => !ids.has(v.id) && Boolean(ids.add(v.id)));
+  }
+
   /** Stores `source` at `path`: streams it to the nodes, then writes the tree's record. */
   async put(path: string, source: Source, options: PutOptions = {}): Promise<PutAnswer> {
     const clean = checkPath(path);
@@ -310,19 +329,11 @@ export class Drive {
       if (existing?.current.id === version.id && this.conflictRecords(clean).length === 0) {
         return undefined;
       }
-      // This write resolves the key's conflicts (kv.md §5): the versions that lost go into
-      // the history, after the one replaced, so that no version written drops out of the tree.
-      const lost = this.conflictRecords(clean).map((r) => r.current);
-      const ids = new Set([version.id]);
       return {
         // The first spelling of a name stays (gateway.md §15).
         path: existing?.path ?? clean,
         current: version,
-        history: [
-          ...(existing ? [existing.current] : []),
-          ...lost,
-          ...(existing?.history ?? []),
-        ].filter((v) => !ids.has(v.id) && Boolean(ids.add(v.id))),
+        history: this.historyAfter(clean, version, existing),
       };
     });
     return {
@@ -508,7 +519,14 @@ export class Drive {
         {
           type: 'put' as const,
           key: Buffer.from(treeKey(m.to)),
-          value: Buffer.from(encodeRecord({ ...m.from, path: m.to })),
+          value: Buffer.from(
+            encodeRecord({
+              path: m.to,
+              current: m.from.current,
+              // The old key's conflicts are resolved by its removal: they move with the file.
+              history: this.historyAfter(m.from.path, m.from.current, m.from),
+            }),
+          ),
         },
         { type: 'del' as const, key: Buffer.from(treeKey(m.from.path)) },
       ]),
