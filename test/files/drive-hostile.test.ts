@@ -234,6 +234,14 @@ test('a chunk entry sealed to expire is not reused by a later upload of the same
   const back: Buffer[] = [];
   for await (const part of again.stream) back.push(part as Buffer);
   assert.ok(Buffer.concat(back).equals(bytes));
+
+  // A time the record cannot hold is refused: written, it would hide the file from the tree.
+  for (const modified of [1.5, -1, Number.MAX_SAFE_INTEGER + 2]) {
+    await assert.rejects(drive.put('lasting.bin', 'other bytes', { modified }), {
+      code: 'bad_query',
+    });
+  }
+  assert.equal((await drive.stat('lasting.bin')).file.size, bytes.length);
 });
 
 test('a HEAD request of a file reads nothing from the nodes', async () => {

@@ -307,6 +307,13 @@ export class Drive {
         'media_type must be a media type in lower case, such as text/plain; charset=utf-8',
       );
     }
+    if (
+      options.modified !== undefined &&
+      !(Number.isSafeInteger(options.modified) && options.modified >= 0)
+    ) {
+      // A record with another time would not decode: the file would drop out of the tree.
+      throw new P2PError('bad_query', 'modified must be a whole number of ms since 1970');
+    }
     const writer = this.writer();
     const uploaded = await uploadContents(writer, toSource(source), {
       mediaType: options.media_type ?? null,
