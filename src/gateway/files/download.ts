@@ -91,18 +91,33 @@ async function* pieces(
 }
 
 async function fetchWindow(reader: EpochReader, window: readonly Piece[]): Promise<Buffer[]> {
-  const byEntry = new Map<string, ChunkRef>();
-  for (const p of window) byEntry.set(p.chunk.entry, p.chunk);
-  const found = await reader.fetcher.fetch([...byEntry.keys()], (id, plaintext) =>
-    verifyChunk(byEntry.get(id)!, plaintext, reader.dedupKey),
-  );
+  // A manifest may list one entry more than once (a chunk that recurs); each listing is
+  // checked, so that an entry named under another chunk's id or size is refused, not handed on.
+  const byEntry = new Map<string, Map<string, ChunkRef>>();
+  for (const { chunk } of window) {
+    const listed = byEntry.get(chunk.entry) ?? new Map<string, ChunkRef>();
+    listed.set(`${chunk.id}/${chunk.size}`, chunk);
+    byEntry.set(chunk.entry, listed);
+  }
+  // An entry that expires is read, but an upload must not rely on it: it is not noted.
+  const lasting = new Set<string>();
+  const found = await reader.fetcher.fetch([...byEntry.keys()], (id, plaintext, expiresAt) => {
+    const good = [...byEntry.get(id)!.values()].every((c) =>
+      verifyChunk(c, plaintext, reader.dedupKey),
+    );
+    if (good && expiresAt === 0) lasting.add(id);
+    return good;
+  });
   reader.index.add(
-    [...byEntry.values()].map((c) => ({
-      epoch: reader.epoch,
-      kind: 'chunk' as const,
-      key: Buffer.from(c.id, 'hex'),
-      entry: c.entry,
-    })),
+    [...byEntry.entries()]
+      .filter(([entry]) => lasting.has(entry))
+      .flatMap(([, listed]) => [...listed.values()])
+      .map((c) => ({
+        epoch: reader.epoch,
+        kind: 'chunk' as const,
+        key: Buffer.from(c.id, 'hex'),
+        entry: c.entry,
+      })),
   );
   return window.map((p) => found.get(p.chunk.entry)!.subarray(p.from, p.to));
 }

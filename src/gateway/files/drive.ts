@@ -8,6 +8,7 @@ import type { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
 import { fileKeys } from '../../files/keys.js';
 import { gearTable } from '../../files/gear.js';
+import { isMediaType } from '../../files/manifest.js';
 import { normalizePath } from '../../files/path.js';
 import {
   decodeRecord,
@@ -302,9 +303,43 @@ export class Drive {
     }
   }
 
+  /**
+   * The history of a record that replaces `existing` at `path` with `current`. The write
+   * resolves the key's conflicts (kv.md §5): the versions that lost go in after the one
+   * replaced, so that no version written drops out of the tree (files.md §7.3).
+   */
+  private historyAfter(
+    path: string,
+    current: FileVersion,
+    existing: FileRecord | undefined,
+  ): FileVersion[] {
+    const lost = this.conflictRecords(path).map((r) => r.current);
+    const ids = new Set([current.id]);
+    return [
+      ...(existing && existing.current.id !== current.id ? [existing.current] : []),
+      ...lost,
+      ...(existing?.history ?? []),
+    ].filter((v) => !ids.has(v.id) && Boolean(ids.add(v.id)));
+  }
+
   /** Stores `source` at `path`: streams it to the nodes, then writes the tree's record. */
   async put(path: string, source: Source, options: PutOptions = {}): Promise<PutAnswer> {
     const clean = checkPath(path);
+    // Checked before a byte is sent: the manifest written at the end could not hold it.
+    const mediaType = options.media_type ?? null;
+    if (mediaType !== null && !isMediaType(mediaType)) {
+      throw new P2PError(
+        'bad_query',
+        'media_type must be a media type in lower case, such as text/plain; charset=utf-8',
+      );
+    }
+    if (
+      options.modified !== undefined &&
+      !(Number.isSafeInteger(options.modified) && options.modified >= 0)
+    ) {
+      // A record with another time would not decode: the file would drop out of the tree.
+      throw new P2PError('bad_query', 'modified must be a whole number of ms since 1970');
+    }
     const writer = this.writer();
     if (!(await this.record(clean))) await this.checkShape(clean);
     const uploaded = await uploadContents(writer, toSource(source), {
@@ -332,7 +367,7 @@ export class Drive {
         // The first spelling of a name stays (gateway.md §15).
         path: existing?.path ?? clean,
         current: version,
-        history: existing ? [existing.current, ...existing.history] : [],
+        history: this.historyAfter(clean, version, existing),
       };
     });
     return {
@@ -477,7 +512,7 @@ export class Drive {
     };
   }
 
-  /** Removes the file from the tree; its versions stay readable by id until then. */
+  /** Removes the file, and the list of its versions, from the tree (their entries stay). */
   async remove(path: string): Promise<void> {
     const clean = checkPath(path);
     if (!(await this.record(clean))) throw noSuchFile(clean);
@@ -528,7 +563,14 @@ export class Drive {
         {
           type: 'put' as const,
           key: Buffer.from(treeKey(m.to)),
-          value: Buffer.from(encodeRecord({ ...m.from, path: m.to })),
+          value: Buffer.from(
+            encodeRecord({
+              path: m.to,
+              current: m.from.current,
+              // The old key's conflicts are resolved by its removal: they move with the file.
+              history: this.historyAfter(m.from.path, m.from.current, m.from),
+            }),
+          ),
         },
         { type: 'del' as const, key: Buffer.from(treeKey(m.from.path)) },
       ]),

@@ -28,12 +28,13 @@ export class ObjectFetcher {
   constructor(private readonly context: FetchContext) {}
 
   /**
-   * The plaintexts of `ids`, each one that `check` accepts. Throws chunk_unavailable, naming
-   * what went wrong, when some id has no good copy on any node.
+   * The plaintexts of `ids`, each one that `check` accepts (told when the entry expires, 0 for
+   * never). Throws chunk_unavailable, naming what went wrong, when some id has no good copy on
+   * any node.
    */
   async fetch(
     ids: readonly string[],
-    check: (id: string, plaintext: Buffer) => boolean,
+    check: (id: string, plaintext: Buffer, expiresAt: number) => boolean,
   ): Promise<Map<string, Buffer>> {
     const { nodes } = this.context;
     const found = new Map<string, Buffer>();
@@ -53,9 +54,10 @@ export class ObjectFetcher {
           });
           bad += wrong;
           for (const [id, bytes] of entries) {
-            const plaintext = this.open(bytes);
-            if (plaintext && check(id, plaintext)) found.set(id, plaintext);
-            else bad += 1;
+            const opened = this.open(bytes);
+            if (opened && check(id, opened.plaintext, opened.expiresAt)) {
+              found.set(id, opened.plaintext);
+            } else bad += 1;
           }
         }
       } catch (error) {
@@ -83,9 +85,10 @@ export class ObjectFetcher {
     return found;
   }
 
-  private open(bytes: Buffer): Buffer | undefined {
+  private open(bytes: Buffer): { plaintext: Buffer; expiresAt: number } | undefined {
     const entry = inspectEntry(bytes);
     if (isEntryFault(entry)) return undefined;
-    return openEntry(entry, this.context.reader);
+    const plaintext = openEntry(entry, this.context.reader);
+    return plaintext ? { plaintext, expiresAt: entry.expiresAt } : undefined;
   }
 }

@@ -11,7 +11,7 @@
  *   POST   /api/spaces/:space/files/share              { folder, member, role }
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { P2PError } from '../../errors.js';
 import { actorOf } from '../actor.js';
@@ -71,6 +71,8 @@ export function parseRange(header: string | undefined, size: number): [number, n
   if (match[1] === '') {
     const suffix = Number(match[2]);
     if (suffix === 0) throw new P2PError('bad_range', 'an empty suffix range is not satisfiable');
+    // An empty file has no byte for Content-Range to name: its suffix is the whole file.
+    if (size === 0) return undefined;
     return [Math.max(0, size - suffix), size];
   }
   const start = Number(match[1]);
@@ -155,25 +157,41 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
       const version = queryText(query, 'version');
       const download = flag(query, 'download');
       const target = await drive(request);
-      const { file: head } = await target.stat(path).catch((error: unknown) => {
-        // An earlier version of a path no longer in the tree is still readable by id.
+      const found = await target.stat(path).catch((error: unknown) => {
+        // A path whose winner is a removal may still hold versions written concurrently with
+        // it (its conflicts), readable by id.
         if (version !== undefined && (error as P2PError).code === 'no_such_file') {
-          return { file: undefined };
+          return undefined;
         }
         throw error;
       });
-      const size = version === undefined || head?.version === version ? head?.size : undefined;
-      const range = size !== undefined ? parseRange(request.headers.range, size) : undefined;
+      // The range is of the version that is read: the one asked for, else the current one as
+      // found here, so that a write landing before the read cannot move the range onto the
+      // bytes of a file of another size.
+      const chosen =
+        version === undefined
+          ? found?.file
+          : [found?.file, ...(found?.versions ?? []), ...(found?.conflicts ?? [])].find(
+              (v) => v?.version === version,
+            );
+      const range = chosen ? parseRange(request.headers.range, chosen.size) : undefined;
       const aborted = new AbortController();
       // The answer's socket closing before the end: the client went away, stop fetching.
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) aborted.abort();
       });
-      const { file, stream } = await target.read(path, {
-        ...(version !== undefined ? { version } : {}),
-        ...(range ? { start: range[0], end: range[1] } : {}),
-        signal: aborted.signal,
-      });
+      const read = version ?? chosen?.version;
+      // A HEAD answers from the tree: the framework would read the whole contents only to drop
+      // them, a file's worth of fetching for a request of a few bytes.
+      const head = request.method === 'HEAD';
+      const { file, stream } =
+        head && chosen
+          ? { file: chosen, stream: Readable.from([]) }
+          : await target.read(path, {
+              ...(read !== undefined ? { version: read } : {}),
+              ...(range ? { start: range[0], end: range[1] } : {}),
+              signal: aborted.signal,
+            });
       void reply
         // A member may store HTML or SVG with script: opened in a tab, it must not run with
         // the gateway's origin (and the reader's session).
@@ -188,6 +206,10 @@ export function registerFileRoutes(app: FastifyInstance, gateway: Gateway): void
         void reply
           .code(206)
           .header('content-range', `bytes ${range[0]}-${range[1] - 1}/${file.size}`);
+      }
+      if (head) {
+        stream.destroy();
+        return reply.send(Readable.from([]));
       }
       return reply.send(stream);
     },
