@@ -6,6 +6,7 @@
  * range refuse the whole object with a reason. Pure: no I/O.
  */
 import { CHUNK_MAX_BYTES } from './chunker.js';
+import { hasExactly, isCount, isPlainObject } from './json-shape.js';
 
 export const MANIFEST_TYPE = 'p2pcloud/file';
 export const PAGE_TYPE = 'p2pcloud/file-page';
@@ -84,19 +85,6 @@ const MANIFEST_MEMBERS = ['type', 'v', 'size', 'sha256', 'media_type', 'chunks',
 const PAGE_MEMBERS = ['type', 'v', 'offset', 'size', 'chunks', 'pages'];
 const CHUNK_MEMBERS = ['id', 'entry', 'offset', 'size'];
 const PAGE_REF_MEMBERS = ['entry', 'offset', 'size'];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function hasExactly(object: Record<string, unknown>, members: readonly string[]): boolean {
-  const keys = Object.keys(object);
-  return keys.length === members.length && members.every((m) => Object.hasOwn(object, m));
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
 
 export function isMediaType(text: unknown): text is string {
   return (

@@ -8,6 +8,7 @@
  */
 import { isMediaType, MAX_MANIFEST_TEXT_BYTES } from './manifest.js';
 import { normalizePath, pathKey } from './path.js';
+import { hasExactly, isCount, isPlainObject } from './json-shape.js';
 
 export const RECORD_TYPE = 'p2pcloud/file-entry';
 export const RECORD_VERSION = 1;
@@ -97,19 +98,6 @@ export function encodeRecord(record: FileRecord): string {
     if (Buffer.byteLength(text) <= MAX_RECORD_BYTES || history.length === 0) return text;
     history.pop();
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function hasExactly(object: Record<string, unknown>, members: readonly string[]): boolean {
-  const keys = Object.keys(object);
-  return keys.length === members.length && members.every((m) => Object.hasOwn(object, m));
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 function decodeVersion(value: unknown): FileVersion | undefined {

@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { filesFigures } from '../../bench/files.js';
 import { Report } from '../../bench/lib/report.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** Processes whose command line mentions `text` (every process gets a directory under it). */
-function processesMentioning(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
-}
 
 test('files bench: every figure of both sides, with the ratios and the dedup goals, and no process left', async () => {
   const root = tempDir();

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hyperdriveFigures } from '../../bench/peers/hyperdrive.js';
 import { seededPieces, seededSha256, streamSha256 } from '../../bench/lib/seeded-bytes.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Whether any file under `dir` contains `needle`. */
@@ -13,20 +14,6 @@ function holds(dir: string, needle: Buffer): boolean {
     const path = join(dir, name);
     return statSync(path).isFile() && readFileSync(path).includes(needle);
   });
-}
-
-/** Processes whose command line mentions `text` (the peers get their directory as an argument). */
-function processesMentioning(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
 }
 
 test('seeded bytes: the same for any piece size, different per seed, not zeros, one byte flipped', () => {

@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { autobaseConvergence } from '../../bench/peers/autobase-kv.js';
 import { hyperbeeFigures } from '../../bench/peers/hyperbee.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** Processes whose command line mentions `text` (the writers get their directory as an argument). */
-function processesMentioning(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
-}
 
 test('Hyperbee peer figures: every stored key is read back and iterated, from files on disk', async () => {
   const dir = tempDir();

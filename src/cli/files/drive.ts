@@ -11,40 +11,11 @@ import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { endpoint } from '../../client/http.js';
 import { P2PError } from '../../errors.js';
+import type { FileView, ListAnswer, PutAnswer } from '../../gateway/files/drive.js';
 import { gatewayFailure, type GatewayClient } from '../gateway-client.js';
 
-/** A file as the drive describes it (docs/gateway.md §15). */
-export interface FileView {
-  readonly path: string;
-  readonly name: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly media_type: string | null;
-  readonly modified: number;
-  readonly version: string;
-  readonly writer: string;
-  readonly conflicts: number;
-}
-
-export interface FolderView {
-  readonly path: string;
-  readonly name: string;
-  readonly files: number;
-}
-
-export interface ListAnswer {
-  readonly folder: string;
-  readonly folders: FolderView[];
-  readonly files: FileView[];
-  readonly more?: boolean;
-  readonly after?: string;
-}
-
-export interface PutAnswer {
-  readonly file: FileView;
-  readonly sent: { chunks: number; bytes: number };
-  readonly reused: { chunks: number; bytes: number };
-}
+// The answers' shapes are the gateway's own (docs/gateway.md §15).
+export type { FileView, FolderView, ListAnswer, PutAnswer } from '../../gateway/files/drive.js';
 
 export interface StatAnswer {
   readonly file: FileView;
