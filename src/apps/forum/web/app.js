@@ -306,8 +306,8 @@ async function startApp() {
 async function boot() {
   const session = await get('/api/auth/session');
   if (!session.signed_in) {
-    await showLogin(root, async (me, options) => {
-      if (options.created) state.created = await ids.storedIdentity(me.identity);
+    await showLogin(root, async (_me, options) => {
+      state.created = options.created ?? null;
       await startApp();
     });
     return;
