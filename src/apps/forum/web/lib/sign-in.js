@@ -148,7 +148,8 @@ export async function showSignIn(root, onSignedIn, page) {
         { 'data-test': 'login' },
         h('div.brand-big', {}, h('span.logo', {}, page.logo), ` p2pcloud ${page.name}`),
         h('p.lead', {}, page.lead),
-        stored,
+        // Only when there is one: an empty block would still take a gap in a flex card.
+        list.length > 0 ? stored : null,
         h(
           'div.login-options',
           {},
