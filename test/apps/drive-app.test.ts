@@ -53,11 +53,21 @@ test('the drive makes its identity, serves its page at /drive/ and nothing witho
     '/drive/shared/api.js',
     '/drive/shared/dom.js',
     '/drive/shared/bech32m.js',
+    '/drive/shared/sign-in.js',
+    '/drive/shared/shell.js',
+    '/drive/shared/icons.js',
   ]) {
     const script = await fetch(`${drive.url}${path}`);
     assert.equal(script.status, 200, path);
     assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/, path);
     await script.arrayBuffer();
+  }
+  // The page links the apps' shared base stylesheet before its own.
+  for (const path of ['/drive/shared/base.css', '/drive/style.css']) {
+    const sheet = await fetch(`${drive.url}${path}`);
+    assert.equal(sheet.status, 200, path);
+    assert.match(sheet.headers.get('content-type') ?? '', /^text\/css/, path);
+    await sheet.arrayBuffer();
   }
   // The drive has no routes of its own beyond its pages; the forum's pages are not mounted.
   assert.equal((await fetch(`${drive.url}/drive/api/files`)).status, 404);
@@ -116,6 +126,10 @@ test('the drive’s pages are part of the npm package', () => {
     'src/apps/drive/web/views/drive.js',
     'src/apps/drive/web/lib/files-api.js',
     'src/apps/forum/web/lib/identity.js',
+    'src/apps/forum/web/lib/sign-in.js',
+    'src/apps/forum/web/lib/shell.js',
+    'src/apps/forum/web/lib/icons.js',
+    'src/apps/forum/web/lib/base.css',
     'dist/src/apps/drive/plugin.js',
   ]) {
     assert.ok(files.has(path), path);

@@ -14,8 +14,9 @@ export const DRIVE_PREFIX = '/drive/';
 
 /**
  * The forum's browser modules for signing in (key files, WebCrypto identities, the login
- * signature) and for calling the API, served again under the drive's prefix: both apps sign in
- * the one way, from one copy of that code.
+ * signature, the sign-in card), for calling the API, for the page's frame and icons, and its
+ * base stylesheet, served again under the drive's prefix: both apps sign in the one way and share
+ * one copy of that code.
  */
 export const DRIVE_SHARED_PREFIX = `${DRIVE_PREFIX}shared/`;
 

@@ -1,38 +1,33 @@
 // The drive's single page: sign in, then a top bar, a sidebar of drives (the caller's groups)
 // and invitations, and the folder of the current route (#/d/<group>/<folder…>).
 
-import { ApiError, get, idle, post } from './shared/api.js';
+import { ApiError, get, post } from './shared/api.js';
 import { h, replace } from './shared/dom.js';
 import * as ids from './shared/identity.js';
+import * as shell from './shared/shell.js';
 import { icon } from './lib/icons.js';
 import { parseRoute, routeHash } from './lib/paths.js';
 import { showLogin } from './views/login.js';
 import { showDrive } from './views/drive.js';
 
 const root = document.getElementById('app');
-const toasts = h('div.toasts', { 'aria-live': 'polite' });
-document.body.append(toasts);
+const toast = shell.toaster(4500);
 
 const state = {
   me: null,
   drives: [],
   invitations: [],
-  timers: [],
   sidebarTimer: undefined,
   signingOut: false,
 };
 
-function toast(message, kind = 'info') {
-  const item = h(`div.toast.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, message);
-  toasts.append(item);
-  setTimeout(() => item.classList.add('leaving'), 4500);
-  setTimeout(() => item.remove(), 5000);
-}
-
-function stopLive() {
-  for (const timer of state.timers) clearInterval(timer);
-  state.timers = [];
-}
+// A view on screen that is gone (a drive one was removed from) says so; a session that ended
+// (the gateway restarted, or signed it out) leads back to signing in.
+const views = shell.liveViews({
+  paused: () => state.signingOut,
+  onGone: () => void route(),
+  onUnauthorized: () => location.reload(),
+});
 
 const main = h('main.content', { id: 'main' });
 const sidebar = h('aside.sidebar', { 'data-test': 'sidebar' });
@@ -41,26 +36,9 @@ const meBox = h('div.me');
 const ctx = {
   toast,
   /** Runs `work` every `ms` while the current view is shown and the page is visible. */
-  live: (work, ms) => {
-    state.timers.push(
-      setInterval(() => {
-        if (document.visibilityState !== 'visible' || state.signingOut) return;
-        work().catch((error) => {
-          // What is on screen is gone (a drive one was removed from): say so. A session that
-          // ended (the gateway restarted, or signed it out) leads back to signing in.
-          if (error instanceof ApiError && error.status === 404) void route();
-          if (error instanceof ApiError && error.status === 401) location.reload();
-        });
-      }, ms),
-    );
-  },
-  navigate: (hash) => {
-    if (location.hash === hash) void route();
-    else location.hash = hash;
-  },
-  setTitle: (title) => {
-    document.title = title ? `${title} · p2pcloud drive` : 'p2pcloud drive';
-  },
+  live: views.live,
+  navigate: shell.navigator(() => route()),
+  setTitle: shell.titleSetter('drive'),
   drive: (space) => state.drives.find((d) => d.id === space),
   refreshSidebar: () => refreshSidebar(),
 };
@@ -119,14 +97,12 @@ function meMenu() {
   return details;
 }
 
-async function signOut() {
-  // Stop the refreshes first, so that none of them is answered 401 after the session ends.
-  state.signingOut = true;
-  stopLive();
-  clearInterval(state.sidebarTimer);
-  await idle();
-  await post('/api/auth/logout');
-  location.replace(location.pathname);
+function signOut() {
+  return shell.signOut(() => {
+    state.signingOut = true;
+    views.stop();
+    clearInterval(state.sidebarTimer);
+  });
 }
 
 function driveLink(drive) {
@@ -165,22 +141,12 @@ function invitationCard(invitation) {
     );
     await refreshSidebar();
   };
-  return h(
-    'div.invitation',
-    { 'data-test': 'invitation', 'data-space': invitation.space ?? '' },
-    h('div', {}, h('strong', {}, invitation.name ?? 'A drive')),
-    h('div.hint', {}, 'from ', h('code', { title: invitation.from }, ids.shortId(invitation.from))),
-    h(
-      'div.row',
-      {},
-      h(
-        'button.primary.small',
-        { type: 'button', onclick: join, 'data-test': 'accept-invitation' },
-        'Join',
-      ),
-      h('button.small', { type: 'button', onclick: decline }, 'Decline'),
-    ),
-  );
+  return shell.invitationCard(invitation, {
+    name: invitation.name ?? 'A drive',
+    attrs: { 'data-space': invitation.space ?? '' },
+    join,
+    decline,
+  });
 }
 
 function newDriveForm() {
@@ -237,14 +203,7 @@ async function refreshSidebar() {
   const focused = newDrive.contains(document.activeElement);
   replace(
     sidebar,
-    state.invitations.length > 0
-      ? h(
-          'section.side-section.invitations',
-          {},
-          h('h3', {}, 'Shared with you'),
-          state.invitations.map(invitationCard),
-        )
-      : null,
+    shell.invitationsSection('Shared with you', state.invitations, invitationCard),
     h(
       'section.side-section',
       {},
@@ -268,7 +227,7 @@ async function refreshSidebar() {
 }
 
 async function route() {
-  stopLive();
+  views.stop();
   if (state.signingOut) return;
   const { space, folder } = parseRoute(location.hash);
   for (const link of sidebar.querySelectorAll('.drive-link')) {
@@ -319,19 +278,7 @@ async function startApp(created) {
   replace(meBox, meMenu());
   replace(
     root,
-    h(
-      'header.topbar',
-      {},
-      h(
-        'a.brand',
-        { href: '#/' },
-        h('span.logo', {}, '▣'),
-        h('span', {}, ' p2pcloud '),
-        h('span.brand-sub', {}, 'drive'),
-      ),
-      h('div.spacer'),
-      meBox,
-    ),
+    shell.topbar('▣', 'drive', meBox),
     created
       ? h(
           'div.banner',
@@ -368,18 +315,4 @@ async function startApp(created) {
   await route();
 }
 
-async function boot() {
-  const session = await get('/api/auth/session');
-  if (!session.signed_in) {
-    await showLogin(root, (_me, options) => startApp(options.created));
-    return;
-  }
-  await startApp();
-}
-
-boot().catch((error) => {
-  replace(
-    root,
-    h('div.card.empty', {}, h('h2', {}, 'The drive could not start'), h('p', {}, error.message)),
-  );
-});
+shell.startPage(root, 'drive', showLogin, (options) => startApp(options.created));

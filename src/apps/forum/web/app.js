@@ -1,53 +1,30 @@
 // The forum's single page: sign in, then a top bar, a sidebar of communities and invitations,
 // and the view of the current route (#/c/<space>, #/c/<space>/p/<post>, #/settings, #/new).
 
-import { ApiError, get, idle, post } from './lib/api.js';
+import { ApiError, get, post } from './lib/api.js';
 import { avatar, h, replace } from './lib/dom.js';
 import * as ids from './lib/identity.js';
 import { icon } from './lib/icons.js';
+import * as shell from './lib/shell.js';
 import { showCommunity } from './views/community.js';
 import { showLogin } from './views/login.js';
 import { showPost } from './views/post.js';
 import { showNewCommunity, showSettings } from './views/settings.js';
 
 const root = document.getElementById('app');
-const toasts = h('div.toasts', { 'aria-live': 'polite' });
-document.body.append(toasts);
+const toast = shell.toaster(3500);
 
 const state = {
   me: null,
   communities: [],
   invitations: [],
-  timers: [],
   sidebarTimer: undefined,
   signingOut: false,
   created: null,
 };
 
-function toast(message, kind = 'info') {
-  const item = h(`div.toast.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, message);
-  toasts.append(item);
-  setTimeout(() => item.classList.add('leaving'), 3500);
-  setTimeout(() => item.remove(), 4000);
-}
-
-function stopLive() {
-  for (const timer of state.timers) clearInterval(timer);
-  state.timers = [];
-}
-
-/** Runs `work` every `ms` while the current view is shown. */
-function live(work, ms) {
-  state.timers.push(
-    setInterval(() => {
-      if (document.visibilityState !== 'visible' || state.signingOut) return;
-      // What is on screen is gone (a deleted post, a community one was removed from): say so.
-      work().catch((error) => {
-        if (error instanceof ApiError && error.status === 404) void route();
-      });
-    }, ms),
-  );
-}
+// A view on screen that is gone (a deleted post, a community one was removed from) says so.
+const views = shell.liveViews({ paused: () => state.signingOut, onGone: () => void route() });
 
 const main = h('main.content', { id: 'main' });
 const sidebar = h('aside.sidebar', { 'data-test': 'sidebar' });
@@ -55,26 +32,18 @@ const meBox = h('div.me');
 
 const ctx = {
   toast,
-  live,
-  navigate: (hash) => {
-    if (location.hash === hash) void route();
-    else location.hash = hash;
-  },
-  setTitle: (title) => {
-    document.title = title ? `${title} · p2pcloud forum` : 'p2pcloud forum';
-  },
+  /** Runs `work` every `ms` while the current view is shown. */
+  live: views.live,
+  navigate: shell.navigator(() => route()),
+  setTitle: shell.titleSetter('forum'),
   meAvatar: () => avatar(state.me.identity, state.me.name, 'medium'),
   refreshSidebar: () => refreshSidebar(),
-  signOut: async () => {
-    // Stop the refreshes first, so that none of them is answered 401 after the session ends.
-    state.signingOut = true;
-    stopLive();
-    clearInterval(state.sidebarTimer);
-    await idle();
-    await post('/api/auth/logout');
-    // A full load of the page without its #route (setting the hash would route first).
-    location.replace(location.pathname);
-  },
+  signOut: () =>
+    shell.signOut(() => {
+      state.signingOut = true;
+      views.stop();
+      clearInterval(state.sidebarTimer);
+    }),
   refreshMe: () => refreshMe(),
 };
 
@@ -123,22 +92,7 @@ function invitationCard(invitation) {
     await post(`/forum/api/invitations/${invitation.id}/decline`).catch(() => undefined);
     await refreshSidebar();
   };
-  return h(
-    'div.invitation',
-    { 'data-test': 'invitation' },
-    h('div', {}, h('strong', {}, invitation.name)),
-    h('div.hint', {}, 'from ', h('code', { title: invitation.from }, ids.shortId(invitation.from))),
-    h(
-      'div.row',
-      {},
-      h(
-        'button.primary.small',
-        { type: 'button', onclick: join, 'data-test': 'accept-invitation' },
-        'Join',
-      ),
-      h('button.small', { type: 'button', onclick: decline }, 'Decline'),
-    ),
-  );
+  return shell.invitationCard(invitation, { name: invitation.name, join, decline });
 }
 
 async function refreshSidebar() {
@@ -152,14 +106,7 @@ async function refreshSidebar() {
   const privates = state.communities.filter((c) => c.private);
   replace(
     sidebar,
-    state.invitations.length > 0
-      ? h(
-          'section.side-section.invitations',
-          {},
-          h('h3', {}, 'Invitations'),
-          state.invitations.map(invitationCard),
-        )
-      : null,
+    shell.invitationsSection('Invitations', state.invitations, invitationCard),
     h(
       'section.side-section',
       {},
@@ -196,7 +143,7 @@ async function refreshSidebar() {
 }
 
 async function route() {
-  stopLive();
+  views.stop();
   if (state.signingOut) return;
   const hash = location.hash || '#/';
   const [path, query = ''] = hash.slice(1).split('?');
@@ -279,19 +226,7 @@ async function route() {
 async function startApp() {
   replace(
     root,
-    h(
-      'header.topbar',
-      {},
-      h(
-        'a.brand',
-        { href: '#/' },
-        h('span.logo', {}, '◆'),
-        h('span', {}, ' p2pcloud '),
-        h('span.brand-sub', {}, 'forum'),
-      ),
-      h('div.spacer'),
-      meBox,
-    ),
+    shell.topbar('◆', 'forum', meBox),
     h('div.layout', {}, sidebar, h('div.main-column', {}, main)),
   );
   await refreshMe();
@@ -303,21 +238,7 @@ async function startApp() {
   await route();
 }
 
-async function boot() {
-  const session = await get('/api/auth/session');
-  if (!session.signed_in) {
-    await showLogin(root, async (me, options) => {
-      if (options.created) state.created = await ids.storedIdentity(me.identity);
-      await startApp();
-    });
-    return;
-  }
+shell.startPage(root, 'forum', showLogin, async (options) => {
+  state.created = options.created ?? null;
   await startApp();
-}
-
-boot().catch((error) => {
-  replace(
-    root,
-    h('div.card.empty', {}, h('h2', {}, 'The forum could not start'), h('p', {}, error.message)),
-  );
 });

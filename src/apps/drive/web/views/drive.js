@@ -182,11 +182,12 @@ export async function showDrive(ctx, main, space, folder) {
                     row.querySelector('td.size').textContent = `deleting… ${n}`;
                   });
                   ctx.toast(`Deleted ${item.name} (${plural(removed, 'file')}).`);
-                  await reload();
                 } catch (e) {
                   fail(e);
-                  await reload();
                 }
+                // The deletion may have used up the gateway's rate limit: the listing waits it
+                // out too, instead of failing outside any handler.
+                await files.patiently(reload).catch(fail);
               }),
             ]
           : null,
