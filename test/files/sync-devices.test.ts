@@ -136,6 +136,16 @@ async function converged(
   });
 }
 
+/**
+ * Waits for a sync process to print a line: it prints an action's line just after the action,
+ * so a test that saw the action's effect on disk may look before the line is there.
+ */
+async function printed(what: string, output: () => string, line: RegExp): Promise<void> {
+  await eventually(what, async () => line.test(output()), 15_000, 50).catch((error: Error) => {
+    throw new Error(`${error.message}\n${output().slice(-2000)}`);
+  });
+}
+
 test('two devices sync their folders through the drive: edits, deletes, renames, a conflict, kill -9', async () => {
   const port = await freePort();
   await spawnNodeAt(port, tempDir());
@@ -196,7 +206,12 @@ test('two devices sync their folders through the drive: edits, deletes, renames,
   // The rename travelled as a move: the laptop moved it in the drive, the desk renamed it on
   // disk; neither sent nor fetched its bytes again.
   assert.match(b.stdout, /^move remote big\.bin -> moved\/big renamed\.bin$/m);
-  assert.match(a.stdout, /^move local big\.bin -> moved\/big renamed\.bin$/m);
+  // The desk prints its line just after the rename the convergence saw.
+  await printed(
+    'the desk to report its rename',
+    () => a.stdout,
+    /^move local big\.bin -> moved\/big renamed\.bin$/m,
+  );
   assert.doesNotMatch(a.stdout, /^download moved\/big renamed\.bin$/m);
 
   // The same file edited on both devices at once: both versions end on both sides.
@@ -244,8 +259,9 @@ test('two devices sync their folders through the drive: edits, deletes, renames,
   );
   if (bothSent) {
     // Neither saw the other's write when it planned its upload: the copy was made afterwards.
-    assert.match(
-      `${onceA.stdout}${onceB.stdout}${a.stdout}${b.stdout}`,
+    await printed(
+      'a conflict copy of before.txt',
+      () => `${onceA.stdout}${onceB.stdout}${a.stdout}${b.stdout}`,
       /^conflict before\.txt: /m,
     );
   }
@@ -302,13 +318,11 @@ test('two devices sync their folders through the drive: edits, deletes, renames,
   // The laptop continued what it had fetched of the large file before it was killed.
   // The line is printed just after the file is renamed into place: wait for it, not only for
   // the file.
-  const resumed = /^download batch\/large\.bin \(resumed at byte [1-9]\d*\)$/m;
   if (cutShort) {
-    await eventually(
-      `the laptop to say it resumed the large file (its output: ${b.stdout.slice(-500)})`,
-      async () => resumed.test(b.stdout),
-      15_000,
-      50,
+    await printed(
+      'the laptop to say it resumed the large file',
+      () => b.stdout,
+      /^download batch\/large\.bin \(resumed at byte [1-9]\d*\)$/m,
     );
   }
   for (const dir of [dirA, dirB]) {
