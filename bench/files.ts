@@ -68,12 +68,7 @@ export async function filesFigures(report: Report, options: FilesOptions): Promi
   });
   log(`files: p2pcloud, ${size} file, ${n(smallFiles)} small files…`);
   const ours = await driveFigures({
-    bigBytes,
-    seed,
-    smallFiles,
-    smallBytes: SMALL_BYTES,
-    concurrency: CONCURRENCY,
-    phaseMs,
+    ...workload,
     waiveFilesTable: true,
     scratch,
     log,
