@@ -87,6 +87,24 @@ export const ERROR_CODES = {
   no_such_file: { status: 404, message: 'no such file' },
   chunk_unavailable: { status: 502, message: 'part of the file cannot be read from any node' },
   bad_manifest: { status: 502, message: "the file's manifest is not valid" },
+  // tunnels: the secure channel between two devices (docs/tunnel-channel.md)
+  tunnel_bad_handshake: {
+    status: 400,
+    message: 'the tunnel handshake is malformed or does not authenticate',
+  },
+  tunnel_version: { status: 400, message: 'the other end speaks another tunnel version' },
+  tunnel_wrong_device: { status: 421, message: 'the device reached is not the one expected' },
+  tunnel_refused: { status: 403, message: 'the other device refused the tunnel' },
+  tunnel_timeout: { status: 504, message: 'the tunnel handshake did not complete in time' },
+  tunnel_corrupt: {
+    status: 502,
+    message: 'a tunnel record was truncated, reordered, replayed or altered',
+  },
+  tunnel_lost: {
+    status: 502,
+    message: 'the connection under the tunnel ended before the tunnel was closed',
+  },
+  tunnel_closed: { status: 502, message: 'the other end closed the tunnel' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
