@@ -51,6 +51,11 @@ class HandshakeIo {
     | undefined;
   private failure: Error | undefined;
   private readonly timer: NodeJS.Timeout;
+  private rejectFailed!: (error: Error) => void;
+  /** Rejects with the first failure: what the caller awaits besides frames races it. */
+  private readonly failed = new Promise<never>((_, reject) => {
+    this.rejectFailed = reject;
+  });
 
   constructor(
     private readonly transport: Duplex,
@@ -66,6 +71,7 @@ class HandshakeIo {
         ),
       timeoutMs,
     );
+    this.failed.catch(() => {});
     transport.on('data', this.onData);
     transport.on('end', this.onEnd);
     transport.on('error', this.onError);
@@ -90,6 +96,7 @@ class HandshakeIo {
   private fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
+    this.rejectFailed(error);
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.reject(error);
@@ -124,12 +131,12 @@ class HandshakeIo {
     });
   }
 
-  /** Throws the deadline's (or the transport's) failure if one came while awaiting others. */
-  assertAlive(): void {
-    if (this.failure) throw this.failure;
+  /** `work`, unless the deadline passes or the transport fails first. */
+  race<T>(work: T | Promise<T>): Promise<T> {
+    return Promise.race([Promise.resolve(work), this.failed]);
   }
 
-  get failed(): boolean {
+  get hasFailed(): boolean {
     return this.failure !== undefined;
   }
 
@@ -240,10 +247,9 @@ export async function openResponder(
     }
     const initiator = identityTextOfBytes(hello.initiator);
     try {
-      await options.authorize(initiator, hello.service);
-      io.assertAlive();
+      await io.race(options.authorize(initiator, hello.service));
     } catch (error) {
-      if (!io.failed) {
+      if (!io.hasFailed) {
         // A P2PError is a refusal the caller means the initiator to read; anything else only
         // says that it failed, without the details of a local fault.
         const answer =
