@@ -98,8 +98,9 @@ export class SecureStream extends Duplex {
     this.transport.on('close', this.onClose);
     this.transport.on('drain', this.onDrain);
     if (params.confirm) this.sendRecord(RECORD_TYPE.confirm, NO_BODY);
-    // Records that came with the handshake's last message wait in the reader.
-    process.nextTick(() => this.drainFrames());
+    // Records that came with the handshake's last message wait in the reader; the transport
+    // was paused for the hand-over, and control records are read even before any data is.
+    process.nextTick(() => this.resumeReading());
   }
 
   /** Round-trip time of a ping record, in milliseconds. */
@@ -145,19 +146,28 @@ export class SecureStream extends Duplex {
     this.send(out);
   }
 
-  /** Seals all pending data into records of up to MAX_BODY_BYTES, in one transport write. */
-  private flush(): void {
-    if (this.pendingBytes === 0) return;
-    const chunks = this.pending;
-    let left = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.transportEnded || this.transport.destroyed) return;
+  /**
+   * Seals pending data into records of up to MAX_BODY_BYTES, in one transport write; with
+   * `fullOnly`, only whole records, leaving the rest for more writes of the same tick.
+   */
+  private flush(fullOnly = false): void {
+    const records = fullOnly
+      ? Math.floor(this.pendingBytes / MAX_BODY_BYTES)
+      : Math.ceil(this.pendingBytes / MAX_BODY_BYTES);
+    if (records === 0) return;
+    if (this.transportEnded || this.transport.destroyed) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      return;
+    }
+    let left = Math.min(this.pendingBytes, records * MAX_BODY_BYTES);
     let size = 0;
     for (let rest = left; rest > 0; rest -= MAX_BODY_BYTES) {
       size += recordLength(Math.min(rest, MAX_BODY_BYTES), this.sealer.pad);
     }
+    const chunks = this.pending;
     const out = Buffer.allocUnsafe(size);
+    this.pendingBytes -= left;
     let offset = 0;
     let index = 0;
     let within = 0;
@@ -178,6 +188,8 @@ export class SecureStream extends Duplex {
       offset = this.sealer.sealInto(out, offset, RECORD_TYPE.data, parts, body);
       left -= body;
     }
+    this.pending = chunks.slice(index);
+    if (within > 0) this.pending[0] = this.pending[0]!.subarray(within);
     this.send(out);
   }
 
@@ -193,9 +205,8 @@ export class SecureStream extends Duplex {
   ): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= MAX_BODY_BYTES) {
-      this.flush();
-    } else if (!this.flushScheduled) {
+    if (this.pendingBytes >= MAX_BODY_BYTES) this.flush(true);
+    if (this.pendingBytes > 0 && !this.flushScheduled) {
       // Writes made in the same tick share a record (like Nagle, without the wait).
       this.flushScheduled = true;
       process.nextTick(this.flushTick);

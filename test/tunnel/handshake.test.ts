@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { P2PError } from '../../src/errors.js';
 import { buildM1, identityBytesOfText } from '../../src/tunnel/handshake.js';
 import { openInitiator, openResponder, type SecureStream } from '../../src/tunnel/index.js';
-import { device, middle, streamPair, tcpPair, within, type Device } from './transports.js';
+import { closed, device, middle, streamPair, tcpPair, within, type Device } from './transports.js';
 
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.alloc(4 + message.length);
@@ -40,13 +40,13 @@ async function rejectsWith(promise: Promise<unknown>, code: string, message?: Re
 
 /** Ends both directions and waits until both streams have closed without an error. */
 async function closeBoth(a: SecureStream, b: SecureStream): Promise<void> {
-  const closed = [a, b].map(async (stream) => {
+  const all = [a, b].map(async (stream) => {
     stream.resume();
     stream.end();
-    await once(stream, 'close');
+    await closed(stream);
     assert.equal(stream.errored, null);
   });
-  await Promise.all(closed);
+  await Promise.all(all);
 }
 
 async function exchange(initiator: SecureStream, responder: SecureStream): Promise<void> {
@@ -402,7 +402,7 @@ test('deadlines: a silent or slow initiator, a silent responder, a slow authoriz
     attacker.write(sent);
     await rejectsWith(answered, 'tunnel_timeout', /300 ms/);
     assert.ok(Date.now() - started < 3000);
-    await within(2000, 'the transport to close', once(server, 'close'));
+    await within(2000, 'the transport to close', closed(server));
   }
   {
     const [client] = await tcpPair();

@@ -145,3 +145,8 @@ export function errorOf(stream: Duplex): Promise<Error> {
     });
   });
 }
+
+/** Resolves when the stream has closed (at once if it has already). */
+export async function closed(stream: Duplex): Promise<void> {
+  if (!stream.closed) await once(stream, 'close');
+}
