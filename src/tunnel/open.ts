@@ -33,6 +33,11 @@ import { SecureStream } from './secure-stream.js';
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/** Erases the ephemeral secret and the X25519 result: forward secrecy rests on them going. */
+function forget(...secrets: Uint8Array[]): void {
+  for (const secret of secrets) secret.fill(0);
+}
+
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(LENGTH_BYTES + message.length);
   out.writeUInt32BE(message.length, 0);
@@ -200,6 +205,7 @@ export async function openInitiator(
     const { ctx2, enc2 } = readM2(options.self, hello, m2);
     const dh = ephemeralAgreement(hello.ephemeral.secretKey, enc2);
     const keys = deriveRecordKeys(hello.m1, m2, hello.ctx1, ctx2, dh);
+    forget(hello.ephemeral.secretKey, dh);
     const reader = io.release();
     return new SecureStream({
       transport: stream,
@@ -268,6 +274,7 @@ export async function openResponder(
     io.write(answer.m2);
     const dh = ephemeralAgreement(answer.ephemeral.secretKey, hello.enc1);
     const keys = deriveRecordKeys(hello.m1, answer.m2, hello.ctx1, answer.ctx2, dh);
+    forget(answer.ephemeral.secretKey, dh);
     const opener = new RecordOpener(keys.i2r);
     const confirmation = await io.next(MAX_CIPHERTEXT_BYTES, 'the key confirmation');
     const record = opener.open(confirmation);
