@@ -124,6 +124,9 @@ class HandshakeIo {
     }
     if (!message) return;
     this.waiter = undefined;
+    // Nothing more is due until the caller asks for the next frame: a peer that sends ahead
+    // is held back by the transport's flow control instead of filling this reader.
+    this.transport.pause();
     waiter.resolve(message);
   }
 
@@ -133,6 +136,7 @@ class HandshakeIo {
     return new Promise((resolve, reject) => {
       this.waiter = { max, what, resolve, reject };
       this.check();
+      if (this.waiter) this.transport.resume();
     });
   }
 

@@ -464,3 +464,32 @@ test('bad arguments are refused before anything is sent', async () => {
   assert.equal(sent, 0);
   assert.equal(client.destroyed, false);
 });
+
+test('bytes sent ahead during the handshake are held back by flow control, not buffered', async () => {
+  const laptop = device();
+  const nas = device();
+  const m1 = frame(
+    buildM1({
+      self: laptop.identity,
+      responder: identityBytesOfText(nas.text),
+      service: 'nas',
+      pad: false,
+    }).m1,
+  );
+  const [attacker, server] = await tcpPair();
+  const answered = openResponder(server, {
+    self: nas.identity,
+    timeoutMs: 1500,
+    // A slow decision: the time the flood has to pile up.
+    authorize: () => new Promise((resolve) => setTimeout(resolve, 1000)),
+  });
+  attacker.on('error', () => {});
+  attacker.write(m1);
+  const flood = Buffer.alloc(1024 * 1024, 0x41);
+  for (let i = 0; i < 64; i++) attacker.write(flood);
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  // Loopback socket buffers take a few MiB; the 64 MiB sent do not get read.
+  assert.ok(server.bytesRead < 16 * 1024 * 1024, `${server.bytesRead} bytes read`);
+  await rejectsWith(answered, 'tunnel_bad_handshake', /claims/);
+  attacker.destroy();
+});
