@@ -30,9 +30,15 @@ export async function measureTunnel(options: {
   runs: number;
   echoRounds: number;
   log: (line: string) => void;
+  /** The two ends' device secrets (throwaway keys, on their command lines). */
+  secrets?: readonly [string, string];
 }): Promise<TunnelFigures> {
-  const exposer = new CommandChild(END, [randomBytes(64).toString('hex')], 'tunnel exposer');
-  const connector = new CommandChild(END, [randomBytes(64).toString('hex')], 'tunnel connector');
+  const [exposerSecret, connectorSecret] = options.secrets ?? [
+    randomBytes(64).toString('hex'),
+    randomBytes(64).toString('hex'),
+  ];
+  const exposer = new CommandChild(END, [exposerSecret], 'tunnel exposer');
+  const connector = new CommandChild(END, [connectorSecret], 'tunnel connector');
   try {
     const served = await exposer.call({ op: 'serve' }, 30_000);
     const ports = served.ports as Ports;
@@ -73,14 +79,22 @@ export async function measureTunnel(options: {
 
 export async function tunnelFigures(
   report: Report,
-  options: { quick: boolean; log: (line: string) => void },
+  options: {
+    quick: boolean;
+    log: (line: string) => void;
+    /** Smaller sizes than --quick's, for the smoke test. */
+    bulkBytes?: number;
+    echoRounds?: number;
+    secrets?: readonly [string, string];
+  },
 ): Promise<void> {
   const section = 'tunnel';
   const figures = await measureTunnel({
-    bulkBytes: (options.quick ? 256 : 2048) * 1024 * 1024,
+    bulkBytes: options.bulkBytes ?? (options.quick ? 256 : 2048) * 1024 * 1024,
     runs: options.quick ? 1 : 3,
-    echoRounds: options.quick ? 1000 : 5000,
+    echoRounds: options.echoRounds ?? (options.quick ? 1000 : 5000),
     log: options.log,
+    ...(options.secrets ? { secrets: options.secrets } : {}),
   });
   report.add({
     section,
