@@ -150,6 +150,27 @@ export interface WatchedProcess {
   stop(): Promise<void>;
 }
 
+/** Where net-watch.js writes, and the arguments that load it into a process. */
+function watchedCommand(args: readonly string[]): { log: string; argv: string[] } {
+  const log = join(tempDir('p2pcloud-watch-'), 'net.log');
+  writeFileSync(log, '');
+  const watch = join(dirname(fileURLToPath(import.meta.url)), 'net-watch.js');
+  return { log, argv: ['--import', pathToFileURL(watch).href, cliPath, ...args] };
+}
+
+function watchedEnv(log: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', P2PCLOUD_NET_WATCH: log };
+  delete env.P2PCLOUD_API_KEY_FILE;
+  return env;
+}
+
+function watchLines(log: string, kind: string): string[] {
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith(`${kind} `))
+    .map((line) => line.slice(kind.length + 1));
+}
+
 /**
  * Runs `p2pcloud ARGS` with net-watch.js loaded, until the stdout line matching `ready`: the
  * test then knows every name the process resolved and every connection it opened.
@@ -159,21 +180,11 @@ export async function spawnWatched(
   ready: RegExp,
   what: string,
 ): Promise<WatchedProcess> {
-  const log = join(tempDir('p2pcloud-watch-'), 'net.log');
-  writeFileSync(log, '');
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'net-watch.js')).href,
-      cliPath,
-      ...args,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', P2PCLOUD_NET_WATCH: log },
-    },
-  );
+  const { log, argv } = watchedCommand(args);
+  const child = spawn(process.execPath, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: watchedEnv(log),
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -191,15 +202,50 @@ export async function spawnWatched(
       reject(new Error(`${what} exited before it was ready:\n${stderr}`));
     });
   });
-  const lines = (kind: string): string[] =>
-    readFileSync(log, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith(`${kind} `))
-      .map((line) => line.slice(kind.length + 1));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
   };
   after(stop);
-  return { ready: match, lookups: () => lines('lookup'), connects: () => lines('connect'), stop };
+  return {
+    ready: match,
+    lookups: () => watchLines(log, 'lookup'),
+    connects: () => watchLines(log, 'connect'),
+    stop,
+  };
+}
+
+export interface WatchedRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly lookups: string[];
+  readonly connects: string[];
+}
+
+/** Runs `p2pcloud ARGS` to completion (at most 60 s) with net-watch.js loaded. */
+export function runWatched(args: readonly string[]): Promise<WatchedRun> {
+  const { log, argv } = watchedCommand(args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: watchedEnv(log),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        stdout,
+        stderr,
+        lookups: watchLines(log, 'lookup'),
+        connects: watchLines(log, 'connect'),
+      });
+    });
+  });
 }
