@@ -55,7 +55,7 @@ export function parseProxyUrl(option: string, text: string): string {
   }
   if (!url.hostname) throw bad('has no host');
   if (!url.port) throw bad('has no port (socks5h://HOST:PORT; Tor listens on 9050)');
-  return `socks5h://${url.host}`;
+  return `socks5h://${url.host.toLowerCase()}`;
 }
 
 /**
