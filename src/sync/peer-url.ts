@@ -1,12 +1,12 @@
 /**
  * Validation of peer URLs learnt from other nodes. A URL is only stored or dialled if it is
- * plain http(s) to a host name or IP address (or a v3 onion address, for later transports),
+ * plain http(s) to a host name or IP address (or a v3 onion address, dialled through a proxy),
  * short, without credentials, query or fragment. Private and loopback addresses are refused
  * unless the node allows them (clusters on one machine or a LAN do).
  */
 import { isIP } from 'node:net';
 import { createConnector, type Connector } from '../client/http.js';
-import { createProxyConnector } from '../client/proxy.js';
+import { createProxyConnector, isOnionHost, isV3OnionHost } from '../client/proxy.js';
 import { embeddedIPv4, ipv6Groups } from '../http/ip-address.js';
 
 export const MAX_PEER_URL_LENGTH = 256;
@@ -15,7 +15,6 @@ export type PeerUrlCheck = { ok: true; url: string } | { ok: false; reason: stri
 
 const HOSTNAME_RE =
   /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const ONION_RE = /^[a-z2-7]{56}\.onion$/;
 
 /**
  * Addresses a peer may not have: private, shared, loopback, link-local, reserved, benchmarking,
@@ -90,7 +89,7 @@ export function checkPeerUrl(input: unknown, allowPrivate: boolean): PeerUrlChec
   const bare = host.startsWith('[') ? host.slice(1, -1) : host;
   const isAddress = isIP(bare) !== 0;
   if (!isAddress && !HOSTNAME_RE.test(host)) return { ok: false, reason: 'host name is not valid' };
-  if (host.endsWith('.onion') && !ONION_RE.test(host)) {
+  if (isOnionHost(host) && !isV3OnionHost(host)) {
     return { ok: false, reason: 'onion address must be a v3 address' };
   }
   if (!allowPrivate && isPrivateHost(host)) {
