@@ -4,6 +4,7 @@
  * local resolver. `socks5://` would resolve them here first, telling the local network (and
  * whoever runs its DNS) every name dialled, and cannot reach .onion names at all: it is refused.
  */
+import { SocksClientError } from 'socks';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { P2PError } from '../errors.js';
 import type { Connector } from './http.js';
@@ -77,22 +78,14 @@ export function createProxyConnector(
   };
 }
 
-/** The proxy's own socket errors and handshake failures, which the socks client reports. */
-function isSocksClientError(error: unknown): error is Error & { options?: unknown } {
-  return (
-    error instanceof Error &&
-    error.constructor.name === 'SocksClientError' &&
-    'options' in (error as object)
-  );
-}
-
 /**
  * What a failed call through a proxy was: the proxy could not reach the node (the proxy said
  * so, with its reason), or the proxy itself failed (down, not SOCKS5, too slow). Undefined for
  * errors that did not come from the proxy stage.
  */
 export function proxyFailure(error: unknown, proxy: string, url: string): P2PError | undefined {
-  if (!isSocksClientError(error)) return undefined;
+  // The proxy's own socket errors and handshake failures are the socks client's.
+  if (!(error instanceof SocksClientError)) return undefined;
   const rejected = /^Socks5 proxy rejected connection - (\w+)/.exec(error.message);
   if (rejected) {
     return new P2PError(

@@ -83,6 +83,9 @@ test('the SDK with a proxy: the proxy resolves and dials, this process neither',
   });
   assert.equal(typeof health.version, 'string');
   assert.deepEqual(lookups, [], 'no name was resolved in this process');
+  // Calls share kept-alive connections through the proxy, as direct ones do.
+  for (let i = 0; i < 3; i++) await client.health();
+  assert.equal(proxy.connected.length, 1, proxy.connected.join(', '));
   assert.ok(proxy.connected.includes(`${PROXY_ONLY_NAME}:${hop.port}`));
   assert.deepEqual([...new Set(hop.sources)], [PROXY_SOURCE]);
 
