@@ -10,6 +10,7 @@ import { Client } from '../../src/client/client.js';
 import { call } from '../../src/client/http.js';
 import { isOnionUrl, isV3OnionHost, parseProxyUrl } from '../../src/client/proxy.js';
 import { P2PError } from '../../src/errors.js';
+import { peerConnector } from '../../src/sync/peer-url.js';
 import { startTestNode } from '../helpers/nodes.js';
 import {
   PROXY_ONLY_NAME,
@@ -108,4 +109,22 @@ test('an onion node without a proxy: refused, never resolved, never dialled', as
     await codeOf(() => new Client({ nodes: [onion], proxy: 'socks5://127.0.0.1:9050' })),
     'bad_argument',
   );
+});
+
+test('behind a proxy, a node that refuses private peers applies the rule to literal addresses', async () => {
+  const node = await startTestNode();
+  const proxy = await startMicrosocks();
+  const strict = peerConnector(false, false, proxy.url);
+  const literal = await codeOf(() =>
+    call('GET', `${node.url}/health`, undefined, undefined, { connector: strict }),
+  );
+  assert.equal(literal, 'node_unreachable');
+  assert.deepEqual(proxy.connected, [], 'a refused literal address is not handed to the proxy');
+  // A configured peer is the operator's choice: dialled through the proxy, on any address.
+  const configured = peerConnector(false, true, proxy.url);
+  const answer = await call('GET', `${node.url}/health`, undefined, undefined, {
+    connector: configured,
+  });
+  assert.equal(answer.status, 200);
+  assert.equal(proxy.connected.length, 1);
 });
