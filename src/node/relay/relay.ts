@@ -194,7 +194,10 @@ export class Relay {
   /** Refusals answered in HTTP, before the upgrade: they cost no more than any request. */
   private checkUpgrade(request: IncomingMessage): P2PError | undefined {
     if (!this.config.enabled) {
-      return new P2PError('relay_disabled', 'this node does not relay tunnels (relay.enabled is false)');
+      return new P2PError(
+        'relay_disabled',
+        'this node does not relay tunnels (relay.enabled is false)',
+      );
     }
     const tokens = String(request.headers.upgrade ?? '')
       .split(',')
