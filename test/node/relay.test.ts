@@ -122,368 +122,407 @@ async function rejectsWith(promise: Promise<unknown>, code: string, pattern?: Re
   });
 }
 
-test('a dial is paired with the listener and 16 MiB cross each way byte for byte', async () => {
-  const node = await relayNode({});
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const dialer = generateIdentity();
-  const listener = listen(node.url, exposer, service, ['192.168.1.5:7000']);
-  try {
-    await once(listener, 'registered');
-    const found = await findOnRelay({ relay: node.url, self: dialer, service });
-    assert.deepEqual(found, [{ device: identityText(exposer), direct: ['192.168.1.5:7000'] }]);
-    assert.deepEqual(
-      await findOnRelay({ relay: node.url, self: dialer, service: randomBytes(32) }),
-      [],
-    );
+test(
+  'a dial is paired with the listener and 16 MiB cross each way byte for byte',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service, ['192.168.1.5:7000']);
+    try {
+      await once(listener, 'registered');
+      const found = await findOnRelay({ relay: node.url, self: dialer, service });
+      assert.deepEqual(found, [{ device: identityText(exposer), direct: ['192.168.1.5:7000'] }]);
+      assert.deepEqual(
+        await findOnRelay({ relay: node.url, self: dialer, service: randomBytes(32) }),
+        [],
+      );
 
-    const { near, far, from } = await tunnel(node.url, listener, exposer, dialer, service);
-    assert.equal(from, identityText(dialer));
-    const up = randomBytes(16 * 1024 * 1024);
-    const down = randomBytes(16 * 1024 * 1024);
-    const [atExposer, atDialer] = await Promise.all([
-      readAll(far),
-      readAll(near),
-      writeAll(near, up),
-      writeAll(far, down),
-    ]);
-    assert.equal(atExposer.length, up.length);
-    assert.ok(sha256(atExposer).equals(sha256(up)), 'the exposer got other bytes');
-    assert.equal(atDialer.length, down.length);
-    assert.ok(sha256(atDialer).equals(sha256(down)), 'the dialer got other bytes');
+      const { near, far, from } = await tunnel(node.url, listener, exposer, dialer, service);
+      assert.equal(from, identityText(dialer));
+      const up = randomBytes(16 * 1024 * 1024);
+      const down = randomBytes(16 * 1024 * 1024);
+      const [atExposer, atDialer] = await Promise.all([
+        readAll(far),
+        readAll(near),
+        writeAll(near, up),
+        writeAll(far, down),
+      ]);
+      assert.equal(atExposer.length, up.length);
+      assert.ok(sha256(atExposer).equals(sha256(up)), 'the exposer got other bytes');
+      assert.equal(atDialer.length, down.length);
+      assert.ok(sha256(atDialer).equals(sha256(down)), 'the dialer got other bytes');
 
-    const counters = await health(node);
-    assert.equal(counters.enabled, true);
-    assert.equal(counters.paired_total, 1);
-    assert.ok(Number(counters.bytes) >= 32 * 1024 * 1024, `bytes: ${String(counters.bytes)}`);
-    assert.equal(counters.registrations, 1);
-  } finally {
-    listener.close();
-  }
-});
-
-test('a half-close crosses the relay: the other side still sends after reading the end', async () => {
-  const node = await relayNode({});
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const dialer = generateIdentity();
-  const listener = listen(node.url, exposer, service);
-  try {
-    await once(listener, 'registered');
-    const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
-    const nearGot = readAll(near);
-    near.end('question');
-    assert.equal((await readAll(far)).toString(), 'question');
-    // The dialer has ended its output; the answer still reaches it.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    far.end('answer after your end');
-    assert.equal((await nearGot).toString(), 'answer after your end');
-  } finally {
-    listener.close();
-  }
-});
-
-test('a node without relaying refuses legs with relay_disabled, in HTTP', async () => {
-  const node = await relayNode(null);
-  const self = generateIdentity();
-  await rejectsWith(
-    findOnRelay({ relay: node.url, self, service: randomBytes(32) }),
-    'relay_disabled',
-    /does not relay/,
-  );
-  const leg = await rawLeg(node.url);
-  assert.equal(leg.status, 403);
-  assert.equal((JSON.parse(leg.body) as { error: { code: string } }).error.code, 'relay_disabled');
-  const bad = await rawLeg(
-    node.url,
-    'GET /relay/v1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
-  );
-  assert.equal(bad.status, 403, 'disabled is said before anything else is checked');
-  assert.deepEqual((await health(node)).refused, { relay_disabled: 3 });
-});
-
-test('hostile legs: a wrong upgrade, garbage, forged and replayed answers are refused with their codes', async () => {
-  const node = await relayNode({ handshake_seconds: 2 });
-  const self = generateIdentity();
-  const service = randomBytes(32).toString('hex');
-
-  const wrongProtocol = await rawLeg(
-    node.url,
-    'GET /relay/v1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
-  );
-  assert.equal(wrongProtocol.status, 400);
-  assert.match(wrongProtocol.body, /bad_relay_request/);
-  const wrongPath = await rawLeg(
-    node.url,
-    'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: p2pcloud-relay/1\r\n\r\n',
-  );
-  assert.equal(wrongPath.status, 404);
-
-  // A frame that announces more than 4 KiB is refused before its body is awaited.
-  const huge = await rawLeg(node.url);
-  await huge.next();
-  huge.write(Buffer.from([0xff, 0xff, 1, 2, 3]));
-  const hugeAnswer = await huge.next();
-  assert.equal(hugeAnswer.code, 'bad_relay_request');
-  assert.match(String(hugeAnswer.message), /65535 bytes/);
-  await huge.closed;
-
-  const garbage = await rawLeg(node.url);
-  await garbage.next();
-  garbage.write(Buffer.concat([Buffer.from([0, 5]), Buffer.from('\x00\x01{[x')]));
-  assert.equal((await garbage.next()).code, 'bad_relay_request');
-  await garbage.closed;
-
-  const unknownRole = await rawLeg(node.url);
-  await unknownRole.next();
-  unknownRole.write(encodeFrame({ type: 'shout', identity: 'x' } as never));
-  assert.equal((await unknownRole.next()).code, 'bad_relay_request');
-
-  // Signed by another key than the identity's.
-  const forged = await rawLeg(node.url);
-  const challenge = await forged.next();
-  const other = generateIdentity();
-  forged.write(
-    encodeFrame({
-      type: 'find',
-      identity: identityText(self),
-      signature: sign(
-        authMessage(String(challenge.relay), Buffer.from(String(challenge.nonce), 'hex'), 'find'),
-        other.signing,
-      ).toString('hex'),
-      service,
-    }),
-  );
-  const forgedAnswer = await forged.next();
-  assert.equal(forgedAnswer.code, 'relay_auth_failed');
-  assert.match(String(forgedAnswer.message), /does not verify/);
-
-  // A valid answer, captured and sent again on a new connection, does not verify there.
-  const first = await rawLeg(node.url);
-  const { signature } = await answer(first, self, 'find', { service });
-  assert.equal((await first.next()).type, 'found');
-  const replay = await rawLeg(node.url);
-  await replay.next();
-  replay.write(encodeFrame({ type: 'find', identity: identityText(self), signature, service }));
-  assert.equal((await replay.next()).code, 'relay_auth_failed');
-
-  // An answer for one role does not open another.
-  const switched = await rawLeg(node.url);
-  const c2 = await switched.next();
-  switched.write(
-    encodeFrame({
-      type: 'listen',
-      identity: identityText(self),
-      signature: sign(
-        authMessage(String(c2.relay), Buffer.from(String(c2.nonce), 'hex'), 'find'),
-        self.signing,
-      ).toString('hex'),
-      service,
-      direct: [],
-    }),
-  );
-  assert.equal((await switched.next()).code, 'relay_auth_failed');
-
-  // Nothing sent after the upgrade: refused when the handshake deadline passes.
-  const silent = await rawLeg(node.url);
-  await silent.next();
-  const late = await silent.next(5000);
-  assert.equal(late.code, 'relay_timeout');
-
-  const refused = (await health(node)).refused as Record<string, number>;
-  assert.equal(refused.relay_auth_failed, 3);
-  assert.equal(refused.bad_relay_request, 4);
-  assert.equal(refused.relay_timeout, 1);
-  // The relay still serves.
-  assert.deepEqual(await findOnRelay({ relay: node.url, self, service: randomBytes(32) }), []);
-});
-
-test('a dial to nobody, an accept of a leg that does not wait, and a listener that never accepts', async () => {
-  const node = await relayNode({ pair_seconds: 1 });
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const dialer = generateIdentity();
-  await rejectsWith(
-    dialOnRelay({ relay: node.url, self: dialer, service, device: identityText(exposer) }),
-    'relay_no_listener',
-    /is not registered on this relay/,
-  );
-
-  const stranger = await rawLeg(node.url);
-  await answer(stranger, dialer, 'accept', { leg: randomBytes(16).toString('hex') });
-  const strangerAnswer = await stranger.next();
-  assert.equal(strangerAnswer.code, 'relay_no_such_leg');
-
-  // A raw listener: it sees the incoming dial but does not accept it.
-  const lazy = await rawLeg(node.url);
-  await answer(lazy, exposer, 'listen', { service: service.toString('hex'), direct: [] });
-  assert.equal((await lazy.next()).type, 'registered');
-  const started = Date.now();
-  const dial = dialOnRelay({
-    relay: node.url,
-    self: dialer,
-    service,
-    device: identityText(exposer),
-  });
-  const incoming = await lazy.next();
-  assert.equal(incoming.type, 'incoming');
-  assert.equal(incoming.from, identityText(dialer));
-
-  // Someone else than the device it was offered to cannot take that leg.
-  const thief = await rawLeg(node.url);
-  await answer(thief, dialer, 'accept', { leg: incoming.leg });
-  assert.equal((await thief.next()).code, 'relay_no_such_leg');
-
-  await rejectsWith(dial, 'relay_timeout', /did not accept the dial within 1 s/);
-  assert.ok(Date.now() - started >= 900, 'the pairing deadline was not waited out');
-  // Once given up, the offered leg cannot be accepted any more.
-  const tooLate = await rawLeg(node.url);
-  await answer(tooLate, exposer, 'accept', { leg: incoming.leg });
-  assert.equal((await tooLate.next()).code, 'relay_no_such_leg');
-  lazy.socket.destroy();
-});
-
-test('a listener that stops answering pings is dropped and its registration goes', async () => {
-  const node = await relayNode({ ping_seconds: 0.3 });
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const mute = await rawLeg(node.url);
-  await answer(mute, exposer, 'listen', { service: service.toString('hex'), direct: [] });
-  assert.equal((await mute.next()).type, 'registered');
-  assert.equal((await mute.next()).type, 'ping');
-  let last: Record<string, unknown>;
-  do last = await mute.next(3000);
-  while (last.type === 'ping');
-  assert.equal(last.code, 'relay_timeout');
-  assert.match(String(last.message), /did not answer two pings/);
-  await mute.closed;
-  assert.deepEqual(await findOnRelay({ relay: node.url, self: exposer, service }), []);
-
-  // The relay client answers its pings and stays registered across several of them.
-  const listener = listen(node.url, exposer, service);
-  try {
-    await once(listener, 'registered');
-    let dropped = false;
-    listener.on('disconnected', () => (dropped = true));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.equal(dropped, false);
-    assert.equal((await findOnRelay({ relay: node.url, self: exposer, service })).length, 1);
-  } finally {
-    listener.close();
-  }
-});
-
-test('the (N+1)th leg of an identity is refused while its first N keep carrying bytes', async () => {
-  const node = await relayNode({ max_legs_per_identity: 3 });
-  const service = randomBytes(32);
-  const dialer = generateIdentity();
-  const exposers = [generateIdentity(), generateIdentity(), generateIdentity()];
-  const listeners = exposers.map((e) => listen(node.url, e, service));
-  try {
-    await Promise.all(listeners.map((l) => once(l, 'registered')));
-    const tunnels = [];
-    for (const [i, exposer] of exposers.entries()) {
-      tunnels.push(await tunnel(node.url, listeners[i]!, exposer, dialer, service));
+      const counters = await health(node);
+      assert.equal(counters.enabled, true);
+      assert.equal(counters.paired_total, 1);
+      assert.ok(Number(counters.bytes) >= 32 * 1024 * 1024, `bytes: ${String(counters.bytes)}`);
+      assert.equal(counters.registrations, 1);
+    } finally {
+      listener.close();
     }
+  },
+);
+
+test(
+  'a half-close crosses the relay: the other side still sends after reading the end',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      const nearGot = readAll(near);
+      near.end('question');
+      assert.equal((await readAll(far)).toString(), 'question');
+      // The dialer has ended its output; the answer still reaches it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      far.end('answer after your end');
+      assert.equal((await nearGot).toString(), 'answer after your end');
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  'a node without relaying refuses legs with relay_disabled, in HTTP',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode(null);
+    const self = generateIdentity();
     await rejectsWith(
-      dialOnRelay({ relay: node.url, self: dialer, service, device: identityText(exposers[0]!) }),
-      'relay_busy',
-      /holds 3 relay connections already/,
+      findOnRelay({ relay: node.url, self, service: randomBytes(32) }),
+      'relay_disabled',
+      /does not relay/,
     );
-    for (const [i, { near, far }] of tunnels.entries()) {
-      const got = readAll(far);
-      near.end(`still working ${i}`);
-      assert.equal((await got).toString(), `still working ${i}`);
-    }
-    for (const { far } of tunnels) far.end();
-    // Once a leg closes, the identity may open another.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const again = await tunnel(node.url, listeners[1]!, exposers[1]!, dialer, service);
-    again.near.destroy();
-  } finally {
-    for (const l of listeners) l.close();
-  }
-});
+    const leg = await rawLeg(node.url);
+    assert.equal(leg.status, 403);
+    assert.equal(
+      (JSON.parse(leg.body) as { error: { code: string } }).error.code,
+      'relay_disabled',
+    );
+    const bad = await rawLeg(
+      node.url,
+      'GET /relay/v1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
+    assert.equal(bad.status, 403, 'disabled is said before anything else is checked');
+    assert.deepEqual((await health(node)).refused, { relay_disabled: 3 });
+  },
+);
 
-test('an identity is held to its bytes per second, all its legs together', async () => {
-  const rate = 1024 * 1024;
-  const node = await relayNode({ bytes_per_second_per_identity: rate });
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const dialer = generateIdentity();
-  const listener = listen(node.url, exposer, service);
-  try {
-    await once(listener, 'registered');
-    const a = await tunnel(node.url, listener, exposer, dialer, service);
-    const b = await tunnel(node.url, listener, exposer, dialer, service);
-    // 3 MiB over two legs: the first second's burst (1 MiB) passes at once, the other 2 MiB at
-    // 1 MiB/s, so no sooner than about 2 s whatever the machine.
-    const data = randomBytes(3 * 512 * 1024);
-    const started = performance.now();
-    const [gotA, gotB] = await Promise.all([
-      readAll(a.far),
-      readAll(b.far),
-      writeAll(a.near, data),
-      writeAll(b.near, data),
-    ]);
-    const seconds = (performance.now() - started) / 1000;
-    assert.ok(gotA.equals(data) && gotB.equals(data));
-    assert.ok(seconds >= 1.7, `3 MiB at 1 MiB/s took only ${seconds.toFixed(2)} s`);
-    assert.ok(seconds < 15, `3 MiB at 1 MiB/s took ${seconds.toFixed(2)} s`);
-    // The other direction is the exposer's own budget: a small answer is not held up.
-    const back = Date.now();
-    const reply = readAll(a.near);
-    a.far.end('small answer');
-    assert.equal((await reply).toString(), 'small answer');
-    assert.ok(Date.now() - back < 1500);
-    b.far.end();
-  } finally {
-    listener.close();
-  }
-});
+test(
+  'hostile legs: a wrong upgrade, garbage, forged and replayed answers are refused with their codes',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ handshake_seconds: 2 });
+    const self = generateIdentity();
+    const service = randomBytes(32).toString('hex');
 
-test('a client opening a thousand legs is refused past the caps; the relay and a tunnel stay up', async () => {
-  const node = await relayNode({ max_handshakes_per_address: 60, max_legs: 100 });
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const dialer = generateIdentity();
-  const listener = listen(node.url, exposer, service);
-  const held: RawLeg[] = [];
-  try {
-    await once(listener, 'registered');
-    const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
-    const codes = new Map<string, number>();
+    const wrongProtocol = await rawLeg(
+      node.url,
+      'GET /relay/v1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
+    assert.equal(wrongProtocol.status, 400);
+    assert.match(wrongProtocol.body, /bad_relay_request/);
+    const wrongPath = await rawLeg(
+      node.url,
+      'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: p2pcloud-relay/1\r\n\r\n',
+    );
+    assert.equal(wrongPath.status, 404);
+
+    // A frame that announces more than 4 KiB is refused before its body is awaited.
+    const huge = await rawLeg(node.url);
+    await huge.next();
+    huge.write(Buffer.from([0xff, 0xff, 1, 2, 3]));
+    const hugeAnswer = await huge.next();
+    assert.equal(hugeAnswer.code, 'bad_relay_request');
+    assert.match(String(hugeAnswer.message), /65535 bytes/);
+    await huge.closed;
+
+    const garbage = await rawLeg(node.url);
+    await garbage.next();
+    garbage.write(Buffer.concat([Buffer.from([0, 5]), Buffer.from('\x00\x01{[x')]));
+    assert.equal((await garbage.next()).code, 'bad_relay_request');
+    await garbage.closed;
+
+    const unknownRole = await rawLeg(node.url);
+    await unknownRole.next();
+    unknownRole.write(encodeFrame({ type: 'shout', identity: 'x' } as never));
+    assert.equal((await unknownRole.next()).code, 'bad_relay_request');
+
+    // Signed by another key than the identity's.
+    const forged = await rawLeg(node.url);
+    const challenge = await forged.next();
+    const other = generateIdentity();
+    forged.write(
+      encodeFrame({
+        type: 'find',
+        identity: identityText(self),
+        signature: sign(
+          authMessage(String(challenge.relay), Buffer.from(String(challenge.nonce), 'hex'), 'find'),
+          other.signing,
+        ).toString('hex'),
+        service,
+      }),
+    );
+    const forgedAnswer = await forged.next();
+    assert.equal(forgedAnswer.code, 'relay_auth_failed');
+    assert.match(String(forgedAnswer.message), /does not verify/);
+
+    // A valid answer, captured and sent again on a new connection, does not verify there.
+    const first = await rawLeg(node.url);
+    const { signature } = await answer(first, self, 'find', { service });
+    assert.equal((await first.next()).type, 'found');
+    const replay = await rawLeg(node.url);
+    await replay.next();
+    replay.write(encodeFrame({ type: 'find', identity: identityText(self), signature, service }));
+    assert.equal((await replay.next()).code, 'relay_auth_failed');
+
+    // An answer for one role does not open another.
+    const switched = await rawLeg(node.url);
+    const c2 = await switched.next();
+    switched.write(
+      encodeFrame({
+        type: 'listen',
+        identity: identityText(self),
+        signature: sign(
+          authMessage(String(c2.relay), Buffer.from(String(c2.nonce), 'hex'), 'find'),
+          self.signing,
+        ).toString('hex'),
+        service,
+        direct: [],
+      }),
+    );
+    assert.equal((await switched.next()).code, 'relay_auth_failed');
+
+    // Nothing sent after the upgrade: refused when the handshake deadline passes.
+    const silent = await rawLeg(node.url);
+    await silent.next();
+    const late = await silent.next(5000);
+    assert.equal(late.code, 'relay_timeout');
+
+    const refused = (await health(node)).refused as Record<string, number>;
+    assert.equal(refused.relay_auth_failed, 3);
+    assert.equal(refused.bad_relay_request, 4);
+    assert.equal(refused.relay_timeout, 1);
+    // The relay still serves.
+    assert.deepEqual(await findOnRelay({ relay: node.url, self, service: randomBytes(32) }), []);
+  },
+);
+
+test(
+  'a dial to nobody, an accept of a leg that does not wait, and a listener that never accepts',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ pair_seconds: 1 });
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    await rejectsWith(
+      dialOnRelay({ relay: node.url, self: dialer, service, device: identityText(exposer) }),
+      'relay_no_listener',
+      /is not registered on this relay/,
+    );
+
+    const stranger = await rawLeg(node.url);
+    await answer(stranger, dialer, 'accept', { leg: randomBytes(16).toString('hex') });
+    const strangerAnswer = await stranger.next();
+    assert.equal(strangerAnswer.code, 'relay_no_such_leg');
+
+    // A raw listener: it sees the incoming dial but does not accept it.
+    const lazy = await rawLeg(node.url);
+    await answer(lazy, exposer, 'listen', { service: service.toString('hex'), direct: [] });
+    assert.equal((await lazy.next()).type, 'registered');
     const started = Date.now();
-    for (let batch = 0; batch < 20; batch++) {
-      const legs = await Promise.all(Array.from({ length: 50 }, () => rawLeg(node.url)));
-      for (const leg of legs) {
-        if (leg.status === 101) {
-          held.push(leg);
-          continue;
-        }
-        const code = (JSON.parse(leg.body) as { error: { code: string } }).error.code;
-        codes.set(code, (codes.get(code) ?? 0) + 1);
-      }
+    const dial = dialOnRelay({
+      relay: node.url,
+      self: dialer,
+      service,
+      device: identityText(exposer),
+    });
+    const incoming = await lazy.next();
+    assert.equal(incoming.type, 'incoming');
+    assert.equal(incoming.from, identityText(dialer));
+
+    // Someone else than the device it was offered to cannot take that leg.
+    const thief = await rawLeg(node.url);
+    await answer(thief, dialer, 'accept', { leg: incoming.leg });
+    assert.equal((await thief.next()).code, 'relay_no_such_leg');
+
+    await rejectsWith(dial, 'relay_timeout', /did not accept the dial within 1 s/);
+    assert.ok(Date.now() - started >= 900, 'the pairing deadline was not waited out');
+    // Once given up, the offered leg cannot be accepted any more.
+    const tooLate = await rawLeg(node.url);
+    await answer(tooLate, exposer, 'accept', { leg: incoming.leg });
+    assert.equal((await tooLate.next()).code, 'relay_no_such_leg');
+    lazy.socket.destroy();
+  },
+);
+
+test(
+  'a listener that stops answering pings is dropped and its registration goes',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ ping_seconds: 0.3 });
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const mute = await rawLeg(node.url);
+    await answer(mute, exposer, 'listen', { service: service.toString('hex'), direct: [] });
+    assert.equal((await mute.next()).type, 'registered');
+    assert.equal((await mute.next()).type, 'ping');
+    let last: Record<string, unknown>;
+    do last = await mute.next(3000);
+    while (last.type === 'ping');
+    assert.equal(last.code, 'relay_timeout');
+    assert.match(String(last.message), /did not answer two pings/);
+    await mute.closed;
+    assert.deepEqual(await findOnRelay({ relay: node.url, self: exposer, service }), []);
+
+    // The relay client answers its pings and stays registered across several of them.
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      let dropped = false;
+      listener.on('disconnected', () => (dropped = true));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(dropped, false);
+      assert.equal((await findOnRelay({ relay: node.url, self: exposer, service })).length, 1);
+    } finally {
+      listener.close();
     }
-    assert.ok(Date.now() - started < 60_000);
-    // 60 unauthenticated legs are held at once; everything past them was refused.
-    assert.equal(held.length, 60);
-    assert.equal(codes.get('relay_busy'), 940);
-    const counters = await health(node);
-    assert.equal(counters.handshakes, 60);
-    // The tunnel set up before the flood still carries bytes both ways.
-    const got = readAll(far);
-    near.write('through the flood');
-    near.end();
-    assert.equal((await got).toString(), 'through the flood');
-    const back = readAll(near);
-    far.end('and back');
-    assert.equal((await back).toString(), 'and back');
-  } finally {
-    for (const leg of held) leg.socket.destroy();
-    listener.close();
-  }
-});
+  },
+);
+
+test(
+  'the (N+1)th leg of an identity is refused while its first N keep carrying bytes',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ max_legs_per_identity: 3 });
+    const service = randomBytes(32);
+    const dialer = generateIdentity();
+    const exposers = [generateIdentity(), generateIdentity(), generateIdentity()];
+    const listeners = exposers.map((e) => listen(node.url, e, service));
+    try {
+      await Promise.all(listeners.map((l) => once(l, 'registered')));
+      const tunnels = [];
+      for (const [i, exposer] of exposers.entries()) {
+        tunnels.push(await tunnel(node.url, listeners[i]!, exposer, dialer, service));
+      }
+      await rejectsWith(
+        dialOnRelay({ relay: node.url, self: dialer, service, device: identityText(exposers[0]!) }),
+        'relay_busy',
+        /holds 3 relay connections already/,
+      );
+      for (const [i, { near, far }] of tunnels.entries()) {
+        const got = readAll(far);
+        near.end(`still working ${i}`);
+        assert.equal((await got).toString(), `still working ${i}`);
+      }
+      for (const { far } of tunnels) far.end();
+      // Once a leg closes, the identity may open another.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const again = await tunnel(node.url, listeners[1]!, exposers[1]!, dialer, service);
+      again.near.destroy();
+    } finally {
+      for (const l of listeners) l.close();
+    }
+  },
+);
+
+test(
+  'an identity is held to its bytes per second, all its legs together',
+  { timeout: 60_000 },
+  async () => {
+    const rate = 1024 * 1024;
+    const node = await relayNode({ bytes_per_second_per_identity: rate });
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const a = await tunnel(node.url, listener, exposer, dialer, service);
+      const b = await tunnel(node.url, listener, exposer, dialer, service);
+      // 3 MiB over two legs: the first second's burst (1 MiB) passes at once, the other 2 MiB at
+      // 1 MiB/s, so no sooner than about 2 s whatever the machine.
+      const data = randomBytes(3 * 512 * 1024);
+      const started = performance.now();
+      const [gotA, gotB] = await Promise.all([
+        readAll(a.far),
+        readAll(b.far),
+        writeAll(a.near, data),
+        writeAll(b.near, data),
+      ]);
+      const seconds = (performance.now() - started) / 1000;
+      assert.ok(gotA.equals(data) && gotB.equals(data));
+      assert.ok(seconds >= 1.7, `3 MiB at 1 MiB/s took only ${seconds.toFixed(2)} s`);
+      assert.ok(seconds < 15, `3 MiB at 1 MiB/s took ${seconds.toFixed(2)} s`);
+      // The other direction is the exposer's own budget: a small answer is not held up.
+      const back = Date.now();
+      const reply = readAll(a.near);
+      a.far.end('small answer');
+      assert.equal((await reply).toString(), 'small answer');
+      assert.ok(Date.now() - back < 1500);
+      b.far.end();
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  'a client opening a thousand legs is refused past the caps; the relay and a tunnel stay up',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ max_handshakes_per_address: 60, max_legs: 100 });
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    const held: RawLeg[] = [];
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      const codes = new Map<string, number>();
+      const started = Date.now();
+      for (let batch = 0; batch < 20; batch++) {
+        const legs = await Promise.all(Array.from({ length: 50 }, () => rawLeg(node.url)));
+        for (const leg of legs) {
+          if (leg.status === 101) {
+            held.push(leg);
+            continue;
+          }
+          const code = (JSON.parse(leg.body) as { error: { code: string } }).error.code;
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }
+      }
+      assert.ok(Date.now() - started < 60_000);
+      // 60 unauthenticated legs are held at once; everything past them was refused.
+      assert.equal(held.length, 60);
+      assert.equal(codes.get('relay_busy'), 940);
+      const counters = await health(node);
+      assert.equal(counters.handshakes, 60);
+      // The tunnel set up before the flood still carries bytes both ways.
+      const got = readAll(far);
+      near.write('through the flood');
+      near.end();
+      assert.equal((await got).toString(), 'through the flood');
+      const back = readAll(near);
+      far.end('and back');
+      assert.equal((await back).toString(), 'and back');
+    } finally {
+      for (const leg of held) leg.socket.destroy();
+      listener.close();
+    }
+  },
+);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -495,29 +534,81 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('a listener registers again by itself after its relay node restarts', async () => {
-  const port = await freePort();
-  const dataDir = tempDir();
-  let node = await relayNode({}, {}, ['--port', String(port)], dataDir);
-  const service = randomBytes(32);
-  const exposer = generateIdentity();
-  const dialer = generateIdentity();
-  const listener = listen(node.url, exposer, service);
-  try {
-    await once(listener, 'registered');
-    const lost = once(listener, 'disconnected');
-    await node.stop();
-    const [error] = (await lost) as [P2PError];
-    assert.ok(error instanceof P2PError);
-    const back = once(listener, 'registered');
-    node = await relayNode({}, {}, ['--port', String(port)], dataDir);
-    await back;
-    const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
-    const got = readAll(far);
-    near.end('after the restart');
-    assert.equal((await got).toString(), 'after the restart');
-    far.end();
-  } finally {
-    listener.close();
-  }
-});
+test(
+  'a listener registers again by itself after its relay node restarts',
+  { timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    const dataDir = tempDir();
+    // Turned on by the flag rather than the config file, which holds nothing here.
+    let node = await relayNode(null, {}, ['--relay', '--port', String(port)], dataDir);
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const lost = once(listener, 'disconnected');
+      await node.stop();
+      const [error] = (await lost) as [P2PError];
+      assert.ok(error instanceof P2PError);
+      const back = once(listener, 'registered');
+      node = await relayNode(null, {}, ['--relay', '--port', String(port)], dataDir);
+      await back;
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      const got = readAll(far);
+      near.end('after the restart');
+      assert.equal((await got).toString(), 'after the restart');
+      far.end();
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  'bytes sent right behind an opening reach the other device after paired, not as frames',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const control = await rawLeg(node.url);
+    await answer(control, exposer, 'listen', { service: service.toString('hex'), direct: [] });
+    assert.equal((await control.next()).type, 'registered');
+    const dial = dialOnRelay({
+      relay: node.url,
+      self: dialer,
+      service,
+      device: identityText(exposer),
+    });
+    const incoming = await control.next();
+    // The accepting leg sends its opening and its first tunnel bytes in one write, and they
+    // look like a frame header: the relay must pass them on raw, after paired.
+    const accept = await rawLeg(node.url);
+    const challenge = await accept.next();
+    const signature = sign(
+      authMessage(String(challenge.relay), Buffer.from(String(challenge.nonce), 'hex'), 'accept'),
+      exposer.signing,
+    ).toString('hex');
+    const early = Buffer.from([0, 4, 0x7b, 0x7d, 0x20, 0x20, 1, 2, 3]);
+    accept.write(
+      Buffer.concat([
+        encodeFrame({
+          type: 'accept',
+          identity: identityText(exposer),
+          signature,
+          leg: String(incoming.leg),
+        }),
+        early,
+      ]),
+    );
+    const near = await dial;
+    const got = readAll(near);
+    assert.equal((await accept.next()).type, 'paired');
+    accept.socket.end();
+    assert.deepEqual(await got, early);
+    control.socket.destroy();
+  },
+);

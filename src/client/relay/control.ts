@@ -60,11 +60,20 @@ export class ControlChannel {
   private readonly queue: RelayMessage[] = [];
   private waiter: { resolve(m: RelayMessage): void; reject(e: P2PError): void } | undefined;
   private failure: P2PError | undefined;
+  private paired = false;
   private readonly onData = (chunk: Buffer) => {
     try {
       this.reader.push(chunk);
-      for (let value = this.reader.next(); value !== undefined; value = this.reader.next()) {
-        this.deliver(parseMessage(relayMessageSchema, value, 'relay message'));
+      while (!this.paired) {
+        const value = this.reader.next();
+        if (value === undefined) break;
+        const message = parseMessage(relayMessageSchema, value, 'relay message');
+        if (message.type === 'paired') {
+          // The bytes after this frame are the other device's: they are not read as frames.
+          this.paired = true;
+          this.socket.pause();
+        }
+        this.deliver(message);
       }
     } catch (error) {
       this.fail(
