@@ -4,7 +4,12 @@
  * wire module, so a test states the bytes it means.
  */
 import { connect, type Socket } from 'node:net';
-import { FrameReader, RELAY_PATH, RELAY_PROTOCOL } from '../../src/client/relay/wire.js';
+import {
+  FrameReader,
+  MAX_RELAY_FRAME_BYTES,
+  RELAY_PATH,
+  RELAY_PROTOCOL,
+} from '../../src/client/relay/wire.js';
 
 export interface RawLeg {
   readonly socket: Socket;
@@ -29,7 +34,7 @@ export function rawLeg(
     const socket = connect(Number(url.port), url.hostname);
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
     let head = Buffer.alloc(0);
-    const reader = new FrameReader();
+    const reader = new FrameReader(MAX_RELAY_FRAME_BYTES);
     const values: Record<string, unknown>[] = [];
     let waiter: ((value: Record<string, unknown> | undefined) => void) | undefined;
     let ended = false;

@@ -373,6 +373,16 @@ test(
     const node = await relayNode({ ping_seconds: 0.3 });
     const service = randomBytes(32);
     const exposer = generateIdentity();
+    // A pong that answers no ping is refused: pongs cannot be sent at will.
+    const eager = await rawLeg(node.url);
+    await answer(eager, exposer, 'listen', { service: service.toString('hex'), direct: [] });
+    assert.equal((await eager.next()).type, 'registered');
+    eager.write(encodeFrame({ type: 'pong' }));
+    const eagerAnswer = await eager.next();
+    assert.equal(eagerAnswer.code, 'bad_relay_request');
+    assert.match(String(eagerAnswer.message), /answers no ping/);
+    await eager.closed;
+
     const mute = await rawLeg(node.url);
     await answer(mute, exposer, 'listen', { service: service.toString('hex'), direct: [] });
     assert.equal((await mute.next()).type, 'registered');
@@ -610,5 +620,61 @@ test(
     accept.socket.end();
     assert.deepEqual(await got, early);
     control.socket.destroy();
+  },
+);
+
+test(
+  'registrations are capped per service and per identity; find lists every device registered',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({
+      max_registrations_per_service: 20,
+      max_registrations_per_identity: 2,
+    });
+    const service = randomBytes(32);
+    const finder = generateIdentity();
+    const long = (i: number) =>
+      Array.from({ length: 4 }, (_, j) => `${'h'.repeat(60)}-${i}-${j}.example:${1000 + j}`);
+    const devices = Array.from({ length: 21 }, () => generateIdentity());
+    const controls: RawLeg[] = [];
+    try {
+      for (const [i, device] of devices.entries()) {
+        const leg = await rawLeg(node.url);
+        controls.push(leg);
+        await answer(leg, device, 'listen', { service: service.toString('hex'), direct: long(i) });
+        const reply = await leg.next();
+        if (i < 20) assert.equal(reply.type, 'registered');
+        else {
+          assert.equal(reply.code, 'relay_busy');
+          assert.match(String(reply.message), /20 devices are registered for this service/);
+        }
+      }
+      // The largest answer (20 devices, 4 long addresses each) still fits one frame.
+      const found = await findOnRelay({ relay: node.url, self: finder, service });
+      assert.equal(found.length, 20);
+      assert.deepEqual(
+        new Set(found.map((f) => f.device)),
+        new Set(devices.slice(0, 20).map((d) => identityText(d))),
+      );
+      assert.deepEqual(found.find((f) => f.device === identityText(devices[3]!))!.direct, long(3));
+
+      // devices[0] is registered for one service: a second is allowed, not a third.
+      for (const expected of ['registered', 'error']) {
+        const leg = await rawLeg(node.url);
+        controls.push(leg);
+        await answer(leg, devices[0]!, 'listen', {
+          service: randomBytes(32).toString('hex'),
+          direct: [],
+        });
+        const reply = await leg.next();
+        assert.equal(reply.type, expected);
+        if (expected === 'error') {
+          assert.equal(reply.code, 'relay_busy');
+          assert.match(String(reply.message), /registered for 2 services already/);
+        }
+      }
+    } finally {
+      for (const leg of controls) leg.socket.destroy();
+    }
   },
 );

@@ -16,6 +16,7 @@ import { identityText, type Identity } from '../../keys/keys.js';
 import { createConnector, nodeError, type Connector } from '../http.js';
 import {
   FrameReader,
+  MAX_RELAY_FRAME_BYTES,
   RELAY_PATH,
   RELAY_PROTOCOL,
   authMessage,
@@ -56,7 +57,7 @@ export function relayRefusal(relay: string, code: string, message: string): P2PE
 }
 
 export class ControlChannel {
-  private readonly reader = new FrameReader();
+  private readonly reader = new FrameReader(MAX_RELAY_FRAME_BYTES);
   private readonly queue: RelayMessage[] = [];
   private waiter: { resolve(m: RelayMessage): void; reject(e: P2PError): void } | undefined;
   private failure: P2PError | undefined;

@@ -16,11 +16,17 @@ import { describeIssues } from '../../zod-issues.js';
 export const RELAY_PATH = '/relay/v1';
 export const RELAY_PROTOCOL = 'p2pcloud-relay/1';
 
-/** Largest control frame body; a longer announced length ends the connection. */
+/** Largest control frame body a device sends; a longer announced length ends the leg. */
 export const MAX_FRAME_BYTES = 4096;
+/**
+ * Largest control frame body the relay sends: a `found` answer lists up to
+ * MAX_FOUND_DEVICES devices with their addresses, about 600 bytes each at most.
+ */
+export const MAX_RELAY_FRAME_BYTES = 65_535;
+export const MAX_FOUND_DEVICES = 64;
 /** Most direct addresses a listener advertises, and the longest one. */
 export const MAX_DIRECT = 4;
-export const MAX_DIRECT_CHARS = 255;
+export const MAX_DIRECT_CHARS = 100;
 
 /** Domain of the signature a leg authenticates with (docs/tunnel-relay.md §4). */
 export const AUTH_DOMAIN = 'p2pcloud/v1/relay/auth';
@@ -96,7 +102,7 @@ export const relayMessageSchema = z.discriminatedUnion('type', [
             .object({ device: identityField, direct: z.array(directAddress).max(MAX_DIRECT) })
             .strict(),
         )
-        .max(256),
+        .max(MAX_FOUND_DEVICES),
     })
     .strict(),
   z.object({ type: z.literal('paired'), peer: identityField }).strict(),
@@ -109,10 +115,13 @@ export type RelayMessage = z.output<typeof relayMessageSchema>;
 export type ClientMessage = Opening | z.output<typeof listenerSchema>;
 
 /** One control frame: u16 big-endian length, then the message as UTF-8 JSON. */
-export function encodeFrame(message: RelayMessage | ClientMessage): Buffer {
+export function encodeFrame(
+  message: RelayMessage | ClientMessage,
+  max: number = MAX_FRAME_BYTES,
+): Buffer {
   const body = utf8(JSON.stringify(message));
-  if (body.length === 0 || body.length > MAX_FRAME_BYTES) {
-    throw new RangeError(`a relay frame holds 1 to ${MAX_FRAME_BYTES} bytes`);
+  if (body.length === 0 || body.length > max) {
+    throw new RangeError(`this relay frame holds 1 to ${max} bytes`);
   }
   const head = Buffer.alloc(2);
   head.writeUInt16BE(body.length);
@@ -126,6 +135,9 @@ export function encodeFrame(message: RelayMessage | ClientMessage): Buffer {
 export class FrameReader {
   private buffer: Buffer = Buffer.alloc(0);
 
+  /** `max`: the largest frame body accepted (MAX_FRAME_BYTES from devices). */
+  constructor(private readonly max: number = MAX_FRAME_BYTES) {}
+
   push(chunk: Buffer): void {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
   }
@@ -134,10 +146,10 @@ export class FrameReader {
   next(): unknown {
     if (this.buffer.length < 2) return undefined;
     const length = this.buffer.readUInt16BE(0);
-    if (length === 0 || length > MAX_FRAME_BYTES) {
+    if (length === 0 || length > this.max) {
       fail(
         'bad_relay_request',
-        `a control frame announces ${length} bytes (1 to ${MAX_FRAME_BYTES} allowed)`,
+        `a control frame announces ${length} bytes (1 to ${this.max} allowed)`,
       );
     }
     if (this.buffer.length < 2 + length) return undefined;

@@ -5,6 +5,7 @@
  * node who talks to whom (never what they say). A node does that only when its operator says so.
  */
 import { z } from 'zod';
+import { MAX_FOUND_DEVICES } from '../../client/relay/wire.js';
 
 export function relayConfigSchema() {
   return z
@@ -17,7 +18,7 @@ export function relayConfigSchema() {
       /** Services one identity may be registered for at once. */
       max_registrations_per_identity: z.number().int().min(1).max(10_000).default(16),
       /** Devices registered for one service id at once. */
-      max_registrations_per_service: z.number().int().min(1).max(10_000).default(16),
+      max_registrations_per_service: z.number().int().min(1).max(MAX_FOUND_DEVICES).default(16),
       /** Bytes per second one identity may send through the relay, all its legs together. */
       bytes_per_second_per_identity: z
         .number()

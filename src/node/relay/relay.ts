@@ -19,6 +19,7 @@ import { answerRawAndClose } from '../../http/fastify-errors.js';
 import { addressKey } from '../../http/rate-limit.js';
 import {
   FrameReader,
+  MAX_RELAY_FRAME_BYTES,
   NONCE_BYTES,
   RELAY_PATH,
   RELAY_PROTOCOL,
@@ -61,6 +62,8 @@ interface ListenerLeg extends Leg {
   /** Dials offered to it and not yet accepted, failed at once if it leaves. */
   readonly offers: Map<string, Leg>;
   lastHeard: number;
+  /** Pings sent and not yet answered: a pong beyond them is refused, so pongs cannot flood. */
+  pongsOwed: number;
 }
 
 export interface RelayStatus {
@@ -264,7 +267,7 @@ export class Relay {
   }
 
   private listen(leg: ListenerLeg, service: string, direct: readonly string[]): void {
-    Object.assign(leg, { offers: new Map<string, Leg>(), lastHeard: Date.now() });
+    Object.assign(leg, { offers: new Map<string, Leg>(), lastHeard: Date.now(), pongsOwed: 0 });
     const registration: Registration<ListenerLeg> = {
       service,
       device: leg.device!,
@@ -303,6 +306,7 @@ export class Relay {
         );
         return;
       }
+      leg.pongsOwed = Math.min(leg.pongsOwed + 1, 3);
       this.send(leg, { type: 'ping' });
     }, pingMs);
     // Whatever came with the opening message is read as the listener's next messages.
@@ -312,6 +316,10 @@ export class Relay {
   private listenerInput(leg: ListenerLeg): void {
     for (let value = leg.reader.next(); value !== undefined; value = leg.reader.next()) {
       parseMessage(listenerSchema, value, 'listener message');
+      if (leg.pongsOwed === 0) {
+        throw new P2PError('bad_relay_request', 'a pong that answers no ping');
+      }
+      leg.pongsOwed -= 1;
       leg.lastHeard = Date.now();
     }
   }
@@ -411,7 +419,9 @@ export class Relay {
   }
 
   private send(leg: Leg, message: RelayMessage): void {
-    if (!leg.closed && leg.socket.writable) leg.socket.write(encodeFrame(message));
+    if (!leg.closed && leg.socket.writable) {
+      leg.socket.write(encodeFrame(message, MAX_RELAY_FRAME_BYTES));
+    }
   }
 
   /** Answers `error` on the leg, stops reading it and closes it shortly after. */
