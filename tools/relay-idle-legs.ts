@@ -40,7 +40,18 @@ writeFileSync(
 );
 const node = spawn(
   process.execPath,
-  [cli, 'node', '--port', '0', '--data', dir, '--config', join(dir, 'config.json')],
+  [
+    cli,
+    'node',
+    '--port',
+    '0',
+    '--data',
+    dir,
+    '--config',
+    join(dir, 'config.json'),
+    '--log-level',
+    'warn',
+  ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 try {

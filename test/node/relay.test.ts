@@ -678,3 +678,40 @@ test(
     }
   },
 );
+
+test(
+  'the relay as a whole is held to its own bytes per second, across identities',
+  { timeout: 60_000 },
+  async () => {
+    const rate = 1024 * 1024;
+    const node = await relayNode({
+      bytes_per_second: rate,
+      bytes_per_second_per_identity: 64 * rate,
+    });
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      // Two dialers, each far below its own cap, share the relay's 1 MiB/s.
+      const a = await tunnel(node.url, listener, exposer, generateIdentity(), service);
+      const b = await tunnel(node.url, listener, exposer, generateIdentity(), service);
+      const data = randomBytes(3 * 512 * 1024);
+      const started = performance.now();
+      const [gotA, gotB] = await Promise.all([
+        readAll(a.far),
+        readAll(b.far),
+        writeAll(a.near, data),
+        writeAll(b.near, data),
+      ]);
+      const seconds = (performance.now() - started) / 1000;
+      assert.ok(gotA.equals(data) && gotB.equals(data));
+      assert.ok(seconds >= 1.7, `3 MiB at 1 MiB/s took only ${seconds.toFixed(2)} s`);
+      assert.ok(seconds < 15, `3 MiB at 1 MiB/s took ${seconds.toFixed(2)} s`);
+      a.far.end();
+      b.far.end();
+    } finally {
+      listener.close();
+    }
+  },
+);
