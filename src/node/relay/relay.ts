@@ -183,8 +183,13 @@ export class Relay {
           this.authenticate(leg, opening);
           endHandshake();
           this.dispatch(leg, opening);
-        } else {
+        } else if ((leg as ListenerLeg).registration) {
           this.listenerInput(leg as ListenerLeg);
+        } else {
+          throw new P2PError(
+            'bad_relay_request',
+            'no control message is expected on this leg after its opening',
+          );
         }
       } catch (error) {
         this.refuse(leg, asRelayError(error));
@@ -255,7 +260,7 @@ export class Relay {
             .registered(opening.service)
             .map((r) => ({ device: r.device, direct: [...r.direct] })),
         });
-        leg.socket.end();
+        this.finish(leg);
         return;
       case 'dial':
         this.dial(leg, opening.service, opening.device);
@@ -432,9 +437,14 @@ export class Relay {
     clearTimeout(leg.timer);
     clearInterval(leg.timer);
     this.send(leg, { type: 'error', code: error.code, message: error.message });
+    this.finish(leg);
+  }
+
+  /** Ends a leg after its last message: input is read and dropped, for a bounded time. */
+  private finish(leg: Leg): void {
     if (leg.onData) leg.socket.removeListener('data', leg.onData);
     leg.socket.end();
-    // Input is drained and dropped so the close is a clean one the client can read up to.
+    // Draining rather than destroying at once: a reset would lose the answer just sent.
     leg.socket.resume();
     setTimeout(() => leg.socket.destroy(), REFUSED_LINGER_MS).unref();
   }
