@@ -10,6 +10,7 @@ import {
   FrameReader,
   MAX_FRAME_BYTES,
   authMessage,
+  checkDirect,
   encodeFrame,
   openingSchema,
   parseDeviceIdentity,
@@ -77,6 +78,12 @@ test('openings are checked strictly: unknown members, bad hex, bad addresses', (
   }
   const ok = { type: 'listen', ...base, direct: ['[::1]:7000', '10.0.0.2:22', 'nas.lan:8080'] };
   assert.equal(parseMessage(openingSchema, ok, 'o').type, 'listen');
+  assert.deepEqual(checkDirect(ok.direct), ok.direct);
+  assert.throws(
+    () => checkDirect(['nas.lan']),
+    (e: unknown) =>
+      e instanceof P2PError && e.code === 'bad_argument' && /host:port/.test(e.message),
+  );
 });
 
 test('the signed text binds relay, nonce and role, with lengths that keep them apart', () => {

@@ -11,7 +11,7 @@ import { P2PError } from '../../errors.js';
 import type { Identity } from '../../keys/keys.js';
 import type { Connector } from '../http.js';
 import { openControl, type ControlChannel, type ControlOptions } from './control.js';
-import { SERVICE_BYTES } from './wire.js';
+import { SERVICE_BYTES, checkDirect } from './wire.js';
 
 export { RELAY_PATH, RELAY_PROTOCOL } from './wire.js';
 
@@ -138,11 +138,13 @@ class Listener extends EventEmitter implements RelayListener {
   private wait: NodeJS.Timeout | undefined;
   private accepting = 0;
   private readonly service: string;
+  private readonly direct: string[];
   private readonly settings: ControlOptions;
 
   constructor(private readonly options: RelayListenerOptions) {
     super();
     this.service = serviceHex(options.service);
+    this.direct = checkDirect(options.direct ?? []);
     this.settings = controlOptions(options);
     setImmediate(() => void this.run());
   }
@@ -173,7 +175,7 @@ class Listener extends EventEmitter implements RelayListener {
     const control = await openControl(this.settings, {
       type: 'listen',
       service: this.service,
-      direct: [...(this.options.direct ?? [])],
+      direct: this.direct,
     });
     this.control = control;
     if (this.closed) return control.close();
@@ -233,7 +235,10 @@ class Listener extends EventEmitter implements RelayListener {
   }
 }
 
-/** Registers `self` for `service` on `relay` and keeps it registered until close(). */
+/**
+ * Registers `self` for `service` on `relay` and keeps it registered until close(). A service
+ * id that is not 32 bytes or a bad direct address throws bad_argument at once.
+ */
 export function listenOnRelay(options: RelayListenerOptions): RelayListener {
   return new Listener(options);
 }

@@ -48,6 +48,18 @@ const directAddress = z
   )
   .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, 'port out of range');
 
+/** Checks a listener's direct addresses before they are sent: bad_argument naming the fault. */
+export function checkDirect(direct: readonly string[]): string[] {
+  const parsed = z.array(directAddress).max(MAX_DIRECT).safeParse(direct);
+  if (!parsed.success) {
+    throw new P2PError(
+      'bad_argument',
+      `direct addresses (at most ${MAX_DIRECT} host:port of at most ${MAX_DIRECT_CHARS} characters): ${describeIssues(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}
+
 const identityField = z.string().max(200);
 const signed = { identity: identityField, signature: hex(64) };
 
