@@ -23,6 +23,7 @@ import {
   type RelayListener,
 } from '../../src/client/relay/index.js';
 import { authMessage, encodeFrame, type Role } from '../../src/client/relay/wire.js';
+import { openBrowser } from '../helpers/browser.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { rawLeg, type RawLeg } from '../helpers/relay-raw.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -710,6 +711,46 @@ test(
       assert.ok(seconds < 15, `3 MiB at 1 MiB/s took ${seconds.toFixed(2)} s`);
       a.far.end();
       b.far.end();
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  'the dashboard of a relaying node shows its tunnels, at desktop and phone widths',
+  { timeout: 90_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, generateIdentity(), service);
+      const got = readAll(far);
+      near.end(Buffer.alloc(5000, 1));
+      assert.equal((await got).length, 5000);
+      const stats = (await (await fetch(`${node.url}/stats`)).json()) as {
+        relay: { paired: number; paired_total: number; bytes: number };
+      };
+      assert.deepEqual([stats.relay.paired, stats.relay.paired_total], [1, 1]);
+      assert.equal(stats.relay.bytes, 5000);
+
+      const user = await openBrowser('relay-dashboard');
+      for (const width of [1280, 420]) {
+        await user.page.setViewportSize({ width, height: 900 });
+        await user.page.goto(`${node.url}/ui`);
+        await user.page.waitForFunction(
+          `document.querySelector('[data-test="traffic"]').innerText.includes('Relay tunnels')`,
+        );
+        const traffic = await user.page.locator('[data-test="traffic"]').innerText();
+        assert.match(traffic, /Relay tunnels \(open\)\s+1\b/);
+        assert.match(traffic, /Relay tunnels \(all\)\s+1\b/);
+        assert.match(traffic, /Relay bytes\s+5[,.\s]?000\b/);
+      }
+      assert.deepEqual(user.errors, []);
+      far.end();
     } finally {
       listener.close();
     }
