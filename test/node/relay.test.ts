@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { P2PError } from '../../src/errors.js';
+import { createConnector } from '../../src/client/http.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { sha256 } from '../../src/crypto/sha256.js';
 import { sign } from '../../src/crypto/ed25519.js';
@@ -754,5 +755,57 @@ test(
     } finally {
       listener.close();
     }
+  },
+);
+
+test(
+  'the client keeps to its connector and its signal: a refused address, an aborted dial',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ pair_seconds: 30 });
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    await rejectsWith(
+      findOnRelay({
+        relay: node.url,
+        self: dialer,
+        service,
+        connector: createConnector((address) => address !== '127.0.0.1'),
+      }),
+      'node_unreachable',
+      /127\.0\.0\.1 is not dialled/,
+    );
+    await rejectsWith(
+      findOnRelay({ relay: 'ftp://127.0.0.1/', self: dialer, service }),
+      'bad_argument',
+      /only http and https/,
+    );
+    assert.throws(
+      () => listenOnRelay({ relay: node.url, self: exposer, service: randomBytes(31) }),
+      (e: unknown) => e instanceof P2PError && e.code === 'bad_argument',
+    );
+
+    // A listener that never accepts, and a dial its caller gives up on.
+    const lazy = await rawLeg(node.url);
+    await answer(lazy, exposer, 'listen', { service: service.toString('hex'), direct: [] });
+    assert.equal((await lazy.next()).type, 'registered');
+    const controller = new AbortController();
+    const dial = dialOnRelay({
+      relay: node.url,
+      self: dialer,
+      service,
+      device: identityText(exposer),
+      signal: controller.signal,
+    });
+    assert.equal((await lazy.next()).type, 'incoming');
+    const started = Date.now();
+    controller.abort();
+    await rejectsWith(dial, 'aborted');
+    assert.ok(Date.now() - started < 2000);
+    // The relay noticed the dialer leave: the leg is no longer waiting.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal((await health(node)).waiting_dials, 0);
+    lazy.socket.destroy();
   },
 );

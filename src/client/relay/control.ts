@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { P2PError, isErrorCode } from '../../errors.js';
 import { sign } from '../../crypto/ed25519.js';
 import { identityText, type Identity } from '../../keys/keys.js';
@@ -206,6 +206,13 @@ function upgrade(options: ControlOptions): Promise<{ socket: Socket; head: Buffe
   const url = relayEndpoint(options.relay);
   const connector = options.connector ?? (defaultConnector ??= createConnector());
   const secure = url.protocol === 'https:';
+  // A literal address is connected to without a lookup, so the connector's rule applies here.
+  const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (connector.allows && isIP(literal) !== 0 && !connector.allows(literal)) {
+    return Promise.reject(
+      new P2PError('node_unreachable', `${options.relay}: address ${literal} is not dialled`),
+    );
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (error: P2PError | undefined, value?: { socket: Socket; head: Buffer }) => {

@@ -174,6 +174,11 @@ export class FrameReader {
     }
   }
 
+  /** Bytes held: a partial frame, or what came after the frames taken. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
   /** Bytes received after the frames taken so far. */
   rest(): Buffer {
     const rest = this.buffer;

@@ -39,6 +39,8 @@ import { TokenBucket } from './token-bucket.js';
 
 /** How long a refused leg stays open for its client to read the refusal. */
 const REFUSED_LINGER_MS = 2_000;
+/** Tunnel bytes a waiting dial may send before it is paired that the relay reads and keeps. */
+const MAX_EARLY_BYTES = 64 * 1024;
 /** TCP keep-alive probes find legs whose device vanished without closing. */
 const KEEPALIVE_MS = 30_000;
 
@@ -50,6 +52,8 @@ interface Leg {
   /** Set once the opening message verified. */
   device?: string;
   signer?: string;
+  /** A dial waiting for its accept: what it sends meanwhile is tunnel bytes, kept for later. */
+  waiting?: boolean;
   /** The control phase's 'data' listener, removed when the leg is paired. */
   onData?: (chunk: Buffer) => void;
   timer?: NodeJS.Timeout;
@@ -183,6 +187,8 @@ export class Relay {
           this.authenticate(leg, opening);
           endHandshake();
           this.dispatch(leg, opening);
+        } else if (leg.waiting) {
+          if (leg.reader.buffered > MAX_EARLY_BYTES) leg.socket.pause();
         } else if ((leg as ListenerLeg).registration) {
           this.listenerInput(leg as ListenerLeg);
         } else {
@@ -343,9 +349,10 @@ export class Relay {
         `${device} is not registered on this relay for service ${service.slice(0, 16)}…`,
       );
     }
-    // Nothing more is read from the dialer until it is paired: its first tunnel bytes wait in
-    // its socket, not in the relay.
-    leg.socket.pause();
+    // The dialer is still read while it waits, so that a dialer that gives up (ends or
+    // closes) frees its place at once; its first tunnel bytes are kept up to a bound, past
+    // which they wait in its socket instead.
+    leg.waiting = true;
     const listener = registration.listener;
     const id = this.registry.offer(leg, device);
     listener.offers.set(id, leg);
@@ -354,6 +361,11 @@ export class Relay {
       listener.offers.delete(id);
     };
     leg.socket.once('close', withdraw);
+    leg.socket.once('end', () => {
+      if (!leg.waiting) return;
+      withdraw();
+      leg.socket.destroy();
+    });
     leg.timer = setTimeout(() => {
       withdraw();
       this.refuse(
@@ -382,6 +394,7 @@ export class Relay {
   private pair(dialer: Leg, acceptor: Leg): void {
     this.send(dialer, { type: 'paired', peer: acceptor.device! });
     this.send(acceptor, { type: 'paired', peer: dialer.device! });
+    dialer.waiting = false;
     const sides = [dialer, acceptor].map((leg) => {
       leg.socket.pause();
       leg.socket.removeListener('data', leg.onData!);
