@@ -9,7 +9,7 @@ import {
   MAX_RELAY_FRAME_BYTES,
   RELAY_PATH,
   RELAY_PROTOCOL,
-} from '../../src/client/relay/wire.js';
+} from '../../src/relay/wire.js';
 
 export interface RawLeg {
   readonly socket: Socket;

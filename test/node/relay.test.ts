@@ -23,7 +23,7 @@ import {
   listenOnRelay,
   type RelayListener,
 } from '../../src/client/relay/index.js';
-import { authMessage, encodeFrame, type Role } from '../../src/client/relay/wire.js';
+import { authMessage, encodeFrame, type Role } from '../../src/relay/wire.js';
 import { openBrowser } from '../helpers/browser.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { rawLeg, type RawLeg } from '../helpers/relay-raw.js';

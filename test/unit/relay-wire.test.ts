@@ -15,7 +15,7 @@ import {
   openingSchema,
   parseDeviceIdentity,
   parseMessage,
-} from '../../src/client/relay/wire.js';
+} from '../../src/relay/wire.js';
 import { TokenBucket } from '../../src/node/relay/token-bucket.js';
 import { generateIdentity, identityText } from '../../src/keys/keys.js';
 

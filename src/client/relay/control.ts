@@ -26,7 +26,7 @@ import {
   type ClientMessage,
   type Opening,
   type RelayMessage,
-} from './wire.js';
+} from '../../relay/wire.js';
 
 /** Largest HTTP refusal body read from a relay. */
 const MAX_REFUSAL_BYTES = 16 * 1024;

@@ -11,9 +11,9 @@ import { P2PError } from '../../errors.js';
 import type { Identity } from '../../keys/keys.js';
 import type { Connector } from '../http.js';
 import { openControl, type ControlChannel, type ControlOptions } from './control.js';
-import { SERVICE_BYTES, checkDirect } from './wire.js';
+import { SERVICE_BYTES, checkDirect } from '../../relay/wire.js';
 
-export { RELAY_PATH, RELAY_PROTOCOL } from './wire.js';
+export { RELAY_PATH, RELAY_PROTOCOL } from '../../relay/wire.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Dials offered to a listener that it accepts at once; more wait for the relay's deadline. */

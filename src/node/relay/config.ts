@@ -5,7 +5,7 @@
  * node who talks to whom (never what they say). A node does that only when its operator says so.
  */
 import { z } from 'zod';
-import { MAX_FOUND_DEVICES } from '../../client/relay/wire.js';
+import { MAX_FOUND_DEVICES } from '../../relay/wire.js';
 
 export function relayConfigSchema() {
   return z

@@ -5,7 +5,7 @@
  */
 import { P2PError } from '../../errors.js';
 import { randomBytes } from '../../crypto/random.js';
-import { LEG_ID_BYTES } from '../../client/relay/wire.js';
+import { LEG_ID_BYTES } from '../../relay/wire.js';
 
 export interface RegistryLimits {
   readonly maxLegsPerIdentity: number;

@@ -31,7 +31,7 @@ import {
   parseMessage,
   type Opening,
   type RelayMessage,
-} from '../../client/relay/wire.js';
+} from '../../relay/wire.js';
 import type { RelayConfig } from './config.js';
 import { pipeLegs } from './pipe.js';
 import { RelayRegistry, type Registration } from './registry.js';

@@ -7,10 +7,10 @@
  * devices' own and nobody parses them here.
  */
 import { z } from 'zod';
-import { P2PError, fail } from '../../errors.js';
-import { concatBytes, utf8 } from '../../encoding/bytes.js';
-import { decodeKeyText, encodeKeyText } from '../../encoding/key-text.js';
-import { describeIssues } from '../../zod-issues.js';
+import { P2PError, fail } from '../errors.js';
+import { concatBytes, utf8 } from '../encoding/bytes.js';
+import { decodeKeyText, encodeKeyText } from '../encoding/key-text.js';
+import { describeIssues } from '../zod-issues.js';
 
 /** The path of the upgrade request and the protocol token of its Upgrade header. */
 export const RELAY_PATH = '/relay/v1';
