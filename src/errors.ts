@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   node_lied: { status: 502, message: 'node returned data that does not verify' },
   node_error: { status: 502, message: 'node returned an error' },
   node_unreachable: { status: 502, message: 'node cannot be reached' },
+  proxy_unreachable: { status: 502, message: 'the SOCKS5 proxy cannot be reached or failed' },
+  proxy_required: { status: 400, message: 'an onion address is reached only through a proxy' },
   all_nodes_failed: { status: 502, message: 'no node accepted the request' },
   bad_config: { status: 400, message: 'configuration is invalid' },
   bad_argument: { status: 400, message: 'argument is invalid' },
@@ -87,6 +89,15 @@ export const ERROR_CODES = {
   no_such_file: { status: 404, message: 'no such file' },
   chunk_unavailable: { status: 502, message: 'part of the file cannot be read from any node' },
   bad_manifest: { status: 502, message: "the file's manifest is not valid" },
+  // tunnel relay (docs/tunnel-relay.md)
+  relay_disabled: { status: 403, message: 'this node does not relay tunnels' },
+  bad_relay_request: { status: 400, message: 'relay request or control message is not valid' },
+  relay_auth_failed: { status: 401, message: "the leg's identity or signature does not verify" },
+  relay_busy: { status: 429, message: 'a relay limit is reached' },
+  relay_no_listener: { status: 404, message: 'no such device is registered for that service' },
+  relay_no_such_leg: { status: 404, message: 'no such leg is waiting to be accepted' },
+  relay_timeout: { status: 408, message: 'the relay step did not complete in time' },
+  relay_replaced: { status: 409, message: 'a newer registration of this device replaced this one' },
   // tunnels: the secure channel between two devices (docs/tunnel-channel.md)
   tunnel_bad_handshake: {
     status: 400,

@@ -5,6 +5,7 @@ import { nodeUrls, readUserFile } from '../inputs.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
 import { DashboardPlugin } from '../../ui/plugin.js';
+import { parseProxyUrl } from '../../client/proxy.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
 interface NodeOptions {
@@ -15,10 +16,12 @@ interface NodeOptions {
   minPow?: string;
   peer?: string[];
   publicUrl?: string[];
+  proxy?: string;
   mirror?: string[];
   syncInterval?: string;
   peersPerRound?: string;
   logLevel?: string;
+  relay?: boolean;
 }
 
 /** The subsystems a node started from the command line runs beside its HTTP API. */
@@ -50,6 +53,10 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       'URL peers should use to reach this node (repeatable; default: the address it listens on)',
       collect,
     )
+    .option(
+      '--proxy <url>',
+      'socks5h://HOST:PORT: reach every peer through this SOCKS5 proxy (Tor: socks5h://127.0.0.1:9050); needed for .onion peers (default: direct)',
+    )
     .option('--mirror <table>', 'mirror only this table (repeatable; default: all tables)', collect)
     .option(
       '--sync-interval <seconds>',
@@ -58,6 +65,10 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
     .option(
       '--peers-per-round <n>',
       `peers contacted per sync round (default ${defaults.sync.peers_per_round})`,
+    )
+    .option(
+      '--relay',
+      'relay tunnels between devices (docs/tunnel-relay.md; default off, or relay.enabled in --config)',
     )
     .option(
       '--log-level <level>',
@@ -80,8 +91,10 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
           ? [...((file.peers as string[] | undefined) ?? []), ...nodeUrls('--peer', options.peer)]
           : undefined,
         public_urls: options.publicUrl ? nodeUrls('--public-url', options.publicUrl) : undefined,
+        proxy: options.proxy === undefined ? undefined : parseProxyUrl('--proxy', options.proxy),
         mirror: options.mirror,
         log_level: options.logLevel,
+        relay: options.relay ? { enabled: true } : undefined,
         sync: {
           interval_seconds:
             options.syncInterval === undefined

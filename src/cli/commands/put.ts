@@ -2,14 +2,14 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
-import { MIN_ENTRY_BYTES } from '../../entry/format.js';
+import { entryBytesFor } from '../../entry/create.js';
 import {
   powRuleFromHealth,
   requiredPowBitsOfAll,
   type PowRule,
   type PowSubject,
 } from '../../entry/pow-rule.js';
-import { loadTableKeyFile, nodeUrls, recipientKey } from '../inputs.js';
+import { PROXY_HELP, loadTableKeyFile, nodeUrls, proxyFor, recipientKey } from '../inputs.js';
 import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseDuration, parseIntOption } from '../parse.js';
 
@@ -19,6 +19,9 @@ interface PutOptions {
   to: string;
   pow?: string;
   expires?: string;
+  /** False with --no-pad. */
+  pad: boolean;
+  proxy?: string;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -91,6 +94,8 @@ export function registerPutCommand(
     .requiredOption('--to <pubkey>', 'recipient: identity text (p2pid1…) or recipient key')
     .option('--pow <bits>', 'proof-of-work bits (default: the most the nodes ask of this entry)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
+    .option('--no-pad', 'store the exact size instead of padding the entry to a size bucket')
+    .option('--proxy <url>', PROXY_HELP)
     .action(async (text: string | undefined, options: PutOptions) => {
       const nodes = nodeUrls('--node', options.node);
       const table = await loadTableKeyFile('--table', options.table);
@@ -100,13 +105,14 @@ export function registerPutCommand(
       const pow =
         options.pow === undefined ? undefined : parseIntOption('--pow', options.pow, 0, 40);
       const data = await payload(text);
-      const client = new Client({ nodes });
-      // The entry's size follows from the text's: sealing and the fixed fields add MIN_ENTRY_BYTES.
+      const proxy = proxyFor(options.proxy, '--node', nodes);
+      const client = new Client({ nodes, ...(proxy ? { proxy } : {}) });
+      // The entry's size follows from the text's and the padding: the work depends on it.
       const powBits =
         pow ??
         (await requiredPowBits(client, {
           table: table.signing.publicKey,
-          size: MIN_ENTRY_BYTES + data.length,
+          size: entryBytesFor(data.length, options.pad),
         }));
       const createdAt = Date.now();
       const expiresAt = expires === undefined ? undefined : createdAt + expires;
@@ -130,6 +136,7 @@ export function registerPutCommand(
           to,
           data,
           powBits,
+          pad: options.pad,
           createdAt,
           ...(expiresAt !== undefined ? { expiresAt } : {}),
           onProgress: (p) => {
