@@ -5,18 +5,20 @@
  *
  * Commands: `serve` (the exposing end: accept legs on a path and answer each as a sink, an
  * echo or an idle tunnel), `bulk`, `echo`, `idle` and `release` (the connecting end). A leg is
- * a raw byte stream (a direct TCP connection on 127.0.0.1); `mode` says whether the secure
- * channel runs over it ("tunnel") or the bytes go as they are ("raw"), so both are measured
- * over the same path in the same run. The first byte a connecting end sends says what it
+ * a raw byte stream: a direct TCP connection on 127.0.0.1, or a leg through a relay node
+ * (src/client/relay); `mode` says whether the secure channel runs over it ("tunnel") or the
+ * bytes go as they are ("raw"), so both are measured over the same path in the same run. The first byte a connecting end sends says what it
  * wants: B (bulk: count everything, answer the count as u64 once the stream ends), E (echo
  * everything back), I (idle: hold the stream open).
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { boxKeyPairFromSecret } from '../../src/crypto/x25519.js';
 import { identityText, type Identity } from '../../src/keys/keys.js';
+import { dialOnRelay, listenOnRelay, type RelayListener } from '../../src/client/relay/index.js';
 import { openInitiator, openResponder } from '../../src/tunnel/index.js';
 import { percentiles } from './latency.js';
 import { serveCommands, type Answer } from './command-child.js';
@@ -31,6 +33,7 @@ const self: Identity = {
 };
 
 const servers: net.Server[] = [];
+const listeners: RelayListener[] = [];
 const open = new Set<Duplex>();
 let idle: Duplex[] = [];
 
@@ -67,37 +70,73 @@ function answer(stream: Duplex): void {
   });
 }
 
-async function serve(): Promise<Answer> {
+/** The relay service id of a mode: 32 bytes, opaque to the relay. */
+function serviceOf(mode: Mode): Buffer {
+  return createHash('sha256').update(`p2pcloud bench tunnel ${mode}`).digest();
+}
+
+/** The legs of one mode, from both paths, get the same answer. */
+function onLeg(mode: Mode, leg: Duplex): void {
+  track(leg);
+  if (leg instanceof net.Socket) leg.setNoDelay(true);
+  if (mode === 'raw') return answer(leg);
+  openResponder(leg, { self, authorize: () => undefined }).then(
+    (stream) => answer(track(stream)),
+    () => leg.destroy(),
+  );
+}
+
+/** Accepts legs directly on two ports and, given a relay, on two services there. */
+async function serve(options: { relay?: string }): Promise<Answer> {
   const ports: Record<Mode, number> = { tunnel: 0, raw: 0 };
   for (const mode of ['tunnel', 'raw'] as const) {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      track(socket);
-      if (mode === 'raw') return answer(socket);
-      openResponder(socket, { self, authorize: () => undefined }).then(
-        (stream) => answer(track(stream)),
-        () => socket.destroy(),
-      );
-    });
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+      onLeg(mode, socket),
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     servers.push(server);
     ports[mode] = (server.address() as net.AddressInfo).port;
+    if (options.relay) {
+      const listener = listenOnRelay({ relay: options.relay, self, service: serviceOf(mode) });
+      listeners.push(listener);
+      listener.on('leg', (leg: Duplex) => onLeg(mode, leg));
+      await once(listener, 'registered');
+    }
   }
   return { ports, device: identityText(self) };
 }
 
 interface Dial {
   readonly mode: Mode;
+  /** The exposing end's port for this mode, for a direct leg. */
   readonly port: number;
+  /** A relay's URL: the leg goes through it instead. */
+  readonly relay?: string;
   readonly peer: string;
   readonly pad?: boolean;
 }
 
-async function dial(options: Dial): Promise<Duplex> {
+async function leg(options: Dial): Promise<Duplex> {
+  if (options.relay) {
+    const relayed = await dialOnRelay({
+      relay: options.relay,
+      self,
+      service: serviceOf(options.mode),
+      device: options.peer,
+    });
+    if (relayed instanceof net.Socket) relayed.setNoDelay(true);
+    return track(relayed);
+  }
   const socket = net.connect({ port: options.port, host: '127.0.0.1', allowHalfOpen: true });
   socket.setNoDelay(true);
   track(socket);
   await once(socket, 'connect');
+  return socket;
+}
+
+async function dial(options: Dial): Promise<Duplex> {
+  const socket = await leg(options);
   if (options.mode === 'raw') return socket;
   const stream = await openInitiator(socket, {
     self,
@@ -182,14 +221,17 @@ async function openIdle(options: Dial & { count: number; batch: number }): Promi
   return { opened: idle.length };
 }
 
+/** Ends the idle tunnels and waits until each has closed (or failed). */
 async function release(): Promise<Answer> {
-  const closing = idle.map((stream) => {
+  const closing = idle.map(async (stream) => {
     stream.end();
-    return once(stream, 'close').catch(() => undefined);
+    stream.resume();
+    if (!stream.closed) await once(stream, 'close').catch(() => undefined);
   });
+  const count = idle.length;
   idle = [];
   await Promise.all(closing);
-  return { released: closing.length };
+  return { released: count };
 }
 
 await serveCommands(
@@ -197,7 +239,7 @@ await serveCommands(
     const options = command as unknown as Dial;
     switch (command.op) {
       case 'serve':
-        return serve();
+        return serve(command as { relay?: string });
       case 'bulk':
         return bulk(options as unknown as Dial & { bytes: number });
       case 'echo':
@@ -211,6 +253,7 @@ await serveCommands(
     }
   },
   async () => {
+    for (const listener of listeners) listener.close();
     for (const stream of open) stream.destroy();
     for (const server of servers) server.close();
   },
