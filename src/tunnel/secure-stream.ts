@@ -99,6 +99,9 @@ export class SecureStream extends Duplex {
     this.service = params.service;
     this.padded = params.sealer.pad;
     this.slabs = params.transport instanceof Socket ? [] : undefined;
+    // Writes of a tick are coalesced here already; Nagle's wait on top would hold a small
+    // record (a keystroke, an echo) for up to a delayed ACK.
+    if (params.transport instanceof Socket) params.transport.setNoDelay(true);
     this.transport.on('data', this.onData);
     this.transport.on('end', this.onEnd);
     this.transport.on('error', this.onError);
