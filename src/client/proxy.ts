@@ -12,9 +12,13 @@ import type { Connector } from './http.js';
 /** A v3 onion address: 56 base32 characters, then `.onion`. */
 const ONION_RE = /^[a-z2-7]{56}\.onion$/;
 
-/** Whether `host` (a URL's hostname) is an onion service name, which only a proxy can reach. */
+/**
+ * Whether `host` (a URL's hostname) is an onion service name, which only a proxy can reach.
+ * Trailing dots are dropped first: `x.onion.` is the same name to a resolver, and a check
+ * that missed it would hand the name to the local DNS.
+ */
 export function isOnionHost(host: string): boolean {
-  return host.toLowerCase().endsWith('.onion');
+  return host.toLowerCase().replace(/\.+$/, '').endsWith('.onion');
 }
 
 /** Whether `host` is a well-formed v3 onion name (older forms are not reachable any more). */

@@ -111,6 +111,26 @@ test('an onion node without a proxy: refused, never resolved, never dialled', as
   );
 });
 
+test('an onion name in another spelling (upper case, trailing dots, a port) is still an onion name', async () => {
+  const name = `${'d'.repeat(56)}.onion`;
+  const spellings = [
+    `http://${name.toUpperCase()}`,
+    `http://${name}.`,
+    `http://${name}..`,
+    `http://${name.toUpperCase()}.:80`,
+  ];
+  for (const onion of spellings) {
+    assert.ok(isOnionUrl(onion), onion);
+    assert.equal(await codeOf(() => new Client({ nodes: [onion] })), 'proxy_required', onion);
+    let code = '';
+    const lookups = await lookupsDuring(async () => {
+      code = await codeOf(() => call('GET', `${onion}/health`, undefined, undefined));
+    });
+    assert.equal(code, 'proxy_required', onion);
+    assert.deepEqual(lookups, [], onion);
+  }
+});
+
 test('behind a proxy, a node that refuses private peers applies the rule to literal addresses', async () => {
   const node = await startTestNode();
   const proxy = await startMicrosocks();
