@@ -194,6 +194,44 @@ test(
 );
 
 test(
+  "a tunnel outlives its listener's control leg: nothing is injected into it, nothing is cut",
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    let closedListener = false;
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      const nearGot = readAll(near);
+      const farGot = readAll(far);
+      // The device stops listening (or its control leg is lost, or replaced): the tunnels it
+      // accepted are its own legs and go on.
+      listener.close();
+      closedListener = true;
+      for (let i = 0; i < 50 && Number((await health(node)).registrations) !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal((await health(node)).registrations, 0);
+      // Past the relay's 2 s linger of a refused leg.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      near.end('still here');
+      far.end('so am I');
+      assert.equal((await farGot).toString(), 'still here');
+      assert.equal((await nearGot).toString(), 'so am I');
+      const refused = (await health(node)).refused as Record<string, number>;
+      assert.equal(refused.relay_no_listener ?? 0, 0, JSON.stringify(refused));
+    } finally {
+      if (!closedListener) listener.close();
+      await node.stop();
+    }
+  },
+);
+
+test(
   'a node without relaying refuses legs with relay_disabled, in HTTP',
   { timeout: 60_000 },
   async () => {

@@ -54,6 +54,8 @@ interface Leg {
   signer?: string;
   /** A dial waiting for its accept: what it sends meanwhile is tunnel bytes, kept for later. */
   waiting?: boolean;
+  /** Takes a waiting dial off its listener's offers. */
+  withdraw?: () => void;
   /** The control phase's 'data' listener, removed when the leg is paired. */
   onData?: (chunk: Buffer) => void;
   timer?: NodeJS.Timeout;
@@ -297,6 +299,9 @@ export class Relay {
         ),
       );
     }
+    // A listener that ends its output can answer no ping and accept no dial: it is gone now,
+    // not when a later write to it fails (the server keeps half-open connections).
+    leg.socket.once('end', () => leg.socket.destroy());
     leg.socket.once('close', () => {
       this.registry.unregister(registration);
       for (const [id, dialer] of leg.offers) {
@@ -360,6 +365,7 @@ export class Relay {
       this.registry.withdraw(id);
       listener.offers.delete(id);
     };
+    leg.withdraw = withdraw;
     leg.socket.once('close', withdraw);
     leg.socket.once('end', () => {
       if (!leg.waiting) return;
@@ -388,6 +394,8 @@ export class Relay {
       );
     }
     clearTimeout(dialer.timer);
+    // Accepted, it is no offer any more: its listener's control leg may go, the tunnel stays.
+    dialer.withdraw?.();
     this.pair(dialer, leg);
   }
 
