@@ -23,7 +23,7 @@ import {
   listenOnRelay,
   type RelayListener,
 } from '../../src/client/relay/index.js';
-import { authMessage, encodeFrame, type Role } from '../../src/relay/wire.js';
+import { authMessage, encodeFrame, relayMessageSchema, type Role } from '../../src/relay/wire.js';
 import { openBrowser } from '../helpers/browser.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { rawLeg, type RawLeg } from '../helpers/relay-raw.js';
@@ -254,6 +254,57 @@ test(
     );
     assert.equal(bad.status, 403, 'disabled is said before anything else is checked');
     assert.deepEqual((await health(node)).refused, { relay_disabled: 3 });
+  },
+);
+
+test(
+  'slow and long openings: byte by byte is read, a length without its body times out, a refusal stays in bounds',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ handshake_seconds: 2 });
+    const self = generateIdentity();
+    const service = randomBytes(32).toString('hex');
+
+    // An opening that arrives one byte at a time is still one opening.
+    const slow = await rawLeg(node.url);
+    const challenge = await slow.next();
+    const frame = encodeFrame({
+      type: 'find',
+      identity: identityText(self),
+      signature: sign(
+        authMessage(String(challenge.relay), Buffer.from(String(challenge.nonce), 'hex'), 'find'),
+        self.signing,
+      ).toString('hex'),
+      service,
+    });
+    for (const byte of frame) {
+      slow.socket.write(Buffer.from([byte]));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(await slow.next(), { type: 'found', devices: [] });
+
+    // A length whose body never comes: the handshake deadline, not a wait forever.
+    const stalled = await rawLeg(node.url);
+    await stalled.next();
+    stalled.write(Buffer.from([0x01, 0x00, 0x7b]));
+    const started = Date.now();
+    assert.equal((await stalled.next(10_000)).code, 'relay_timeout');
+    assert.ok(Date.now() - started < 8000, `${Date.now() - started} ms`);
+    await stalled.closed;
+
+    // A refusal naming every fault of a 4 KiB opening is still a message the wire allows:
+    // a device reads the relay's code, not a broken relay.
+    const keys = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`k${i}`, 0]));
+    const noisy = await rawLeg(node.url);
+    await noisy.next();
+    noisy.write(
+      encodeFrame({ type: 'find', identity: 'x', signature: 'y', service, ...keys } as never),
+    );
+    const refusal = await noisy.next();
+    assert.equal(refusal.code, 'bad_relay_request');
+    assert.ok(relayMessageSchema.safeParse(refusal).success, String(refusal.message).length + '');
+    await noisy.closed;
+    assert.equal((await health(node)).handshakes, 0);
   },
 );
 

@@ -19,6 +19,7 @@ import { answerRawAndClose } from '../../http/fastify-errors.js';
 import { addressKey } from '../../http/rate-limit.js';
 import {
   FrameReader,
+  MAX_ERROR_MESSAGE_CHARS,
   MAX_RELAY_FRAME_BYTES,
   NONCE_BYTES,
   RELAY_PATH,
@@ -457,7 +458,12 @@ export class Relay {
     this.log.debug({ code: error.code, device: leg.device }, 'relay leg refused');
     clearTimeout(leg.timer);
     clearInterval(leg.timer);
-    this.send(leg, { type: 'error', code: error.code, message: error.message });
+    // A message naming every fault of a hostile opening can be longer than the wire allows.
+    const message =
+      error.message.length > MAX_ERROR_MESSAGE_CHARS
+        ? `${error.message.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`
+        : error.message;
+    this.send(leg, { type: 'error', code: error.code, message });
     this.finish(leg);
   }
 
