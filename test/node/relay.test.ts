@@ -232,6 +232,61 @@ test(
 );
 
 test(
+  'a relaying node stops promptly with legs open in every phase',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      near.on('error', () => undefined);
+      far.on('error', () => undefined);
+      near.write('x');
+      const handshaking = await rawLeg(node.url);
+      await handshaking.next();
+      // A listener that never accepts, and a dial waiting for it.
+      const silent = generateIdentity();
+      const silentListener = await rawLeg(node.url);
+      await answer(silentListener, silent, 'listen', {
+        service: Buffer.from(service).toString('hex'),
+        direct: [],
+      });
+      assert.equal((await silentListener.next()).type, 'registered');
+      const waiting = await rawLeg(node.url);
+      await answer(waiting, dialer, 'dial', {
+        service: Buffer.from(service).toString('hex'),
+        device: identityText(silent),
+      });
+      assert.equal((await silentListener.next()).type, 'incoming');
+      const refused = await rawLeg(node.url);
+      await refused.next();
+      refused.write(Buffer.from([0, 1, 0x7b]));
+      assert.equal((await refused.next()).code, 'bad_relay_request');
+      const counters = await health(node);
+      assert.equal(counters.paired, 1);
+      assert.equal(counters.waiting_dials, 1);
+
+      const started = Date.now();
+      assert.equal(await node.stop(), 0);
+      const took = Date.now() - started;
+      assert.ok(took < 5000, `stopping took ${took} ms`);
+      await Promise.all([
+        handshaking.closed,
+        silentListener.closed,
+        waiting.closed,
+        refused.closed,
+      ]);
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
   'a node without relaying refuses legs with relay_disabled, in HTTP',
   { timeout: 60_000 },
   async () => {
