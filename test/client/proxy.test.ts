@@ -9,7 +9,10 @@ import dns from 'node:dns';
 import { Client } from '../../src/client/client.js';
 import { call } from '../../src/client/http.js';
 import { isOnionUrl, isV3OnionHost, parseProxyUrl } from '../../src/client/proxy.js';
+import { dialOnRelay, findOnRelay } from '../../src/client/relay/index.js';
+import { randomBytes } from '../../src/crypto/random.js';
 import { P2PError } from '../../src/errors.js';
+import { generateIdentity, identityText } from '../../src/keys/keys.js';
 import { peerConnector } from '../../src/sync/peer-url.js';
 import { startTestNode } from '../helpers/nodes.js';
 import {
@@ -109,6 +112,28 @@ test('an onion node without a proxy: refused, never resolved, never dialled', as
     await codeOf(() => new Client({ nodes: [onion], proxy: 'socks5://127.0.0.1:9050' })),
     'bad_argument',
   );
+});
+
+test('a relay at an onion address without a proxy: refused, never resolved, never dialled', async () => {
+  const relay = `http://${'e'.repeat(56)}.onion.`;
+  const self = generateIdentity();
+  let codes: string[] = [];
+  const lookups = await lookupsDuring(async () => {
+    codes = [
+      await codeOf(() => findOnRelay({ relay, self, service: randomBytes(32), timeoutMs: 5000 })),
+      await codeOf(() =>
+        dialOnRelay({
+          relay,
+          self,
+          service: randomBytes(32),
+          device: identityText(generateIdentity()),
+          timeoutMs: 5000,
+        }),
+      ),
+    ];
+  });
+  assert.deepEqual(codes, ['proxy_required', 'proxy_required']);
+  assert.deepEqual(lookups, []);
 });
 
 test('an onion name in another spelling (upper case, trailing dots, a port) is still an onion name', async () => {
