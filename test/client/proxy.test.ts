@@ -55,7 +55,15 @@ test('proxy URLs: socks5h:// only, normalised; onion names told apart', () => {
     'socks5h://proxy.example:1080',
   );
   assert.equal(parseProxyUrl('--proxy', 'socks5h://[::1]:9050'), 'socks5h://[::1]:9050');
-  for (const bad of ['socks5://127.0.0.1:9050', 'socks4://h:1', 'socks5h://h', 'socks5h://h:1/x']) {
+  for (const bad of [
+    'socks5://127.0.0.1:9050',
+    'socks4://h:1',
+    'socks5h://h',
+    'socks5h://h:1/x',
+    'socks5h://h:0',
+    'socks5h://h%20x:1080',
+    'socks5h://h_x:1080',
+  ]) {
     assert.throws(() => parseProxyUrl('--proxy', bad), /^P2PError: --proxy: /, bad);
   }
   const v3 = `${'a2'.repeat(28)}.onion`;
