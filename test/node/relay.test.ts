@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -280,6 +280,49 @@ test(
         waiting.closed,
         refused.closed,
       ]);
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  'a dialer that never reads: the writer is held back, the relay does not buffer for it',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ bytes_per_second_per_identity: 100 * 1024 * 1024 * 1024 });
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${node.child.pid}/status`, 'utf8'))![1]) *
+      1024;
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      near.pause();
+      const before = rss();
+      // The far side writes as fast as it is let for two seconds, waiting whenever told to.
+      const chunk = Buffer.alloc(256 * 1024, 7);
+      let written = 0;
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        written += chunk.length;
+        if (!far.write(chunk)) {
+          const drained = once(far, 'drain').then(() => true);
+          const late = new Promise((resolve) => setTimeout(resolve, until - Date.now(), false));
+          if (!(await Promise.race([drained, late]))) break;
+        }
+      }
+      const grown = rss() - before;
+      // Loopback socket buffers on both sides of the relay take a few MiB; the relay keeps a
+      // socket's high-water mark and one read. A relay that buffered would take it all: GBs.
+      assert.ok(written < 64 * 1024 * 1024, `the writer got ${written} bytes out`);
+      assert.ok(grown < 48 * 1024 * 1024, `the relay grew by ${grown} bytes`);
+      near.resume();
+      near.destroy();
+      far.destroy();
     } finally {
       listener.close();
     }
