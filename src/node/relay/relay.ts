@@ -301,8 +301,11 @@ export class Relay {
       );
     }
     // A listener that ends its output can answer no ping and accept no dial: it is gone now,
-    // not when a later write to it fails (the server keeps half-open connections).
-    leg.socket.once('end', () => leg.socket.destroy());
+    // not when a later write to it fails (the server keeps half-open connections). One being
+    // refused already is left to finish(), so that its refusal is not cut off.
+    leg.socket.once('end', () => {
+      if (!leg.socket.writableEnded) leg.socket.destroy();
+    });
     leg.socket.once('close', () => {
       this.registry.unregister(registration);
       for (const [id, dialer] of leg.offers) {
