@@ -96,6 +96,8 @@ export class Relay {
   private pairedTotal = 0;
   private bytes = 0;
   private readonly refused = new Map<string, number>();
+  /** Set by close(): the node is stopping, and a leg opened now would hold its server open. */
+  private closing = false;
 
   constructor(
     private readonly config: RelayConfig,
@@ -224,6 +226,9 @@ export class Relay {
         'bad_relay_request',
         `a relay leg starts with GET ${RELAY_PATH} and the header Upgrade: ${RELAY_PROTOCOL}`,
       );
+    }
+    if (this.closing) {
+      return new P2PError('relay_busy', 'this node is stopping: use another relay');
     }
     if (this.legs.size >= this.config.max_legs) {
       return new P2PError(
@@ -499,6 +504,7 @@ export class Relay {
 
   /** Closes every leg: the HTTP server cannot close while upgraded connections stay open. */
   close(): void {
+    this.closing = true;
     for (const leg of this.legs) {
       clearTimeout(leg.timer);
       clearInterval(leg.timer);
