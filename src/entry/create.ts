@@ -89,6 +89,9 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
     expiresAt,
     powNonce: 0n,
   };
+  // Checked before anything is padded or sealed: a refused entry costs no copy of its content.
+  if (entryBytesFor(input.plaintext.length, input.pad === true) > MAX_ENTRY_BYTES_FORMAT)
+    throw new RangeError(`an entry may be at most ${MAX_ENTRY_BYTES_FORMAT} bytes`);
   // The header is laid out first so the payload can authenticate it as associated data.
   const header = encodeUnsigned({ ...fields, payload: Buffer.alloc(0) });
   const payload = sealBase(
@@ -98,8 +101,6 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
     input.pad ? padPlaintext(input.plaintext) : input.plaintext,
     input.ephemeral,
   );
-  if (HEADER_BYTES + payload.length + SIGNATURE_BYTES > MAX_ENTRY_BYTES_FORMAT)
-    throw new RangeError(`an entry may be at most ${MAX_ENTRY_BYTES_FORMAT} bytes`);
   const bytes = encodeUnsigned({ ...fields, payload });
   let challenge: Buffer | undefined;
   return {

@@ -38,6 +38,8 @@ import { pipeLegs } from './pipe.js';
 import { RelayRegistry, type Registration } from './registry.js';
 import { TokenBucket } from './token-bucket.js';
 
+/** Control messages a leg may leave unread before it is cut (§6). */
+const MAX_CONTROL_BACKLOG_BYTES = 64 * 1024;
 /** How long a refused leg stays open for its client to read the refusal. */
 const REFUSED_LINGER_MS = 2_000;
 /** Tunnel bytes a waiting dial may send before it is paired that the relay reads and keeps. */
@@ -454,9 +456,15 @@ export class Relay {
   }
 
   private send(leg: Leg, message: RelayMessage): void {
-    if (!leg.closed && leg.socket.writable) {
-      leg.socket.write(encodeFrame(message, MAX_RELAY_FRAME_BYTES));
+    if (leg.closed || !leg.socket.writable) return;
+    // A control leg that does not read what it is sent (pings, incoming dials) would make the
+    // relay hold its messages without end: past a bound it is cut instead.
+    if (leg.socket.writableLength > MAX_CONTROL_BACKLOG_BYTES) {
+      this.log.debug({ device: leg.device }, 'relay leg cut: it does not read its messages');
+      leg.socket.destroy();
+      return;
     }
+    leg.socket.write(encodeFrame(message, MAX_RELAY_FRAME_BYTES));
   }
 
   /** Answers `error` on the leg, stops reading it and closes it shortly after. */
