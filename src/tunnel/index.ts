@@ -51,7 +51,10 @@ class Wrapped extends Duplex implements SecureStream {
 function readLine(stream: Duplex, timeoutMs: number): Promise<{ line: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(new P2PError('tunnel_unreachable', 'handshake timed out')), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new P2PError('tunnel_unreachable', 'handshake timed out')),
+      timeoutMs,
+    );
     const finish = (error?: Error, value?: { line: string; rest: Buffer }): void => {
       clearTimeout(timer);
       stream.off('data', onData);
@@ -63,10 +66,16 @@ function readLine(stream: Duplex, timeoutMs: number): Promise<{ line: string; re
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
       const end = buffered.indexOf(10);
-      if (end >= 0) finish(undefined, { line: buffered.subarray(0, end).toString(), rest: buffered.subarray(end + 1) });
-      else if (buffered.length > 4096) finish(new P2PError('tunnel_unreachable', 'handshake too long'));
+      if (end >= 0)
+        finish(undefined, {
+          line: buffered.subarray(0, end).toString(),
+          rest: buffered.subarray(end + 1),
+        });
+      else if (buffered.length > 4096)
+        finish(new P2PError('tunnel_unreachable', 'handshake too long'));
     };
-    const onClose = (): void => finish(new P2PError('tunnel_unreachable', 'the stream closed during the handshake'));
+    const onClose = (): void =>
+      finish(new P2PError('tunnel_unreachable', 'the stream closed during the handshake'));
     stream.on('data', onData);
     stream.once('close', onClose);
   });
@@ -74,11 +83,24 @@ function readLine(stream: Duplex, timeoutMs: number): Promise<{ line: string; re
 
 export async function openInitiator(
   stream: Duplex,
-  options: { self: Identity; responder: string; service: string; pad?: boolean; timeoutMs?: number },
+  options: {
+    self: Identity;
+    responder: string;
+    service: string;
+    pad?: boolean;
+    timeoutMs?: number;
+  },
 ): Promise<SecureStream> {
-  stream.write(`${JSON.stringify({ from: identityText(options.self), to: options.responder, service: options.service })}\n`);
+  stream.write(
+    `${JSON.stringify({ from: identityText(options.self), to: options.responder, service: options.service })}\n`,
+  );
   const { line, rest } = await readLine(stream, options.timeoutMs ?? 10_000);
-  const answer = JSON.parse(line) as { ok?: boolean; code?: string; message?: string; from?: string };
+  const answer = JSON.parse(line) as {
+    ok?: boolean;
+    code?: string;
+    message?: string;
+    from?: string;
+  };
   if (!answer.ok) {
     stream.destroy();
     throw new P2PError(isErrorCode(answer.code) ? answer.code : 'tunnel_forbidden', answer.message);
@@ -101,7 +123,8 @@ export async function openResponder(
   const { line, rest } = await readLine(stream, options.timeoutMs ?? 10_000);
   const hello = JSON.parse(line) as { from: string; to: string; service: string };
   try {
-    if (hello.to !== identityText(options.self)) throw new P2PError('tunnel_forbidden', 'wrong device');
+    if (hello.to !== identityText(options.self))
+      throw new P2PError('tunnel_forbidden', 'wrong device');
     await options.authorize(hello.from, hello.service);
   } catch (error) {
     const e = error instanceof P2PError ? error : new P2PError('tunnel_forbidden', String(error));

@@ -22,7 +22,10 @@ export function listenOnRelay(options: {
   const listener = new EventEmitter() as RelayListener;
   listener.close = () => undefined;
   setImmediate(() =>
-    listener.emit('disconnected', new P2PError('tunnel_unreachable', `no relay at ${options.relay}`)),
+    listener.emit(
+      'disconnected',
+      new P2PError('tunnel_unreachable', `no relay at ${options.relay}`),
+    ),
   );
   return listener;
 }

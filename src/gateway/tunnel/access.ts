@@ -22,7 +22,8 @@ export interface Allowance {
 /** Every person the allowance names now, without repeats. */
 export function allowedPersons(allow: Allowance, book: DeviceBook): string[] {
   const persons = new Set(allow.persons);
-  for (const group of allow.groups) for (const member of book.groupMembers(group)) persons.add(member);
+  for (const group of allow.groups)
+    for (const member of book.groupMembers(group)) persons.add(member);
   return [...persons];
 }
 
