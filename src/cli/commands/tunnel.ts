@@ -140,6 +140,10 @@ export function registerTunnelCommands(
       .option(
         '--no-direct',
         'do not listen for direct connections: everything goes through the relay',
+      )
+      .option(
+        '--advertise <host:port>',
+        'the address other devices reach the direct listener at, when it is not its own (a forwarded port)',
       ),
   ).action(
     async (
@@ -150,6 +154,7 @@ export function registerTunnelCommands(
         allow?: string[];
         pad?: boolean;
         direct: boolean;
+        advertise?: string;
       },
     ) => {
       const port = parseIntOption('--port', flags.port, 1, 65535);
@@ -167,6 +172,7 @@ export function registerTunnelCommands(
         ...(allow.length > 0 ? { allow } : {}),
         pad: flags.pad === true,
         direct: flags.direct,
+        ...(flags.advertise !== undefined ? { advertise: flags.advertise } : {}),
       });
       if (flags.json) out(JSON.stringify(answer));
       else

@@ -3,7 +3,7 @@
  * the gateway's own device keys, so only the gateway's own identity may open or close them.
  *
  *   GET    /api/tunnels              the tunnels with their counters
- *   POST   /api/tunnels/expose       { name, port, host?, allow?, pad?, direct? } → the tunnel
+ *   POST   /api/tunnels/expose       { name, port, host?, allow?, pad?, direct?, advertise? } → the tunnel
  *   POST   /api/tunnels/connect      { name, port, person?, pad?, direct? } → the tunnel
  *   DELETE /api/tunnels/:id          closes a tunnel and every connection it carries
  *   GET    /api/tunnels/:id/events   Server-Sent Events: connections opened, closed, refused
@@ -26,6 +26,7 @@ const exposeSchema = z
     allow: z.array(z.string().min(1).max(200)).max(64).optional(),
     pad: z.boolean().optional(),
     direct: z.boolean().optional(),
+    advertise: z.string().min(1).max(300).optional(),
   })
   .strict();
 const connectSchema = z

@@ -24,6 +24,8 @@ export interface ExposeSpec {
   readonly allow: Allowance;
   readonly pad: boolean;
   readonly direct: boolean;
+  /** The address to advertise for the direct path instead of the listener's own (a forwarded port). */
+  readonly advertise?: string;
 }
 
 export class ExposedTunnel extends Tunnel {
@@ -65,7 +67,8 @@ export class ExposedTunnel extends Tunnel {
       this.server = server;
       const address = server.address();
       if (address && typeof address === 'object') {
-        this.directAddress = formatHostPort(this.ctx.directHost, address.port);
+        this.directAddress =
+          this.spec.advertise ?? formatHostPort(this.ctx.directHost, address.port);
       }
     }
     const listener = listenOnRelay({

@@ -13,6 +13,7 @@ import type { Allowance, DeviceBook } from './access.js';
 import { ConnectedTunnel } from './connected.js';
 import type { TunnelContext } from './context.js';
 import { DirectoryWatch } from './directory-watch.js';
+import { parseHostPort } from './direct.js';
 import { ExposedTunnel } from './exposed.js';
 import { TUNNEL_LIMITS } from './limits.js';
 import { checkTunnelName } from './service-id.js';
@@ -26,6 +27,8 @@ export interface ExposeRequest {
   readonly allow?: readonly string[];
   readonly pad?: boolean;
   readonly direct?: boolean;
+  /** host:port to advertise for the direct path (default: the direct listener's own). */
+  readonly advertise?: string;
 }
 
 export interface ConnectRequest {
@@ -148,9 +151,23 @@ export class TunnelManager {
       }
     }
     const allow = this.allowance(request.allow ?? []);
+    if (request.advertise !== undefined && !parseHostPort(request.advertise)) {
+      throw new P2PError(
+        'bad_tunnel',
+        `advertise: ${JSON.stringify(request.advertise.slice(0, 60))} is not HOST:PORT`,
+      );
+    }
     const tunnel = new ExposedTunnel(
       this.newId(),
-      { name, host, port, allow, pad: request.pad === true, direct: request.direct !== false },
+      {
+        name,
+        host,
+        port,
+        allow,
+        pad: request.pad === true,
+        direct: request.direct !== false,
+        ...(request.advertise !== undefined ? { advertise: request.advertise } : {}),
+      },
       this.ctx,
     );
     this.add(tunnel);
