@@ -97,7 +97,12 @@ async function follow(
       }
     }
   } catch (error) {
-    if (!interrupted) throw error;
+    if (!interrupted) {
+      throw new P2PError(
+        'node_unreachable',
+        `lost the gateway at ${gateway.url} (${(error as Error).message}): did it stop?`,
+      );
+    }
   }
   if (interrupted) {
     await gateway.call('DELETE', `/api/tunnels/${tunnel.id}`).catch((error: P2PError) => {
