@@ -35,6 +35,8 @@ export interface ClientOptions {
   readonly powThreads?: number;
   /** Entries larger than this are refused when read (a node may try to flood a client). */
   readonly maxEntryBytes?: number;
+  /** Pad written entries to size buckets (protocol.md §4.9); default true. */
+  readonly padEntries?: boolean;
 }
 
 export interface PutOptions {
@@ -46,6 +48,8 @@ export interface PutOptions {
   readonly powBits?: number;
   readonly createdAt?: number;
   readonly expiresAt?: number;
+  /** Pad this entry to a size bucket; default: the client's padEntries (true). */
+  readonly pad?: boolean;
   readonly onProgress?: (progress: PowProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -275,6 +279,7 @@ export class Client {
       table: options.table,
       recipient,
       plaintext,
+      pad: options.pad ?? this.options.padEntries ?? true,
       ...(options.createdAt !== undefined ? { createdAt: options.createdAt } : {}),
       ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
     });

@@ -4,8 +4,9 @@
  * the slow part, the proof of work, can run on other threads.
  */
 import { sign } from '../crypto/ed25519.js';
-import { sealBase } from '../crypto/hpke.js';
+import { HPKE_ENC_BYTES, HPKE_TAG_BYTES, sealBase } from '../crypto/hpke.js';
 import { searchPow } from '../crypto/pow.js';
+import { bucketSize } from '../encoding/size-buckets.js';
 import type { TableKey } from '../keys/keys.js';
 import {
   DOMAIN,
@@ -13,6 +14,7 @@ import {
   HEADER_BYTES,
   MAX_ENTRY_BYTES_FORMAT,
   OFFSET,
+  PADDING_MARKER,
   SIGNATURE_BYTES,
   encodeUnsigned,
   entryId,
@@ -32,6 +34,11 @@ export interface EntryDraftInput {
   readonly expiresAt?: number;
   /** Fixed ephemeral HPKE key pair: only for reproducible test vectors. */
   readonly ephemeral?: { secretKey: Uint8Array; publicKey: Uint8Array };
+  /**
+   * Pad the payload so the whole entry is a size bucket (§4.9). Off by default here, where the
+   * format is built; clients and the gateway turn it on.
+   */
+  readonly pad?: boolean;
 }
 
 /** An entry with its payload sealed, waiting for its proof-of-work nonce and signature. */
@@ -41,6 +48,26 @@ export interface EntryDraft {
   readonly bytes: Buffer;
   /** What the proof of work is computed over (see powChallenge). */
   readonly challenge: Buffer;
+}
+
+/** The fixed bytes of an entry around its plaintext: header, enc, AEAD tag and signature. */
+const ENTRY_OVERHEAD_BYTES = HEADER_BYTES + HPKE_ENC_BYTES + HPKE_TAG_BYTES + SIGNATURE_BYTES;
+
+/** The length of the entry a plaintext of this length becomes, padded (§4.9) or not. */
+export function entryBytesFor(plaintextLength: number, pad: boolean): number {
+  const exact = plaintextLength + ENTRY_OVERHEAD_BYTES;
+  return pad ? bucketSize(exact + 1) : exact;
+}
+
+/**
+ * plaintext || 0x80 || zero bytes, as long as it takes for the entry to be a size bucket. The
+ * marker byte is always there, so the padding is read back without knowing the original size.
+ */
+export function padPlaintext(plaintext: Uint8Array): Buffer {
+  const padded = Buffer.alloc(entryBytesFor(plaintext.length, true) - ENTRY_OVERHEAD_BYTES);
+  padded.set(plaintext);
+  padded[plaintext.length] = PADDING_MARKER;
+  return padded;
 }
 
 export function draftEntry(input: EntryDraftInput): EntryDraft {
@@ -66,9 +93,9 @@ export function draftEntry(input: EntryDraftInput): EntryDraft {
   const header = encodeUnsigned({ ...fields, payload: Buffer.alloc(0) });
   const payload = sealBase(
     fields.recipient,
-    DOMAIN.seal,
+    input.pad ? DOMAIN.sealPadded : DOMAIN.seal,
     sealAad(header),
-    input.plaintext,
+    input.pad ? padPlaintext(input.plaintext) : input.plaintext,
     input.ephemeral,
   );
   if (HEADER_BYTES + payload.length + SIGNATURE_BYTES > MAX_ENTRY_BYTES_FORMAT)

@@ -40,11 +40,16 @@ export const MIN_ENTRY_BYTES = HEADER_BYTES + MIN_PAYLOAD_BYTES + SIGNATURE_BYTE
 /** Hard ceiling of the format, whatever a node's policy says (payload_length is a u32). */
 export const MAX_ENTRY_BYTES_FORMAT = 16 * 1024 * 1024;
 
+/** The byte that ends a padded plaintext before its zero bytes (§4.9). */
+export const PADDING_MARKER = 0x80;
+
 /** Domain-separation prefixes: no two purposes ever sign or hash the same byte string. */
 export const DOMAIN = {
   signature: utf8('p2pcloud/v1/entry-sig'),
   pow: utf8('p2pcloud/v1/entry-pow'),
   seal: utf8('p2pcloud/v1/entry-seal'),
+  /** The HPKE info of a padded payload (§4.9): its plaintext ends in 0x80 and zero bytes. */
+  sealPadded: utf8('p2pcloud/v1/entry-seal-padded'),
 } as const;
 
 export interface EntryFields {

@@ -53,6 +53,8 @@ export async function seal(item: PublishItem, powBits: PowBits, threads?: number
     recipient: item.to,
     plaintext: item.plaintext,
     createdAt: item.createdAt,
+    // Every entry a gateway writes is a size bucket: a node learns sizes only roughly.
+    pad: true,
   });
   // The draft has the entry's final size: the nonce and signature fill fixed slots.
   const bits =

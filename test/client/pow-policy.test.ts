@@ -9,7 +9,8 @@ import { Client } from '../../src/client/client.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIN_ENTRY_BYTES, decodeEntry } from '../../src/entry/format.js';
+import { entryBytesFor } from '../../src/entry/create.js';
+import { decodeEntry } from '../../src/entry/format.js';
 import { powRuleFromHealth, requiredPowBits } from '../../src/entry/pow-rule.js';
 import { entryPowBits } from '../../src/entry/verify.js';
 import { publish } from '../../src/gateway/publish.js';
@@ -44,7 +45,7 @@ test('put: a small entry pays the bits its size needs, which a flat node refuses
     });
     assert.equal(needed, 6);
     // What the command line relies on to know the size before sealing.
-    assert.equal(report.bytes.length, MIN_ENTRY_BYTES + Buffer.byteLength(`note ${i}`));
+    assert.equal(report.bytes.length, entryBytesFor(Buffer.byteLength(`note ${i}`), true));
     assert.equal(
       await client.powBitsFor({ table: table.signing.publicKey, size: report.bytes.length }),
       6,
@@ -184,7 +185,7 @@ test(
     const rule = powRuleFromHealth((await health(node.url)).policy)!;
     const needed = requiredPowBits(rule, {
       table: table.signing.publicKey,
-      size: MIN_ENTRY_BYTES + text.length,
+      size: entryBytesFor(text.length, true),
     });
     assert.equal(needed, 14);
     const put = await runCli([

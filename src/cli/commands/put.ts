@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
-import { MIN_ENTRY_BYTES } from '../../entry/format.js';
+import { entryBytesFor } from '../../entry/create.js';
 import {
   powRuleFromHealth,
   requiredPowBitsOfAll,
@@ -19,6 +19,8 @@ interface PutOptions {
   to: string;
   pow?: string;
   expires?: string;
+  /** False with --no-pad. */
+  pad: boolean;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -91,6 +93,7 @@ export function registerPutCommand(
     .requiredOption('--to <pubkey>', 'recipient: identity text (p2pid1…) or recipient key')
     .option('--pow <bits>', 'proof-of-work bits (default: the most the nodes ask of this entry)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
+    .option('--no-pad', 'store the exact size instead of padding the entry to a size bucket')
     .action(async (text: string | undefined, options: PutOptions) => {
       const nodes = nodeUrls('--node', options.node);
       const table = await loadTableKeyFile('--table', options.table);
@@ -101,12 +104,12 @@ export function registerPutCommand(
         options.pow === undefined ? undefined : parseIntOption('--pow', options.pow, 0, 40);
       const data = await payload(text);
       const client = new Client({ nodes });
-      // The entry's size follows from the text's: sealing and the fixed fields add MIN_ENTRY_BYTES.
+      // The entry's size follows from the text's and the padding: the work depends on it.
       const powBits =
         pow ??
         (await requiredPowBits(client, {
           table: table.signing.publicKey,
-          size: MIN_ENTRY_BYTES + data.length,
+          size: entryBytesFor(data.length, options.pad),
         }));
       const createdAt = Date.now();
       const expiresAt = expires === undefined ? undefined : createdAt + expires;
@@ -130,6 +133,7 @@ export function registerPutCommand(
           to,
           data,
           powBits,
+          pad: options.pad,
           createdAt,
           ...(expiresAt !== undefined ? { expiresAt } : {}),
           onProgress: (p) => {
