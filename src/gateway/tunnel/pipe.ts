@@ -32,6 +32,8 @@ function oneWay(from: Duplex, to: Duplex, count: (n: number) => void): Promise<v
       resolve();
     };
     from.on('data', onData);
+    // A socket accepted paused (pauseOnConnect) stays paused until told otherwise.
+    from.resume();
     from.once('end', onEnd);
     from.once('close', done);
     to.on('drain', onDrain);
