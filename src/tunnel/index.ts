@@ -78,6 +78,7 @@ function readLine(stream: Duplex, timeoutMs: number): Promise<{ line: string; re
       finish(new P2PError('tunnel_unreachable', 'the stream closed during the handshake'));
     stream.on('data', onData);
     stream.once('close', onClose);
+    stream.resume();
   });
 }
 

@@ -1,15 +1,29 @@
 /**
  * STAND-IN (endpoints branch only, replaced by the relay client when it lands): the
- * contract's signatures, failing as a relay that cannot be reached would.
+ * contract's signatures over a registry of files in the temp directory and plain TCP, so the
+ * endpoints can run on one machine before the relay exists. It relays nothing through a node.
  */
 import { EventEmitter } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { P2PError } from '../../errors.js';
-import type { Identity } from '../../keys/keys.js';
+import { identityText, type Identity } from '../../keys/keys.js';
 import type { Connector } from '../http.js';
 
 export interface RelayListener extends EventEmitter {
   close(): void;
+}
+
+function dir(relay: string, service: Uint8Array): string {
+  return join(
+    tmpdir(),
+    'p2pcloud-standin-relay',
+    encodeURIComponent(relay),
+    Buffer.from(service).toString('hex'),
+  );
 }
 
 export function listenOnRelay(options: {
@@ -20,13 +34,33 @@ export function listenOnRelay(options: {
   connector?: Connector;
 }): RelayListener {
   const listener = new EventEmitter() as RelayListener;
-  listener.close = () => undefined;
-  setImmediate(() =>
-    listener.emit(
-      'disconnected',
-      new P2PError('tunnel_unreachable', `no relay at ${options.relay}`),
-    ),
-  );
+  const me = identityText(options.self);
+  const path = join(dir(options.relay, options.service), `${me.slice(0, 40)}.json`);
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf(10);
+      if (end < 0) return;
+      socket.off('data', onData);
+      socket.pause();
+      const from = buffered.subarray(0, end).toString();
+      const rest = buffered.subarray(end + 1);
+      if (rest.length > 0) socket.unshift(rest);
+      listener.emit('leg', socket, { from });
+    };
+    socket.on('data', onData);
+  });
+  server.listen(0, '127.0.0.1', () => {
+    mkdirSync(dir(options.relay, options.service), { recursive: true });
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(path, JSON.stringify({ device: me, port, direct: options.direct ?? [] }));
+    listener.emit('registered');
+  });
+  listener.close = () => {
+    rmSync(path, { force: true });
+    server.close();
+  };
   return listener;
 }
 
@@ -36,7 +70,21 @@ export function findOnRelay(options: {
   service: Uint8Array;
   connector?: Connector;
 }): Promise<{ device: string; direct: string[] }[]> {
-  return Promise.reject(new P2PError('tunnel_unreachable', `no relay at ${options.relay}`));
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir(options.relay, options.service));
+  } catch {
+    names = [];
+  }
+  return Promise.resolve(
+    names.map((name) => {
+      const held = JSON.parse(readFileSync(join(dir(options.relay, options.service), name), 'utf8')) as {
+        device: string;
+        direct: string[];
+      };
+      return { device: held.device, direct: held.direct };
+    }),
+  );
 }
 
 export function dialOnRelay(options: {
@@ -48,5 +96,19 @@ export function dialOnRelay(options: {
   timeoutMs?: number;
   signal?: AbortSignal;
 }): Promise<Duplex> {
-  return Promise.reject(new P2PError('tunnel_unreachable', `no relay at ${options.relay}`));
+  const path = join(dir(options.relay, options.service), `${options.device.slice(0, 40)}.json`);
+  let port: number;
+  try {
+    port = (JSON.parse(readFileSync(path, 'utf8')) as { port: number }).port;
+  } catch {
+    return Promise.reject(new P2PError('tunnel_unreachable', 'not registered'));
+  }
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    socket.once('connect', () => {
+      socket.write(`${identityText(options.self)}\n`);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
 }

@@ -103,10 +103,12 @@ export class ExposedTunnel extends Tunnel {
     }
     this.pending += 1;
     let admitted: string | undefined;
+    let initiatorSeen: string | undefined;
     void openResponder(leg, {
       self: this.ctx.self,
       timeoutMs: TUNNEL_LIMITS.handshakeMs,
       authorize: async (initiator, service) => {
+        initiatorSeen = initiator;
         if (service !== this.spec.name) {
           throw new P2PError(
             'tunnel_forbidden',
@@ -181,7 +183,7 @@ export class ExposedTunnel extends Tunnel {
         const failure = error instanceof P2PError ? error : undefined;
         this.note({
           type: 'refused',
-          ...(admitted ? { peer: admitted } : {}),
+          ...(initiatorSeen ? { peer: initiatorSeen } : {}),
           path,
           code: failure?.code ?? 'tunnel_unreachable',
           message: (error as Error).message,
