@@ -78,7 +78,9 @@ export function findOnRelay(options: {
   }
   return Promise.resolve(
     names.map((name) => {
-      const held = JSON.parse(readFileSync(join(dir(options.relay, options.service), name), 'utf8')) as {
+      const held = JSON.parse(
+        readFileSync(join(dir(options.relay, options.service), name), 'utf8'),
+      ) as {
         device: string;
         direct: string[];
       };
