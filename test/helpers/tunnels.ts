@@ -243,6 +243,9 @@ export function fetchThrough(
 /** Opens GET /hold through the tunnel: resolves with the socket once the first line arrived. */
 export async function holdThrough(port: number): Promise<Socket> {
   const socket = connect({ host: '127.0.0.1', port });
+  // A refused connection is reset: that is an answer here, not a failure of the test process.
+  let failure: Error | undefined;
+  socket.on('error', (error) => (failure = error));
   await once(socket, 'connect');
   socket.write('GET /hold HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
   let seen = '';
@@ -255,7 +258,11 @@ export async function holdThrough(port: number): Promise<Socket> {
       }
     };
     socket.on('data', onData);
-    socket.once('close', () => reject(new Error(`closed before the held line: ${seen}`)));
+    socket.once('close', () =>
+      reject(
+        new Error(`closed before the held line: ${seen}${failure ? ` (${failure.message})` : ''}`),
+      ),
+    );
   });
   return socket;
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { listenOnRelay } from '../../src/client/relay/index.js';
+import { TUNNEL_LIMITS } from '../../src/gateway/tunnel/limits.js';
 import { serviceId } from '../../src/gateway/tunnel/service-id.js';
 import { generateIdentity } from '../../src/keys/keys.js';
 import { eventually } from '../helpers/gateways.js';
@@ -276,6 +277,26 @@ test("a stranger's device is refused; a squatter on the service id is never chos
   );
   assert.equal(legs, 0);
   await lonely.cli.interrupt();
+});
+
+test('one device opening more connections than the exposer takes from it is refused cleanly', async () => {
+  const wanted = TUNNEL_LIMITS.perPeer + 20;
+  const held = await Promise.allSettled(
+    Array.from({ length: wanted }, () => holdThrough(world.localPort)),
+  );
+  const open = held.flatMap((h) => (h.status === 'fulfilled' ? [h.value] : []));
+  assert.equal(open.length, TUNNEL_LIMITS.perPeer);
+  await world.connect.line(/ error: .*connections open on tunnel "web" already \(tunnel_limit\)$/);
+  const listed = (await tunnelsOf(world.a)).find((t) => t.name === 'web')!;
+  assert.equal(listed.connections_open, TUNNEL_LIMITS.perPeer);
+  for (const socket of open) socket.destroy();
+  // The exposer and the tunnel carry on as before.
+  await eventually('the held connections closed at the exposer', async () => {
+    const now = (await tunnelsOf(world.a)).find((t) => t.name === 'web')!;
+    return now.connections_open === 0;
+  });
+  const page = await fetchThrough(world.localPort, '/page/5');
+  assert.ok(page.body.equals(pageBytes(5)));
 });
 
 test('after the relay node restarts, the exposer registers again and connections work again', async () => {
