@@ -16,12 +16,17 @@ const LOOKBACK_MS = 10_000;
 const READ_TIMEOUT_MS = 2_000;
 const PAGE = 500;
 const MAX_PAGES = 20;
+/** Tables one read names at most (a node's limit). */
+const TABLES_PER_READ = 64;
+/** Persons read this often at most: four reads per interval. */
+const MAX_PERSONS = 256;
 
 export class DirectoryWatch {
   private cursor = 0;
   private lastRead = 0;
   private reading: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private failing = false;
 
   constructor(
     private readonly layer: IdentityLayer,
@@ -54,7 +59,17 @@ export class DirectoryWatch {
   fresh(maxAgeMs = WATCH_INTERVAL_MS): Promise<void> {
     if (Date.now() - this.lastRead <= maxAgeMs && maxAgeMs > 0) return Promise.resolve();
     this.reading ??= this.read()
-      .catch((error: unknown) => this.log.warn({ err: error }, 'tunnel directory read failed'))
+      .then(
+        () => {
+          if (this.failing) this.log.info('tunnel directory reads work again');
+          this.failing = false;
+        },
+        (error: unknown) => {
+          // Once per run of failures: they come every interval while the nodes are down.
+          if (!this.failing) this.log.warn({ err: error }, 'tunnel directory read failed');
+          this.failing = true;
+        },
+      )
       .finally(() => {
         this.reading = undefined;
       });
@@ -63,7 +78,8 @@ export class DirectoryWatch {
 
   private async read(): Promise<void> {
     const started = Date.now();
-    const persons = [...new Set(this.persons())];
+    // Past the first persons, a directory is as fresh as the poller keeps it.
+    const persons = [...new Set(this.persons())].slice(0, MAX_PERSONS);
     if (persons.length === 0) {
       this.lastRead = started;
       return;
@@ -71,6 +87,16 @@ export class DirectoryWatch {
     for (const person of persons) this.layer.directories.follow(person);
     // Directories never read are read whole first (and so become known).
     await this.layer.readDirectories(persons);
+    let newest = this.cursor;
+    for (let at = 0; at < persons.length; at += TABLES_PER_READ) {
+      newest = Math.max(newest, await this.readSome(persons.slice(at, at + TABLES_PER_READ)));
+    }
+    this.cursor = newest;
+    this.lastRead = started;
+  }
+
+  /** Reads the directories of up to 64 persons from the cursor; returns the newest time seen. */
+  private async readSome(persons: readonly string[]): Promise<number> {
     const tables = persons.map((p) => this.layer.directories.keysOf(p).table.signing.publicKey);
     let since = Math.max(0, this.cursor - LOOKBACK_MS);
     let newest = this.cursor;
@@ -82,7 +108,7 @@ export class DirectoryWatch {
         limit: PAGE,
         signal: AbortSignal.timeout(READ_TIMEOUT_MS),
       });
-      if (!result.nodes.some((n) => n.ok)) return;
+      if (!result.nodes.some((n) => n.ok)) throw new Error('no node answered');
       this.layer.index.transaction(() => {
         for (const entry of result.entries) {
           const person = persons.find((p) =>
@@ -95,7 +121,6 @@ export class DirectoryWatch {
       if (result.entries.length < PAGE) break;
       since = result.entries.at(-1)!.createdAt;
     }
-    this.cursor = newest;
-    this.lastRead = started;
+    return newest;
   }
 }
