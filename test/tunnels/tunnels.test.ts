@@ -359,6 +359,20 @@ test('a revoked device loses its open tunnel connection within a second, and is 
   assert.ok((listed.refused as number) >= 1);
 });
 
+test('tunnel list shows each tunnel with its counters', async () => {
+  const listed = await runCli(['tunnel', 'list', ...flags(world.a)]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(
+    listed.lines[0]!,
+    /^ID +KIND +NAME +LOCAL +OPEN +TOTAL +DIRECT +RELAYED +SENT +RECEIVED$/,
+  );
+  const row = listed.lines.find((l) => / expose +web /.test(l));
+  assert.ok(row, listed.stdout);
+  const [, , , , , total, direct, relayed, sent] = row.split(/ +/);
+  assert.ok(Number(total) > 100 && Number(total) === Number(direct) + Number(relayed), row);
+  assert.ok(Number(sent) > pageBytes(200).length, row);
+});
+
 test('bad requests are refused with a code that names what was wrong', async () => {
   const cases: [string[], RegExp][] = [
     [

@@ -34,6 +34,8 @@ export class ConnectedTunnel extends Tunnel {
   private server: Server | undefined;
   private port = 0;
   private opening = 0;
+  /** Local connections waiting for a handshake slot, oldest first. */
+  private readonly waiting: Socket[] = [];
   private readonly service: Buffer;
 
   constructor(
@@ -77,7 +79,8 @@ export class ConnectedTunnel extends Tunnel {
 
   private carry(local: Socket): void {
     local.on('error', () => undefined);
-    if (this.closed || this.counters.open + this.opening >= TUNNEL_LIMITS.localConnections) {
+    const held = this.counters.open + this.opening + this.waiting.length;
+    if (this.closed || held >= TUNNEL_LIMITS.localConnections) {
       this.counters.refused += 1;
       this.note({
         type: 'refused',
@@ -87,10 +90,30 @@ export class ConnectedTunnel extends Tunnel {
       local.destroy();
       return;
     }
+    // A burst of connections runs a few handshakes at a time, so the exposer is not asked
+    // for more at once than it takes (it closes legs past its own bound).
+    if (this.opening >= TUNNEL_LIMITS.handshakesAtOnce) {
+      this.waiting.push(local);
+      local.once('close', () => {
+        const at = this.waiting.indexOf(local);
+        if (at >= 0) this.waiting.splice(at, 1);
+      });
+      return;
+    }
+    this.begin(local);
+  }
+
+  private next(): void {
+    const local = this.waiting.shift();
+    if (local) this.begin(local);
+  }
+
+  private begin(local: Socket): void {
     this.opening += 1;
     void this.open().then(
       ({ secure, path }) => {
         this.opening -= 1;
+        this.next();
         if (this.closed || local.destroyed) {
           secure.destroy();
           local.destroy();
@@ -100,6 +123,7 @@ export class ConnectedTunnel extends Tunnel {
       },
       (error: unknown) => {
         this.opening -= 1;
+        this.next();
         this.counters.failed += 1;
         const failure =
           error instanceof P2PError
@@ -204,6 +228,7 @@ export class ConnectedTunnel extends Tunnel {
   }
 
   override close(): void {
+    for (const local of this.waiting.splice(0)) local.destroy();
     this.server?.close();
     super.close();
   }

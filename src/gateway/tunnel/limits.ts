@@ -8,6 +8,8 @@ export const TUNNEL_LIMITS = {
   perPeer: 128,
   /** Legs of one exposed tunnel still in their handshake (each costs a timer and a buffer). */
   pendingHandshakes: 64,
+  /** Handshakes one connected tunnel runs at once (more connections wait their turn). */
+  handshakesAtOnce: 16,
   /** Local connections one connected tunnel carries at once. */
   localConnections: 512,
   /** How long a handshake may take, on either side. */
