@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   node_lied: { status: 502, message: 'node returned data that does not verify' },
   node_error: { status: 502, message: 'node returned an error' },
   node_unreachable: { status: 502, message: 'node cannot be reached' },
+  proxy_unreachable: { status: 502, message: 'the SOCKS5 proxy cannot be reached or failed' },
+  proxy_required: { status: 400, message: 'an onion address is reached only through a proxy' },
   all_nodes_failed: { status: 502, message: 'no node accepted the request' },
   bad_config: { status: 400, message: 'configuration is invalid' },
   bad_argument: { status: 400, message: 'argument is invalid' },

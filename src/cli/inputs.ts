@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { P2PError } from '../errors.js';
 import { parsePublicKey, KEY_TEXT_PREFIX } from '../encoding/key-text.js';
 import { parseIdentity, parseTableKey, type Identity, type TableKey } from '../keys/keys.js';
+import { isOnionUrl, parseProxyUrl } from '../client/proxy.js';
 
 const KEY_FILE_KIND = { identity: 'p2pcloud-identity', table: 'p2pcloud-table' } as const;
 type KeyFileKind = keyof typeof KEY_FILE_KIND;
@@ -42,6 +43,30 @@ export function nodeUrls(option: string, values: readonly string[]): string[] {
     }
     return value.replace(/\/+$/, '');
   });
+}
+
+/** The help text of every --proxy flag. */
+export const PROXY_HELP =
+  'socks5h://HOST:PORT: reach the nodes only through this SOCKS5 proxy, which resolves their names (Tor: socks5h://127.0.0.1:9050); needed for .onion nodes';
+
+/**
+ * The --proxy value (normalised), or undefined; refuses .onion URLs among `urls` (given with
+ * `option`) when there is no proxy, before anything is resolved or dialled.
+ */
+export function proxyFor(
+  proxy: string | undefined,
+  option: string,
+  urls: readonly string[],
+): string | undefined {
+  if (proxy !== undefined) return parseProxyUrl('--proxy', proxy);
+  const onion = urls.find(isOnionUrl);
+  if (onion !== undefined) {
+    throw new P2PError(
+      'proxy_required',
+      `${option}: ${onion} is an onion address, reached only through a proxy: add --proxy socks5h://HOST:PORT`,
+    );
+  }
+  return undefined;
 }
 
 function fileReadReason(error: NodeJS.ErrnoException): string {

@@ -14,11 +14,23 @@ const NETWORK_REASONS: readonly [RegExp, string][] = [
   [/bad port/, 'that port is not allowed for HTTP'],
 ];
 
+function reason(raw: string): string {
+  const known = NETWORK_REASONS.find(([pattern]) => pattern.test(raw));
+  return known ? known[1] : raw;
+}
+
 /** One failure: "URL: reason". `message` may start with the URL the client called. */
 export function nodeFailure(node: string, message: string | undefined, code?: string): string {
   const raw = (message ?? code ?? 'failed').replace(/^https?:\/\/\S*: /, '');
-  const known = NETWORK_REASONS.find(([pattern]) => pattern.test(raw));
-  return `${node}: ${known ? known[1] : raw}`;
+  // The proxy's own failure: its reasons are about the proxy, not the node.
+  const proxy = /^proxy (\S+) failed: (.*)$/s.exec(raw);
+  if (proxy) {
+    const why = /ECONNREFUSED/.test(proxy[2]!)
+      ? 'connection refused (is the proxy running?)'
+      : reason(proxy[2]!);
+    return `${node}: the proxy ${proxy[1]!} failed: ${why}`;
+  }
+  return `${node}: ${reason(raw)}`;
 }
 
 /** Several failures in one line (one node's reason is not repeated for each entry). */

@@ -21,7 +21,8 @@ import { bytesEqual, toHex } from '../encoding/bytes.js';
 import { MAX_BUCKETS, bucketOf } from '../reconcile/buckets.js';
 import { parsePublicKey } from '../encoding/key-text.js';
 import type { Identity, TableKey } from '../keys/keys.js';
-import { call, callJson, endpoint, nodeError, type CallOptions } from './http.js';
+import { call, callJson, endpoint, nodeError, type CallOptions, type Connector } from './http.js';
+import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
 
 export interface ClientOptions {
@@ -37,6 +38,13 @@ export interface ClientOptions {
   readonly maxEntryBytes?: number;
   /** Pad written entries to size buckets (protocol.md §4.9); default true. */
   readonly padEntries?: boolean;
+  /**
+   * socks5h://HOST:PORT: every call to a node goes through this SOCKS5 proxy, which resolves
+   * the names (Tor: socks5h://127.0.0.1:9050). Needed for .onion nodes.
+   */
+  readonly proxy?: string;
+  /** Connection pools to share with other parts of a process; `proxy` makes its own. */
+  readonly connector?: Connector;
 }
 
 export interface PutOptions {
@@ -191,6 +199,8 @@ interface NormalFilter {
 
 export class Client {
   readonly nodes: readonly string[];
+  /** The pools every call of this client goes through (undefined: direct, shared ones). */
+  readonly connector: Connector | undefined;
   private readonly options: ClientOptions;
   private powRuleCache: Promise<readonly PowRule[]> | undefined;
 
@@ -210,6 +220,20 @@ export class Client {
       }
     }
     this.nodes = options.nodes.map((n) => n.replace(/\/+$/, ''));
+    if (options.proxy !== undefined && options.connector !== undefined) {
+      throw new P2PError('bad_argument', 'give a client proxy or connector, not both');
+    }
+    this.connector =
+      options.proxy !== undefined
+        ? createProxyConnector(parseProxyUrl('proxy', options.proxy))
+        : options.connector;
+    const onion = this.connector?.proxy ? undefined : this.nodes.find(isOnionUrl);
+    if (onion !== undefined) {
+      throw new P2PError(
+        'proxy_required',
+        `${onion} is an onion address, reached only through a proxy: give proxy (socks5h://HOST:PORT)`,
+      );
+    }
     this.options = options;
   }
 
@@ -217,6 +241,7 @@ export class Client {
     return {
       ...(this.options.timeoutMs !== undefined ? { timeoutMs: this.options.timeoutMs } : {}),
       ...(signal ? { signal } : {}),
+      ...(this.connector ? { connector: this.connector } : {}),
     };
   }
 

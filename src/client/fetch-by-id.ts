@@ -8,7 +8,7 @@ import { decodeFrames, ENTRIES_MEDIA_TYPE } from '../entry/framing.js';
 import { entryId } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
 import { P2PError } from '../errors.js';
-import { call, endpoint, nodeError } from './http.js';
+import { call, endpoint, nodeError, type Connector } from './http.js';
 
 /** Ids one request asks for at most (a node's /get takes 1,000). */
 export const MAX_IDS_PER_FETCH = 1000;
@@ -18,6 +18,8 @@ export interface FetchByIdOptions {
   readonly signal?: AbortSignal;
   /** Largest entry accepted; the answer is bounded by this times the ids asked for. */
   readonly maxEntryBytes: number;
+  /** Connection pools (a proxy's); default: direct. */
+  readonly connector?: Connector;
 }
 
 /**
@@ -38,6 +40,7 @@ export async function fetchById(
   for (const id of ids) query.append('id', id);
   query.set('limit', String(ids.length));
   const response = await call('GET', endpoint(node, '/get', query), undefined, undefined, {
+    ...(options.connector ? { connector: options.connector } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     headers: { accept: ENTRIES_MEDIA_TYPE },

@@ -4,20 +4,27 @@
  * are never followed (a 3xx answer is an error of that node): a node cannot send a request with
  * its method and body on to another address. Callers that dial addresses learnt from strangers
  * pass a Connector whose address rule is applied to the address each connection is actually
- * made to, after name resolution, not just to the URL text.
+ * made to, after name resolution, not just to the URL text. A Connector may instead send every
+ * connection through a SOCKS5 proxy (proxy.ts); .onion names are dialled only through one.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { P2PError, isErrorCode, type ErrorCode } from '../errors.js';
+import { isOnionHost, proxyFailure } from './proxy.js';
 
 /** Keep-alive connection pools, with an optional rule on the addresses they may connect to. */
 export interface Connector {
   readonly http: http.Agent;
   readonly https: https.Agent;
-  /** Whether a connection to this IP address may be made; absent: any address. */
+  /**
+   * Whether a connection to this IP address may be made; absent: any address. Through a proxy
+   * it is applied to literal addresses in URLs only: the proxy resolves names.
+   */
   readonly allows?: (address: string) => boolean;
+  /** The socks5h:// proxy every connection goes through; absent: direct connections. */
+  readonly proxy?: string;
 }
 
 /** Resolves a name like dns.lookup, but only ever hands out addresses `allows` accepts. */
@@ -197,6 +204,8 @@ export async function call(
   const failure = (error: unknown): P2PError => {
     if (options.signal?.aborted) return new P2PError('aborted', 'request was aborted');
     if (error instanceof P2PError) return error;
+    const proxied = connector.proxy ? proxyFailure(error, connector.proxy, url) : undefined;
+    if (proxied) return proxied;
     const reason = timeout.aborted ? 'timed out' : (error as Error).message;
     return new P2PError('node_unreachable', `${url}: ${reason}`, { node: url });
   };
@@ -208,6 +217,15 @@ export async function call(
   }
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
     throw new P2PError('node_unreachable', `${url}: only http and https are spoken`, { node: url });
+  }
+  // An onion name means nothing to DNS: looking it up would only tell the resolver which
+  // service is wanted. Without a proxy it is neither resolved nor dialled.
+  if (!connector.proxy && isOnionHost(target.hostname)) {
+    throw new P2PError(
+      'proxy_required',
+      `${url}: an onion address is reached only through a SOCKS5 proxy (socks5h://HOST:PORT, e.g. Tor's)`,
+      { node: url },
+    );
   }
   // A literal address is connected to without a lookup, so the rule is applied here.
   const literal = target.hostname.replace(/^\[(.*)\]$/, '$1');

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { P2PError } from '../errors.js';
 import { describeIssues } from '../zod-issues.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
+import { isOnionUrl, parseProxyUrl } from '../client/proxy.js';
 
 export const DEFAULT_GATEWAY_PORT = 5000;
 
@@ -23,6 +24,26 @@ export const gatewayConfigSchema = z
     /** The gateway's own identity key file. */
     key_file: z.string().min(1),
     nodes: z.array(nodeUrl).min(1).max(16),
+    /**
+     * socks5h://HOST:PORT every call to a node goes through (Tor: socks5h://127.0.0.1:9050);
+     * null: direct calls, and no .onion nodes.
+     */
+    proxy: z
+      .string()
+      .nullable()
+      .default(null)
+      .superRefine((text, ctx) => {
+        if (text === null) return;
+        try {
+          parseProxyUrl('proxy', text);
+        } catch (error) {
+          ctx.addIssue({
+            code: 'custom',
+            message: (error as Error).message.replace(/^proxy: /, ''),
+          });
+        }
+      })
+      .transform((text) => (text === null ? null : parseProxyUrl('proxy', text))),
     /** Serve clients that are not on this machine (still never takes key files from them). */
     allow_remote: z.boolean().default(false),
     /** With allow_remote: further Host names accepted besides loopback names and IP literals. */
@@ -62,6 +83,13 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
   const parsed = gatewayConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     throw new P2PError('bad_config', `invalid gateway config: ${describeIssues(parsed.error)}`);
+  }
+  const onion = parsed.data.proxy === null ? parsed.data.nodes.find(isOnionUrl) : undefined;
+  if (onion !== undefined) {
+    throw new P2PError(
+      'proxy_required',
+      `node ${onion} is an onion address, reached only through a proxy: set proxy (--proxy socks5h://HOST:PORT)`,
+    );
   }
   return Object.freeze(parsed.data);
 }

@@ -20,7 +20,7 @@
  */
 import type { Logger } from 'pino';
 import { Client, type ReadFilter } from '../client/client.js';
-import { callJson, endpoint } from '../client/http.js';
+import { callJson, endpoint, type CallOptions, type Connector } from '../client/http.js';
 import { P2PError } from '../errors.js';
 import { toHex } from '../encoding/bytes.js';
 import type { RecordIndex } from './index-db.js';
@@ -34,6 +34,8 @@ export interface PollerOptions {
   readonly lookbackMs: number;
   readonly fullRescanMs: number;
   readonly timeoutMs: number;
+  /** The gateway's connection pools (its proxy's, if it has one). */
+  readonly connector?: Connector | undefined;
   readonly log: Logger;
 }
 
@@ -74,6 +76,14 @@ export class Poller {
       lastSuccess: null,
       lastError: null,
     }));
+  }
+
+  /** Deadline and pools of each call to a node. */
+  private callOptions(): CallOptions {
+    return {
+      timeoutMs: this.options.timeoutMs,
+      ...(this.options.connector ? { connector: this.options.connector } : {}),
+    };
   }
 
   /** Called after every round (apps react to new records here). */
@@ -126,7 +136,7 @@ export class Poller {
           'GET',
           endpoint(node, '/index', query),
           undefined,
-          { timeoutMs: this.options.timeoutMs },
+          this.callOptions(),
         ).catch(() => undefined);
         for (const summary of answer?.tables ?? []) {
           if (typeof summary.table !== 'string' || !chunk.includes(summary.table)) continue;
@@ -233,7 +243,11 @@ export class Poller {
 
   private async pollNode(node: string): Promise<IngestCounts & { tablesRead: number }> {
     const counts = { entries: 0, records: 0, invitations: 0, tablesRead: 0 };
-    const client = new Client({ nodes: [node], timeoutMs: this.options.timeoutMs });
+    const client = new Client({
+      nodes: [node],
+      timeoutMs: this.options.timeoutMs,
+      ...(this.options.connector ? { connector: this.options.connector } : {}),
+    });
     const tables = [
       ...new Set([
         ...this.layer.channels().map((c) => toHex(c.table)),
@@ -245,7 +259,7 @@ export class Poller {
       const query = new URLSearchParams(chunk.map((t): [string, string] => ['table', t]));
       const answer = await callJson<{
         tables?: { table: string; count: number; digest: string }[];
-      }>('GET', endpoint(node, '/index', query), undefined, { timeoutMs: this.options.timeoutMs });
+      }>('GET', endpoint(node, '/index', query), undefined, this.callOptions());
       for (const summary of answer.tables ?? []) {
         if (typeof summary.table !== 'string' || !chunk.includes(summary.table)) continue;
         const now = Date.now();

@@ -44,7 +44,11 @@ export async function startGateway(
   const apiKey = await loadOrCreateApiKey(config.data_dir);
   const keyring = await Keyring.open(config.data_dir, identity);
   const index = RecordIndex.open(join(config.data_dir, 'index.sqlite'));
-  const client = new Client({ nodes: config.nodes, timeoutMs: config.timeout_seconds * 1000 });
+  const client = new Client({
+    nodes: config.nodes,
+    timeoutMs: config.timeout_seconds * 1000,
+    ...(config.proxy ? { proxy: config.proxy } : {}),
+  });
   const layer = new IdentityLayer(
     keyring,
     index,
@@ -62,6 +66,7 @@ export async function startGateway(
     lookbackMs: config.lookback_seconds * 1000,
     fullRescanMs: config.full_rescan_seconds * 1000,
     timeoutMs: config.timeout_seconds * 1000,
+    connector: client.connector,
     log,
   });
   const gateway = new Gateway(

@@ -13,6 +13,7 @@ import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
 import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
+import { isOnionUrl, parseProxyUrl } from '../client/proxy.js';
 
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
@@ -91,6 +92,25 @@ export const nodeConfigSchema = z
      * true when the node itself listens on such an address (a LAN or one-machine cluster).
      */
     allow_private_peers: z.boolean().optional(),
+    /**
+     * socks5h://HOST:PORT every connection to a peer goes through (Tor's SOCKSPort, for one);
+     * null: peers are dialled directly, and .onion peers not at all.
+     */
+    proxy: z
+      .string()
+      .nullable()
+      .default(null)
+      .superRefine((text, ctx) => {
+        if (text === null) return;
+        try {
+          parseProxyUrl('proxy', text);
+        } catch (error) {
+          ctx.addIssue({
+            code: 'custom',
+            message: (error as Error).message.replace(/^proxy: /, ''),
+          });
+        }
+      }),
     sync: z
       .object({
         enabled: z.boolean().default(true),
@@ -126,6 +146,7 @@ export const nodeConfigSchema = z
   .transform((config) => ({
     ...config,
     allow_private_peers: config.allow_private_peers ?? isPrivateHost(config.host),
+    proxy: config.proxy === null ? null : parseProxyUrl('proxy', config.proxy),
   }));
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
@@ -136,6 +157,13 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   const parsed = nodeConfigSchema.safeParse(input ?? {});
   if (!parsed.success)
     throw new P2PError('bad_config', `invalid node config: ${describeIssues(parsed.error)}`);
+  const onion = parsed.data.proxy === null ? parsed.data.peers.find(isOnionUrl) : undefined;
+  if (onion !== undefined) {
+    throw new P2PError(
+      'proxy_required',
+      `peer ${onion} is an onion address, reached only through a proxy: set proxy (--proxy socks5h://HOST:PORT)`,
+    );
+  }
   return Object.freeze(parsed.data);
 }
 

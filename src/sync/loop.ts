@@ -309,7 +309,11 @@ export class SyncLoop {
       timeoutMs: this.ctx.config.sync.timeout_seconds * 1000,
       maxEntryBytes: this.ctx.policy.maxEntryBytes,
       signal: this.abort.signal,
-      connector: peerConnector(this.ctx.config.allow_private_peers, record.source === 'config'),
+      connector: peerConnector(
+        this.ctx.config.allow_private_peers,
+        record.source === 'config',
+        this.ctx.config.proxy,
+      ),
     });
     this.status.current = { peer: record.url, phase: 'hello', done: 0, total: 0 };
     let state = this.parseState(record);

@@ -14,6 +14,7 @@ import { admit, isUnverified, reachedRoom } from './peer-admission.js';
 import { PeerClient } from './peer-client.js';
 import { afterFailure, afterSuccess, newPeer } from './peer-policy.js';
 import { peerConnector } from './peer-url.js';
+import { isOnionUrl } from '../client/proxy.js';
 
 /** Checks running at once. */
 const CONCURRENT_CHECKS = 2;
@@ -82,13 +83,15 @@ export class PeerIntake {
     source: string,
     how: PeerRecord['source'],
   ): Promise<number> {
-    if (this.stopped || urls.length === 0) return 0;
+    // A node without a proxy cannot dial onion URLs: they are not taken, so never resolved.
+    const dialable = this.ctx.config.proxy ? urls : urls.filter((url) => !isOnionUrl(url));
+    if (this.stopped || dialable.length === 0) return 0;
     const records = await this.allPeers();
     if (!reachedRoom(records, this.ctx.config.sync.max_peers).room) return 0;
     const unverified = new Map(records.filter(isUnverified).map((r) => [r.url, r]));
     const { add, evict } = admit(
       records,
-      urls,
+      dialable,
       this.pendingFrom(source, unverified),
       this.limits,
       this.ctx.urls,
@@ -139,7 +142,7 @@ export class PeerIntake {
       timeoutMs: CHECK_TIMEOUT_MS,
       maxEntryBytes: this.ctx.policy.maxEntryBytes,
       signal: this.abort.signal,
-      connector: peerConnector(config.allow_private_peers),
+      connector: peerConnector(config.allow_private_peers, false, config.proxy),
     });
     let answer;
     try {

@@ -1,11 +1,12 @@
 /**
  * Validation of peer URLs learnt from other nodes. A URL is only stored or dialled if it is
- * plain http(s) to a host name or IP address (or a v3 onion address, for later transports),
+ * plain http(s) to a host name or IP address (or a v3 onion address, dialled through a proxy),
  * short, without credentials, query or fragment. Private and loopback addresses are refused
  * unless the node allows them (clusters on one machine or a LAN do).
  */
 import { isIP } from 'node:net';
 import { createConnector, type Connector } from '../client/http.js';
+import { createProxyConnector, isOnionHost, isV3OnionHost } from '../client/proxy.js';
 import { embeddedIPv4, ipv6Groups } from '../http/ip-address.js';
 
 export const MAX_PEER_URL_LENGTH = 256;
@@ -14,7 +15,6 @@ export type PeerUrlCheck = { ok: true; url: string } | { ok: false; reason: stri
 
 const HOSTNAME_RE =
   /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const ONION_RE = /^[a-z2-7]{56}\.onion$/;
 
 /**
  * Addresses a peer may not have: private, shared, loopback, link-local, reserved, benchmarking,
@@ -89,7 +89,7 @@ export function checkPeerUrl(input: unknown, allowPrivate: boolean): PeerUrlChec
   const bare = host.startsWith('[') ? host.slice(1, -1) : host;
   const isAddress = isIP(bare) !== 0;
   if (!isAddress && !HOSTNAME_RE.test(host)) return { ok: false, reason: 'host name is not valid' };
-  if (host.endsWith('.onion') && !ONION_RE.test(host)) {
+  if (isOnionHost(host) && !isV3OnionHost(host)) {
     return { ok: false, reason: 'onion address must be a v3 address' };
   }
   if (!allowPrivate && isPrivateHost(host)) {
@@ -102,13 +102,38 @@ export function checkPeerUrl(input: unknown, allowPrivate: boolean): PeerUrlChec
 /** Pools for peers that may be on any address, and for peers that must be on public ones. */
 const anyAddress = createConnector();
 const publicOnly = createConnector((address) => !isPrivateHost(address));
+/** The same two per proxy a node is configured with (one, in practice). */
+const proxied = new Map<string, { any: Connector; publicOnly: Connector }>();
+
+function proxyPools(proxy: string): { any: Connector; publicOnly: Connector } {
+  let pools = proxied.get(proxy);
+  if (!pools) {
+    pools = {
+      any: createProxyConnector(proxy),
+      publicOnly: createProxyConnector(proxy, (address) => !isPrivateHost(address)),
+    };
+    proxied.set(proxy, pools);
+  }
+  return pools;
+}
 
 /**
  * The connection pools a peer is dialled on. Unless the node allows private peers (or the
  * operator configured this very peer), a connection to a private, loopback or link-local
  * address is refused when it is made, whatever name led to it: checking the URL text alone
- * would let a name that resolves to 127.0.0.1 through.
+ * would let a name that resolves to 127.0.0.1 through. With a proxy (`proxy`, socks5h://),
+ * every peer is dialled through it and the proxy resolves names: the rule then applies to
+ * literal addresses in URLs, and names are the proxy's to resolve (docs/protocol.md §13.10).
  */
-export function peerConnector(allowPrivate: boolean, configured = false): Connector {
-  return allowPrivate || configured ? anyAddress : publicOnly;
+export function peerConnector(
+  allowPrivate: boolean,
+  configured = false,
+  proxy: string | null = null,
+): Connector {
+  const open = allowPrivate || configured;
+  if (proxy) {
+    const pools = proxyPools(proxy);
+    return open ? pools.any : pools.publicOnly;
+  }
+  return open ? anyAddress : publicOnly;
 }

@@ -107,7 +107,11 @@ export class Pusher {
         const client = new PeerClient(peer.url, {
           timeoutMs: 10_000,
           maxEntryBytes: this.ctx.policy.maxEntryBytes,
-          connector: peerConnector(this.ctx.config.allow_private_peers, peer.source === 'config'),
+          connector: peerConnector(
+            this.ctx.config.allow_private_peers,
+            peer.source === 'config',
+            this.ctx.config.proxy,
+          ),
         });
         try {
           this.pushed += await client.push(wanted);

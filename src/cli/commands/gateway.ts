@@ -9,6 +9,7 @@ import {
   type RunningGateway,
 } from '../../gateway/server.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
+import { PROXY_HELP, proxyFor } from '../inputs.js';
 
 /** Apart from a node's ./data: the gateway's directory holds secrets, the node's does not. */
 export const DEFAULT_GATEWAY_DATA = './gateway-data';
@@ -24,6 +25,7 @@ export interface GatewayFlags {
   pollInterval?: string;
   logLevel?: string;
   rateLimit?: string;
+  proxy?: string;
 }
 
 /** Options shared by `gateway` and the apps built on it. */
@@ -42,6 +44,7 @@ export function gatewayOptions(command: Command): Command {
       collect,
     )
     .option('--poll-interval <seconds>', 'seconds between polls of the nodes (default 2)')
+    .option('--proxy <url>', PROXY_HELP)
     .option(
       '--rate-limit <requests>',
       'requests per client address per 10 s, on every route (default 1000; 0 = no limit)',
@@ -58,12 +61,15 @@ export function gatewayConfig(
   flags: GatewayFlags,
   defaults: { data: string; key?: string; nodes?: string[] },
 ): GatewayConfig {
+  const nodes = flags.node ?? defaults.nodes;
+  const proxy = proxyFor(flags.proxy, '--node', nodes ?? []);
   return parseGatewayConfig({
     ...(flags.host !== undefined ? { host: flags.host } : {}),
     ...(flags.port !== undefined ? { port: parseIntOption('--port', flags.port, 0, 65535) } : {}),
     data_dir: flags.data ?? defaults.data,
     key_file: flags.key ?? defaults.key,
-    nodes: flags.node ?? defaults.nodes,
+    nodes,
+    ...(proxy !== undefined ? { proxy } : {}),
     allow_remote: flags.allowRemote === true,
     allow_hosts: flags.allowHost ?? [],
     ...(flags.pollInterval !== undefined
@@ -106,7 +112,7 @@ export async function serveGateway(
   const running = await startGateway(config, { ...options, logger: log });
   // One line, so that scripts waiting for it get everything a caller needs.
   out(
-    `p2pcloud ${what} listening on ${running.url} (identity ${running.gateway.keyring.defaultText}, nodes ${config.nodes.join(', ')}, API key in ${running.gateway.apiKey.path})`,
+    `p2pcloud ${what} listening on ${running.url} (identity ${running.gateway.keyring.defaultText}, nodes ${config.nodes.join(', ')}${config.proxy ? ` through ${config.proxy}` : ''}, API key in ${running.gateway.apiKey.path})`,
   );
   await runUntilSignal(running, log);
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
 import { identityText, recipientText, tableText } from '../../keys/keys.js';
-import { loadIdentityFile, nodeUrls, tableKeyTextOrFile } from '../inputs.js';
+import { PROXY_HELP, loadIdentityFile, nodeUrls, proxyFor, tableKeyTextOrFile } from '../inputs.js';
 import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseIntOption, parseSince } from '../parse.js';
 
@@ -15,6 +15,7 @@ interface GetOptions {
   limit?: string;
   order?: string;
   json?: boolean;
+  proxy?: string;
 }
 
 function isUtf8(bytes: Buffer): boolean {
@@ -46,13 +47,15 @@ export function registerGetCommand(
     .option('--limit <n>', 'at most this many entries (default 100)')
     .option('--order <order>', 'newest (default) or oldest first')
     .option('--json', 'one JSON object per line')
+    .option('--proxy <url>', PROXY_HELP)
     .action(async (options: GetOptions) => {
       const nodes = nodeUrls('--node', options.node);
       const identity = await loadIdentityFile('--key', options.key);
       const tables = options.table
         ? await Promise.all(options.table.map((t) => tableKeyTextOrFile('--table', t)))
         : undefined;
-      const client = new Client({ nodes });
+      const proxy = proxyFor(options.proxy, '--node', nodes);
+      const client = new Client({ nodes, ...(proxy ? { proxy } : {}) });
       const order =
         options.order === undefined || options.order === 'newest' || options.order === 'desc'
           ? 'desc'

@@ -5,6 +5,7 @@ import { nodeUrls, readUserFile } from '../inputs.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
 import { DashboardPlugin } from '../../ui/plugin.js';
+import { parseProxyUrl } from '../../client/proxy.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
 interface NodeOptions {
@@ -15,6 +16,7 @@ interface NodeOptions {
   minPow?: string;
   peer?: string[];
   publicUrl?: string[];
+  proxy?: string;
   mirror?: string[];
   syncInterval?: string;
   peersPerRound?: string;
@@ -50,6 +52,10 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       'URL peers should use to reach this node (repeatable; default: the address it listens on)',
       collect,
     )
+    .option(
+      '--proxy <url>',
+      'socks5h://HOST:PORT: reach every peer through this SOCKS5 proxy (Tor: socks5h://127.0.0.1:9050); needed for .onion peers (default: direct)',
+    )
     .option('--mirror <table>', 'mirror only this table (repeatable; default: all tables)', collect)
     .option(
       '--sync-interval <seconds>',
@@ -80,6 +86,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
           ? [...((file.peers as string[] | undefined) ?? []), ...nodeUrls('--peer', options.peer)]
           : undefined,
         public_urls: options.publicUrl ? nodeUrls('--public-url', options.publicUrl) : undefined,
+        proxy: options.proxy === undefined ? undefined : parseProxyUrl('--proxy', options.proxy),
         mirror: options.mirror,
         log_level: options.logLevel,
         sync: {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { callJson, endpoint } from '../../client/http.js';
 import { P2PError } from '../../errors.js';
-import { nodeUrls } from '../inputs.js';
+import { createProxyConnector } from '../../client/proxy.js';
+import { PROXY_HELP, nodeUrls, proxyFor } from '../inputs.js';
 
 interface PeerView {
   url: string;
@@ -39,9 +40,16 @@ export function registerPeersCommand(program: Command, out: (line: string) => vo
     .description("list a node's peers and their state")
     .requiredOption('--node <url>', 'node URL')
     .option('--json', 'one JSON object per line')
-    .action(async (options: { node: string; json?: boolean }) => {
+    .option('--proxy <url>', PROXY_HELP)
+    .action(async (options: { node: string; json?: boolean; proxy?: string }) => {
       const [node] = nodeUrls('--node', [options.node]) as [string];
-      const answer = await callJson<{ peers?: unknown }>('GET', endpoint(node, '/sync/peers'));
+      const proxy = proxyFor(options.proxy, '--node', [node]);
+      const answer = await callJson<{ peers?: unknown }>(
+        'GET',
+        endpoint(node, '/sync/peers'),
+        undefined,
+        proxy ? { connector: createProxyConnector(proxy) } : {},
+      );
       if (!Array.isArray(answer.peers))
         throw new P2PError('node_lied', `${node}: /sync/peers answer has no peer list`);
       const peers = answer.peers as PeerView[];

@@ -9,7 +9,7 @@ import {
   type PowRule,
   type PowSubject,
 } from '../../entry/pow-rule.js';
-import { loadTableKeyFile, nodeUrls, recipientKey } from '../inputs.js';
+import { PROXY_HELP, loadTableKeyFile, nodeUrls, proxyFor, recipientKey } from '../inputs.js';
 import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseDuration, parseIntOption } from '../parse.js';
 
@@ -21,6 +21,7 @@ interface PutOptions {
   expires?: string;
   /** False with --no-pad. */
   pad: boolean;
+  proxy?: string;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -94,6 +95,7 @@ export function registerPutCommand(
     .option('--pow <bits>', 'proof-of-work bits (default: the most the nodes ask of this entry)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
     .option('--no-pad', 'store the exact size instead of padding the entry to a size bucket')
+    .option('--proxy <url>', PROXY_HELP)
     .action(async (text: string | undefined, options: PutOptions) => {
       const nodes = nodeUrls('--node', options.node);
       const table = await loadTableKeyFile('--table', options.table);
@@ -103,7 +105,8 @@ export function registerPutCommand(
       const pow =
         options.pow === undefined ? undefined : parseIntOption('--pow', options.pow, 0, 40);
       const data = await payload(text);
-      const client = new Client({ nodes });
+      const proxy = proxyFor(options.proxy, '--node', nodes);
+      const client = new Client({ nodes, ...(proxy ? { proxy } : {}) });
       // The entry's size follows from the text's and the padding: the work depends on it.
       const powBits =
         pow ??

@@ -221,6 +221,7 @@ export class Drive {
       index: this.index,
       fetcher: new ObjectFetcher({
         nodes: this.host.client.nodes,
+        connector: this.host.client.connector,
         reader,
         timeoutMs: this.host.timeoutMs,
         warn: this.host.warn,

@@ -9,6 +9,7 @@ import type { BoxKeyPair } from '../../crypto/x25519.js';
 import { inspectEntry, isEntryFault } from '../../entry/format.js';
 import { openEntry } from '../../entry/open.js';
 import { P2PError } from '../../errors.js';
+import type { Connector } from '../../client/http.js';
 
 /** An entry of the files table holds at most a 61,440-byte object, sealed and signed. */
 export const MAX_OBJECT_ENTRY_BYTES = 64 * 1024;
@@ -17,6 +18,8 @@ export interface FetchContext {
   readonly nodes: readonly string[];
   readonly reader: BoxKeyPair;
   readonly timeoutMs: number;
+  /** The gateway's connection pools (its proxy's, if it has one). */
+  readonly connector?: Connector | undefined;
   readonly signal?: AbortSignal;
   /** Where problems are told (a node serving wrong bytes, a node down). */
   readonly warn?: (message: string, node: string) => void;
@@ -50,6 +53,7 @@ export class ObjectFetcher {
           const { entries, wrong } = await fetchById(node, part, {
             timeoutMs: this.context.timeoutMs,
             maxEntryBytes: MAX_OBJECT_ENTRY_BYTES,
+            ...(this.context.connector ? { connector: this.context.connector } : {}),
             ...(this.context.signal ? { signal: this.context.signal } : {}),
           });
           bad += wrong;

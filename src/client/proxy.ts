@@ -1,0 +1,101 @@
+/**
+ * Outgoing calls through a SOCKS5 proxy (Tor's SOCKSPort, ssh -D, microsocks, dante). Only
+ * `socks5h://` is spoken: the proxy resolves host names, so no name a process dials reaches the
+ * local resolver. `socks5://` would resolve them here first, telling the local network (and
+ * whoever runs its DNS) every name dialled, and cannot reach .onion names at all: it is refused.
+ */
+import { SocksClientError } from 'socks';
+import { SocksProxyAgent } from 'socks-proxy-agent';
+import { P2PError } from '../errors.js';
+import type { Connector } from './http.js';
+
+/** A v3 onion address: 56 base32 characters, then `.onion`. */
+const ONION_RE = /^[a-z2-7]{56}\.onion$/;
+
+/** Whether `host` (a URL's hostname) is an onion service name, which only a proxy can reach. */
+export function isOnionHost(host: string): boolean {
+  return host.toLowerCase().endsWith('.onion');
+}
+
+/** Whether `host` is a well-formed v3 onion name (older forms are not reachable any more). */
+export function isV3OnionHost(host: string): boolean {
+  return ONION_RE.test(host.toLowerCase());
+}
+
+/** Whether a URL's host is an onion name; false for text that is not a URL. */
+export function isOnionUrl(url: string): boolean {
+  try {
+    return isOnionHost(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a proxy URL and returns it normalised (`socks5h://host:port`). Throws bad_argument
+ * with `option` (a flag or config key) at the start of the message.
+ */
+export function parseProxyUrl(option: string, text: string): string {
+  const bad = (why: string): P2PError =>
+    new P2PError('bad_argument', `${option}: ${JSON.stringify(text.slice(0, 100))} ${why}`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw bad('is not a proxy URL (expected socks5h://HOST:PORT)');
+  }
+  if (url.protocol === 'socks5:' || url.protocol === 'socks:') {
+    throw bad(
+      'resolves host names on this machine, which tells its DNS every name dialled: use socks5h://HOST:PORT (names resolved by the proxy)',
+    );
+  }
+  if (url.protocol !== 'socks5h:') throw bad('is not a SOCKS5 proxy URL (expected socks5h://)');
+  if (url.username || url.password) throw bad('must not carry a user name or password');
+  if (url.pathname.replace(/^\/+$/, '') || url.search || url.hash) {
+    throw bad('must be socks5h://HOST:PORT without a path, query or fragment');
+  }
+  if (!url.hostname) throw bad('has no host');
+  if (!url.port) throw bad('has no port (socks5h://HOST:PORT; Tor listens on 9050)');
+  return `socks5h://${url.host.toLowerCase()}`;
+}
+
+/**
+ * A Connector whose every connection is opened by the proxy, with keep-alive pools as the
+ * direct one. `proxy` must come from parseProxyUrl. The proxy resolves names, so an address
+ * rule can only be applied here to literal IP addresses in a URL (call() does that with
+ * `allows`); for names the proxy is trusted.
+ */
+export function createProxyConnector(
+  proxy: string,
+  allows?: (address: string) => boolean,
+): Connector {
+  const options = { keepAlive: true, maxFreeSockets: 16 };
+  return {
+    http: new SocksProxyAgent(proxy, options),
+    https: new SocksProxyAgent(proxy, options),
+    proxy,
+    ...(allows ? { allows } : {}),
+  };
+}
+
+/**
+ * What a failed call through a proxy was: the proxy could not reach the node (the proxy said
+ * so, with its reason), or the proxy itself failed (down, not SOCKS5, too slow). Undefined for
+ * errors that did not come from the proxy stage.
+ */
+export function proxyFailure(error: unknown, proxy: string, url: string): P2PError | undefined {
+  // The proxy's own socket errors and handshake failures are the socks client's.
+  if (!(error instanceof SocksClientError)) return undefined;
+  const rejected = /^Socks5 proxy rejected connection - (\w+)/.exec(error.message);
+  if (rejected) {
+    return new P2PError(
+      'node_unreachable',
+      `${url}: the proxy ${proxy} could not reach it (${rejected[1]!})`,
+      { node: url },
+    );
+  }
+  return new P2PError('proxy_unreachable', `${url}: proxy ${proxy} failed: ${error.message}`, {
+    node: url,
+    proxy,
+  });
+}
