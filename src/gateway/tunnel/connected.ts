@@ -137,7 +137,12 @@ export class ConnectedTunnel extends Tunnel {
 
   /** A secure stream to a device of the person, directly or through the first relay that answers. */
   private async open(): Promise<{ secure: SecureStream; path: TunnelPath }> {
-    const { relay, found } = await firstRelay(this.ctx.nodes, this.ctx.self, this.service);
+    const { relay, found } = await firstRelay(
+      this.ctx.nodes,
+      this.ctx.self,
+      this.service,
+      this.ctx.connector,
+    );
     await this.ctx.watch.fresh();
     const candidates = found
       .filter(
@@ -154,7 +159,7 @@ export class ConnectedTunnel extends Tunnel {
     }
     let last: unknown;
     for (const candidate of candidates) {
-      if (this.spec.direct) {
+      if (this.spec.direct && !this.ctx.proxied) {
         for (const address of candidate.direct.slice(0, MAX_DIRECT_ADDRESSES)) {
           try {
             const socket = await dialDirect(address, TUNNEL_LIMITS.directDialMs);
@@ -173,6 +178,7 @@ export class ConnectedTunnel extends Tunnel {
           service: this.service,
           device: candidate.device,
           timeoutMs: TUNNEL_LIMITS.relayDialMs,
+          ...(this.ctx.connector ? { connector: this.ctx.connector } : {}),
         });
         return { secure: await this.handshake(leg, candidate.device), path: 'relay' };
       } catch (error) {
@@ -241,7 +247,7 @@ export class ConnectedTunnel extends Tunnel {
       person: this.spec.person,
       port: this.port,
       pad: this.spec.pad,
-      direct_enabled: this.spec.direct,
+      direct_enabled: this.spec.direct && !this.ctx.proxied,
       ...this.countersView(),
     };
   }

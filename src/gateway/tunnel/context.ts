@@ -1,5 +1,6 @@
 /** What a tunnel needs from the gateway that hosts it. */
 import type { Logger } from 'pino';
+import type { Connector } from '../../client/http.js';
 import type { Identity } from '../../keys/keys.js';
 import type { DeviceBook } from './access.js';
 import type { DirectoryWatch } from './directory-watch.js';
@@ -14,6 +15,13 @@ export interface TunnelContext {
   readonly nodes: readonly string[];
   /** The address direct listeners bind to and advertise (the gateway's own host). */
   readonly directHost: string;
+  /** How the gateway reaches its nodes (through its proxy, when it has one): relays too. */
+  readonly connector: Connector | undefined;
+  /**
+   * Whether the gateway reaches the network through a proxy: then no direct path, in either
+   * direction, as a direct connection would go around the proxy and reveal the address.
+   */
+  readonly proxied: boolean;
   readonly book: DeviceBook;
   readonly watch: DirectoryWatch;
   readonly log: Logger;

@@ -47,9 +47,9 @@ export class ExposedTunnel extends Tunnel {
 
   async start(): Promise<void> {
     const service = serviceId(this.ctx.person, this.spec.name);
-    const { relay } = await firstRelay(this.ctx.nodes, this.ctx.self, service);
+    const { relay } = await firstRelay(this.ctx.nodes, this.ctx.self, service, this.ctx.connector);
     this.relay = relay;
-    if (this.spec.direct) {
+    if (this.spec.direct && !this.ctx.proxied) {
       const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
         this.accept(socket, 'direct', undefined),
       );
@@ -75,6 +75,7 @@ export class ExposedTunnel extends Tunnel {
       relay,
       self: this.ctx.self,
       service,
+      ...(this.ctx.connector ? { connector: this.ctx.connector } : {}),
       ...(this.directAddress ? { direct: [this.directAddress] } : {}),
     });
     listener.on('leg', (leg: Duplex, info: { from: string }) =>

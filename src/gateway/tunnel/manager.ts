@@ -90,6 +90,8 @@ export class TunnelManager {
       },
       nodes: gateway.config.nodes,
       directHost: gateway.config.host,
+      connector: gateway.client.connector,
+      proxied: gateway.config.proxy !== null,
       book,
       watch: this.watch,
       log: gateway.log,

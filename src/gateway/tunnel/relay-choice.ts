@@ -3,6 +3,7 @@
  * given them, the first one whose relay answers a lookup of the service. A node with relaying
  * off, or down, refuses or fails the lookup and the next is asked.
  */
+import type { Connector } from '../../client/http.js';
 import { findOnRelay } from '../../client/relay/index.js';
 import { P2PError } from '../../errors.js';
 import type { Identity } from '../../keys/keys.js';
@@ -16,11 +17,15 @@ export async function firstRelay(
   nodes: readonly string[],
   self: Identity,
   service: Uint8Array,
+  connector: Connector | undefined,
 ): Promise<RelayLookup> {
   const failures: string[] = [];
   for (const relay of nodes) {
     try {
-      return { relay, found: await findOnRelay({ relay, self, service }) };
+      return {
+        relay,
+        found: await findOnRelay({ relay, self, service, ...(connector ? { connector } : {}) }),
+      };
     } catch (error) {
       failures.push(`${relay}: ${(error as Error).message}`);
     }
