@@ -255,5 +255,5 @@ export class ConnectedTunnel extends Tunnel {
 
 /** Errors the exposing device sent: trying another path would only be refused again. */
 function refusedByPeer(error: P2PError): boolean {
-  return error.code === 'tunnel_forbidden' || error.code === 'tunnel_limit';
+  return ['tunnel_forbidden', 'tunnel_limit', 'tunnel_refused'].includes(error.code);
 }
