@@ -89,6 +89,15 @@ export const ERROR_CODES = {
   no_such_file: { status: 404, message: 'no such file' },
   chunk_unavailable: { status: 502, message: 'part of the file cannot be read from any node' },
   bad_manifest: { status: 502, message: "the file's manifest is not valid" },
+  // tunnel relay (docs/tunnel-relay.md)
+  relay_disabled: { status: 403, message: 'this node does not relay tunnels' },
+  bad_relay_request: { status: 400, message: 'relay request or control message is not valid' },
+  relay_auth_failed: { status: 401, message: "the leg's identity or signature does not verify" },
+  relay_busy: { status: 429, message: 'a relay limit is reached' },
+  relay_no_listener: { status: 404, message: 'no such device is registered for that service' },
+  relay_no_such_leg: { status: 404, message: 'no such leg is waiting to be accepted' },
+  relay_timeout: { status: 408, message: 'the relay step did not complete in time' },
+  relay_replaced: { status: 409, message: 'a newer registration of this device replaced this one' },
   // tunnels between devices (docs/tunnels.md)
   bad_tunnel: { status: 400, message: 'a tunnel request is not valid' },
   no_such_tunnel: { status: 404, message: 'no such tunnel on this gateway' },

@@ -23,6 +23,7 @@ import { registerGetRoute } from './routes/get.js';
 import { registerIndexRoute } from './routes/index-view.js';
 import { registerHelloRoute } from './routes/hello.js';
 import { registerHealthRoute } from './routes/health.js';
+import { installRelay } from './relay/install.js';
 
 export type NodeApp = FastifyInstance;
 
@@ -80,6 +81,7 @@ export async function buildApp(
   registerIndexRoute(app, ctx);
   registerHelloRoute(app, ctx);
   registerHealthRoute(app, ctx);
+  installRelay(app, ctx);
   for (const register of extra) await register(app, ctx);
   return app;
 }

@@ -14,6 +14,7 @@ import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
 import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
 import { isOnionUrl, parseProxyUrl } from '../client/proxy.js';
+import { relayConfigSchema } from './relay/config.js';
 
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
@@ -138,6 +139,8 @@ export const nodeConfigSchema = z
       .prefault({}),
     /** Requests per address and window, on every route (429 rate_limited past it). */
     rate_limit: rateLimitSchema({ max_requests: 10_000, window_seconds: 10 }),
+    /** Tunnel relaying for devices (docs/tunnel-relay.md); off unless the operator turns it on. */
+    relay: relayConfigSchema(),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

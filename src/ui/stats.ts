@@ -90,6 +90,7 @@ export async function buildStats(
           })),
         }
       : null,
+    relay: ctx.status.get('relay')?.() ?? null,
     peers: peers.map((p) => ({
       url: p.url,
       state: peerState(p),

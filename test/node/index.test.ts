@@ -496,6 +496,7 @@ describe('GET /health', () => {
       'entries',
       'policy',
       'protocol',
+      'relay',
       'status',
       'store',
       'tables',

@@ -21,6 +21,7 @@ interface NodeOptions {
   syncInterval?: string;
   peersPerRound?: string;
   logLevel?: string;
+  relay?: boolean;
 }
 
 /** The subsystems a node started from the command line runs beside its HTTP API. */
@@ -66,6 +67,10 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       `peers contacted per sync round (default ${defaults.sync.peers_per_round})`,
     )
     .option(
+      '--relay',
+      'relay tunnels between devices (docs/tunnel-relay.md; default off, or relay.enabled in --config)',
+    )
+    .option(
       '--log-level <level>',
       `fatal, error, warn, info, debug, trace or silent (default ${defaults.log_level})`,
     )
@@ -89,6 +94,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
         proxy: options.proxy === undefined ? undefined : parseProxyUrl('--proxy', options.proxy),
         mirror: options.mirror,
         log_level: options.logLevel,
+        relay: options.relay ? { enabled: true } : undefined,
         sync: {
           interval_seconds:
             options.syncInterval === undefined

@@ -290,6 +290,17 @@ function render(stats) {
     ['GET requests', requests.get],
     ['Hello requests', requests.hello],
   ];
+  // A relaying node also shows its tunnels (docs/tunnel-relay.md §7).
+  const relay = stats.relay;
+  if (relay && relay.enabled) {
+    const refused = Object.values(relay.refused).reduce((a, b) => a + b, 0);
+    traffic.push(
+      ['Relay tunnels (open)', relay.paired],
+      ['Relay tunnels (all)', relay.paired_total],
+      ['Relay bytes', relay.bytes],
+      ['Relay refusals', refused],
+    );
+  }
   fill(
     'traffic',
     traffic.map(([label, value]) =>
