@@ -13,10 +13,13 @@ import {
   type Server as HttpServer,
 } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after } from 'node:test';
 import { cliPath } from './paths.js';
 import { cliEnvironment } from './spawn.js';
+import { tempDir } from './tmp.js';
 
 export interface ScanningProxy {
   readonly url: string;
@@ -96,15 +99,32 @@ export interface TunnelCli {
   interrupt(): Promise<number | null>;
 }
 
-/** Starts `p2pcloud ARGS` and waits for its stdout line matching `ready`. */
-export async function startTunnelCli(args: readonly string[], ready: RegExp): Promise<TunnelCli> {
+/** Processes that live until the test file ends, whichever test started them. */
+const lingering = new Set<ChildProcess>();
+after(() => {
+  for (const child of lingering)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/**
+ * Starts `p2pcloud ARGS` and waits for its stdout line matching `ready`. It is killed when the
+ * test that started it ends, or with `untilFileEnds` when the test file ends.
+ */
+export async function startTunnelCli(
+  args: readonly string[],
+  ready: RegExp,
+  options: { untilFileEnds?: boolean } = {},
+): Promise<TunnelCli> {
   const child = spawn(process.execPath, [cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cliEnvironment(),
   });
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  if (options.untilFileEnds) lingering.add(child);
+  else {
+    after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+  }
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const lines: string[] = [];
@@ -265,4 +285,27 @@ export async function holdThrough(port: number): Promise<Socket> {
     );
   });
   return socket;
+}
+
+/**
+ * A node config file that turns relaying on, with caps that a test's bursts stay under (every
+ * leg comes from 127.0.0.1, and a device's many connections are one identity's legs).
+ */
+export function relayConfigFile(): string {
+  const path = join(tempDir(), 'relay-node.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      // Every device of a test connects from 127.0.0.1, which real devices do not share.
+      rate_limit: { loopback: false },
+      relay: {
+        enabled: true,
+        max_legs: 8192,
+        max_legs_per_identity: 1024,
+        max_handshakes_per_address: 512,
+        bytes_per_second_per_identity: 8 * 1024 * 1024 * 1024,
+      },
+    }),
+  );
+  return path;
 }

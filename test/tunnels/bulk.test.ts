@@ -9,7 +9,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { ok, startDevice } from '../helpers/identity.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { startTunnelCli } from '../helpers/tunnels.js';
+import { relayConfigFile, startTunnelCli } from '../helpers/tunnels.js';
 
 const SIZE = 256 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
@@ -41,7 +41,14 @@ function receiveAll(socket: Socket): Promise<{ hash: string; bytes: number }> {
 }
 
 test('256 MiB each way at once through a relayed tunnel arrive intact', async () => {
-  const node = await spawnNode(['--min-pow', '0', '--sync-interval', '3600']);
+  const node = await spawnNode([
+    '--min-pow',
+    '0',
+    '--sync-interval',
+    '3600',
+    '--config',
+    relayConfigFile(),
+  ]);
   after(() => node.stop());
   const [a, b] = await Promise.all([startDevice(node.url), startDevice(node.url)]);
   after(() => Promise.all([a.stop(), b.stop()]));

@@ -15,12 +15,13 @@ import { generateIdentity } from '../../src/keys/keys.js';
 import { eventually } from '../helpers/gateways.js';
 import { freePort } from '../helpers/http.js';
 import { ok, startDevice, type Device } from '../helpers/identity.js';
-import { runCli, spawnCli, type CliProcess } from '../helpers/spawn.js';
+import { runCli } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   fetchThrough,
   holdThrough,
   pageBytes,
+  relayConfigFile,
   startScanningProxy,
   startSite,
   startTunnelCli,
@@ -28,15 +29,13 @@ import {
   type TunnelCli,
 } from '../helpers/tunnels.js';
 
-/** What turns relaying on at a node (it is on by default; named so that the test says so). */
-const RELAY_ARGS: readonly string[] = [];
 /** Sent through the tunnel only: the proxy in front of the relay must never see it. */
 const MARKER = 'PLAINTEXT-MARKER-7f3a9c1e5b2d4f60';
 
 interface World {
   nodePort: number;
   nodeData: string;
-  node: CliProcess;
+  node: TunnelCli;
   proxy: ScanningProxy;
   a: Device;
   b: Device;
@@ -52,8 +51,9 @@ function flags(device: Device): string[] {
   return ['--gateway', device.url, '--data', device.dataDir];
 }
 
-function startRelayNode(port: number, dataDir: string): Promise<CliProcess> {
-  return spawnCli(
+/** The relay node, on a port it keeps across restarts; it lives until the file ends. */
+function startRelayNode(port: number, dataDir: string): Promise<TunnelCli> {
+  return startTunnelCli(
     [
       'node',
       '--port',
@@ -64,10 +64,11 @@ function startRelayNode(port: number, dataDir: string): Promise<CliProcess> {
       '0',
       '--sync-interval',
       '3600',
-      ...RELAY_ARGS,
+      '--config',
+      relayConfigFile(),
     ],
     /listening on (http:\/\/[^\s]+)/,
-    'relay node',
+    { untilFileEnds: true },
   );
 }
 
@@ -285,7 +286,11 @@ test('one device opening more connections than the exposer takes from it is refu
     Array.from({ length: wanted }, () => holdThrough(world.localPort)),
   );
   const open = held.flatMap((h) => (h.status === 'fulfilled' ? [h.value] : []));
-  assert.equal(open.length, TUNNEL_LIMITS.perPeer);
+  assert.equal(
+    open.length,
+    TUNNEL_LIMITS.perPeer,
+    `${world.connect.lines.slice(-12).join('\n')}\n${world.expose.lines.slice(-12).join('\n')}`,
+  );
   await world.connect.line(/ error: .*connections open on tunnel "web" already \(tunnel_limit\)$/);
   const listed = (await tunnelsOf(world.a)).find((t) => t.name === 'web')!;
   assert.equal(listed.connections_open, TUNNEL_LIMITS.perPeer);
@@ -300,7 +305,7 @@ test('one device opening more connections than the exposer takes from it is refu
 });
 
 test('after the relay node restarts, the exposer registers again and connections work again', async () => {
-  await world.node.stop();
+  await world.node.interrupt();
   await assert.rejects(fetchThrough(world.localPort, '/page/1', undefined, 15_000));
   await world.connect.line(/ error: no relay answered .*\(tunnel_unreachable\)$/);
   await world.expose.line(/ disconnected: /);
@@ -316,7 +321,17 @@ test('after the relay node restarts, the exposer registers again and connections
 });
 
 test('a revoked device loses its open tunnel connection within a second, and is refused after', async () => {
-  const held = await holdThrough(world.localPort);
+  await eventually('A registered on the relay', async () => {
+    const web = (await tunnelsOf(world.a)).find((t) => t.name === 'web');
+    return web?.registered === true;
+  }).catch((error: Error) => {
+    throw new Error(`${error.message}\n${world.expose.lines.slice(-12).join('\n')}`);
+  });
+  const held = await holdThrough(world.localPort).catch((error: Error) => {
+    throw new Error(
+      `${error.message}\n${world.connect.lines.slice(-8).join('\n')}\n${world.expose.lines.slice(-8).join('\n')}`,
+    );
+  });
   const closed = new Promise<number>((resolve) => held.once('close', () => resolve(Date.now())));
   held.on('error', () => undefined);
   const revoked = await runCli(['device', 'revoke', 'laptop', ...flags(world.a)]);
