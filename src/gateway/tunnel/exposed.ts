@@ -92,6 +92,16 @@ export class ExposedTunnel extends Tunnel {
         message: `lost ${relay}: ${error?.message ?? 'closed'}; registering again`,
       });
     });
+    // A leg the relay offered that could not be taken (it timed out, the dialer left).
+    listener.on('accept-failed', (error: Error) => {
+      this.counters.failed += 1;
+      this.note({
+        type: 'error',
+        path: 'relay',
+        code: error instanceof P2PError ? error.code : 'tunnel_unreachable',
+        message: error.message,
+      });
+    });
     this.listener = listener;
   }
 
