@@ -280,6 +280,25 @@ test("a stranger's device is refused; a squatter on the service id is never chos
   await lonely.cli.interrupt();
 });
 
+test('a person named with --allow gets in, on that tunnel only', async () => {
+  const shared = await expose(world.a, [
+    '--name',
+    'shared',
+    '--port',
+    String(world.site.port),
+    '--no-direct',
+    '--allow',
+    world.stranger.text,
+  ]);
+  await shared.line(/ registered/);
+  const guest = await connect(world.stranger, 'shared', ['--of', world.a.text, '--no-direct']);
+  const page = await fetchThrough(guest.port, '/page/9');
+  assert.ok(page.body.equals(pageBytes(9)));
+  await shared.line(new RegExp(` open ${world.stranger.text.slice(0, 16)}… \\(relay\\)`));
+  assert.equal(await guest.cli.interrupt(), 0);
+  assert.equal(await shared.interrupt(), 0);
+});
+
 test('one device opening more connections than the exposer takes from it is refused cleanly', async () => {
   const wanted = TUNNEL_LIMITS.perPeer + 20;
   const held = await Promise.allSettled(
