@@ -8,7 +8,7 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity,kv,kv-sync,files,padding
+ *                     hostile,identity,kv,kv-sync,files,padding,tunnel
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -30,6 +30,7 @@ import { kvFigures } from './kv.js';
 import { kvSyncFigures } from './kv-sync.js';
 import { filesFigures } from './files.js';
 import { paddingFigures } from './padding.js';
+import { tunnelFigures } from './tunnel.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -60,7 +61,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -525,6 +526,7 @@ try {
     });
   }
   if (sections.has('padding')) paddingFigures(report, { quick });
+  if (sections.has('tunnel')) await tunnelFigures(report, { quick, log });
 } finally {
   closeQueryConnections();
   await proxyAB?.close();

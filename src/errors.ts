@@ -98,6 +98,24 @@ export const ERROR_CODES = {
   relay_no_such_leg: { status: 404, message: 'no such leg is waiting to be accepted' },
   relay_timeout: { status: 408, message: 'the relay step did not complete in time' },
   relay_replaced: { status: 409, message: 'a newer registration of this device replaced this one' },
+  // tunnels: the secure channel between two devices (docs/tunnel-channel.md)
+  tunnel_bad_handshake: {
+    status: 400,
+    message: 'the tunnel handshake is malformed or does not authenticate',
+  },
+  tunnel_version: { status: 400, message: 'the other end speaks another tunnel version' },
+  tunnel_wrong_device: { status: 421, message: 'the device reached is not the one expected' },
+  tunnel_refused: { status: 403, message: 'the other device refused the tunnel' },
+  tunnel_timeout: { status: 504, message: 'the tunnel handshake did not complete in time' },
+  tunnel_corrupt: {
+    status: 502,
+    message: 'a tunnel record was truncated, reordered, replayed or altered',
+  },
+  tunnel_lost: {
+    status: 502,
+    message: 'the connection under the tunnel ended before the tunnel was closed',
+  },
+  tunnel_closed: { status: 502, message: 'the other end closed the tunnel' },
   // tunnels between devices (docs/tunnels.md)
   bad_tunnel: { status: 400, message: 'a tunnel request is not valid' },
   no_such_tunnel: { status: 404, message: 'no such tunnel on this gateway' },
