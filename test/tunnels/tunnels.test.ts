@@ -299,6 +299,27 @@ test('a person named with --allow gets in, on that tunnel only', async () => {
   assert.equal(await shared.interrupt(), 0);
 });
 
+test('a tunnel exposed with --pad takes padded connections only', async () => {
+  const padded = await expose(world.a, [
+    '--name',
+    'padded',
+    '--port',
+    String(world.site.port),
+    '--no-direct',
+    '--pad',
+  ]);
+  await padded.line(/ registered/);
+  const plain = await connect(world.b, 'padded', ['--no-direct']);
+  await assert.rejects(fetchThrough(plain.port, '/page/3', undefined, 15_000));
+  await plain.cli.line(/takes padded connections only: connect with --pad/);
+  const pad = await connect(world.b, 'padded', ['--no-direct', '--pad']);
+  const page = await fetchThrough(pad.port, '/page/3');
+  assert.ok(page.body.equals(pageBytes(3)));
+  await plain.cli.interrupt();
+  await pad.cli.interrupt();
+  await padded.interrupt();
+});
+
 test('one device opening more connections than the exposer takes from it is refused cleanly', async () => {
   const wanted = TUNNEL_LIMITS.perPeer + 20;
   const held = await Promise.allSettled(

@@ -158,14 +158,23 @@ export class ExposedTunnel extends Tunnel {
       (secure) => {
         this.pending -= 1;
         if (this.closed || (this.spec.pad && !secure.padded)) {
-          secure.destroy(
-            this.closed
-              ? new P2PError('tunnel_unreachable', 'the tunnel was closed')
-              : new P2PError(
-                  'tunnel_forbidden',
-                  `tunnel "${this.spec.name}" takes padded connections only: connect with --pad`,
-                ),
-          );
+          const refusal = this.closed
+            ? new P2PError('tunnel_unreachable', 'the tunnel was closed')
+            : new P2PError(
+                'tunnel_forbidden',
+                `tunnel "${this.spec.name}" takes padded connections only: connect with --pad`,
+              );
+          this.counters.refused += 1;
+          this.note({
+            type: 'refused',
+            peer: secure.peer,
+            path,
+            code: refusal.code,
+            message: refusal.message,
+          });
+          // Nothing else listens on this stream: its error must not go unheard (and crash).
+          secure.on('error', () => undefined);
+          secure.destroy(refusal);
           this.release(admitted);
           return;
         }
