@@ -201,10 +201,17 @@ export class ConnectedTunnel extends Tunnel {
       service: this.spec.name,
       pad: this.spec.pad,
       timeoutMs: TUNNEL_LIMITS.handshakeMs,
-    }).catch((error: unknown) => {
-      stream.destroy();
-      throw error;
-    });
+    }).then(
+      (secure) => {
+        // The other end may close it before a session listens: that must not go unheard.
+        secure.on('error', () => undefined);
+        return secure;
+      },
+      (error: unknown) => {
+        stream.destroy();
+        throw error;
+      },
+    );
   }
 
   persons(): readonly string[] {

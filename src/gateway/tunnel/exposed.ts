@@ -157,6 +157,8 @@ export class ExposedTunnel extends Tunnel {
     }).then(
       (secure) => {
         this.pending -= 1;
+        // Whatever happens to it from here on is heard (the session's own listeners come later).
+        secure.on('error', () => undefined);
         if (this.closed || (this.spec.pad && !secure.padded)) {
           const refusal = this.closed
             ? new P2PError('tunnel_unreachable', 'the tunnel was closed')
@@ -172,8 +174,6 @@ export class ExposedTunnel extends Tunnel {
             code: refusal.code,
             message: refusal.message,
           });
-          // Nothing else listens on this stream: its error must not go unheard (and crash).
-          secure.on('error', () => undefined);
           secure.destroy(refusal);
           this.release(admitted);
           return;
