@@ -9,12 +9,19 @@ import { SocksProxyAgent } from 'socks-proxy-agent';
 import { P2PError } from '../errors.js';
 import type { Connector } from './http.js';
 
+/** A proxy's host: a DNS name, an IPv4 address or a bracketed IPv6 address. */
+const PROXY_HOST_RE = /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)$/i;
+
 /** A v3 onion address: 56 base32 characters, then `.onion`. */
 const ONION_RE = /^[a-z2-7]{56}\.onion$/;
 
-/** Whether `host` (a URL's hostname) is an onion service name, which only a proxy can reach. */
+/**
+ * Whether `host` (a URL's hostname) is an onion service name, which only a proxy can reach.
+ * Trailing dots are dropped first: `x.onion.` is the same name to a resolver, and a check
+ * that missed it would hand the name to the local DNS.
+ */
 export function isOnionHost(host: string): boolean {
-  return host.toLowerCase().endsWith('.onion');
+  return host.toLowerCase().replace(/\.+$/, '').endsWith('.onion');
 }
 
 /** Whether `host` is a well-formed v3 onion name (older forms are not reachable any more). */
@@ -55,7 +62,12 @@ export function parseProxyUrl(option: string, text: string): string {
     throw bad('must be socks5h://HOST:PORT without a path, query or fragment');
   }
   if (!url.hostname) throw bad('has no host');
+  // socks5h is no special scheme to the URL parser: it keeps any host text as it is.
+  if (!PROXY_HOST_RE.test(url.hostname)) {
+    throw bad('has a host that is no DNS name, IPv4 address or bracketed IPv6 address');
+  }
   if (!url.port) throw bad('has no port (socks5h://HOST:PORT; Tor listens on 9050)');
+  if (url.port === '0') throw bad('has port 0, which nothing listens on');
   return `socks5h://${url.host.toLowerCase()}`;
 }
 

@@ -27,6 +27,8 @@ export const MAX_FOUND_DEVICES = 64;
 /** Most direct addresses a listener advertises, and the longest one. */
 export const MAX_DIRECT = 4;
 export const MAX_DIRECT_CHARS = 100;
+/** Longest message of an `error` frame: refusals naming many faults are cut to it. */
+export const MAX_ERROR_MESSAGE_CHARS = 1000;
 
 /** Domain of the signature a leg authenticates with (docs/tunnel-relay.md §4). */
 export const AUTH_DOMAIN = 'p2pcloud/v1/relay/auth';
@@ -119,7 +121,11 @@ export const relayMessageSchema = z.discriminatedUnion('type', [
     .strict(),
   z.object({ type: z.literal('paired'), peer: identityField }).strict(),
   z
-    .object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(1000) })
+    .object({
+      type: z.literal('error'),
+      code: z.string().max(64),
+      message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+    })
     .strict(),
 ]);
 export type RelayMessage = z.output<typeof relayMessageSchema>;

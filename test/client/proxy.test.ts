@@ -9,7 +9,10 @@ import dns from 'node:dns';
 import { Client } from '../../src/client/client.js';
 import { call } from '../../src/client/http.js';
 import { isOnionUrl, isV3OnionHost, parseProxyUrl } from '../../src/client/proxy.js';
+import { dialOnRelay, findOnRelay } from '../../src/client/relay/index.js';
+import { randomBytes } from '../../src/crypto/random.js';
 import { P2PError } from '../../src/errors.js';
+import { generateIdentity, identityText } from '../../src/keys/keys.js';
 import { peerConnector } from '../../src/sync/peer-url.js';
 import { startTestNode } from '../helpers/nodes.js';
 import {
@@ -52,7 +55,15 @@ test('proxy URLs: socks5h:// only, normalised; onion names told apart', () => {
     'socks5h://proxy.example:1080',
   );
   assert.equal(parseProxyUrl('--proxy', 'socks5h://[::1]:9050'), 'socks5h://[::1]:9050');
-  for (const bad of ['socks5://127.0.0.1:9050', 'socks4://h:1', 'socks5h://h', 'socks5h://h:1/x']) {
+  for (const bad of [
+    'socks5://127.0.0.1:9050',
+    'socks4://h:1',
+    'socks5h://h',
+    'socks5h://h:1/x',
+    'socks5h://h:0',
+    'socks5h://h%20x:1080',
+    'socks5h://h_x:1080',
+  ]) {
     assert.throws(() => parseProxyUrl('--proxy', bad), /^P2PError: --proxy: /, bad);
   }
   const v3 = `${'a2'.repeat(28)}.onion`;
@@ -109,6 +120,48 @@ test('an onion node without a proxy: refused, never resolved, never dialled', as
     await codeOf(() => new Client({ nodes: [onion], proxy: 'socks5://127.0.0.1:9050' })),
     'bad_argument',
   );
+});
+
+test('a relay at an onion address without a proxy: refused, never resolved, never dialled', async () => {
+  const relay = `http://${'e'.repeat(56)}.onion.`;
+  const self = generateIdentity();
+  let codes: string[] = [];
+  const lookups = await lookupsDuring(async () => {
+    codes = [
+      await codeOf(() => findOnRelay({ relay, self, service: randomBytes(32), timeoutMs: 5000 })),
+      await codeOf(() =>
+        dialOnRelay({
+          relay,
+          self,
+          service: randomBytes(32),
+          device: identityText(generateIdentity()),
+          timeoutMs: 5000,
+        }),
+      ),
+    ];
+  });
+  assert.deepEqual(codes, ['proxy_required', 'proxy_required']);
+  assert.deepEqual(lookups, []);
+});
+
+test('an onion name in another spelling (upper case, trailing dots, a port) is still an onion name', async () => {
+  const name = `${'d'.repeat(56)}.onion`;
+  const spellings = [
+    `http://${name.toUpperCase()}`,
+    `http://${name}.`,
+    `http://${name}..`,
+    `http://${name.toUpperCase()}.:80`,
+  ];
+  for (const onion of spellings) {
+    assert.ok(isOnionUrl(onion), onion);
+    assert.equal(await codeOf(() => new Client({ nodes: [onion] })), 'proxy_required', onion);
+    let code = '';
+    const lookups = await lookupsDuring(async () => {
+      code = await codeOf(() => call('GET', `${onion}/health`, undefined, undefined));
+    });
+    assert.equal(code, 'proxy_required', onion);
+    assert.deepEqual(lookups, [], onion);
+  }
 });
 
 test('behind a proxy, a node that refuses private peers applies the rule to literal addresses', async () => {

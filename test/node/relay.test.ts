@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -23,7 +23,7 @@ import {
   listenOnRelay,
   type RelayListener,
 } from '../../src/client/relay/index.js';
-import { authMessage, encodeFrame, type Role } from '../../src/relay/wire.js';
+import { authMessage, encodeFrame, relayMessageSchema, type Role } from '../../src/relay/wire.js';
 import { openBrowser } from '../helpers/browser.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { rawLeg, type RawLeg } from '../helpers/relay-raw.js';
@@ -194,6 +194,142 @@ test(
 );
 
 test(
+  "a tunnel outlives its listener's control leg: nothing is injected into it, nothing is cut",
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    let closedListener = false;
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      const nearGot = readAll(near);
+      const farGot = readAll(far);
+      // The device stops listening (or its control leg is lost, or replaced): the tunnels it
+      // accepted are its own legs and go on.
+      listener.close();
+      closedListener = true;
+      for (let i = 0; i < 50 && Number((await health(node)).registrations) !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal((await health(node)).registrations, 0);
+      // Past the relay's 2 s linger of a refused leg.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      near.end('still here');
+      far.end('so am I');
+      assert.equal((await farGot).toString(), 'still here');
+      assert.equal((await nearGot).toString(), 'so am I');
+      const refused = (await health(node)).refused as Record<string, number>;
+      assert.equal(refused.relay_no_listener ?? 0, 0, JSON.stringify(refused));
+    } finally {
+      if (!closedListener) listener.close();
+      await node.stop();
+    }
+  },
+);
+
+test(
+  'a relaying node stops promptly with legs open in every phase',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({});
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      near.on('error', () => undefined);
+      far.on('error', () => undefined);
+      near.write('x');
+      const handshaking = await rawLeg(node.url);
+      await handshaking.next();
+      // A listener that never accepts, and a dial waiting for it.
+      const silent = generateIdentity();
+      const silentListener = await rawLeg(node.url);
+      await answer(silentListener, silent, 'listen', {
+        service: Buffer.from(service).toString('hex'),
+        direct: [],
+      });
+      assert.equal((await silentListener.next()).type, 'registered');
+      const waiting = await rawLeg(node.url);
+      await answer(waiting, dialer, 'dial', {
+        service: Buffer.from(service).toString('hex'),
+        device: identityText(silent),
+      });
+      assert.equal((await silentListener.next()).type, 'incoming');
+      const refused = await rawLeg(node.url);
+      await refused.next();
+      refused.write(Buffer.from([0, 1, 0x7b]));
+      assert.equal((await refused.next()).code, 'bad_relay_request');
+      const counters = await health(node);
+      assert.equal(counters.paired, 1);
+      assert.equal(counters.waiting_dials, 1);
+
+      const started = Date.now();
+      assert.equal(await node.stop(), 0);
+      const took = Date.now() - started;
+      assert.ok(took < 5000, `stopping took ${took} ms`);
+      await Promise.all([
+        handshaking.closed,
+        silentListener.closed,
+        waiting.closed,
+        refused.closed,
+      ]);
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  'a dialer that never reads: the writer is held back, the relay does not buffer for it',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ bytes_per_second_per_identity: 100 * 1024 * 1024 * 1024 });
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${node.child.pid}/status`, 'utf8'))![1]) *
+      1024;
+    const service = randomBytes(32);
+    const exposer = generateIdentity();
+    const dialer = generateIdentity();
+    const listener = listen(node.url, exposer, service);
+    try {
+      await once(listener, 'registered');
+      const { near, far } = await tunnel(node.url, listener, exposer, dialer, service);
+      near.pause();
+      const before = rss();
+      // The far side writes as fast as it is let for two seconds, waiting whenever told to.
+      const chunk = Buffer.alloc(256 * 1024, 7);
+      let written = 0;
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        written += chunk.length;
+        if (!far.write(chunk)) {
+          const drained = once(far, 'drain').then(() => true);
+          const late = new Promise((resolve) => setTimeout(resolve, until - Date.now(), false));
+          if (!(await Promise.race([drained, late]))) break;
+        }
+      }
+      const grown = rss() - before;
+      // Loopback socket buffers on both sides of the relay take a few MiB; the relay keeps a
+      // socket's high-water mark and one read. A relay that buffered would take it all: GBs.
+      assert.ok(written < 64 * 1024 * 1024, `the writer got ${written} bytes out`);
+      assert.ok(grown < 48 * 1024 * 1024, `the relay grew by ${grown} bytes`);
+      near.resume();
+      near.destroy();
+      far.destroy();
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
   'a node without relaying refuses legs with relay_disabled, in HTTP',
   { timeout: 60_000 },
   async () => {
@@ -216,6 +352,57 @@ test(
     );
     assert.equal(bad.status, 403, 'disabled is said before anything else is checked');
     assert.deepEqual((await health(node)).refused, { relay_disabled: 3 });
+  },
+);
+
+test(
+  'slow and long openings: byte by byte is read, a length without its body times out, a refusal stays in bounds',
+  { timeout: 60_000 },
+  async () => {
+    const node = await relayNode({ handshake_seconds: 2 });
+    const self = generateIdentity();
+    const service = randomBytes(32).toString('hex');
+
+    // An opening that arrives one byte at a time is still one opening.
+    const slow = await rawLeg(node.url);
+    const challenge = await slow.next();
+    const frame = encodeFrame({
+      type: 'find',
+      identity: identityText(self),
+      signature: sign(
+        authMessage(String(challenge.relay), Buffer.from(String(challenge.nonce), 'hex'), 'find'),
+        self.signing,
+      ).toString('hex'),
+      service,
+    });
+    for (const byte of frame) {
+      slow.socket.write(Buffer.from([byte]));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(await slow.next(), { type: 'found', devices: [] });
+
+    // A length whose body never comes: the handshake deadline, not a wait forever.
+    const stalled = await rawLeg(node.url);
+    await stalled.next();
+    stalled.write(Buffer.from([0x01, 0x00, 0x7b]));
+    const started = Date.now();
+    assert.equal((await stalled.next(10_000)).code, 'relay_timeout');
+    assert.ok(Date.now() - started < 8000, `${Date.now() - started} ms`);
+    await stalled.closed;
+
+    // A refusal naming every fault of a 4 KiB opening is still a message the wire allows:
+    // a device reads the relay's code, not a broken relay.
+    const keys = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`k${i}`, 0]));
+    const noisy = await rawLeg(node.url);
+    await noisy.next();
+    noisy.write(
+      encodeFrame({ type: 'find', identity: 'x', signature: 'y', service, ...keys } as never),
+    );
+    const refusal = await noisy.next();
+    assert.equal(refusal.code, 'bad_relay_request');
+    assert.ok(relayMessageSchema.safeParse(refusal).success, String(refusal.message).length + '');
+    await noisy.closed;
+    assert.equal((await health(node)).handshakes, 0);
   },
 );
 

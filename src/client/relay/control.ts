@@ -14,6 +14,7 @@ import { P2PError, isErrorCode } from '../../errors.js';
 import { sign } from '../../crypto/ed25519.js';
 import { identityText, type Identity } from '../../keys/keys.js';
 import { createConnector, nodeError, type Connector } from '../http.js';
+import { isOnionHost } from '../proxy.js';
 import {
   FrameReader,
   MAX_RELAY_FRAME_BYTES,
@@ -206,6 +207,15 @@ function upgrade(options: ControlOptions): Promise<{ socket: Socket; head: Buffe
   const url = relayEndpoint(options.relay);
   const connector = options.connector ?? (defaultConnector ??= createConnector());
   const secure = url.protocol === 'https:';
+  // As for every node call: an onion name is never handed to the local resolver.
+  if (!connector.proxy && isOnionHost(url.hostname)) {
+    return Promise.reject(
+      new P2PError(
+        'proxy_required',
+        `${options.relay}: an onion relay is reached only through a SOCKS5 proxy (socks5h://HOST:PORT, e.g. Tor's)`,
+      ),
+    );
+  }
   // A literal address is connected to without a lookup, so the connector's rule applies here.
   const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (connector.allows && isIP(literal) !== 0 && !connector.allows(literal)) {

@@ -19,6 +19,7 @@ import { answerRawAndClose } from '../../http/fastify-errors.js';
 import { addressKey } from '../../http/rate-limit.js';
 import {
   FrameReader,
+  MAX_ERROR_MESSAGE_CHARS,
   MAX_RELAY_FRAME_BYTES,
   NONCE_BYTES,
   RELAY_PATH,
@@ -54,6 +55,8 @@ interface Leg {
   signer?: string;
   /** A dial waiting for its accept: what it sends meanwhile is tunnel bytes, kept for later. */
   waiting?: boolean;
+  /** Takes a waiting dial off its listener's offers. */
+  withdraw?: () => void;
   /** The control phase's 'data' listener, removed when the leg is paired. */
   onData?: (chunk: Buffer) => void;
   timer?: NodeJS.Timeout;
@@ -93,6 +96,8 @@ export class Relay {
   private pairedTotal = 0;
   private bytes = 0;
   private readonly refused = new Map<string, number>();
+  /** Set by close(): the node is stopping, and a leg opened now would hold its server open. */
+  private closing = false;
 
   constructor(
     private readonly config: RelayConfig,
@@ -222,6 +227,9 @@ export class Relay {
         `a relay leg starts with GET ${RELAY_PATH} and the header Upgrade: ${RELAY_PROTOCOL}`,
       );
     }
+    if (this.closing) {
+      return new P2PError('relay_busy', 'this node is stopping: use another relay');
+    }
     if (this.legs.size >= this.config.max_legs) {
       return new P2PError(
         'relay_busy',
@@ -297,6 +305,12 @@ export class Relay {
         ),
       );
     }
+    // A listener that ends its output can answer no ping and accept no dial: it is gone now,
+    // not when a later write to it fails (the server keeps half-open connections). One being
+    // refused already is left to finish(), so that its refusal is not cut off.
+    leg.socket.once('end', () => {
+      if (!leg.socket.writableEnded) leg.socket.destroy();
+    });
     leg.socket.once('close', () => {
       this.registry.unregister(registration);
       for (const [id, dialer] of leg.offers) {
@@ -360,6 +374,7 @@ export class Relay {
       this.registry.withdraw(id);
       listener.offers.delete(id);
     };
+    leg.withdraw = withdraw;
     leg.socket.once('close', withdraw);
     leg.socket.once('end', () => {
       if (!leg.waiting) return;
@@ -388,6 +403,8 @@ export class Relay {
       );
     }
     clearTimeout(dialer.timer);
+    // Accepted, it is no offer any more: its listener's control leg may go, the tunnel stays.
+    dialer.withdraw?.();
     this.pair(dialer, leg);
   }
 
@@ -449,7 +466,12 @@ export class Relay {
     this.log.debug({ code: error.code, device: leg.device }, 'relay leg refused');
     clearTimeout(leg.timer);
     clearInterval(leg.timer);
-    this.send(leg, { type: 'error', code: error.code, message: error.message });
+    // A message naming every fault of a hostile opening can be longer than the wire allows.
+    const message =
+      error.message.length > MAX_ERROR_MESSAGE_CHARS
+        ? `${error.message.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`
+        : error.message;
+    this.send(leg, { type: 'error', code: error.code, message });
     this.finish(leg);
   }
 
@@ -482,6 +504,7 @@ export class Relay {
 
   /** Closes every leg: the HTTP server cannot close while upgraded connections stay open. */
   close(): void {
+    this.closing = true;
     for (const leg of this.legs) {
       clearTimeout(leg.timer);
       clearInterval(leg.timer);
