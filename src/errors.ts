@@ -116,6 +116,14 @@ export const ERROR_CODES = {
     message: 'the connection under the tunnel ended before the tunnel was closed',
   },
   tunnel_closed: { status: 502, message: 'the other end closed the tunnel' },
+  // tunnels between devices (docs/tunnels.md)
+  bad_tunnel: { status: 400, message: 'a tunnel request is not valid' },
+  no_such_tunnel: { status: 404, message: 'no such tunnel on this gateway' },
+  tunnel_exists: { status: 409, message: 'a tunnel by this name or port is open already' },
+  tunnel_forbidden: { status: 403, message: 'this device may not use this tunnel' },
+  tunnel_limit: { status: 429, message: 'too many tunnel connections' },
+  tunnel_no_device: { status: 404, message: 'no allowed device exposes this tunnel' },
+  tunnel_unreachable: { status: 502, message: 'the tunnel could not be reached' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

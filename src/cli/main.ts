@@ -18,6 +18,7 @@ import { registerGroupCommands } from './commands/group.js';
 import { registerKvCommands } from './commands/kv.js';
 import { registerLogCommands } from './commands/log.js';
 import { registerFilesCommands } from './commands/files.js';
+import { registerTunnelCommands } from './commands/tunnel.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerKvCommands(program, out, err);
   registerLogCommands(program, out, err);
   registerFilesCommands(program, out, err);
+  registerTunnelCommands(program, out, err);
   return program;
 }
 

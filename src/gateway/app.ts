@@ -30,6 +30,7 @@ import { registerGroupRoutes } from './routes/groups.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerFileRoutes } from './routes/files.js';
+import { registerTunnelRoutes } from './routes/tunnels.js';
 
 export type GatewayApp = FastifyInstance;
 
@@ -148,6 +149,7 @@ export async function buildGatewayApp(
   registerKvRoutes(app, gateway);
   registerLogRoutes(app, gateway);
   registerFileRoutes(app, gateway);
+  registerTunnelRoutes(app, gateway);
   for (const plugin of plugins) await plugin(app, gateway);
   return app;
 }
