@@ -6,6 +6,7 @@
  */
 import { SocksClientError } from 'socks';
 import { SocksProxyAgent } from 'socks-proxy-agent';
+import { z } from 'zod';
 import { P2PError } from '../errors.js';
 import type { Connector } from './http.js';
 
@@ -70,6 +71,24 @@ export function parseProxyUrl(option: string, text: string): string {
   if (url.port === '0') throw bad('has port 0, which nothing listens on');
   return `socks5h://${url.host.toLowerCase()}`;
 }
+
+/**
+ * The `proxy` setting of a node's or a gateway's config file: null (direct), or a socks5h URL,
+ * checked and normalised as `--proxy` is.
+ */
+export const proxySettingSchema = z
+  .string()
+  .nullable()
+  .default(null)
+  .superRefine((text, ctx) => {
+    if (text === null) return;
+    try {
+      parseProxyUrl('proxy', text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^proxy: /, '') });
+    }
+  })
+  .transform((text) => (text === null ? null : parseProxyUrl('proxy', text)));
 
 /**
  * A Connector whose every connection is opened by the proxy, with keep-alive pools as the

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { P2PError } from '../errors.js';
 import { describeIssues } from '../zod-issues.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
-import { isOnionUrl, parseProxyUrl } from '../client/proxy.js';
+import { isOnionUrl, proxySettingSchema } from '../client/proxy.js';
 
 export const DEFAULT_GATEWAY_PORT = 5000;
 
@@ -28,22 +28,7 @@ export const gatewayConfigSchema = z
      * socks5h://HOST:PORT every call to a node goes through (Tor: socks5h://127.0.0.1:9050);
      * null: direct calls, and no .onion nodes.
      */
-    proxy: z
-      .string()
-      .nullable()
-      .default(null)
-      .superRefine((text, ctx) => {
-        if (text === null) return;
-        try {
-          parseProxyUrl('proxy', text);
-        } catch (error) {
-          ctx.addIssue({
-            code: 'custom',
-            message: (error as Error).message.replace(/^proxy: /, ''),
-          });
-        }
-      })
-      .transform((text) => (text === null ? null : parseProxyUrl('proxy', text))),
+    proxy: proxySettingSchema,
     /** Serve clients that are not on this machine (still never takes key files from them). */
     allow_remote: z.boolean().default(false),
     /** With allow_remote: further Host names accepted besides loopback names and IP literals. */

@@ -13,7 +13,7 @@ import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
 import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
-import { isOnionUrl, parseProxyUrl } from '../client/proxy.js';
+import { isOnionUrl, proxySettingSchema } from '../client/proxy.js';
 import { relayConfigSchema } from './relay/config.js';
 
 export const DEFAULT_PORT = 7447;
@@ -97,21 +97,7 @@ export const nodeConfigSchema = z
      * socks5h://HOST:PORT every connection to a peer goes through (Tor's SOCKSPort, for one);
      * null: peers are dialled directly, and .onion peers not at all.
      */
-    proxy: z
-      .string()
-      .nullable()
-      .default(null)
-      .superRefine((text, ctx) => {
-        if (text === null) return;
-        try {
-          parseProxyUrl('proxy', text);
-        } catch (error) {
-          ctx.addIssue({
-            code: 'custom',
-            message: (error as Error).message.replace(/^proxy: /, ''),
-          });
-        }
-      }),
+    proxy: proxySettingSchema,
     sync: z
       .object({
         enabled: z.boolean().default(true),
@@ -149,7 +135,6 @@ export const nodeConfigSchema = z
   .transform((config) => ({
     ...config,
     allow_private_peers: config.allow_private_peers ?? isPrivateHost(config.host),
-    proxy: config.proxy === null ? null : parseProxyUrl('proxy', config.proxy),
   }));
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
