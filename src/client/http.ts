@@ -12,20 +12,10 @@ import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { P2PError, isErrorCode, type ErrorCode } from '../errors.js';
+import type { Connector } from './connector.js';
 import { isOnionHost, proxyFailure } from './proxy.js';
 
-/** Keep-alive connection pools, with an optional rule on the addresses they may connect to. */
-export interface Connector {
-  readonly http: http.Agent;
-  readonly https: https.Agent;
-  /**
-   * Whether a connection to this IP address may be made; absent: any address. Through a proxy
-   * it is applied to literal addresses in URLs only: the proxy resolves names.
-   */
-  readonly allows?: (address: string) => boolean;
-  /** The socks5h:// proxy every connection goes through; absent: direct connections. */
-  readonly proxy?: string;
-}
+export type { Connector };
 
 /** Resolves a name like dns.lookup, but only ever hands out addresses `allows` accepts. */
 function guardedLookup(allows: (address: string) => boolean): LookupFunction {

@@ -8,7 +8,7 @@ import { SocksClientError } from 'socks';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { z } from 'zod';
 import { P2PError } from '../errors.js';
-import type { Connector } from './http.js';
+import type { Connector } from './connector.js';
 
 /** A proxy's host: a DNS name, an IPv4 address or a bracketed IPv6 address. */
 const PROXY_HOST_RE = /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)$/i;
