@@ -112,9 +112,9 @@ async function upload(ctx: ApplyContext, path: string, local: LocalFile): Promis
     answer = await ctx.drive.upload(path, join(ctx.dir, local.fsPath), local.size, {
       modified: local.mtime,
       onBytes: (n) => bar.add(n),
-      // Only the bytes the plan is about, of a file no one is writing: one scanned in the middle
-      // of a write, or written since, would leave a version that was never the file whole.
-      beforeEnd: async (sha256) => sha256 === local.sha256 && (await unchanged(ctx.dir, local)),
+      // Only the bytes the plan is about: a file scanned in the middle of a write, or written
+      // since, would leave a version that was never the file whole.
+      beforeEnd: async (sha256) => sha256 === local.sha256,
     });
   } catch (error) {
     if (error instanceof ChangedWhileSent) throw new Changed(local.fsPath);
