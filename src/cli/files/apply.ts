@@ -11,7 +11,7 @@ import { lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { conflictName, pathKey } from '../../files/path.js';
 import { P2PError } from '../../errors.js';
-import type { Drive, FileView, PutAnswer } from './drive.js';
+import { ChangedWhileSent, type Drive, type FileView, type PutAnswer } from './drive.js';
 import type { Action, LocalFile, SyncedFile } from './plan.js';
 import type { Progress } from './progress.js';
 import { downloadFile } from './transfer.js';
@@ -112,11 +112,17 @@ async function upload(ctx: ApplyContext, path: string, local: LocalFile): Promis
     answer = await ctx.drive.upload(path, join(ctx.dir, local.fsPath), local.size, {
       modified: local.mtime,
       onBytes: (n) => bar.add(n),
+      // Only the bytes the plan is about: a file scanned in the middle of a write, or written
+      // since, would leave a version that was never the file whole.
+      beforeEnd: async (sha256) => sha256 === local.sha256,
     });
+  } catch (error) {
+    if (error instanceof ChangedWhileSent) throw new Changed(local.fsPath);
+    throw error;
   } finally {
     bar.stop();
   }
-  // Bytes that changed while they were sent are recorded with no time, so the next scan
+  // A drive that reports other bytes than those sent: recorded with no time, so the next scan
   // hashes the file again and sends it again if it differs.
   const same = answer.file.sha256 === local.sha256;
   ctx.agreements.set(answer.file.path, {

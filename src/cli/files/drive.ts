@@ -4,7 +4,9 @@
  * calls are JSON. The gateway's answers are checked for the members used, since a wrong answer
  * must not make the sync delete or overwrite anything.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Transform, type Writable } from 'node:stream';
@@ -66,6 +68,68 @@ function counter(onBytes: (n: number) => void): Transform {
     transform(chunk: Buffer, _encoding, done) {
       onBytes(chunk.length);
       done(null, chunk);
+    },
+  });
+}
+
+/** A file that was not as expected when the last of its bytes was to be sent. */
+export class ChangedWhileSent extends P2PError {
+  constructor(fsPath: string) {
+    super('bad_argument', `${fsPath} changed while it was sent: try again`);
+  }
+}
+
+/** The options of an upload from a file. */
+export interface UploadOptions {
+  readonly modified?: number;
+  readonly mediaType?: string;
+  readonly onBytes?: (n: number) => void;
+  /**
+   * Called with the SHA-256 of the bytes read once all of them are, before the last of them is
+   * sent: if it answers false the upload is cut, and the drive commits nothing.
+   */
+  readonly beforeEnd?: (sha256: string) => Promise<boolean>;
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+/**
+ * Whether the file at `fsPath` may complete an upload of its first `size` bytes: it is still
+ * that long (a file that grew since its size was taken would go up cut short), and the
+ * caller's check, if any, agrees.
+ */
+async function mayEnd(
+  fsPath: string,
+  size: number,
+  sha256: string,
+  options: UploadOptions,
+): Promise<boolean> {
+  const now = await lstat(fsPath).catch(() => undefined);
+  if (now?.size !== size) return false;
+  return options.beforeEnd ? options.beforeEnd(sha256) : true;
+}
+
+/**
+ * Passes the bytes of an upload on, holding back the chunk that completes `size` until
+ * `mayEnd` agrees: the gateway commits a file only once it has every byte announced, so a
+ * refusal here leaves the drive as it was.
+ */
+function lastByteGate(
+  size: number,
+  mayEnd: (sha256: string) => Promise<boolean>,
+  changed: () => Error,
+): Transform {
+  const hash = createHash('sha256');
+  let read = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      read += chunk.length;
+      if (read < size) return done(null, chunk);
+      mayEnd(hash.digest('hex')).then(
+        (yes) => (yes ? done(null, chunk) : done(changed())),
+        (error: Error) => done(error),
+      );
     },
   });
 }
@@ -204,15 +268,16 @@ export class Drive {
   }
 
   /**
-   * Uploads `size` bytes of the file at `fsPath` to `path`. A file that shrinks while it is
-   * read is caught (fewer bytes than announced) and the upload is cut, so the drive keeps its
-   * old version.
+   * Uploads `size` bytes of the file at `fsPath` to `path`. A file that shrinks or grows while
+   * it is read is caught (fewer bytes than announced, or a length other than `size` once they
+   * are read), and so is one `options.beforeEnd` refuses: the upload is cut before its last
+   * byte, so the drive keeps its old version.
    */
   async upload(
     path: string,
     fsPath: string,
     size: number,
-    options: { modified?: number; mediaType?: string; onBytes?: (n: number) => void } = {},
+    options: UploadOptions = {},
   ): Promise<PutAnswer> {
     let sent = 0;
     return this.retrying(() => {
@@ -233,8 +298,11 @@ export class Drive {
     path: string,
     fsPath: string,
     size: number,
-    options: { modified?: number; mediaType?: string; onBytes?: (n: number) => void } = {},
+    options: UploadOptions = {},
   ): Promise<PutAnswer> {
+    const changed = (): P2PError => new ChangedWhileSent(fsPath);
+    // An empty body is complete as soon as the request is: its check comes before.
+    if (size === 0 && !(await mayEnd(fsPath, 0, EMPTY_SHA256, options))) throw changed();
     const query = [`path=${q(path)}`];
     if (options.modified !== undefined)
       query.push(`modified=${Math.max(0, Math.floor(options.modified))}`);
@@ -251,6 +319,7 @@ export class Drive {
           : createReadStream(fsPath, { start: 0, end: size - 1, highWaterMark: 1 << 20 });
       await pipeline(
         source,
+        lastByteGate(size, (sha256) => mayEnd(fsPath, size, sha256, options), changed),
         counter((n) => {
           sent += n;
           options.onBytes?.(n);
@@ -259,7 +328,7 @@ export class Drive {
       );
       if (sent !== size) {
         req.destroy();
-        throw new P2PError('bad_argument', `${fsPath} changed while it was sent: try again`);
+        throw changed();
       }
     })();
     // The answer can come before the body is sent (a refusal): then the body's failure is moot.
