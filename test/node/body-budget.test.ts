@@ -65,7 +65,7 @@ async function holdBody(
     const drained = await Promise.race([
       new Promise<boolean>((resolve) => socket.once('drain', () => resolve(true))),
       answer,
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000)),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000)),
     ]);
     if (!drained) break; // the node stopped reading: it answered or will
   }
