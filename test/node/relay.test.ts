@@ -28,6 +28,7 @@ import { openBrowser } from '../helpers/browser.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { rawLeg, type RawLeg } from '../helpers/relay-raw.js';
 import { tempDir } from '../helpers/tmp.js';
+import { readAll, writeAll } from '../helpers/streams.js';
 
 async function relayNode(
   relay: Record<string, unknown> | null,
@@ -73,27 +74,6 @@ async function tunnel(
   const near = await dialOnRelay({ relay, self: dialer, service, device: identityText(exposer) });
   const [far, info] = await leg;
   return { near, far, from: info.from };
-}
-
-/**
- * Everything a stream delivers until its end. Not with for-await, which destroys the stream
- * at its end: the other direction must stay open.
- */
-function readAll(stream: Duplex): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
-}
-
-/** Writes `data` in 64 KiB pieces, honouring back-pressure, then ends the stream. */
-async function writeAll(stream: Duplex, data: Buffer): Promise<void> {
-  for (let at = 0; at < data.length; at += 65536) {
-    if (!stream.write(data.subarray(at, at + 65536))) await once(stream, 'drain');
-  }
-  stream.end();
 }
 
 /** Answers a raw leg's challenge with `self`'s signature for `role`. */
