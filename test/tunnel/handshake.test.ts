@@ -10,6 +10,7 @@ import { P2PError } from '../../src/errors.js';
 import { buildM1, identityBytesOfText } from '../../src/tunnel/handshake.js';
 import { openInitiator, openResponder, type SecureStream } from '../../src/tunnel/index.js';
 import { closed, device, middle, streamPair, tcpPair, within, type Device } from './transports.js';
+import { rejectsWith } from '../helpers/p2p-error.js';
 
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.alloc(4 + message.length);
@@ -26,15 +27,6 @@ function received(stream: Duplex): Promise<Buffer> {
     const done = () => resolve(Buffer.concat(chunks));
     stream.once('end', done);
     stream.once('close', done);
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof P2PError, `a P2PError, not ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
   });
 }
 
