@@ -19,6 +19,16 @@ function frame(message: Uint8Array): Buffer {
   return out;
 }
 
+/** An unpadded first handshake message from `from` to `to` for `service`, not framed. */
+function firstMessage(from: Device, to: Device, service: string): Buffer {
+  return buildM1({
+    self: from.identity,
+    responder: identityBytesOfText(to.text),
+    service,
+    pad: false,
+  }).m1;
+}
+
 /** Collects what a raw transport receives until it ends or closes. */
 function received(stream: Duplex): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -165,18 +175,7 @@ test('an answer from a device other than the one named does not authenticate', a
   const [middleB, b] = streamPair();
   middle(middleA, middleB, {
     toResponder: (index, bytes) =>
-      index === 0
-        ? [
-            frame(
-              buildM1({
-                self: laptop.identity,
-                responder: identityBytesOfText(printer.text),
-                service: 's',
-                pad: false,
-              }).m1,
-            ),
-          ]
-        : [bytes],
+      index === 0 ? [frame(firstMessage(laptop, printer, 's'))] : [bytes],
   });
   const opened = openInitiator(a, { self: laptop.identity, responder: nas.text, service: 's' });
   const answered = openResponder(b, { self: printer.identity, authorize: () => {} });
@@ -303,12 +302,7 @@ test('garbage instead of a first message fails at once, before authorize', async
 test('another version, a damaged message and a small-order key get clear refusals', async () => {
   const laptop = device();
   const nas = device();
-  const good = buildM1({
-    self: laptop.identity,
-    responder: identityBytesOfText(nas.text),
-    service: 'nas',
-    pad: false,
-  }).m1;
+  const good = firstMessage(laptop, nas, 'nas');
   const version2 = Buffer.from(good);
   version2[4] = 2;
   const flipped = Buffer.from(good);
@@ -375,14 +369,7 @@ test('a responder identity with a small-order box key is refused before sending'
 test('deadlines: a silent or slow initiator, a silent responder, a slow authorize', async () => {
   const laptop = device();
   const nas = device();
-  const good = frame(
-    buildM1({
-      self: laptop.identity,
-      responder: identityBytesOfText(nas.text),
-      service: 'nas',
-      pad: false,
-    }).m1,
-  );
+  const good = frame(firstMessage(laptop, nas, 'nas'));
   for (const sent of [Buffer.alloc(0), good.subarray(0, 50)]) {
     const [attacker, server] = await tcpPair();
     const started = Date.now();
@@ -460,14 +447,7 @@ test('bad arguments are refused before anything is sent', async () => {
 test('bytes sent ahead during the handshake are held back by flow control, not buffered', async () => {
   const laptop = device();
   const nas = device();
-  const m1 = frame(
-    buildM1({
-      self: laptop.identity,
-      responder: identityBytesOfText(nas.text),
-      service: 'nas',
-      pad: false,
-    }).m1,
-  );
+  const m1 = frame(firstMessage(laptop, nas, 'nas'));
   const [attacker, server] = await tcpPair();
   const answered = openResponder(server, {
     self: nas.identity,
