@@ -3,6 +3,7 @@
  * their hash so that hundreds of MiB need not be kept. Reading never uses for-await, which
  * destroys the stream at its end: the other direction must stay open.
  */
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -50,4 +51,24 @@ export function receiveAll(stream: Duplex): Promise<{ bytes: number; hash: strin
     stream.once('error', reject);
     stream.resume(); // a stream paused by hand stays paused when a 'data' listener comes
   });
+}
+
+/**
+ * `total` random bytes each way at once between `a` and `b` (`b` writing in chunks of
+ * `chunkFromB`); asserts that each side received exactly what the other sent.
+ */
+export async function exchangeRandom(
+  a: Duplex,
+  b: Duplex,
+  total: number,
+  chunkFromB?: number,
+): Promise<void> {
+  const [sentUp, sentDown, gotUp, gotDown] = await Promise.all([
+    sendRandom(a, total),
+    sendRandom(b, total, chunkFromB),
+    receiveAll(b),
+    receiveAll(a),
+  ]);
+  assert.deepEqual(gotUp, { bytes: total, hash: sentUp });
+  assert.deepEqual(gotDown, { bytes: total, hash: sentDown });
 }
