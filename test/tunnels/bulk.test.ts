@@ -8,20 +8,13 @@ import { connect, createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { ok, startDevice } from '../helpers/identity.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { relayConfigFile, startTunnelCli } from '../helpers/tunnels.js';
+import { relayNodeFlags, startTunnelCli } from '../helpers/tunnels.js';
 import { receiveAll, sendRandom } from '../helpers/streams.js';
 
 const SIZE = 256 * 1024 * 1024;
 
 test('256 MiB each way at once through a relayed tunnel arrive intact', async () => {
-  const node = await spawnNode([
-    '--min-pow',
-    '0',
-    '--sync-interval',
-    '3600',
-    '--config',
-    relayConfigFile(),
-  ]);
+  const node = await spawnNode(relayNodeFlags());
   after(() => node.stop());
   const [a, b] = await Promise.all([startDevice(node.url), startDevice(node.url)]);
   after(() => Promise.all([a.stop(), b.stop()]));

@@ -21,7 +21,7 @@ import {
   fetchThrough,
   holdThrough,
   pageBytes,
-  relayConfigFile,
+  relayNodeFlags,
   startScanningProxy,
   startSite,
   startTunnelCli,
@@ -54,19 +54,7 @@ function flags(device: Device): string[] {
 /** The relay node, on a port it keeps across restarts; it lives until the file ends. */
 function startRelayNode(port: number, dataDir: string): Promise<TunnelCli> {
   return startTunnelCli(
-    [
-      'node',
-      '--port',
-      String(port),
-      '--data',
-      dataDir,
-      '--min-pow',
-      '0',
-      '--sync-interval',
-      '3600',
-      '--config',
-      relayConfigFile(),
-    ],
+    ['node', '--port', String(port), '--data', dataDir, ...relayNodeFlags()],
     /listening on (http:\/\/[^\s]+)/,
     { untilFileEnds: true },
   );
@@ -229,6 +217,21 @@ test('the direct path is used when the exposer is reachable, the relay when it i
   );
 });
 
+/**
+ * Registers a key of nobody's on the relay for the service id of A's tunnel `name`, until
+ * the file ends; each leg it is offered goes to `onLeg`.
+ */
+async function squat(name: string, onLeg: (leg: { destroy(): void }) => void): Promise<void> {
+  const squatter = listenOnRelay({
+    relay: world.proxy.url,
+    self: generateIdentity(),
+    service: serviceId(world.a.text, name),
+  });
+  after(() => squatter.close());
+  await once(squatter, 'registered');
+  squatter.on('leg', onLeg);
+}
+
 test("a stranger's device is refused; a squatter on the service id is never chosen", async () => {
   const strangerConnect = await connect(world.stranger, 'web', [
     '--of',
@@ -242,35 +245,19 @@ test("a stranger's device is refused; a squatter on the service id is never chos
   await strangerConnect.cli.interrupt();
 
   // Someone else registers A's service id on the relay, with a key of their own.
-  const squatter = listenOnRelay({
-    relay: world.proxy.url,
-    self: generateIdentity(),
-    service: serviceId(world.a.text, 'web'),
-  });
-  after(() => squatter.close());
-  await once(squatter, 'registered');
   let legs = 0;
-  squatter.on('leg', (leg: { destroy(): void }) => {
+  const dropLeg = (leg: { destroy(): void }) => {
     legs += 1;
     leg.destroy();
-  });
+  };
+  await squat('web', dropLeg);
   for (let i = 0; i < 20; i++) {
     const page = await fetchThrough(world.localPort, `/page/${i}`);
     assert.ok(page.body.equals(pageBytes(i)));
   }
   assert.equal(legs, 0);
   // Where only a squatter is registered, B says so rather than dial it.
-  const lonelySquatter = listenOnRelay({
-    relay: world.proxy.url,
-    self: generateIdentity(),
-    service: serviceId(world.a.text, 'lonely'),
-  });
-  after(() => lonelySquatter.close());
-  await once(lonelySquatter, 'registered');
-  lonelySquatter.on('leg', (leg: { destroy(): void }) => {
-    legs += 1;
-    leg.destroy();
-  });
+  await squat('lonely', dropLeg);
   const lonely = await connect(world.b, 'lonely', ['--no-direct']);
   await assert.rejects(fetchThrough(lonely.port, '/page/1', undefined, 15_000));
   await lonely.cli.line(
