@@ -170,8 +170,7 @@ test('many connections at once each get their own answer', async () => {
 });
 
 test('the direct path is used when the exposer is reachable, the relay when it is not', async () => {
-  const direct = await expose(world.a, ['--name', 'near', '--port', String(world.site.port)]);
-  await direct.line(/ registered/);
+  const direct = await exposeSite('near');
   const near = await connect(world.b, 'near');
   const before = world.proxy.bytes();
   const page = await fetchThrough(near.port, '/page/255');
@@ -189,15 +188,7 @@ test('the direct path is used when the exposer is reachable, the relay when it i
 
   // An exposer that advertises an address nobody answers at: the connection goes through the relay.
   const dead = await freePort();
-  const far = await expose(world.a, [
-    '--name',
-    'far',
-    '--port',
-    String(world.site.port),
-    '--advertise',
-    `127.0.0.1:${dead}`,
-  ]);
-  await far.line(/ registered/);
+  const far = await exposeSite('far', ['--advertise', `127.0.0.1:${dead}`]);
   const farConnect = await connect(world.b, 'far');
   const again = await fetchThrough(farConnect.port, '/page/254');
   assert.ok(again.body.equals(pageBytes(254)));
@@ -216,6 +207,19 @@ test('the direct path is used when the exposer is reachable, the relay when it i
     ['web'],
   );
 });
+
+/** A's web site exposed as tunnel `name` (with `flags`), once it is registered on the relay. */
+async function exposeSite(name: string, flags: readonly string[] = []): Promise<TunnelCli> {
+  const exposed = await expose(world.a, [
+    '--name',
+    name,
+    '--port',
+    String(world.site.port),
+    ...flags,
+  ]);
+  await exposed.line(/ registered/);
+  return exposed;
+}
 
 /**
  * Registers a key of nobody's on the relay for the service id of A's tunnel `name`, until
@@ -268,16 +272,7 @@ test("a stranger's device is refused; a squatter on the service id is never chos
 });
 
 test('a person named with --allow gets in, on that tunnel only', async () => {
-  const shared = await expose(world.a, [
-    '--name',
-    'shared',
-    '--port',
-    String(world.site.port),
-    '--no-direct',
-    '--allow',
-    world.stranger.text,
-  ]);
-  await shared.line(/ registered/);
+  const shared = await exposeSite('shared', ['--no-direct', '--allow', world.stranger.text]);
   const guest = await connect(world.stranger, 'shared', ['--of', world.a.text, '--no-direct']);
   const page = await fetchThrough(guest.port, '/page/9');
   assert.ok(page.body.equals(pageBytes(9)));
@@ -287,15 +282,7 @@ test('a person named with --allow gets in, on that tunnel only', async () => {
 });
 
 test('a tunnel exposed with --pad takes padded connections only', async () => {
-  const padded = await expose(world.a, [
-    '--name',
-    'padded',
-    '--port',
-    String(world.site.port),
-    '--no-direct',
-    '--pad',
-  ]);
-  await padded.line(/ registered/);
+  const padded = await exposeSite('padded', ['--no-direct', '--pad']);
   const plain = await connect(world.b, 'padded', ['--no-direct']);
   await assert.rejects(fetchThrough(plain.port, '/page/3', undefined, 15_000));
   await plain.cli.line(/takes padded connections only: connect with --pad/);
