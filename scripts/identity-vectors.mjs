@@ -8,40 +8,19 @@
 //   node scripts/identity-vectors.mjs           write the file if missing, else check it
 //   node scripts/identity-vectors.mjs --force   overwrite (only when the format is meant to change)
 import { dist, writeVectors } from './lib/vector-file.mjs';
+import { fill, hex, identityOf } from './lib/seeded-identity.mjs';
 
-const { signingKeyPairFromSeed } = await dist('crypto/ed25519.js');
-const { boxKeyPairFromSecret } = await dist('crypto/x25519.js');
 const { deriveKeyPair, setupSender } = await dist('crypto/hpke.js');
 const { sha256 } = await dist('crypto/sha256.js');
-const { identityText, tableText } = await dist('keys/keys.js');
+const { tableText } = await dist('keys/keys.js');
 const { signStatement, statementMessage, encodeStatement } = await dist('identity/statement.js');
 const { certBody, directoryKeys } = await dist('identity/directory.js');
 const { createLinkCode, linkKeys } = await dist('identity/link-code.js');
 const { epochKeysFromSecret, epochPublic, sealPackage, packagePlaintext, encodeGroupKeys } =
   await dist('identity/epoch.js');
 
-const hex = (bytes) => Buffer.from(bytes).toString('hex');
-const fill = (byte, length) => Buffer.alloc(length, byte);
-
-function identityOf(signingSeed, boxSecret) {
-  const identity = {
-    signing: signingKeyPairFromSeed(signingSeed),
-    box: boxKeyPairFromSecret(boxSecret),
-  };
-  return {
-    identity,
-    vector: {
-      signing_seed: hex(signingSeed),
-      box_secret: hex(boxSecret),
-      signing_public: hex(identity.signing.publicKey),
-      box_public: hex(identity.box.publicKey),
-      text: identityText(identity),
-    },
-  };
-}
-
-const person = identityOf(fill(0x01, 32), fill(0x02, 32));
-const device = identityOf(fill(0x03, 32), fill(0x04, 32));
+const person = identityOf(fill(0x01, 32), fill(0x02, 32), { publicKeys: true });
+const device = identityOf(fill(0x03, 32), fill(0x04, 32), { publicKeys: true });
 
 // A device certificate signed by the root: §2 and §3.2.
 const cert = signStatement({

@@ -8,33 +8,13 @@
 //   node scripts/log-vectors.mjs           write the file if missing, else check it
 //   node scripts/log-vectors.mjs --force   overwrite (only when the format is meant to change)
 import { dist, writeVectors } from './lib/vector-file.mjs';
+import { fill, hex, identityOf } from './lib/seeded-identity.mjs';
 
-const { signingKeyPairFromSeed } = await dist('crypto/ed25519.js');
-const { boxKeyPairFromSecret } = await dist('crypto/x25519.js');
-const { identityText } = await dist('keys/keys.js');
 const { signStatement, statementMessage, encodeStatement } = await dist('identity/statement.js');
 const { logEntryBody, readLogEntry } = await dist('log/entry.js');
 const { logHeadBody } = await dist('log/head.js');
 const { verifyLog } = await dist('log/chain.js');
 const { mergedView, encodeCursor } = await dist('log/merge.js');
-
-const hex = (bytes) => Buffer.from(bytes).toString('hex');
-const fill = (byte, length) => Buffer.alloc(length, byte);
-
-function identityOf(signingSeed, boxSecret) {
-  const identity = {
-    signing: signingKeyPairFromSeed(signingSeed),
-    box: boxKeyPairFromSecret(boxSecret),
-  };
-  return {
-    identity,
-    vector: {
-      signing_seed: hex(signingSeed),
-      box_secret: hex(boxSecret),
-      text: identityText(identity),
-    },
-  };
-}
 
 const writer = identityOf(fill(0x11, 32), fill(0x12, 32));
 const space = hex(fill(0x13, 16));

@@ -8,13 +8,11 @@
 //   node scripts/tunnel-vectors.mjs           write the file if missing, else check it
 //   node scripts/tunnel-vectors.mjs --force   overwrite (only when the format is meant to change)
 import { dist, writeVectors } from './lib/vector-file.mjs';
+import { fill, hex, identityOf } from './lib/seeded-identity.mjs';
 
-const { signingKeyPairFromSeed } = await dist('crypto/ed25519.js');
-const { boxKeyPairFromSecret } = await dist('crypto/x25519.js');
 const { deriveKeyPair } = await dist('crypto/hpke.js');
 const { hkdfExtract } = await dist('crypto/hkdf.js');
 const { sha256 } = await dist('crypto/sha256.js');
-const { identityText } = await dist('keys/keys.js');
 const {
   buildM1,
   buildM2,
@@ -25,27 +23,6 @@ const {
   readM1,
 } = await dist('tunnel/handshake.js');
 const { RecordSealer, RECORD_TYPE, closeBody } = await dist('tunnel/records.js');
-
-const hex = (bytes) => Buffer.from(bytes).toString('hex');
-const fill = (byte, length) => Buffer.alloc(length, byte);
-
-function identityOf(signingSeed, boxSecret) {
-  const identity = {
-    signing: signingKeyPairFromSeed(signingSeed),
-    box: boxKeyPairFromSecret(boxSecret),
-  };
-  return {
-    identity,
-    vector: {
-      signing_seed: hex(signingSeed),
-      box_secret: hex(boxSecret),
-      signing_public: hex(identity.signing.publicKey),
-      box_public: hex(identity.box.publicKey),
-      identity_bytes: hex(identityBytes(identity)),
-      text: identityText(identity),
-    },
-  };
-}
 
 function scheduleOf(context) {
   const s = context.keySchedule;
@@ -69,8 +46,13 @@ function ephemeralOf(ikm) {
   };
 }
 
-const initiator = identityOf(fill(0x11, 32), fill(0x12, 32));
-const responder = identityOf(fill(0x21, 32), fill(0x22, 32));
+// A tunnel's identity vectors also show the identity bytes the handshake binds.
+const tunnelIdentity = {
+  publicKeys: true,
+  extra: (identity) => ({ identity_bytes: hex(identityBytes(identity)) }),
+};
+const initiator = identityOf(fill(0x11, 32), fill(0x12, 32), tunnelIdentity);
+const responder = identityOf(fill(0x21, 32), fill(0x22, 32), tunnelIdentity);
 const eI = ephemeralOf(fill(0x31, 32));
 const eR = ephemeralOf(fill(0x32, 32));
 const service = 'nas web';

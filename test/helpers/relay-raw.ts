@@ -1,15 +1,25 @@
 /**
  * Relay legs over a bare TCP socket, for what the relay client never sends: garbage after the
  * upgrade, replayed or forged answers, listeners that ignore pings. Frames are built with the
- * wire module, so a test states the bytes it means.
+ * wire module, so a test states the bytes it means; the answers to a challenge are signed here.
  */
+import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { sign, type SigningKeyPair } from '../../src/crypto/ed25519.js';
+import { identityText, type Identity } from '../../src/keys/keys.js';
 import {
+  authMessage,
+  encodeFrame,
   FrameReader,
   MAX_RELAY_FRAME_BYTES,
   RELAY_PATH,
   RELAY_PROTOCOL,
+  type Role,
 } from '../../src/relay/wire.js';
+
+/** An upgrade to another protocol than the relay's: refused before any frame. */
+export const WEBSOCKET_UPGRADE =
+  'GET /relay/v1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
 
 export interface RawLeg {
   readonly socket: Socket;
@@ -104,4 +114,49 @@ export function rawLeg(
     });
     socket.write(request);
   });
+}
+
+/** The code of a refused upgrade's JSON error body. */
+export function refusalCode(leg: RawLeg): string {
+  return (JSON.parse(leg.body) as { error: { code: string } }).error.code;
+}
+
+/** The hex signature of `signing` over a relay challenge frame for `role`. */
+export function signChallenge(
+  challenge: Record<string, unknown>,
+  role: Role,
+  signing: SigningKeyPair,
+): string {
+  return sign(
+    authMessage(String(challenge.relay), Buffer.from(String(challenge.nonce), 'hex'), role),
+    signing,
+  ).toString('hex');
+}
+
+/** Answers a raw leg's challenge with `self`'s signature for `role`. */
+export async function answer(
+  leg: RawLeg,
+  self: Identity,
+  role: Role,
+  fields: Record<string, unknown>,
+): Promise<{ signature: string }> {
+  const challenge = await leg.next();
+  assert.equal(challenge.type, 'challenge');
+  const signature = signChallenge(challenge, role, self.signing);
+  leg.write(
+    encodeFrame({ type: role, identity: identityText(self), signature, ...fields } as never),
+  );
+  return { signature };
+}
+
+/** A raw leg of `self` registered as a listener for `service`, with no direct addresses. */
+export async function rawListener(
+  base: string,
+  self: Identity,
+  service: Uint8Array,
+): Promise<RawLeg> {
+  const leg = await rawLeg(base);
+  await answer(leg, self, 'listen', { service: Buffer.from(service).toString('hex'), direct: [] });
+  assert.equal((await leg.next()).type, 'registered');
+  return leg;
 }

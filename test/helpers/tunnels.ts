@@ -309,3 +309,11 @@ export function relayConfigFile(): string {
   );
   return path;
 }
+
+/**
+ * `p2pcloud node` flags for a relaying node in a tunnel test: no proof of work, no periodic
+ * sync to get in the way, and the caps of relayConfigFile().
+ */
+export function relayNodeFlags(): string[] {
+  return ['--min-pow', '0', '--sync-interval', '3600', '--config', relayConfigFile()];
+}

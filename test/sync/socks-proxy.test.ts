@@ -10,16 +10,16 @@ import { isIP } from 'node:net';
 import { makeEntry } from '../helpers/entries.js';
 import { putFrames, putResults, request, storedIds, freePort } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { runCli, spawnCli } from '../helpers/spawn.js';
+import { runCli } from '../helpers/spawn.js';
 import {
   PROXY_ONLY_NAME,
   PROXY_SOURCE,
   startCountingHop,
   startMicrosocks,
-  spawnWatched,
 } from '../helpers/socks.js';
 import { BASE_ARGS, syncPeers, syncRound, waitUntil } from '../helpers/sync.js';
 import { tempDir } from '../helpers/tmp.js';
+import { spawnProxiedNode, spawnPublicNode } from '../helpers/proxied-nodes.js';
 
 const ONION = `http://${'a'.repeat(56)}.onion`;
 
@@ -28,46 +28,13 @@ test('a node syncs through the proxy only, and makes no connection around it onc
   const portB = await freePort();
   const hop = await startCountingHop(portB);
   const behindProxy = `http://${PROXY_ONLY_NAME}:${hop.port}`;
-  const dataB = tempDir();
-  const b = await spawnCli(
-    [
-      'node',
-      '--port',
-      String(portB),
-      '--data',
-      dataB,
-      '--public-url',
-      behindProxy,
-      '--sync-interval',
-      '3600',
-      ...BASE_ARGS,
-    ],
-    /listening on (http:\/\/[^\s]+)/,
-    'node B',
-  );
+  const b = await spawnPublicNode(portB, behindProxy);
   const urlB = b.ready[1]!;
   // Stored on B before A exists, so only A's own sessions can bring it to A.
   const first = makeEntry({ text: 'first, through the proxy' });
   assert.equal(putResults(await putFrames(urlB, [first.bytes]))[0]!.status, 'stored');
 
-  const watched = await spawnWatched(
-    [
-      'node',
-      '--port',
-      '0',
-      '--data',
-      tempDir(),
-      '--proxy',
-      proxy.url,
-      '--peer',
-      behindProxy,
-      '--sync-interval',
-      '3600',
-      ...BASE_ARGS,
-    ],
-    /listening on (http:\/\/[^\s]+)/,
-    'node A',
-  );
+  const watched = await spawnProxiedNode(proxy.url, behindProxy, 3600);
   const a = { url: watched.ready[1]!, stop: watched.stop };
   const firstId = first.id.toString('hex');
   await waitUntil(

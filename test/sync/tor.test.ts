@@ -10,32 +10,15 @@ import { isIP } from 'node:net';
 import { Client } from '../../src/client/client.js';
 import { makeEntry } from '../helpers/entries.js';
 import { freePort, putFrames, putResults, request, storedIds } from '../helpers/http.js';
-import { spawnCli } from '../helpers/spawn.js';
-import { spawnWatched } from '../helpers/socks.js';
-import { BASE_ARGS, syncPeers, waitUntil } from '../helpers/sync.js';
-import { tempDir } from '../helpers/tmp.js';
+import { syncPeers, waitUntil } from '../helpers/sync.js';
 import { startTorNetwork } from '../helpers/tor.js';
+import { spawnProxiedNode, spawnPublicNode } from '../helpers/proxied-nodes.js';
 
 test('a node syncs with an onion-only node through a private Tor network', async () => {
   const portB = await freePort();
   const tor = await startTorNetwork(portB);
   const onionUrl = `http://${tor.onion}`;
-  const b = await spawnCli(
-    [
-      'node',
-      '--port',
-      String(portB),
-      '--data',
-      tempDir(),
-      '--public-url',
-      onionUrl,
-      '--sync-interval',
-      '3600',
-      ...BASE_ARGS,
-    ],
-    /listening on (http:\/\/[^\s]+)/,
-    'node B',
-  );
+  const b = await spawnPublicNode(portB, onionUrl);
   const urlB = b.ready[1]!;
   const entry = makeEntry({ text: 'over an onion service' });
   const id = entry.id.toString('hex');
@@ -52,24 +35,7 @@ test('a node syncs with an onion-only node through a private Tor network', async
     2000,
   );
 
-  const a = await spawnWatched(
-    [
-      'node',
-      '--port',
-      '0',
-      '--data',
-      tempDir(),
-      '--proxy',
-      tor.proxy,
-      '--peer',
-      onionUrl,
-      '--sync-interval',
-      '1',
-      ...BASE_ARGS,
-    ],
-    /listening on (http:\/\/[^\s]+)/,
-    'node A',
-  );
+  const a = await spawnProxiedNode(tor.proxy, onionUrl, 1);
   const urlA = a.ready[1]!;
   await waitUntil(
     'A holds the entry it fetched from B over Tor',

@@ -10,12 +10,23 @@ import { P2PError } from '../../src/errors.js';
 import { buildM1, identityBytesOfText } from '../../src/tunnel/handshake.js';
 import { openInitiator, openResponder, type SecureStream } from '../../src/tunnel/index.js';
 import { closed, device, middle, streamPair, tcpPair, within, type Device } from './transports.js';
+import { rejectsWith } from '../helpers/p2p-error.js';
 
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.alloc(4 + message.length);
   out.writeUInt32BE(message.length, 0);
   out.set(message, 4);
   return out;
+}
+
+/** An unpadded first handshake message from `from` to `to` for `service`, not framed. */
+function firstMessage(from: Device, to: Device, service: string): Buffer {
+  return buildM1({
+    self: from.identity,
+    responder: identityBytesOfText(to.text),
+    service,
+    pad: false,
+  }).m1;
 }
 
 /** Collects what a raw transport receives until it ends or closes. */
@@ -26,15 +37,6 @@ function received(stream: Duplex): Promise<Buffer> {
     const done = () => resolve(Buffer.concat(chunks));
     stream.once('end', done);
     stream.once('close', done);
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof P2PError, `a P2PError, not ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
   });
 }
 
@@ -173,18 +175,7 @@ test('an answer from a device other than the one named does not authenticate', a
   const [middleB, b] = streamPair();
   middle(middleA, middleB, {
     toResponder: (index, bytes) =>
-      index === 0
-        ? [
-            frame(
-              buildM1({
-                self: laptop.identity,
-                responder: identityBytesOfText(printer.text),
-                service: 's',
-                pad: false,
-              }).m1,
-            ),
-          ]
-        : [bytes],
+      index === 0 ? [frame(firstMessage(laptop, printer, 's'))] : [bytes],
   });
   const opened = openInitiator(a, { self: laptop.identity, responder: nas.text, service: 's' });
   const answered = openResponder(b, { self: printer.identity, authorize: () => {} });
@@ -311,12 +302,7 @@ test('garbage instead of a first message fails at once, before authorize', async
 test('another version, a damaged message and a small-order key get clear refusals', async () => {
   const laptop = device();
   const nas = device();
-  const good = buildM1({
-    self: laptop.identity,
-    responder: identityBytesOfText(nas.text),
-    service: 'nas',
-    pad: false,
-  }).m1;
+  const good = firstMessage(laptop, nas, 'nas');
   const version2 = Buffer.from(good);
   version2[4] = 2;
   const flipped = Buffer.from(good);
@@ -383,14 +369,7 @@ test('a responder identity with a small-order box key is refused before sending'
 test('deadlines: a silent or slow initiator, a silent responder, a slow authorize', async () => {
   const laptop = device();
   const nas = device();
-  const good = frame(
-    buildM1({
-      self: laptop.identity,
-      responder: identityBytesOfText(nas.text),
-      service: 'nas',
-      pad: false,
-    }).m1,
-  );
+  const good = frame(firstMessage(laptop, nas, 'nas'));
   for (const sent of [Buffer.alloc(0), good.subarray(0, 50)]) {
     const [attacker, server] = await tcpPair();
     const started = Date.now();
@@ -468,14 +447,7 @@ test('bad arguments are refused before anything is sent', async () => {
 test('bytes sent ahead during the handshake are held back by flow control, not buffered', async () => {
   const laptop = device();
   const nas = device();
-  const m1 = frame(
-    buildM1({
-      self: laptop.identity,
-      responder: identityBytesOfText(nas.text),
-      service: 'nas',
-      pad: false,
-    }).m1,
-  );
+  const m1 = frame(firstMessage(laptop, nas, 'nas'));
   const [attacker, server] = await tcpPair();
   const answered = openResponder(server, {
     self: nas.identity,

@@ -4,40 +4,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { dialOnRelay, listenOnRelay } from '../../src/client/relay/index.js';
+import { dialOnRelay, listenOnRelay, type RelayListener } from '../../src/client/relay/index.js';
 import { P2PError } from '../../src/errors.js';
 import { openInitiator, openResponder, type SecureStream } from '../../src/tunnel/index.js';
-import { spawnNode } from '../helpers/nodes.js';
-import { closed, device, errorOf, within } from './transports.js';
+import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
+import { closed, device, errorOf, within, type Device } from './transports.js';
+import { exchangeRandom } from '../helpers/streams.js';
 
-async function sendRandom(stream: Duplex, total: number): Promise<string> {
-  const hash = createHash('sha256');
-  for (let sent = 0; sent < total; sent += 1 << 20) {
-    const bytes = randomBytes(Math.min(1 << 20, total - sent));
-    hash.update(bytes);
-    if (!stream.write(bytes)) await once(stream, 'drain');
-  }
-  stream.end();
-  return hash.digest('hex');
+interface Relayed {
+  readonly node: NodeProcess;
+  readonly nas: Device;
+  readonly phone: Device;
+  readonly service: Buffer;
+  readonly listener: RelayListener;
 }
 
-function receiveAll(stream: Duplex): Promise<{ bytes: number; hash: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    stream.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    stream.once('end', () => resolve({ bytes, hash: hash.digest('hex') }));
-    stream.once('error', reject);
-  });
-}
-
-test('the channel over legs paired by a relay node: both ways byte for byte, each side ending on its own', async () => {
+/** A relay node, a NAS registered on it for a service, and a phone; all closed after `run`. */
+async function onRelay(run: (relayed: Relayed) => Promise<void>): Promise<void> {
   const node = await spawnNode(['--relay', '--log-level', 'warn']);
   const nas = device();
   const phone = device();
@@ -45,85 +31,80 @@ test('the channel over legs paired by a relay node: both ways byte for byte, eac
   const listener = listenOnRelay({ relay: node.url, self: nas.identity, service });
   try {
     await within(10_000, 'the registration', once(listener, 'registered'));
-    const answered = new Promise<SecureStream>((resolve, reject) => {
-      listener.once('leg', (leg: Duplex, info: { from: string }) => {
-        assert.equal(info.from, phone.text);
-        openResponder(leg, {
-          self: nas.identity,
-          authorize: (who, name) => {
-            if (who !== info.from) throw new P2PError('tunnel_refused', 'not the leg that dialed');
-            assert.equal(name, 'nas');
-          },
-        }).then(resolve, reject);
-      });
-    });
-    const leg = await dialOnRelay({
-      relay: node.url,
-      self: phone.identity,
-      service,
-      device: nas.text,
-    });
-    const [initiator, responder] = await Promise.all([
-      openInitiator(leg, { self: phone.identity, responder: nas.text, service: 'nas', pad: true }),
-      answered,
-    ]);
-    assert.equal(responder.peer, phone.text);
-    assert.equal(responder.padded, true);
-    const total = 8 * 1024 * 1024;
-    const [up, down, gotUp, gotDown] = await within(
-      60_000,
-      'two 8 MiB streams through the relay',
-      Promise.all([
-        sendRandom(initiator, total),
-        sendRandom(responder, total),
-        receiveAll(responder),
-        receiveAll(initiator),
-      ]),
-    );
-    assert.deepEqual(gotUp, { bytes: total, hash: up });
-    assert.deepEqual(gotDown, { bytes: total, hash: down });
-    await within(5000, 'both ends to close', Promise.all([closed(initiator), closed(responder)]));
-    assert.equal(initiator.errored, null);
-    assert.equal(responder.errored, null);
+    await run({ node, nas, phone, service, listener });
   } finally {
     listener.close();
     await node.stop();
   }
-});
+}
 
-test('a relay that goes away under a tunnel is a loss, not an end', async () => {
-  const node = await spawnNode(['--relay', '--log-level', 'warn']);
-  const nas = device();
-  const phone = device();
-  const service = randomBytes(32);
-  const listener = listenOnRelay({ relay: node.url, self: nas.identity, service });
-  try {
-    await within(10_000, 'the registration', once(listener, 'registered'));
-    const answered = new Promise<SecureStream>((resolve, reject) => {
-      listener.once('leg', (leg: Duplex) =>
-        openResponder(leg, { self: nas.identity, authorize: () => {} }).then(resolve, reject),
-      );
-    });
-    const leg = await dialOnRelay({
-      relay: node.url,
-      self: phone.identity,
-      service,
-      device: nas.text,
-    });
-    const [initiator, responder] = await Promise.all([
-      openInitiator(leg, { self: phone.identity, responder: nas.text, service: 'nas' }),
-      answered,
-    ]);
+/**
+ * The phone dials the NAS through the relay and opens the channel over its leg; `respond`
+ * answers on the NAS's leg. Resolves with the initiator's and the responder's streams.
+ */
+async function openChannel(
+  { node, nas, phone, service, listener }: Relayed,
+  respond: (leg: Duplex, from: string) => Promise<SecureStream>,
+  pad?: boolean,
+): Promise<[SecureStream, SecureStream]> {
+  const answered = new Promise<SecureStream>((resolve, reject) => {
+    listener.once('leg', (leg: Duplex, info: { from: string }) =>
+      respond(leg, info.from).then(resolve, reject),
+    );
+  });
+  const leg = await dialOnRelay({
+    relay: node.url,
+    self: phone.identity,
+    service,
+    device: nas.text,
+  });
+  return Promise.all([
+    openInitiator(leg, { self: phone.identity, responder: nas.text, service: 'nas', pad }),
+    answered,
+  ]);
+}
+
+test('the channel over legs paired by a relay node: both ways byte for byte, each side ending on its own', () =>
+  onRelay(async (relayed) => {
+    const { nas, phone } = relayed;
+    const [initiator, responder] = await openChannel(
+      relayed,
+      (leg, from) => {
+        assert.equal(from, phone.text);
+        return openResponder(leg, {
+          self: nas.identity,
+          authorize: (who, name) => {
+            if (who !== from) throw new P2PError('tunnel_refused', 'not the leg that dialed');
+            assert.equal(name, 'nas');
+          },
+        });
+      },
+      true,
+    );
+    assert.equal(responder.peer, phone.text);
+    assert.equal(responder.padded, true);
+    const total = 8 * 1024 * 1024;
+    await within(
+      60_000,
+      'two 8 MiB streams through the relay',
+      exchangeRandom(initiator, responder, total),
+    );
+    await within(5000, 'both ends to close', Promise.all([closed(initiator), closed(responder)]));
+    assert.equal(initiator.errored, null);
+    assert.equal(responder.errored, null);
+  }));
+
+test('a relay that goes away under a tunnel is a loss, not an end', () =>
+  onRelay(async (relayed) => {
+    const [initiator, responder] = await openChannel(relayed, (leg) =>
+      openResponder(leg, { self: relayed.nas.identity, authorize: () => {} }),
+    );
     initiator.write('hello');
     await once(responder, 'data');
     const failures = [errorOf(initiator), errorOf(responder)];
-    await node.kill9();
+    await relayed.node.kill9();
     for (const error of await within(5000, 'both ends to fail', Promise.all(failures))) {
       assert.ok(error instanceof P2PError);
       assert.equal(error.code, 'tunnel_lost', error.message);
     }
-  } finally {
-    listener.close();
-    await node.stop();
-  }
-});
+  }));

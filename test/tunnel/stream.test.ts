@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Readable, type Duplex } from 'node:stream';
 import { P2PError } from '../../src/errors.js';
@@ -21,6 +20,7 @@ import {
   within,
   type FrameHook,
 } from './transports.js';
+import { exchangeRandom, receiveAll, sendRandom } from '../helpers/streams.js';
 
 async function tunnel(
   transports: [Duplex, Duplex],
@@ -42,48 +42,14 @@ function hooked(hooks: { toResponder?: FrameHook; toInitiator?: FrameHook }): [D
   return [a, b];
 }
 
-/** Writes `total` random bytes in chunks, obeying back-pressure; resolves with their hash. */
-async function sendRandom(stream: Duplex, total: number, chunk = 1 << 20): Promise<string> {
-  const hash = createHash('sha256');
-  for (let sent = 0; sent < total; sent += chunk) {
-    const bytes = randomBytes(Math.min(chunk, total - sent));
-    hash.update(bytes);
-    if (!stream.write(bytes)) await once(stream, 'drain');
-  }
-  stream.end();
-  return hash.digest('hex');
-}
-
-/** Reads a stream to its end (leaving its other direction alone); its byte count and hash. */
-function receiveAll(stream: Duplex): Promise<{ bytes: number; hash: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    stream.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    stream.once('end', () => resolve({ bytes, hash: hash.digest('hex') }));
-    stream.once('error', reject);
-    stream.resume(); // a stream paused by hand stays paused when a 'data' listener comes
-  });
-}
-
 test('64 MiB of random bytes each way at once over TCP arrive byte for byte', async () => {
   const [initiator, responder] = await tunnel(await tcpPair());
   const total = 64 * 1024 * 1024;
-  const [sentUp, sentDown, gotUp, gotDown] = await within(
+  await within(
     120_000,
     'two 64 MiB streams',
-    Promise.all([
-      sendRandom(initiator, total),
-      sendRandom(responder, total, 3 * 65_536 + 17),
-      receiveAll(responder),
-      receiveAll(initiator),
-    ]),
+    exchangeRandom(initiator, responder, total, 3 * 65_536 + 17),
   );
-  assert.deepEqual(gotUp, { bytes: total, hash: sentUp });
-  assert.deepEqual(gotDown, { bytes: total, hash: sentDown });
   await Promise.all([closed(initiator), closed(responder)]);
   assert.equal(initiator.errored, null);
   assert.equal(responder.errored, null);

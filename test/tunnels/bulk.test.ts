@@ -3,52 +3,18 @@
  * each side receives hashes to what the other sent, and both directions run at once.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { ok, startDevice } from '../helpers/identity.js';
 import { spawnNode } from '../helpers/nodes.js';
-import { relayConfigFile, startTunnelCli } from '../helpers/tunnels.js';
+import { relayNodeFlags, startTunnelCli } from '../helpers/tunnels.js';
+import { receiveAll, sendRandom } from '../helpers/streams.js';
 
 const SIZE = 256 * 1024 * 1024;
-const CHUNK = 1024 * 1024;
-
-/** Writes `size` random bytes with back-pressure, then ends; resolves with their SHA-256. */
-async function sendRandom(socket: Socket, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  for (let sent = 0; sent < size; sent += CHUNK) {
-    const chunk = randomBytes(Math.min(CHUNK, size - sent));
-    hash.update(chunk);
-    if (!socket.write(chunk)) await once(socket, 'drain');
-  }
-  socket.end();
-  return hash.digest('hex');
-}
-
-/** Reads until the end; resolves with the SHA-256 and length of what came. */
-function receiveAll(socket: Socket): Promise<{ hash: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    socket.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    socket.once('end', () => resolve({ hash: hash.digest('hex'), bytes }));
-    socket.once('error', reject);
-  });
-}
 
 test('256 MiB each way at once through a relayed tunnel arrive intact', async () => {
-  const node = await spawnNode([
-    '--min-pow',
-    '0',
-    '--sync-interval',
-    '3600',
-    '--config',
-    relayConfigFile(),
-  ]);
+  const node = await spawnNode(relayNodeFlags());
   after(() => node.stop());
   const [a, b] = await Promise.all([startDevice(node.url), startDevice(node.url)]);
   after(() => Promise.all([a.stop(), b.stop()]));

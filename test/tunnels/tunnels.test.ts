@@ -21,7 +21,7 @@ import {
   fetchThrough,
   holdThrough,
   pageBytes,
-  relayConfigFile,
+  relayNodeFlags,
   startScanningProxy,
   startSite,
   startTunnelCli,
@@ -54,19 +54,7 @@ function flags(device: Device): string[] {
 /** The relay node, on a port it keeps across restarts; it lives until the file ends. */
 function startRelayNode(port: number, dataDir: string): Promise<TunnelCli> {
   return startTunnelCli(
-    [
-      'node',
-      '--port',
-      String(port),
-      '--data',
-      dataDir,
-      '--min-pow',
-      '0',
-      '--sync-interval',
-      '3600',
-      '--config',
-      relayConfigFile(),
-    ],
+    ['node', '--port', String(port), '--data', dataDir, ...relayNodeFlags()],
     /listening on (http:\/\/[^\s]+)/,
     { untilFileEnds: true },
   );
@@ -182,8 +170,7 @@ test('many connections at once each get their own answer', async () => {
 });
 
 test('the direct path is used when the exposer is reachable, the relay when it is not', async () => {
-  const direct = await expose(world.a, ['--name', 'near', '--port', String(world.site.port)]);
-  await direct.line(/ registered/);
+  const direct = await exposeSite('near');
   const near = await connect(world.b, 'near');
   const before = world.proxy.bytes();
   const page = await fetchThrough(near.port, '/page/255');
@@ -201,15 +188,7 @@ test('the direct path is used when the exposer is reachable, the relay when it i
 
   // An exposer that advertises an address nobody answers at: the connection goes through the relay.
   const dead = await freePort();
-  const far = await expose(world.a, [
-    '--name',
-    'far',
-    '--port',
-    String(world.site.port),
-    '--advertise',
-    `127.0.0.1:${dead}`,
-  ]);
-  await far.line(/ registered/);
+  const far = await exposeSite('far', ['--advertise', `127.0.0.1:${dead}`]);
   const farConnect = await connect(world.b, 'far');
   const again = await fetchThrough(farConnect.port, '/page/254');
   assert.ok(again.body.equals(pageBytes(254)));
@@ -229,6 +208,34 @@ test('the direct path is used when the exposer is reachable, the relay when it i
   );
 });
 
+/** A's web site exposed as tunnel `name` (with `flags`), once it is registered on the relay. */
+async function exposeSite(name: string, flags: readonly string[] = []): Promise<TunnelCli> {
+  const exposed = await expose(world.a, [
+    '--name',
+    name,
+    '--port',
+    String(world.site.port),
+    ...flags,
+  ]);
+  await exposed.line(/ registered/);
+  return exposed;
+}
+
+/**
+ * Registers a key of nobody's on the relay for the service id of A's tunnel `name`, until
+ * the file ends; each leg it is offered goes to `onLeg`.
+ */
+async function squat(name: string, onLeg: (leg: { destroy(): void }) => void): Promise<void> {
+  const squatter = listenOnRelay({
+    relay: world.proxy.url,
+    self: generateIdentity(),
+    service: serviceId(world.a.text, name),
+  });
+  after(() => squatter.close());
+  await once(squatter, 'registered');
+  squatter.on('leg', onLeg);
+}
+
 test("a stranger's device is refused; a squatter on the service id is never chosen", async () => {
   const strangerConnect = await connect(world.stranger, 'web', [
     '--of',
@@ -242,35 +249,19 @@ test("a stranger's device is refused; a squatter on the service id is never chos
   await strangerConnect.cli.interrupt();
 
   // Someone else registers A's service id on the relay, with a key of their own.
-  const squatter = listenOnRelay({
-    relay: world.proxy.url,
-    self: generateIdentity(),
-    service: serviceId(world.a.text, 'web'),
-  });
-  after(() => squatter.close());
-  await once(squatter, 'registered');
   let legs = 0;
-  squatter.on('leg', (leg: { destroy(): void }) => {
+  const dropLeg = (leg: { destroy(): void }) => {
     legs += 1;
     leg.destroy();
-  });
+  };
+  await squat('web', dropLeg);
   for (let i = 0; i < 20; i++) {
     const page = await fetchThrough(world.localPort, `/page/${i}`);
     assert.ok(page.body.equals(pageBytes(i)));
   }
   assert.equal(legs, 0);
   // Where only a squatter is registered, B says so rather than dial it.
-  const lonelySquatter = listenOnRelay({
-    relay: world.proxy.url,
-    self: generateIdentity(),
-    service: serviceId(world.a.text, 'lonely'),
-  });
-  after(() => lonelySquatter.close());
-  await once(lonelySquatter, 'registered');
-  lonelySquatter.on('leg', (leg: { destroy(): void }) => {
-    legs += 1;
-    leg.destroy();
-  });
+  await squat('lonely', dropLeg);
   const lonely = await connect(world.b, 'lonely', ['--no-direct']);
   await assert.rejects(fetchThrough(lonely.port, '/page/1', undefined, 15_000));
   await lonely.cli.line(
@@ -281,16 +272,7 @@ test("a stranger's device is refused; a squatter on the service id is never chos
 });
 
 test('a person named with --allow gets in, on that tunnel only', async () => {
-  const shared = await expose(world.a, [
-    '--name',
-    'shared',
-    '--port',
-    String(world.site.port),
-    '--no-direct',
-    '--allow',
-    world.stranger.text,
-  ]);
-  await shared.line(/ registered/);
+  const shared = await exposeSite('shared', ['--no-direct', '--allow', world.stranger.text]);
   const guest = await connect(world.stranger, 'shared', ['--of', world.a.text, '--no-direct']);
   const page = await fetchThrough(guest.port, '/page/9');
   assert.ok(page.body.equals(pageBytes(9)));
@@ -300,15 +282,7 @@ test('a person named with --allow gets in, on that tunnel only', async () => {
 });
 
 test('a tunnel exposed with --pad takes padded connections only', async () => {
-  const padded = await expose(world.a, [
-    '--name',
-    'padded',
-    '--port',
-    String(world.site.port),
-    '--no-direct',
-    '--pad',
-  ]);
-  await padded.line(/ registered/);
+  const padded = await exposeSite('padded', ['--no-direct', '--pad']);
   const plain = await connect(world.b, 'padded', ['--no-direct']);
   await assert.rejects(fetchThrough(plain.port, '/page/3', undefined, 15_000));
   await plain.cli.line(/takes padded connections only: connect with --pad/);

@@ -84,12 +84,29 @@ function ephemeral(prefix: string) {
   return pair;
 }
 
-function checkSchedule(prefix: string, context: ReturnType<typeof setupSender>['context']) {
-  const s = context.keySchedule;
+/**
+ * The auth-mode HPKE sender context of message `prefix` from `from` to `to` under `info`,
+ * with the vectors' ephemeral key; its key schedule is checked against the vectors.
+ */
+function authSender(
+  prefix: string,
+  from: Identity,
+  to: Identity,
+  info: Uint8Array,
+  ephemeral: ReturnType<typeof deriveKeyPair>,
+): ReturnType<typeof setupSender> {
+  const sender = setupSender(to.box.publicKey, {
+    mode: HPKE_MODE.auth,
+    info,
+    sender: from.box,
+    ephemeral,
+  });
+  const s = sender.context.keySchedule;
   assert.equal(hex(s.sharedSecret), str(`${prefix}.shared_secret`));
   assert.equal(hex(s.key), str(`${prefix}.key`));
   assert.equal(hex(s.baseNonce), str(`${prefix}.base_nonce`));
   assert.equal(hex(s.exporterSecret), str(`${prefix}.exporter_secret`));
+  return sender;
 }
 
 const initiator = identityOf('initiator');
@@ -106,13 +123,7 @@ test('M1 is the head of §2.1 and ct1 sealed under the auth-mode context of info
     initiatorBytes,
   ]);
   assert.equal(hex(info), str('m1.info'));
-  const { enc, context } = setupSender(responder.box.publicKey, {
-    mode: HPKE_MODE.auth,
-    info,
-    sender: initiator.box,
-    ephemeral: eI,
-  });
-  checkSchedule('m1', context);
+  const { enc, context } = authSender('m1', initiator, responder, info, eI);
   const head = Buffer.concat([
     Buffer.from('p2pt'),
     Uint8Array.of(1),
@@ -148,13 +159,7 @@ test('M2 answers under info2 = label || SHA-256(M1); a refusal carries code and 
   const m1 = bytes('m1.message');
   const info = Buffer.concat([Buffer.from('p2pcloud/v1/tunnel/m2'), sha256(m1)]);
   assert.equal(hex(info), str('m2.info'));
-  const { enc, context } = setupSender(initiator.box.publicKey, {
-    mode: HPKE_MODE.auth,
-    info,
-    sender: responder.box,
-    ephemeral: eR,
-  });
-  checkSchedule('m2', context);
+  const { enc, context } = authSender('m2', responder, initiator, info, eR);
   const head = Buffer.concat([Buffer.from('p2pt'), Uint8Array.of(1, 0), enc]);
   assert.equal(hex(head), str('m2.head'));
   const { key, baseNonce } = context.keySchedule;
@@ -221,18 +226,8 @@ test('record keys: HKDF over both exports and the ephemerals X25519, salted with
   assert.equal(hex(dh), str('keys.dh'));
   assert.equal(hex(x25519(eR.secretKey, eI.publicKey)), str('keys.dh'));
   const label = Buffer.from('p2pcloud/v1/tunnel/keys');
-  const ctx1 = setupSender(responder.box.publicKey, {
-    mode: HPKE_MODE.auth,
-    info: bytes('m1.info'),
-    sender: initiator.box,
-    ephemeral: eI,
-  }).context;
-  const ctx2 = setupSender(initiator.box.publicKey, {
-    mode: HPKE_MODE.auth,
-    info: bytes('m2.info'),
-    sender: responder.box,
-    ephemeral: eR,
-  }).context;
+  const ctx1 = authSender('m1', initiator, responder, bytes('m1.info'), eI).context;
+  const ctx2 = authSender('m2', responder, initiator, bytes('m2.info'), eR).context;
   assert.equal(hex(ctx1.export(label, 32)), str('keys.export1'));
   assert.equal(hex(ctx2.export(label, 32)), str('keys.export2'));
   const salt = sha256(m1, m2);

@@ -24,11 +24,11 @@ import { actorOf } from '../actor.js';
 import type { Gateway } from '../gateway.js';
 import type { OpenSpace } from '../kv/hub.js';
 import { parseBody } from './body.js';
+import { openEventStream } from './event-stream.js';
 
 /** Most operations one request may carry (each batch holds at most 1,000; they all commit together); a body of 256 KiB holds about 10,000 of the smallest. */
 export const MAX_REQUEST_OPS = 5_000;
 const DRAIN_MS = 30_000;
-const PING_MS = 15_000;
 /** Most entries one range page returns. */
 export const MAX_RANGE_LIMIT = 1000;
 
@@ -252,21 +252,12 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/api/spaces/:space/kv/watch', { config: { query: true } }, async (request, reply) => {
     const encoding = queryEncoding(request.query as Record<string, unknown>);
     const space = await open(request);
-    reply.hijack();
-    const out = reply.raw;
-    out.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-    });
+    const stream = openEventStream(reply);
+    const { out } = stream;
     out.write(': watching\n\n');
     const stop = new AbortController();
     // The response's close, not the request's: a request closes once its (empty) body is read.
     out.once('close', () => stop.abort());
-    // A comment now and then keeps proxies and idle timers from closing a quiet stream.
-    const ping = setInterval(() => out.write(': ping\n\n'), PING_MS);
-    ping.unref();
-    stop.signal.addEventListener('abort', () => clearInterval(ping), { once: true });
     const changes = space.replica.watch({ signal: stop.signal });
     for await (const change of changes) {
       const data = JSON.stringify({
@@ -278,7 +269,6 @@ export function registerKvRoutes(app: FastifyInstance, gateway: Gateway): void {
         break;
       }
     }
-    clearInterval(ping);
-    out.end();
+    stream.end();
   });
 }

@@ -16,6 +16,7 @@ import type { Gateway } from '../gateway.js';
 import { TunnelManager } from '../tunnel/manager.js';
 import type { TunnelEvent } from '../tunnel/tunnel.js';
 import { parseBody } from './body.js';
+import { openEventStream } from './event-stream.js';
 
 const port = z.number().int().min(0).max(65535);
 const exposeSchema = z
@@ -41,7 +42,6 @@ const connectSchema = z
 
 /** A watcher that lets this much pile up unread is dropped rather than buffered without bound. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
-const PING_MS = 15_000;
 
 export function registerTunnelRoutes(app: FastifyInstance, gateway: Gateway): void {
   let manager: TunnelManager | undefined;
@@ -89,13 +89,8 @@ export function registerTunnelRoutes(app: FastifyInstance, gateway: Gateway): vo
   app.get('/api/tunnels/:id/events', async (request, reply) => {
     const { id } = request.params as { id: string };
     const tunnel = tunnels(request).get(id);
-    reply.hijack();
-    const out = reply.raw;
-    out.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-    });
+    const stream = openEventStream(reply);
+    const { out } = stream;
     const send = (event: TunnelEvent): void => {
       if (out.writableLength > MAX_UNREAD_BYTES) {
         out.destroy();
@@ -104,16 +99,13 @@ export function registerTunnelRoutes(app: FastifyInstance, gateway: Gateway): vo
       out.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
     for (const event of tunnel.recent) send(event);
-    const ping = setInterval(() => out.write(': ping\n\n'), PING_MS);
-    ping.unref();
     const onClosed = (): void => {
-      out.end();
+      stream.end();
     };
     tunnel.on('event', send);
     tunnel.once('closed', onClosed);
-    if (tunnel.closed) out.end();
+    if (tunnel.closed) stream.end();
     out.once('close', () => {
-      clearInterval(ping);
       tunnel.off('event', send);
       tunnel.off('closed', onClosed);
     });

@@ -113,9 +113,21 @@ export class TunnelManager {
     return randomBytes(8).toString('hex');
   }
 
-  private add(tunnel: Tunnel): void {
+  /**
+   * Holds `tunnel` until it closes and starts it on a fresh view of the directory; a tunnel
+   * that fails to start is closed, so that it is not left half open.
+   */
+  private async launch<T extends Tunnel & { start(): Promise<void> }>(tunnel: T): Promise<T> {
     this.tunnels.set(tunnel.id, tunnel);
     tunnel.once('closed', () => this.tunnels.delete(tunnel.id));
+    try {
+      await this.watch.fresh(0);
+      await tunnel.start();
+    } catch (error) {
+      tunnel.close();
+      throw error;
+    }
+    return tunnel;
   }
 
   private allowance(given: readonly string[]): Allowance {
@@ -172,14 +184,7 @@ export class TunnelManager {
       },
       this.ctx,
     );
-    this.add(tunnel);
-    try {
-      await this.watch.fresh(0);
-      await tunnel.start();
-    } catch (error) {
-      tunnel.close();
-      throw error;
-    }
+    await this.launch(tunnel);
     this.gateway.log.info({ tunnel: name, target: `${host}:${port}` }, 'tunnel exposed');
     return tunnel;
   }
@@ -196,14 +201,7 @@ export class TunnelManager {
       { name, person, port, pad: request.pad === true, direct: request.direct !== false },
       this.ctx,
     );
-    this.add(tunnel);
-    try {
-      await this.watch.fresh(0);
-      await tunnel.start();
-    } catch (error) {
-      tunnel.close();
-      throw error;
-    }
+    await this.launch(tunnel);
     this.gateway.log.info({ tunnel: name, port: tunnel.localPort }, 'tunnel connected');
     return tunnel;
   }
