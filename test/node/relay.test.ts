@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -879,5 +880,31 @@ test(
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal((await health(node)).waiting_dials, 0);
     lazy.socket.destroy();
+  },
+);
+
+test(
+  'clients that reset upgrade requests, refused or not, leave the node running',
+  { timeout: 60_000 },
+  async () => {
+    for (const relay of [null, {}]) {
+      const node = await relayNode(relay);
+      const { port } = new URL(node.url);
+      for (const path of ['/x', '/relay/v1']) {
+        for (let i = 0; i < 5; i++) {
+          const socket = connect({ port: Number(port), host: '127.0.0.1' });
+          await once(socket, 'connect');
+          socket.write(
+            `GET ${path} HTTP/1.1\r\nHost: node\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n`,
+          );
+          await once(socket, 'data');
+          // A TCP reset while the node still holds the socket for its answer to be read.
+          socket.resetAndDestroy();
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(node.child.exitCode, null, 'the node is still running');
+      await health(node);
+    }
   },
 );

@@ -119,6 +119,9 @@ export class Relay {
   /** The server's 'upgrade' listener. */
   handleUpgrade(request: IncomingMessage, raw: Duplex, head: Buffer): void {
     const socket = raw as Socket;
+    // Node takes its own error listener off a socket before it hands it over: without one, a
+    // client resetting the connection (even one refused below) would crash the node.
+    socket.on('error', () => socket.destroy());
     const path = (request.url ?? '').split('?')[0];
     if (path !== RELAY_PATH) {
       answerRawAndClose(
@@ -159,7 +162,6 @@ export class Relay {
       this.legs.delete(leg);
       if (leg.signer) this.registry.releaseLeg(leg.signer);
     });
-    socket.on('error', () => socket.destroy());
     socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
