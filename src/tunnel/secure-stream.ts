@@ -414,6 +414,9 @@ export class SecureStream extends Duplex {
     transport.off('drain', this.onDrain);
     const graceful = this.peerEnded && this.endSent;
     if (graceful) {
+      // Both ends said they are done; a peer that keeps its side of the transport open
+      // anyway does not keep the socket here.
+      if (!transport.destroyed) lingerThenDestroy(transport);
       callback(error);
       return;
     }
@@ -427,12 +430,17 @@ export class SecureStream extends Duplex {
       }
       this.transportEnded = true;
       transport.end();
-      const timer = setTimeout(() => transport.destroy(), CLOSE_LINGER_MS);
-      timer.unref();
-      transport.once('close', () => clearTimeout(timer));
+      lingerThenDestroy(transport);
     } else {
       transport.destroy();
     }
     callback(error);
   }
+}
+
+/** Destroys a transport that has not closed CLOSE_LINGER_MS from now. */
+function lingerThenDestroy(transport: Duplex): void {
+  const timer = setTimeout(() => transport.destroy(), CLOSE_LINGER_MS);
+  timer.unref();
+  transport.once('close', () => clearTimeout(timer));
 }

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Readable, type Duplex } from 'node:stream';
+import net from 'node:net';
+import { Duplex, Readable } from 'node:stream';
 import { P2PError } from '../../src/errors.js';
 import { bucketSize } from '../../src/encoding/size-buckets.js';
 import { openInitiator, openResponder, type SecureStream } from '../../src/tunnel/index.js';
@@ -290,3 +291,39 @@ for (const [what, hook] of faults) {
     assert.ok(received.length <= 1, `${received.join()} delivered across a fault`);
   });
 }
+
+test('a peer that ends the tunnel but never closes its socket does not keep ours', async () => {
+  const server = net.createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const socket = net.connect({
+    port: (server.address() as net.AddressInfo).port,
+    host: '127.0.0.1',
+    allowHalfOpen: true,
+  });
+  const [[responderSocket]] = await Promise.all([accepted, once(socket, 'connect')]);
+  server.close();
+  // The initiator's transport sends its records but never its FIN.
+  const noFin = new Duplex({
+    write: (chunk: Buffer, _encoding, callback) => socket.write(chunk, callback),
+    final: (callback) => callback(),
+    read: () => socket.resume(),
+  });
+  socket.on('data', (chunk: Buffer) => {
+    if (!noFin.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => noFin.push(null));
+  try {
+    const [initiator, responder] = await tunnel([noFin, responderSocket]);
+    initiator.end('bye');
+    await receiveAll(responder);
+    responder.end();
+    await receiveAll(initiator);
+    await Promise.all([closed(initiator), closed(responder)]);
+    assert.equal(responder.errored, null);
+    await within(5000, 'our socket to be destroyed', closed(responderSocket));
+  } finally {
+    socket.destroy();
+  }
+});

@@ -85,10 +85,10 @@ async function follow(
     interrupted = true;
     stop.abort();
   });
-  const response = await gateway.stream(`/api/tunnels/${tunnel.id}/events`, stop.signal);
   const reader = new EventStreamReader();
   let closed = false;
   try {
+    const response = await gateway.stream(`/api/tunnels/${tunnel.id}/events`, stop.signal);
     for await (const chunk of response) {
       for (const event of reader.push(chunk as Buffer)) {
         const parsed = JSON.parse(event.data) as EventView;
@@ -98,6 +98,7 @@ async function follow(
     }
   } catch (error) {
     if (!interrupted) {
+      await abandon(gateway, tunnel.id);
       throw new P2PError(
         'node_unreachable',
         `lost the gateway at ${gateway.url} (${(error as Error).message}): did it stop?`,
@@ -111,11 +112,17 @@ async function follow(
     return;
   }
   if (!closed) {
+    await abandon(gateway, tunnel.id);
     throw new P2PError(
       'node_unreachable',
       `the gateway at ${gateway.url} ended the tunnel's events (did it stop?)`,
     );
   }
+}
+
+/** A command that stops following its tunnel closes it if it can: no tunnel outlives it. */
+async function abandon(gateway: GatewayClient, id: string): Promise<void> {
+  await gateway.call('DELETE', `/api/tunnels/${id}`).catch(() => undefined);
 }
 
 export function registerTunnelCommands(

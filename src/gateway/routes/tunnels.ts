@@ -92,6 +92,8 @@ export function registerTunnelRoutes(app: FastifyInstance, gateway: Gateway): vo
     const stream = openEventStream(reply);
     const { out } = stream;
     const send = (event: TunnelEvent): void => {
+      // Events may still come after the stream ended (a connection closing with its tunnel).
+      if (out.writableEnded || out.destroyed) return;
       if (out.writableLength > MAX_UNREAD_BYTES) {
         out.destroy();
         return;
@@ -100,6 +102,7 @@ export function registerTunnelRoutes(app: FastifyInstance, gateway: Gateway): vo
     };
     for (const event of tunnel.recent) send(event);
     const onClosed = (): void => {
+      tunnel.off('event', send);
       stream.end();
     };
     tunnel.on('event', send);

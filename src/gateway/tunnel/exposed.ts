@@ -115,6 +115,9 @@ export class ExposedTunnel extends Tunnel {
     this.pending += 1;
     let admitted: string | undefined;
     let initiatorSeen: string | undefined;
+    // The handshake may end (a deadline, a closed leg) while authorize waits for the directory:
+    // a slot taken after that would never be given back.
+    let settled = false;
     void openResponder(leg, {
       self: this.ctx.self,
       timeoutMs: TUNNEL_LIMITS.handshakeMs,
@@ -133,6 +136,7 @@ export class ExposedTunnel extends Tunnel {
           );
         }
         await this.ctx.watch.fresh();
+        if (settled) throw new P2PError('tunnel_lost', 'the connection ended during the handshake');
         if (!allowedPersonOf(initiator, this.spec.allow, this.ctx.book)) {
           throw new P2PError(
             'tunnel_forbidden',
@@ -156,6 +160,7 @@ export class ExposedTunnel extends Tunnel {
       },
     }).then(
       (secure) => {
+        settled = true;
         this.pending -= 1;
         // Whatever happens to it from here on is heard (the session's own listeners come later).
         secure.on('error', () => undefined);
@@ -197,6 +202,7 @@ export class ExposedTunnel extends Tunnel {
         this.run(session);
       },
       (error: unknown) => {
+        settled = true;
         this.pending -= 1;
         this.release(admitted);
         this.counters.refused += 1;
