@@ -13,17 +13,12 @@ import { chunkAll } from '../src/files/chunker.js';
 import { gearTable } from '../src/files/gear.js';
 import { generateIdentity, generateTableKey } from '../src/keys/keys.js';
 import type { Report } from './lib/report.js';
+import { seededPieces } from './lib/seeded-bytes.js';
 
-/** A deterministic generator, so every run measures the same sizes. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Numbers in [0, 1) from the seeded byte stream, so every run measures the same sizes. */
+function seededUniform(seed: string, count: number): number[] {
+  const [bytes] = seededPieces({ seed, length: count * 4 }, count * 4);
+  return Array.from({ length: count }, (_, i) => bytes!.readUInt32BE(i * 4) / 2 ** 32);
 }
 
 function overhead(plaintextSizes: readonly number[]): number {
@@ -67,11 +62,10 @@ function sealOpenRates(content: Buffer, seconds: number): { plain: number; padde
 
 export function paddingFigures(report: Report, options: { quick: boolean }): void {
   const section = 'padding';
-  const random = seeded(42);
   const file = randomBytes(options.quick ? 16 * 1024 * 1024 : 128 * 1024 * 1024);
   const chunks = chunkAll(gearTable(Buffer.alloc(32, 7)), file).map((c) => c.bytes.length);
-  const records = Array.from({ length: 10_000 }, () => Math.round(50 * 160 ** random()));
-  const even = Array.from({ length: 10_000 }, () => Math.floor(random() * (65_536 - 206)));
+  const records = seededUniform('padding/records', 10_000).map((u) => Math.round(50 * 160 ** u));
+  const even = seededUniform('padding/even', 10_000).map((u) => Math.floor(u * (65_536 - 206)));
   for (const [mix, sizes] of [
     [`file chunks (${chunks.length}, 16–60 KiB)`, chunks],
     ['records, 50 B–8 KiB log-uniform', records],
