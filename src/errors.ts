@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   expired: { status: 422, message: 'entry has already expired' },
   table_not_accepted: { status: 403, message: 'this node does not mirror the table' },
   id_collision: { status: 409, message: 'a different entry with the same short id is stored' },
+  table_rate_limited: { status: 429, message: 'the table took all the writes allowed per window' },
+  quota_exceeded: { status: 403, message: 'the table is at its quota on this node' },
+  policy_refused: { status: 403, message: "the node's write policy refused the entry" },
+  policy_failed: { status: 503, message: "the node's write policy failed to decide" },
   // peers and sync
   bad_hello: { status: 400, message: 'hello message is invalid' },
   bad_peer_url: { status: 400, message: 'peer URL is not acceptable' },

@@ -24,6 +24,8 @@ import { registerIndexRoute } from './routes/index-view.js';
 import { registerHelloRoute } from './routes/hello.js';
 import { registerHealthRoute } from './routes/health.js';
 import { installRelay } from './relay/install.js';
+import { installMetrics } from './metrics/install.js';
+import { installByteLimit } from '../http/byte-limit.js';
 
 export type NodeApp = FastifyInstance;
 
@@ -53,6 +55,14 @@ export async function buildApp(
 
   // Before anything else, so a sender over its limit costs no body parsing or routing.
   await installRateLimit(app, ctx.config.rate_limit);
+  const { limits } = ctx.config;
+  if (limits.enabled && limits.address_bytes !== null) {
+    installByteLimit(app, {
+      maxBytes: limits.address_bytes,
+      windowSeconds: limits.window_seconds,
+      loopback: limits.loopback,
+    });
+  }
   // Each body is bounded alone; this bounds the bodies buffered at once.
   installBodyBudget(app, new BodyBudget(bodyBudgetLimits(ctx.config.max_body_bytes)));
   installPipelineLimit(app);
@@ -81,6 +91,7 @@ export async function buildApp(
   registerIndexRoute(app, ctx);
   registerHelloRoute(app, ctx);
   registerHealthRoute(app, ctx);
+  installMetrics(app, ctx);
   installRelay(app, ctx);
   for (const register of extra) await register(app, ctx);
   return app;

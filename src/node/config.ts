@@ -15,6 +15,9 @@ import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
 import { isOnionUrl, proxySettingSchema } from '../client/proxy.js';
 import { relayConfigSchema } from './relay/config.js';
+import { limitsSchema } from './limits.js';
+import { metricsConfigSchema } from './metrics/config.js';
+import { writePolicyConfigSchema } from './write-policy/config.js';
 
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
@@ -125,6 +128,12 @@ export const nodeConfigSchema = z
       .prefault({}),
     /** Requests per address and window, on every route (429 rate_limited past it). */
     rate_limit: rateLimitSchema({ max_requests: 10_000, window_seconds: 10 }),
+    /** Bytes per address and entries and bytes per table, per window (docs/operations.md). */
+    limits: limitsSchema,
+    /** GET /metrics: who may read it, how many peers get a label of their own. */
+    metrics: metricsConfigSchema,
+    /** A module that accepts or refuses each verified entry before it is stored. */
+    write_policy: writePolicyConfigSchema,
     /** Tunnel relaying for devices (docs/tunnel-relay.md); off unless the operator turns it on. */
     relay: relayConfigSchema(),
     log_level: z
@@ -150,6 +159,13 @@ export function parseNodeConfig(input: unknown): NodeConfig {
     throw new P2PError(
       'proxy_required',
       `peer ${onion} is an onion address, reached only through a proxy: set proxy (--proxy socks5h://HOST:PORT)`,
+    );
+  }
+  const { address_bytes } = parsed.data.limits;
+  if (address_bytes !== null && address_bytes < parsed.data.max_body_bytes) {
+    throw new P2PError(
+      'bad_config',
+      `invalid node config: limits.address_bytes (${address_bytes}) must be at least max_body_bytes (${parsed.data.max_body_bytes}), or no body of that size could ever be sent`,
     );
   }
   return Object.freeze(parsed.data);

@@ -21,6 +21,8 @@ export interface NodeContext {
   readonly urls: string[];
   /** Bucket digests of the store, shared by /index and the sync loop so each change is hashed once. */
   readonly digests: IndexDigests;
+  /** Set once the node begins to stop: from then on it is not ready (GET /ready). */
+  readonly lifecycle: { closing: boolean };
   /** Extra status sections (sync progress, …) contributed by optional subsystems. */
   readonly status: Map<string, () => unknown>;
 }

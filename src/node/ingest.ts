@@ -19,6 +19,7 @@ import type { VerifyPool } from './verify-pool.js';
 import { VERIFY_STATUS } from './verify-protocol.js';
 import type { NodeMetrics } from './metrics.js';
 import { noteHandled } from './memory.js';
+import type { WritePolicyGate } from './write-policy/gate.js';
 
 export type IngestStatus = 'stored' | 'duplicate' | 'rejected';
 
@@ -61,6 +62,8 @@ export class Ingestor {
     private readonly pool: VerifyPool,
     private readonly policy: Policy,
     private readonly metrics: NodeMetrics,
+    /** The operator's write policy, asked about every verified entry before it is stored. */
+    private readonly writePolicy?: WritePolicyGate,
   ) {}
 
   onStored(listener: StoredListener): void {
@@ -161,7 +164,15 @@ export class Ingestor {
         };
       }
     });
-    return { source, results, valid };
+    if (!this.writePolicy || valid.length === 0) return { source, results, valid };
+    const refusals = await this.writePolicy.decide(valid, source);
+    const accepted = valid.filter((item, i) => {
+      const refusal = refusals[i];
+      if (!refusal) return true;
+      results[item.index] = { status: 'rejected', id: toHex(item.id), ...refusal };
+      return false;
+    });
+    return { source, results, valid: accepted };
   }
 
   /** The second half of ingest: stores checked batches in one transaction. */

@@ -3,6 +3,7 @@
  * restart from zero with the process, which is what an operator watching a node expects.
  */
 import type { ErrorCode } from '../errors.js';
+import { PeerLabels } from './metrics/peer-labels.js';
 
 export interface ActivityItem {
   readonly at: number;
@@ -11,6 +12,14 @@ export interface ActivityItem {
 }
 
 const ACTIVITY_KEEP = 200;
+
+/** What this node exchanged with one peer (or with all peers labelled "other"). */
+export interface PeerCounts {
+  /** Sync sessions by outcome. */
+  readonly sessions: Map<string, number>;
+  sentBytes: number;
+  receivedBytes: number;
+}
 
 export class NodeMetrics {
   readonly startedAt = Date.now();
@@ -23,6 +32,35 @@ export class NodeMetrics {
   getRequests = 0;
   helloRequests = 0;
   expired = 0;
+  syncRounds = 0;
+  /** Keyed by peer label: bounded by the label cap. */
+  readonly peers = new Map<string, PeerCounts>();
+  private readonly peerLabels: PeerLabels;
+
+  constructor(maxPeerLabels = 100) {
+    this.peerLabels = new PeerLabels(maxPeerLabels);
+  }
+
+  private peer(url: string): PeerCounts {
+    const label = this.peerLabels.label(url);
+    let counts = this.peers.get(label);
+    if (!counts) {
+      counts = { sessions: new Map(), sentBytes: 0, receivedBytes: 0 };
+      this.peers.set(label, counts);
+    }
+    return counts;
+  }
+
+  syncSession(url: string, outcome: string): void {
+    const { sessions } = this.peer(url);
+    sessions.set(outcome, (sessions.get(outcome) ?? 0) + 1);
+  }
+
+  syncTraffic(url: string, sentBytes: number, receivedBytes: number): void {
+    const counts = this.peer(url);
+    counts.sentBytes += sentBytes;
+    counts.receivedBytes += receivedBytes;
+  }
 
   reject(code: ErrorCode, count = 1): void {
     this.rejected.set(code, (this.rejected.get(code) ?? 0) + count);

@@ -20,6 +20,7 @@ import { NodeMetrics } from './metrics.js';
 import { policyFromConfig } from './policy.js';
 import { startRetention, sweepOnce } from './retention.js';
 import { VerifyPool } from './verify-pool.js';
+import { loadWritePolicy } from './write-policy/load.js';
 
 /** A subsystem that runs beside the HTTP server (sync loop, …). */
 export interface NodePlugin {
@@ -56,23 +57,32 @@ export async function startNode(
       cacheMiB: config.cache_mib,
       readerThreads: config.query_threads ?? availableParallelism(),
     });
+  // Loaded before anything else starts, so that a bad module stops the start at once.
+  const writePolicy = config.write_policy
+    ? await loadWritePolicy(config.write_policy, store, log).catch(async (error: unknown) => {
+        await store.close();
+        throw error;
+      })
+    : undefined;
   const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
   const policy = policyFromConfig(config);
-  const metrics = new NodeMetrics();
+  const metrics = new NodeMetrics(config.metrics.max_peer_labels);
   const ctx: NodeContext = {
     config,
     policy,
     store,
-    ingestor: new Ingestor(store, pool, policy, metrics),
+    ingestor: new Ingestor(store, pool, policy, metrics, writePolicy),
     metrics,
     log,
     version: VERSION,
     nodeId: randomBytes(12).toString('base64url'),
     urls: [],
     digests: new IndexDigests(),
+    lifecycle: { closing: false },
     status: new Map(),
   };
   const stops: (() => Promise<void>)[] = [];
+  if (writePolicy) stops.push(() => writePolicy.close());
   let app: NodeApp | undefined;
   try {
     await sweepOnce(store, policy);
@@ -114,6 +124,7 @@ export async function startNode(
       app: started,
       close: () => {
         closing ??= (async () => {
+          ctx.lifecycle.closing = true;
           for (const stop of stops.reverse()) await stop();
           await started.close();
           await pool.close();

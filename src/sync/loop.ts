@@ -186,13 +186,16 @@ export class SyncLoop {
       );
       for (const record of chosen) {
         if (this.stopped) break;
-        results.push(await this.syncWith(record, options));
+        const result = await this.syncWith(record, options);
+        this.ctx.metrics.syncSession(result.url, result.outcome);
+        results.push(result);
       }
     } finally {
       this.status.running = false;
       this.status.current = null;
     }
     this.status.rounds += 1;
+    this.ctx.metrics.syncRounds += 1;
     const summary: RoundSummary = {
       round: this.status.rounds,
       at: started,
@@ -398,6 +401,7 @@ export class SyncLoop {
       return { url: record.url, outcome: 'failed', error: message, ms: now - started };
     } finally {
       this.status.current = null;
+      this.ctx.metrics.syncTraffic(initial.url, client.wire.sent, client.wire.received);
     }
   }
 }

@@ -69,6 +69,8 @@ export class PeerClient {
    */
   private readonly controlTimeoutMs: number;
   readonly traffic: Traffic = { requests: 0, reconcileBytes: 0, entryBytesIn: 0, entryBytesOut: 0 };
+  /** Bytes sent to and received from the peer, heads estimated (for the node's metrics). */
+  readonly wire = { sent: 0, received: 0 };
   /** Runs before every request; throws to stop the session (see SessionBudget). */
   guard: (() => void) | undefined;
 
@@ -96,6 +98,8 @@ export class PeerClient {
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       ...(this.options.connector ? { connector: this.options.connector } : {}),
     }).catch(overLimit);
+    this.wire.sent += HEAD_BYTES + (body === undefined ? 0 : Buffer.byteLength(body));
+    this.wire.received += HEAD_BYTES + response.body.length;
     if (response.status < 200 || response.status >= 300) {
       throw nodeError(this.url, response.status, response.body);
     }
@@ -318,6 +322,8 @@ export class PeerClient {
       ...(this.options.connector ? { connector: this.options.connector } : {}),
     }).catch(overLimit);
     this.traffic.requests += 1;
+    this.wire.sent += HEAD_BYTES + body.length;
+    this.wire.received += HEAD_BYTES + response.body.length;
     let parsed: { stored?: unknown };
     try {
       parsed = JSON.parse(response.body.toString('utf8')) as { stored?: unknown };

@@ -118,6 +118,8 @@ export class Pusher {
         } catch (error) {
           this.log.debug({ peer: peer.url, err: (error as Error).message }, 'push to peer failed');
           await this.countFailure(peer.url);
+        } finally {
+          this.ctx.metrics.syncTraffic(peer.url, client.wire.sent, client.wire.received);
         }
       }),
     );

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { P2PError } from '../../errors.js';
 import type { NodeContext } from '../context.js';
 import { POW_RULE_VERSION, type PowRule } from '../../entry/pow-rule.js';
 
@@ -28,6 +29,40 @@ export function powRuleAnswer(rule: PowRule): Record<string, unknown> {
   };
 }
 
+/** How long the store may take to answer the readiness probe. */
+export const READY_DEADLINE_MS = 2000;
+
+export type NotReadyReason = 'shutting_down' | 'store_failed' | 'store_timeout';
+
+/**
+ * Whether the node can serve: it is not stopping, and its store answers a one-row index
+ * look-up within the deadline. Undefined when ready, otherwise why not.
+ */
+export async function readiness(
+  ctx: Pick<NodeContext, 'lifecycle' | 'store'>,
+  deadlineMs = READY_DEADLINE_MS,
+): Promise<{ reason: NotReadyReason; message: string } | undefined> {
+  if (ctx.lifecycle.closing) return { reason: 'shutting_down', message: 'the node is stopping' };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), deadlineMs);
+  });
+  try {
+    const answer = await Promise.race([ctx.store.hasIds([Buffer.alloc(32)]), deadline]);
+    if (answer === 'timeout') {
+      return {
+        reason: 'store_timeout',
+        message: `the store did not answer within ${deadlineMs} ms`,
+      };
+    }
+    return undefined;
+  } catch (error) {
+    return { reason: 'store_failed', message: `the store failed: ${(error as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function registerHealthRoute(app: FastifyInstance, ctx: NodeContext): void {
   // The policy is fixed for the life of the node: sort and cut the table list once.
   const powAnswer = powRuleAnswer(ctx.policy.pow);
@@ -54,5 +89,17 @@ export function registerHealthRoute(app: FastifyInstance, ctx: NodeContext): voi
       },
       ...sections,
     };
+  });
+
+  // Liveness is /health (the process answers); readiness also asks the store, so that a load
+  // balancer or orchestrator stops sending requests to a node that cannot serve them.
+  app.get('/ready', async () => {
+    const problem = await readiness(ctx);
+    if (problem) {
+      throw new P2PError('unavailable', `not ready: ${problem.message}`, {
+        reason: problem.reason,
+      });
+    }
+    return { status: 'ready' };
   });
 }

@@ -5,6 +5,8 @@ import { ENTRIES_MEDIA_TYPE, decodeFrames } from '../../entry/framing.js';
 import { expectMediaType } from '../../http/fastify-errors.js';
 import type { NodeContext } from '../context.js';
 import type { IngestItem, IngestResult } from '../ingest.js';
+import { TableLimit } from '../limits.js';
+import { isLoopbackAddress } from '../../http/rate-limit.js';
 
 /** Turns a JSON body ({ entry } or { entries: [...] }) into ingest items. */
 export function itemsFromJson(body: unknown, maxBatch: number): IngestItem[] {
@@ -72,6 +74,7 @@ export function rejectedCodes(results: readonly IngestResult[]): Record<string, 
 }
 
 export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
+  const tableLimit = new TableLimit(ctx.config.limits);
   app.post('/put', async (request, reply) => {
     ctx.metrics.putRequests += 1;
     expectMediaType(request, ['application/json', ENTRIES_MEDIA_TYPE, 'application/octet-stream']);
@@ -87,7 +90,21 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
       items = itemsFromJson(request.body, ctx.config.max_batch_entries);
     }
     const source = request.headers['p2pcloud-push'] === '1' ? 'push' : 'put';
-    const results = await ctx.ingestor.ingest(items, source);
+    const limited =
+      tableLimit.active &&
+      (ctx.config.limits.loopback || !isLoopbackAddress(request.socket.remoteAddress));
+    const screened = limited ? tableLimit.screen(items) : undefined;
+    const results = await ctx.ingestor.ingest(screened?.items ?? items, source).catch((error) => {
+      // Nothing was stored: what was reserved is free again.
+      if (screened) tableLimit.release(screened.reserved, []);
+      throw error;
+    });
+    if (screened) {
+      tableLimit.release(screened.reserved, results);
+      if (screened.retryAfterSeconds !== undefined) {
+        void reply.header('retry-after', String(screened.retryAfterSeconds));
+      }
+    }
     const { status, body } = summarize(results);
     // Bulk writers (peers pushing, loaders) may ask for counts only: per-entry results of a
     // large batch can outweigh the entries' ids many times over. Error answers too, so that a
