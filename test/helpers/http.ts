@@ -21,6 +21,8 @@ export interface TestRequest {
   readonly body?: Buffer | string;
   readonly headers?: Record<string, string>;
   readonly timeoutMs?: number;
+  /** Source address of the client's socket (127.0.0.2 and up work on Linux loopback). */
+  readonly localAddress?: string;
 }
 
 export async function request(
@@ -44,6 +46,7 @@ export async function request(
           ...options.headers,
         },
         timeout: options.timeoutMs ?? 60_000,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

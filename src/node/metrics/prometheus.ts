@@ -21,14 +21,11 @@ const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
-/** Scrapes closer together than this share one read of the store's totals. */
-const STATS_REUSE_MS = 1000;
-
 export class NodePrometheus {
   readonly registry = new Registry();
   private readonly latency: Histogram<'route'>;
   private readonly errors: Counter<'code'>;
-  private stats: { at: number; value: Promise<StoreStats | undefined> } | undefined;
+  private stats: Promise<StoreStats | undefined> | undefined;
 
   constructor(private readonly ctx: NodeContext) {
     const registers = [this.registry];
@@ -153,15 +150,15 @@ export class NodePrometheus {
     });
   }
 
+  /** The store's totals; the gauges of one scrape, asking together, share one read. */
   private storeStats(): Promise<StoreStats | undefined> {
-    const now = Date.now();
-    if (!this.stats || now - this.stats.at > STATS_REUSE_MS) {
-      this.stats = {
-        at: now,
-        value: this.ctx.store.stats().catch(() => undefined),
-      };
-    }
-    return this.stats.value;
+    this.stats ??= this.ctx.store
+      .stats()
+      .catch(() => undefined)
+      .finally(() => {
+        this.stats = undefined;
+      });
+    return this.stats;
   }
 
   observe(route: string, seconds: number): void {
