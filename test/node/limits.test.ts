@@ -78,6 +78,31 @@ function putChunked(url: string, localAddress: string, chunks: readonly Buffer[]
   );
 }
 
+test('a flood from one address is refused while another address is served at the same time', async () => {
+  const node = await nodeWith({ rate_limit: { max_requests: 30, window_seconds: 60 } });
+  try {
+    const flood = Array.from({ length: 60 }, () =>
+      request(node.url, '/health', { localAddress: '127.0.0.1' }),
+    );
+    const other = Array.from({ length: 20 }, () =>
+      request(node.url, '/health', { localAddress: '127.0.0.2' }),
+    );
+    const [flooded, served] = await Promise.all([Promise.all(flood), Promise.all(other)]);
+    assert.equal(flooded.filter((r) => r.status === 200).length, 30);
+    const refused = flooded.filter((r) => r.status !== 200);
+    assert.equal(refused.length, 30);
+    for (const response of refused) assertLimited(response, 'rate_limited', 60);
+    assert.deepEqual(
+      served.map((r) => r.status),
+      Array<number>(20).fill(200),
+    );
+    const metrics = await scrape(node.url, { localAddress: '127.0.0.3' });
+    assert.equal(metrics.value('p2pcloud_http_errors_total', { code: 'rate_limited' }), 30);
+  } finally {
+    await node.stop();
+  }
+});
+
 test('body bytes per address: past the limit 429 with Retry-After, another address unaffected', async () => {
   const node = await nodeWith({
     max_body_bytes: 16_384,
