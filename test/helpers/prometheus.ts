@@ -21,7 +21,8 @@ export interface Scrape {
   all(name: string): Sample[];
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/;
+// Values are Go floats: NaN and Inf in any case (prom-client writes an empty summary as Nan).
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn][Aa][Nn]|[+-]Inf)$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)/gy;
 
 export function parseMetrics(text: string): Scrape {
@@ -47,7 +48,13 @@ export function parseMetrics(text: string): Scrape {
       }
       assert.equal(consumed, match[2].length, `labels do not parse: ${line}`);
     }
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+    const text = match[3]!;
+    const value = /^nan$/i.test(text)
+      ? NaN
+      : text.endsWith('Inf')
+        ? (text.startsWith('-') ? -1 : 1) * Infinity
+        : Number(text);
+    samples.push({ name: match[1]!, labels, value });
   }
   const same = (a: Readonly<Record<string, string>>, b: Record<string, string>): boolean =>
     Object.keys(a).length === Object.keys(b).length &&

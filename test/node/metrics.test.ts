@@ -11,7 +11,7 @@ import { NodeMetrics } from '../../src/node/metrics.js';
 import { metricsAccess } from '../../src/node/metrics/access.js';
 import { OTHER_PEERS } from '../../src/node/metrics/peer-labels.js';
 import { deadUrl, errorOf, putFrames, putResults, request, waitFor } from '../helpers/http.js';
-import { spawnNode } from '../helpers/nodes.js';
+import { spawnNode, startTestNode } from '../helpers/nodes.js';
 import { parseMetrics, scrape } from '../helpers/prometheus.js';
 import { BASE_ARGS, configFile, makeEntries, syncRound } from '../helpers/sync.js';
 
@@ -127,6 +127,21 @@ test('/metrics: names, types and values that follow puts, rejections and a sync 
   }
 });
 
+test('two nodes in one process keep their own metrics and share the process metrics', async () => {
+  const one = await startTestNode();
+  const two = await startTestNode();
+  assert.equal((await putFrames(one.url, makeEntries(2).bytes)).status, 200);
+  const [first, second] = await Promise.all([scrape(one.url), scrape(two.url)]);
+  assert.equal(first.value('p2pcloud_store_entries'), 2);
+  assert.equal(first.value('p2pcloud_entries_stored_total', { source: 'put' }), 2);
+  assert.equal(second.value('p2pcloud_store_entries'), 0);
+  assert.equal(second.value('p2pcloud_entries_stored_total', { source: 'put' }), 0);
+  for (const scraped of [first, second]) {
+    assert.equal(scraped.all('process_resident_memory_bytes').length, 1);
+    assert.equal(scraped.all('nodejs_eventloop_lag_seconds').length, 1);
+  }
+});
+
 test('peers past metrics.max_peer_labels share the label "other"', async () => {
   const a = await spawnNode(BASE_ARGS);
   const dead = await deadUrl();
@@ -220,4 +235,7 @@ test('the parser used here refuses what is not the text format', () => {
   assert.throws(() => parseMetrics('metric{a="1" 2\n'));
   assert.throws(() => parseMetrics('metric{a=1} 2\n'));
   assert.equal(parseMetrics('m{a="x\\"y"} 2\n').value('m', { a: 'x"y' }), 2);
+  assert.equal(parseMetrics('m +Inf\n').value('m'), Infinity);
+  assert.equal(parseMetrics('m -Inf\n').value('m'), -Infinity);
+  assert.ok(Number.isNaN(parseMetrics('m Nan\n').value('m')));
 });

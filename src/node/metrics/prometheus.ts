@@ -1,6 +1,6 @@
 /**
  * The node's metrics in Prometheus form, on a registry of its own (several nodes in one
- * process each keep theirs). Counters the node keeps anyway (NodeMetrics) are read when
+ * process each keep theirs), followed by the process's. Counters the node keeps anyway (NodeMetrics) are read when
  * Prometheus scrapes, so nothing is added to the path of a put; the store's totals are read
  * once per scrape; only request latencies and error answers are observed as they happen.
  */
@@ -16,6 +16,22 @@ export const TIMED_ROUTES: Readonly<Record<string, string>> = {
   '/hello': 'hello',
 };
 
+/**
+ * Process and Node.js metrics (memory, event-loop lag, GC, descriptors): one set per process,
+ * shared by every node in it, since they describe the process. prom-client's collectors
+ * install event-loop and GC monitors that are never removed, so they are made once, on a
+ * registry of this module's own (not prom-client's global one, which an embedder may use).
+ */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** Seconds: from a cached /index (well under a millisecond) to a large batch being verified. */
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -28,9 +44,9 @@ export class NodePrometheus {
   private stats: Promise<StoreStats | undefined> | undefined;
 
   constructor(private readonly ctx: NodeContext) {
+    processMetrics();
     const registers = [this.registry];
     const metrics = ctx.metrics;
-    collectDefaultMetrics({ register: this.registry });
 
     const stats = (): Promise<StoreStats | undefined> => this.storeStats();
     const gauge = (
@@ -169,8 +185,9 @@ export class NodePrometheus {
     this.errors.inc({ code });
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    const [own, process] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return `${own}\n${process}`;
   }
 
   get contentType(): string {
