@@ -237,6 +237,13 @@ test('a write policy that cannot be loaded stops the node at start with one clea
     "export default function () { throw new Error('bad options'); }\n",
   );
   assert.match(await refusedStart(factoryThrows), /its factory failed: bad options$/);
+  const badTableKey = moduleFile(
+    "export default async function (o, context) { await context.tableStats(['nothex']); }\n",
+  );
+  assert.match(
+    await refusedStart(badTableKey),
+    /its factory failed: tableStats: nothex is not 64 hex characters$/,
+  );
   const noCheck = moduleFile('export default async function () { return {}; }\n');
   assert.match(await refusedStart(noCheck), /must return an object with a check\(entries\) method/);
   assert.match(
