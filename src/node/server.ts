@@ -20,6 +20,7 @@ import { NodeMetrics } from './metrics.js';
 import { policyFromConfig } from './policy.js';
 import { startRetention, sweepOnce } from './retention.js';
 import { VerifyPool } from './verify-pool.js';
+import { lockDataDir } from './data-lock.js';
 
 /** A subsystem that runs beside the HTTP server (sync loop, …). */
 export interface NodePlugin {
@@ -47,15 +48,23 @@ export async function startNode(
 ): Promise<RunningNode> {
   enableCollections();
   const log = options.logger ?? createLogger(config.log_level);
-  const store =
-    options.store ??
-    openSqliteStore({
-      path: storePath(config),
-      buckets: config.buckets,
-      durability: config.durability,
-      cacheMiB: config.cache_mib,
-      readerThreads: config.query_threads ?? availableParallelism(),
-    });
+  // A node owns its data directory: the operator tools that change a store wait for it to stop.
+  const lock = options.store ? undefined : lockDataDir(config.data_dir, 'node');
+  let store: Store;
+  try {
+    store =
+      options.store ??
+      openSqliteStore({
+        path: storePath(config),
+        buckets: config.buckets,
+        durability: config.durability,
+        cacheMiB: config.cache_mib,
+        readerThreads: config.query_threads ?? availableParallelism(),
+      });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
   const policy = policyFromConfig(config);
   const metrics = new NodeMetrics();
@@ -118,6 +127,7 @@ export async function startNode(
           await started.close();
           await pool.close();
           await store.close();
+          lock?.release();
         })();
         return closing;
       },
@@ -127,6 +137,7 @@ export async function startNode(
     await app?.close().catch(() => undefined);
     await pool.close();
     await store.close();
+    lock?.release();
     throw error;
   }
 }
