@@ -18,9 +18,9 @@ const FRAMED_MAGIC = Buffer.from('P2PCLOUD-FRAMED', 'ascii');
 export const FRAMED_HEADER = Buffer.concat([FRAMED_MAGIC, Buffer.from([EXPORT_VERSION])]);
 export const FRAMED_HEADER_BYTES = FRAMED_HEADER.length;
 
-/** The JSONL line of one entry, newline included. */
-export function jsonlLine(bytes: Buffer, id: Buffer): string {
-  return `{"v":${EXPORT_VERSION},"id":"${id.toString('hex')}","entry":"${bytes.toString('base64url')}"}\n`;
+/** The JSONL line of one entry (its id in hex), newline included. */
+export function jsonlLine(bytes: Buffer, id: string): string {
+  return `{"v":${EXPORT_VERSION},"id":"${id}","entry":"${bytes.toString('base64url')}"}\n`;
 }
 
 /** The longest JSONL line that can hold an entry of `maxEntryBytes` (newline excluded). */
