@@ -51,6 +51,10 @@ export async function opsFigures(
   }
   report.add({ section, figure: `HTTP ingest of ${size} (same run)`, value: httpRate, unit: '/s' });
 
+  // What every command pays before it reads a byte: the rates below include it.
+  const startup = (await timed(['stats', '--data', node.dataDir, '--json'])).seconds;
+  report.note(`operator tools: a command starts and answers stats in ${startup.toFixed(2)} s`);
+
   const out = scratch('ops-files-');
   for (const format of ['jsonl', 'framed'] as const) {
     log(`  ops: export ${format}…`);
