@@ -117,6 +117,11 @@ export function registerExportCommand(
             sink.destroy();
             rmSync(partial, { force: true });
           }
+          if ((error as NodeJS.ErrnoException).code === 'EPIPE')
+            throw new P2PError(
+              'aborted',
+              'stdout was closed before the export ended: what it received is incomplete',
+            );
           throw error;
         } finally {
           bar.stop();

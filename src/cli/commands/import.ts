@@ -9,6 +9,7 @@ import { policyFromConfig } from '../../node/policy.js';
 import { VerifyPool } from '../../node/verify-pool.js';
 import { readExport } from '../../node/tools/import-reader.js';
 import { importEntries, type ImportReport } from '../../node/tools/importer.js';
+import { fileReadReason } from '../inputs.js';
 import { parseIntOption } from '../parse.js';
 import { parseFormat } from './export.js';
 import {
@@ -85,13 +86,16 @@ export function registerImportCommand(program: Command, out: (line: string) => v
         options.batch === undefined ? 2000 : parseIntOption('--batch', options.batch, 1, 100_000);
       let size = 0;
       if (file !== '-') {
+        let info;
         try {
-          const info = await stat(file);
-          if (!info.isFile()) throw new Error('it is not a file');
-          size = info.size;
+          info = await stat(file);
         } catch (error) {
-          throw new P2PError('bad_argument', `cannot read ${file}: ${(error as Error).message}`);
+          const why = fileReadReason(error as NodeJS.ErrnoException);
+          throw new P2PError('bad_argument', `cannot read ${file}: ${why}`);
         }
+        if (!info.isFile())
+          throw new P2PError('bad_argument', `cannot read ${file}: it is not a file`);
+        size = info.size;
       }
       const config = await toolConfig(options, {
         min_pow_bits:
