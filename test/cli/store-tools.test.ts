@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { MAX_ENTRY_BYTES_FORMAT } from '../../src/entry/format.js';
 import {
   generateIdentity,
@@ -19,6 +20,7 @@ import { makeEntry } from '../helpers/entries.js';
 import { putFrames, putResults, request } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { runCli } from '../helpers/spawn.js';
+import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 
 interface Put {
@@ -455,4 +457,35 @@ test('the tools that change a store refuse to while a node runs on it, and a nod
   // Once it is released (or its holder died), the node starts.
   const again = await spawnNode(['--min-pow', '0', '--log-level', 'warn'], data);
   await again.stop();
+});
+
+test('on a terminal, export and import show a progress bar on stderr', async () => {
+  const dir = tempDir();
+  const onTerminal = (args: string[]): Promise<string> => {
+    const quoted = [process.execPath, cliPath, ...args].map((a) => `'${a}'`).join(' ');
+    return new Promise((resolve, reject) => {
+      // `script` gives the command a terminal, and copies what it shows to stdout.
+      execFile('script', ['-qec', quoted, '/dev/null'], { timeout: 120_000 }, (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      );
+    });
+  };
+  const file = join(dir, 'all.jsonl');
+  const shown = await onTerminal(['export', '--data', source, '--out', file]);
+  assert.match(
+    shown,
+    new RegExp(`export \\[[=-]+\\] 100% \\| ${PUT.length} of ${PUT.length} entries`),
+  );
+  assert.match(shown, new RegExp(`exported ${PUT.length} entries`));
+  assert.deepEqual(idsOfJsonl(file).sort(), PUT.map((p) => p.id).sort());
+  const imported = await onTerminal([
+    'import',
+    file,
+    '--data',
+    join(dir, 'data'),
+    '--min-pow',
+    '0',
+  ]);
+  assert.match(imported, /import \[[=-]+\] \d+% \|/);
+  assert.match(imported, new RegExp(`read ${PUT.length} lines: ${PUT.length} stored`));
 });

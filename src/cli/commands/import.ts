@@ -9,16 +9,11 @@ import { policyFromConfig } from '../../node/policy.js';
 import { VerifyPool } from '../../node/verify-pool.js';
 import { readExport } from '../../node/tools/import-reader.js';
 import { importEntries, type ImportReport } from '../../node/tools/importer.js';
+import { progressOn, type Transfer } from '../files/progress.js';
 import { fileReadReason } from '../inputs.js';
 import { parseIntOption } from '../parse.js';
 import { parseFormat } from './export.js';
-import {
-  countBar,
-  storeOptions,
-  toolConfig,
-  withStore,
-  type StoreAccessOptions,
-} from './store-access.js';
+import { storeOptions, toolConfig, withStore, type StoreAccessOptions } from './store-access.js';
 
 interface ImportOptions extends StoreAccessOptions {
   format?: string;
@@ -28,8 +23,13 @@ interface ImportOptions extends StoreAccessOptions {
   json?: boolean;
 }
 
-/** Roughly how many entries a file of this size holds (for the progress bar only). */
-const BYTES_PER_ENTRY_GUESS = 1000;
+/** The chunks of `source`, counted into `transfer` as they are read. */
+async function* counted(source: AsyncIterable<Buffer>, transfer: Transfer): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    transfer.add(chunk.length);
+    yield chunk;
+  }
+}
 
 function reportLines(report: ImportReport, format: string): string[] {
   const where = format === 'jsonl' ? 'line' : 'frame';
@@ -104,34 +104,34 @@ export function registerImportCommand(program: Command, out: (line: string) => v
             : parseIntOption('--min-pow', options.minPow, 0, 40),
       });
       const policy = policyFromConfig(config);
-      const source = (
+      const input = (
         file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 })
       ) as AsyncIterable<Buffer>;
-      const read = await readExport(source, format, policy.maxEntryBytes);
-      if (!read)
-        throw new P2PError(
-          'bad_argument',
-          `${file} is neither a JSONL nor a framed export: give --format`,
-        );
-      const report = await withStore(
-        config,
-        { mustExist: false, lockAs: 'import' },
-        async (store) => {
+      // The bar follows the bytes of the file read (stdin has no size: no bar).
+      const transfer = size > 0 ? progressOn().start('import', size) : undefined;
+      const source = transfer ? counted(input, transfer) : input;
+      let read: Awaited<ReturnType<typeof readExport>>;
+      let report: ImportReport;
+      try {
+        read = await readExport(source, format, policy.maxEntryBytes);
+        if (!read)
+          throw new P2PError(
+            'bad_argument',
+            `${file} is neither a JSONL nor a framed export: give --format`,
+          );
+        const records = read.records;
+        report = await withStore(config, { mustExist: false, lockAs: 'import' }, async (store) => {
           const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
-          const bar = countBar('import', Math.ceil(size / BYTES_PER_ENTRY_GUESS));
           try {
             const ingestor = new Ingestor(store, pool, policy, new NodeMetrics());
-            return await importEntries(read.records, ingestor, {
-              batch,
-              inFlight: pool.threads + 1,
-              onProgress: (r) => bar.update(r.read),
-            });
+            return await importEntries(records, ingestor, { batch, inFlight: pool.threads + 1 });
           } finally {
-            bar.stop();
             await pool.close();
           }
-        },
-      );
+        });
+      } finally {
+        transfer?.stop();
+      }
       if (options.json) out(reportJson(report, read.format));
       else for (const line of reportLines(report, read.format)) out(line);
       if (report.fatal)
