@@ -8,11 +8,13 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity,kv,kv-sync,files,padding,tunnel
+ *                     hostile,identity,kv,kv-sync,files,padding,tunnel,ops
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
  *   --files-mib N     size of the files section's large file (default 1,024; 32 with --quick)
+ *   --ops-entries N   entries the operator tools export and import (default 200,000; --entries
+ *                     with --quick)
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,7 @@ import { kvSyncFigures } from './kv-sync.js';
 import { filesFigures } from './files.js';
 import { paddingFigures } from './padding.js';
 import { tunnelFigures } from './tunnel.js';
+import { opsFigures } from './ops.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -52,6 +55,7 @@ const { values } = parseArgs({
     'hostile-interval': { type: 'string' },
     'hostile-entries': { type: 'string' },
     'files-mib': { type: 'string' },
+    'ops-entries': { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -61,7 +65,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,ops'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -527,6 +531,16 @@ try {
   }
   if (sections.has('padding')) paddingFigures(report, { quick });
   if (sections.has('tunnel')) await tunnelFigures(report, { quick, log });
+  if (sections.has('ops')) {
+    await proxyAB?.close();
+    proxyAB = undefined;
+    for (const node of nodes.splice(0)) await node.stop();
+    await opsFigures(report, {
+      entries: Number(values['ops-entries'] ?? (quick ? entries : 200_000)),
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+  }
 } finally {
   closeQueryConnections();
   await proxyAB?.close();

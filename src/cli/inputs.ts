@@ -69,7 +69,7 @@ export function proxyFor(
   return undefined;
 }
 
-function fileReadReason(error: NodeJS.ErrnoException): string {
+export function fileReadReason(error: NodeJS.ErrnoException): string {
   switch (error.code) {
     case 'ENOENT':
       return 'no such file';

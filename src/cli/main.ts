@@ -19,6 +19,11 @@ import { registerKvCommands } from './commands/kv.js';
 import { registerLogCommands } from './commands/log.js';
 import { registerFilesCommands } from './commands/files.js';
 import { registerTunnelCommands } from './commands/tunnel.js';
+import { registerExportCommand } from './commands/export.js';
+import { registerImportCommand } from './commands/import.js';
+import { registerDeleteCommand } from './commands/delete.js';
+import { registerCompactCommand } from './commands/compact.js';
+import { registerStatsCommand } from './commands/stats.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -57,6 +62,11 @@ export function buildProgram(): Command {
   registerLogCommands(program, out, err);
   registerFilesCommands(program, out, err);
   registerTunnelCommands(program, out, err);
+  registerExportCommand(program, out, err);
+  registerImportCommand(program, out);
+  registerDeleteCommand(program, out);
+  registerCompactCommand(program, out);
+  registerStatsCommand(program, out);
   return program;
 }
 

@@ -21,6 +21,7 @@ import { policyFromConfig } from './policy.js';
 import { startRetention, sweepOnce } from './retention.js';
 import { VerifyPool } from './verify-pool.js';
 import { loadWritePolicy } from './write-policy/load.js';
+import { lockDataDir } from './data-lock.js';
 
 /** A subsystem that runs beside the HTTP server (sync loop, …). */
 export interface NodePlugin {
@@ -48,19 +49,28 @@ export async function startNode(
 ): Promise<RunningNode> {
   enableCollections();
   const log = options.logger ?? createLogger(config.log_level);
-  const store =
-    options.store ??
-    openSqliteStore({
-      path: storePath(config),
-      buckets: config.buckets,
-      durability: config.durability,
-      cacheMiB: config.cache_mib,
-      readerThreads: config.query_threads ?? availableParallelism(),
-    });
+  // A node owns its data directory: the operator tools that change a store wait for it to stop.
+  const lock = options.store ? undefined : lockDataDir(config.data_dir, 'node');
+  let store: Store;
+  try {
+    store =
+      options.store ??
+      openSqliteStore({
+        path: storePath(config),
+        buckets: config.buckets,
+        durability: config.durability,
+        cacheMiB: config.cache_mib,
+        readerThreads: config.query_threads ?? availableParallelism(),
+      });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   // Loaded before anything else starts, so that a bad module stops the start at once.
   const writePolicy = config.write_policy
     ? await loadWritePolicy(config.write_policy, store, log).catch(async (error: unknown) => {
         await store.close();
+        lock?.release();
         throw error;
       })
     : undefined;
@@ -129,6 +139,7 @@ export async function startNode(
           await started.close();
           await pool.close();
           await store.close();
+          lock?.release();
         })();
         return closing;
       },
@@ -138,6 +149,7 @@ export async function startNode(
     await app?.close().catch(() => undefined);
     await pool.close();
     await store.close();
+    lock?.release();
     throw error;
   }
 }

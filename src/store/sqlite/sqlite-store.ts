@@ -9,6 +9,7 @@ import { DEFAULT_BUCKETS, MAX_BUCKETS, addToSum, shortKey } from '../../reconcil
 import { BucketSums } from '../../reconcile/bucket-sums.js';
 import type {
   BucketState,
+  DeleteFilter,
   EntryQuery,
   FramedPage,
   IndexView,
@@ -49,6 +50,18 @@ import { StatementCache } from './statements.js';
 
 /** Table keys looked up per query when a scope is cut to the tables held. */
 const HELD_CHUNK = 500;
+
+/** A row on its way out of the store (integers as read with safeIntegers). */
+interface RemovedRow {
+  seq: bigint | number;
+  created_at: bigint | number;
+  data: Buffer;
+}
+
+/** The tables of a filter, each once (a table given twice must not count twice). */
+function distinctTables(tables: readonly Buffer[]): Buffer[] {
+  return tables.filter((t, i) => tables.findIndex((other) => other.equals(t)) === i);
+}
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -505,13 +518,79 @@ export class SqliteStore implements Store {
     limit: number,
   ): Promise<number> {
     this.assertOpen();
-    type Row = { seq: number; created_at: number; data: Buffer };
     const expired = this.prepare(
       'SELECT seq, created_at, data FROM entries WHERE expires_at > 0 AND expires_at <= ? LIMIT ?',
     ).safeIntegers(true);
     const old = this.prepare(
       'SELECT seq, created_at, data FROM entries WHERE created_at < ? ORDER BY created_at LIMIT ?',
     ).safeIntegers(true);
+    return this.removeEntries(
+      () =>
+        (expired.all(now, limit) as RemovedRow[]).concat(
+          createdBefore === undefined ? [] : (old.all(createdBefore, limit) as RemovedRow[]),
+        ),
+      limit,
+    );
+  }
+
+  async countMatching(filter: DeleteFilter): Promise<{ count: number; bytes: number }> {
+    this.assertOpen();
+    const tables = distinctTables(filter.tables);
+    if (filter.createdBefore === undefined) {
+      // The per-table totals are kept up to date with every write: no entry needs reading.
+      const stats = await this.tableStats(tables);
+      return {
+        count: stats.reduce((n, t) => n + t.count, 0),
+        bytes: stats.reduce((n, t) => n + t.bytes, 0),
+      };
+    }
+    const count = this.prepare(
+      `SELECT COUNT(*) AS count, COALESCE(SUM(length(data)), 0) AS bytes FROM entries WHERE ${TABLE_SQL} AND created_at < ?`,
+    );
+    let total = 0;
+    let bytes = 0;
+    for (const table of tables) {
+      const row = count.get(indexedPrefix(table), table, filter.createdBefore) as {
+        count: number;
+        bytes: number;
+      };
+      total += row.count;
+      bytes += row.bytes;
+    }
+    return { count: total, bytes };
+  }
+
+  async deleteMatching(filter: DeleteFilter, limit: number): Promise<number> {
+    this.assertOpen();
+    const tables = distinctTables(filter.tables);
+    const before = filter.createdBefore;
+    const find = this.prepare(
+      `SELECT seq, created_at, data FROM entries WHERE ${TABLE_SQL}${before === undefined ? '' : ' AND created_at < ?'} ORDER BY created_at LIMIT ?`,
+    ).safeIntegers(true);
+    return this.removeEntries(() => {
+      const rows: RemovedRow[] = [];
+      for (const table of tables) {
+        if (rows.length >= limit) break;
+        const params = before === undefined ? [] : [before];
+        rows.push(
+          ...(find.all(
+            indexedPrefix(table),
+            table,
+            ...params,
+            limit - rows.length,
+          ) as RemovedRow[]),
+        );
+      }
+      return rows;
+    }, limit);
+  }
+
+  /**
+   * Deletes the rows `find` returns (read inside the write transaction), at most `limit`, and
+   * keeps the table totals, bucket sums, snapshot and change listeners in step: the one way
+   * entries leave the store.
+   */
+  private removeEntries(find: () => RemovedRow[], limit: number): number {
     const removeEntry = this.prepare('DELETE FROM entries WHERE seq = ?');
     const removeId = this.prepare('DELETE FROM ids WHERE k = ?');
     const tableChanges = new Map<bigint, TableDelta>();
@@ -521,9 +600,7 @@ export class SqliteStore implements Store {
     // never leave a snapshot that still counts deleted entries.
     const after = this.sums.clone();
     this.write(() => {
-      const rows = (expired.all(now, limit) as Row[]).concat(
-        createdBefore === undefined ? [] : (old.all(createdBefore, limit) as Row[]),
-      );
+      const rows = find();
       const done = new Set<bigint>();
       for (const row of rows) {
         const seq = BigInt(row.seq);
@@ -558,6 +635,49 @@ export class SqliteStore implements Store {
     return removed;
   }
 
+  /**
+   * VACUUM: rewrites the database without the free space that deleted rows leave inside pages
+   * (incremental vacuum after a delete only returns pages that became wholly empty). The
+   * checkpoint thread and the reader threads are stopped first, so that no connection of this
+   * store pins the log, and start again when next needed. The copy is built in a temporary file,
+   * not in memory, then written through the log, which is checkpointed and truncated at the end.
+   */
+  async compact(): Promise<{ beforeBytes?: number; afterBytes?: number }> {
+    this.assertOpen();
+    if (this.path === ':memory:') {
+      this.db.exec('VACUUM');
+      return {};
+    }
+    await this.readers?.close();
+    this.readers = undefined;
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
+    if (this.changesSinceSnapshot > 0) this.write(() => this.writeSnapshot(this.sums));
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const beforeBytes = this.diskBytes();
+    this.db.pragma('temp_store = FILE');
+    try {
+      this.db.exec('VACUUM');
+    } finally {
+      this.db.pragma('temp_store = MEMORY');
+    }
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return { beforeBytes, afterBytes: this.diskBytes() };
+  }
+
+  /** Bytes of the database file and its log. */
+  private diskBytes(): number {
+    let bytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        bytes += statSync(this.path + suffix).size;
+      } catch {
+        // the WAL file may not exist between checkpoints
+      }
+    }
+    return bytes;
+  }
+
   async stats(): Promise<StoreStats> {
     this.assertOpen();
     const row = this.prepare(
@@ -566,17 +686,14 @@ export class SqliteStore implements Store {
       tables: number;
       bytes: number;
     };
-    const stats: StoreStats = { entries: this.sums.total, bytes: row.bytes, tables: row.tables };
+    const stats: StoreStats = {
+      entries: this.sums.total,
+      bytes: row.bytes,
+      tables: row.tables,
+      schemaVersion: SCHEMA_VERSION,
+    };
     if (this.path === ':memory:') return stats;
-    let diskBytes = 0;
-    for (const suffix of ['', '-wal']) {
-      try {
-        diskBytes += statSync(this.path + suffix).size;
-      } catch {
-        // the WAL file may not exist between checkpoints
-      }
-    }
-    return { ...stats, diskBytes };
+    return { ...stats, diskBytes: this.diskBytes() };
   }
 
   private emit(changes: StoreChange[]): void {
