@@ -56,7 +56,11 @@ export async function withStore<T>(
     ? lockDataDir(config.data_dir, access.lockAs, 'bad_argument')
     : undefined;
   try {
-    const store = openToolStore(config, { mustExist: access.mustExist });
+    // Without the lock a node may be running on the store: then the tool only reads.
+    const store = openToolStore(config, {
+      mustExist: access.mustExist,
+      readOnly: access.lockAs === undefined,
+    });
     try {
       return await work(store);
     } finally {

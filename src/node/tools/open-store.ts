@@ -12,6 +12,8 @@ import { storePath, type NodeConfig } from '../config.js';
 export interface ToolStoreOptions {
   /** Refuse when there is no store yet (every tool but import, which may start one). */
   readonly mustExist: boolean;
+  /** Only read, as beside a running node: nothing is written, not even on closing. */
+  readonly readOnly?: boolean;
 }
 
 export function openToolStore(config: NodeConfig, options: ToolStoreOptions): Store {
@@ -27,5 +29,6 @@ export function openToolStore(config: NodeConfig, options: ToolStoreOptions): St
     cacheMiB: config.cache_mib,
     // A tool's queries are its only work: they run on its own thread, with no copies between.
     readerThreads: 0,
+    readOnly: options.readOnly === true,
   });
 }

@@ -83,6 +83,12 @@ export interface SqliteStoreOptions {
   readonly cacheMiB?: number;
   /** Threads that answer queries (0: queries run on the calling thread). */
   readonly readerThreads?: number;
+  /**
+   * Read only: the connection refuses every write, and closing saves no bucket snapshot. For
+   * a process reading the store beside the node that owns it: a snapshot it saved could be
+   * older than the node's own (counting entries the node has deleted since) and outlive it.
+   */
+  readonly readOnly?: boolean;
 }
 
 interface TableDelta {
@@ -133,10 +139,14 @@ export class SqliteStore implements Store {
   private readers: ReaderPool | undefined;
   /** The `synchronous` level of every connection that writes to the database. */
   private readonly synchronous: SynchronousName;
+  private readonly readOnly: boolean;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
-    if (options.path !== ':memory:') ownerOnlyFiles(options.path);
+    this.readOnly = options.readOnly === true;
+    if (this.readOnly && (options.path === ':memory:' || !existsSync(options.path)))
+      throw new P2PError('bad_config', `${options.path} holds no store to read`);
+    if (options.path !== ':memory:' && !this.readOnly) ownerOnlyFiles(options.path);
     const db = new Database(options.path);
     this.db = db;
     try {
@@ -158,6 +168,10 @@ export class SqliteStore implements Store {
       if (options.path !== ':memory:') {
         db.pragma('wal_autocheckpoint = 0');
         db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
+      }
+      if (this.readOnly) {
+        if (fresh) throw new P2PError('bad_config', `${this.path} holds no store to read`);
+        db.pragma('query_only = 1');
       }
       this.buckets = fresh ? this.create(options.buckets) : this.checkExisting(options.buckets);
     } catch (error) {
@@ -915,7 +929,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     // A clean shutdown leaves nothing to replay.
-    if (this.changesSinceSnapshot > 0) this.write(() => this.writeSnapshot(this.sums));
+    if (this.changesSinceSnapshot > 0 && !this.readOnly)
+      this.write(() => this.writeSnapshot(this.sums));
     this.closed = true;
     await this.readers?.close();
     await this.checkpointer?.stop();
