@@ -20,7 +20,7 @@ import { makeEntry } from '../helpers/entries.js';
 import { putFrames, putResults, request } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { runCli } from '../helpers/spawn.js';
-import { cliPath } from '../helpers/paths.js';
+import { cliPath, repoRoot } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 
 interface Put {
@@ -266,6 +266,27 @@ test('import counts and reports damaged lines of each kind, and imports the rest
   assert.match(text.stdout, /^read 12 lines: 4 stored, 0 duplicate, 8 rejected$/m);
   const strict = await cli(['import', file, '--data', tempDir(), '--min-pow', '0', '--strict'], 1);
   assert.match(strict.stderr, /^p2pcloud: .*rejected \(--strict\)\n$/);
+});
+
+test('import applies the write policy of the node configuration', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'all.jsonl');
+  writeFileSync(file, jsonlOf(PUT));
+  const config = join(dir, 'node.json');
+  const quota = join(repoRoot, 'dist', 'src', 'node', 'write-policy', 'table-quota.js');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      data_dir: join(dir, 'data'),
+      min_pow_bits: 0,
+      write_policy: { module: quota, options: { max_entries: 10, max_bytes: 10_000_000 } },
+    }),
+  );
+  const report = jsonOf((await cli(['import', file, '--config', config, '--json'])).stdout);
+  // 30 entries in each of three tables, 10 let in per table.
+  assert.equal(report.stored, 30);
+  assert.equal(report.rejected, 60);
+  assert.deepEqual(report.rejected_by_code, { quota_exceeded: 60 });
 });
 
 test('import of a framed file: a bad entry and a cut-off end are reported, a bad length stops it', async () => {

@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { pino } from 'pino';
 import { P2PError } from '../../errors.js';
 import { Ingestor } from '../../node/ingest.js';
 import { NodeMetrics } from '../../node/metrics.js';
 import { policyFromConfig } from '../../node/policy.js';
 import { VerifyPool } from '../../node/verify-pool.js';
+import { loadWritePolicy } from '../../node/write-policy/load.js';
 import { readExport } from '../../node/tools/import-reader.js';
 import { importEntries, type ImportReport } from '../../node/tools/importer.js';
 import { progressOn, type Transfer } from '../files/progress.js';
@@ -121,12 +123,17 @@ export function registerImportCommand(program: Command, out: (line: string) => v
           );
         const records = read.records;
         report = await withStore(config, { mustExist: false, lockAs: 'import' }, async (store) => {
+          // The node's write policy judges imported entries as it judges puts.
+          const writePolicy = config.write_policy
+            ? await loadWritePolicy(config.write_policy, store, pino({ level: 'silent' }))
+            : undefined;
           const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
           try {
-            const ingestor = new Ingestor(store, pool, policy, new NodeMetrics());
+            const ingestor = new Ingestor(store, pool, policy, new NodeMetrics(), writePolicy);
             return await importEntries(records, ingestor, { batch, inFlight: pool.threads + 1 });
           } finally {
             await pool.close();
+            await writePolicy?.close();
           }
         });
       } finally {
