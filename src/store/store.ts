@@ -50,6 +50,40 @@ export interface QueryPage {
   readonly next?: QueryPosition;
 }
 
+/** A position in a store's feed: opaque text of at most 64 characters from [A-Za-z0-9_.:-]. */
+export type FeedCursor = string;
+
+export interface FeedQuery {
+  /** Continue strictly after this position; absent: from the first entry stored. */
+  readonly after?: FeedCursor;
+  /** Only entries of these tables (absent: all). */
+  readonly tables?: readonly Buffer[];
+  /** At most this many entries. */
+  readonly limit: number;
+  /** Stop once the page holds about this many bytes (one entry is returned however large). */
+  readonly maxBytes: number;
+  /**
+   * Examine at most this many stored rows, so that a selective filter cannot make one call
+   * expensive: the page may then be short, even empty, with `end` false.
+   */
+  readonly scanLimit: number;
+}
+
+export interface FeedPage {
+  readonly entries: StoredEntry[];
+  /** Where to continue from (the `after` given when nothing was examined). */
+  readonly cursor: FeedCursor;
+  /** True when nothing more was visible when the page was read. */
+  readonly end: boolean;
+}
+
+export interface DeleteFilter {
+  /** Entries of these tables (at least one). */
+  readonly tables: readonly Buffer[];
+  /** Only those created before this time (ms); absent: all of the tables' entries. */
+  readonly createdBefore?: number;
+}
+
 export interface FramedPage {
   /** The entries as u32-length-prefixed frames. */
   readonly frames: Buffer;
