@@ -38,7 +38,7 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** A new, empty database on `server` (default: the run's), dropped when the test file ends. */
+/** A new, empty database on `server` (default: the run's), dropped when the test process ends. */
 export async function freshDatabase(server = serverUrl()): Promise<string> {
   const name = `t_${randomBytes(8).toString('hex')}`;
   const admin = new pg.Client({ connectionString: server });
@@ -48,18 +48,34 @@ export async function freshDatabase(server = serverUrl()): Promise<string> {
   } finally {
     await admin.end();
   }
-  after(async () => {
+  dropAtExit(server, name);
+  return withDatabase(server, name);
+}
+
+const toDrop = new Map<string, string[]>();
+
+/**
+ * Databases are dropped when the test process has nothing left to do, not when the test that
+ * made them ends: a store may be shared by the tests of a file.
+ */
+function dropAtExit(server: string, name: string): void {
+  if (toDrop.size === 0) process.once('beforeExit', () => void dropAll());
+  toDrop.set(server, [...(toDrop.get(server) ?? []), name]);
+}
+
+async function dropAll(): Promise<void> {
+  for (const [server, names] of toDrop) {
     const client = new pg.Client({ connectionString: server });
     try {
       await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      for (const name of names) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     } catch {
       // The server of a fault test may be gone already; its files go with it.
     } finally {
       await client.end().catch(() => undefined);
     }
-  });
-  return withDatabase(server, name);
+  }
+  toDrop.clear();
 }
 
 interface ClusterModule {

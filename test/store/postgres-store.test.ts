@@ -154,16 +154,22 @@ test('the feed waits for older transactions: a late commit is not skipped', asyn
       ],
     );
     await held.query('COMMIT');
-    const page = await store.feed({
-      after: blocked.cursor,
-      limit: 10,
-      maxBytes: 1 << 20,
-      scanLimit: 100,
-    });
-    assert.deepEqual(
-      page.entries.map((e) => hex(e.bytes)),
-      [hex(early), hex(late)],
-    );
+    // Transactions in other databases of the server hold the horizon back too: wait them out.
+    const seen: string[] = [];
+    let cursor = blocked.cursor;
+    const deadline = Date.now() + 30_000;
+    while (seen.length < 2 && Date.now() < deadline) {
+      const page = await store.feed({
+        after: cursor,
+        limit: 10,
+        maxBytes: 1 << 20,
+        scanLimit: 100,
+      });
+      seen.push(...page.entries.map((e) => hex(e.bytes)));
+      cursor = page.cursor;
+      if (seen.length < 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(seen, [hex(early), hex(late)]);
     await rejectsWith(
       store.feed({ after: 'pg1:1:99999999999999999999', limit: 1, maxBytes: 1, scanLimit: 1 }),
       'bad_cursor',
