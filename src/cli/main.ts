@@ -19,6 +19,7 @@ import { registerKvCommands } from './commands/kv.js';
 import { registerLogCommands } from './commands/log.js';
 import { registerFilesCommands } from './commands/files.js';
 import { registerTunnelCommands } from './commands/tunnel.js';
+import { registerStoreCommands } from './commands/store.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerLogCommands(program, out, err);
   registerFilesCommands(program, out, err);
   registerTunnelCommands(program, out, err);
+  registerStoreCommands(program, out);
   return program;
 }
 
