@@ -8,7 +8,7 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity,kv,kv-sync,files,padding,tunnel,ops
+ *                     hostile,identity,kv,kv-sync,files,padding,tunnel,ops,postgres
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -34,6 +34,7 @@ import { filesFigures } from './files.js';
 import { paddingFigures } from './padding.js';
 import { tunnelFigures } from './tunnel.js';
 import { opsFigures } from './ops.js';
+import { postgresFigures } from './postgres.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -65,7 +66,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,ops'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,ops,postgres'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -531,12 +532,23 @@ try {
   }
   if (sections.has('padding')) paddingFigures(report, { quick });
   if (sections.has('tunnel')) await tunnelFigures(report, { quick, log });
-  if (sections.has('ops')) {
+  if (sections.has('ops') || sections.has('postgres')) {
     await proxyAB?.close();
     proxyAB = undefined;
     for (const node of nodes.splice(0)) await node.stop();
+  }
+  if (sections.has('ops')) {
     await opsFigures(report, {
       entries: Number(values['ops-entries'] ?? (quick ? entries : 200_000)),
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+  }
+  if (sections.has('postgres')) {
+    await postgresFigures(report, {
+      quick,
+      // Quick runs only check that the section works: a few seconds of each step.
+      entries: quick ? Math.min(entries, 5000) : entries,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,
     });

@@ -24,6 +24,7 @@ import { registerImportCommand } from './commands/import.js';
 import { registerDeleteCommand } from './commands/delete.js';
 import { registerCompactCommand } from './commands/compact.js';
 import { registerStatsCommand } from './commands/stats.js';
+import { registerStoreCommands } from './commands/store.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   registerDeleteCommand(program, out);
   registerCompactCommand(program, out);
   registerStatsCommand(program, out);
+  registerStoreCommands(program, out);
   return program;
 }
 

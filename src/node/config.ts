@@ -10,6 +10,7 @@ import { P2PError } from '../errors.js';
 import { describeIssues } from '../zod-issues.js';
 import { parsePublicKey } from '../encoding/key-text.js';
 import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
 import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
@@ -40,6 +41,13 @@ export const nodeConfigSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
     data_dir: z.string().min(1).default('./data'),
+    /** "sqlite" (the file in data_dir) or a postgres:// URL (docs/storage-postgres.md). */
+    store: z
+      .string()
+      .refine((spec) => spec === 'sqlite' || isPostgresUrl(spec), {
+        message: 'must be "sqlite" or a postgres://USER@HOST:PORT/DATABASE URL',
+      })
+      .default('sqlite'),
     /** URLs under which peers can reach this node (sent in hello). */
     public_urls: z.array(z.string().url()).max(8).default([]),
     /** Proof of work of an entry of max_entry_bytes; smaller entries need less (§8.1). */

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { describeStoreSpec, openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { randomBytes } from '../crypto/random.js';
@@ -55,13 +55,13 @@ export async function startNode(
   try {
     store =
       options.store ??
-      openSqliteStore({
-        path: storePath(config),
+      (await openStore(config.store, {
+        sqlitePath: storePath(config),
         buckets: config.buckets,
         durability: config.durability,
         cacheMiB: config.cache_mib,
-        readerThreads: config.query_threads ?? availableParallelism(),
-      });
+        queryThreads: config.query_threads ?? availableParallelism(),
+      }));
   } catch (error) {
     lock?.release();
     throw error;
@@ -123,7 +123,13 @@ export async function startNode(
     }
     // The command that started the node announces where it listens; this line records with what.
     log.info(
-      { url, data: config.data_dir, minPowBits: config.min_pow_bits, verifyThreads: pool.threads },
+      {
+        url,
+        data: config.data_dir,
+        store: describeStoreSpec(config.store),
+        minPowBits: config.min_pow_bits,
+        verifyThreads: pool.threads,
+      },
       'node started',
     );
     const started = app;

@@ -50,13 +50,6 @@ export interface QueryPage {
   readonly next?: QueryPosition;
 }
 
-export interface FramedPage {
-  /** The entries as u32-length-prefixed frames. */
-  readonly frames: Buffer;
-  readonly count: number;
-  readonly next?: QueryPosition;
-}
-
 /** A position in a store's feed: opaque text of at most 64 characters from [A-Za-z0-9_.:-]. */
 export type FeedCursor = string;
 
@@ -89,6 +82,13 @@ export interface DeleteFilter {
   readonly tables: readonly Buffer[];
   /** Only those created before this time (ms); absent: all of the tables' entries. */
   readonly createdBefore?: number;
+}
+
+export interface FramedPage {
+  /** The entries as u32-length-prefixed frames. */
+  readonly frames: Buffer;
+  readonly count: number;
+  readonly next?: QueryPosition;
 }
 
 export interface BucketState {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { stopSignal } from '../stop-signal.js';
+import { describeStoreSpec } from '../../store/open.js';
 import { mergeConfig, parseNodeConfig, readConfigFile } from '../../node/config.js';
 import { nodeUrls, readUserFile } from '../inputs.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
@@ -12,6 +13,7 @@ interface NodeOptions {
   port?: string;
   host?: string;
   data?: string;
+  store?: string;
   config?: string;
   minPow?: string;
   peer?: string[];
@@ -42,6 +44,10 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
     .option('--port <n>', `TCP port; 0 picks a free one (default ${defaults.port})`)
     .option('--host <host>', `address to listen on (default ${defaults.host})`)
     .option('--data <dir>', `data directory (default ${defaults.data_dir})`)
+    .option(
+      '--store <spec>',
+      'sqlite (the file under --data) or postgres://USER[:PASSWORD]@HOST:PORT/DATABASE (docs/storage-postgres.md; default sqlite)',
+    )
     .option('--config <file>', 'JSON config file (flags override it; see README for its keys)')
     .option(
       '--min-pow <bits>',
@@ -83,6 +89,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
           options.port === undefined ? undefined : parseIntOption('--port', options.port, 0, 65535),
         host: options.host,
         data_dir: options.data,
+        store: options.store,
         min_pow_bits:
           options.minPow === undefined
             ? undefined
@@ -112,7 +119,7 @@ export function registerNodeCommand(program: Command, out: (line: string) => voi
       const node = await startNode(config, { plugins: nodePlugins() });
       const announced = node.ctx.urls.filter((u) => u !== node.url);
       out(
-        `p2pcloud node listening on ${node.url} (data: ${config.data_dir}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui${announced.length > 0 ? `, announced as ${announced.join(', ')}` : ''})`,
+        `p2pcloud node listening on ${node.url} (${config.store === 'sqlite' ? `data: ${config.data_dir}` : `store: ${describeStoreSpec(config.store)}`}, min PoW ${config.min_pow_bits} bits, dashboard ${node.url}/ui${announced.length > 0 ? `, announced as ${announced.join(', ')}` : ''})`,
       );
       const signal = await stopSignal();
       const log = node.ctx.log;
