@@ -145,3 +145,28 @@ test('store migrate names a wrong or unreachable location in one line', async ()
     assert.ok(!result.stderr.includes('pa55word'));
   }
 });
+
+test('the operator tools work on a PostgreSQL store named by --store', async () => {
+  const { dir, count } = await filledDataDir();
+  const url = await freshDatabase();
+  const migrated = await runCli(['store', 'migrate', '--from', `sqlite:${dir}`, '--to', url]);
+  assert.equal(migrated.code, 0, migrated.stderr);
+
+  const stats = await runCli(['stats', '--store', url, '--json']);
+  assert.equal(stats.code, 0, stats.stderr);
+  const summary = JSON.parse(stats.stdout) as { backend: string; entries: number };
+  assert.equal(summary.backend, 'postgres');
+  assert.equal(summary.entries, count);
+
+  const file = join(tempDir(), 'all.jsonl');
+  const exported = await runCli(['export', '--store', url, '--out', file, '--json']);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.equal((JSON.parse(exported.stdout) as { entries: number }).entries, count);
+
+  // Imported again into the same database: every entry is already there.
+  const imported = await runCli(['import', file, '--store', url, '--min-pow', '0', '--json']);
+  assert.equal(imported.code, 0, imported.stderr);
+  const report = JSON.parse(imported.stdout) as { stored: number; duplicate: number };
+  assert.equal(report.stored, 0);
+  assert.equal(report.duplicate, count);
+});

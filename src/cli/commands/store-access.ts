@@ -13,12 +13,14 @@ import {
 } from '../../node/config.js';
 import { lockDataDir } from '../../node/data-lock.js';
 import { openToolStore } from '../../node/tools/open-store.js';
+import { isPostgresUrl } from '../../store/postgres/url.js';
 import type { Store } from '../../store/store.js';
 import { readUserFile } from '../inputs.js';
 
 export interface StoreAccessOptions {
   data?: string;
   config?: string;
+  store?: string;
 }
 
 /** Adds --data and --config, worded as `p2pcloud node` words them. */
@@ -29,7 +31,11 @@ export function storeOptions(command: Command): Command {
       '--data <dir>',
       `the node's data directory (default: data_dir of --config, else ${defaults.data_dir})`,
     )
-    .option('--config <file>', "the node's JSON config file (for data_dir and its settings)");
+    .option('--config <file>', "the node's JSON config file (for data_dir and its settings)")
+    .option(
+      '--store <spec>',
+      'the store: sqlite (the file in the data directory, the default) or a postgres:// URL',
+    );
 }
 
 /** The node's settings as the tool sees them: defaults, then --config, then `flags`. */
@@ -40,7 +46,9 @@ export async function toolConfig(
   // Read once here first so an unreadable file gets the wording every other file gets.
   if (options.config) await readUserFile('--config', options.config);
   const file = options.config ? await readConfigFile(options.config) : {};
-  return parseNodeConfig(mergeConfig(file, { ...flags, data_dir: options.data }));
+  return parseNodeConfig(
+    mergeConfig(file, { ...flags, data_dir: options.data, store: options.store }),
+  );
 }
 
 /**
@@ -52,12 +60,15 @@ export async function withStore<T>(
   access: { mustExist: boolean; lockAs?: string },
   work: (store: Store) => Promise<T>,
 ): Promise<T> {
-  const lock = access.lockAs
-    ? lockDataDir(config.data_dir, access.lockAs, 'bad_argument')
-    : undefined;
+  // A PostgreSQL store is shared by design (docs/storage-postgres.md): no directory to lock.
+  const shared = isPostgresUrl(config.store ?? '');
+  const lock =
+    access.lockAs && !shared
+      ? lockDataDir(config.data_dir, access.lockAs, 'bad_argument')
+      : undefined;
   try {
     // Without the lock a node may be running on the store: then the tool only reads.
-    const store = openToolStore(config, {
+    const store = await openToolStore(config, {
       mustExist: access.mustExist,
       readOnly: access.lockAs === undefined,
     });

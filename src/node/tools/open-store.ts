@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { P2PError } from '../../errors.js';
+import { openPostgresStore } from '../../store/postgres/postgres-store.js';
+import { isPostgresUrl } from '../../store/postgres/url.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { Store } from '../../store/store.js';
 import { storePath, type NodeConfig } from '../config.js';
@@ -16,7 +18,11 @@ export interface ToolStoreOptions {
   readonly readOnly?: boolean;
 }
 
-export function openToolStore(config: NodeConfig, options: ToolStoreOptions): Store {
+export async function openToolStore(config: NodeConfig, options: ToolStoreOptions): Promise<Store> {
+  if (config.store !== undefined && isPostgresUrl(config.store)) {
+    // A database that holds a store keeps its own bucket count; a new one gets the default.
+    return openPostgresStore({ url: config.store });
+  }
   const path = storePath(config);
   const exists = existsSync(path);
   if (options.mustExist && !exists)
