@@ -86,9 +86,13 @@ export class Poller {
     };
   }
 
-  /** Called after every round (apps react to new records here). */
-  onRound(listener: (report: PollReport) => void): void {
+  /** Called after every round (apps react to new records here); returns the unsubscribe function. */
+  onRound(listener: (report: PollReport) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   start(): void {
@@ -213,7 +217,7 @@ export class Poller {
     const report: PollReport = { ...totals, ms: Date.now() - started };
     this.rounds += 1;
     this.lastRound = { ...report, at: started };
-    for (const listener of this.listeners) listener(report);
+    for (const listener of [...this.listeners]) listener(report);
     return report;
   }
 

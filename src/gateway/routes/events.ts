@@ -1,0 +1,43 @@
+/**
+ *   GET /api/events   Server-Sent Events: `change` whenever the local index took new records
+ *                     or invitations (from a poll round or from a node's live subscription)
+ *
+ * What a page listens to instead of asking again and again: on `change` it reads its view
+ * anew. A stream starts with `ready`, also after a reconnect, so a page catches up on what it
+ * missed while it was away by reading once then.
+ */
+import type { FastifyInstance } from 'fastify';
+import { P2PError } from '../../errors.js';
+import type { Gateway } from '../gateway.js';
+import { openEventStream } from './event-stream.js';
+
+/** Open event streams at once: a page holds one, so this is many tabs. */
+export const MAX_EVENT_STREAMS = 256;
+
+export function registerEventRoutes(app: FastifyInstance, gateway: Gateway): void {
+  let open = 0;
+  app.get('/api/events', async (_request, reply) => {
+    if (open >= MAX_EVENT_STREAMS) {
+      throw new P2PError('rate_limited', `too many event streams are open (${MAX_EVENT_STREAMS})`);
+    }
+    open += 1;
+    const stream = openEventStream(reply);
+    const { out } = stream;
+    out.write('event: ready\ndata: {}\n\n');
+    const unsubscribe = gateway.poller.onRound((report) => {
+      if (report.records === 0 && report.invitations === 0) return;
+      // A page that does not read its events is dropped rather than buffered without bound.
+      if (out.writableLength > 64 * 1024) {
+        stream.end();
+        return;
+      }
+      out.write(
+        `event: change\ndata: ${JSON.stringify({ records: report.records, invitations: report.invitations })}\n\n`,
+      );
+    });
+    out.once('close', () => {
+      open -= 1;
+      unsubscribe();
+    });
+  });
+}
