@@ -9,19 +9,23 @@
 import type { FastifyInstance } from 'fastify';
 import { P2PError } from '../../errors.js';
 import type { Gateway } from '../gateway.js';
-import { openEventStream } from './event-stream.js';
+import { openEventStream, type EventStream } from './event-stream.js';
 
 /** Open event streams at once: a page holds one, so this is many tabs. */
 export const MAX_EVENT_STREAMS = 256;
 
 export function registerEventRoutes(app: FastifyInstance, gateway: Gateway): void {
-  let open = 0;
+  const streams = new Set<EventStream>();
+  // A stream never ends by itself: the server could not close while a page is open.
+  app.addHook('preClose', async () => {
+    for (const stream of streams) stream.end();
+  });
   app.get('/api/events', async (_request, reply) => {
-    if (open >= MAX_EVENT_STREAMS) {
+    if (streams.size >= MAX_EVENT_STREAMS) {
       throw new P2PError('rate_limited', `too many event streams are open (${MAX_EVENT_STREAMS})`);
     }
-    open += 1;
     const stream = openEventStream(reply);
+    streams.add(stream);
     const { out } = stream;
     out.write('event: ready\ndata: {}\n\n');
     const unsubscribe = gateway.poller.onRound((report) => {
@@ -36,7 +40,7 @@ export function registerEventRoutes(app: FastifyInstance, gateway: Gateway): voi
       );
     });
     out.once('close', () => {
-      open -= 1;
+      streams.delete(stream);
       unsubscribe();
     });
   });
