@@ -19,7 +19,7 @@
  * fit to the query) are processed; see ingest.ts for what happens next.
  */
 import type { Logger } from 'pino';
-import { Client, type ReadFilter } from '../client/client.js';
+import { Client, type ReadFilter, type VerifiedEntry } from '../client/client.js';
 import { callJson, endpoint, type CallOptions, type Connector } from '../client/http.js';
 import { P2PError } from '../errors.js';
 import { toHex } from '../encoding/bytes.js';
@@ -44,6 +44,8 @@ export interface NodePollStatus {
   ok: boolean;
   lastSuccess: number | null;
   lastError: string | null;
+  /** Whether the node's live subscriptions are open and caught up (live-feed.ts). */
+  live: boolean;
 }
 
 export interface PollReport extends IngestCounts {
@@ -63,6 +65,10 @@ export class Poller {
   private running: Promise<PollReport> | undefined;
   private stopped = false;
   private readonly listeners: ((report: PollReport) => void)[] = [];
+  /** Rounds and pushed batches take turns: the layer settles one of them at a time. */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** Entries pushed by live subscriptions and taken so far. */
+  pushed = 0;
 
   constructor(
     private readonly keyring: Keyring,
@@ -75,6 +81,7 @@ export class Poller {
       ok: false,
       lastSuccess: null,
       lastError: null,
+      live: false,
     }));
   }
 
@@ -151,9 +158,21 @@ export class Poller {
     return false;
   }
 
+  /**
+   * While every node pushes what it stores (live subscriptions), rounds are only a safety net:
+   * one every full-rescan period instead of every poll interval.
+   */
+  private allLive(): boolean {
+    return this.nodes.length > 0 && this.nodes.every((n) => n.live);
+  }
+
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      if (delay > 0 && this.allLive() && Date.now() - (this.lastRound?.at ?? 0) < this.slowMs()) {
+        this.schedule(this.options.intervalMs);
+        return;
+      }
       void this.refresh()
         .catch((error: unknown) => this.options.log.warn({ err: error }, 'poll round failed'))
         .finally(() => {
@@ -162,6 +181,47 @@ export class Poller {
         });
     }, delay);
     this.timer.unref();
+  }
+
+  private slowMs(): number {
+    return Math.max(this.options.intervalMs, this.options.fullRescanMs);
+  }
+
+  /** Runs `work` when no round or pushed batch is being taken. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work, work);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Takes entries a node pushed (they were verified by the client library, like a round's):
+   * into the index, then the layer settles as after a round. Listeners hear of it as of a
+   * round; `rounds` does not count it. Returns whether the layer asks for a round (a group's
+   * spaces to read again).
+   */
+  ingestPushed(entries: readonly VerifiedEntry[]): Promise<boolean> {
+    return this.exclusive(async () => {
+      const started = Date.now();
+      await this.layer.prepareSinks();
+      // The spaces that judge records (directories, links, control) go first, as in a round.
+      const first = (entry: VerifiedEntry): number => {
+        const channel = this.layer.channelOf(entry.table, entry.recipient);
+        return channel && channel.kind !== 'data' ? 0 : 1;
+      };
+      const ordered = [...entries].sort((a, b) => first(a) - first(b));
+      const got = ingestEntries(ordered, this.keyring, this.index, this.layer);
+      const settled = await this.layer.settle();
+      if (settled.deferred.length > 0) {
+        const again = ingestEntries(settled.deferred, this.keyring, this.index, this.layer, true);
+        got.records += again.records;
+        got.invitations += again.invitations;
+      }
+      this.pushed += entries.length;
+      const report: PollReport = { ...got, tablesRead: 0, ms: Date.now() - started };
+      for (const listener of [...this.listeners]) listener(report);
+      return settled.stale.length > 0;
+    });
   }
 
   /**
@@ -174,7 +234,7 @@ export class Poller {
       // Another caller may have started the next round meanwhile: share it.
       if (this.running) return this.running;
     }
-    this.running = this.round().finally(() => {
+    this.running = this.exclusive(() => this.round()).finally(() => {
       this.running = undefined;
     });
     return this.running;
