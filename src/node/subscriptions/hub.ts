@@ -265,6 +265,9 @@ export class SubscriptionHub {
   private async readTail(): Promise<boolean> {
     const round = ++this.rounds;
     for (let pages = 0; pages < TAIL_PAGES_PER_ROUND; pages++) {
+      // Writes are corked until the event loop turns: without a turn between pages, what was
+      // written for one page would still count as waiting when the next is sent.
+      if (pages > 0) await nextTurn();
       const page = await this.store.feed({
         ...(this.tail !== undefined ? { after: this.tail } : {}),
         limit: PAGE_ENTRIES,
@@ -327,6 +330,7 @@ export class SubscriptionHub {
       this.backlog.delete(sub);
       this.backlog.add(sub);
       await this.readBacklog(sub, tailAtEnd);
+      await nextTurn();
     }
     if (this.backlog.size > 0 && served > 0) this.again = true;
     if (waiting && !this.drainTimer && !this.closed) {
