@@ -24,6 +24,7 @@ import { registerIndexRoute } from './routes/index-view.js';
 import { registerHelloRoute } from './routes/hello.js';
 import { registerHealthRoute } from './routes/health.js';
 import { installRelay } from './relay/install.js';
+import { registerSubscriptionRoutes } from './subscriptions/routes.js';
 
 export type NodeApp = FastifyInstance;
 
@@ -82,6 +83,7 @@ export async function buildApp(
   registerHelloRoute(app, ctx);
   registerHealthRoute(app, ctx);
   installRelay(app, ctx);
+  await registerSubscriptionRoutes(app, ctx);
   for (const register of extra) await register(app, ctx);
   return app;
 }

@@ -57,6 +57,40 @@ export interface FramedPage {
   readonly next?: QueryPosition;
 }
 
+/** A position in a store's feed: opaque text of at most 64 characters from [A-Za-z0-9_.:-]. */
+export type FeedCursor = string;
+
+export interface FeedQuery {
+  /** Continue strictly after this position; absent: from the first entry stored. */
+  readonly after?: FeedCursor;
+  /** Only entries of these tables (absent: all). */
+  readonly tables?: readonly Buffer[];
+  /** At most this many entries. */
+  readonly limit: number;
+  /** Stop once the page holds about this many bytes (one entry is returned however large). */
+  readonly maxBytes: number;
+  /**
+   * Examine at most this many stored rows, so that a selective filter cannot make one call
+   * expensive: the page may then be short, even empty, with `end` false.
+   */
+  readonly scanLimit: number;
+}
+
+export interface FeedPage {
+  readonly entries: StoredEntry[];
+  /** Where to continue from (the `after` given when nothing was examined). */
+  readonly cursor: FeedCursor;
+  /** True when nothing more was visible when the page was read. */
+  readonly end: boolean;
+}
+
+export interface DeleteFilter {
+  /** Entries of these tables (at least one). */
+  readonly tables: readonly Buffer[];
+  /** Only those created before this time (ms); absent: all of the tables' entries. */
+  readonly createdBefore?: number;
+}
+
 export interface BucketState {
   readonly count: number;
   /** Sum of the ids in the bucket, as 256-bit big-endian integers, modulo 2^256. */
@@ -135,6 +169,19 @@ export interface Store extends SyncSource {
   /** Deletes up to `limit` entries that expired at `now` or were created before `createdBefore`. */
   deleteExpired(now: number, createdBefore: number | undefined, limit: number): Promise<number>;
   stats(): Promise<StoreStats>;
+  /**
+   * Entries in the order they became visible in this store, to every process sharing its
+   * database, strictly after `after`. Gap-free: an entry not returned before a cursor was
+   * handed out is returned after it. Expired entries not yet swept may be returned.
+   */
+  feed(query: FeedQuery): Promise<FeedPage>;
+  /** The end of the feed now: reading from it yields only entries that become visible later. */
+  feedEnd(): Promise<FeedCursor>;
+  /**
+   * Calls `listener` (possibly coalesced) when the feed may have grown, also through other
+   * processes sharing the database. Returns the unsubscribe function.
+   */
+  onFeed(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -10,6 +10,9 @@ import { BucketSums } from '../../reconcile/bucket-sums.js';
 import type {
   BucketState,
   EntryQuery,
+  FeedCursor,
+  FeedPage,
+  FeedQuery,
   FramedPage,
   IndexView,
   PeerRecord,
@@ -46,6 +49,13 @@ import {
 } from './sql-keys.js';
 import { Checkpointer, SYNCHRONOUS_NAMES, type SynchronousName } from './checkpointer.js';
 import { StatementCache } from './statements.js';
+import {
+  FeedSignal,
+  encodeFeedCursor,
+  feedHighWater,
+  readFeed,
+  saveFeedHighWater,
+} from './feed.js';
 
 /** Table keys looked up per query when a scope is cut to the tables held. */
 const HELD_CHUNK = 500;
@@ -120,6 +130,7 @@ export class SqliteStore implements Store {
   private readers: ReaderPool | undefined;
   /** The `synchronous` level of every connection that writes to the database. */
   private readonly synchronous: SynchronousName;
+  private readonly feedSignal: FeedSignal;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -158,6 +169,7 @@ export class SqliteStore implements Store {
     this.readerThreads = options.path === ':memory:' ? 0 : (options.readerThreads ?? 0);
     this.cacheMiB = options.cacheMiB ?? 64;
     this.peers = new SqlitePeerStore(db);
+    this.feedSignal = new FeedSignal(db);
   }
 
   /** The saved bucket snapshot, brought up to date with the entries stored after it. */
@@ -292,8 +304,10 @@ export class SqliteStore implements Store {
     const findData = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
+    // Rows are numbered explicitly after the highest seq ever used (see feed.ts), never by
+    // SQLite's rowid choice, which reuses the numbers of deleted rows at the end.
     const insertEntry = this.prepare(
-      'INSERT INTO entries (created_at, expires_at, data) VALUES (?, ?, ?)',
+      'INSERT INTO entries (seq, created_at, expires_at, data) VALUES (?, ?, ?, ?)',
     );
     const insertId = this.prepare('INSERT INTO ids (k, seq) VALUES (?, ?)');
     const tableChanges = new Map<bigint, TableDelta>();
@@ -303,6 +317,7 @@ export class SqliteStore implements Store {
     let lastSeq = this.lastSeq;
 
     this.write(() => {
+      let nextSeq = feedHighWater(this.statements) + 1;
       const keys = items.map((item) => shortKey(item.id));
       const taken = this.existingKeys(keys);
       items.forEach(({ entry, id }, i) => {
@@ -314,8 +329,8 @@ export class SqliteStore implements Store {
         }
         taken.add(k);
         const tkey = keyPrefix(entry.table);
-        const info = insertEntry.run(entry.createdAt, entry.expiresAt, entry.bytes);
-        const seq = Number(info.lastInsertRowid);
+        const seq = nextSeq++;
+        insertEntry.run(seq, entry.createdAt, entry.expiresAt, entry.bytes);
         insertId.run(k, seq);
         lastSeq = Math.max(lastSeq, seq);
         const [hi, lo] = shortOfId(id);
@@ -332,6 +347,7 @@ export class SqliteStore implements Store {
         );
         results.push('stored');
       });
+      if (storedIds.length > 0) saveFeedHighWater(this.statements, nextSeq - 1);
       this.writeTables(tableChanges);
     });
     // Only now, after the commit, does the in-memory view move: a failed transaction
@@ -342,6 +358,7 @@ export class SqliteStore implements Store {
     this.changesSinceSnapshot += storedIds.length;
     this.maybeSnapshot();
     this.emit(changes);
+    if (storedIds.length > 0) this.feedSignal.notify();
     return results;
   }
 
@@ -795,8 +812,23 @@ export class SqliteStore implements Store {
     return keys.map((key) => found.has(key));
   }
 
+  async feed(query: FeedQuery): Promise<FeedPage> {
+    this.assertOpen();
+    return readFeed(this.statements, query);
+  }
+
+  async feedEnd(): Promise<FeedCursor> {
+    this.assertOpen();
+    return encodeFeedCursor(feedHighWater(this.statements));
+  }
+
+  onFeed(listener: () => void): () => void {
+    return this.feedSignal.listen(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.feedSignal.stop();
     // A clean shutdown leaves nothing to replay.
     if (this.changesSinceSnapshot > 0) this.write(() => this.writeSnapshot(this.sums));
     this.closed = true;
