@@ -12,7 +12,8 @@
  * subscriptions are opened anew and a round covers the switch.
  */
 import type { Logger } from 'pino';
-import { Client, type SubscribedEntry, type Subscription } from '../client/client.js';
+import { Client } from '../client/client.js';
+import type { SubscribedEntry, Subscription } from '../client/subscription.js';
 import type { Connector } from '../client/http.js';
 import { toHex } from '../encoding/bytes.js';
 import { P2PError } from '../errors.js';
@@ -51,7 +52,7 @@ class NodeSubscriptions {
 
   constructor(
     private readonly status: NodePollStatus,
-    private readonly client: Client,
+    client: Client,
     private readonly feed: LiveFeed,
     scope: Scope,
   ) {
