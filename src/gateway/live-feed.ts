@@ -34,6 +34,8 @@ export interface LiveFeedOptions {
   readonly nodes: readonly string[];
   readonly timeoutMs: number;
   readonly connector?: Connector | undefined;
+  /** How often the spaces read are compared with those subscribed to. */
+  readonly checkMs: number;
   readonly log: Logger;
 }
 
@@ -113,6 +115,7 @@ export class LiveFeed {
   private readonly unsupported = new Set<string>();
   private scopeKey = '';
   private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly poller: Poller,
@@ -127,14 +130,21 @@ export class LiveFeed {
     });
   }
 
-  /** Opens the subscriptions, and opens them anew whenever a round changed what is read. */
+  /**
+   * Opens the subscriptions, and opens them anew whenever what the gateway reads changed: a
+   * round or a push may have taught it new spaces, and so may its own writes (a group made, an
+   * invitation accepted), which are looked for every `checkMs` (a local check, no request).
+   */
   start(): void {
     this.update();
     this.poller.onRound(() => this.update());
+    this.timer = setInterval(() => this.update(), this.options.checkMs);
+    this.timer.unref();
   }
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.timer);
     for (const subscriptions of this.open.values()) subscriptions.close();
     this.open.clear();
   }

@@ -111,6 +111,8 @@ export class Poller {
     if (this.timer) clearTimeout(this.timer);
     if (this.controlTimer) clearTimeout(this.controlTimer);
     await this.running?.catch(() => undefined);
+    // Pushed batches too: the index closes after this.
+    await this.turn;
   }
 
   /**
@@ -202,6 +204,7 @@ export class Poller {
    */
   ingestPushed(entries: readonly VerifiedEntry[]): Promise<boolean> {
     return this.exclusive(async () => {
+      if (this.stopped) return false;
       const started = Date.now();
       await this.layer.prepareSinks();
       // The spaces that judge records (directories, links, control) go first, as in a round.
@@ -229,12 +232,17 @@ export class Poller {
    * called: a call during a round waits for that round and then one more.
    */
   async refresh(): Promise<PollReport> {
+    if (this.stopped) throw new P2PError('unavailable', 'the gateway is stopping');
     if (this.running) {
       await this.running.catch(() => undefined);
       // Another caller may have started the next round meanwhile: share it.
       if (this.running) return this.running;
     }
-    this.running = this.exclusive(() => this.round()).finally(() => {
+    this.running = this.exclusive(() =>
+      this.stopped
+        ? Promise.reject(new P2PError('unavailable', 'the gateway is stopping'))
+        : this.round(),
+    ).finally(() => {
       this.running = undefined;
     });
     return this.running;

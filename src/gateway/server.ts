@@ -75,6 +75,7 @@ export async function startGateway(
         nodes: config.nodes,
         timeoutMs: config.timeout_seconds * 1000,
         connector: client.connector,
+        checkMs: config.poll_interval_seconds * 1000,
         log,
       })
     : undefined;
