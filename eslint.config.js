@@ -48,6 +48,7 @@ export default tseslint.config(
         Blob: 'readonly',
         URLSearchParams: 'readonly',
         Intl: 'readonly',
+        EventSource: 'readonly',
       },
     },
   },

@@ -20,6 +20,13 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, message: 'too many requests' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'node is not ready' },
+  // live subscriptions (docs/protocol.md §15)
+  subscription_limit: { status: 429, message: 'too many subscriptions on this node' },
+  subscriber_too_slow: {
+    status: 429,
+    message: 'the subscriber did not read its messages fast enough',
+  },
+  subscriptions_unsupported: { status: 501, message: 'this node offers no subscriptions' },
   // entry-level (each entry of a put batch gets its own)
   bad_base64: { status: 400, message: 'entry is not valid base64' },
   bad_encoding: { status: 400, message: 'entry bytes do not follow the canonical encoding' },

@@ -14,7 +14,11 @@ export type {
   VerifiedEntry,
   OpenedEntry,
   NodeReadReport,
+  SubscribeFilter,
+  SubscribeOptions,
 } from './client/client.js';
+export { Subscription } from './client/subscription.js';
+export type { SubscribedEntry, SubscriptionState } from './client/subscription.js';
 export { solvePow } from './client/pow-solver.js';
 export type { PowProgress, SolveOptions } from './client/pow-solver.js';
 

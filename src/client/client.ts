@@ -24,6 +24,11 @@ import type { Identity, TableKey } from '../keys/keys.js';
 import { call, callJson, endpoint, nodeError, type CallOptions, type Connector } from './http.js';
 import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
+import {
+  Subscription,
+  type SubscribedEntry,
+  type SubscriptionState,
+} from './subscription.js';
 
 export interface ClientOptions {
   /** Node base URLs, e.g. http://127.0.0.1:7447. */
@@ -97,6 +102,25 @@ export interface ReadFilter {
   /** Entries wanted in total (after merging nodes); default 100. */
   readonly limit?: number;
   readonly signal?: AbortSignal;
+}
+
+/** What a subscription matches: the filters of a read, without order or limit. */
+export type SubscribeFilter = Omit<ReadFilter, 'order' | 'limit' | 'signal'>;
+
+export interface SubscribeOptions {
+  /** Resume strictly after this position (a SubscribedEntry's or Subscription's cursor). */
+  readonly cursor?: string;
+  /** Without a cursor: 'now' (default) for entries stored from now on, 'start' for all stored. */
+  readonly from?: 'now' | 'start';
+  readonly signal?: AbortSignal;
+  /** The node to subscribe to (cursors belong to one node); default: the client's first. */
+  readonly node?: string;
+  /** Open each entry with this key; entries that do not open are not yielded. */
+  readonly identity?: Identity | BoxKeyPair;
+  /** Longest wait between reconnection attempts (default 10 s). */
+  readonly maxBackoffMs?: number;
+  /** Told when the subscription connects, is live (caught up), reconnects or closes. */
+  readonly onState?: (state: SubscriptionState, detail?: string) => void;
 }
 
 export interface VerifiedEntry {
@@ -621,6 +645,57 @@ export class Client {
         ...(reports[i]!.error ? { error: reports[i]!.error! } : {}),
       })),
     };
+  }
+
+  /**
+   * Subscribes to entries matching `filter` as they are stored on one node (by puts or by
+   * sync): an async iterator of verified entries, each with the cursor to resume from. It
+   * reconnects with backoff after a dropped connection, resuming from the last cursor, and
+   * throws subscriptions_unsupported at once when the node has no subscriptions (poll with
+   * get() there), or node_error for a filter or cursor the node refuses.
+   */
+  subscribe(filter: SubscribeFilter = {}, options: SubscribeOptions = {}): Subscription {
+    const normal = this.normalise({ ...filter, order: 'asc', limit: 1 });
+    const node = (options.node ?? this.nodes[0]!).replace(/\/+$/, '');
+    if (!this.nodes.includes(node)) {
+      throw new P2PError('bad_argument', `not one of the client's nodes: ${node}`);
+    }
+    if (options.cursor !== undefined && options.from !== undefined) {
+      throw new P2PError('bad_argument', 'give a subscription cursor or from, not both');
+    }
+    const query = this.queryString(normal, 1, undefined);
+    query.delete('order');
+    query.delete('limit');
+    const box = options.identity
+      ? 'box' in options.identity
+        ? options.identity.box
+        : options.identity
+      : undefined;
+    const maxEntry = this.options.maxEntryBytes ?? 16 * 1024 * 1024;
+    return new Subscription({
+      node,
+      query,
+      ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
+      from: options.from ?? 'now',
+      ...(this.connector ? { connector: this.connector } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onState ? { onState: options.onState } : {}),
+      // A message holds a page of entries: a few MiB at most from an honest node.
+      maxMessageBytes: Math.max(8 * 1024 * 1024, Math.ceil(maxEntry * 1.4) + 4096),
+      maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      prepare: async () => {
+        const buckets =
+          normal.bucket !== undefined ? await this.bucketCount(node, options.signal) : undefined;
+        return (bytes: Buffer): SubscribedEntry | undefined => {
+          const verified = this.check(bytes, normal, buckets);
+          if (verified === 'refused' || verified === 'lie') return undefined;
+          if (!box) return { ...verified, cursor: '' };
+          const plaintext = openEntry(verified.entry, box);
+          if (!plaintext) return undefined;
+          return { ...verified, cursor: '', plaintext, text: plaintext.toString('utf8') };
+        };
+      },
+    });
   }
 
   /**

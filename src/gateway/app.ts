@@ -31,6 +31,7 @@ import { registerKvRoutes } from './routes/kv.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerTunnelRoutes } from './routes/tunnels.js';
+import { registerEventRoutes } from './routes/events.js';
 
 export type GatewayApp = FastifyInstance;
 
@@ -150,6 +151,7 @@ export async function buildGatewayApp(
   registerLogRoutes(app, gateway);
   registerFileRoutes(app, gateway);
   registerTunnelRoutes(app, gateway);
+  registerEventRoutes(app, gateway);
   for (const plugin of plugins) await plugin(app, gateway);
   return app;
 }

@@ -47,6 +47,8 @@ export const gatewayConfigSchema = z
       .max(7 * 86_400)
       .default(600),
     timeout_seconds: z.number().min(1).max(600).default(30),
+    /** Whether nodes that offer live subscriptions push new entries (then polling slows down). */
+    live_subscriptions: z.boolean().default(true),
     pow_threads: z.number().int().min(1).max(256).optional(),
     session_hours: z
       .number()

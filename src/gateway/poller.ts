@@ -19,7 +19,7 @@
  * fit to the query) are processed; see ingest.ts for what happens next.
  */
 import type { Logger } from 'pino';
-import { Client, type ReadFilter } from '../client/client.js';
+import { Client, type ReadFilter, type VerifiedEntry } from '../client/client.js';
 import { callJson, endpoint, type CallOptions, type Connector } from '../client/http.js';
 import { P2PError } from '../errors.js';
 import { toHex } from '../encoding/bytes.js';
@@ -44,6 +44,8 @@ export interface NodePollStatus {
   ok: boolean;
   lastSuccess: number | null;
   lastError: string | null;
+  /** Whether the node's live subscriptions are open and caught up (live-feed.ts). */
+  live: boolean;
 }
 
 export interface PollReport extends IngestCounts {
@@ -63,6 +65,10 @@ export class Poller {
   private running: Promise<PollReport> | undefined;
   private stopped = false;
   private readonly listeners: ((report: PollReport) => void)[] = [];
+  /** Rounds and pushed batches take turns: the layer settles one of them at a time. */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** Entries pushed by live subscriptions and taken so far. */
+  pushed = 0;
 
   constructor(
     private readonly keyring: Keyring,
@@ -75,6 +81,7 @@ export class Poller {
       ok: false,
       lastSuccess: null,
       lastError: null,
+      live: false,
     }));
   }
 
@@ -86,9 +93,13 @@ export class Poller {
     };
   }
 
-  /** Called after every round (apps react to new records here). */
-  onRound(listener: (report: PollReport) => void): void {
+  /** Called after every round (apps react to new records here); returns the unsubscribe function. */
+  onRound(listener: (report: PollReport) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   start(): void {
@@ -100,6 +111,8 @@ export class Poller {
     if (this.timer) clearTimeout(this.timer);
     if (this.controlTimer) clearTimeout(this.controlTimer);
     await this.running?.catch(() => undefined);
+    // Pushed batches too: the index closes after this.
+    await this.turn;
   }
 
   /**
@@ -147,9 +160,21 @@ export class Poller {
     return false;
   }
 
+  /**
+   * While every node pushes what it stores (live subscriptions), rounds are only a safety net:
+   * one every full-rescan period instead of every poll interval.
+   */
+  private allLive(): boolean {
+    return this.nodes.length > 0 && this.nodes.every((n) => n.live);
+  }
+
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      if (delay > 0 && this.allLive() && Date.now() - (this.lastRound?.at ?? 0) < this.slowMs()) {
+        this.schedule(this.options.intervalMs);
+        return;
+      }
       void this.refresh()
         .catch((error: unknown) => this.options.log.warn({ err: error }, 'poll round failed'))
         .finally(() => {
@@ -160,17 +185,64 @@ export class Poller {
     this.timer.unref();
   }
 
+  private slowMs(): number {
+    return Math.max(this.options.intervalMs, this.options.fullRescanMs);
+  }
+
+  /** Runs `work` when no round or pushed batch is being taken. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work, work);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Takes entries a node pushed (they were verified by the client library, like a round's):
+   * into the index, then the layer settles as after a round. Listeners hear of it as of a
+   * round; `rounds` does not count it. Returns whether the layer asks for a round (a group's
+   * spaces to read again).
+   */
+  ingestPushed(entries: readonly VerifiedEntry[]): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (this.stopped) return false;
+      const started = Date.now();
+      await this.layer.prepareSinks();
+      // The spaces that judge records (directories, links, control) go first, as in a round.
+      const first = (entry: VerifiedEntry): number => {
+        const channel = this.layer.channelOf(entry.table, entry.recipient);
+        return channel && channel.kind !== 'data' ? 0 : 1;
+      };
+      const ordered = [...entries].sort((a, b) => first(a) - first(b));
+      const got = ingestEntries(ordered, this.keyring, this.index, this.layer);
+      const settled = await this.layer.settle();
+      if (settled.deferred.length > 0) {
+        const again = ingestEntries(settled.deferred, this.keyring, this.index, this.layer, true);
+        got.records += again.records;
+        got.invitations += again.invitations;
+      }
+      this.pushed += entries.length;
+      const report: PollReport = { ...got, tablesRead: 0, ms: Date.now() - started };
+      for (const listener of [...this.listeners]) listener(report);
+      return settled.stale.length > 0;
+    });
+  }
+
   /**
    * Runs a round now and resolves when the index reflects what the nodes held when it was
    * called: a call during a round waits for that round and then one more.
    */
   async refresh(): Promise<PollReport> {
+    if (this.stopped) throw new P2PError('unavailable', 'the gateway is stopping');
     if (this.running) {
       await this.running.catch(() => undefined);
       // Another caller may have started the next round meanwhile: share it.
       if (this.running) return this.running;
     }
-    this.running = this.round().finally(() => {
+    this.running = this.exclusive(() =>
+      this.stopped
+        ? Promise.reject(new P2PError('unavailable', 'the gateway is stopping'))
+        : this.round(),
+    ).finally(() => {
       this.running = undefined;
     });
     return this.running;
@@ -213,7 +285,7 @@ export class Poller {
     const report: PollReport = { ...totals, ms: Date.now() - started };
     this.rounds += 1;
     this.lastRound = { ...report, at: started };
-    for (const listener of this.listeners) listener(report);
+    for (const listener of [...this.listeners]) listener(report);
     return report;
   }
 

@@ -15,6 +15,7 @@ import { RecordIndex } from './index-db.js';
 import { listenUrl } from '../http/listen-url.js';
 import { Keyring, privateDir } from './keyring.js';
 import { Poller } from './poller.js';
+import { LiveFeed } from './live-feed.js';
 import { Sessions } from './sessions.js';
 import { IdentityLayer } from './identity/layer.js';
 import { loadProfile } from './identity/profile.js';
@@ -69,6 +70,15 @@ export async function startGateway(
     connector: client.connector,
     log,
   });
+  const live = config.live_subscriptions
+    ? new LiveFeed(poller, keyring, layer, {
+        nodes: config.nodes,
+        timeoutMs: config.timeout_seconds * 1000,
+        connector: client.connector,
+        checkMs: config.poll_interval_seconds * 1000,
+        log,
+      })
+    : undefined;
   const gateway = new Gateway(
     config,
     keyring,
@@ -90,6 +100,7 @@ export async function startGateway(
     gateway.port = typeof address === 'object' && address ? address.port : config.port;
     const url = listenUrl(config.host, gateway.port);
     poller.start();
+    live?.start();
     // The command that started the gateway announces where it listens; this line records with what.
     log.info(
       { url, nodes: config.nodes, data: config.data_dir, api_key_file: apiKey.path },
@@ -103,6 +114,7 @@ export async function startGateway(
       app: started,
       close: () => {
         closing ??= (async () => {
+          live?.stop();
           await poller.stop();
           // Closing the replicas ends their watchers, whose open responses would hold the server.
           await kv.close();

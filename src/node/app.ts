@@ -26,6 +26,7 @@ import { registerHealthRoute } from './routes/health.js';
 import { installRelay } from './relay/install.js';
 import { installMetrics } from './metrics/install.js';
 import { installByteLimit } from '../http/byte-limit.js';
+import { registerSubscriptionRoutes } from './subscriptions/routes.js';
 
 export type NodeApp = FastifyInstance;
 
@@ -93,6 +94,7 @@ export async function buildApp(
   registerHealthRoute(app, ctx);
   installMetrics(app, ctx);
   installRelay(app, ctx);
+  await registerSubscriptionRoutes(app, ctx);
   for (const register of extra) await register(app, ctx);
   return app;
 }

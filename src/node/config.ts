@@ -142,6 +142,19 @@ export const nodeConfigSchema = z
     metrics: metricsConfigSchema,
     /** A module that accepts or refuses each verified entry before it is stored. */
     write_policy: writePolicyConfigSchema,
+    /** Live subscriptions (GET /subscribe, docs/protocol.md §15). */
+    subscriptions: z
+      .object({
+        enabled: z.boolean().default(true),
+        max_subscribers: z.number().int().min(1).max(1_000_000).default(10_000),
+        /** Per sender address; loopback is counted unless rate_limit.loopback is false. */
+        max_per_address: z.number().int().min(1).max(1_000_000).default(64),
+        /** Bytes queued for one subscriber before it is dropped as too slow. */
+        buffer_kib: z.number().int().min(16).max(65_536).default(256),
+        heartbeat_seconds: z.number().min(0.05).max(3600).default(15),
+      })
+      .strict()
+      .prefault({}),
     /** Tunnel relaying for devices (docs/tunnel-relay.md); off unless the operator turns it on. */
     relay: relayConfigSchema(),
     log_level: z

@@ -101,7 +101,8 @@ export async function startNode(
       ctx,
       plugins.flatMap((p) => (p.routes ? [p.routes] : [])),
     );
-    await app.listen({ host: config.host, port: config.port });
+    // A deep accept queue: thousands of subscribers may connect at once (the kernel caps it).
+    await app.listen({ host: config.host, port: config.port, backlog: 4096 });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = listenUrl(config.host, port);

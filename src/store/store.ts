@@ -171,6 +171,19 @@ export interface Store extends SyncSource {
   /** Deletes up to `limit` entries that expired at `now` or were created before `createdBefore`. */
   deleteExpired(now: number, createdBefore: number | undefined, limit: number): Promise<number>;
   stats(): Promise<StoreStats>;
+  /**
+   * Entries in the order they became visible in this store, to every process sharing its
+   * database, strictly after `after`. Gap-free: an entry not returned before a cursor was
+   * handed out is returned after it. Expired entries not yet swept may be returned.
+   */
+  feed(query: FeedQuery): Promise<FeedPage>;
+  /** The end of the feed now: reading from it yields only entries that become visible later. */
+  feedEnd(): Promise<FeedCursor>;
+  /**
+   * Calls `listener` (possibly coalesced) when the feed may have grown, also through other
+   * processes sharing the database. Returns the unsubscribe function.
+   */
+  onFeed(listener: () => void): () => void;
   /** Count and bytes of the entries matching `filter`: the dry run of deleteMatching. */
   countMatching(filter: DeleteFilter): Promise<{ count: number; bytes: number }>;
   /** Deletes up to `limit` entries matching `filter`, emitting their changes like deleteExpired. */

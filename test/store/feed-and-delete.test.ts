@@ -5,36 +5,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeEntry, entryId, OFFSET } from '../../src/entry/format.js';
-import type {
-  DeleteFilter,
-  FeedCursor,
-  FeedPage,
-  FeedQuery,
-  PutItem,
-  Store,
-  StoreChange,
-} from '../../src/store/store.js';
+import type { FeedCursor, FeedQuery, PutItem, Store, StoreChange } from '../../src/store/store.js';
 import { makeEntries } from '../helpers/sync.js';
 import { rejectsWith } from '../helpers/p2p-error.js';
 import { storeBackends } from '../helpers/stores.js';
-
-/** The feed and delete methods of the Store interface. */
-interface FeedStore extends Store {
-  feed(query: FeedQuery): Promise<FeedPage>;
-  feedEnd(): Promise<FeedCursor>;
-  onFeed(listener: () => void): () => void;
-  countMatching(filter: DeleteFilter): Promise<{ count: number; bytes: number }>;
-  deleteMatching(filter: DeleteFilter, limit: number): Promise<number>;
-  compact(): Promise<{ beforeBytes?: number; afterBytes?: number }>;
-}
-
-function hasFeed(store: Store): store is FeedStore {
-  const s = store as Partial<FeedStore>;
-  return typeof s.feed === 'function' && typeof s.deleteMatching === 'function';
-}
-
-/** Backends whose stores have the feed methods; hasFeed() checks each store opened. */
-const FEED_BACKENDS = new Set(['postgres']);
 
 const item = (bytes: Buffer): PutItem => ({ entry: decodeEntry(bytes), id: entryId(bytes) });
 const tableOf = (bytes: Buffer): Buffer =>
@@ -47,7 +21,7 @@ const hex = (bytes: Buffer): string => entryId(bytes).toString('hex');
  * visibility horizon is the whole server's, so other databases' work delays it too.
  */
 async function readFeed(
-  store: FeedStore,
+  store: Store,
   after: FeedCursor | undefined,
   limit: number,
   expected: number,
@@ -89,15 +63,13 @@ function assertBatches(ids: readonly string[], batches: readonly (readonly Buffe
   }
 }
 
-// The backends that have the feed and delete methods (all of them once each implements them).
-const backends = storeBackends().filter((b) => FEED_BACKENDS.has(b.name));
+const backends = storeBackends();
 
 for (const backend of backends) {
   describe(`store feed and deletes: ${backend.name}`, () => {
     test('the feed returns every entry once, in order, paged, from a cursor or the end', async () => {
       const store = await backend.open();
       try {
-        assert.ok(hasFeed(store), `${backend.name} has no feed`);
         const a = makeEntries(30);
         const b = makeEntries(20);
         await store.putMany(a.bytes.slice(0, 10).map(item));
@@ -152,7 +124,6 @@ for (const backend of backends) {
     test('deletes by table and age: a dry run counts, the delete emits changes, compact runs', async () => {
       const store = await backend.open();
       try {
-        assert.ok(hasFeed(store), `${backend.name} has no feed`);
         const base = Date.now() - 100_000;
         const a = makeEntries(20);
         const b = makeEntries(5);

@@ -23,7 +23,9 @@ export function registerStatusRoutes(app: FastifyInstance, gateway: Gateway): vo
       ok: n.ok,
       last_success: n.lastSuccess,
       last_error: n.lastError,
+      live: n.live,
     })),
+    pushed_entries: gateway.poller.pushed,
     poll: {
       rounds: gateway.poller.rounds,
       interval_seconds: gateway.config.poll_interval_seconds,

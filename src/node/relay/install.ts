@@ -9,7 +9,12 @@ import { Relay } from './relay.js';
 
 export function installRelay(app: FastifyInstance, ctx: NodeContext): Relay {
   const relay = new Relay(ctx.config.relay, ctx.nodeId, ctx.log.child({ part: 'relay' }));
-  app.server.on('upgrade', (request, socket, head) => relay.handleUpgrade(request, socket, head));
+  // GET /subscribe upgrades to a WebSocket through fastify (subscriptions/routes.ts).
+  const servedElsewhere = ctx.config.subscriptions.enabled ? '/subscribe' : undefined;
+  app.server.on('upgrade', (request, socket, head) => {
+    if ((request.url ?? '').split('?')[0] === servedElsewhere) return;
+    relay.handleUpgrade(request, socket, head);
+  });
   ctx.status.set('relay', () => relay.status());
   app.addHook('preClose', (done) => {
     relay.close();

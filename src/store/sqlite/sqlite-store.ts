@@ -11,6 +11,9 @@ import type {
   BucketState,
   DeleteFilter,
   EntryQuery,
+  FeedCursor,
+  FeedPage,
+  FeedQuery,
   FramedPage,
   IndexView,
   PeerRecord,
@@ -47,6 +50,13 @@ import {
 } from './sql-keys.js';
 import { Checkpointer, SYNCHRONOUS_NAMES, type SynchronousName } from './checkpointer.js';
 import { StatementCache } from './statements.js';
+import {
+  FeedSignal,
+  encodeFeedCursor,
+  feedHighWater,
+  readFeed,
+  saveFeedHighWater,
+} from './feed.js';
 
 /** Table keys looked up per query when a scope is cut to the tables held. */
 const HELD_CHUNK = 500;
@@ -140,6 +150,7 @@ export class SqliteStore implements Store {
   /** The `synchronous` level of every connection that writes to the database. */
   private readonly synchronous: SynchronousName;
   private readonly readOnly: boolean;
+  private readonly feedSignal: FeedSignal;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -185,6 +196,7 @@ export class SqliteStore implements Store {
     this.readerThreads = options.path === ':memory:' ? 0 : (options.readerThreads ?? 0);
     this.cacheMiB = options.cacheMiB ?? 64;
     this.peers = new SqlitePeerStore(db);
+    this.feedSignal = new FeedSignal(db);
   }
 
   /** The saved bucket snapshot, brought up to date with the entries stored after it. */
@@ -319,8 +331,10 @@ export class SqliteStore implements Store {
     const findData = this.prepare(
       'SELECT e.data AS data FROM ids JOIN entries e ON e.seq = ids.seq WHERE ids.k = ?',
     );
+    // Rows are numbered explicitly after the highest seq ever used (see feed.ts), never by
+    // SQLite's rowid choice, which reuses the numbers of deleted rows at the end.
     const insertEntry = this.prepare(
-      'INSERT INTO entries (created_at, expires_at, data) VALUES (?, ?, ?)',
+      'INSERT INTO entries (seq, created_at, expires_at, data) VALUES (?, ?, ?, ?)',
     );
     const insertId = this.prepare('INSERT INTO ids (k, seq) VALUES (?, ?)');
     const tableChanges = new Map<bigint, TableDelta>();
@@ -330,6 +344,7 @@ export class SqliteStore implements Store {
     let lastSeq = this.lastSeq;
 
     this.write(() => {
+      let nextSeq = feedHighWater(this.statements) + 1;
       const keys = items.map((item) => shortKey(item.id));
       const taken = this.existingKeys(keys);
       items.forEach(({ entry, id }, i) => {
@@ -341,8 +356,8 @@ export class SqliteStore implements Store {
         }
         taken.add(k);
         const tkey = keyPrefix(entry.table);
-        const info = insertEntry.run(entry.createdAt, entry.expiresAt, entry.bytes);
-        const seq = Number(info.lastInsertRowid);
+        const seq = nextSeq++;
+        insertEntry.run(seq, entry.createdAt, entry.expiresAt, entry.bytes);
         insertId.run(k, seq);
         lastSeq = Math.max(lastSeq, seq);
         const [hi, lo] = shortOfId(id);
@@ -359,6 +374,7 @@ export class SqliteStore implements Store {
         );
         results.push('stored');
       });
+      if (storedIds.length > 0) saveFeedHighWater(this.statements, nextSeq - 1);
       this.writeTables(tableChanges);
     });
     // Only now, after the commit, does the in-memory view move: a failed transaction
@@ -369,6 +385,7 @@ export class SqliteStore implements Store {
     this.changesSinceSnapshot += storedIds.length;
     this.maybeSnapshot();
     this.emit(changes);
+    if (storedIds.length > 0) this.feedSignal.notify();
     return results;
   }
 
@@ -926,8 +943,23 @@ export class SqliteStore implements Store {
     return keys.map((key) => found.has(key));
   }
 
+  async feed(query: FeedQuery): Promise<FeedPage> {
+    this.assertOpen();
+    return readFeed(this.statements, query);
+  }
+
+  async feedEnd(): Promise<FeedCursor> {
+    this.assertOpen();
+    return encodeFeedCursor(feedHighWater(this.statements));
+  }
+
+  onFeed(listener: () => void): () => void {
+    return this.feedSignal.listen(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.feedSignal.stop();
     // A clean shutdown leaves nothing to replay.
     if (this.changesSinceSnapshot > 0 && !this.readOnly)
       this.write(() => this.writeSnapshot(this.sums));

@@ -18,13 +18,18 @@ const state = {
   me: null,
   communities: [],
   invitations: [],
-  sidebarTimer: undefined,
   signingOut: false,
   created: null,
 };
 
+// Views are read again when the gateway's index takes new records, not on a timer.
+const changes = shell.changeEvents();
 // A view on screen that is gone (a deleted post, a community one was removed from) says so.
-const views = shell.liveViews({ paused: () => state.signingOut, onGone: () => void route() });
+const views = shell.liveViews({
+  paused: () => state.signingOut,
+  onGone: () => void route(),
+  changes,
+});
 
 const main = h('main.content', { id: 'main' });
 const sidebar = h('aside.sidebar', { 'data-test': 'sidebar' });
@@ -42,7 +47,7 @@ const ctx = {
     shell.signOut(() => {
       state.signingOut = true;
       views.stop();
-      clearInterval(state.sidebarTimer);
+      changes.close();
     }),
   refreshMe: () => refreshMe(),
 };
@@ -231,9 +236,7 @@ async function startApp() {
   );
   await refreshMe();
   await refreshSidebar();
-  state.sidebarTimer = setInterval(() => {
-    if (document.visibilityState === 'visible') refreshSidebar().catch(() => undefined);
-  }, 5000);
+  changes.subscribe(() => refreshSidebar().catch(() => undefined));
   window.addEventListener('hashchange', () => void route());
   await route();
 }

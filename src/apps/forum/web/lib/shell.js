@@ -18,30 +18,88 @@ export function toaster(visibleMs) {
 }
 
 /**
- * Refreshes of the view on screen: `live(work, ms)` runs `work` every `ms` while the page is
- * visible and `paused()` is false, and `stop()` ends them all (the route changed). An answer 404
- * means what is on screen is gone (deleted, or one was removed from it): `onGone` says so; an
- * answer 401 goes to `onUnauthorized` when given.
+ * The gateway's change events (GET /api/events, one stream per page): `subscribe(work)` runs
+ * `work` each time the local index took new records, and once whenever the stream (re)opens
+ * or the page becomes visible again, so what happened meanwhile is caught up on. A `work` that
+ * is still running when the next change comes runs once more after it, never twice at once.
  */
-export function liveViews({ paused, onGone, onUnauthorized }) {
-  let timers = [];
+export function changeEvents(url = '/api/events') {
+  const works = new Set();
+  const trigger = () => {
+    if (document.visibilityState !== 'visible') return;
+    for (const run of works) run();
+  };
+  // Opened by the first subscriber: before signing in there is nothing to listen to.
+  let source;
+  const open = () => {
+    if (source) return;
+    source = new EventSource(url);
+    source.addEventListener('ready', trigger);
+    source.addEventListener('change', trigger);
+    document.addEventListener('visibilitychange', trigger);
+  };
   return {
-    live: (work, ms) => {
-      timers.push(
-        setInterval(() => {
-          if (document.visibilityState !== 'visible' || paused()) return;
-          work().catch((error) => {
-            if (error instanceof ApiError && error.status === 404) onGone();
-            if (onUnauthorized && error instanceof ApiError && error.status === 401) {
-              onUnauthorized();
+    subscribe: (work) => {
+      open();
+      let running = false;
+      let again = false;
+      const run = () => {
+        if (running) {
+          again = true;
+          return;
+        }
+        running = true;
+        Promise.resolve()
+          .then(work)
+          .finally(() => {
+            running = false;
+            if (again) {
+              again = false;
+              run();
             }
           });
-        }, ms),
-      );
+      };
+      works.add(run);
+      return () => works.delete(run);
+    },
+    close: () => {
+      source?.close();
+      document.removeEventListener('visibilitychange', trigger);
+      works.clear();
+    },
+  };
+}
+
+/**
+ * Refreshes of the view on screen: `live(work, ms)` runs `work` on each of `changes`' events
+ * when given (see changeEvents), else every `ms`, while the page is visible and `paused()` is
+ * false; `stop()` ends them all (the route changed). An answer 404 means what is on screen is
+ * gone (deleted, or one was removed from it): `onGone` says so; an answer 401 goes to
+ * `onUnauthorized` when given.
+ */
+export function liveViews({ paused, onGone, onUnauthorized, changes }) {
+  let stops = [];
+  const guarded = (work) => () => {
+    if (document.visibilityState !== 'visible' || paused()) return Promise.resolve();
+    return work().catch((error) => {
+      if (error instanceof ApiError && error.status === 404) onGone();
+      if (onUnauthorized && error instanceof ApiError && error.status === 401) {
+        onUnauthorized();
+      }
+    });
+  };
+  return {
+    live: (work, ms) => {
+      if (changes) {
+        stops.push(changes.subscribe(guarded(work)));
+        return;
+      }
+      const timer = setInterval(guarded(work), ms);
+      stops.push(() => clearInterval(timer));
     },
     stop: () => {
-      for (const timer of timers) clearInterval(timer);
-      timers = [];
+      for (const stop of stops) stop();
+      stops = [];
     },
   };
 }
