@@ -651,7 +651,7 @@ export class Client {
    * Subscribes to entries matching `filter` as they are stored on one node (by puts or by
    * sync): an async iterator of verified entries, each with the cursor to resume from. It
    * reconnects with backoff after a dropped connection, resuming from the last cursor, and
-   * throws subscriptions_unsupported at once when the node has no subscriptions (poll with
+   * throws no_subscriptions at once when the node has no subscriptions (poll with
    * get() there), or node_error for a filter or cursor the node refuses.
    */
   subscribe(filter: SubscribeFilter = {}, options: SubscribeOptions = {}): Subscription {

@@ -53,7 +53,7 @@ const DEFAULT_SILENCE_MS = 45_000;
 
 /** Answers that no retry will change. */
 function isFatal(error: P2PError): boolean {
-  if (error.code === 'subscriptions_unsupported' || error.code === 'aborted') return true;
+  if (error.code === 'no_subscriptions' || error.code === 'aborted') return true;
   if (error.code !== 'node_error') return false;
   const status = error.details?.status;
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 429;
@@ -230,7 +230,7 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
             settle(
               status === 404
                 ? new P2PError(
-                    'subscriptions_unsupported',
+                    'no_subscriptions',
                     `${this.deps.node} offers no subscriptions (GET /subscribe answered 404): read with get() instead`,
                     { node: this.deps.node },
                   )

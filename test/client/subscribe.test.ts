@@ -126,13 +126,13 @@ test('a subscription survives a node restart: what was stored meanwhile arrives 
   }
 });
 
-test('a node without subscriptions: subscriptions_unsupported, so callers can poll instead', async () => {
+test('a node without subscriptions: no_subscriptions, so callers can poll instead', async () => {
   const node = await startTestNode({ subscriptions: { enabled: false } });
   const client = new Client({ nodes: [node.url] });
   const sub = client.subscribe({ tables: [generateTableKey().signing.publicKey] });
   await assert.rejects(sub.next(), (error: unknown) => {
     assert.ok(error instanceof P2PError);
-    assert.equal(error.code, 'subscriptions_unsupported');
+    assert.equal(error.code, 'no_subscriptions');
     assert.match(error.message, /offers no subscriptions/);
     return true;
   });
