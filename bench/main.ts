@@ -8,7 +8,7 @@
  *   --query-entries N entries in the store that the query figures are measured on (default:
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
- *                     hostile,identity,kv,kv-sync,files,padding,tunnel
+ *                     hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -31,6 +31,7 @@ import { kvSyncFigures } from './kv-sync.js';
 import { filesFigures } from './files.js';
 import { paddingFigures } from './padding.js';
 import { tunnelFigures } from './tunnel.js';
+import { subscriptionFigures } from './subscriptions.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
 import { closeQueryConnections, queries } from './query.js';
@@ -61,7 +62,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -527,6 +528,7 @@ try {
   }
   if (sections.has('padding')) paddingFigures(report, { quick });
   if (sections.has('tunnel')) await tunnelFigures(report, { quick, log });
+  if (sections.has('subscriptions')) await subscriptionFigures(report, { quick, log });
 } finally {
   closeQueryConnections();
   await proxyAB?.close();

@@ -24,11 +24,7 @@ import type { Identity, TableKey } from '../keys/keys.js';
 import { call, callJson, endpoint, nodeError, type CallOptions, type Connector } from './http.js';
 import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
-import {
-  Subscription,
-  type SubscribedEntry,
-  type SubscriptionState,
-} from './subscription.js';
+import { Subscription, type SubscribedEntry, type SubscriptionState } from './subscription.js';
 
 export interface ClientOptions {
   /** Node base URLs, e.g. http://127.0.0.1:7447. */
