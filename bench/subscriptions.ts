@@ -217,7 +217,14 @@ export async function measureSubscriptions(options: {
       nodeRssBytes: nodeRss,
     };
   } finally {
-    for (const swarm of swarms) swarm.child.kill();
+    await Promise.all(
+      swarms.map(async ({ child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill();
+        await exited;
+      }),
+    );
     await node.stop();
     rmSync(dir, { recursive: true, force: true });
   }
