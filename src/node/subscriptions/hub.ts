@@ -38,6 +38,8 @@ const TAIL_PAGES_PER_ROUND = 8;
 const BACKLOG_PAGES_PER_ROUND = 16;
 /** How soon a round runs again for resuming subscribers waiting for their buffers to drain. */
 const DRAIN_RETRY_MS = 20;
+/** How soon the feed is read again after a read failed. */
+const RETRY_MS = 1000;
 
 interface Subscriber {
   readonly filter: SubscriptionFilter;
@@ -254,8 +256,12 @@ export class SubscriptionHub {
         if (this.again) await nextTurn();
       } while (this.again && !this.closed);
     } catch (error) {
-      if (!this.closed) this.log.error({ err: error }, 'subscription feed failed');
-      // The next change to the store tries again.
+      if (!this.closed) {
+        this.log.error({ err: error }, 'subscription feed failed');
+        // A store that failed once (a lost database connection) is tried again soon, even if
+        // nothing new is stored meanwhile: resuming subscribers are waiting for their pages.
+        setTimeout(() => this.wake(), RETRY_MS).unref();
+      }
     } finally {
       this.running = false;
     }
