@@ -15,7 +15,7 @@ import { P2PError, type ErrorCode } from '../../errors.js';
 import { addressKey, isLoopbackAddress } from '../../http/rate-limit.js';
 import type { FeedCursor, Store } from '../../store/store.js';
 import { FeedItem, matches, type SubscriptionFilter } from './filter.js';
-import { SUBSCRIPTION_VERSION, entriesMessage, messageText } from './messages.js';
+import { Outgoing, SUBSCRIPTION_VERSION, entriesMessage, messageText } from './messages.js';
 import type { SubscribeRequest } from './params.js';
 import type { SubscriberSink } from './sinks.js';
 
@@ -125,9 +125,11 @@ export class SubscriptionHub {
     } catch (error) {
       const p2p = error as P2PError;
       sink.send(
-        'closing',
-        null,
-        messageText({ type: 'closing', code: p2p.code, message: p2p.message }),
+        new Outgoing(
+          'closing',
+          null,
+          messageText({ type: 'closing', code: p2p.code, message: p2p.message }),
+        ),
       );
       sink.end(p2p.code, true);
       return;
@@ -205,7 +207,7 @@ export class SubscriptionHub {
   /** Sends a closing message with its reason, then ends the connection and forgets it. */
   private drop(sub: Subscriber, code: ErrorCode, message: string): void {
     if (sub.state === 'closed') return;
-    sub.sink.send('closing', null, messageText({ type: 'closing', code, message }));
+    sub.sink.send(new Outgoing('closing', null, messageText({ type: 'closing', code, message })));
     sub.sink.end(code, code !== 'unavailable');
     this.remove(sub);
   }
@@ -216,15 +218,15 @@ export class SubscriptionHub {
     cursor: string | null,
     message: Parameters<typeof messageText>[0],
   ): void {
-    this.deliver(sub, type, cursor, messageText(message));
+    this.deliver(sub, new Outgoing(type, cursor, messageText(message)));
   }
 
   /** Queues one message, or drops the subscriber if its buffer cannot take it. */
-  private deliver(sub: Subscriber, type: string, cursor: string | null, json: string): void {
+  private deliver(sub: Subscriber, message: Outgoing): void {
     if (sub.state === 'closed') return;
     const waiting = sub.sink.buffered();
     // One message is sent however large, as long as nothing else waits.
-    if (waiting > 0 && waiting + json.length > this.limits.bufferBytes) {
+    if (waiting > 0 && waiting + message.size > this.limits.bufferBytes) {
       this.drop(
         sub,
         'subscriber_too_slow',
@@ -232,7 +234,7 @@ export class SubscriptionHub {
       );
       return;
     }
-    sub.sink.send(type, cursor, json);
+    sub.sink.send(message);
     sub.lastSent = Date.now();
   }
 
@@ -296,22 +298,33 @@ export class SubscriptionHub {
   private fanOut(items: readonly FeedItem[]): void {
     const now = Date.now();
     const buckets = this.store.buckets;
-    const batches = new Map<Subscriber, string[]>();
-    const consider = (sub: Subscriber, item: FeedItem): void => {
-      if (sub.skip?.has(item.stored.seq)) return;
-      if (!matches(sub.filter, item, now, buckets)) return;
-      const batch = batches.get(sub);
-      if (batch) batch.push(item.text);
-      else batches.set(sub, [item.text]);
-    };
-    for (const item of items) {
+    // Each subscriber's batch, as the indexes of its items.
+    const batches = new Map<Subscriber, number[]>();
+    items.forEach((item, i) => {
+      const consider = (sub: Subscriber): void => {
+        if (sub.skip?.has(item.stored.seq)) return;
+        if (!matches(sub.filter, item, now, buckets)) return;
+        const batch = batches.get(sub);
+        if (batch) batch.push(i);
+        else batches.set(sub, [i]);
+      };
       const tabled = this.byTable.get(item.table);
-      if (tabled) for (const sub of tabled) consider(sub, item);
-      for (const sub of this.anyTable) consider(sub, item);
-    }
-    for (const [sub, texts] of batches) {
+      if (tabled) for (const sub of tabled) consider(sub);
+      for (const sub of this.anyTable) consider(sub);
+    });
+    // Subscribers with the same batch and position share one message: most often, all of
+    // them do, and it is encoded once.
+    const shared = new Map<string, Outgoing>();
+    for (const [sub, batch] of batches) {
       const cursor = this.positionOf(sub);
-      this.deliver(sub, 'entries', cursor, entriesMessage(cursor, texts));
+      const key = `${cursor} ${batch.join(',')}`;
+      let message = shared.get(key);
+      if (!message) {
+        const texts = batch.map((i) => items[i]!.text);
+        message = new Outgoing('entries', cursor, entriesMessage(cursor, texts));
+        shared.set(key, message);
+      }
+      this.deliver(sub, message);
     }
   }
 
@@ -372,8 +385,9 @@ export class SubscriptionHub {
       if (matches(sub.filter, item, now, this.store.buckets)) texts.push(item.text);
     }
     sub.cursor = page.cursor;
-    if (texts.length > 0)
-      this.deliver(sub, 'entries', page.cursor, entriesMessage(page.cursor, texts));
+    if (texts.length > 0) {
+      this.deliver(sub, new Outgoing('entries', page.cursor, entriesMessage(page.cursor, texts)));
+    }
     if (sub.state !== 'backlog') return;
     if (page.end && tailAtEnd) {
       // Read after the tail reached the end: what this page holds past the tail's position
