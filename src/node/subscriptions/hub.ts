@@ -40,6 +40,11 @@ const BACKLOG_PAGES_PER_ROUND = 16;
 const DRAIN_RETRY_MS = 20;
 /** How soon the feed is read again after a read failed. */
 const RETRY_MS = 1000;
+/**
+ * How long the tail waits after being woken before it reads: entries stored meanwhile go out
+ * together, one write per subscriber for all of them, instead of one write per entry.
+ */
+const GATHER_MS = 10;
 
 interface Subscriber {
   readonly filter: SubscriptionFilter;
@@ -74,6 +79,7 @@ export class SubscriptionHub {
   private unlisten: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private readonly pageBytes: number;
 
   constructor(
@@ -244,7 +250,11 @@ export class SubscriptionHub {
       this.again = true;
       return;
     }
-    void this.run();
+    if (this.gatherTimer) return;
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = undefined;
+      if (!this.closed) void this.run();
+    }, GATHER_MS);
   }
 
   private async run(): Promise<void> {
@@ -428,5 +438,6 @@ export class SubscriptionHub {
     this.unlisten?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
   }
 }
