@@ -26,7 +26,7 @@ export const ERROR_CODES = {
     status: 429,
     message: 'the subscriber did not read its messages fast enough',
   },
-  subscriptions_unsupported: { status: 501, message: 'this node offers no subscriptions' },
+  no_subscriptions: { status: 501, message: 'this node offers no subscriptions' },
   // entry-level (each entry of a put batch gets its own)
   bad_base64: { status: 400, message: 'entry is not valid base64' },
   bad_encoding: { status: 400, message: 'entry bytes do not follow the canonical encoding' },

@@ -24,11 +24,7 @@ import type { Identity, TableKey } from '../keys/keys.js';
 import { call, callJson, endpoint, nodeError, type CallOptions, type Connector } from './http.js';
 import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
-import {
-  Subscription,
-  type SubscribedEntry,
-  type SubscriptionState,
-} from './subscription.js';
+import { Subscription, type SubscribedEntry, type SubscriptionState } from './subscription.js';
 
 export interface ClientOptions {
   /** Node base URLs, e.g. http://127.0.0.1:7447. */
@@ -651,7 +647,7 @@ export class Client {
    * Subscribes to entries matching `filter` as they are stored on one node (by puts or by
    * sync): an async iterator of verified entries, each with the cursor to resume from. It
    * reconnects with backoff after a dropped connection, resuming from the last cursor, and
-   * throws subscriptions_unsupported at once when the node has no subscriptions (poll with
+   * throws no_subscriptions at once when the node has no subscriptions (poll with
    * get() there), or node_error for a filter or cursor the node refuses.
    */
   subscribe(filter: SubscribeFilter = {}, options: SubscribeOptions = {}): Subscription {

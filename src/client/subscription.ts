@@ -53,7 +53,7 @@ const DEFAULT_SILENCE_MS = 45_000;
 
 /** Answers that no retry will change. */
 function isFatal(error: P2PError): boolean {
-  if (error.code === 'subscriptions_unsupported' || error.code === 'aborted') return true;
+  if (error.code === 'no_subscriptions' || error.code === 'aborted') return true;
   if (error.code !== 'node_error') return false;
   const status = error.details?.status;
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 429;
@@ -75,9 +75,13 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
     const signal = deps.signal;
     if (signal?.aborted) this.fail(new P2PError('aborted', 'subscription was aborted'));
     else {
-      signal?.addEventListener('abort', () => this.fail(new P2PError('aborted', 'subscription was aborted')), {
-        once: true,
-      });
+      signal?.addEventListener(
+        'abort',
+        () => this.fail(new P2PError('aborted', 'subscription was aborted')),
+        {
+          once: true,
+        },
+      );
       void this.run();
     }
   }
@@ -136,7 +140,9 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
     try {
       check = await this.deps.prepare();
     } catch (error) {
-      this.fail(error instanceof P2PError ? error : new P2PError('node_unreachable', String(error)));
+      this.fail(
+        error instanceof P2PError ? error : new P2PError('node_unreachable', String(error)),
+      );
       return;
     }
     let backoff = FIRST_BACKOFF_MS;
@@ -146,7 +152,8 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
       try {
         reachedLive = await this.connect(check);
       } catch (error) {
-        const p2p = error instanceof P2PError ? error : new P2PError('node_unreachable', String(error));
+        const p2p =
+          error instanceof P2PError ? error : new P2PError('node_unreachable', String(error));
         if (isFatal(p2p)) {
           this.fail(p2p);
           return;
@@ -201,7 +208,8 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
       const quiet = (): void => {
         if (watchdog) clearTimeout(watchdog);
         watchdog = setTimeout(
-          () => settle(new P2PError('node_unreachable', `${this.deps.node}: subscription went silent`)),
+          () =>
+            settle(new P2PError('node_unreachable', `${this.deps.node}: subscription went silent`)),
           silenceMs,
         );
       };
@@ -214,7 +222,9 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
       quiet();
       request.once('error', (error) => {
         const proxied = connector?.proxy ? proxyFailure(error, connector.proxy, url) : undefined;
-        settle(proxied ?? new P2PError('node_unreachable', `${url}: ${error.message}`, { node: url }));
+        settle(
+          proxied ?? new P2PError('node_unreachable', `${url}: ${error.message}`, { node: url }),
+        );
       });
       request.once('response', (response) => {
         this.response = response;
@@ -230,14 +240,16 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
             settle(
               status === 404
                 ? new P2PError(
-                    'subscriptions_unsupported',
+                    'no_subscriptions',
                     `${this.deps.node} offers no subscriptions (GET /subscribe answered 404): read with get() instead`,
                     { node: this.deps.node },
                   )
                 : error,
             );
           });
-          response.once('error', () => settle(new P2PError('node_unreachable', `${url}: answer ended early`)));
+          response.once('error', () =>
+            settle(new P2PError('node_unreachable', `${url}: answer ended early`)),
+          );
           return;
         }
         let pending = '';
@@ -248,7 +260,12 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
           quiet();
           pending += chunk;
           if (pending.length + dataLength > this.deps.maxMessageBytes) {
-            settle(new P2PError('node_lied', `${url}: a message exceeds ${this.deps.maxMessageBytes} bytes`));
+            settle(
+              new P2PError(
+                'node_lied',
+                `${url}: a message exceeds ${this.deps.maxMessageBytes} bytes`,
+              ),
+            );
             return;
           }
           let newline: number;
@@ -303,14 +320,20 @@ export class Subscription implements AsyncIterableIterator<SubscribedEntry> {
       return new P2PError('node_lied', `${this.deps.node}: a subscription message is not JSON`);
     }
     const cursor = message.cursor;
-    if (cursor !== undefined && cursor !== null && (typeof cursor !== 'string' || !CURSOR_RE.test(cursor))) {
+    if (
+      cursor !== undefined &&
+      cursor !== null &&
+      (typeof cursor !== 'string' || !CURSOR_RE.test(cursor))
+    ) {
       return new P2PError('node_lied', `${this.deps.node}: a subscription cursor is not valid`);
     }
     switch (message.type) {
       case 'start': {
         const beat = message.heartbeat_ms;
         if (typeof cursor === 'string') this.position = cursor;
-        return typeof beat === 'number' && beat > 0 && beat <= 3_600_000 ? beat * 2 + 5000 : undefined;
+        return typeof beat === 'number' && beat > 0 && beat <= 3_600_000
+          ? beat * 2 + 5000
+          : undefined;
       }
       case 'entries': {
         const entries = message.entries;

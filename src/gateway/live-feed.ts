@@ -203,7 +203,7 @@ export class LiveFeed {
     if (code === 'aborted') return;
     this.open.get(node)?.close();
     this.open.delete(node);
-    if (code === 'subscriptions_unsupported') {
+    if (code === 'no_subscriptions') {
       this.unsupported.add(node);
       this.options.log.info({ node }, 'node offers no subscriptions: polling it');
       return;

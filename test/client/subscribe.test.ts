@@ -72,10 +72,7 @@ test('subscribe yields verified, opened entries with cursors; other recipients a
   for (const entry of got) assert.match(entry.cursor, /^s1\.\d+$/);
   assert.equal(sub.cursor, got[1]!.cursor);
   // From that cursor, a new subscription starts after everything seen.
-  const later = client.subscribe(
-    { tables: [table.signing.publicKey] },
-    { cursor: got[0]!.cursor },
-  );
+  const later = client.subscribe({ tables: [table.signing.publicKey] }, { cursor: got[0]!.cursor });
   const again = await take(later, 2);
   assert.deepEqual(
     again.map((e) => e.createdAt <= Date.now() && e.table.equals(table.signing.publicKey)),
@@ -102,7 +99,12 @@ test('a subscription survives a node restart: what was stored meanwhile arrives 
     await waitState(states, 'live');
     const entries = Array.from({ length: 9 }, (_, i) => makeEntry({ table, text: `e${i}` }));
     const put = async (from: number, to: number): Promise<void> => {
-      const results = putResults(await putFrames(node.url, entries.slice(from, to).map((e) => e.bytes)));
+      const results = putResults(
+        await putFrames(
+          node.url,
+          entries.slice(from, to).map((e) => e.bytes),
+        ),
+      );
       assert.ok(results.every((r) => r.status === 'stored'));
     };
     await put(0, 3);
@@ -126,13 +128,13 @@ test('a subscription survives a node restart: what was stored meanwhile arrives 
   }
 });
 
-test('a node without subscriptions: subscriptions_unsupported, so callers can poll instead', async () => {
+test('a node without subscriptions: no_subscriptions, so callers can poll instead', async () => {
   const node = await startTestNode({ subscriptions: { enabled: false } });
   const client = new Client({ nodes: [node.url] });
   const sub = client.subscribe({ tables: [generateTableKey().signing.publicKey] });
   await assert.rejects(sub.next(), (error: unknown) => {
     assert.ok(error instanceof P2PError);
-    assert.equal(error.code, 'subscriptions_unsupported');
+    assert.equal(error.code, 'no_subscriptions');
     assert.match(error.message, /offers no subscriptions/);
     return true;
   });
@@ -164,7 +166,10 @@ test('subscriptions go through the client proxy', async () => {
   const client = new Client({ nodes: [url], proxy: proxy.url });
   const table = generateTableKey();
   const states: string[] = [];
-  const sub = client.subscribe({ tables: [table.signing.publicKey] }, { onState: (s) => states.push(s) });
+  const sub = client.subscribe(
+    { tables: [table.signing.publicKey] },
+    { onState: (s) => states.push(s) },
+  );
   await waitState(states, 'live');
   const entry = makeEntry({ table, text: 'through the proxy' });
   assert.equal(putResults(await putFrames(node.url, [entry.bytes]))[0]!.status, 'stored');

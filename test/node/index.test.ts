@@ -499,6 +499,7 @@ describe('GET /health', () => {
       'relay',
       'status',
       'store',
+      'subscriptions',
       'tables',
       'uptime_seconds',
       'version',

@@ -69,6 +69,20 @@ test('a subscriber that never reads is dropped as subscriber_too_slow; others ar
     const text = 'x'.repeat(30_000);
     const expected: string[] = [];
     let dropped = false;
+    // Once dropped, the stalled subscriber reads at last (before the node gives up on it): it
+    // finds what the node had queued for it (its buffer and the sockets' own), then a closing
+    // message with the reason.
+    let tail = '';
+    let received = 0;
+    const ended = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    const readStalled = (): void => {
+      stalled.setEncoding('latin1');
+      stalled.on('data', (chunk: string) => {
+        received += chunk.length;
+        tail = (tail + chunk).slice(-4096);
+      });
+      stalled.resume();
+    };
     for (let batch = 0; batch < 70; batch++) {
       const entries = Array.from(
         { length: 20 },
@@ -77,12 +91,16 @@ test('a subscriber that never reads is dropped as subscriber_too_slow; others ar
       const results = putResults(await putFrames(node.url, entries));
       assert.ok(results.every((r) => r.status === 'stored'));
       expected.push(...entries.map((e) => e.toString('base64url')));
-      if (!dropped && (await subscribers(node.url)) === 1) dropped = true;
+      if (!dropped && (await subscribers(node.url)) === 1) {
+        dropped = true;
+        readStalled();
+      }
     }
-    assert.ok(
-      dropped || (await waitFor(async () => (await subscribers(node.url)) === 1, 10_000, 50)),
-      'the stalled subscriber was dropped',
-    );
+    if (!dropped) {
+      dropped = await waitFor(async () => (await subscribers(node.url)) === 1, 10_000, 50);
+      readStalled();
+    }
+    assert.ok(dropped, 'the stalled subscriber was dropped');
     const rssAfter = rssBytes(node.child.pid!);
     // The stalled subscriber held at most its buffer; the rest is the node's own churn.
     assert.ok(
@@ -98,17 +116,7 @@ test('a subscriber that never reads is dropped as subscriber_too_slow; others ar
     assert.ok(complete, `reader got ${reader.entries().length} of ${expected.length}`);
     assert.deepEqual(reader.entries(), expected);
 
-    // What the stalled subscriber finds when it reads at last: what the node had queued for it
-    // (its buffer and the sockets' own), then a closing message with the reason.
-    let tail = '';
-    let received = 0;
-    stalled.setEncoding('latin1');
-    stalled.on('data', (chunk: string) => {
-      received += chunk.length;
-      tail = (tail + chunk).slice(-4096);
-    });
-    stalled.resume();
-    await new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    await ended;
     assert.match(tail, /event: closing\ndata: \{"type":"closing","code":"subscriber_too_slow"/);
     const sent = expected.reduce((sum, e) => sum + e.length, 0);
     assert.ok(

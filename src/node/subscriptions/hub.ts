@@ -15,7 +15,7 @@ import { P2PError, type ErrorCode } from '../../errors.js';
 import { addressKey, isLoopbackAddress } from '../../http/rate-limit.js';
 import type { FeedCursor, Store } from '../../store/store.js';
 import { FeedItem, matches, type SubscriptionFilter } from './filter.js';
-import { SUBSCRIPTION_VERSION, entriesMessage, messageText } from './messages.js';
+import { Outgoing, SUBSCRIPTION_VERSION, entriesMessage, messageText } from './messages.js';
 import type { SubscribeRequest } from './params.js';
 import type { SubscriberSink } from './sinks.js';
 
@@ -38,6 +38,13 @@ const TAIL_PAGES_PER_ROUND = 8;
 const BACKLOG_PAGES_PER_ROUND = 16;
 /** How soon a round runs again for resuming subscribers waiting for their buffers to drain. */
 const DRAIN_RETRY_MS = 20;
+/** How soon the feed is read again after a read failed. */
+const RETRY_MS = 1000;
+/**
+ * How long the tail waits after being woken before it reads: entries stored meanwhile go out
+ * together, one write per subscriber for all of them, instead of one write per entry.
+ */
+const GATHER_MS = 10;
 
 interface Subscriber {
   readonly filter: SubscriptionFilter;
@@ -72,6 +79,7 @@ export class SubscriptionHub {
   private unlisten: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private readonly pageBytes: number;
 
   constructor(
@@ -123,9 +131,11 @@ export class SubscriptionHub {
     } catch (error) {
       const p2p = error as P2PError;
       sink.send(
-        'closing',
-        null,
-        messageText({ type: 'closing', code: p2p.code, message: p2p.message }),
+        new Outgoing(
+          'closing',
+          null,
+          messageText({ type: 'closing', code: p2p.code, message: p2p.message }),
+        ),
       );
       sink.end(p2p.code, true);
       return;
@@ -203,7 +213,7 @@ export class SubscriptionHub {
   /** Sends a closing message with its reason, then ends the connection and forgets it. */
   private drop(sub: Subscriber, code: ErrorCode, message: string): void {
     if (sub.state === 'closed') return;
-    sub.sink.send('closing', null, messageText({ type: 'closing', code, message }));
+    sub.sink.send(new Outgoing('closing', null, messageText({ type: 'closing', code, message })));
     sub.sink.end(code, code !== 'unavailable');
     this.remove(sub);
   }
@@ -214,15 +224,15 @@ export class SubscriptionHub {
     cursor: string | null,
     message: Parameters<typeof messageText>[0],
   ): void {
-    this.deliver(sub, type, cursor, messageText(message));
+    this.deliver(sub, new Outgoing(type, cursor, messageText(message)));
   }
 
   /** Queues one message, or drops the subscriber if its buffer cannot take it. */
-  private deliver(sub: Subscriber, type: string, cursor: string | null, json: string): void {
+  private deliver(sub: Subscriber, message: Outgoing): void {
     if (sub.state === 'closed') return;
     const waiting = sub.sink.buffered();
     // One message is sent however large, as long as nothing else waits.
-    if (waiting > 0 && waiting + json.length > this.limits.bufferBytes) {
+    if (waiting > 0 && waiting + message.size > this.limits.bufferBytes) {
       this.drop(
         sub,
         'subscriber_too_slow',
@@ -230,7 +240,7 @@ export class SubscriptionHub {
       );
       return;
     }
-    sub.sink.send(type, cursor, json);
+    sub.sink.send(message);
     sub.lastSent = Date.now();
   }
 
@@ -240,7 +250,11 @@ export class SubscriptionHub {
       this.again = true;
       return;
     }
-    void this.run();
+    if (this.gatherTimer) return;
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = undefined;
+      if (!this.closed) void this.run();
+    }, GATHER_MS);
   }
 
   private async run(): Promise<void> {
@@ -254,8 +268,12 @@ export class SubscriptionHub {
         if (this.again) await nextTurn();
       } while (this.again && !this.closed);
     } catch (error) {
-      if (!this.closed) this.log.error({ err: error }, 'subscription feed failed');
-      // The next change to the store tries again.
+      if (!this.closed) {
+        this.log.error({ err: error }, 'subscription feed failed');
+        // A store that failed once (a lost database connection) is tried again soon, even if
+        // nothing new is stored meanwhile: resuming subscribers are waiting for their pages.
+        setTimeout(() => this.wake(), RETRY_MS).unref();
+      }
     } finally {
       this.running = false;
     }
@@ -290,22 +308,33 @@ export class SubscriptionHub {
   private fanOut(items: readonly FeedItem[]): void {
     const now = Date.now();
     const buckets = this.store.buckets;
-    const batches = new Map<Subscriber, string[]>();
-    const consider = (sub: Subscriber, item: FeedItem): void => {
-      if (sub.skip?.has(item.stored.seq)) return;
-      if (!matches(sub.filter, item, now, buckets)) return;
-      const batch = batches.get(sub);
-      if (batch) batch.push(item.text);
-      else batches.set(sub, [item.text]);
-    };
-    for (const item of items) {
+    // Each subscriber's batch, as the indexes of its items.
+    const batches = new Map<Subscriber, number[]>();
+    items.forEach((item, i) => {
+      const consider = (sub: Subscriber): void => {
+        if (sub.skip?.has(item.stored.seq)) return;
+        if (!matches(sub.filter, item, now, buckets)) return;
+        const batch = batches.get(sub);
+        if (batch) batch.push(i);
+        else batches.set(sub, [i]);
+      };
       const tabled = this.byTable.get(item.table);
-      if (tabled) for (const sub of tabled) consider(sub, item);
-      for (const sub of this.anyTable) consider(sub, item);
-    }
-    for (const [sub, texts] of batches) {
+      if (tabled) for (const sub of tabled) consider(sub);
+      for (const sub of this.anyTable) consider(sub);
+    });
+    // Subscribers with the same batch and position share one message: most often, all of
+    // them do, and it is encoded once.
+    const shared = new Map<string, Outgoing>();
+    for (const [sub, batch] of batches) {
       const cursor = this.positionOf(sub);
-      this.deliver(sub, 'entries', cursor, entriesMessage(cursor, texts));
+      const key = `${cursor} ${batch.join(',')}`;
+      let message = shared.get(key);
+      if (!message) {
+        const texts = batch.map((i) => items[i]!.text);
+        message = new Outgoing('entries', cursor, entriesMessage(cursor, texts));
+        shared.set(key, message);
+      }
+      this.deliver(sub, message);
     }
   }
 
@@ -366,8 +395,9 @@ export class SubscriptionHub {
       if (matches(sub.filter, item, now, this.store.buckets)) texts.push(item.text);
     }
     sub.cursor = page.cursor;
-    if (texts.length > 0)
-      this.deliver(sub, 'entries', page.cursor, entriesMessage(page.cursor, texts));
+    if (texts.length > 0) {
+      this.deliver(sub, new Outgoing('entries', page.cursor, entriesMessage(page.cursor, texts)));
+    }
     if (sub.state !== 'backlog') return;
     if (page.end && tailAtEnd) {
       // Read after the tail reached the end: what this page holds past the tail's position
@@ -408,5 +438,6 @@ export class SubscriptionHub {
     this.unlisten?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
   }
 }

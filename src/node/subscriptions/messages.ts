@@ -27,3 +27,33 @@ export function messageText(message: SubscriptionMessage): string {
 export function sseEvent(type: string, cursor: string | null, json: string): string {
   return `${cursor !== null ? `id: ${cursor}\n` : ''}event: ${type}\ndata: ${json}\n\n`;
 }
+
+/**
+ * A message on its way to subscribers: the bytes of each transport are made once, however
+ * many subscribers it goes to.
+ */
+export class Outgoing {
+  private sse: Buffer | undefined;
+  private ws: Buffer | undefined;
+
+  constructor(
+    readonly type: string,
+    readonly cursor: string | null,
+    readonly json: string,
+  ) {}
+
+  /** About the bytes it takes on any transport. */
+  get size(): number {
+    return this.json.length;
+  }
+
+  sseBytes(): Buffer {
+    this.sse ??= Buffer.from(sseEvent(this.type, this.cursor, this.json));
+    return this.sse;
+  }
+
+  wsBytes(): Buffer {
+    this.ws ??= Buffer.from(this.json);
+    return this.ws;
+  }
+}

@@ -4,7 +4,8 @@
  * cursor, limits) before anything is streamed, so bad input is an ordinary 4xx answer.
  */
 import websocket from '@fastify/websocket';
-import type { IncomingMessage } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { NodeContext } from '../context.js';
 import type { RawQuery } from '../get-params.js';
@@ -14,6 +15,7 @@ import { SseSink, WebSocketSink } from './sinks.js';
 
 /** Clients send nothing on a subscription's WebSocket: any frame larger than this ends it. */
 const MAX_CLIENT_FRAME = 1024;
+export const SUBSCRIBE_PATH = '/subscribe';
 
 export async function registerSubscriptionRoutes(
   app: FastifyInstance,
@@ -38,8 +40,16 @@ export async function registerSubscriptionRoutes(
     hub.close();
     done();
   });
+  // The WebSocket plugin would take every upgrade of the server, the relay's too: it hears
+  // only the upgrades of this path, handed on from the server's own event.
+  const upgrades = new EventEmitter();
+  app.server.on('upgrade', (request: IncomingMessage, socket, head) => {
+    if ((request.url ?? '').split('?')[0] === SUBSCRIBE_PATH) {
+      upgrades.emit('upgrade', request, socket, head);
+    }
+  });
   await app.register(websocket, {
-    options: { maxPayload: MAX_CLIENT_FRAME },
+    options: { maxPayload: MAX_CLIENT_FRAME, server: upgrades as unknown as Server },
     // The hub has closed its sockets already.
     preClose: (done) => done(),
   });
@@ -48,7 +58,7 @@ export async function registerSubscriptionRoutes(
   const accepted = new WeakMap<IncomingMessage, SubscribeRequest>();
   app.route({
     method: 'GET',
-    url: '/subscribe',
+    url: SUBSCRIBE_PATH,
     preHandler: async (request) => {
       const lastEventId = request.headers['last-event-id'];
       const parsed = parseSubscribeQuery(

@@ -4,12 +4,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
-import { sseEvent } from './messages.js';
+import type { Outgoing } from './messages.js';
 
 export interface SubscriberSink {
   /** Bytes written to the connection that it has not sent yet. */
   buffered(): number;
-  send(type: string, cursor: string | null, json: string): void;
+  send(message: Outgoing): void;
   /**
    * Ends the connection after what was written, naming why (an error code); `abrupt` for a
    * subscriber that is dropped rather than let go.
@@ -22,7 +22,7 @@ export interface SubscriberSink {
  * A subscriber that does not read does not take its closing message either: its connection is
  * destroyed this long after being ended, so its buffers are freed whatever it does.
  */
-const LINGER_MS = 5000;
+const LINGER_MS = 10_000;
 
 export class SseSink implements SubscriberSink {
   constructor(private readonly response: ServerResponse) {}
@@ -31,8 +31,8 @@ export class SseSink implements SubscriberSink {
     return this.response.writableLength;
   }
 
-  send(type: string, cursor: string | null, json: string): void {
-    if (!this.response.writableEnded) this.response.write(sseEvent(type, cursor, json));
+  send(message: Outgoing): void {
+    if (!this.response.writableEnded) this.response.write(message.sseBytes());
   }
 
   end(_reason: string, abrupt: boolean): void {
@@ -54,8 +54,10 @@ export class WebSocketSink implements SubscriberSink {
     return this.socket.bufferedAmount;
   }
 
-  send(_type: string, _cursor: string | null, json: string): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(json);
+  send(message: Outgoing): void {
+    if (this.socket.readyState === this.socket.OPEN) {
+      this.socket.send(message.wsBytes(), { binary: false });
+    }
   }
 
   end(reason: string, abrupt: boolean): void {

@@ -10,7 +10,6 @@
  */
 import type Database from 'better-sqlite3';
 import { P2PError } from '../../errors.js';
-import { OFFSET } from '../../entry/format.js';
 import type { FeedPage, FeedQuery, StoredEntry } from '../store.js';
 import { tableSet } from './sync-scans.js';
 import type { StatementCache } from './statements.js';
@@ -66,10 +65,17 @@ export function readFeed(statements: StatementCache, query: FeedQuery): FeedPage
   if (after > feedHighWater(statements)) {
     throw new P2PError('bad_cursor', 'feed cursor is beyond the end of this store');
   }
-  const select = statements
-    .get('SELECT seq, created_at, expires_at, data FROM entries WHERE seq > ? ORDER BY seq LIMIT ?')
-    .raw(true);
   const wanted = query.tables ? tableSet(query.tables) : undefined;
+  // With a table filter, rows are examined by their table key alone: the bytes of entries
+  // that do not match are never read, so scanLimit bounds the work, not the entries' sizes.
+  const select = statements
+    .get(
+      wanted
+        ? 'SELECT seq, created_at, expires_at, substr(data, 2, 32) FROM entries WHERE seq > ? ORDER BY seq LIMIT ?'
+        : 'SELECT seq, created_at, expires_at, data FROM entries WHERE seq > ? ORDER BY seq LIMIT ?',
+    )
+    .raw(true);
+  const dataOf = statements.get('SELECT data FROM entries WHERE seq = ?').pluck(true);
   const limit = Math.max(1, query.limit);
   const scanLimit = Math.max(1, query.scanLimit);
   const entries: StoredEntry[] = [];
@@ -80,11 +86,12 @@ export function readFeed(statements: StatementCache, query: FeedQuery): FeedPage
     const ask = Math.min(FEED_CHUNK, scanLimit - examined);
     const rows = select.all(cursor, ask) as [number, number, number, Buffer][];
     let consumed = 0;
-    for (const [seq, createdAt, expiresAt, data] of rows) {
+    for (const [seq, createdAt, expiresAt, column] of rows) {
       consumed += 1;
       cursor = seq;
-      const table = data.subarray(OFFSET.table, OFFSET.table + 32).toString('latin1');
-      if (!wanted || wanted.has(table)) {
+      const wantedRow = !wanted || wanted.has(column.toString('latin1'));
+      if (wantedRow) {
+        const data = wanted ? (dataOf.get(seq) as Buffer) : column;
         entries.push({ seq, createdAt, expiresAt, bytes: data });
         bytes += data.length;
         if (entries.length >= limit || bytes >= query.maxBytes) break;
