@@ -174,7 +174,8 @@ export interface Store extends SyncSource {
   /**
    * Entries in the order they became visible in this store, to every process sharing its
    * database, strictly after `after`. Gap-free: an entry not returned before a cursor was
-   * handed out is returned after it. Expired entries not yet swept may be returned.
+   * handed out is returned after it. Expired entries not yet swept may be returned. The
+   * entries of one putMany become visible together, in an order that is the backend's own.
    */
   feed(query: FeedQuery): Promise<FeedPage>;
   /** The end of the feed now: reading from it yields only entries that become visible later. */
