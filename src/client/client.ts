@@ -25,6 +25,9 @@ import { call, callJson, endpoint, nodeError, type CallOptions, type Connector }
 import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
 import { Subscription, type SubscribedEntry, type SubscriptionState } from './subscription.js';
+import type { OpenedEntry, VerifiedEntry } from './verified-entry.js';
+
+export type { OpenedEntry, VerifiedEntry };
 
 export interface ClientOptions {
   /** Node base URLs, e.g. http://127.0.0.1:7447. */
@@ -117,23 +120,6 @@ export interface SubscribeOptions {
   readonly maxBackoffMs?: number;
   /** Told when the subscription connects, is live (caught up), reconnects or closes. */
   readonly onState?: (state: SubscriptionState, detail?: string) => void;
-}
-
-export interface VerifiedEntry {
-  readonly id: string;
-  readonly table: Buffer;
-  readonly recipient: Buffer;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly powBits: number;
-  readonly bytes: Buffer;
-  readonly entry: Entry;
-}
-
-export interface OpenedEntry extends VerifiedEntry {
-  readonly plaintext: Buffer;
-  /** The plaintext decoded as UTF-8 (lossy for binary payloads). */
-  readonly text: string;
 }
 
 export interface NodeReadReport {

@@ -11,7 +11,7 @@ import { P2PError, isErrorCode } from '../errors.js';
 import type { Connector } from './connector.js';
 import { endpoint, nodeError } from './http.js';
 import { proxyFailure } from './proxy.js';
-import type { VerifiedEntry } from './client.js';
+import type { VerifiedEntry } from './verified-entry.js';
 
 /** An entry as a subscription yields it. */
 export interface SubscribedEntry extends VerifiedEntry {

@@ -2,6 +2,8 @@
  * An HTTP proxy on 127.0.0.1 in front of a node, for gateway tests: it records every entry
  * read (`GET /get`, with its query and the bytes answered) and can hide tables from the node's
  * `/index` summary, so that a gateway behind it does not learn of them until they are shown.
+ * It offers no live subscriptions (`GET /subscribe` is 404, as from a node without them): a
+ * subscription would bring the hidden tables' entries, so a gateway behind it polls.
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after } from 'node:test';
@@ -27,6 +29,11 @@ export async function startNodeProxy(target: string): Promise<NodeProxy> {
   const hidden = new Set<string>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
+    if (url.pathname === '/subscribe') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"not_found","message":"no subscriptions behind this proxy"}}');
+      return;
+    }
     const read: ProxiedRead | undefined =
       req.method === 'GET' && url.pathname === '/get'
         ? { at: Date.now(), query: url.searchParams, bytes: 0 }

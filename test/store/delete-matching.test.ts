@@ -162,7 +162,15 @@ for (const backend of storeBackends()) {
         if (n < 1000) break;
       }
       assert.equal(deleted, 1500);
-      const sizes = await store.compact();
+      // PostgreSQL keeps deleted rows that a transaction still running anywhere on the server
+      // (another test's) might see: compact again, boundedly, until that transaction ends.
+      const first = await store.compact();
+      let sizes = first;
+      for (let i = 0; i < 20 && first.beforeBytes !== undefined; i++) {
+        if (sizes.afterBytes! < first.beforeBytes * 0.85) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        sizes = { beforeBytes: first.beforeBytes, afterBytes: (await store.compact()).afterBytes };
+      }
       assert.equal((await store.stats()).entries, 3000);
       const left = await allBytes(store);
       assert.equal(left.length, 3000);
