@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
@@ -15,6 +15,7 @@ import {
   recipientText,
   tableText,
 } from '../../src/keys/keys.js';
+import type { P2PError } from '../../src/errors.js';
 import { lockDataDir } from '../../src/node/data-lock.js';
 import { FRAMED_HEADER } from '../../src/node/tools/export-format.js';
 import { makeEntry } from '../helpers/entries.js';
@@ -479,6 +480,32 @@ test('the tools that change a store refuse to while a node runs on it, and a nod
   // Once it is released (or its holder died), the node starts.
   const again = await spawnNode(['--min-pow', '0', '--log-level', 'warn'], data);
   await again.stop();
+});
+
+test('a data.lock removed or replaced while it is being locked is refused, not trusted', () => {
+  const data = tempDir();
+  const path = join(data, 'data.lock');
+  for (const change of [
+    () => rmSync(path),
+    () => {
+      writeFileSync(`${path}.new`, '');
+      renameSync(`${path}.new`, path);
+    },
+  ]) {
+    assert.throws(
+      () => lockDataDir(data, 'import', 'bad_argument', change),
+      (error: P2PError) =>
+        error.code === 'bad_argument' && /data\.lock was removed or replaced/.test(error.message),
+    );
+  }
+  // The refusal released what it had taken: the directory can be locked again, and then not
+  // by a second holder.
+  const lock = lockDataDir(data, 'import', 'bad_argument');
+  try {
+    assert.throws(() => lockDataDir(data, 'compact', 'bad_argument'), /is in use by/);
+  } finally {
+    lock.release();
+  }
 });
 
 test('on a terminal, export and import show a progress bar on stderr', async () => {
