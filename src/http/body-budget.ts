@@ -6,10 +6,11 @@
  * the server as a whole, and given back when the answer has been sent or the connection closed;
  * a chunk that would pass either bound ends the request with 429 rate_limited.
  */
-import { Transform, type Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { P2PError } from '../errors.js';
 import { addressKey } from './rate-limit.js';
+import { bodyIsIgnored, throughStage } from './body-stage.js';
 
 export interface BodyBudgetLimits {
   /** Body bytes one address (IPv4 address, IPv6 /64) may have in flight at once. */
@@ -68,7 +69,10 @@ export class BodyBudget {
 export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): void {
   app.addHook('preParsing', (request, reply, payload, done) => {
     // A route that consumes its body as a stream holds none of it: it is not counted.
-    if ((request.routeOptions.config as { streamedBody?: unknown }).streamedBody === true) {
+    if (
+      (request.routeOptions.config as { streamedBody?: unknown }).streamedBody === true ||
+      bodyIsIgnored(request)
+    ) {
       done(null, payload);
       return;
     }
@@ -103,7 +107,6 @@ export function installBodyBudget(app: FastifyInstance, budget: BodyBudget): voi
         callback(null, chunk);
       },
     });
-    payload.on('error', (error) => counted.destroy(error));
-    done(null, payload.pipe(counted) as Readable & typeof payload);
+    done(null, throughStage(request, reply, payload, counted));
   });
 }

@@ -1,9 +1,11 @@
 /**
  * Amounts counted per key in fixed windows of time, in a map of bounded size. Each key's
  * window starts with the first amount counted for it; when it ends the key starts afresh.
- * When the map is full the least recently counted key is dropped, so a flood of keys costs a
- * fixed amount of memory (a dropped key starts afresh too, which favours the flooded keys
- * only as long as the flood lasts).
+ * The map is bounded, so a flood of keys costs a fixed amount of memory. When it is full,
+ * keys whose window has ended are dropped first; then, with whenFull 'evict' (the default),
+ * the least recently counted key is dropped (it starts afresh, which favours the flooded keys
+ * only as long as the flood lasts), and with 'refuse' a new key is not counted at all: add()
+ * returns false and hasRoom() tells beforehand, so that no active count is ever reset.
  */
 export interface WindowUse {
   /** What was counted in the current window, one number per dimension. */
@@ -25,7 +27,24 @@ export class WindowCounters {
     readonly maxKeys: number,
     /** How many amounts are counted per key (entries and bytes, for one). */
     readonly dimensions = 1,
+    readonly whenFull: 'evict' | 'refuse' = 'evict',
   ) {}
+
+  /** Drops every key whose window has ended; O(keys), so only done when the map is full. */
+  private dropExpired(now: number): void {
+    for (const [key, slot] of this.slots) {
+      if (now - slot.start >= this.windowMs) this.slots.delete(key);
+    }
+  }
+
+  /** Whether add() would count `key` now (always, unless whenFull is 'refuse'). */
+  hasRoom(key: string, now = Date.now()): boolean {
+    if (this.whenFull === 'evict' || this.slots.size < this.maxKeys) return true;
+    const slot = this.slots.get(key);
+    if (slot && now - slot.start < this.windowMs) return true;
+    this.dropExpired(now);
+    return this.slots.size < this.maxKeys;
+  }
 
   private slot(key: string, now: number, create: boolean): Slot | undefined {
     let slot = this.slots.get(key);
@@ -34,11 +53,13 @@ export class WindowCounters {
       slot = undefined;
     }
     if (!slot && create) {
-      slot = { start: now, used: new Array<number>(this.dimensions).fill(0) };
+      if (this.slots.size >= this.maxKeys) this.dropExpired(now);
       if (this.slots.size >= this.maxKeys) {
+        if (this.whenFull === 'refuse') return undefined;
         const oldest = this.slots.keys().next().value as string;
         this.slots.delete(oldest);
       }
+      slot = { start: now, used: new Array<number>(this.dimensions).fill(0) };
     }
     if (slot) {
       // Map order is the recency order: the most recently counted key goes last.
@@ -63,10 +84,12 @@ export class WindowCounters {
     };
   }
 
-  /** Counts `amounts` for `key` in its current window. */
-  add(key: string, amounts: readonly number[], now = Date.now()): void {
-    const slot = this.slot(key, now, true)!;
+  /** Counts `amounts` for `key` in its current window; false if the map had no room for it. */
+  add(key: string, amounts: readonly number[], now = Date.now()): boolean {
+    const slot = this.slot(key, now, true);
+    if (!slot) return false;
     for (let i = 0; i < this.dimensions; i++) slot.used[i]! += amounts[i] ?? 0;
+    return true;
   }
 
   /**

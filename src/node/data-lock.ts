@@ -9,9 +9,13 @@
  * holder exits, however it exits (a crash or `kill -9` included), so a lock is never stale and
  * a reused process id can never keep one. The holder's pid and role are committed in the file
  * before the lock is taken, for the message that names who holds it.
+ *
+ * The lock is on the file, not on its name: a `data.lock` deleted or replaced while a holder
+ * runs lets a second holder lock a new file of that name. Once the lock is taken, the path must
+ * still name the file that was opened (same device and inode), or the lock is refused.
  */
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { P2PError } from '../errors.js';
 
@@ -54,13 +58,24 @@ export function lockDataDir(
   dataDir: string,
   role: string,
   code: 'bad_config' | 'bad_argument' = 'bad_config',
+  /** Runs once the lock is taken, before the path is checked (tests replace the file here). */
+  afterLock?: () => void,
 ): DataLock {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, LOCK_FILE);
   // The operator's alone, as the store is (the pid of its holder is nobody else's business).
-  closeSync(openSync(path, 'a', 0o600));
-  const db = new Database(path);
+  // Held open until SQLite has the file open too, so that its identity is the one locked
+  // unless the name was changed in between, which the check below then finds.
+  const fd = openSync(path, 'a', 0o600);
+  let db: Database.Database;
+  let opened: { dev: number; ino: number };
+  try {
+    opened = fstatSync(fd);
+    db = new Database(path);
+  } finally {
+    closeSync(fd);
+  }
   try {
     db.pragma('busy_timeout = 0');
     db.pragma('journal_mode = DELETE');
@@ -92,6 +107,19 @@ export function lockDataDir(
     } catch (error) {
       if (isBusy(error)) refuse();
       throw error;
+    }
+    afterLock?.();
+    let now: { dev: number; ino: number } | undefined;
+    try {
+      now = statSync(path);
+    } catch {
+      now = undefined;
+    }
+    if (!now || now.dev !== opened.dev || now.ino !== opened.ino) {
+      throw new P2PError(
+        code,
+        `${path} was removed or replaced while it was being locked: another process may be changing the store; make sure none runs, then try again`,
+      );
     }
   } catch (error) {
     db.close();

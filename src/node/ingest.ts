@@ -6,7 +6,7 @@
 import type { ErrorCode } from '../errors.js';
 import { entryId, inspectEntry, isEntryFault, type Entry } from '../entry/format.js';
 import { toHex } from '../encoding/bytes.js';
-import type { PutItem, Store } from '../store/store.js';
+import type { PutItem, PutResult, Store } from '../store/store.js';
 import {
   checkEntryPolicy,
   checkSize,
@@ -118,14 +118,28 @@ export class Ingestor {
       candidates.push({ index, entry, id });
     });
 
+    // Copies of one entry in one batch are checked and counted once: the first is the
+    // candidate, the others are answered as duplicates of it, so that repeating an entry costs
+    // no verification and cannot count several times against a write policy's quota.
+    const firstOf = new Set<string>();
+    const distinct = candidates.filter((candidate) => {
+      const key = candidate.id.toString('hex');
+      if (!firstOf.has(key)) {
+        firstOf.add(key);
+        return true;
+      }
+      results[candidate.index] = { status: 'duplicate', id: key };
+      return false;
+    });
+
     // Entries already stored are byte-identical (same SHA-256): no need to verify them again.
     // Entries fetched by sync were asked for because they were missing a moment ago; the
     // store still refuses any duplicate, so the check is skipped rather than done twice.
     const known =
-      candidates.length > 0 && source !== 'sync'
-        ? await this.storeBackend.hasIds(candidates.map((c) => c.id))
+      distinct.length > 0 && source !== 'sync'
+        ? await this.storeBackend.hasIds(distinct.map((c) => c.id))
         : [];
-    const fresh = candidates.filter((candidate, i) => {
+    const fresh = distinct.filter((candidate, i) => {
       if (!known[i]) return true;
       results[candidate.index] = { status: 'duplicate', id: toHex(candidate.id) };
       return false;
@@ -179,9 +193,16 @@ export class Ingestor {
   async store(batches: readonly CheckedBatch[]): Promise<IngestResult[][]> {
     const all = batches.flatMap((batch) => batch.valid);
     noteHandled(all.reduce((sum, item) => sum + item.entry.bytes.length, 0));
-    const outcomes = all.length > 0 ? await this.storeBackend.putMany(all) : [];
+    let outcomes: PutResult[];
+    try {
+      outcomes = all.length > 0 ? await this.storeBackend.putMany(all) : [];
+    } catch (error) {
+      // Nothing was stored: what the write policy accepted is given back.
+      await this.unstored(batches, () => true);
+      throw error;
+    }
     let next = 0;
-    return batches.map((batch) => {
+    const results = batches.map((batch) => {
       const results = [...batch.results];
       const stored: { id: Buffer; bytes: Buffer }[] = [];
       for (const item of batch.valid) {
@@ -206,6 +227,23 @@ export class Ingestor {
       if (stored.length > 0) for (const listener of this.listeners) listener(stored, batch.source);
       return final;
     });
+    let at = 0;
+    await this.unstored(batches, () => outcomes[at++] !== 'stored');
+    return results;
+  }
+
+  /**
+   * Tells the write policy which of the entries it accepted were not stored after all
+   * (duplicates found by the store, short-id collisions, a failed transaction), so that a
+   * policy counting what it accepts counts only what the store holds. `unstored` is called
+   * once per accepted entry, in order.
+   */
+  private async unstored(batches: readonly CheckedBatch[], unstored: () => boolean): Promise<void> {
+    if (!this.writePolicy) return;
+    for (const batch of batches) {
+      const given = batch.valid.filter(() => unstored());
+      if (given.length > 0) await this.writePolicy.notStored(given, batch.source);
+    }
   }
 
   private count(results: readonly IngestResult[], source: IngestSource): void {

@@ -3,10 +3,10 @@
  * bytes each table may take per window, whoever sends them.
  *
  * A table's use is looked up as soon as a /put is decoded far enough to name each entry's
- * table, so entries past the limit cost no verification. What passes is reserved at once (so
- * that requests in flight together cannot overshoot), and what the node then does not store
- * (forgeries, duplicates, refusals) is given back: a sender who cannot sign for a table can
- * hold its budget only while its own request is being checked.
+ * table, so entries past the limit cost no verification. Only entries the node then stores
+ * are counted: a sender who cannot sign for a table can neither use up nor hold its
+ * allowance, and junk naming many tables creates no counters. Requests checked at the same
+ * time may together pass a limit by what they carry; the next request is refused.
  */
 import { z } from 'zod';
 import { toHex } from '../encoding/bytes.js';
@@ -47,20 +47,17 @@ export const limitsSchema = z
 
 export type LimitsSettings = z.output<typeof limitsSchema>;
 
-/** An item of a /put that the table limit let through, for release() once it is answered. */
-export interface TableReservation {
-  readonly table: string;
-  readonly index: number;
-  readonly bytes: number;
-  readonly at: number;
-}
-
 export interface Screened {
   /** The request's items, those over a table's limit turned into rejections. */
   readonly items: IngestItem[];
-  readonly reserved: TableReservation[];
   /** Seconds until the earliest window of a limited table ends; undefined if none was. */
   readonly retryAfterSeconds: number | undefined;
+}
+
+function tableOf(item: IngestItem): string | undefined {
+  // Items too short to name a table are left to ingest, which refuses them as malformed.
+  if ('rejection' in item || item.bytes.length < OFFSET.table + 32) return undefined;
+  return toHex(item.bytes.subarray(OFFSET.table, OFFSET.table + 32));
 }
 
 export class TableLimit {
@@ -69,10 +66,13 @@ export class TableLimit {
   private readonly maxBytes: number;
 
   constructor(readonly settings: LimitsSettings) {
+    // A full map refuses new tables rather than forget a table it counts: forgetting would
+    // give that table a fresh allowance.
     this.counters = new WindowCounters(
       Math.round(settings.window_seconds * 1000),
       TABLE_LIMIT_TABLES,
       2,
+      'refuse',
     );
     this.maxEntries = settings.table_entries ?? Infinity;
     this.maxBytes = settings.table_bytes ?? Infinity;
@@ -85,39 +85,48 @@ export class TableLimit {
     );
   }
 
-  /** Refuses the items that would take their table past its limit, and reserves the rest. */
+  /**
+   * Refuses the items that would take their table past its limit, counting what the table
+   * took in its window and the items before them in this request. Nothing is counted here:
+   * only charge() counts, and only entries that were stored.
+   */
   screen(items: readonly IngestItem[], now = Date.now()): Screened {
     const out: IngestItem[] = [...items];
-    const reserved: TableReservation[] = [];
+    const planned = new Map<string, [number, number]>();
     let retry: number | undefined;
     items.forEach((item, index) => {
-      // Items too short to name a table are left to ingest, which refuses them as malformed.
-      if ('rejection' in item || item.bytes.length < OFFSET.table + 32) return;
-      const table = toHex(item.bytes.subarray(OFFSET.table, OFFSET.table + 32));
+      const table = tableOf(item);
+      if (table === undefined) return;
       const { used, retryAfterSeconds } = this.counters.use(table, now);
-      const bytes = item.bytes.length;
-      if (used[0]! + 1 > this.maxEntries || used[1]! + bytes > this.maxBytes) {
+      const own = planned.get(table) ?? [0, 0];
+      const bytes = (item as { bytes: Buffer }).bytes.length;
+      const entriesAfter = used[0]! + own[0] + 1;
+      const bytesAfter = used[1]! + own[1] + bytes;
+      const room = this.counters.hasRoom(table, now);
+      if (!room || entriesAfter > this.maxEntries || bytesAfter > this.maxBytes) {
         retry = Math.min(retry ?? Infinity, retryAfterSeconds);
         out[index] = {
           rejection: {
             code: 'table_rate_limited',
-            message: `table ${table.slice(0, 16)}… took ${used[0]} entries and ${used[1]} bytes in this window (limits: ${this.settings.table_entries ?? 'none'} entries, ${this.settings.table_bytes ?? 'none'} bytes per ${this.settings.window_seconds} s): retry in ${retryAfterSeconds} seconds`,
+            message: room
+              ? `table ${table.slice(0, 16)}… took ${used[0]} entries and ${used[1]} bytes in this window (limits: ${this.settings.table_entries ?? 'none'} entries, ${this.settings.table_bytes ?? 'none'} bytes per ${this.settings.window_seconds} s): retry in ${retryAfterSeconds} seconds`
+              : `this node counts ${TABLE_LIMIT_TABLES} tables in this window already: retry in ${retryAfterSeconds} seconds`,
           },
         };
         return;
       }
-      this.counters.add(table, [1, bytes], now);
-      reserved.push({ table, index, bytes, at: now });
+      planned.set(table, [own[0] + 1, own[1] + bytes]);
     });
-    return { items: out, reserved, retryAfterSeconds: retry };
+    return { items: out, retryAfterSeconds: retry };
   }
 
-  /** Gives back what was reserved for items the node did not store. */
-  release(reserved: readonly TableReservation[], results: readonly IngestResult[]): void {
-    for (const r of reserved) {
-      if (results[r.index]?.status !== 'stored') {
-        this.counters.refund(r.table, [1, r.bytes], r.at);
-      }
-    }
+  /** Counts the entries of a request that the node stored, against their tables. */
+  charge(items: readonly IngestItem[], results: readonly IngestResult[], now = Date.now()): void {
+    items.forEach((item, index) => {
+      if (results[index]?.status !== 'stored') return;
+      const table = tableOf(item);
+      if (table === undefined) return;
+      this.counters.add(table, [1, (item as { bytes: Buffer }).bytes.length], now);
+    });
   }
 }

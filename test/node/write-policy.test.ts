@@ -10,7 +10,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/encoding/bytes.js';
 import { tableText } from '../../src/keys/keys.js';
-import { errorOf, health, putFrames, putResults } from '../helpers/http.js';
+import { pino } from 'pino';
+import { parseNodeConfig } from '../../src/node/config.js';
+import { Ingestor } from '../../src/node/ingest.js';
+import { NodeMetrics } from '../../src/node/metrics.js';
+import { policyFromConfig } from '../../src/node/policy.js';
+import { VerifyPool } from '../../src/node/verify-pool.js';
+import { loadWritePolicy } from '../../src/node/write-policy/load.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { errorOf, health, putFrames, putResults, request } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { repoRoot } from '../helpers/paths.js';
 import { scrape } from '../helpers/prometheus.js';
@@ -254,4 +262,65 @@ test('a write policy that cannot be loaded stops the node at start with one clea
     await refusedStart(TABLE_QUOTA, { tables: { nope: { max_entries: 1 } } }),
     /its factory failed: table-quota options: tables: nope: /,
   );
+});
+
+test('table quota: copies of one entry in one batch count once', async () => {
+  const entries = makeEntries(3, { size: 100 });
+  const node = await spawnNode([
+    ...BASE_ARGS,
+    '--config',
+    withPolicy(TABLE_QUOTA, { max_entries: 2 }),
+  ]);
+  try {
+    const copies = await request(node.url, '/put', {
+      method: 'POST',
+      body: JSON.stringify({
+        entries: Array<string>(150).fill(entries.bytes[0]!.toString('base64')),
+      }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(copies.status, 200, copies.body.toString().slice(0, 300));
+    const results = putResults(copies);
+    assert.deepEqual(results[0], { status: 'stored', id: entries.ids[0] });
+    assert.ok(results.slice(1).every((r) => r.status === 'duplicate' && r.id === entries.ids[0]));
+    // The quota of 2 has room for one more entry of the table, not two.
+    const next = await putFrames(node.url, entries.bytes.slice(1));
+    assert.deepEqual(
+      putResults(next).map((r) => r.code ?? r.status),
+      ['stored', 'quota_exceeded'],
+    );
+  } finally {
+    await node.stop();
+  }
+});
+
+test('table quota: entries the store finds already stored are given back, from sync too', async () => {
+  const entries = makeEntries(2, { size: 100 });
+  const store = openSqliteStore({ path: join(tempDir(), 'entries.sqlite') });
+  const gate = await loadWritePolicy(
+    { module: TABLE_QUOTA, options: { max_entries: 2 }, timeout_ms: 1000 },
+    store,
+    pino({ level: 'silent' }),
+  );
+  const pool = new VerifyPool(1);
+  try {
+    const config = parseNodeConfig({ min_pow_bits: 0 });
+    const ingestor = new Ingestor(store, pool, policyFromConfig(config), new NodeMetrics(), gate);
+    const item = { bytes: entries.bytes[0]! };
+    // Entries fetched by sync skip the stored-ids check: the same entry fetched from two
+    // peers passes the policy twice, and the store takes it once.
+    const first = await ingestor.check([item], 'sync');
+    const second = await ingestor.check([item], 'sync');
+    assert.equal(first.valid.length, 1);
+    assert.equal(second.valid.length, 1);
+    const [a, b] = await ingestor.store([first, second]);
+    assert.equal(a![0]!.status, 'stored');
+    assert.equal(b![0]!.status, 'duplicate');
+    const [other] = await ingestor.ingest([{ bytes: entries.bytes[1]! }], 'sync');
+    assert.equal(other!.status, 'stored', other!.message);
+  } finally {
+    await pool.close();
+    await gate.close();
+    await store.close();
+  }
 });

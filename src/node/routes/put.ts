@@ -94,13 +94,9 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
       tableLimit.active &&
       (ctx.config.limits.loopback || !isLoopbackAddress(request.socket.remoteAddress));
     const screened = limited ? tableLimit.screen(items) : undefined;
-    const results = await ctx.ingestor.ingest(screened?.items ?? items, source).catch((error) => {
-      // Nothing was stored: what was reserved is free again.
-      if (screened) tableLimit.release(screened.reserved, []);
-      throw error;
-    });
+    const results = await ctx.ingestor.ingest(screened?.items ?? items, source);
     if (screened) {
-      tableLimit.release(screened.reserved, results);
+      tableLimit.charge(items, results);
       if (screened.retryAfterSeconds !== undefined) {
         void reply.header('retry-after', String(screened.retryAfterSeconds));
       }

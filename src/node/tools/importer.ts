@@ -9,6 +9,12 @@ import type { ErrorCode } from '../../errors.js';
 import type { IngestItem, Ingestor, CheckedBatch } from '../ingest.js';
 import type { ImportRecord } from './import-reader.js';
 
+/**
+ * Entry bytes at which a batch ends, whatever its count: batches in flight are bounded by
+ * count, so this bounds the entry bytes held at once to about (inFlight + 1) × this.
+ */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 /** Rejected records listed one by one in a report; the others are only counted. */
 export const LISTED_REJECTS = 10;
 
@@ -34,6 +40,8 @@ export interface ImportReport {
 export interface ImportOptions {
   /** Entries per transaction. */
   readonly batch: number;
+  /** Entry bytes per transaction (MAX_BATCH_BYTES unless told). */
+  readonly batchBytes?: number;
   /** Batches being verified at once (the verification threads plus one keeps them all busy). */
   readonly inFlight: number;
   readonly onProgress?: (report: ImportReport) => void;
@@ -61,8 +69,10 @@ export async function importEntries(
   const now = options.now ?? Date.now;
   /** Batches being checked, oldest first, with the positions of their items. */
   const checking: { positions: number[]; checked: Promise<CheckedBatch> }[] = [];
+  const batchBytes = options.batchBytes ?? MAX_BATCH_BYTES;
   let items: IngestItem[] = [];
   let positions: number[] = [];
+  let bytes = 0;
 
   const storeOldest = async (): Promise<void> => {
     const next = checking.shift()!;
@@ -82,6 +92,7 @@ export async function importEntries(
     checking.push({ positions, checked });
     items = [];
     positions = [];
+    bytes = 0;
     while (checking.length >= options.inFlight) await storeOldest();
   };
 
@@ -96,8 +107,9 @@ export async function importEntries(
       } else {
         items.push({ bytes: record.bytes! });
         positions.push(record.position);
+        bytes += record.bytes!.length;
       }
-      if (items.length >= options.batch) await send();
+      if (items.length >= options.batch || bytes >= batchBytes) await send();
     }
   }
   await send();

@@ -91,6 +91,22 @@ export class WritePolicyGate {
     }
   }
 
+  /** Tells the policy that entries it accepted were not stored; a fault is logged, no more. */
+  async notStored(
+    entries: readonly { entry: Entry; id: Buffer }[],
+    source: IngestSource,
+  ): Promise<void> {
+    if (!this.policy.notStored || entries.length === 0) return;
+    try {
+      await this.policy.notStored(entries.map((e) => policyEntry(e.entry, e.id, source)));
+    } catch (error) {
+      this.log.warn(
+        { err: error, entries: entries.length, source },
+        'write policy notStored failed',
+      );
+    }
+  }
+
   async close(): Promise<void> {
     try {
       await this.policy.close?.();

@@ -4,8 +4,8 @@
  * and refuses an entry that would take its table past its quota with quota_exceeded.
  *
  * It counts conservatively: entries removed later (expired, swept by retention) still count
- * until the node restarts, and so do the rare entries it accepted that the store then found
- * to be duplicates. Options (all optional; null or absent: no quota):
+ * until the node restarts. Entries it accepted that the store then did not store (duplicates
+ * found by the store, a failed transaction) are given back by notStored. Options (all optional; null or absent: no quota):
  *
  *   { "max_entries": 100000, "max_bytes": 1073741824,
  *     "tables": { "p2ptable1…": { "max_entries": 10, "max_bytes": null } } }
@@ -99,6 +99,14 @@ export default async function tableQuota(
         use.bytes = bytesAfter;
         return { accept: true };
       });
+    },
+    notStored(entries) {
+      for (const entry of entries) {
+        const use = used.get(entry.table);
+        if (!use) continue;
+        use.entries = Math.max(0, use.entries - 1);
+        use.bytes = Math.max(0, use.bytes - entry.bytes);
+      }
     },
   };
 }

@@ -38,6 +38,12 @@ export interface WritePolicy {
   check(
     entries: readonly PolicyEntry[],
   ): readonly PolicyDecision[] | Promise<readonly PolicyDecision[]>;
+  /**
+   * Entries of an earlier check that were accepted but not stored after all (the store found
+   * them already stored, or the transaction failed): a policy that counts what it accepts
+   * takes them back here. Optional; errors are logged and ignored.
+   */
+  notStored?(entries: readonly PolicyEntry[]): void | Promise<void>;
   /** Called once when the node stops. */
   close?(): void | Promise<void>;
 }
