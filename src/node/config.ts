@@ -16,7 +16,7 @@ import { isPrivateHost } from '../sync/peer-url.js';
 import { rateLimitSchema } from '../http/rate-limit.js';
 import { isOnionUrl, proxySettingSchema } from '../client/proxy.js';
 import { relayConfigSchema } from './relay/config.js';
-import { limitsSchema } from './limits.js';
+import { limitsSchema } from './limits-config.js';
 import { metricsConfigSchema } from './metrics/config.js';
 import { writePolicyConfigSchema } from './write-policy/config.js';
 

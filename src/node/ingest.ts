@@ -20,6 +20,7 @@ import { VERIFY_STATUS } from './verify-protocol.js';
 import type { NodeMetrics } from './metrics.js';
 import { noteHandled } from './memory.js';
 import type { WritePolicyGate } from './write-policy/gate.js';
+import type { IngestSource } from './write-policy/types.js';
 
 export type IngestStatus = 'stored' | 'duplicate' | 'rejected';
 
@@ -41,7 +42,7 @@ export type IngestItem =
   | { readonly rejection: Rejection };
 
 /** 'push': sent by a peer right after it received the entry (not pushed on again). */
-export type IngestSource = 'put' | 'push' | 'sync';
+export type { IngestSource };
 
 export interface StoredListener {
   (entries: readonly { id: Buffer; bytes: Buffer }[], source: IngestSource): void;

@@ -1,5 +1,5 @@
 /**
- * The `limits` section of the node config, and the per-table write limit of /put: entries and
+ * The per-table write limit of /put: entries and
  * bytes each table may take per window, whoever sends them.
  *
  * A table's use is looked up as soon as a /put is decoded far enough to name each entry's
@@ -8,44 +8,14 @@
  * allowance, and junk naming many tables creates no counters. Requests checked at the same
  * time may together pass a limit by what they carry; the next request is refused.
  */
-import { z } from 'zod';
 import { toHex } from '../encoding/bytes.js';
 import { OFFSET } from '../entry/format.js';
 import { WindowCounters } from '../http/window-counters.js';
 import type { IngestItem, IngestResult } from './ingest.js';
+import type { LimitsSettings } from './limits-config.js';
 
 /** How many tables are counted at once; the least recently written are dropped. */
 export const TABLE_LIMIT_TABLES = 10_000;
-
-export const limitsSchema = z
-  .object({
-    enabled: z.boolean().default(true),
-    window_seconds: z.number().min(0.1).max(86_400).default(10),
-    /** Request body bytes one address may send per window; null: no limit. */
-    address_bytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(2 ** 50)
-      .nullable()
-      .default(2 * 1024 ** 3),
-    /** Entries one table may take by /put per window; null: no limit. */
-    table_entries: z.number().int().min(1).max(1e12).nullable().default(null),
-    /** Entry bytes one table may take by /put per window; null: no limit. */
-    table_bytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(2 ** 50)
-      .nullable()
-      .default(null),
-    /** Whether what loopback clients send is limited too. */
-    loopback: z.boolean().default(true),
-  })
-  .strict()
-  .prefault({});
-
-export type LimitsSettings = z.output<typeof limitsSchema>;
 
 export interface Screened {
   /** The request's items, those over a table's limit turned into rejections. */

@@ -8,9 +8,8 @@ import type { Logger } from 'pino';
 import { ERROR_CODES, isErrorCode } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import type { Entry } from '../../entry/format.js';
-import type { IngestSource } from '../ingest.js';
 import type { Rejection } from '../policy.js';
-import type { PolicyDecision, PolicyEntry, WritePolicy } from './types.js';
+import type { IngestSource, PolicyDecision, PolicyEntry, WritePolicy } from './types.js';
 
 /** Longest refusal message kept from a policy. */
 const MAX_MESSAGE = 500;

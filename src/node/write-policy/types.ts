@@ -5,6 +5,9 @@
  * entries before storing them.
  */
 
+/** 'put' from a client, 'push' from a peer that just stored it, 'sync' fetched from a peer. */
+export type IngestSource = 'put' | 'push' | 'sync';
+
 /** What a policy is told of an entry: never its payload (which the node cannot read anyway). */
 export interface PolicyEntry {
   /** Entry id, 64 lower-case hex characters. */
@@ -19,8 +22,7 @@ export interface PolicyEntry {
   readonly createdAt: number;
   /** Milliseconds since 1970; 0 when the entry never expires. */
   readonly expiresAt: number;
-  /** 'put' from a client, 'push' from a peer that just stored it, 'sync' fetched from a peer. */
-  readonly source: 'put' | 'push' | 'sync';
+  readonly source: IngestSource;
 }
 
 export type PolicyDecision =
