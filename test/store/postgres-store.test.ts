@@ -10,6 +10,7 @@ import pg from 'pg';
 import { decodeEntry, entryId } from '../../src/entry/format.js';
 import { BucketSums } from '../../src/reconcile/bucket-sums.js';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { Queries } from '../../src/store/postgres/queries.js';
 import { SCHEMA_VERSION } from '../../src/store/postgres/schema.js';
 import type { PutItem, StoreChange } from '../../src/store/store.js';
 import { makeEntries } from '../helpers/sync.js';
@@ -177,5 +178,29 @@ test('the feed waits for older transactions: a late commit is not skipped', asyn
   } finally {
     await held.end();
     await store.close();
+  }
+});
+
+test('a connection the server ends in the middle of a transaction fails that transaction, not the process', async () => {
+  const url = await freshDatabase();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const db = new Queries(pool, 'the test database');
+    const ended = db.transaction(async (client) => {
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      // The server ends this connection while no query of it is running.
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await client.query('SELECT 1');
+    });
+    await assert.rejects(ended);
+    // The pool goes on with a new connection.
+    assert.equal((await db.rows<{ one: number }>('SELECT 1 AS one'))[0]!.one, 1);
+  } finally {
+    await admin.end();
+    await pool.end();
   }
 });

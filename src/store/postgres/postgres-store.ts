@@ -136,9 +136,12 @@ export class PostgresStore implements Store {
     try {
       const client = await pool.connect();
       let buckets: number;
+      const onError = (): void => undefined;
+      client.on('error', onError);
       try {
         buckets = await migrate(client, where, options.buckets);
       } finally {
+        client.removeListener('error', onError);
         client.release();
       }
       const writer = BigInt.asIntN(64, randomBytes(8).readBigUInt64BE(0)).toString();

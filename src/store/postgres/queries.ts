@@ -43,6 +43,13 @@ export class Queries {
         throw storeError(error, this.where);
       }
       let broken: Error | undefined;
+      // While checked out, the pool no longer listens for the connection's errors: one that the
+      // server ends between two queries (a restart) would be an unhandled 'error' event and end
+      // the process. It is noted here; the next query fails and the connection is dropped.
+      const onError = (error: Error): void => {
+        broken ??= error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -57,6 +64,7 @@ export class Queries {
         if (isRetryable(error) && attempt < MAX_ATTEMPTS) continue;
         throw storeError(error, this.where);
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     }
