@@ -71,14 +71,17 @@ test('subscribe yields verified, opened entries with cursors; other recipients a
   );
   for (const entry of got) assert.match(entry.cursor, /^s1\.\d+$/);
   assert.equal(sub.cursor, got[1]!.cursor);
-  // From that cursor, a new subscription starts after everything seen.
+  // From that cursor, a new subscription misses nothing after the first entry. Entries the
+  // node sent in the same message as it may come again (the cursor is the message's).
   const later = client.subscribe({ tables: [table.signing.publicKey] }, { cursor: got[0]!.cursor });
-  const again = await take(later, 2);
-  assert.deepEqual(
-    again.map((e) => e.createdAt <= Date.now() && e.table.equals(table.signing.publicKey)),
-    [true, true],
-  );
-  assert.equal(again[1]!.id, third.id);
+  const again: SubscribedEntry[] = [];
+  while (!again.some((e) => e.id === third.id)) {
+    again.push(...(await take(later, 1)));
+    assert.ok(again.length <= 3, 'more than the three entries stored');
+  }
+  assert.ok(again.every((e) => e.table.equals(table.signing.publicKey)));
+  const ids = again.map((e) => e.id);
+  assert.equal(new Set(ids).size, ids.length, 'an entry came twice');
   later.close();
   sub.close();
   assert.equal((await sub.next()).done, true);
