@@ -3,7 +3,7 @@
  * node restart (no gap, no duplicate), the clear error of a node without subscriptions, bad
  * cursors, and the client's SOCKS proxy applying to subscriptions too.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '../../src/client/client.js';
 import type { SubscribedEntry, Subscription } from '../../src/client/subscription.js';
@@ -57,6 +57,8 @@ test('subscribe yields verified, opened entries with cursors; other recipients a
     { tables: [table.signing.publicKey] },
     { identity: alice, onState: (s) => states.push(s) },
   );
+  // A failed assertion must not leave subscriptions reconnecting after the node has stopped.
+  after(() => sub.close());
   await waitState(states, 'live');
   const first = await client.put({ table, to: alice.box.publicKey, data: 'one', powBits: 0 });
   await client.put({ table, to: bob.box.publicKey, data: 'for bob', powBits: 0 });
@@ -74,6 +76,7 @@ test('subscribe yields verified, opened entries with cursors; other recipients a
   // From that cursor, a new subscription misses nothing after the first entry. Entries the
   // node sent in the same message as it may come again (the cursor is the message's).
   const later = client.subscribe({ tables: [table.signing.publicKey] }, { cursor: got[0]!.cursor });
+  after(() => later.close());
   const again: SubscribedEntry[] = [];
   while (!again.some((e) => e.id === third.id)) {
     again.push(...(await take(later, 1)));
