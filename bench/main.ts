@@ -39,7 +39,7 @@ import { opsFigures } from './ops.js';
 import { postgresFigures } from './postgres.js';
 import { hypercoreReplication } from './peers/hypercore.js';
 import { negentropyReconcile } from './peers/negentropy.js';
-import { closeQueryConnections, queries } from './query.js';
+import { closeQueryConnections, queries, reportQueryLatencies } from './query.js';
 import { fullCopy, manualSyncConfig, reconcileOnce } from './sync.js';
 import type { TcpProxy } from '../tools/tcp-proxy.js';
 import { encodeFrames, ENTRIES_MEDIA_TYPE } from '../src/entry/framing.js';
@@ -237,19 +237,7 @@ async function storeFigures(): Promise<{ file: string; count: number }> {
       concurrency: 16,
     });
     const size = Math.max(entries, queryEntries).toLocaleString('en-US');
-    const p99 = (name: string, s: { p99: number; p50: number }): void =>
-      report.add({
-        section: `query @${size}`,
-        figure: `${name}: p99 (p50 ${s.p50.toFixed(1)} ms)`,
-        value: s.p99,
-        unit: 'ms',
-        goal: '≤ 20',
-        met: s.p99 <= 20,
-      });
-    p99('page of 100 by table + since', q.byTableSince);
-    p99('page of 100 by recipient', q.byRecipient);
-    p99('page of 100 by 100 ids', q.byIds);
-    p99(`deep cursor pages (to ${q.deepest.toLocaleString('en-US')} deep)`, q.deepPages);
+    reportQueryLatencies(report, `query @${size}`, q);
     report.add({
       section: `query @${size}`,
       figure: `pages of 100 per second, ${q.concurrency} concurrent clients`,

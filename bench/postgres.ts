@@ -12,7 +12,7 @@ import { fixtureFile, readFrames } from './fixtures.js';
 import { ingest } from './ingest.js';
 import { startBenchNode, type BenchNode } from './lib/node-process.js';
 import type { Report } from './lib/report.js';
-import { queries } from './query.js';
+import { queries, reportQueryLatencies } from './query.js';
 
 interface Cluster {
   readonly url: string;
@@ -135,19 +135,7 @@ export async function postgresFigures(
       seconds: options.quick ? 5 : 15,
       concurrency: 16,
     });
-    const p99 = (name: string, s: { p99: number; p50: number }): void =>
-      report.add({
-        section: `postgres query @${size}`,
-        figure: `${name}: p99 (p50 ${s.p50.toFixed(1)} ms)`,
-        value: s.p99,
-        unit: 'ms',
-        goal: '≤ 20',
-        met: s.p99 <= 20,
-      });
-    p99('page of 100 by table + since', q.byTableSince);
-    p99('page of 100 by recipient', q.byRecipient);
-    p99('page of 100 by 100 ids', q.byIds);
-    p99(`deep cursor pages (to ${q.deepest.toLocaleString('en-US')} deep)`, q.deepPages);
+    reportQueryLatencies(report, `postgres query @${size}`, q);
     report.add({
       section: `postgres query @${size}`,
       figure: `pages of 100 per second, ${q.concurrency} concurrent clients`,

@@ -9,6 +9,7 @@ import { ENTRIES_MEDIA_TYPE } from '../src/entry/framing.js';
 import { toHex } from '../src/encoding/bytes.js';
 import { fixtureRecipient, fixtureTable, readFrames, RECIPIENTS, TABLES } from './fixtures.js';
 import type { BenchNode } from './lib/node-process.js';
+import type { Report } from './lib/report.js';
 
 export interface LatencyStats {
   readonly p50: number;
@@ -164,4 +165,21 @@ export async function queries(
     pagesPerSecond,
     concurrency: options.concurrency,
   };
+}
+
+/** The p99 rows of a query run (goal ≤ 20 ms each), under `section`. */
+export function reportQueryLatencies(report: Report, section: string, q: QueryResult): void {
+  const p99 = (name: string, s: LatencyStats): void =>
+    report.add({
+      section,
+      figure: `${name}: p99 (p50 ${s.p50.toFixed(1)} ms)`,
+      value: s.p99,
+      unit: 'ms',
+      goal: '≤ 20',
+      met: s.p99 <= 20,
+    });
+  p99('page of 100 by table + since', q.byTableSince);
+  p99('page of 100 by recipient', q.byRecipient);
+  p99('page of 100 by 100 ids', q.byIds);
+  p99(`deep cursor pages (to ${q.deepest.toLocaleString('en-US')} deep)`, q.deepPages);
 }
