@@ -28,9 +28,7 @@ const SETTLE_MS = 5000;
 export class ComputePlugin implements NodePlugin {
   state: ComputeState | undefined;
 
-  constructor(
-    private readonly createSandbox: SandboxFactory = (options) => new Sandbox(options),
-  ) {}
+  constructor(private readonly createSandbox: SandboxFactory = (options) => new Sandbox(options)) {}
 
   readonly routes = async (app: FastifyInstance, ctx: NodeContext): Promise<void> => {
     const config = ctx.config.compute;
