@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SandboxError, type RunStatus } from './errors.js';
+import { STACK_BYTES } from './fuel-pass.js';
 import { checkSize, prepareBytes } from './prepare.js';
 import type { InstanceOutcome, RunRequest } from './run-instance.js';
 import type { ToWorker } from './worker.js';
@@ -59,7 +60,11 @@ export interface RunJob {
 }
 
 /** Resource limits of a worker's JavaScript heap; Wasm memory is bounded by memoryPages. */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+const WORKER_LIMITS = {
+  maxOldGenerationSizeMb: 128,
+  maxYoungGenerationSizeMb: 16,
+  stackSizeMb: STACK_BYTES / (1024 * 1024),
+};
 const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
 interface Compiled {
