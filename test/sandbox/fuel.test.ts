@@ -40,6 +40,16 @@ test('early return is charged only for what runs', async () => {
   assert.deepEqual(await fuelOf(text), { status: 'ok', fuel: 13 });
 });
 
+test('a br_if taken is not charged for the code it skips', async () => {
+  // $g: [block] 1, [local.get br_if] 2, [nop nop nop] 3. entries: [i32.const call] 2.
+  const text = `(module
+    (func $g (param i32) (block $b (br_if $b (local.get 0)) (nop) (nop) (nop)))
+    (func (export "taken") (call $g (i32.const 1)))
+    (func (export "not_taken") (call $g (i32.const 0))))`;
+  assert.deepEqual(await fuelOf(text, 'taken'), { status: 'ok', fuel: 2 + 3 });
+  assert.deepEqual(await fuelOf(text, 'not_taken'), { status: 'ok', fuel: 2 + 6 });
+});
+
 test('if/else with results charges the arm taken', async () => {
   // [local.get if] 2; then [i32.const] 1; else [i32.const i32.const i32.add] 3.
   // entries: [i32.const call drop] 3.
