@@ -237,6 +237,14 @@ function charge(w: ByteWriter, at: Indices, cost: number): void {
   w.byte(op.i64Sub).byte(op.globalSet).u32(at.fuel);
 }
 
+/** Both at once where a loop or a function starts: the new value is kept in an i64 local. */
+function chargeAndCheck(w: ByteWriter, at: Indices, cost: number, scratch64: number): void {
+  w.byte(op.globalGet).u32(at.fuel).byte(op.i64Const).s64(BigInt(cost)).byte(op.i64Sub);
+  w.byte(op.localTee).u32(scratch64).byte(op.globalSet).u32(at.fuel);
+  w.byte(op.localGet).u32(scratch64).byte(op.i64Const).s64(0n).byte(op.i64LtS);
+  w.byte(op.if).byte(0x40).byte(op.unreachable).byte(op.end);
+}
+
 function check(w: ByteWriter, at: Indices): void {
   w.byte(op.globalGet).u32(at.fuel).byte(op.i64Const).s64(0n).byte(op.i64LtS);
   w.byte(op.if).byte(0x40).byte(op.unreachable).byte(op.end);
@@ -301,10 +309,12 @@ function functionBody(
   const w = new ByteWriter();
   const r = new ByteReader(bytes, body.start, body.end);
   const groups = r.u32();
-  w.u32(groups + 1)
+  w.u32(groups + 2)
     .bytes(bytes.subarray(r.pos, body.code))
     .u32(1)
-    .byte(0x7f);
+    .byte(0x7f)
+    .u32(1)
+    .byte(0x7e);
   r.pos = body.code;
   takeStack(w, at, wrap.frame);
   w.byte(op.block).bytes(wrap.blockType);
@@ -313,8 +323,9 @@ function functionBody(
   let cost = 0;
   let checked = true; // function entry
   const flush = (): void => {
-    if (cost > 0) charge(w, at, cost);
-    if (checked) check(w, at);
+    if (cost > 0 && checked) chargeAndCheck(w, at, cost, scratch + 1);
+    else if (cost > 0) charge(w, at, cost);
+    else if (checked) check(w, at);
     w.bytes(segment.finish());
     segment = new ByteWriter();
     cost = 0;
