@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import asc from 'assemblyscript/asc';
 
 const root = new URL('..', import.meta.url).pathname;
 const EXAMPLES = ['wordcount', 'thumbnail'];
@@ -35,6 +34,7 @@ const FLAGS = [
 
 /** Compiles one example; returns the module's bytes. */
 async function buildExample(name) {
+  const { default: asc } = await import('assemblyscript/asc');
   let wasm;
   let log = '';
   const { error } = await asc.main(
