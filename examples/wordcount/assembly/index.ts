@@ -6,8 +6,8 @@
 // its size is not limited by memory: only the table of distinct words grows.
 import { inputBuffer, readBlock, stdout } from "../../lib/io";
 import { alloc, grow } from "../../lib/memory";
-import { countAt, distinctWords, lengthAt, wordAt, countWord } from "./table";
-import { topEntries } from "./rank";
+import { countAt, countWord, distinctWords, lengthAt, wordAt } from "./table";
+import { topWords } from "./rank";
 import { writeWellFormed } from "./utf8";
 
 const TOP: usize = 10;
@@ -74,15 +74,15 @@ export function _start(): void {
   out.text(',"bytes":');
   out.decimal(bytes);
   out.text(',"top":[');
-  const top = topEntries(TOP);
+  const top = topWords(TOP);
   const shown = distinctWords() < TOP ? distinctWords() : TOP;
   for (let i: usize = 0; i < shown; i++) {
-    const entry = <usize>load<u32>(top + i * 4);
+    const at = <usize>load<u32>(top + i * 4);
     if (i > 0) out.byte(0x2c);
     out.text('["');
-    writeWellFormed(out, wordAt(entry), lengthAt(entry));
+    writeWellFormed(out, wordAt(at), lengthAt(at));
     out.text('",');
-    out.decimal(countAt(entry));
+    out.decimal(countAt(at));
     out.byte(0x5d);
   }
   out.text("]}\n");
