@@ -1,11 +1,11 @@
 // The word table: every distinct word once, with how often it occurs. A word is a record (u64
-// count, u32 length, the bytes, padded to 8 bytes) in a chunk of 64 KiB (larger for a longer
-// word); records never move, so growing the table never copies the words. An open addressing
-// hash table of u32 slots, kept at most half full, holds each record's address (0 = empty).
-// That is about 30 to 40 bytes per distinct word of 6 letters.
+// count, u32 length, u32 hash, the bytes, padded to 8 bytes) in a chunk of 64 KiB (larger for a
+// longer word); records never move, so growing the table never copies the words. An open
+// addressing hash table of u32 slots, kept at most half full, holds each record's address
+// (0 = empty). That is about 30 to 40 bytes per distinct word of 6 letters.
 import { alloc, release } from "../../lib/memory";
 
-const RECORD_HEADER: usize = 12;
+const RECORD_HEADER: usize = 16;
 // A chunk: u32 next chunk, u32 bytes used, u32 capacity, then records from CHUNK_HEADER on.
 const CHUNK_HEADER: usize = 16;
 const CHUNK: usize = 65536;
@@ -16,14 +16,25 @@ let used: usize = 0;
 let firstChunk: usize = 0;
 let lastChunk: usize = 0;
 
-function hash(word: usize, length: usize): u32 {
-  // FNV-1a, 32 bits.
-  let h: u32 = 0x811c9dc5;
-  for (let i: usize = 0; i < length; i++) {
-    h ^= <u32>load<u8>(word + i);
-    h *= 0x01000193;
+// Words are hashed with FNV-1a (32 bits), a byte at a time as they are read: hash = HASH_START,
+// then hash = hashStep(hash, byte) for each byte.
+export const HASH_START: u32 = 0x811c9dc5;
+
+@inline
+export function hashStep(hash: u32, byte: u32): u32 {
+  return (hash ^ byte) * 0x01000193;
+}
+
+/** Whether the `length` bytes at `a` and at `b` are the same, 8 at a time while they last. */
+function sameBytes(a: usize, b: usize, length: usize): bool {
+  let i: usize = 0;
+  for (; i + 8 <= length; i += 8) {
+    if (load<u64>(a + i) != load<u64>(b + i)) return false;
   }
-  return h;
+  for (; i < length; i++) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+  }
+  return true;
 }
 
 function recordSize(length: usize): usize {
@@ -57,24 +68,28 @@ function rehash(): void {
   slots = alloc(slotCount * 4);
   const mask = slotCount - 1;
   for (let record = firstWord(); record != 0; record = nextWord(record)) {
-    let j = <usize>hash(wordAt(record), lengthAt(record)) & mask;
+    let j = <usize>load<u32>(record, 12) & mask;
     while (load<u32>(slots + j * 4) != 0) j = (j + 1) & mask;
     store<u32>(slots + j * 4, <u32>record);
   }
 }
 
-/** Adds one occurrence of the `length` bytes at `word`. */
-export function countWord(word: usize, length: usize): void {
+/** Adds one occurrence of the `length` bytes at `word`, whose hash is `hash`. */
+export function countWord(word: usize, length: usize, hash: u32): void {
   if (slots == 0) {
     slotCount = 1024;
     slots = alloc(slotCount * 4);
   }
   const mask = slotCount - 1;
-  let j = <usize>hash(word, length) & mask;
+  let j = <usize>hash & mask;
   while (true) {
     const record = <usize>load<u32>(slots + j * 4);
     if (record == 0) break;
-    if (lengthAt(record) == length && memory.compare(wordAt(record), word, length) == 0) {
+    if (
+      load<u32>(record, 12) == hash &&
+      lengthAt(record) == length &&
+      sameBytes(wordAt(record), word, length)
+    ) {
       store<u64>(record, load<u64>(record) + 1);
       return;
     }
@@ -84,6 +99,7 @@ export function countWord(word: usize, length: usize): void {
   const record = place(recordSize(length));
   store<u64>(record, 1);
   store<u32>(record, <u32>length, 8);
+  store<u32>(record, hash, 12);
   memory.copy(record + RECORD_HEADER, word, length);
   store<u32>(slots + j * 4, <u32>record);
   used++;
