@@ -58,6 +58,27 @@ export function peekByte(): i32 {
   return <i32>load<u8>(inputBlock + inputPos);
 }
 
+/**
+ * How many bytes of fd 0 are read and not yet taken, reading the next block when there are
+ * none; 0 at the end of the input. They start at bufferedAt(); take them with skip().
+ */
+export function buffered(): usize {
+  if (inputPos == inputEnd) {
+    inputEnd = readBlock();
+    inputPos = 0;
+  }
+  return inputEnd - inputPos;
+}
+
+export function bufferedAt(): usize {
+  return inputBlock + inputPos;
+}
+
+/** Takes `n` of the buffered bytes (at most buffered()). */
+export function skip(n: usize): void {
+  inputPos += n;
+}
+
 /** Writes all `len` bytes at `ptr` to `fd`, however many calls the host needs. */
 function writeAll(fd: u32, ptr: usize, len: usize): void {
   while (len > 0) {

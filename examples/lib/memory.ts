@@ -55,6 +55,7 @@ export function alloc(size: usize): usize {
   if (reused != 0) return reused;
   const ptr = top;
   const end = ptr + rounded;
+  if (end < ptr) outOfMemory();
   reach(end);
   top = end;
   return ptr;
@@ -78,6 +79,7 @@ export function grow(ptr: usize, oldSize: usize, newSize: usize): usize {
   if (newSize > MAX_SIZE) outOfMemory();
   if (ptr + roundUp(oldSize) == top) {
     const end = ptr + roundUp(newSize);
+    if (end < ptr) outOfMemory();
     reach(end);
     top = end;
     return ptr;
