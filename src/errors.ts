@@ -135,6 +135,12 @@ export const ERROR_CODES = {
   tunnel_limit: { status: 429, message: 'too many tunnel connections' },
   tunnel_no_device: { status: 404, message: 'no allowed device exposes this tunnel' },
   tunnel_unreachable: { status: 502, message: 'the tunnel could not be reached' },
+  // compute jobs, client side (docs/compute.md)
+  no_majority: {
+    status: 502,
+    message: 'no result was agreed on by a strict majority of the nodes asked',
+  },
+  bad_reputation: { status: 400, message: 'the reputation file is damaged' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
