@@ -135,6 +135,18 @@ export const ERROR_CODES = {
   tunnel_limit: { status: 429, message: 'too many tunnel connections' },
   tunnel_no_device: { status: 404, message: 'no allowed device exposes this tunnel' },
   tunnel_unreachable: { status: 502, message: 'the tunnel could not be reached' },
+  // compute jobs (docs/compute.md, docs/protocol.md §16)
+  compute_disabled: { status: 404, message: 'this node does not run jobs' },
+  job_invalid: { status: 400, message: 'the job request is not valid' },
+  grant_invalid: { status: 400, message: "the job's grant is not valid for this job and node" },
+  grant_expired: { status: 400, message: 'the job or its grant has expired' },
+  input_not_granted: { status: 400, message: 'the grant holds no key for an entry the job reads' },
+  input_missing: { status: 404, message: 'an entry the job reads is not on this node' },
+  table_not_allowed: { status: 403, message: 'this node runs no jobs over that table' },
+  limits_exceeded: { status: 400, message: "the job's limits exceed this node's" },
+  job_replayed: { status: 409, message: 'this job was submitted already' },
+  job_queue_full: { status: 503, message: "the node's job queue is full: try again later" },
+  job_unknown: { status: 404, message: 'no such job on this node' },
   // compute jobs, client side (docs/compute.md)
   no_majority: {
     status: 502,
