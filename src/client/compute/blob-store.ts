@@ -33,6 +33,37 @@ export interface StoreBlobOptions {
 }
 
 /**
+ * The entries among `ids` that `nodes` hold, asking each in turn for what is still missing;
+ * with the reasons of the nodes that could not answer.
+ */
+async function fetchChunks(
+  client: Client,
+  ids: readonly string[],
+  nodes: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<{ found: Map<string, Buffer>; failures: string[] }> {
+  const found = new Map<string, Buffer>();
+  const failures: string[] = [];
+  for (const node of nodes) {
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length === 0) break;
+    try {
+      for (let i = 0; i < missing.length; i += IDS_PER_FETCH) {
+        const { entries } = await fetchById(node, missing.slice(i, i + IDS_PER_FETCH), {
+          maxEntryBytes: MAX_CHUNK_ENTRY_BYTES,
+          ...(client.connector ? { connector: client.connector } : {}),
+          ...(signal ? { signal } : {}),
+        });
+        for (const [id, bytes] of entries) found.set(id, bytes);
+      }
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
+  }
+  return { found, failures };
+}
+
+/**
  * Writes `bytes` as chunk entries to every node of `client` and returns the blob naming them.
  * A chunk no node accepted fails the whole call (all_nodes_failed), naming what they said.
  */
@@ -81,24 +112,7 @@ export async function blobGrantKeys(
   signal?: AbortSignal,
 ): Promise<GrantKey[]> {
   const wanted = [...new Set(blobs.flatMap((b) => b.entries))];
-  const found = new Map<string, Buffer>();
-  const failures: string[] = [];
-  for (const node of nodes) {
-    const missing = wanted.filter((id) => !found.has(id));
-    if (missing.length === 0) break;
-    try {
-      for (let i = 0; i < missing.length; i += IDS_PER_FETCH) {
-        const { entries } = await fetchById(node, missing.slice(i, i + IDS_PER_FETCH), {
-          maxEntryBytes: MAX_CHUNK_ENTRY_BYTES,
-          ...(client.connector ? { connector: client.connector } : {}),
-          ...(signal ? { signal } : {}),
-        });
-        for (const [id, bytes] of entries) found.set(id, bytes);
-      }
-    } catch (error) {
-      failures.push((error as Error).message);
-    }
-  }
+  const { found, failures } = await fetchChunks(client, wanted, nodes, signal);
   const keys = new Map<string, GrantKey>();
   for (const blob of blobs) {
     const chunks: Buffer[] = [];
@@ -128,4 +142,45 @@ export async function blobGrantKeys(
     }
   }
   return wanted.map((id) => keys.get(id)!);
+}
+
+/**
+ * The blob whose chunks are entries already stored (a person's notes, say): each must be
+ * sealed to `identity` and hold 1 byte to 60 KiB. Its bytes are their plaintexts in the order
+ * given; nothing is written.
+ */
+export async function blobOfEntries(
+  client: Client,
+  identity: Identity,
+  ids: readonly string[],
+  signal?: AbortSignal,
+): Promise<Blob> {
+  const unique = [...new Set(ids)];
+  if (unique.length !== ids.length) throw new P2PError('bad_argument', 'an entry is named twice');
+  const { found, failures } = await fetchChunks(client, unique, client.nodes, signal);
+  const chunks: Buffer[] = [];
+  for (const id of ids) {
+    const bytes = found.get(id);
+    if (!bytes) {
+      const why = failures.length > 0 ? ` (${failures.join('; ')})` : '';
+      throw new P2PError('all_nodes_failed', `no node holds the entry ${id}${why}`);
+    }
+    const key = entryKeyFor(bytes, identity.box);
+    const plaintext = key ? openWithGrantKey(decodeEntry(bytes), key) : undefined;
+    if (!plaintext) {
+      throw new P2PError('decrypt_failed', `the entry ${id} is not sealed to this identity`);
+    }
+    if (plaintext.length === 0 || plaintext.length > BLOB_CHUNK_BYTES) {
+      throw new P2PError(
+        'bad_argument',
+        `the entry ${id} holds ${plaintext.length} bytes: a chunk holds 1 to ${BLOB_CHUNK_BYTES}`,
+      );
+    }
+    chunks.push(plaintext);
+  }
+  return {
+    sha256: toHex(sha256(...chunks)),
+    size: chunks.reduce((n, c) => n + c.length, 0),
+    entries: [...ids],
+  };
 }

@@ -1,8 +1,13 @@
 /** Compute jobs from the requester's side: blobs, running a job on k nodes, the reputation record. */
-export { storeBlob, blobGrantKeys, type BlobOwner, type StoreBlobOptions } from './blob-store.js';
+export {
+  storeBlob,
+  blobGrantKeys,
+  blobOfEntries,
+  type BlobOwner,
+  type StoreBlobOptions,
+} from './blob-store.js';
 export {
   runJob,
-  checkAnswer,
   DEFAULT_JOB_LIMITS,
   type RunJobOptions,
   type JobResult,

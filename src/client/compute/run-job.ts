@@ -8,16 +8,13 @@
  */
 import type { Blob } from '../../compute/blob.js';
 import type { GrantKey } from '../../compute/entry-keys.js';
-import { fromBase64Url } from '../../compute/encoding.js';
 import { createJobRequest, newJobId, type JobLimits } from '../../compute/job.js';
-import { verifyReceipt, type VerifiedReceipt } from '../../compute/receipt.js';
-import { openResult } from '../../compute/result.js';
-import { sha256 } from '../../crypto/sha256.js';
-import { toHex } from '../../encoding/bytes.js';
+import type { VerifiedReceipt } from '../../compute/receipt.js';
 import { P2PError } from '../../errors.js';
 import type { Identity } from '../../keys/keys.js';
 import { Client } from '../client.js';
 import type { CallOptions } from '../http.js';
+import { checkAnswer, type Checked } from './answer.js';
 import { blobGrantKeys } from './blob-store.js';
 import { decideMajority, type NodeReport } from './majority.js';
 import { jobState, jobsInfo, submitJob, type ComputeNodeInfo } from './node-api.js';
@@ -89,12 +86,6 @@ export interface JobResult {
   readonly nodes: NodeJobOutcome[];
 }
 
-interface Checked {
-  readonly receipt: VerifiedReceipt;
-  readonly output: Buffer;
-  readonly log: Buffer | undefined;
-}
-
 function failure(error: unknown): { code: string; message: string } {
   if (error instanceof P2PError) {
     const nodeCode = error.details?.nodeCode;
@@ -126,47 +117,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     });
   });
-}
-
-/**
- * Checks a finished job's answer: a receipt signed by `key` for exactly this job, and a sealed
- * output that opens for that receipt and hashes to what it names. Throws node_lied otherwise.
- */
-export function checkAnswer(
-  node: string,
-  key: string,
-  expected: { id: string; hash: string; module: Blob; inputs: readonly Blob[] },
-  identity: Identity,
-  answer: { receipt?: unknown; output?: string; log?: string },
-): Checked {
-  const lie = (what: string): P2PError => new P2PError('node_lied', `${node}: ${what}`, { node });
-  const receipt = verifyReceipt(answer.receipt, key);
-  if (!receipt) throw lie("the receipt is missing or not signed by the node's compute key");
-  const body = receipt.body;
-  if (body.job !== expected.hash || body.job_id !== expected.id) {
-    throw lie('the receipt names another job');
-  }
-  if (
-    body.module !== expected.module.sha256 ||
-    body.inputs.length !== expected.inputs.length ||
-    body.inputs.some((sha, i) => sha !== expected.inputs[i]!.sha256)
-  ) {
-    throw lie("the receipt names another module or other inputs than the job's");
-  }
-  let output: Buffer = Buffer.alloc(0);
-  if (body.output !== null) {
-    const sealed =
-      answer.output === undefined ? undefined : fromBase64Url(answer.output, 2 ** 32 + 1024);
-    const opened = sealed && openResult('output', identity.box, receipt.hash, sealed);
-    if (!opened) throw lie('the sealed output is missing or does not open for its receipt');
-    if (toHex(sha256(opened)) !== body.output) {
-      throw lie("the output's SHA-256 is not the one its receipt names");
-    }
-    output = opened;
-  }
-  const sealedLog = answer.log === undefined ? undefined : fromBase64Url(answer.log, 1024 * 1024);
-  const log = sealedLog ? openResult('log', identity.box, receipt.hash, sealedLog) : undefined;
-  return { receipt, output, log };
 }
 
 /** Runs the job on each node and decides; see the module comment. */
