@@ -102,3 +102,14 @@ test('applying verdicts leaves the record given unchanged and refuses a bad node
   assert.deepEqual(after.nodes[A], { agreed: 3, disagreed: 2, failed: 0, last_seen: 9 });
   assert.throws(() => applyVerdicts(before, [{ node: 'http://x', verdict: 'agreed' }], 9));
 });
+
+test('runs that finish at the same time in one process lose none of their verdicts', async () => {
+  const path = join(tempDir(), 'reputation.json');
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      recordVerdicts(path, [{ node: A, verdict: i % 4 === 0 ? 'disagreed' : 'agreed' }], i),
+    ),
+  );
+  const record = await readReputation(path);
+  assert.deepEqual(record.nodes[A], { agreed: 15, disagreed: 5, failed: 0, last_seen: 19 });
+});

@@ -130,13 +130,27 @@ export async function writeReputation(path: string, record: ReputationRecord): P
   }
 }
 
+/** Updates of one file in this process, one after the other: none is lost to another. */
+const pending = new Map<string, Promise<unknown>>();
+
 /** Adds the verdicts of one run to the file at `path` and returns the record written. */
 export async function recordVerdicts(
   path: string,
   verdicts: readonly { node: string; verdict: Verdict }[],
   now = Date.now(),
 ): Promise<ReputationRecord> {
-  const record = applyVerdicts(await readReputation(path), verdicts, now);
-  await writeReputation(path, record);
-  return record;
+  const before = pending.get(path) ?? Promise.resolve();
+  const update = before
+    .catch(() => undefined)
+    .then(async () => {
+      const record = applyVerdicts(await readReputation(path), verdicts, now);
+      await writeReputation(path, record);
+      return record;
+    });
+  pending.set(path, update);
+  try {
+    return await update;
+  } finally {
+    if (pending.get(path) === update) pending.delete(path);
+  }
 }

@@ -48,6 +48,12 @@ export interface RunJobOptions {
   readonly signal?: AbortSignal;
   /** The client whose connector fetches the blobs' chunks (default: one over `nodes`). */
   readonly client?: Client;
+  /**
+   * The grant keys of every chunk entry of the module and inputs, when the caller made them
+   * (entries sealed to another key than the identity's, such as a group's files); by default
+   * they are made from the chunks fetched and opened with the identity's box key.
+   */
+  readonly keys?: readonly GrantKey[];
   /** How long the job may wait in a node's queue before it expires (default 2 minutes). */
   readonly queueMs?: number;
   /** Told of each node's progress: submitted, running, done or failed. */
@@ -165,9 +171,9 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     .sort((a, b) => a.order - b.order);
 
   const id = newJobId();
-  let keys: GrantKey[] | undefined;
+  let keys = options.keys;
   const up = ranked.filter((x) => 'info' in x);
-  if (up.length > 0) {
+  if (!keys && up.length > 0) {
     keys = await blobGrantKeys(
       client,
       options.identity,
