@@ -19,6 +19,7 @@ import { relayConfigSchema } from './relay/config.js';
 import { limitsSchema } from './limits-config.js';
 import { metricsConfigSchema } from './metrics/config.js';
 import { writePolicyConfigSchema } from './write-policy/config.js';
+import { computeConfigSchema } from './compute/config.js';
 
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
@@ -157,6 +158,8 @@ export const nodeConfigSchema = z
       .prefault({}),
     /** Tunnel relaying for devices (docs/tunnel-relay.md); off unless the operator turns it on. */
     relay: relayConfigSchema(),
+    /** Jobs run near the data (docs/compute.md); off unless the operator turns it on. */
+    compute: computeConfigSchema(),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

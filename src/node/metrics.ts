@@ -35,6 +35,8 @@ export class NodeMetrics {
   syncRounds = 0;
   /** Keyed by peer label: bounded by the label cap. */
   readonly peers = new Map<string, PeerCounts>();
+  /** Metrics of optional subsystems (compute, …), rendered after the node's own in /metrics. */
+  readonly extraMetrics: { metrics(): Promise<string> }[] = [];
   private readonly peerLabels: PeerLabels;
 
   constructor(maxPeerLabels = 100) {

@@ -186,8 +186,12 @@ export class NodePrometheus {
   }
 
   async render(): Promise<string> {
-    const [own, process] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
-    return `${own}\n${process}`;
+    const [own, process, ...extra] = await Promise.all([
+      this.registry.metrics(),
+      processMetrics().metrics(),
+      ...this.ctx.metrics.extraMetrics.map((m) => m.metrics()),
+    ]);
+    return [own, ...extra, process].join('\n');
   }
 
   get contentType(): string {
