@@ -12,6 +12,7 @@ import { Client } from '../../client/client.js';
 import { openOutput } from '../../client/compute/answer.js';
 import { storeBlob } from '../../client/compute/blob-store.js';
 import { jobState } from '../../client/compute/node-api.js';
+import { readReputation } from '../../client/compute/reputation.js';
 import { runJob, type JobResult } from '../../client/compute/run-job.js';
 import { P2PError } from '../../errors.js';
 import {
@@ -186,6 +187,8 @@ export function registerJobCommands(
       const proxy = proxyFor(options.proxy, '--node', plan.nodes);
       const identity = await loadIdentityFile('--identity', options.identity);
       const table = await loadTableKeyFile('--table', options.table);
+      // A damaged record is refused before anything is stored or sent.
+      if (options.reputation !== undefined) await readReputation(options.reputation);
       const moduleBytes = await readBlobFile('--module', options.module);
       const inputFiles = options.input ?? [];
       const inputBytes = await Promise.all(inputFiles.map((f) => readBlobFile('--input', f)));
