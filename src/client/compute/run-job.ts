@@ -54,6 +54,8 @@ export interface RunJobOptions {
    * they are made from the chunks fetched and opened with the identity's box key.
    */
   readonly keys?: readonly GrantKey[];
+  /** The job id (32 hex) to use; default: a fresh random one. */
+  readonly id?: string;
   /** How long the job may wait in a node's queue before it expires (default 2 minutes). */
   readonly queueMs?: number;
   /** Told of each node's progress: submitted, running, done or failed. */
@@ -170,7 +172,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     .slice(0, count)
     .sort((a, b) => a.order - b.order);
 
-  const id = newJobId();
+  const id = options.id ?? newJobId();
   let keys = options.keys;
   const up = ranked.filter((x) => 'info' in x);
   if (!keys && up.length > 0) {
