@@ -11,7 +11,7 @@ import { spawnComputeNode } from '../helpers/compute-node.js';
 import { deadUrl } from '../helpers/http.js';
 import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
-import { countWords, wordCountModule } from '../helpers/word-count-wat.js';
+import { countWords, wordCountModule } from '../helpers/word-count.js';
 
 function assertFails(result: CliResult, pattern: RegExp): void {
   assert.notEqual(result.code, 0, `unexpected success: ${result.stdout}`);

@@ -17,28 +17,10 @@ import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
 import { spawnComputeNode } from '../helpers/compute-node.js';
 import { deadUrl } from '../helpers/http.js';
 import { tempDir } from '../helpers/tmp.js';
-import { repoRoot } from '../helpers/paths.js';
-
-/** The word count of examples/wordcount (its README), computed here from its definition. */
-function wordCount(text: string): string {
-  const words = (
-    Buffer.from(text, 'utf8')
-      .toString('latin1')
-      .match(/[A-Za-z0-9\x80-\xff]+/g) ?? []
-  ).map((w) => w.toLowerCase());
-  const counts = new Map<string, number>();
-  for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
-  const top = [...counts.entries()]
-    .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
-    .slice(0, 10)
-    .map(([w, n]) => [Buffer.from(w, 'latin1').toString('utf8'), n]);
-  const newlines = text.split('\n').length - 1;
-  const lines = newlines + (text.length > 0 && !text.endsWith('\n') ? 1 : 0);
-  return `${JSON.stringify({ words: words.length, lines, bytes: Buffer.byteLength(text), top })}\n`;
-}
-
-const wordCountModule = (): Buffer =>
-  readFileSync(join(repoRoot, 'examples', 'wordcount', 'build', 'wordcount.wasm'));
+import {
+  exampleWordCount as wordCount,
+  exampleWordCountModule as wordCountModule,
+} from '../helpers/word-count.js';
 
 const [honestA, liar, honestB] = await Promise.all([
   spawnComputeNode(),

@@ -1,9 +1,14 @@
 /**
- * A word-count module written in WebAssembly text and assembled with binaryen: reads all
- * inputs (fd 0), counts the runs of bytes other than space, tab, CR and LF, and writes the
- * count in decimal and a newline to fd 1. `countWords` is the same count computed here.
+ * Word counts for compute tests. The word count of examples/wordcount (its built module) and
+ * its answer computed here from its definition; and a smaller one written in WebAssembly text
+ * and assembled with binaryen, which reads all inputs (fd 0), counts the runs of bytes other
+ * than space, tab, CR and LF, and writes the count in decimal and a newline to fd 1
+ * (`countWords` is the same count computed here).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import binaryen from 'binaryen';
+import { repoRoot } from './paths.js';
 
 const WAT = `
 (module
@@ -61,3 +66,24 @@ export function wordCountModule(): Buffer {
 export function countWords(text: string): number {
   return text.split(/[ \t\r\n]+/).filter((w) => w.length > 0).length;
 }
+
+/** The word count of examples/wordcount (its README), computed here from its definition. */
+export function exampleWordCount(text: string): string {
+  const words = (
+    Buffer.from(text, 'utf8')
+      .toString('latin1')
+      .match(/[A-Za-z0-9\x80-\xff]+/g) ?? []
+  ).map((w) => w.toLowerCase());
+  const counts = new Map<string, number>();
+  for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const top = [...counts.entries()]
+    .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+    .slice(0, 10)
+    .map(([w, n]) => [Buffer.from(w, 'latin1').toString('utf8'), n]);
+  const newlines = text.split('\n').length - 1;
+  const lines = newlines + (text.length > 0 && !text.endsWith('\n') ? 1 : 0);
+  return `${JSON.stringify({ words: words.length, lines, bytes: Buffer.byteLength(text), top })}\n`;
+}
+
+export const exampleWordCountModule = (): Buffer =>
+  readFileSync(join(repoRoot, 'examples', 'wordcount', 'build', 'wordcount.wasm'));
