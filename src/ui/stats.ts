@@ -91,6 +91,7 @@ export async function buildStats(
         }
       : null,
     relay: ctx.status.get('relay')?.() ?? null,
+    compute: ctx.status.get('compute')?.() ?? null,
     peers: peers.map((p) => ({
       url: p.url,
       state: peerState(p),

@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrames, ENTRIES_MEDIA_TYPE } from '../../src/entry/framing.js';
-import { tableText } from '../../src/keys/keys.js';
 import { decodeEntry } from '../../src/entry/format.js';
 import { entryPowBits } from '../../src/entry/verify.js';
 import { SyncPlugin } from '../../src/sync/plugin.js';
@@ -15,6 +14,19 @@ import { makeEntry } from '../helpers/entries.js';
 import { eventually } from '../helpers/gateways.js';
 import { startTestNode } from '../helpers/nodes.js';
 import { openBrowser } from '../helpers/browser.js';
+import { generateIdentity, generateTableKey, tableText } from '../../src/keys/keys.js';
+import { ComputePlugin } from '../../src/node/compute/plugin.js';
+import {
+  ECHO,
+  jobInfo,
+  LIMITS,
+  newJob,
+  SPIN,
+  storeBlob,
+  submit,
+  TRAP,
+  waitDone,
+} from '../helpers/compute-jobs.js';
 
 const sync = new SyncPlugin();
 const node = await startTestNode({ min_pow_bits: 4, sync: { interval_seconds: 0.2 } }, [
@@ -204,4 +216,66 @@ test('the dashboard in Chromium: plurals, "since start", whole rows, no clipping
   }
   assert.deepEqual(user.errors, []);
   await peer.close();
+});
+
+test('the dashboard in Chromium: the jobs panel shows running and recent jobs, none of their secrets', async () => {
+  const computeNode = await startTestNode(
+    { compute: { enabled: true, workers: 2, max: { fuel: Number.MAX_SAFE_INTEGER } } },
+    [new DashboardPlugin(), new ComputePlugin()],
+  );
+  const info = await jobInfo(computeNode.url);
+  const owner = { identity: generateIdentity(), table: generateTableKey() };
+  const echo = await storeBlob(computeNode.url, ECHO, owner);
+  const trap = await storeBlob(computeNode.url, TRAP, owner);
+  const spin = await storeBlob(computeNode.url, SPIN, owner);
+  const input = await storeBlob(computeNode.url, Buffer.from('private words'), owner);
+  const ok = newJob(info, owner.identity, echo, [input]);
+  const trapped = newJob(info, owner.identity, trap, []);
+  for (const job of [ok, trapped]) {
+    assert.equal((await submit(computeNode.url, job.request)).status, 202);
+    await waitDone(computeNode.url, job.body.id);
+  }
+  const running = newJob(info, owner.identity, spin, [], {
+    limits: { ...LIMITS, fuel: Number.MAX_SAFE_INTEGER, wall_ms: 30_000 },
+  });
+  assert.equal((await submit(computeNode.url, running.request)).status, 202);
+
+  const user = await openBrowser('dashboard-jobs');
+  const { page } = user;
+  for (const width of [1280, 420]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(`${computeNode.url}/ui`);
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-test="jobs"] tbody tr[data-job]').length === 3`,
+    );
+    const row = (id: string) => page.locator(`tr[data-job="${id}"]`).innerText();
+    assert.match(await row(ok.body.id), /done[\s\S]*\bok\b/);
+    assert.match(await row(trapped.body.id), /done[\s\S]*\btrap\b/);
+    assert.match(await row(running.body.id), /running/);
+    assert.match(
+      await page.locator('#jobs-sub').innerText(),
+      /^1 running · 0 waiting · 2 done · 0 failed · 2 workers$/,
+    );
+    const panel = await page.locator('#jobs-panel').innerText();
+    assert.doesNotMatch(panel, /private words/);
+    for (const key of [...echo.keys, ...input.keys]) {
+      assert.ok(!panel.includes(key.key.toString('hex').slice(0, 12)));
+    }
+    const layout = (await page.evaluate(MEASURE)) as Layout;
+    await user.screenshot(`dashboard-jobs-${width}`);
+    assert.equal(layout.pageOverflow, 0, `the page scrolls sideways at ${width} px`);
+    assert.deepEqual(layout.clippedCells, [], `cells outside their panel at ${width} px`);
+    assert.deepEqual(layout.scrolledPanels, [], `panels that scroll at ${width} px`);
+  }
+  // A node that runs no jobs shows no jobs panel, and asks nothing of /jobs.
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/jobs') asked.push(r.url());
+  });
+  await page.goto(`${node.url}/ui`);
+  await page.waitForFunction(`document.getElementById('updated').textContent.startsWith('live')`);
+  assert.equal(await page.locator('#jobs-panel').isHidden(), true);
+  assert.deepEqual(asked, []);
+  assert.deepEqual(user.errors, []);
+  await computeNode.close();
 });

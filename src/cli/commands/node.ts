@@ -6,6 +6,7 @@ import { nodeUrls, readUserFile } from '../inputs.js';
 import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
 import { DashboardPlugin } from '../../ui/plugin.js';
+import { ComputePlugin } from '../../node/compute/plugin.js';
 import { parseProxyUrl } from '../../client/proxy.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
@@ -29,7 +30,7 @@ interface NodeOptions {
 /** The subsystems a node started from the command line runs beside its HTTP API. */
 function nodePlugins(): NodePlugin[] {
   const sync = new SyncPlugin();
-  return [sync, new DashboardPlugin({ sync })];
+  return [sync, new DashboardPlugin({ sync }), new ComputePlugin()];
 }
 
 export function registerNodeCommand(program: Command, out: (line: string) => void): void {

@@ -15,6 +15,7 @@ import { loadOrCreateComputeKeys } from './key-file.js';
 import { computeRegistry } from './metrics.js';
 import { registerComputeRoutes, registerDisabledRoutes, type ComputeState } from './routes.js';
 import { JobRunner } from './runner.js';
+import { Sandbox } from '../../sandbox/index.js';
 import type { JobSandbox } from './sandbox-port.js';
 
 export interface SandboxFactory {
@@ -27,7 +28,7 @@ const SETTLE_MS = 5000;
 export class ComputePlugin implements NodePlugin {
   state: ComputeState | undefined;
 
-  constructor(private readonly createSandbox: SandboxFactory) {}
+  constructor(private readonly createSandbox: SandboxFactory = (options) => new Sandbox(options)) {}
 
   readonly routes = async (app: FastifyInstance, ctx: NodeContext): Promise<void> => {
     const config = ctx.config.compute;

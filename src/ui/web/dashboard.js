@@ -330,11 +330,75 @@ function render(stats) {
   );
 }
 
+/** Shown rows of the job list (the node lists its 100 most recent). */
+const JOB_ROWS = 12;
+
+/** The jobs panel: running and recent jobs from GET /jobs, hidden on a node without compute. */
+function renderJobs(list) {
+  const panel = $('jobs-panel');
+  if (!list) {
+    panel.hidden = true;
+    return;
+  }
+  panel.hidden = false;
+  const { counts } = list;
+  $('jobs-sub').textContent =
+    `${count(list.running)} running · ${count(list.queued)} waiting · ` +
+    `${count(counts.done)} done · ${count(counts.failed)} failed · ${plural(list.workers, 'worker')}`;
+  const rows = list.jobs.slice(0, JOB_ROWS);
+  fill(
+    'jobs',
+    rows.map((j) =>
+      el(
+        'tr',
+        { 'data-job': j.id },
+        el('td', {}, el('code', { title: j.id }, `${j.id.slice(0, 12)}…`)),
+        el('td', {}, el(`span.pill.job-${j.status}`, {}, j.status)),
+        el(
+          'td',
+          {},
+          j.outcome
+            ? el(`code${j.outcome === 'ok' ? '' : '.outcome-bad'}`, {}, j.outcome)
+            : j.reason
+              ? el('code.outcome-bad', {}, j.reason)
+              : '–',
+        ),
+        el('td.num', {}, j.fuel === null ? '–' : count(j.fuel)),
+        el('td.num', {}, j.wall_ms === null ? '–' : `${count(j.wall_ms)} ms`),
+        el('td.num', {}, ago(j.finished_at ?? j.started_at ?? j.received_at)),
+      ),
+    ),
+    'No job yet.',
+    6,
+  );
+}
+
+/** Set once GET /jobs refused this page (a metrics token is set): it is not asked again. */
+let jobsRefused = false;
+
+/** GET /jobs, or undefined when the node runs no jobs or does not show them to this page. */
+async function fetchJobs(stats) {
+  if (!stats.compute || jobsRefused) return undefined;
+  try {
+    const response = await fetch('/jobs', { cache: 'no-store' });
+    if (!response.ok) {
+      jobsRefused = response.status === 403;
+      await response.body?.cancel();
+      return undefined;
+    }
+    return await response.json();
+  } catch {
+    return undefined;
+  }
+}
+
 async function refresh() {
   try {
     const response = await fetch('/stats', { cache: 'no-store' });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    render(await response.json());
+    const stats = await response.json();
+    render(stats);
+    renderJobs(await fetchJobs(stats));
     lastOk = Date.now();
     $('pulse').className = 'pulse ok';
   } catch (error) {
