@@ -108,8 +108,13 @@ test('job run --json, then job status and job result on one of the nodes', async
   assert.equal(answer.status, 'ok');
   assert.deepEqual(answer.agreeing, [a.url, b.url]);
   assert.equal(answer.output_base64, undefined, 'the output went to --out');
-  const id = answer.id as string;
-  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.match(answer.id as string, /^[0-9a-f]{32}$/);
+  // Each node ran a job of its own id; the one taken is the first agreeing node's.
+  const ids = (answer.nodes as { node: string; id: string }[]).map((n) => n.id);
+  assert.equal(ids[0], answer.id);
+  assert.notEqual(ids[0], ids[1]);
+  const id = ids[1]!;
+  assert.match(run.stderr, new RegExp(`${b.url}: submitted \\(job ${id}\\)`));
 
   const status = await runCli(['job', 'status', id, '--node', b.url]);
   assert.equal(status.code, 0, status.stderr);
@@ -123,7 +128,7 @@ test('job run --json, then job status and job result on one of the nodes', async
   assert.equal(statusJson.status, 'done');
   assert.equal((JSON.parse(statusJson.receipt.body) as { job_id: string }).job_id, id);
 
-  const result = await runCli(['job', 'result', id, '--node', a.url, '--identity', identity]);
+  const result = await runCli(['job', 'result', ids[0]!, '--node', a.url, '--identity', identity]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, EXPECTED);
 
@@ -131,7 +136,7 @@ test('job run --json, then job status and job result on one of the nodes', async
   const stranger = join(dir, 'stranger.key');
   await runCli(['keygen', '--out', stranger]);
   assertFails(
-    await runCli(['job', 'result', id, '--node', a.url, '--identity', stranger]),
+    await runCli(['job', 'result', ids[0]!, '--node', a.url, '--identity', stranger]),
     /does not open/,
   );
   assertFails(

@@ -71,6 +71,9 @@ test('two honest nodes outvote the liar: the honest count, the liar flagged and 
   assert.equal(lie.receipt?.body.node, keyOf.get(liar.url));
   assert.notEqual(lie.receipt?.body.output, body.output);
   assert.equal(lie.receipt?.body.fuel, body.fuel, 'the liar ran the job: only its output differs');
+  // Each node was sent a job of its own id.
+  assert.equal(new Set(result.nodes.map((n) => n.id)).size, 3);
+  assert.equal(result.id, result.nodes[0]!.id);
 
   const record = JSON.parse(readFileSync(reputation, 'utf8')) as {
     v: number;

@@ -134,6 +134,7 @@ function resultJson(result: JobResult, withOutput: boolean): Record<string, unkn
     failed: result.failed,
     nodes: result.nodes.map((n) => ({
       node: n.node,
+      id: n.id ?? null,
       key: n.key ?? null,
       verdict: n.verdict,
       ...(n.code ? { code: n.code, message: n.message } : {}),

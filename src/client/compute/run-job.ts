@@ -1,7 +1,7 @@
 /**
  * Running one job on several nodes and accepting what a strict majority of them agree on
- * (docs/compute.md, "Running a job on k nodes"). Each node gets a job of its own (its key is
- * in the body, its grant sealed to it) with the same id; each answer is checked before it
+ * (docs/compute.md §8, docs/compute-client.md). Each node gets a job of its own: its own
+ * random id, its key in the body, its grant sealed to it. Each answer is checked before it
  * counts: the receipt's signature by that node, that it names this job, module and inputs, and
  * that the sealed output opens for it and hashes to what it says. A node whose answer fails a
  * check is `failed`; one whose valid receipt differs from the majority's is `disagreeing`.
@@ -54,8 +54,6 @@ export interface RunJobOptions {
    * they are made from the chunks fetched and opened with the identity's box key.
    */
   readonly keys?: readonly GrantKey[];
-  /** The job id (32 hex) to use; default: a fresh random one. */
-  readonly id?: string;
   /** How long the job may wait in a node's queue before it expires (default 2 minutes). */
   readonly queueMs?: number;
   /** Told of each node's progress: submitted, running, done or failed. */
@@ -76,12 +74,14 @@ export interface NodeJobOutcome {
   readonly code?: string;
   readonly message?: string;
   readonly receipt?: VerifiedReceipt;
+  /** The id of this node's job (each node's job has its own). */
+  readonly id?: string;
   /** The job hash of this node's job. */
   readonly hash?: string;
 }
 
 export interface JobResult {
-  /** The job id (the same on every node). */
+  /** The id of the job on the node whose receipt was taken (each node has its own). */
   readonly id: string;
   /** The output the majority's receipt names (empty when the run stopped without one). */
   readonly output: Buffer;
@@ -172,7 +172,6 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     .slice(0, count)
     .sort((a, b) => a.order - b.order);
 
-  const id = options.id ?? newJobId();
   let keys = options.keys;
   const up = ranked.filter((x) => 'info' in x);
   if (!keys && up.length > 0) {
@@ -187,6 +186,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
 
   const runOne = async (url: string, info: ComputeNodeInfo): Promise<NodeJobOutcome & Checked> => {
     const limits = limitsFor(info, options.limits ?? {});
+    const id = newJobId();
     const now = Date.now();
     const expiresAt = now + limits.wall_ms + (options.queueMs ?? DEFAULT_QUEUE_MS);
     const job = createJobRequest({
@@ -204,7 +204,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
       expiresAt,
     });
     await submitJob(url, job.request, callOptions);
-    progress({ node: url, state: 'submitted' });
+    progress({ node: url, state: 'submitted', message: `job ${id}` });
     // The node may keep the job queued until it expires, then run it for up to wall_ms.
     const deadline = expiresAt + limits.wall_ms + 10_000;
     let last = '';
@@ -229,7 +229,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
           options.identity,
           state,
         );
-        return { node: url, key: info.node, verdict: 'agreed', hash: job.hash, ...checked };
+        return { node: url, key: info.node, verdict: 'agreed', id, hash: job.hash, ...checked };
       }
       // A node that answers at once instead of holding the poll is not allowed to spin us.
       await sleep(200, options.signal);
@@ -268,7 +268,9 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     node: s.node,
     ...('key' in s && s.key !== undefined ? { key: s.key } : {}),
     verdict: verdictOf(s.node),
-    ...(s.ok ? { receipt: s.receipt, hash: s.hash } : { code: s.code, message: s.message }),
+    ...(s.ok
+      ? { receipt: s.receipt, id: s.id, hash: s.hash }
+      : { code: s.code, message: s.message }),
   }));
   if (options.reputation) {
     // Without a majority no node can be told right or wrong: only failures are recorded.
@@ -291,7 +293,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
   }
   const winner = decision.winner.receipt;
   return {
-    id,
+    id: winner.id!,
     output: winner.output,
     log: winner.log,
     receipt: winner.receipt,

@@ -105,6 +105,7 @@ function resultView(result: JobResult): Record<string, unknown> {
     agreeing: result.agreeing,
     disagreeing: result.disagreeing,
     failed: result.failed,
+    nodes: result.nodes.map((n) => ({ node: n.node, id: n.id ?? null, verdict: n.verdict })),
   };
 }
 
@@ -155,7 +156,6 @@ export function registerJobRoutes(app: FastifyInstance, gateway: Gateway): void 
       keep(view);
       started = true;
       void runJob({
-        id: view.id,
         nodes,
         ...(body.nodes !== undefined ? { count: body.nodes } : {}),
         identity: actor,
