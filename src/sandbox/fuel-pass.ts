@@ -21,6 +21,16 @@ export const STOP_EXPORT = 'p2pcloud:stop';
 export const MEMORY_EXPORT = 'p2pcloud:memory';
 export const START_EXPORT = 'p2pcloud:start';
 export const STOP_MEMORY_LIMIT = 1;
+/** The value of the stop global when a call would pass the stack budget. */
+export const STOP_STACK = 2;
+/**
+ * The stack budget of a run, in units: a call takes 4 + parameters + locals + code bytes of its
+ * function + the most results any function type has (a bound on its operand stack), and gives
+ * them back when it returns. Deterministic, unlike the engine's own stack overflow, and low
+ * enough that the engine's stack (STACK_BYTES) never runs out first.
+ */
+export const STACK_UNITS = 500_000;
+export const STACK_BYTES = 64 * 1024 * 1024;
 /** Extra fuel per page memory.grow asks for (what filling the page costs by bytes). */
 export const FUEL_PER_PAGE = 8192;
 /** memory.fill, memory.copy and memory.init cost ⌈n / 8⌉ extra for n bytes. */
@@ -28,8 +38,11 @@ export const BYTES_PER_FUEL_SHIFT = 3;
 
 const op = {
   unreachable: 0x00,
+  block: 0x02,
   if: 0x04,
   end: 0x0b,
+  br: 0x0c,
+  return: 0x0f,
   localGet: 0x20,
   localTee: 0x22,
   globalGet: 0x23,
@@ -37,7 +50,10 @@ const op = {
   memorySize: 0x3f,
   i32Const: 0x41,
   i64Const: 0x42,
+  i32LtS: 0x48,
   i64LtS: 0x53,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
   i64GtU: 0x56,
   i64Add: 0x7c,
   i64Sub: 0x7d,
@@ -49,6 +65,7 @@ const op = {
 interface Indices {
   readonly fuel: number;
   readonly stop: number;
+  readonly stack: number;
   readonly memoryPages: number;
 }
 
@@ -68,7 +85,13 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
       `the module starts with ${info.memory.min} memory pages, more than the limit of ${memoryPages}`,
     );
   }
-  const at: Indices = { fuel: info.globals, stop: info.globals + 1, memoryPages };
+  const at: Indices = {
+    fuel: info.globals,
+    stop: info.globals + 1,
+    stack: info.globals + 2,
+    memoryPages,
+  };
+  const { types, blockTypes } = wrapperTypes(info);
   const out = new ByteWriter().bytes(info.bytes.subarray(0, 8));
   let wroteGlobals = false;
   let wroteExports = false;
@@ -88,6 +111,9 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
     if (s.id !== 0 && !wroteGlobals && rank > sectionRank(6)) globals();
     if (s.id !== 0 && !wroteExports && rank > sectionRank(7)) exports();
     switch (s.id) {
+      case 1:
+        section(1, types);
+        break;
       case 5:
         section(5, memorySection(info, memoryPages));
         break;
@@ -100,7 +126,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
       case 8:
         break; // the host calls the start function, once the fuel is set
       case 10:
-        section(10, codeSection(info, at));
+        section(10, codeSection(info, at, blockTypes));
         break;
       default:
         out
@@ -132,10 +158,15 @@ function memorySection(info: ModuleInfo, memoryPages: number): ByteWriter {
 function globalSection(info: ModuleInfo, _at: Indices): ByteWriter {
   const { count, rest } = entries(info, 6);
   return new ByteWriter()
-    .u32(count + 2)
+    .u32(count + 3)
     .bytes(rest)
     .bytes(Uint8Array.of(0x7e, 1, op.i64Const, 0, op.end)) // fuel: mut i64 = 0
-    .bytes(Uint8Array.of(0x7f, 1, op.i32Const, 0, op.end)); // stop: mut i32 = 0
+    .bytes(Uint8Array.of(0x7f, 1, op.i32Const, 0, op.end)) // stop: mut i32 = 0
+    .byte(0x7f) // stack: mut i32 = STACK_UNITS
+    .byte(1)
+    .byte(op.i32Const)
+    .s64(BigInt(STACK_UNITS))
+    .byte(op.end);
 }
 
 function exportSection(info: ModuleInfo, at: Indices): ByteWriter {
@@ -151,11 +182,50 @@ function exportSection(info: ModuleInfo, at: Indices): ByteWriter {
   return w;
 }
 
-function codeSection(info: ModuleInfo, at: Indices): ByteWriter {
+/**
+ * The type section with a `[] -> results` type appended for every result list of more than one
+ * value that has none (the block around each function body needs one), and the block type of
+ * every body's wrapper.
+ */
+function wrapperTypes(info: ModuleInfo): { types: ByteWriter; blockTypes: Uint8Array[] } {
+  const types = [...info.types];
+  const added: number[][] = [];
+  const key = (results: readonly number[]): string => results.join(',');
+  const byResults = new Map<string, number>();
+  types.forEach((t, i) => {
+    if (t.params.length === 0 && !byResults.has(key(t.results))) byResults.set(key(t.results), i);
+  });
+  const blockTypes = info.functions.map((typeIndex) => {
+    const results = types[typeIndex]?.results ?? [];
+    if (results.length === 0) return Uint8Array.of(0x40);
+    if (results.length === 1) return Uint8Array.of(results[0]!);
+    let index = byResults.get(key(results));
+    if (index === undefined) {
+      index = types.length + added.length;
+      added.push([...results]);
+      byResults.set(key(results), index);
+    }
+    return new ByteWriter().s64(BigInt(index)).finish();
+  });
+  const { count, rest } = entries(info, 1);
+  const w = new ByteWriter().u32(count + added.length).bytes(rest);
+  for (const results of added) {
+    w.byte(0x60).u32(0).u32(results.length);
+    for (const t of results) w.byte(t);
+  }
+  return { types: w, blockTypes };
+}
+
+function codeSection(info: ModuleInfo, at: Indices, blockTypes: Uint8Array[]): ByteWriter {
   const w = new ByteWriter().u32(info.bodies.length);
+  const maxResults = Math.max(0, ...info.types.map((t) => t.results.length));
   info.bodies.forEach((body, i) => {
     const params = info.types[info.functions[i]!]?.params.length ?? 0;
-    const code = functionBody(info.bytes, body, params + body.locals, at).finish();
+    const frame = 4 + params + body.locals + (body.end - body.code) + maxResults;
+    const code = functionBody(info.bytes, body, params + body.locals, at, {
+      frame,
+      blockType: blockTypes[i]!,
+    }).finish();
     w.u32(code.length).bytes(code);
   });
   return w;
@@ -165,6 +235,14 @@ function codeSection(info: ModuleInfo, at: Indices): ByteWriter {
 function charge(w: ByteWriter, at: Indices, cost: number): void {
   w.byte(op.globalGet).u32(at.fuel).byte(op.i64Const).s64(BigInt(cost));
   w.byte(op.i64Sub).byte(op.globalSet).u32(at.fuel);
+}
+
+/** Both at once where a loop or a function starts: the new value is kept in an i64 local. */
+function chargeAndCheck(w: ByteWriter, at: Indices, cost: number, scratch64: number): void {
+  w.byte(op.globalGet).u32(at.fuel).byte(op.i64Const).s64(BigInt(cost)).byte(op.i64Sub);
+  w.byte(op.localTee).u32(scratch64).byte(op.globalSet).u32(at.fuel);
+  w.byte(op.localGet).u32(scratch64).byte(op.i64Const).s64(0n).byte(op.i64LtS);
+  w.byte(op.if).byte(0x40).byte(op.unreachable).byte(op.end);
 }
 
 function check(w: ByteWriter, at: Indices): void {
@@ -201,21 +279,53 @@ function guardGrow(w: ByteWriter, at: Indices, scratch: number): void {
   w.byte(op.unreachable).byte(op.end);
 }
 
-function functionBody(bytes: Uint8Array, body: Body, scratch: number, at: Indices): ByteWriter {
+/** At function entry: takes the frame's stack units, stops the run if the budget is spent. */
+function takeStack(w: ByteWriter, at: Indices, frame: number): void {
+  w.byte(op.globalGet).u32(at.stack).byte(op.i32Const).s64(BigInt(frame)).byte(op.i32Sub);
+  w.byte(op.globalSet).u32(at.stack);
+  w.byte(op.globalGet).u32(at.stack).byte(op.i32Const).s64(0n).byte(op.i32LtS);
+  w.byte(op.if).byte(0x40);
+  w.byte(op.i32Const).s64(BigInt(STOP_STACK)).byte(op.globalSet).u32(at.stop);
+  w.byte(op.unreachable).byte(op.end);
+}
+
+function giveStack(w: ByteWriter, at: Indices, frame: number): void {
+  w.byte(op.globalGet).u32(at.stack).byte(op.i32Const).s64(BigInt(frame)).byte(op.i32Add);
+  w.byte(op.globalSet).u32(at.stack);
+}
+
+/**
+ * One function body, metered. The original code runs inside a block of the function's result
+ * type, so that every way out of the function (its end, `return`, a branch to its label) passes
+ * the code that gives back its stack units; `return` becomes a branch to that block.
+ */
+function functionBody(
+  bytes: Uint8Array,
+  body: Body,
+  scratch: number,
+  at: Indices,
+  wrap: { frame: number; blockType: Uint8Array },
+): ByteWriter {
   const w = new ByteWriter();
   const r = new ByteReader(bytes, body.start, body.end);
   const groups = r.u32();
-  w.u32(groups + 1)
+  w.u32(groups + 2)
     .bytes(bytes.subarray(r.pos, body.code))
     .u32(1)
-    .byte(0x7f);
+    .byte(0x7f)
+    .u32(1)
+    .byte(0x7e);
   r.pos = body.code;
+  takeStack(w, at, wrap.frame);
+  w.byte(op.block).bytes(wrap.blockType);
+  let depth = 0;
   let segment = new ByteWriter();
   let cost = 0;
   let checked = true; // function entry
   const flush = (): void => {
-    if (cost > 0) charge(w, at, cost);
-    if (checked) check(w, at);
+    if (cost > 0 && checked) chargeAndCheck(w, at, cost, scratch + 1);
+    else if (cost > 0) charge(w, at, cost);
+    else if (checked) check(w, at);
     w.bytes(segment.finish());
     segment = new ByteWriter();
     cost = 0;
@@ -232,21 +342,36 @@ function functionBody(bytes: Uint8Array, body: Body, scratch: number, at: Indice
         break;
       case Kind.Block:
       case Kind.If:
-      case Kind.Branch:
+        depth++;
         cost++;
         segment.bytes(raw);
         flush();
         break;
+      case Kind.Branch:
+        cost++;
+        if (raw[0] === op.return) segment.byte(op.br).u32(depth);
+        else segment.bytes(raw);
+        flush();
+        break;
       case Kind.Loop:
+        depth++;
         cost++;
         segment.bytes(raw);
         flush();
         checked = true;
         break;
       case Kind.Else:
+        flush();
+        w.bytes(raw);
+        break;
       case Kind.End:
         flush();
         w.bytes(raw);
+        if (depth === 0) {
+          giveStack(w, at, wrap.frame);
+          w.byte(op.end);
+        }
+        depth--;
         break;
       case Kind.MemoryGrow:
         cost++;

@@ -24,10 +24,10 @@ export function checkModule(bytes: Uint8Array): ModuleInfo {
   try {
     info = readModule(bytes);
   } catch (error) {
-    // A feature the engine does not know (memory64, say) fails its validation too: name it.
-    if (error instanceof SandboxError && error.code === 'module_unsupported') throw error;
-    if (!valid) throw invalid('the bytes are not a valid Wasm module');
-    throw error;
+    // The reader names what it found: a feature the engine does not know (memory64, say)
+    // fails the engine's validation too, and a broken format is broken in both.
+    if (error instanceof SandboxError) throw error;
+    throw invalid(`the module cannot be read: ${(error as Error).message}`);
   }
   if (!valid) throw invalid('the bytes are not a valid Wasm module');
   checkImports(info);

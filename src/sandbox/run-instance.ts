@@ -11,6 +11,7 @@ import {
   START_EXPORT,
   STOP_EXPORT,
   STOP_MEMORY_LIMIT,
+  STOP_STACK,
 } from './fuel-pass.js';
 import { AbortCall, ExitSignal, OutputLimitSignal, WasiHost } from './wasi-host.js';
 
@@ -109,6 +110,9 @@ export function runInstance(module: WebAssembly.Module, request: RunRequest): In
     } else if (stopGlobal.value === STOP_MEMORY_LIMIT) {
       status = 'memory_limit';
       message = 'the module asked for more memory than the limit';
+    } else if (stopGlobal.value === STOP_STACK) {
+      status = 'trap';
+      message = 'the module exhausted its stack (calls nested too deep)';
     } else if (error instanceof RangeError && /call stack/i.test(error.message)) {
       status = 'trap';
       message = 'the module exhausted the call stack';

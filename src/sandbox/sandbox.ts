@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SandboxError, type RunStatus } from './errors.js';
+import { STACK_BYTES } from './fuel-pass.js';
 import { checkSize, prepareBytes } from './prepare.js';
 import type { InstanceOutcome, RunRequest } from './run-instance.js';
 import type { ToWorker } from './worker.js';
@@ -59,7 +60,11 @@ export interface RunJob {
 }
 
 /** Resource limits of a worker's JavaScript heap; Wasm memory is bounded by memoryPages. */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+const WORKER_LIMITS = {
+  maxOldGenerationSizeMb: 128,
+  maxYoungGenerationSizeMb: 16,
+  stackSizeMb: STACK_BYTES / (1024 * 1024),
+};
 const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
 interface Compiled {
@@ -278,16 +283,18 @@ export class Sandbox {
   private wallLimit(slot: Slot, wallMs: number): void {
     const running = slot.running;
     if (!running) return;
-    this.replace(slot);
-    running.job.resolve({
-      status: 'wall_limit',
-      message: `the module ran past the wall-clock limit of ${wallMs} ms`,
-      fuel: running.job.request.fuel,
-      wallMs: performance.now() - running.started,
-      bytesRead: 0,
-      bytesWritten: 0,
-      output: Buffer.alloc(0),
-      log: Buffer.alloc(0),
+    // The outcome is given once the thread has really stopped, so wallMs includes the stop.
+    void this.replace(slot).then(() => {
+      running.job.resolve({
+        status: 'wall_limit',
+        message: `the module ran past the wall-clock limit of ${wallMs} ms`,
+        fuel: running.job.request.fuel,
+        wallMs: performance.now() - running.started,
+        bytesRead: 0,
+        bytesWritten: 0,
+        output: Buffer.alloc(0),
+        log: Buffer.alloc(0),
+      });
     });
     this.dispatch();
   }
@@ -296,7 +303,7 @@ export class Sandbox {
   private lost(slot: Slot, message: string): void {
     if (this.closed || !this.slots.includes(slot)) return;
     const running = slot.running;
-    this.replace(slot);
+    void this.replace(slot);
     if (running) {
       clearTimeout(running.timer);
       running.job.resolve({
@@ -313,15 +320,16 @@ export class Sandbox {
     this.dispatch();
   }
 
-  private replace(slot: Slot): void {
+  /** Terminates a slot's worker and puts a new one in its place; resolves once the old one stopped. */
+  private replace(slot: Slot): Promise<unknown> {
     const index = this.slots.indexOf(slot);
-    if (index < 0) return;
     slot.worker.removeAllListeners('exit');
     slot.worker.removeAllListeners('error');
     slot.worker.on('error', () => undefined);
-    void slot.worker.terminate();
+    const stopped = slot.worker.terminate();
     slot.running = undefined;
-    this.slots[index] = this.spawn();
+    if (index >= 0) this.slots[index] = this.spawn();
+    return stopped;
   }
 }
 

@@ -137,6 +137,30 @@ test('a grant for another node or another job: grant_invalid', async () => {
   refused(await submit(node.url, more.request), 400, 'grant_invalid', /does not read/);
 });
 
+test('a blob that its chunks do not make: job_invalid, read no further than its size allows', async () => {
+  const chunk = await storeBlob(node.url, Buffer.alloc(60 * 1024, 3), owner);
+  // A blob claiming 1 byte over a 60 KiB entry: refused on the entry's size, before opening it.
+  const small = { ...chunk, blob: { ...chunk.blob, size: 1 } };
+  refused(
+    await submit(node.url, newJob(info, owner.identity, module, [small]).request),
+    400,
+    'job_invalid',
+    /larger than 1 bytes allow/,
+  );
+  const wrongHash = { ...input, blob: { ...input.blob, sha256: 'ab'.repeat(32) } };
+  refused(
+    await submit(node.url, newJob(info, owner.identity, module, [wrongHash]).request),
+    400,
+    'job_invalid',
+    /SHA-256/,
+  );
+});
+
+test('a request body over the bound: body_too_large', async () => {
+  const body = JSON.stringify({ type: 'p2pcloud/job', pad: 'x'.repeat(5 * 1024 * 1024) });
+  refused(await submit(node.url, body), 413, 'body_too_large');
+});
+
 test('an expired job: grant_expired', async () => {
   const job = newJob(info, owner.identity, module, [input], {
     createdAt: Date.now() - 60_000,

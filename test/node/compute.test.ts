@@ -198,3 +198,21 @@ test('the job list is for the operator only and holds no keys or outputs', async
   });
   assert.equal(allowed.status, 200);
 });
+
+test('a job that expires while it waits is not run: failed, reason expired', async () => {
+  const { node, info } = await computeNode({ workers: 1, max: { fuel: Number.MAX_SAFE_INTEGER } });
+  const spin = await storeBlob(node.url, SPIN, owner);
+  const echo = await storeBlob(node.url, ECHO, owner);
+  const blocker = newJob(info, owner.identity, spin, [], {
+    limits: { ...LIMITS, fuel: Number.MAX_SAFE_INTEGER, wall_ms: 3000 },
+  });
+  assert.equal((await submit(node.url, blocker.request)).status, 202);
+  const late = newJob(info, owner.identity, echo, [], { expiresAt: Date.now() + 1500 });
+  assert.equal((await submit(node.url, late.request)).status, 202);
+  const answer = await waitDone(node.url, late.body.id);
+  assert.deepEqual(answer, { id: late.body.id, status: 'failed', reason: 'expired' });
+  assert.equal(
+    verifyReceipt((await waitDone(node.url, blocker.body.id)).receipt, info.node)?.body.status,
+    'wall_limit',
+  );
+});
