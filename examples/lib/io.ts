@@ -26,7 +26,8 @@ export function inputBuffer(): usize {
 
 /**
  * Reads the next bytes of fd 0 (all the job's inputs, one after the other) into inputBuffer();
- * returns how many, 0 at the end. A block may be shorter than BLOCK before the end.
+ * returns how many, 0 at the end. A block may be shorter than BLOCK before the end. A program
+ * reads fd 0 either in whole blocks with this or through buffered() and readByte(), not both.
  */
 export function readBlock(): usize {
   const buffer = inputBuffer();
@@ -38,24 +39,37 @@ export function readBlock(): usize {
   return n < BLOCK ? n : BLOCK;
 }
 
-/** The next byte of fd 0, or -1 at the end of the input. */
-export function readByte(): i32 {
+/**
+ * How many bytes of fd 0 are read and not yet taken, reading the next block when there are
+ * none; 0 at the end of the input. They start at bufferedAt(); take them with skip().
+ */
+export function buffered(): usize {
   if (inputPos == inputEnd) {
     inputEnd = readBlock();
     inputPos = 0;
-    if (inputEnd == 0) return -1;
   }
-  return <i32>load<u8>(inputBlock + inputPos++);
+  return inputEnd - inputPos;
+}
+
+export function bufferedAt(): usize {
+  return inputBlock + inputPos;
+}
+
+/** Takes `n` of the buffered bytes (at most buffered()). */
+export function skip(n: usize): void {
+  inputPos += n;
+}
+
+/** The next byte of fd 0, or -1 at the end of the input. */
+export function readByte(): i32 {
+  const b = peekByte();
+  if (b >= 0) inputPos++;
+  return b;
 }
 
 /** The next byte readByte will return, without taking it. */
 export function peekByte(): i32 {
-  if (inputPos == inputEnd) {
-    inputEnd = readBlock();
-    inputPos = 0;
-    if (inputEnd == 0) return -1;
-  }
-  return <i32>load<u8>(inputBlock + inputPos);
+  return buffered() == 0 ? -1 : <i32>load<u8>(inputBlock + inputPos);
 }
 
 /** Writes all `len` bytes at `ptr` to `fd`, however many calls the host needs. */

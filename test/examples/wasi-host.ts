@@ -2,8 +2,10 @@
  * A small host for the WASI subset the compute sandbox offers (wasi_snapshot_preview1 and
  * env.abort), written here on its own so that the examples are checked without the sandbox:
  * argv = [entry, ...args], no environment, fd 0 = the inputs one after the other, fd 3 + i =
- * input i, fd 1 = output, fd 2 = log. It meters nothing: runWasi bounds a run's time by running
- * it in a worker thread that is terminated when it takes too long.
+ * input i, fd 1 = output, fd 2 = log. The functions of the subset the examples do not call
+ * (stat, prestat, seek) are there so that a module importing them links, and answer EBADF or
+ * ESPIPE. It meters nothing: runWasi bounds a run's time by running it in a worker thread that
+ * is terminated when it takes too long.
  */
 import { Worker } from 'node:worker_threads';
 

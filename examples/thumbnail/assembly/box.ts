@@ -4,7 +4,7 @@
 // x spans [x·tw, (x+1)·tw) and output column X spans [X·w, (X+1)·w): every overlap is a whole
 // number, so the sums are exact integers and the result does not depend on floating point.
 // The source is read once, row by row; memory holds one output row being summed and the next.
-import { readByte, Sink } from "../../lib/io";
+import { buffered, bufferedAt, skip, Sink } from "../../lib/io";
 import { alloc } from "../../lib/memory";
 import { refuseTruncated } from "./refuse";
 
@@ -70,28 +70,45 @@ export function boxFilter(w: u32, h: u32, c: u32, out: Sink): void {
   let done: u64 = 0;
   for (let y: u32 = 0; y < h; y++) {
     memory.fill(across, 0, rowSamples * 4);
-    for (let x: u32 = 0; x < w; x++) {
-      const to = across + <usize>load<u32>(firstColumn + <usize>x * 4) * c * 4;
-      const weight = load<u32>(firstWeight + <usize>x * 4);
-      const rest = tw - weight;
-      for (let k: u32 = 0; k < c; k++) {
-        const v = readByte();
-        if (v < 0) refuseTruncated(done, expected);
-        done++;
+    // The row's samples, taken from the input buffer as far as it goes, block after block.
+    let x: u32 = 0;
+    let k: u32 = 0;
+    let to = across + <usize>load<u32>(firstColumn) * c * 4;
+    let weight = load<u32>(firstWeight);
+    let rest = tw - weight;
+    let left = <usize>w * c;
+    while (left > 0) {
+      const available = buffered();
+      if (available == 0) refuseTruncated(done, expected);
+      const from = bufferedAt();
+      const n = available < left ? available : left;
+      for (let i: usize = 0; i < n; i++) {
+        const v = <u32>load<u8>(from + i);
         const at = to + <usize>k * 4;
-        store<u32>(at, load<u32>(at) + <u32>v * weight);
-        if (rest != 0) store<u32>(at + <usize>c * 4, load<u32>(at + <usize>c * 4) + <u32>v * rest);
+        store<u32>(at, load<u32>(at) + v * weight);
+        if (rest != 0) store<u32>(at + <usize>c * 4, load<u32>(at + <usize>c * 4) + v * rest);
+        if (++k == c) {
+          k = 0;
+          if (++x < w) {
+            to = across + <usize>load<u32>(firstColumn + <usize>x * 4) * c * 4;
+            weight = load<u32>(firstWeight + <usize>x * 4);
+            rest = tw - weight;
+          }
+        }
       }
+      skip(n);
+      left -= n;
+      done += n;
     }
     // The same split down: this row's weight in the current output row, the rest in the next.
     const start = <u64>y * th;
     const boundary = (start / h + 1) * h;
-    const weight = start + th <= boundary ? th : <u32>(boundary - start);
-    const rest = th - weight;
+    const share = start + th <= boundary ? th : <u32>(boundary - start);
+    const spill = th - share;
     for (let i: usize = 0; i < rowSamples; i++) {
       const sum = <u64>load<u32>(across + i * 4);
-      store<u64>(current + i * 8, load<u64>(current + i * 8) + sum * weight);
-      if (rest != 0) store<u64>(next + i * 8, load<u64>(next + i * 8) + sum * rest);
+      store<u64>(current + i * 8, load<u64>(current + i * 8) + sum * share);
+      if (spill != 0) store<u64>(next + i * 8, load<u64>(next + i * 8) + sum * spill);
     }
     if (start + th >= boundary) {
       for (let i: usize = 0; i < rowSamples; i++) {

@@ -1,9 +1,9 @@
 // The most frequent words: by count, highest first, then by their bytes in ascending order
 // (for UTF-8 that is the order of code points), so the ranking is the same on every run.
-import { countAt, distinctWords, lengthAt, wordAt } from "./table";
+import { countAt, firstWord, lengthAt, nextWord, wordAt } from "./table";
 import { alloc } from "../../lib/memory";
 
-/** Whether entry `a` ranks before entry `b`. */
+/** Whether word `a` ranks before word `b`. */
 function before(a: usize, b: usize): bool {
   const ca = countAt(a);
   const cb = countAt(b);
@@ -16,14 +16,13 @@ function before(a: usize, b: usize): bool {
 }
 
 /**
- * The first `k` entries in rank order, as u32 entry numbers at the returned pointer; their
- * number is min(k, distinctWords()). One pass with insertion into a list of k: O(n·k).
+ * The first `k` words in rank order, as u32 record addresses at the returned pointer; there are
+ * min(k, distinctWords()) of them. One pass with insertion into a list of k: O(n·k).
  */
-export function topEntries(k: usize): usize {
+export function topWords(k: usize): usize {
   const list = alloc(k * 4 + 4);
   let size: usize = 0;
-  const n = distinctWords();
-  for (let i: usize = 0; i < n; i++) {
+  for (let i = firstWord(); i != 0; i = nextWord(i)) {
     if (size == k && !before(i, <usize>load<u32>(list + (k - 1) * 4))) continue;
     let j = size < k ? size : k - 1;
     while (j > 0 && before(i, <usize>load<u32>(list + (j - 1) * 4))) {
