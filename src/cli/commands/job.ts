@@ -11,7 +11,7 @@ import { verifyReceipt, type VerifiedReceipt } from '../../compute/receipt.js';
 import { Client } from '../../client/client.js';
 import { openOutput } from '../../client/compute/answer.js';
 import { storeBlob } from '../../client/compute/blob-store.js';
-import { jobState } from '../../client/compute/node-api.js';
+import { jobState, jobsInfo } from '../../client/compute/node-api.js';
 import { readReputation } from '../../client/compute/reputation.js';
 import { runJob, type JobResult } from '../../client/compute/run-job.js';
 import { P2PError } from '../../errors.js';
@@ -237,9 +237,9 @@ export function registerJobCommands(
     .option('--proxy <url>', PROXY_HELP)
     .action(async (id: string, options: { node: string; json?: boolean; proxy?: string }) => {
       const [node] = nodeUrls('--node', [options.node]);
-      const state = await fetchState(id, node!, options.proxy);
+      const { state, key } = await fetchState(id, node!, options.proxy);
       const receipt =
-        state.receipt === undefined ? undefined : verifiedFor(id, node!, state.receipt);
+        state.receipt === undefined ? undefined : verifiedFor(id, node!, key, state.receipt);
       if (options.json) {
         out(
           JSON.stringify({
@@ -268,14 +268,14 @@ export function registerJobCommands(
       ) => {
         const [node] = nodeUrls('--node', [options.node]);
         const identity = await loadIdentityFile('--identity', options.identity);
-        const state = await fetchState(id, node!, options.proxy);
+        const { state, key } = await fetchState(id, node!, options.proxy);
         if (state.status !== 'done') {
           throw new P2PError(
             'bad_argument',
             `job ${id} is ${state.status} on ${node}: no result yet`,
           );
         }
-        const receipt = verifiedFor(id, node!, state.receipt);
+        const receipt = verifiedFor(id, node!, key, state.receipt);
         const output = openOutput(node!, identity, receipt, state.output);
         err(`job ${id}: ${describeReceipt(receipt)}`);
         if (options.out !== undefined) await writeFile(options.out, output);
@@ -290,7 +290,7 @@ async function fetchState(
   id: string,
   node: string,
   proxyOption: string | undefined,
-): Promise<Awaited<ReturnType<typeof jobState>>> {
+): Promise<{ state: Awaited<ReturnType<typeof jobState>>; key: string }> {
   if (!/^[0-9a-f]{32}$/.test(id)) {
     throw new P2PError(
       'bad_argument',
@@ -299,12 +299,15 @@ async function fetchState(
   }
   const proxy = proxyFor(proxyOption, '--node', [node]);
   const client = new Client({ nodes: [node], ...(proxy ? { proxy } : {}) });
-  return jobState(node, id, 0, client.connector ? { connector: client.connector } : {});
+  const options = client.connector ? { connector: client.connector } : {};
+  // The node's compute key: a receipt it shows must be signed by it, not merely by someone.
+  const info = await jobsInfo(node, options);
+  return { state: await jobState(node, id, 0, options), key: info.node };
 }
 
-/** The receipt of job `id`, signed by the node key it names; node_lied otherwise. */
-function verifiedFor(id: string, node: string, value: unknown): VerifiedReceipt {
-  const receipt = verifyReceipt(value);
+/** The receipt of job `id`, signed by the node's compute key; node_lied otherwise. */
+function verifiedFor(id: string, node: string, key: string, value: unknown): VerifiedReceipt {
+  const receipt = verifyReceipt(value, key);
   if (!receipt || receipt.body.job_id !== id) {
     throw new P2PError('node_lied', `${node}: the receipt of job ${id} does not verify`);
   }
