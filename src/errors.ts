@@ -147,6 +147,13 @@ export const ERROR_CODES = {
   job_replayed: { status: 409, message: 'this job was submitted already' },
   job_queue_full: { status: 503, message: "the node's job queue is full: try again later" },
   job_unknown: { status: 404, message: 'no such job on this node' },
+  // compute jobs, client side (docs/compute.md)
+  no_majority: {
+    status: 502,
+    message: 'no result was agreed on by a strict majority of the nodes asked',
+  },
+  bad_reputation: { status: 400, message: 'the reputation file is damaged' },
+  job_stopped: { status: 422, message: 'the job stopped before it finished' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

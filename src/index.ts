@@ -20,6 +20,14 @@ export type {
 export { Subscription } from './client/subscription.js';
 export type { SubscribedEntry, SubscriptionState } from './client/subscription.js';
 export { solvePow } from './client/pow-solver.js';
+export { storeBlob, blobOfEntries, runJob, readReputation } from './client/compute/index.js';
+export type {
+  RunJobOptions,
+  JobResult,
+  JobProgress,
+  NodeJobOutcome,
+  ReputationRecord,
+} from './client/compute/index.js';
 export type { PowProgress, SolveOptions } from './client/pow-solver.js';
 
 export {

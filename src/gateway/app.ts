@@ -32,6 +32,7 @@ import { registerLogRoutes } from './routes/logs.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerTunnelRoutes } from './routes/tunnels.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerJobRoutes } from './routes/jobs.js';
 
 export type GatewayApp = FastifyInstance;
 
@@ -152,6 +153,7 @@ export async function buildGatewayApp(
   registerFileRoutes(app, gateway);
   registerTunnelRoutes(app, gateway);
   registerEventRoutes(app, gateway);
+  registerJobRoutes(app, gateway);
   for (const plugin of plugins) await plugin(app, gateway);
   return app;
 }

@@ -90,6 +90,13 @@ async function* pieces(
   }
 }
 
+/** Every chunk of the file in order, reading its pages (a compute job names them all). */
+export async function allChunks(reader: EpochReader, manifest: FileManifest): Promise<ChunkRef[]> {
+  const chunks: ChunkRef[] = [];
+  for await (const piece of pieces(reader, manifest, 0, manifest.size, 0)) chunks.push(piece.chunk);
+  return chunks;
+}
+
 async function fetchWindow(reader: EpochReader, window: readonly Piece[]): Promise<Buffer[]> {
   // A manifest may list one entry more than once (a chunk that recurs); each listing is
   // checked, so that an entry named under another chunk's id or size is refused, not handed on.

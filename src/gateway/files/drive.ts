@@ -8,7 +8,8 @@ import type { Client } from '../../client/client.js';
 import { P2PError } from '../../errors.js';
 import { fileKeys } from '../../files/keys.js';
 import { gearTable } from '../../files/gear.js';
-import { isMediaType } from '../../files/manifest.js';
+import { isMediaType, type FileManifest } from '../../files/manifest.js';
+import type { BoxKeyPair } from '../../crypto/x25519.js';
 import { normalizePath } from '../../files/path.js';
 import {
   decodeRecord,
@@ -457,6 +458,25 @@ export class Drive {
       { objectMode: false },
     );
     return { file, stream };
+  }
+
+  /**
+   * The current version of a file, its manifest, and the reader key of the epoch it was
+   * written in: what a compute job over the file needs to be granted its chunks (jobs route).
+   */
+  async contentsForJob(
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<{ file: FileView; manifest: FileManifest; reader: EpochReader; box: BoxKeyPair }> {
+    const clean = checkPath(path);
+    const found = await this.record(clean);
+    if (!found) throw noSuchFile(clean);
+    const version = found.record.current;
+    const reader = this.reader(version.epoch, signal);
+    const manifest = await loadManifest(reader, version);
+    const box = this.host.groups.readerKeys(this.space.group, version.epoch)!;
+    const file = this.viewOf(Buffer.from(treeKey(clean)), found.record, found.winner);
+    return { file, manifest, reader, box };
   }
 
   /** The files and folders directly in `folder`, or every file under it with `recursive`. */
