@@ -13,6 +13,8 @@ import { ComputePlugin } from '../../src/node/compute/plugin.js';
 import { startTestNode } from '../helpers/nodes.js';
 import { errorOf, request } from '../helpers/http.js';
 import { tempDir } from '../helpers/tmp.js';
+import { jobState } from '../../src/client/compute/node-api.js';
+import { P2PError } from '../../src/errors.js';
 import {
   ECHO,
   jobInfo,
@@ -72,6 +74,13 @@ test('a restarted node keeps finished jobs and marks unfinished ones node_restar
   for (const job of [running, queued]) {
     const answer = await request(second.url, `/jobs/${job.body.id}`);
     assert.deepEqual(answer.json, { id: job.body.id, status: 'failed', reason: 'node_restarted' });
+    // The requester's client counts it as a failure of that node, not as a lie.
+    await assert.rejects(jobState(second.url, job.body.id, 0), (error: unknown) => {
+      assert.ok(error instanceof P2PError);
+      assert.equal(error.code, 'job_failed');
+      assert.match(error.message, /node_restarted/);
+      return true;
+    });
   }
   // The ids stay taken: a restarted node does not run a job twice.
   const again = await submit(second.url, running.request);

@@ -113,6 +113,14 @@ export async function jobState(
   }
   const state = parsed as Record<string, unknown>;
   const status = state.status;
+  if (state.id === id && status === 'failed') {
+    // The node gave the job up without a receipt (docs/protocol.md §16): not a lie, a failure.
+    const reason = typeof state.reason === 'string' ? state.reason.slice(0, 64) : 'unknown';
+    throw new P2PError('job_failed', `${node}: the node gave the job up (${reason})`, {
+      node,
+      reason,
+    });
+  }
   if (state.id !== id || (status !== 'queued' && status !== 'running' && status !== 'done')) {
     throw lied(node, `GET /jobs/${id} answer is not a job state`);
   }
