@@ -11,7 +11,7 @@ import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { SandboxError } from './errors.js';
 import { Kind, readInstruction } from './instructions.js';
-import { sectionRank, type Body, type ModuleInfo } from './module-reader.js';
+import { sectionRank, type Body, type FuncType, type ModuleInfo } from './module-reader.js';
 
 export const RESERVED_EXPORT_PREFIX = 'p2pcloud:';
 /** The remaining fuel, a mutable i64 global: the host sets it before a run and reads it after. */
@@ -42,6 +42,7 @@ const op = {
   if: 0x04,
   end: 0x0b,
   br: 0x0c,
+  brIf: 0x0d,
   return: 0x0f,
   localGet: 0x20,
   localTee: 0x22,
@@ -225,6 +226,8 @@ function codeSection(info: ModuleInfo, at: Indices, blockTypes: Uint8Array[]): B
     const code = functionBody(info.bytes, body, params + body.locals, at, {
       frame,
       blockType: blockTypes[i]!,
+      results: info.types[info.functions[i]!]?.results.length ?? 0,
+      types: info.types,
     }).finish();
     w.u32(code.length).bytes(code);
   });
@@ -279,6 +282,43 @@ function guardGrow(w: ByteWriter, at: Indices, scratch: number): void {
   w.byte(op.unreachable).byte(op.end);
 }
 
+/** A br_if to a label that carries no values, merged into the segment around it. */
+interface MergedBranch {
+  readonly raw: Uint8Array;
+  readonly label: number;
+  /** The segment's cost up to and including the br_if. */
+  readonly costBefore: number;
+}
+
+/**
+ * A merged br_if: as it is when nothing follows it in its segment, otherwise `if; (give back
+ * the cost of the rest of the segment); br label+1; end`.
+ */
+function giveBackOnBranch(w: ByteWriter, at: Indices, branch: MergedBranch, rest: number): void {
+  if (rest === 0) {
+    w.bytes(branch.raw);
+    return;
+  }
+  w.byte(op.if).byte(0x40);
+  w.byte(op.globalGet).u32(at.fuel).byte(op.i64Const).s64(BigInt(rest)).byte(op.i64Add);
+  w.byte(op.globalSet).u32(at.fuel);
+  w.byte(op.br)
+    .u32(branch.label + 1)
+    .byte(op.end);
+}
+
+/** Parameter and result counts of a block, loop or if, from its block type. */
+function blockArity(
+  raw: Uint8Array,
+  types: readonly FuncType[],
+): { params: number; results: number } {
+  const b = raw[1]!;
+  if (b === 0x40) return { params: 0, results: 0 };
+  if (b >= 0x6e && b <= 0x7f) return { params: 0, results: 1 };
+  const type = types[new ByteReader(raw, 1).s33()];
+  return { params: type?.params.length ?? 0, results: type?.results.length ?? 0 };
+}
+
 /** At function entry: takes the frame's stack units, stops the run if the budget is spent. */
 function takeStack(w: ByteWriter, at: Indices, frame: number): void {
   w.byte(op.globalGet).u32(at.stack).byte(op.i32Const).s64(BigInt(frame)).byte(op.i32Sub);
@@ -304,7 +344,7 @@ function functionBody(
   body: Body,
   scratch: number,
   at: Indices,
-  wrap: { frame: number; blockType: Uint8Array },
+  wrap: { frame: number; blockType: Uint8Array; results: number; types: readonly FuncType[] },
 ): ByteWriter {
   const w = new ByteWriter();
   const r = new ByteReader(bytes, body.start, body.end);
@@ -319,15 +359,23 @@ function functionBody(
   takeStack(w, at, wrap.frame);
   w.byte(op.block).bytes(wrap.blockType);
   let depth = 0;
+  /** How many values a branch to each open label carries, innermost last. */
+  const labels: number[] = [wrap.results];
   let segment = new ByteWriter();
+  let pieces: (Uint8Array | MergedBranch)[] = [];
   let cost = 0;
   let checked = true; // function entry
   const flush = (): void => {
     if (cost > 0 && checked) chargeAndCheck(w, at, cost, scratch + 1);
     else if (cost > 0) charge(w, at, cost);
     else if (checked) check(w, at);
+    for (const piece of pieces) {
+      if (piece instanceof Uint8Array) w.bytes(piece);
+      else giveBackOnBranch(w, at, piece, cost - piece.costBefore);
+    }
     w.bytes(segment.finish());
     segment = new ByteWriter();
+    pieces = [];
     cost = 0;
     checked = false;
   };
@@ -342,6 +390,7 @@ function functionBody(
         break;
       case Kind.Block:
       case Kind.If:
+        labels.push(blockArity(raw, wrap.types).results);
         depth++;
         cost++;
         segment.bytes(raw);
@@ -349,11 +398,21 @@ function functionBody(
         break;
       case Kind.Branch:
         cost++;
+        if (raw[0] === op.brIf) {
+          const label = new ByteReader(raw, 1).u32();
+          if (labels[labels.length - 1 - label] === 0) {
+            // The segment goes on past it; a taken branch gives back what it skips.
+            pieces.push(segment.finish(), { raw, label, costBefore: cost });
+            segment = new ByteWriter();
+            break;
+          }
+        }
         if (raw[0] === op.return) segment.byte(op.br).u32(depth);
         else segment.bytes(raw);
         flush();
         break;
       case Kind.Loop:
+        labels.push(blockArity(raw, wrap.types).params);
         depth++;
         cost++;
         segment.bytes(raw);
@@ -371,6 +430,7 @@ function functionBody(
           giveStack(w, at, wrap.frame);
           w.byte(op.end);
         }
+        labels.pop();
         depth--;
         break;
       case Kind.MemoryGrow:

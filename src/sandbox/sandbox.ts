@@ -94,6 +94,8 @@ interface Slot {
   readonly worker: Worker;
   /** Keys of the modules this worker holds compiled. */
   readonly loaded: Set<string>;
+  /** Whether the thread has started: a run's wall clock starts when a started worker takes it. */
+  online: boolean;
   running?: { id: number; job: Queued; started: number; timer: NodeJS.Timeout };
 }
 
@@ -228,7 +230,11 @@ export class Sandbox {
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       resourceLimits: WORKER_LIMITS,
     });
-    const slot: Slot = { worker, loaded: new Set() };
+    const slot: Slot = { worker, loaded: new Set(), online: false };
+    worker.once('online', () => {
+      slot.online = true;
+      this.dispatch();
+    });
     worker.unref();
     worker.on('message', (message: { id: number; outcome?: InstanceOutcome; missing?: true }) => {
       const running = slot.running;
@@ -247,7 +253,7 @@ export class Sandbox {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const slot = this.slots.find((s) => !s.running);
+      const slot = this.slots.find((s) => s.online && !s.running);
       if (!slot) return;
       const job = this.queue.shift()!;
       slot.worker.ref();

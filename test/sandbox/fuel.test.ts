@@ -50,6 +50,18 @@ test('a br_if taken is not charged for the code it skips', async () => {
   assert.deepEqual(await fuelOf(text, 'not_taken'), { status: 'ok', fuel: 2 + 6 });
 });
 
+test('a br_if carrying a value ends its segment, and is charged exactly too', async () => {
+  // $h: [block] 1, [i32.const local.get br_if] 3, [drop i32.const] 2. entries: [i32.const call
+  // drop] 3.
+  const text = `(module
+    (func $h (param i32) (result i32)
+      (block $b (result i32) (drop (br_if $b (i32.const 5) (local.get 0))) (i32.const 6)))
+    (func (export "taken") (drop (call $h (i32.const 1))))
+    (func (export "not_taken") (drop (call $h (i32.const 0)))))`;
+  assert.deepEqual(await fuelOf(text, 'taken'), { status: 'ok', fuel: 3 + 4 });
+  assert.deepEqual(await fuelOf(text, 'not_taken'), { status: 'ok', fuel: 3 + 6 });
+});
+
 test('if/else with results charges the arm taken', async () => {
   // [local.get if] 2; then [i32.const] 1; else [i32.const i32.const i32.add] 3.
   // entries: [i32.const call drop] 3.
