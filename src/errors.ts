@@ -153,6 +153,10 @@ export const ERROR_CODES = {
     message: 'no result was agreed on by a strict majority of the nodes asked',
   },
   bad_reputation: { status: 400, message: 'the reputation file is damaged' },
+  node_duplicate: {
+    status: 400,
+    message: 'two node addresses lead to the same node',
+  },
   job_failed: {
     status: 502,
     message: 'the node gave the job up without a receipt',

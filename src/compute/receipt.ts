@@ -161,6 +161,7 @@ export function receiptsAgree(a: ReceiptBody, b: ReceiptBody): boolean {
     a.exit_code === b.exit_code &&
     a.output === b.output &&
     a.fuel === b.fuel &&
+    a.fuel_limit === b.fuel_limit &&
     a.bytes_read === b.bytes_read &&
     a.bytes_written === b.bytes_written
   );

@@ -169,3 +169,63 @@ test('a node without the inputs refuses the job (input_missing) and counts as fa
   );
   assert.deepEqual(result.details?.agreeing, []);
 });
+
+test('one node reached under two addresses votes once: the liar and its alias do not outvote an honest node', async () => {
+  const alias = liar.url.replace(/^http:/, 'HTTP:');
+  const reputation = join(tempDir(), 'reputation.json');
+  const error = await runJob({
+    nodes: [honestA.url, liar.url, alias],
+    identity: person,
+    module,
+    inputs: [notes],
+    reputation,
+  }).catch((caught: unknown) => caught);
+  assert.ok(error instanceof P2PError, 'the wrong output must not be accepted');
+  assert.equal(error.code, 'no_majority');
+  assert.deepEqual(
+    (error.details?.failed as { node: string; code: string }[]).map((f) => [f.node, f.code]),
+    [[alias, 'node_duplicate']],
+  );
+  const record = JSON.parse(readFileSync(reputation, 'utf8')) as {
+    nodes: Record<string, { disagreed: number }>;
+  };
+  assert.equal(
+    record.nodes[keyOf.get(honestA.url)!]?.disagreed ?? 0,
+    0,
+    'the honest node is not flagged',
+  );
+});
+
+test('every node runs the job under the same limits: a strict node is not taken for a liar', async () => {
+  const strict = await spawnComputeNode({ compute: { max: { fuel: 1000 } } } as never);
+  const three = [honestA.url, honestB.url, strict.url];
+  const owner = generateIdentity();
+  const writer = new Client({ nodes: three, powThreads: 1 });
+  const text = await storeBlob(
+    writer,
+    { table: notesTable, identity: owner },
+    Buffer.from('a b c'),
+  );
+  const code = await storeBlob(writer, { table: notesTable, identity: owner }, wordCountModule());
+  // Limits left open: the strictest node's fuel limit for all three, which agree it ran out.
+  const open = await runJob({ nodes: three, identity: owner, module: code, inputs: [text] });
+  assert.deepEqual(open.agreeing, three);
+  assert.deepEqual(open.disagreeing, []);
+  assert.equal(open.receipt.body.status, 'out_of_fuel');
+  assert.equal(open.receipt.body.fuel_limit, 1000);
+  // A fuel limit the strict node does not allow: it refuses the job and fails, nobody disagrees.
+  const set = await runJob({
+    nodes: three,
+    identity: owner,
+    module: code,
+    inputs: [text],
+    limits: { fuel: 10_000_000 },
+  });
+  assert.equal(set.output.toString(), wordCount('a b c'));
+  assert.deepEqual(set.agreeing, [honestA.url, honestB.url]);
+  assert.deepEqual(set.disagreeing, []);
+  assert.deepEqual(
+    set.failed.map((f) => [f.node, f.code]),
+    [[strict.url, 'limits_exceeded']],
+  );
+});

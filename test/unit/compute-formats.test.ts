@@ -227,6 +227,7 @@ test('receipts verify, bind their node, and agree on the run only', () => {
   );
   for (const change of [
     { fuel: 1235 },
+    { fuel_limit: 7 },
     { output: sha(Buffer.from('3')) },
     { status: 'trap' as const },
     { exit_code: 1 },

@@ -18,6 +18,7 @@ const HONEST: AgreementFields = {
   exit_code: null,
   output: 'dd'.repeat(32),
   fuel: 123_456,
+  fuel_limit: 1_000_000,
   bytes_read: 4096,
   bytes_written: 12,
 };
@@ -57,6 +58,7 @@ test('every agreement field counts: a change in any one of them is a disagreemen
     { exit_code: 0 },
     { output: null },
     { fuel: 123_457 },
+    { fuel_limit: 999 },
     { bytes_read: 4095 },
     { bytes_written: 13 },
   ];

@@ -12,6 +12,7 @@ export interface AgreementFields {
   readonly exit_code: number | null;
   readonly output: string | null;
   readonly fuel: number;
+  readonly fuel_limit: number;
   readonly bytes_read: number;
   readonly bytes_written: number;
 }
@@ -48,6 +49,7 @@ export function agreementKey(body: AgreementFields): string {
     body.exit_code,
     body.output,
     body.fuel,
+    body.fuel_limit,
     body.bytes_read,
     body.bytes_written,
   ]);

@@ -102,12 +102,22 @@ function failure(error: unknown): { code: string; message: string } {
   return { code: 'internal', message: (error as Error).message ?? String(error) };
 }
 
-function limitsFor(info: ComputeNodeInfo, wanted: Partial<JobLimits>): JobLimits {
+/**
+ * One set of limits for every node: honest nodes given different fuel limits could report
+ * different outcomes (one out of fuel, one done) and be told apart as liars. A limit the caller
+ * leaves open is the default, lowered to what the strictest node allows; a limit the caller sets
+ * is sent as it is, and a node that allows less refuses the job (limits_exceeded) and fails.
+ */
+function commonLimits(infos: readonly ComputeNodeInfo[], wanted: Partial<JobLimits>): JobLimits {
   const pick = (name: keyof JobLimits): number => {
     const set = wanted[name];
     if (set !== undefined) return set;
-    const max = info.limits[name];
-    return max !== undefined ? Math.min(DEFAULT_JOB_LIMITS[name], max) : DEFAULT_JOB_LIMITS[name];
+    let value = DEFAULT_JOB_LIMITS[name];
+    for (const info of infos) {
+      const max = info.limits[name];
+      if (max !== undefined && max >= 0) value = Math.min(value, max);
+    }
+    return value;
   };
   return {
     memory_pages: pick('memory_pages'),
@@ -148,7 +158,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
   // Reading the reputation first refuses a damaged file before any node does any work.
   const reputation = options.reputation ? await readReputation(options.reputation) : undefined;
 
-  const infos = await Promise.all(
+  const answers = await Promise.all(
     urls.map((url) =>
       jobsInfo(url, callOptions).then(
         (info) => ({ url, info }),
@@ -156,6 +166,23 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
       ),
     ),
   );
+  // One node reached under two URLs must not vote twice: its key decides, not the URL.
+  const firstUrlOf = new Map<string, string>();
+  const infos = answers.map((x) => {
+    if (!('info' in x)) return x;
+    const first = firstUrlOf.get(x.info.node);
+    if (first === undefined) {
+      firstUrlOf.set(x.info.node, x.url);
+      return x;
+    }
+    return {
+      url: x.url,
+      error: {
+        code: 'node_duplicate',
+        message: `${x.url} is the node already asked at ${first} (the same compute key)`,
+      },
+    };
+  });
   // With a choice, nodes that answer come first, the least often caught disagreeing first.
   const flagged = (key: string): number => reputation?.nodes[key]?.disagreed ?? 0;
   const ranked = infos
@@ -174,6 +201,10 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
 
   let keys = options.keys;
   const up = ranked.filter((x) => 'info' in x);
+  const limits = commonLimits(
+    up.map((x) => x.info),
+    options.limits ?? {},
+  );
   if (!keys && up.length > 0) {
     keys = await blobGrantKeys(
       client,
@@ -185,7 +216,6 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
   }
 
   const runOne = async (url: string, info: ComputeNodeInfo): Promise<NodeJobOutcome & Checked> => {
-    const limits = limitsFor(info, options.limits ?? {});
     const id = newJobId();
     const now = Date.now();
     const expiresAt = now + limits.wall_ms + (options.queueMs ?? DEFAULT_QUEUE_MS);
