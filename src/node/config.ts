@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { P2PError } from '../errors.js';
 import { describeIssues } from '../zod-issues.js';
 import { parsePublicKey } from '../encoding/key-text.js';
+import { tableKeyText } from './table-key-text.js';
 import { DEFAULT_BUCKETS, MAX_BUCKETS } from '../reconcile/buckets.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
 import { MAX_ENTRY_BYTES_FORMAT, MIN_ENTRY_BYTES } from '../entry/format.js';
@@ -24,18 +25,6 @@ import { computeConfigSchema } from './compute/config.js';
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
 export const MAX_POW_TABLES = 100_000;
-
-const tableKeyText = z.string().refine(
-  (text) => {
-    try {
-      parsePublicKey(text, 'table');
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a table public key (p2ptable1… or 64 hex characters)' },
-);
 
 export const nodeConfigSchema = z
   .object({

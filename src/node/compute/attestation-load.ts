@@ -5,12 +5,11 @@
  *
  * The module's default export is `(options) => Attester | Promise<Attester>`.
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { attestationReportData, type Attester } from '../../compute/attestation.js';
 import { toBase64Url } from '../../compute/encoding.js';
 import { MAX_EVIDENCE_BYTES } from '../../compute/receipt.js';
 import { P2PError } from '../../errors.js';
+import { loadOperatorModule } from '../operator-module.js';
 import type { ComputeConfig } from './config.js';
 import type { ComputeKeys } from './key-file.js';
 
@@ -44,25 +43,12 @@ export async function loadAttestation(
   settings: NonNullable<ComputeConfig['attestation']>,
   keys: ComputeKeys,
 ): Promise<Attestation> {
-  const path = resolve(settings.module);
-  const fail = (why: string): never => {
-    throw new P2PError('bad_config', `compute.attestation.module ${path}: ${why}`);
-  };
-  let loaded: { default?: unknown };
-  try {
-    loaded = (await import(pathToFileURL(path).href)) as { default?: unknown };
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    return fail(
-      code === 'ERR_MODULE_NOT_FOUND'
-        ? 'no such module'
-        : `cannot be loaded: ${(error as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (typeof loaded.default !== 'function') {
-    return fail('its default export must be a function (options) => attester');
-  }
-  const factory = loaded.default as (options: Record<string, unknown>) => unknown;
+  const { factory: loadedFactory, fail } = await loadOperatorModule(
+    settings.module,
+    'compute.attestation.module',
+    '(options) => attester',
+  );
+  const factory = loadedFactory as unknown as (options: Record<string, unknown>) => unknown;
   let attester: Attester;
   let evidence: Uint8Array;
   try {

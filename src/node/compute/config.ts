@@ -7,18 +7,7 @@
  */
 import { z } from 'zod';
 import { parsePublicKey } from '../../encoding/key-text.js';
-
-const tableKeyText = z.string().refine(
-  (text) => {
-    try {
-      parsePublicKey(text, 'table');
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a table public key (p2ptable1… or 64 hex characters)' },
-);
+import { tableKeyText } from '../table-key-text.js';
 
 export function computeConfigSchema() {
   return z

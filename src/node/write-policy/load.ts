@@ -3,13 +3,12 @@
  * (no such file, not a module, no factory, a factory that throws or does not return a policy)
  * stops the start with one bad_config error naming the module and the fault.
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { P2PError } from '../../errors.js';
 import { fromHex, toHex } from '../../encoding/bytes.js';
 import type { Store } from '../../store/store.js';
 import type { WritePolicySettings } from './config.js';
+import { loadOperatorModule } from '../operator-module.js';
 import { WritePolicyGate } from './gate.js';
 import type { WritePolicy, WritePolicyContext, WritePolicyFactory } from './types.js';
 
@@ -36,25 +35,12 @@ export async function loadWritePolicy(
   store: Store,
   log: Logger,
 ): Promise<WritePolicyGate> {
-  const path = resolve(settings.module);
-  const fail = (why: string): never => {
-    throw new P2PError('bad_config', `write_policy.module ${path}: ${why}`);
-  };
-  let loaded: { default?: unknown };
-  try {
-    loaded = (await import(pathToFileURL(path).href)) as { default?: unknown };
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    return fail(
-      code === 'ERR_MODULE_NOT_FOUND'
-        ? 'no such module'
-        : `cannot be loaded: ${(error as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (typeof loaded.default !== 'function') {
-    return fail('its default export must be a function (options, context) => policy');
-  }
-  const factory = loaded.default as WritePolicyFactory;
+  const { factory: loadedFactory, fail } = await loadOperatorModule(
+    settings.module,
+    'write_policy.module',
+    '(options, context) => policy',
+  );
+  const factory = loadedFactory as unknown as WritePolicyFactory;
   const policyLog = log.child({ component: 'write-policy' });
   let timer: NodeJS.Timeout | undefined;
   let policy: WritePolicy;
