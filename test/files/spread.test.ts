@@ -17,6 +17,9 @@ import { spreadFile } from '../../src/client/spread/spread.js';
 import { restoreFile } from '../../src/client/spread/restore.js';
 import { repairFile } from '../../src/client/spread/repair.js';
 import { MAX_SHARD_BYTES } from '../../src/files/spread/layout.js';
+import { encodeSpreadManifest, type SpreadManifest } from '../../src/files/spread/manifest.js';
+import { Provider } from '../../src/client/spread/provider.js';
+import { openPiece, Sealer } from '../../src/client/spread/sealer.js';
 import { P2PError } from '../../src/errors.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +33,7 @@ async function* chunks(bytes: Buffer, size = 100_000): AsyncGenerator<Buffer> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
 }
 
-function sha(bytes: Buffer): string {
+function sha(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
@@ -180,5 +183,87 @@ test('an empty file and a file of one short stripe spread and come back', async 
     assert.equal(manifest.stripes, file.length === 0 ? 0 : 1);
     const result = await restore(ref, [urls[3]!]);
     assert.ok(result.bytes.equals(file));
+  }
+});
+
+test('malformed or misleading manifests: refused, or the provider they mislead about is not used', async () => {
+  const three = await nodes(3);
+  const urls = three.map((n) => n.url);
+  const file = randomBytes(5000);
+  const { ref, manifest } = await spread(urls, 2, file);
+  const sealer = new Sealer(table, owner, 1);
+  const first = new Provider(0, urls[0]!);
+  const store = async (plaintext: Buffer, to = owner): Promise<string> => {
+    const other = new Sealer(table, to, 1);
+    try {
+      const piece = await (to === owner ? sealer : other).seal(plaintext, await first.powRules());
+      await first.put([piece.bytes]);
+      return piece.id;
+    } finally {
+      await other.close();
+    }
+  };
+  const refusedWith = async (id: string, code: string, why: RegExp): Promise<void> => {
+    await assert.rejects(restore(id, [urls[0]!]), (error: unknown) => {
+      assert.ok(error instanceof P2PError, String(error));
+      assert.equal(error.code, code);
+      assert.match(error.message, why);
+      return true;
+    });
+  };
+  try {
+    await refusedWith(await store(Buffer.from('{}')), 'bad_spread_manifest', /type is not/);
+    await refusedWith(await store(Buffer.from('[1,2')), 'bad_spread_manifest', /not JSON/);
+    const text = Buffer.from(
+      encodeSpreadManifest(manifest).toString('utf8').replace('"stripes":1', '"stripes":2'),
+    );
+    await refusedWith(await store(text), 'bad_spread_manifest', /stripes does not match/);
+    await refusedWith(
+      await store(encodeSpreadManifest(manifest), generateIdentity()),
+      'bad_spread_manifest',
+      /not sealed to this identity/,
+    );
+    await refusedWith('f'.repeat(64), 'manifest_unavailable', /does not hold it/);
+
+    // A page pinned by the manifest but listing a wrong SHA-256 for provider 0's shard: the
+    // shard's bytes are the right entry, yet provider 0 is not used; the others restore it.
+    const shards = await first.fetch([manifest.providers[0]!.pages[0]!.entry]);
+    const page = openPiece(shards.get(manifest.providers[0]!.pages[0]!.entry)!, owner)!;
+    const lying = Buffer.from(page);
+    lying[lying.length - 1]! ^= 1;
+    const pageId = await store(lying);
+    const misled: SpreadManifest = {
+      ...manifest,
+      providers: manifest.providers.map((p, i) =>
+        i === 0 ? { url: p.url, pages: [{ entry: pageId, sha256: sha(lying) }] } : p,
+      ),
+    };
+    const misledRef = await store(encodeSpreadManifest(misled));
+    const result = await restore(misledRef, [urls[0]!]);
+    assert.ok(result.bytes.equals(file));
+    assert.deepEqual(
+      result.lost.map((l) => [l.index, l.reason]),
+      [[0, 'the shard of stripe 0 fails its SHA-256']],
+    );
+    // A page whose own SHA-256 is not the one the manifest gives.
+    const badPageRef = await store(
+      encodeSpreadManifest({
+        ...manifest,
+        providers: manifest.providers.map((p, i) =>
+          i === 1
+            ? { url: p.url, pages: [{ entry: p.pages[0]!.entry, sha256: 'e'.repeat(64) }] }
+            : p,
+        ),
+      }),
+    );
+    const second = await restore(badPageRef, [urls[0]!]);
+    assert.ok(second.bytes.equals(file));
+    assert.deepEqual(
+      second.lost.map((l) => [l.index, l.reason]),
+      [[1, 'page 0 of its shard list fails its SHA-256']],
+    );
+    assert.equal(ref.length, 64);
+  } finally {
+    await sealer.close();
   }
 });
