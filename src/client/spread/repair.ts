@@ -26,7 +26,7 @@ export interface RepairProgress {
 
 export interface RepairOptions {
   readonly ref: string;
-  /** Nodes to look for the manifest on (its own providers are asked after them). */
+  /** Nodes to look for the manifest on, in order (any of its providers holds it). */
   readonly nodes: readonly string[];
   /** Nodes that may take the place of failed providers, in the order they are used. */
   readonly spares: readonly string[];

@@ -23,7 +23,7 @@ export interface RestoreProgress {
 export interface RestoreOptions {
   /** The manifest's entry id (hex). */
   readonly ref: string;
-  /** Nodes to look for the manifest on (its own providers are asked after them). */
+  /** Nodes to look for the manifest on, in order (any of its providers holds it). */
   readonly nodes: readonly string[];
   readonly identity: Identity;
   /** Receives the file's bytes in order; the promise it returns holds back the next run. */
