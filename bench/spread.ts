@@ -111,6 +111,17 @@ export async function spreadFigures(report: Report, options: SpreadBenchOptions)
       value: rate(got.ms),
       unit: 'MB/s',
     });
+    for (const [what, answer] of [
+      ['spread', put],
+      ['restore', got],
+    ] as const) {
+      report.add({
+        section,
+        figure: `client CPU time of the ${what}, per MB of file`,
+        value: Math.round((Number(answer.cpu_ms) / (bytes / 1e6)) * 100) / 100,
+        unit: 'ms/MB',
+      });
+    }
     report.add({
       section,
       figure: `restored byte for byte (SHA-256 of ${size} equal to the generator's)`,

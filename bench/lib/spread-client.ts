@@ -22,6 +22,12 @@ async function* generated(seed: string, length: number): AsyncGenerator<Buffer> 
   for (const piece of seededPieces({ seed, length })) yield piece;
 }
 
+/** User and system CPU time of this process so far. */
+function cpuMs(): number {
+  const usage = process.resourceUsage();
+  return (usage.userCPUTime + usage.systemCPUTime) / 1000;
+}
+
 const [mode, ...args] = process.argv.slice(2);
 const started = performance.now();
 if (mode === 'spread') {
@@ -44,6 +50,7 @@ if (mode === 'spread') {
       ms: performance.now() - started,
       identity: serializeIdentity(identity),
       peak_rss: process.resourceUsage().maxRSS * 1024,
+      cpu_ms: cpuMs(),
     }),
   );
 } else if (mode === 'restore') {
@@ -67,6 +74,7 @@ if (mode === 'spread') {
       lost: lost.length,
       ms: performance.now() - started,
       peak_rss: process.resourceUsage().maxRSS * 1024,
+      cpu_ms: cpuMs(),
     }),
   );
 } else {

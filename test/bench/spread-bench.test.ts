@@ -17,7 +17,7 @@ test('spread bench: encode rate, a file spread 10-of-16 and restored from 10, cl
     log: () => undefined,
   });
   const rows = report.rows.filter((r) => r.section === 'spread');
-  assert.equal(rows.length, 6, rows.map((r) => r.figure).join(' | '));
+  assert.equal(rows.length, 8, rows.map((r) => r.figure).join(' | '));
   const find = (start: string) => {
     const row = rows.find((r) => r.figure.startsWith(start));
     assert.ok(row, `a row starting ${start}`);
@@ -37,6 +37,10 @@ test('spread bench: encode rate, a file spread 10-of-16 and restored from 10, cl
     const rss = find(`client peak RSS during the ${what}`);
     assert.ok(rss.value > 20 && rss.value < 2048, `${what}: ${rss.value} MiB`);
     assert.equal(rss.goal, '≤ 300');
+  }
+  for (const what of ['spread', 'restore']) {
+    const cpu = find(`client CPU time of the ${what}, per MB`);
+    assert.ok(cpu.value > 0 && Number.isFinite(cpu.value), `${what}: ${cpu.value} ms/MB`);
   }
   assert.deepEqual(processesMentioning(scratch), [], 'no node process is left running');
 });
