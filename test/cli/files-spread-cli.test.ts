@@ -98,6 +98,11 @@ test('files put --spread 2/4, get --spread, repair, and their refusals', async (
   assert.deepEqual(answer.lost.map((l) => l.url).sort(), [urls[0], urls[1]].sort());
   assert.equal(sha(readFileSync(out2)), sha(bytes));
 
+  // A provider that is down: the put says which.
+  await refused(
+    ['files', 'put', file, '--spread', '2/4', ...nodeArgs, ...keys, '--table', tableFile],
+    new RegExp(`${urls[0]}`),
+  );
   // Repair with one spare for two gone providers: refused, saying how many are needed.
   await refused(
     [
