@@ -168,7 +168,7 @@ test('a provider that lost its shards is replaced by repair; restored with the o
     [0, 2],
   );
 
-  // A second repair finds nothing to do among those left? No: two are gone and no spare.
+  // Repair again, with two providers now gone and no new node: refused before writing.
   await assert.rejects(
     repairFile({ ref: repaired.ref, nodes: [five[3]!.url], spares: [], identity: owner, table }),
     (error: unknown) => error instanceof P2PError && error.code === 'bad_argument',
