@@ -9,11 +9,12 @@
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
  *                     hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,
- *                     postgres,compute
+ *                     postgres,compute,spread
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
  *   --files-mib N     size of the files section's large file (default 1,024; 32 with --quick)
+ *   --spread-mib N    size of the file the spread section spreads (default 1,024; 64 with --quick)
  *   --ops-entries N   entries the operator tools export and import (default 200,000; --entries
  *                     with --quick)
  */
@@ -32,6 +33,7 @@ import { identityFigures } from './identity.js';
 import { kvFigures } from './kv.js';
 import { kvSyncFigures } from './kv-sync.js';
 import { filesFigures } from './files.js';
+import { spreadFigures } from './spread.js';
 import { paddingFigures } from './padding.js';
 import { computeFigures } from './compute.js';
 import { tunnelFigures } from './tunnel.js';
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     'hostile-interval': { type: 'string' },
     'hostile-entries': { type: 'string' },
     'files-mib': { type: 'string' },
+    'spread-mib': { type: 'string' },
     'ops-entries': { type: 'string' },
   },
 });
@@ -69,7 +72,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,postgres,compute'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,postgres,compute,spread'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -519,6 +522,17 @@ try {
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,
       ...(values['files-mib'] === undefined ? {} : { bigBytes: Number(values['files-mib']) * MB }),
+    });
+  }
+  if (sections.has('spread')) {
+    await proxyAB?.close();
+    proxyAB = undefined;
+    for (const node of nodes.splice(0)) await node.stop();
+    await spreadFigures(report, {
+      quick,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+      ...(values['spread-mib'] === undefined ? {} : { bytes: Number(values['spread-mib']) * MB }),
     });
   }
   if (sections.has('padding')) paddingFigures(report, { quick });

@@ -100,6 +100,13 @@ export const ERROR_CODES = {
   no_such_file: { status: 404, message: 'no such file' },
   chunk_unavailable: { status: 502, message: 'part of the file cannot be read from any node' },
   bad_manifest: { status: 502, message: "the file's manifest is not valid" },
+  // files spread over providers (docs/spread.md)
+  bad_spread_manifest: {
+    status: 502,
+    message: 'a spread manifest or shard page is not valid',
+  },
+  manifest_unavailable: { status: 502, message: 'no node given holds the spread manifest' },
+  shards_unavailable: { status: 502, message: 'fewer than k providers hold good shards' },
   // tunnel relay (docs/tunnel-relay.md)
   relay_disabled: { status: 403, message: 'this node does not relay tunnels' },
   bad_relay_request: { status: 400, message: 'relay request or control message is not valid' },

@@ -169,3 +169,25 @@ export {
   MAX_PATH_SEGMENTS,
 } from './files/path.js';
 export type { PathCheck, PathRefusal } from './files/path.js';
+
+// Files spread over providers by erasure coding (docs/spread.md).
+export { spreadFile } from './client/spread/spread.js';
+export type { SpreadOptions, SpreadProgress, SpreadResult } from './client/spread/spread.js';
+export { restoreFile } from './client/spread/restore.js';
+export type { RestoreOptions, RestoreProgress, RestoreResult } from './client/spread/restore.js';
+export { repairFile } from './client/spread/repair.js';
+export type {
+  RepairOptions,
+  RepairProgress,
+  RepairResult,
+  Replacement,
+} from './client/spread/repair.js';
+export { ErasureCode, isSupportedCode } from './files/spread/erasure.js';
+export { MAX_SHARD_BYTES, shardBytesFor, stripeCount } from './files/spread/layout.js';
+export { decodeSpreadManifest, encodeSpreadManifest } from './files/spread/manifest.js';
+export type { SpreadManifest, SpreadProvider } from './files/spread/manifest.js';
+export {
+  decodePage as decodeShardPage,
+  encodePage as encodeShardPage,
+} from './files/spread/page.js';
+export type { ShardPage, ShardRef } from './files/spread/page.js';

@@ -19,6 +19,13 @@ import { shownPath } from '../files/names.js';
 import { FolderSync, deviceName, lockFolder } from '../files/sync.js';
 import { downloadFile } from '../files/transfer.js';
 import { stopSignal } from '../stop-signal.js';
+import {
+  registerSpreadRepair,
+  spreadGet,
+  spreadOptions,
+  spreadPut,
+  type SpreadFlags,
+} from './files-spread.js';
 
 type Flags = GatewayFlags & { space: string };
 
@@ -59,6 +66,13 @@ function joinPath(folder: string, name: string): string {
 
 function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+/** --space, which put and get require outside their spread mode. */
+function needSpace(flags: { space?: string }): void {
+  if (flags.space === undefined) {
+    throw new P2PError('bad_argument', "required option '--space <group>' not specified");
+  }
 }
 
 /** Whether a failure is the gateway's refusal with this code. */
@@ -119,23 +133,37 @@ export function registerFilesCommands(
       '--space <group>',
       'the group whose drive it is (id or name)',
     );
+  // put and get also have a spread mode without a gateway, where --space has no place.
+  const withSpaceUnlessSpread = (command: Command): Command =>
+    gatewayClientOptions(command).option(
+      '--space <group>',
+      'the group whose drive it is (id or name; required unless --spread)',
+    );
+  registerSpreadRepair(files, out, err);
 
-  withSpace(
-    files
-      .command('put')
-      .description('upload a file, or a folder with everything in it')
-      .argument('<local>', 'a file or folder on disk')
-      .argument(
-        '[remote]',
-        'where in the drive (default: its name at the root; a path ending in / puts it in that folder)',
-      )
-      .option('--media-type <type>', 'the media type of a file put alone (default: none)'),
+  spreadOptions(
+    withSpaceUnlessSpread(
+      files
+        .command('put')
+        .description(
+          'upload a file, or a folder with everything in it; or, with --spread k/n, spread a file over n nodes',
+        )
+        .argument('<local>', 'a file or folder on disk')
+        .argument(
+          '[remote]',
+          'where in the drive (default: its name at the root; a path ending in / puts it in that folder)',
+        )
+        .option('--media-type <type>', 'the media type of a file put alone (default: none)'),
+    ),
+    true,
   ).action(
     async (
       local: string,
       remoteText: string | undefined,
-      flags: Flags & { mediaType?: string },
+      flags: Flags & SpreadFlags & { mediaType?: string },
     ) => {
+      if (flags.spread !== undefined) return spreadPut(local, flags, out);
+      needSpace(flags);
       const kind = await statLocal(local);
       if (kind === undefined)
         throw new P2PError('bad_argument', `${local}: no such file or folder`);
@@ -205,27 +233,44 @@ export function registerFilesCommands(
     },
   );
 
-  withSpace(
-    files
-      .command('get')
-      .description(
-        'download a file, or a folder with everything in it (a broken download continues where it stopped)',
-      )
-      .argument('<remote>', 'a path in the drive')
-      .argument(
-        '[local]',
-        'where on disk (default: its name in the current folder; an existing folder: into it)',
-      )
-      .option(
-        '--version-id <id>',
-        'an earlier version, or one that lost a concurrent write (ids from ls --json or the stat route)',
-      ),
+  spreadOptions(
+    withSpaceUnlessSpread(
+      files
+        .command('get')
+        .description(
+          'download a file, or a folder with everything in it (a broken download continues where it stopped); or, with --spread MANIFEST, a spread file',
+        )
+        .argument('[remote]', 'a path in the drive')
+        .argument(
+          '[local]',
+          'where on disk (default: its name in the current folder; an existing folder: into it)',
+        )
+        .option(
+          '--version-id <id>',
+          'an earlier version, or one that lost a concurrent write (ids from ls --json or the stat route)',
+        ),
+    ),
+    false,
   ).action(
     async (
-      remoteText: string,
+      remoteArg: string | undefined,
       localText: string | undefined,
-      flags: Flags & { versionId?: string },
+      flags: Flags & SpreadFlags & { versionId?: string },
     ) => {
+      if (flags.spread !== undefined) {
+        if (remoteArg !== undefined) {
+          throw new P2PError(
+            'bad_argument',
+            'files get --spread takes no REMOTE path: the manifest names the file, --out where it goes',
+          );
+        }
+        return spreadGet(flags, out, err);
+      }
+      needSpace(flags);
+      if (remoteArg === undefined) {
+        throw new P2PError('bad_argument', "missing required argument 'remote'");
+      }
+      const remoteText = remoteArg;
       const remote = drivePath('REMOTE_PATH', remoteText.replace(/(.)\/+$/, '$1'));
       if (flags.versionId !== undefined && !/^[0-9a-f]{64}$/.test(flags.versionId)) {
         throw new P2PError(

@@ -1,0 +1,54 @@
+/**
+ * One provider of a spread file, as the client sees it: a node URL that takes sealed entries
+ * and hands them back by id. Every answer is checked by the caller (ids by fetchById, contents
+ * by their SHA-256): a provider is trusted for nothing but availability.
+ */
+import { Client } from '../client.js';
+import { fetchById } from '../fetch-by-id.js';
+import type { PowRule } from '../../entry/pow-rule.js';
+import { P2PError } from '../../errors.js';
+
+/** Entries of a spread file are never larger than this (a padded 64 KiB bucket). */
+export const SPREAD_ENTRY_BYTES = 65_536;
+
+export class Provider {
+  private readonly client: Client;
+
+  constructor(
+    readonly index: number,
+    readonly url: string,
+    private readonly timeoutMs = 60_000,
+  ) {
+    this.client = new Client({ nodes: [url], timeoutMs });
+  }
+
+  /** The node's proof-of-work rules (from /health, cached). */
+  powRules(): Promise<readonly PowRule[]> {
+    return this.client.powRules();
+  }
+
+  /** Writes entries in one request; throws node_error naming the first one the node refused. */
+  async put(entries: readonly Buffer[], signal?: AbortSignal): Promise<void> {
+    if (entries.length === 0) return;
+    const results = await this.client.putEncoded(entries, signal);
+    const refused = results.find((r) => r.accepted === 0);
+    if (refused) {
+      const answer = refused.nodes[0]!;
+      throw new P2PError(
+        answer.code === 'node_unreachable' ? 'node_unreachable' : 'node_error',
+        `${this.url}: ${answer.message ?? answer.code ?? answer.status}`,
+        { node: this.url },
+      );
+    }
+  }
+
+  /** The entries among `ids` the node holds (each checked against its id). */
+  async fetch(ids: readonly string[], signal?: AbortSignal): Promise<Map<string, Buffer>> {
+    const { entries } = await fetchById(this.url, ids, {
+      maxEntryBytes: SPREAD_ENTRY_BYTES,
+      timeoutMs: this.timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    return entries;
+  }
+}
