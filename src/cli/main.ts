@@ -25,6 +25,7 @@ import { registerDeleteCommand } from './commands/delete.js';
 import { registerCompactCommand } from './commands/compact.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerStoreCommands } from './commands/store.js';
+import { registerIssuerCommand } from './commands/issuer.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
   registerCompactCommand(program, out);
   registerStatsCommand(program, out);
   registerStoreCommands(program, out);
+  registerIssuerCommand(program, out);
   return program;
 }
 
