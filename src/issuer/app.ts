@@ -98,7 +98,7 @@ export async function buildIssuerApp(ctx: IssuerContext): Promise<FastifyInstanc
       ctx.store.refund(voucher, parsed.blinded.length);
       throw error;
     }
-    request.log.info({ count: signatures.length }, 'tickets issued');
+    ctx.log.info({ count: signatures.length }, 'tickets issued');
     return reply.send({ key_id: parsed.keyId, blind_signatures: signatures });
   });
 
@@ -123,14 +123,14 @@ export async function buildIssuerApp(ctx: IssuerContext): Promise<FastifyInstanc
       ctx.now(),
     );
     if (already.length > 0) {
-      request.log.info({ count: texts.length }, 'redemption refused: spent before');
+      ctx.log.info({ count: texts.length }, 'redemption refused: spent before');
       throw new P2PError(
         'ticket_spent',
         `${already.length} of the tickets were spent before; none was spent now`,
         { spent: already },
       );
     }
-    request.log.info({ count: verified.length }, 'tickets redeemed');
+    ctx.log.info({ count: verified.length }, 'tickets redeemed');
     return reply.send({ redeemed: verified.length });
   });
   return app;

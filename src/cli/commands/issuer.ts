@@ -76,7 +76,9 @@ export function registerIssuerCommand(program: Command, out: (line: string) => v
     .description('make a voucher good for N tickets and print it (give it to one buyer)')
     .requiredOption('--tickets <n>', 'how many tickets the voucher buys')
     .option('--data <dir>', `the issuer's data directory (default ${defaults.data_dir})`)
-    .action((options: { tickets: string; data?: string }) => {
+    .action((_options: unknown, command: Command) => {
+      // --data is the issuer command's own option too, so commander hands it to either.
+      const options = command.optsWithGlobals<{ tickets: string; data?: string }>();
       const tickets = parseIntOption('--tickets', options.tickets, 1, 1_000_000_000);
       const store = new IssuerStore(options.data ?? defaults.data_dir);
       try {

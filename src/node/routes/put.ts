@@ -92,6 +92,22 @@ async function admitTickets(
   return ctx.tickets.admit(texts, bytes, Date.now());
 }
 
+/**
+ * A put refused for its tickets is answered like any refused batch: every entry rejected with
+ * the ticket's code, so that clients read one shape whatever went wrong.
+ */
+async function refusedForTickets(
+  items: readonly IngestItem[],
+  run: () => Promise<IngestResult[]>,
+): Promise<IngestResult[]> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof P2PError) || !/^tickets?_/.test(error.code)) throw error;
+    return items.map(() => ({ status: 'rejected', code: error.code, message: error.message }));
+  }
+}
+
 /** Ingest without proof of work; the tickets are spent only if some entry is then stored. */
 async function ingestWithTickets(
   ctx: NodeContext,
@@ -133,12 +149,17 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
       tableLimit.active &&
       (ctx.config.limits.loopback || !isLoopbackAddress(request.socket.remoteAddress));
     const ticketHeader = request.headers[TICKETS_HEADER];
-    const admission =
-      ticketHeader === undefined ? undefined : await admitTickets(ctx, ticketHeader, items);
     const screened = limited ? tableLimit.screen(items) : undefined;
-    const results = admission
-      ? await ingestWithTickets(ctx, admission, screened?.items ?? items)
-      : await ctx.ingestor.ingest(screened?.items ?? items, source);
+    const results =
+      ticketHeader === undefined
+        ? await ctx.ingestor.ingest(screened?.items ?? items, source)
+        : await refusedForTickets(items, async () =>
+            ingestWithTickets(
+              ctx,
+              await admitTickets(ctx, ticketHeader, items),
+              screened?.items ?? items,
+            ),
+          );
     if (screened) {
       tableLimit.charge(items, results);
       if (screened.retryAfterSeconds !== undefined) {
