@@ -17,6 +17,9 @@ export class SpentSet {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'spent-tickets.sqlite'));
     this.db.pragma('journal_mode = WAL');
+    // Durable when the process dies; a power cut may forget the last moments' marks, which
+    // check "issuer" still catches (docs/tickets.md §8.3).
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS spent (spent_id BLOB PRIMARY KEY, hour INTEGER NOT NULL) STRICT',
