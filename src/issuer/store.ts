@@ -151,7 +151,8 @@ export class IssuerStore {
    * when the batch was marked. The time kept is the hour, too coarse to match a purchase by.
    */
   redeem(tickets: readonly { spentId: Buffer; keyId: Buffer }[], now: number): number[] {
-    const hour = Math.floor(now / 3600) * 3600;
+    // Unix seconds of the hour's start (now is in milliseconds).
+    const hour = Math.floor(now / 3_600_000) * 3600;
     const insert = this.db.prepare(
       'INSERT INTO spent (spent_id, key_id, hour) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     );
