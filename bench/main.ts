@@ -9,7 +9,7 @@
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
  *                     hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,
- *                     postgres,compute,spread
+ *                     postgres,compute,spread,tickets
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -36,6 +36,7 @@ import { filesFigures } from './files.js';
 import { spreadFigures } from './spread.js';
 import { paddingFigures } from './padding.js';
 import { computeFigures } from './compute.js';
+import { ticketFigures } from './tickets.js';
 import { tunnelFigures } from './tunnel.js';
 import { subscriptionFigures } from './subscriptions.js';
 import { opsFigures } from './ops.js';
@@ -72,7 +73,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,postgres,compute,spread'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,postgres,compute,spread,tickets'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -537,6 +538,13 @@ try {
   }
   if (sections.has('padding')) paddingFigures(report, { quick });
   if (sections.has('compute')) await computeFigures(report, { quick, log });
+  if (sections.has('tickets')) {
+    await ticketFigures(report, {
+      quick,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+  }
   if (sections.has('tunnel')) await tunnelFigures(report, { quick, log });
   if (sections.has('subscriptions')) await subscriptionFigures(report, { quick, log });
   if (sections.has('ops') || sections.has('postgres')) {

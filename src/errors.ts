@@ -169,6 +169,25 @@ export const ERROR_CODES = {
     message: 'the node gave the job up without a receipt',
   },
   job_stopped: { status: 422, message: 'the job stopped before it finished' },
+  // tickets (docs/tickets.md)
+  ticket_invalid: {
+    status: 422,
+    message: 'a ticket is malformed or its signature does not verify',
+  },
+  ticket_unknown_issuer: {
+    status: 403,
+    message: 'the ticket is signed by an issuer key not trusted here',
+  },
+  ticket_expired: { status: 422, message: "the ticket's issuer key is not valid now" },
+  ticket_spent: { status: 409, message: 'the ticket has been spent already' },
+  ticket_issuer_unreachable: {
+    status: 503,
+    message: 'the ticket issuer cannot be reached to check the ticket',
+  },
+  tickets_insufficient: { status: 402, message: 'the tickets do not cover the bytes written' },
+  tickets_not_accepted: { status: 403, message: 'this node accepts no tickets' },
+  voucher_invalid: { status: 401, message: 'the voucher is not known to this issuer' },
+  voucher_exhausted: { status: 402, message: 'the voucher has no tickets left' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -26,6 +26,8 @@ import { registerCompactCommand } from './commands/compact.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerJobCommands } from './commands/job.js';
+import { registerIssuerCommand } from './commands/issuer.js';
+import { registerTicketsCommands } from './commands/tickets.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -71,6 +73,8 @@ export function buildProgram(): Command {
   registerStatsCommand(program, out);
   registerStoreCommands(program, out);
   registerJobCommands(program, out, err);
+  registerIssuerCommand(program, out);
+  registerTicketsCommands(program, out);
   return program;
 }
 

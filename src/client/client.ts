@@ -64,6 +64,11 @@ export interface PutOptions {
   readonly pad?: boolean;
   readonly onProgress?: (progress: PowProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Prepaid tickets per node URL (docs/tickets.md §8), sent in place of proof of work. When
+   * every node has tickets, no proof of work is solved unless powBits asks for some.
+   */
+  readonly tickets?: Readonly<Record<string, readonly string[]>>;
 }
 
 export type NodePutStatus = 'stored' | 'duplicate' | 'rejected' | 'error';
@@ -315,16 +320,23 @@ export class Client {
       ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
     });
     // The draft has the entry's final size: the nonce and signature fill fixed slots.
+    const tickets = options.tickets;
+    const paid = tickets !== undefined && this.nodes.every((n) => (tickets[n]?.length ?? 0) > 0);
     const powBits =
       options.powBits ??
-      (await this.powBitsFor({ table: options.table.signing.publicKey, size: draft.bytes.length }));
+      (paid
+        ? 0
+        : await this.powBitsFor({
+            table: options.table.signing.publicKey,
+            size: draft.bytes.length,
+          }));
     const nonce = await solvePow(draft.challenge, powBits, {
       ...(this.options.powThreads !== undefined ? { threads: this.options.powThreads } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const { bytes, id } = finishEntry(draft, nonce);
-    const [report] = await this.putEncoded([bytes], options.signal);
+    const [report] = await this.putEncoded([bytes], options.signal, tickets);
     return { id: toHex(id), bytes, powBits: entryPowBits(decodeEntry(bytes)), ...report! };
   }
 
@@ -335,6 +347,8 @@ export class Client {
   async putEncoded(
     entries: readonly Buffer[],
     signal?: AbortSignal,
+    /** Ticket texts per node URL, sent in the p2pcloud-tickets header. */
+    tickets?: Readonly<Record<string, readonly string[]>>,
   ): Promise<{ nodes: NodePutResult[]; accepted: number }[]> {
     const body = encodeFrames(entries);
     const perNode = await Promise.all(
@@ -345,7 +359,7 @@ export class Client {
             endpoint(node, '/put'),
             body,
             ENTRIES_MEDIA_TYPE,
-            this.callOptions(signal),
+            ticketHeader(this.callOptions(signal), tickets?.[node]),
           );
           let parsed: { results?: unknown };
           try {
@@ -702,4 +716,10 @@ export class Client {
 /** Opens one verified entry with a recipient key pair; undefined if it is not for that key. */
 export function open(entry: VerifiedEntry, recipient: Identity | BoxKeyPair): Buffer | undefined {
   return openEntry(entry.entry, 'box' in recipient ? recipient.box : recipient);
+}
+
+/** Adds a node's tickets to a call's headers (none: the options as they are). */
+function ticketHeader(options: CallOptions, tickets: readonly string[] | undefined): CallOptions {
+  if (!tickets || tickets.length === 0) return options;
+  return { ...options, headers: { ...options.headers, 'p2pcloud-tickets': tickets.join(',') } };
 }

@@ -21,6 +21,7 @@ import { limitsSchema } from './limits-config.js';
 import { metricsConfigSchema } from './metrics/config.js';
 import { writePolicyConfigSchema } from './write-policy/config.js';
 import { computeConfigSchema } from './compute/config.js';
+import { ticketsConfigSchema } from './tickets/config.js';
 
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
@@ -132,6 +133,8 @@ export const nodeConfigSchema = z
     metrics: metricsConfigSchema,
     /** A module that accepts or refuses each verified entry before it is stored. */
     write_policy: writePolicyConfigSchema,
+    /** Prepaid tickets accepted in place of proof of work (docs/tickets.md §8). */
+    tickets: ticketsConfigSchema,
     /** Live subscriptions (GET /subscribe, docs/protocol.md §15). */
     subscriptions: z
       .object({

@@ -5,6 +5,7 @@ import type { NodeConfig } from './config.js';
 import type { Ingestor } from './ingest.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
+import type { TicketGate } from './tickets/gate.js';
 
 /** Everything a route handler may use. Built once by startNode (or by tests). */
 export interface NodeContext {
@@ -25,4 +26,6 @@ export interface NodeContext {
   readonly lifecycle: { closing: boolean };
   /** Extra status sections (sync progress, …) contributed by optional subsystems. */
   readonly status: Map<string, () => unknown>;
+  /** Tickets in place of proof of work; undefined when the config has no `tickets`. */
+  readonly tickets?: TicketGate;
 }

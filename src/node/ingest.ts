@@ -91,6 +91,8 @@ export class Ingestor {
     items: readonly IngestItem[],
     source: IngestSource,
     now = Date.now(),
+    /** The batch is paid for by tickets (node/tickets/gate.ts): no proof of work is asked. */
+    powWaived = false,
   ): Promise<CheckedBatch> {
     const results: (IngestResult | undefined)[] = new Array(items.length);
     const candidates: { index: number; entry: Entry; id: Buffer }[] = [];
@@ -148,7 +150,7 @@ export class Ingestor {
 
     const verdicts = await this.pool.verify(
       fresh.map((c) => c.entry.bytes),
-      fresh.map((c) => entryPowBitsRequired(this.policy, c.entry)),
+      fresh.map((c) => (powWaived ? 0 : entryPowBitsRequired(this.policy, c.entry))),
     );
     const valid: (PutItem & { index: number })[] = [];
     fresh.forEach((candidate, i) => {
@@ -188,6 +190,11 @@ export class Ingestor {
       return false;
     });
     return { source, results, valid: accepted };
+  }
+
+  /** Gives up a checked batch without storing it: what the write policy accepted is given back. */
+  async discard(batch: CheckedBatch): Promise<void> {
+    await this.unstored([batch], () => true);
   }
 
   /** The second half of ingest: stores checked batches in one transaction. */

@@ -12,6 +12,7 @@ import { listenUrl } from '../http/listen-url.js';
 import { IndexDigests } from '../reconcile/index-cache.js';
 import { buildApp, type NodeApp, type RouteRegistrar } from './app.js';
 import { storePath, type NodeConfig } from './config.js';
+import { TicketGate } from './tickets/gate.js';
 import type { NodeContext } from './context.js';
 import { Ingestor } from './ingest.js';
 import { createLogger } from './logger.js';
@@ -74,6 +75,19 @@ export async function startNode(
         throw error;
       })
     : undefined;
+  let tickets: TicketGate | undefined;
+  if (config.tickets) {
+    tickets = new TicketGate(config.tickets, config.data_dir, log);
+    try {
+      await tickets.start();
+    } catch (error) {
+      tickets.close();
+      await writePolicy?.close();
+      await store.close();
+      lock?.release();
+      throw error;
+    }
+  }
   const pool = new VerifyPool(config.verify_threads ?? availableParallelism());
   const policy = policyFromConfig(config);
   const metrics = new NodeMetrics(config.metrics.max_peer_labels);
@@ -90,9 +104,11 @@ export async function startNode(
     digests: new IndexDigests(),
     lifecycle: { closing: false },
     status: new Map(),
+    ...(tickets ? { tickets } : {}),
   };
   const stops: (() => Promise<void>)[] = [];
   if (writePolicy) stops.push(() => writePolicy.close());
+  if (tickets) stops.push(async () => tickets.close());
   let app: NodeApp | undefined;
   try {
     await sweepOnce(store, policy);

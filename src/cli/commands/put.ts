@@ -12,6 +12,8 @@ import {
 import { PROXY_HELP, loadTableKeyFile, nodeUrls, proxyFor, recipientKey } from '../inputs.js';
 import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseDuration, parseIntOption } from '../parse.js';
+import { readWallet, writeWallet } from '../../client/tickets/wallet.js';
+import { planTickets, settleTickets, ticketTexts } from '../../client/tickets/spend.js';
 
 interface PutOptions {
   node: string[];
@@ -22,6 +24,7 @@ interface PutOptions {
   /** False with --no-pad. */
   pad: boolean;
   proxy?: string;
+  tickets?: string;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -96,6 +99,10 @@ export function registerPutCommand(
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
     .option('--no-pad', 'store the exact size instead of padding the entry to a size bucket')
     .option('--proxy <url>', PROXY_HELP)
+    .option(
+      '--tickets <wallet>',
+      'pay with prepaid tickets from this wallet instead of proof of work (docs/tickets.md)',
+    )
     .action(async (text: string | undefined, options: PutOptions) => {
       const nodes = nodeUrls('--node', options.node);
       const table = await loadTableKeyFile('--table', options.table);
@@ -107,12 +114,18 @@ export function registerPutCommand(
       const data = await payload(text);
       const proxy = proxyFor(options.proxy, '--node', nodes);
       const client = new Client({ nodes, ...(proxy ? { proxy } : {}) });
+      const size = entryBytesFor(data.length, options.pad);
+      const wallet = options.tickets === undefined ? undefined : await readWallet(options.tickets);
+      const plan = wallet
+        ? planTickets(wallet, client.nodes, size, Math.floor(Date.now() / 1000))
+        : undefined;
       // The entry's size follows from the text's and the padding: the work depends on it.
       const powBits =
         pow ??
+        (plan ? 0 : undefined) ??
         (await requiredPowBits(client, {
           table: table.signing.publicKey,
-          size: entryBytesFor(data.length, options.pad),
+          size,
         }));
       const createdAt = Date.now();
       const expiresAt = expires === undefined ? undefined : createdAt + expires;
@@ -139,6 +152,7 @@ export function registerPutCommand(
           pad: options.pad,
           createdAt,
           ...(expiresAt !== undefined ? { expiresAt } : {}),
+          ...(plan ? { tickets: ticketTexts(plan) } : {}),
           onProgress: (p) => {
             hashes = p.hashes;
             bar?.update(Math.min(p.hashes, expected * 0.99), { hashes: formatCount(p.hashes) });
@@ -146,6 +160,9 @@ export function registerPutCommand(
         });
       } finally {
         bar?.stop();
+      }
+      if (wallet && plan) {
+        await writeWallet(options.tickets!, settleTickets(wallet, plan, report.nodes));
       }
       // A failure is one line on stderr (carrying every node's reason), so check it first.
       if (report.accepted === 0) {

@@ -7,6 +7,7 @@ import type { NodeContext } from '../context.js';
 import type { IngestItem, IngestResult } from '../ingest.js';
 import { TableLimit } from '../limits.js';
 import { isLoopbackAddress } from '../../http/rate-limit.js';
+import { TICKETS_HEADER, type Admission } from '../tickets/gate.js';
 
 /** Turns a JSON body ({ entry } or { entries: [...] }) into ingest items. */
 export function itemsFromJson(body: unknown, maxBatch: number): IngestItem[] {
@@ -73,6 +74,60 @@ export function rejectedCodes(results: readonly IngestResult[]): Record<string, 
   return Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/**
+ * Checks a put's tickets before anything else (docs/tickets.md §8): a put whose tickets are
+ * refused is refused as a whole, with the ticket's code, before any entry is verified.
+ */
+async function admitTickets(
+  ctx: NodeContext,
+  header: string | string[],
+  items: readonly IngestItem[],
+): Promise<Admission> {
+  if (!ctx.tickets) {
+    throw new P2PError('tickets_not_accepted', 'this node accepts no tickets: send proof of work');
+  }
+  const texts = ctx.tickets.parseHeader(header);
+  // Every byte sent is paid for, whether or not its entry is then stored.
+  const bytes = items.reduce((sum, item) => sum + ('bytes' in item ? item.bytes.length : 0), 0);
+  return ctx.tickets.admit(texts, bytes, Date.now());
+}
+
+/**
+ * A put refused for its tickets is answered like any refused batch: every entry rejected with
+ * the ticket's code, so that clients read one shape whatever went wrong.
+ */
+async function refusedForTickets(
+  items: readonly IngestItem[],
+  run: () => Promise<IngestResult[]>,
+): Promise<IngestResult[]> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof P2PError) || !/^tickets?_/.test(error.code)) throw error;
+    return items.map(() => ({ status: 'rejected', code: error.code, message: error.message }));
+  }
+}
+
+/** Ingest without proof of work; the tickets are spent only if some entry is then stored. */
+async function ingestWithTickets(
+  ctx: NodeContext,
+  admission: Admission,
+  items: readonly IngestItem[],
+): Promise<IngestResult[]> {
+  const now = Date.now();
+  const checked = await ctx.ingestor.check(items, 'put', now, true);
+  if (checked.valid.length > 0) {
+    try {
+      await ctx.tickets!.spend(admission, now);
+    } catch (error) {
+      await ctx.ingestor.discard(checked);
+      throw error;
+    }
+  }
+  const [results] = await ctx.ingestor.store([checked]);
+  return results!;
+}
+
 export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
   const tableLimit = new TableLimit(ctx.config.limits);
   app.post('/put', async (request, reply) => {
@@ -93,8 +148,18 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
     const limited =
       tableLimit.active &&
       (ctx.config.limits.loopback || !isLoopbackAddress(request.socket.remoteAddress));
+    const ticketHeader = request.headers[TICKETS_HEADER];
     const screened = limited ? tableLimit.screen(items) : undefined;
-    const results = await ctx.ingestor.ingest(screened?.items ?? items, source);
+    const results =
+      ticketHeader === undefined
+        ? await ctx.ingestor.ingest(screened?.items ?? items, source)
+        : await refusedForTickets(items, async () =>
+            ingestWithTickets(
+              ctx,
+              await admitTickets(ctx, ticketHeader, items),
+              screened?.items ?? items,
+            ),
+          );
     if (screened) {
       tableLimit.charge(items, results);
       if (screened.retryAfterSeconds !== undefined) {
