@@ -11,7 +11,13 @@ import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { SandboxError } from './errors.js';
 import { Kind, readInstruction } from './instructions.js';
-import { sectionRank, type Body, type FuncType, type ModuleInfo } from './module-reader.js';
+import {
+  sectionRank,
+  type Body,
+  type FuncType,
+  type Memory,
+  type ModuleInfo,
+} from './module-reader.js';
 
 export const RESERVED_EXPORT_PREFIX = 'p2pcloud:';
 /** The remaining fuel, a mutable i64 global: the host sets it before a run and reads it after. */
@@ -116,7 +122,13 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
         section(1, types);
         break;
       case 5:
-        section(5, memorySection(info, memoryPages));
+        // A memory section may declare no memory at all: then there is nothing to cap.
+        if (info.memory) section(5, memorySection(info.memory, memoryPages));
+        else
+          out
+            .byte(5)
+            .u32(s.end - s.start)
+            .bytes(info.bytes.subarray(s.start, s.end));
         break;
       case 6:
         globals();
@@ -150,8 +162,7 @@ function entries(info: ModuleInfo, id: number): { count: number; rest: Uint8Arra
   return { count, rest: info.bytes.subarray(r.pos, s.end) };
 }
 
-function memorySection(info: ModuleInfo, memoryPages: number): ByteWriter {
-  const memory = info.memory!;
+function memorySection(memory: Memory, memoryPages: number): ByteWriter {
   const max = memory.max === undefined ? memoryPages : Math.min(memory.max, memoryPages);
   return new ByteWriter().u32(1).byte(1).u32(memory.min).u32(max);
 }
