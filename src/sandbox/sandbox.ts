@@ -305,7 +305,10 @@ export class Sandbox {
     this.dispatch();
   }
 
-  /** A worker that died on its own (its heap limit, say): its run is a trap, the worker replaced. */
+  /**
+   * A worker that died on its own (its heap limit, say): its run is a trap, the worker replaced.
+   * The fuel it used is unknown, so it counts as the limit: dying must not be cheaper than running.
+   */
   private lost(slot: Slot, message: string): void {
     if (this.closed || !this.slots.includes(slot)) return;
     const running = slot.running;
@@ -315,7 +318,7 @@ export class Sandbox {
       running.job.resolve({
         status: 'trap',
         message,
-        fuel: 0,
+        fuel: running.job.request.fuel,
         wallMs: performance.now() - running.started,
         bytesRead: 0,
         bytesWritten: 0,

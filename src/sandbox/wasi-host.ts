@@ -36,9 +36,9 @@ export class WasiHost {
   memory: WebAssembly.Memory | undefined;
   bytesRead = 0;
   bytesWritten = 0;
-  private readonly output: Uint8Array[] = [];
-  private readonly log: Uint8Array[] = [];
-  private logBytes = 0;
+  /** Kept as one growing buffer each, so that many small writes cost no allocation each. */
+  private readonly output = new Collected();
+  private readonly log = new Collected();
   private readonly argv: Uint8Array[];
   /** fd 0, then fd 3+i; fds 1 and 2 are the output and the log. */
   private readonly streams = new Map<number, Stream>();
@@ -55,12 +55,12 @@ export class WasiHost {
     inputs.forEach((data, i) => this.streams.set(3 + i, { data, offset: 0, open: true }));
   }
 
-  outputBuffer(): Buffer {
-    return Buffer.concat(this.output);
+  outputBuffer(): Uint8Array {
+    return this.output.bytes();
   }
 
-  logBuffer(): Buffer {
-    return Buffer.concat(this.log);
+  logBuffer(): Uint8Array {
+    return this.log.bytes();
   }
 
   /** The import object: every allowed function, whether the module imports it or not. */
@@ -181,16 +181,14 @@ export class WasiHost {
     const list = this.iovecs(view, iovs, count);
     if (!list) return ERRNO.fault;
     let total = 0;
+    const memory = new Uint8Array(view.buffer);
     for (const [ptr, len] of list) {
-      const data = new Uint8Array(view.buffer, ptr, len);
       if (fd === 1) {
         if (this.bytesWritten + len > this.outputBytes) throw new OutputLimitSignal();
-        this.output.push(Uint8Array.from(data));
+        this.output.append(memory, ptr, len);
         this.bytesWritten += len;
       } else {
-        const kept = Math.min(len, LOG_BYTES - this.logBytes);
-        if (kept > 0) this.log.push(Uint8Array.from(data.subarray(0, kept)));
-        this.logBytes += kept;
+        this.log.append(memory, ptr, Math.min(len, LOG_BYTES - this.log.length));
       }
       total += len;
     }
@@ -241,6 +239,28 @@ export class WasiHost {
     const length = Math.min(view.getUint32(ptr - 4, true), 400) & ~1;
     if (!this.inBounds(view, ptr, length)) return undefined;
     return Buffer.from(view.buffer, ptr, length).toString('utf16le');
+  }
+}
+
+/** Bytes appended in pieces, kept in one buffer that doubles as it fills. */
+class Collected {
+  private data = new Uint8Array(0);
+  length = 0;
+
+  append(from: Uint8Array, at: number, length: number): void {
+    if (length <= 0) return;
+    if (this.length + length > this.data.length) {
+      const grown = new Uint8Array(Math.max(this.length + length, 2 * this.data.length, 256));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+    this.data.set(from.subarray(at, at + length), this.length);
+    this.length += length;
+  }
+
+  /** A copy of exactly the bytes kept, so that posting it copies no more. */
+  bytes(): Uint8Array {
+    return this.data.slice(0, this.length);
   }
 }
 
