@@ -37,6 +37,13 @@ export const STOP_STACK = 2;
  */
 export const STACK_UNITS = 500_000;
 export const STACK_BYTES = 64 * 1024 * 1024;
+/**
+ * The instrumented module may be at most MAX_GROWTH times the original plus GROWTH_SLACK bytes:
+ * compiled code grows by well under 2x, while a module of nothing but the instructions the pass
+ * expands most (memory.grow, loops) would grow 20x and cost the node that much memory.
+ */
+export const MAX_GROWTH = 4;
+export const GROWTH_SLACK = 64 * 1024;
 /** Extra fuel per page memory.grow asks for (what filling the page costs by bytes). */
 export const FUEL_PER_PAGE = 8192;
 /** memory.fill, memory.copy and memory.init cost ⌈n / 8⌉ extra for n bytes. */
@@ -99,6 +106,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
     memoryPages,
   };
   const { types, blockTypes } = wrapperTypes(info);
+  const budget = MAX_GROWTH * info.bytes.length + GROWTH_SLACK;
   const out = new ByteWriter().bytes(info.bytes.subarray(0, 8));
   let wroteGlobals = false;
   let wroteExports = false;
@@ -139,7 +147,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
       case 8:
         break; // the host calls the start function, once the fuel is set
       case 10:
-        section(10, codeSection(info, at, blockTypes));
+        section(10, codeSection(info, at, blockTypes, budget - out.length));
         break;
       default:
         out
@@ -150,6 +158,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
   }
   if (!wroteGlobals) globals();
   if (!wroteExports) exports();
+  if (out.length > budget) throw tooLarge(info, out.length);
   return out.finish();
 }
 
@@ -228,7 +237,19 @@ function wrapperTypes(info: ModuleInfo): { types: ByteWriter; blockTypes: Uint8A
   return { types: w, blockTypes };
 }
 
-function codeSection(info: ModuleInfo, at: Indices, blockTypes: Uint8Array[]): ByteWriter {
+function tooLarge(info: ModuleInfo, bytes: number): SandboxError {
+  return new SandboxError(
+    'module_too_large',
+    `instrumented, the module of ${info.bytes.length} bytes would grow past ${bytes} bytes, more than ${MAX_GROWTH} × its size + ${GROWTH_SLACK}`,
+  );
+}
+
+function codeSection(
+  info: ModuleInfo,
+  at: Indices,
+  blockTypes: Uint8Array[],
+  budget: number,
+): ByteWriter {
   const w = new ByteWriter().u32(info.bodies.length);
   const maxResults = Math.max(0, ...info.types.map((t) => t.results.length));
   info.bodies.forEach((body, i) => {
@@ -241,6 +262,8 @@ function codeSection(info: ModuleInfo, at: Indices, blockTypes: Uint8Array[]): B
       types: info.types,
     }).finish();
     w.u32(code.length).bytes(code);
+    // Stopped as soon as it is too large, so that the pass's own memory stays bounded too.
+    if (w.length > budget) throw tooLarge(info, w.length);
   });
   return w;
 }
