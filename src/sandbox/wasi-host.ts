@@ -21,6 +21,13 @@ export class ExitSignal {
 }
 /** Thrown through the module when fd 1 passes the output limit. */
 export class OutputLimitSignal {}
+/** Thrown through the module when a host call's charge takes the fuel below 0. */
+export class OutOfFuelSignal {}
+/** Most iovecs one fd_read or fd_write takes, like IOV_MAX; more is EINVAL. */
+export const MAX_IOVECS = 1024;
+/** fd_read and fd_write are charged 1 fuel per iovec and 1 per 8 bytes (rounded up). */
+const BYTES_PER_FUEL = 8;
+
 /** Thrown through the module by env.abort (AssemblyScript's abort). */
 export class AbortCall {
   constructor(readonly message: string) {}
@@ -34,6 +41,8 @@ interface Stream {
 
 export class WasiHost {
   memory: WebAssembly.Memory | undefined;
+  /** The module's remaining fuel, charged by the calls that walk buffers (fuel v1, §4.2). */
+  fuel: WebAssembly.Global | undefined;
   bytesRead = 0;
   bytesWritten = 0;
   /** Kept as one growing buffer each, so that many small writes cost no allocation each. */
@@ -142,7 +151,7 @@ export class WasiHost {
 
   /** The (pointer, length) pairs of an iovec array, or undefined if any lies outside memory. */
   private iovecs(view: DataView, iovs: number, count: number): [number, number][] | undefined {
-    if (!this.inBounds(view, iovs, count * 8)) return undefined;
+    if (!this.inBounds(view, iovs, (count >>> 0) * 8)) return undefined;
     const list: [number, number][] = [];
     for (let i = 0; i < count; i++) {
       const ptr = view.getUint32(iovs + 8 * i, true);
@@ -158,8 +167,11 @@ export class WasiHost {
     if (!stream?.open) return ERRNO.badf;
     const view = this.view();
     if (!view || !this.inBounds(view, nread, 4)) return ERRNO.fault;
+    if (count >>> 0 > MAX_IOVECS) return ERRNO.inval;
     const list = this.iovecs(view, iovs, count);
     if (!list) return ERRNO.fault;
+    const wanted = list.reduce((n, [, len]) => n + len, 0);
+    this.charge(list.length, Math.min(wanted, stream.data.length - stream.offset));
     const bytes = new Uint8Array(view.buffer);
     let total = 0;
     for (const [ptr, len] of list) {
@@ -178,8 +190,13 @@ export class WasiHost {
     if (!this.writable.has(fd)) return ERRNO.badf;
     const view = this.view();
     if (!view || !this.inBounds(view, nwritten, 4)) return ERRNO.fault;
+    if (count >>> 0 > MAX_IOVECS) return ERRNO.inval;
     const list = this.iovecs(view, iovs, count);
     if (!list) return ERRNO.fault;
+    this.charge(
+      list.length,
+      list.reduce((n, [, len]) => n + len, 0),
+    );
     let total = 0;
     const memory = new Uint8Array(view.buffer);
     for (const [ptr, len] of list) {
@@ -194,6 +211,18 @@ export class WasiHost {
     }
     view.setUint32(nwritten, total, true);
     return ERRNO.success;
+  }
+
+  /**
+   * Charges a transfer before it is made: 1 per iovec and ⌈bytes / 8⌉, so that a call's work is
+   * paid for by the call. Past the limit the run stops here, nothing transferred.
+   */
+  private charge(iovecs: number, bytes: number): void {
+    if (!this.fuel) return;
+    const cost = iovecs + Math.ceil(bytes / BYTES_PER_FUEL);
+    const remaining = (this.fuel.value as bigint) - BigInt(cost);
+    this.fuel.value = remaining;
+    if (remaining < 0n) throw new OutOfFuelSignal();
   }
 
   private close(fd: number): number {
