@@ -31,7 +31,7 @@ export const STOP_MEMORY_LIMIT = 1;
 export const STOP_STACK = 2;
 /**
  * The stack budget of a run, in units: a call takes 4 + parameters + locals + code bytes of its
- * function + the most results any function type has (a bound on its operand stack), and gives
+ * function × max(1, the most results any type has) (a bound on its operand stack), and gives
  * them back when it returns. Deterministic, unlike the engine's own stack overflow, and low
  * enough that the engine's stack (STACK_BYTES) never runs out first.
  */
@@ -251,10 +251,16 @@ function codeSection(
   budget: number,
 ): ByteWriter {
   const w = new ByteWriter().u32(info.bodies.length);
-  const maxResults = Math.max(0, ...info.types.map((t) => t.results.length));
+  // No instruction pushes more values than the most results of any type (a call, a block's end):
+  // one byte of code can add that many to the operand stack, and no fewer than 1.
+  const widest = Math.max(1, ...info.types.map((t) => t.results.length));
   info.bodies.forEach((body, i) => {
     const params = info.types[info.functions[i]!]?.params.length ?? 0;
-    const frame = 4 + params + body.locals + (body.end - body.code) + maxResults;
+    // Capped where it can no longer be called at all, so that it fits an i32 constant.
+    const frame = Math.min(
+      STACK_UNITS + 1,
+      4 + params + body.locals + (body.end - body.code) * widest,
+    );
     const code = functionBody(info.bytes, body, params + body.locals, at, {
       frame,
       blockType: blockTypes[i]!,
