@@ -11,7 +11,13 @@ import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { SandboxError } from './errors.js';
 import { Kind, readInstruction } from './instructions.js';
-import { sectionRank, type Body, type FuncType, type ModuleInfo } from './module-reader.js';
+import {
+  sectionRank,
+  type Body,
+  type FuncType,
+  type Memory,
+  type ModuleInfo,
+} from './module-reader.js';
 
 export const RESERVED_EXPORT_PREFIX = 'p2pcloud:';
 /** The remaining fuel, a mutable i64 global: the host sets it before a run and reads it after. */
@@ -25,12 +31,19 @@ export const STOP_MEMORY_LIMIT = 1;
 export const STOP_STACK = 2;
 /**
  * The stack budget of a run, in units: a call takes 4 + parameters + locals + code bytes of its
- * function + the most results any function type has (a bound on its operand stack), and gives
+ * function × max(1, the most results any type has) (a bound on its operand stack), and gives
  * them back when it returns. Deterministic, unlike the engine's own stack overflow, and low
  * enough that the engine's stack (STACK_BYTES) never runs out first.
  */
 export const STACK_UNITS = 500_000;
 export const STACK_BYTES = 64 * 1024 * 1024;
+/**
+ * The instrumented module may be at most MAX_GROWTH times the original plus GROWTH_SLACK bytes:
+ * compiled code grows by well under 2x, while a module of nothing but the instructions the pass
+ * expands most (memory.grow, loops) would grow 20x and cost the node that much memory.
+ */
+export const MAX_GROWTH = 4;
+export const GROWTH_SLACK = 64 * 1024;
 /** Extra fuel per page memory.grow asks for (what filling the page costs by bytes). */
 export const FUEL_PER_PAGE = 8192;
 /** memory.fill, memory.copy and memory.init cost ⌈n / 8⌉ extra for n bytes. */
@@ -93,6 +106,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
     memoryPages,
   };
   const { types, blockTypes } = wrapperTypes(info);
+  const budget = MAX_GROWTH * info.bytes.length + GROWTH_SLACK;
   const out = new ByteWriter().bytes(info.bytes.subarray(0, 8));
   let wroteGlobals = false;
   let wroteExports = false;
@@ -116,7 +130,13 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
         section(1, types);
         break;
       case 5:
-        section(5, memorySection(info, memoryPages));
+        // A memory section may declare no memory at all: then there is nothing to cap.
+        if (info.memory) section(5, memorySection(info.memory, memoryPages));
+        else
+          out
+            .byte(5)
+            .u32(s.end - s.start)
+            .bytes(info.bytes.subarray(s.start, s.end));
         break;
       case 6:
         globals();
@@ -127,7 +147,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
       case 8:
         break; // the host calls the start function, once the fuel is set
       case 10:
-        section(10, codeSection(info, at, blockTypes));
+        section(10, codeSection(info, at, blockTypes, budget - out.length));
         break;
       default:
         out
@@ -138,6 +158,7 @@ export function instrument(info: ModuleInfo, memoryPages: number): Uint8Array {
   }
   if (!wroteGlobals) globals();
   if (!wroteExports) exports();
+  if (out.length > budget) throw tooLarge(info, out.length);
   return out.finish();
 }
 
@@ -150,8 +171,7 @@ function entries(info: ModuleInfo, id: number): { count: number; rest: Uint8Arra
   return { count, rest: info.bytes.subarray(r.pos, s.end) };
 }
 
-function memorySection(info: ModuleInfo, memoryPages: number): ByteWriter {
-  const memory = info.memory!;
+function memorySection(memory: Memory, memoryPages: number): ByteWriter {
   const max = memory.max === undefined ? memoryPages : Math.min(memory.max, memoryPages);
   return new ByteWriter().u32(1).byte(1).u32(memory.min).u32(max);
 }
@@ -217,12 +237,30 @@ function wrapperTypes(info: ModuleInfo): { types: ByteWriter; blockTypes: Uint8A
   return { types: w, blockTypes };
 }
 
-function codeSection(info: ModuleInfo, at: Indices, blockTypes: Uint8Array[]): ByteWriter {
+function tooLarge(info: ModuleInfo, bytes: number): SandboxError {
+  return new SandboxError(
+    'module_too_large',
+    `instrumented, the module of ${info.bytes.length} bytes would grow past ${bytes} bytes, more than ${MAX_GROWTH} × its size + ${GROWTH_SLACK}`,
+  );
+}
+
+function codeSection(
+  info: ModuleInfo,
+  at: Indices,
+  blockTypes: Uint8Array[],
+  budget: number,
+): ByteWriter {
   const w = new ByteWriter().u32(info.bodies.length);
-  const maxResults = Math.max(0, ...info.types.map((t) => t.results.length));
+  // No instruction pushes more values than the most results of any type (a call, a block's end):
+  // one byte of code can add that many to the operand stack, and no fewer than 1.
+  const widest = Math.max(1, ...info.types.map((t) => t.results.length));
   info.bodies.forEach((body, i) => {
     const params = info.types[info.functions[i]!]?.params.length ?? 0;
-    const frame = 4 + params + body.locals + (body.end - body.code) + maxResults;
+    // Capped where it can no longer be called at all, so that it fits an i32 constant.
+    const frame = Math.min(
+      STACK_UNITS + 1,
+      4 + params + body.locals + (body.end - body.code) * widest,
+    );
     const code = functionBody(info.bytes, body, params + body.locals, at, {
       frame,
       blockType: blockTypes[i]!,
@@ -230,6 +268,8 @@ function codeSection(info: ModuleInfo, at: Indices, blockTypes: Uint8Array[]): B
       types: info.types,
     }).finish();
     w.u32(code.length).bytes(code);
+    // Stopped as soon as it is too large, so that the pass's own memory stays bounded too.
+    if (w.length > budget) throw tooLarge(info, w.length);
   });
   return w;
 }

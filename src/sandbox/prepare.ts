@@ -44,5 +44,13 @@ export function prepareBytes(
   if (!Number.isInteger(memoryPages) || memoryPages < 0 || memoryPages > 65536) {
     throw new RangeError('memoryPages must be an integer from 0 to 65536');
   }
-  return instrument(checkModule(bytes), memoryPages);
+  const info = checkModule(bytes);
+  try {
+    return instrument(info, memoryPages);
+  } catch (error) {
+    // The reader accepted the module, so the pass should too; if it does not, the module is
+    // still refused with a reason rather than the error escaping to the node.
+    if (error instanceof SandboxError) throw error;
+    throw invalid(`the module cannot be instrumented: ${(error as Error).message}`);
+  }
 }

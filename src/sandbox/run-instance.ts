@@ -68,6 +68,7 @@ export function runInstance(module: WebAssembly.Module, request: RunRequest): In
   const fuelGlobal = exports[FUEL_EXPORT] as WebAssembly.Global;
   const stopGlobal = exports[STOP_EXPORT] as WebAssembly.Global;
   host.memory = exports[MEMORY_EXPORT] as WebAssembly.Memory | undefined;
+  host.fuel = fuelGlobal;
   const entry = request.entry.startsWith(RESERVED_EXPORT_PREFIX)
     ? undefined
     : exports[request.entry];

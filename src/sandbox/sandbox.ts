@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SandboxError, type RunStatus } from './errors.js';
 import { STACK_BYTES } from './fuel-pass.js';
-import { checkSize, prepareBytes } from './prepare.js';
+import { checkSize } from './prepare.js';
+import { Preparer } from './preparer.js';
 import type { InstanceOutcome, RunRequest } from './run-instance.js';
 import type { ToWorker } from './worker.js';
 
@@ -44,6 +45,8 @@ export interface SandboxOptions {
   maxModuleBytes: number;
   /** Bytes of instrumented modules kept compiled (default 256 MiB). */
   cacheBytes?: number;
+  /** How long checking and instrumenting one module may take (default 10 s). */
+  prepareMs?: number;
 }
 
 export interface PreparedModule {
@@ -66,6 +69,7 @@ const WORKER_LIMITS = {
   stackSizeMb: STACK_BYTES / (1024 * 1024),
 };
 const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_PREPARE_MS = 10_000;
 
 interface Compiled {
   readonly key: string;
@@ -105,6 +109,7 @@ export class Sandbox {
   private cachedBytes = 0;
   private readonly cacheBytes: number;
   private readonly slots: Slot[] = [];
+  private readonly preparer: Preparer;
   private readonly queue: Queued[] = [];
   private nextId = 0;
   private closed = false;
@@ -117,12 +122,16 @@ export class Sandbox {
       throw new RangeError('maxModuleBytes must be an integer of at least 8');
     }
     this.cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.preparer = new Preparer(options.maxModuleBytes, options.prepareMs ?? DEFAULT_PREPARE_MS);
     for (let i = 0; i < options.workers; i++) this.slots.push(this.spawn());
   }
 
   /** Checks and instruments a module once; throws SandboxError with the reason it is refused. */
   async prepare(bytes: Uint8Array, memoryPages: number): Promise<PreparedModule> {
     checkSize(bytes, this.options.maxModuleBytes);
+    if (!Number.isInteger(memoryPages) || memoryPages < 0 || memoryPages > 65536) {
+      throw new RangeError('memoryPages must be an integer from 0 to 65536');
+    }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const original = Uint8Array.from(bytes);
     await this.compiled(sha256, original, memoryPages);
@@ -173,7 +182,7 @@ export class Sandbox {
         slot.running.job.reject(new Error('the sandbox is closed'));
       }
     }
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await Promise.all([this.preparer.close(), ...slots.map((s) => s.worker.terminate())]);
   }
 
   private compiled(sha256: string, original: Uint8Array, memoryPages: number): Promise<Compiled> {
@@ -186,7 +195,8 @@ export class Sandbox {
       return hit;
     }
     const promise = (async (): Promise<Compiled> => {
-      const instrumented = prepareBytes(original, this.options.maxModuleBytes, memoryPages);
+      // Off the main thread: reading a hostile module can take long (docs §1).
+      const instrumented = await this.preparer.prepare(original, memoryPages);
       let module: WebAssembly.Module;
       try {
         module = await WebAssembly.compile(instrumented);
@@ -305,7 +315,10 @@ export class Sandbox {
     this.dispatch();
   }
 
-  /** A worker that died on its own (its heap limit, say): its run is a trap, the worker replaced. */
+  /**
+   * A worker that died on its own (its heap limit, say): its run is a trap, the worker replaced.
+   * The fuel it used is unknown, so it counts as the limit: dying must not be cheaper than running.
+   */
   private lost(slot: Slot, message: string): void {
     if (this.closed || !this.slots.includes(slot)) return;
     const running = slot.running;
@@ -315,7 +328,7 @@ export class Sandbox {
       running.job.resolve({
         status: 'trap',
         message,
-        fuel: 0,
+        fuel: running.job.request.fuel,
         wallMs: performance.now() - running.started,
         bytesRead: 0,
         bytesWritten: 0,

@@ -21,6 +21,13 @@ export class ExitSignal {
 }
 /** Thrown through the module when fd 1 passes the output limit. */
 export class OutputLimitSignal {}
+/** Thrown through the module when a host call's charge takes the fuel below 0. */
+export class OutOfFuelSignal {}
+/** Most iovecs one fd_read or fd_write takes, like IOV_MAX; more is EINVAL. */
+export const MAX_IOVECS = 1024;
+/** fd_read and fd_write are charged 1 fuel per iovec and 1 per 8 bytes (rounded up). */
+const BYTES_PER_FUEL = 8;
+
 /** Thrown through the module by env.abort (AssemblyScript's abort). */
 export class AbortCall {
   constructor(readonly message: string) {}
@@ -34,11 +41,13 @@ interface Stream {
 
 export class WasiHost {
   memory: WebAssembly.Memory | undefined;
+  /** The module's remaining fuel, charged by the calls that walk buffers (fuel v1, §4.2). */
+  fuel: WebAssembly.Global | undefined;
   bytesRead = 0;
   bytesWritten = 0;
-  private readonly output: Uint8Array[] = [];
-  private readonly log: Uint8Array[] = [];
-  private logBytes = 0;
+  /** Kept as one growing buffer each, so that many small writes cost no allocation each. */
+  private readonly output = new Collected();
+  private readonly log = new Collected();
   private readonly argv: Uint8Array[];
   /** fd 0, then fd 3+i; fds 1 and 2 are the output and the log. */
   private readonly streams = new Map<number, Stream>();
@@ -55,12 +64,12 @@ export class WasiHost {
     inputs.forEach((data, i) => this.streams.set(3 + i, { data, offset: 0, open: true }));
   }
 
-  outputBuffer(): Buffer {
-    return Buffer.concat(this.output);
+  outputBuffer(): Uint8Array {
+    return this.output.bytes();
   }
 
-  logBuffer(): Buffer {
-    return Buffer.concat(this.log);
+  logBuffer(): Uint8Array {
+    return this.log.bytes();
   }
 
   /** The import object: every allowed function, whether the module imports it or not. */
@@ -142,7 +151,7 @@ export class WasiHost {
 
   /** The (pointer, length) pairs of an iovec array, or undefined if any lies outside memory. */
   private iovecs(view: DataView, iovs: number, count: number): [number, number][] | undefined {
-    if (!this.inBounds(view, iovs, count * 8)) return undefined;
+    if (!this.inBounds(view, iovs, (count >>> 0) * 8)) return undefined;
     const list: [number, number][] = [];
     for (let i = 0; i < count; i++) {
       const ptr = view.getUint32(iovs + 8 * i, true);
@@ -158,8 +167,11 @@ export class WasiHost {
     if (!stream?.open) return ERRNO.badf;
     const view = this.view();
     if (!view || !this.inBounds(view, nread, 4)) return ERRNO.fault;
+    if (count >>> 0 > MAX_IOVECS) return ERRNO.inval;
     const list = this.iovecs(view, iovs, count);
     if (!list) return ERRNO.fault;
+    const wanted = list.reduce((n, [, len]) => n + len, 0);
+    this.charge(list.length, Math.min(wanted, stream.data.length - stream.offset));
     const bytes = new Uint8Array(view.buffer);
     let total = 0;
     for (const [ptr, len] of list) {
@@ -178,24 +190,39 @@ export class WasiHost {
     if (!this.writable.has(fd)) return ERRNO.badf;
     const view = this.view();
     if (!view || !this.inBounds(view, nwritten, 4)) return ERRNO.fault;
+    if (count >>> 0 > MAX_IOVECS) return ERRNO.inval;
     const list = this.iovecs(view, iovs, count);
     if (!list) return ERRNO.fault;
+    this.charge(
+      list.length,
+      list.reduce((n, [, len]) => n + len, 0),
+    );
     let total = 0;
+    const memory = new Uint8Array(view.buffer);
     for (const [ptr, len] of list) {
-      const data = new Uint8Array(view.buffer, ptr, len);
       if (fd === 1) {
         if (this.bytesWritten + len > this.outputBytes) throw new OutputLimitSignal();
-        this.output.push(Uint8Array.from(data));
+        this.output.append(memory, ptr, len);
         this.bytesWritten += len;
       } else {
-        const kept = Math.min(len, LOG_BYTES - this.logBytes);
-        if (kept > 0) this.log.push(Uint8Array.from(data.subarray(0, kept)));
-        this.logBytes += kept;
+        this.log.append(memory, ptr, Math.min(len, LOG_BYTES - this.log.length));
       }
       total += len;
     }
     view.setUint32(nwritten, total, true);
     return ERRNO.success;
+  }
+
+  /**
+   * Charges a transfer before it is made: 1 per iovec and ⌈bytes / 8⌉, so that a call's work is
+   * paid for by the call. Past the limit the run stops here, nothing transferred.
+   */
+  private charge(iovecs: number, bytes: number): void {
+    if (!this.fuel) return;
+    const cost = iovecs + Math.ceil(bytes / BYTES_PER_FUEL);
+    const remaining = (this.fuel.value as bigint) - BigInt(cost);
+    this.fuel.value = remaining;
+    if (remaining < 0n) throw new OutOfFuelSignal();
   }
 
   private close(fd: number): number {
@@ -241,6 +268,28 @@ export class WasiHost {
     const length = Math.min(view.getUint32(ptr - 4, true), 400) & ~1;
     if (!this.inBounds(view, ptr, length)) return undefined;
     return Buffer.from(view.buffer, ptr, length).toString('utf16le');
+  }
+}
+
+/** Bytes appended in pieces, kept in one buffer that doubles as it fills. */
+class Collected {
+  private data = new Uint8Array(0);
+  length = 0;
+
+  append(from: Uint8Array, at: number, length: number): void {
+    if (length <= 0) return;
+    if (this.length + length > this.data.length) {
+      const grown = new Uint8Array(Math.max(this.length + length, 2 * this.data.length, 256));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+    this.data.set(from.subarray(at, at + length), this.length);
+    this.length += length;
+  }
+
+  /** A copy of exactly the bytes kept, so that posting it copies no more. */
+  bytes(): Uint8Array {
+    return this.data.slice(0, this.length);
   }
 }
 
