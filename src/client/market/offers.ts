@@ -19,6 +19,8 @@ import type { ReputationRecord } from '../compute/reputation.js';
 
 /** Market entries read from the nodes at most: bounds what a crowded or hostile table costs. */
 export const MAX_MARKET_ENTRIES = 2000;
+/** Offers whose nodes are measured at once (each has at most 8 nodes). */
+const MEASURE_BATCH = 16;
 
 export async function publishOffer(nodes: readonly string[], offer: Offer): Promise<PutReport> {
   const client = new Client({ nodes });
@@ -80,16 +82,22 @@ export async function rankMarket(
   timeoutMs = 3000,
 ): Promise<RankInput[]> {
   const chosen = offers.filter((o) => matchesOffer(o, filter));
-  const inputs = await Promise.all(
-    chosen.map(async (offer): Promise<RankInput> => {
-      const times = await Promise.all(offer.body.nodes.map((u) => measureLatency(u, timeoutMs)));
-      const answered = times.filter((t): t is number => t !== undefined);
-      return {
-        offer,
-        latencyMs: answered.length > 0 ? Math.min(...answered) : undefined,
-        disagreed: reputation.nodes[offer.body.provider]?.disagreed ?? 0,
-      };
-    }),
-  );
+  const inputs: RankInput[] = [];
+  // A bounded number of offers measured at a time: a crowded market costs time, not sockets.
+  for (let i = 0; i < chosen.length; i += MEASURE_BATCH) {
+    const batch = chosen.slice(i, i + MEASURE_BATCH);
+    const measured = await Promise.all(
+      batch.map(async (offer): Promise<RankInput> => {
+        const times = await Promise.all(offer.body.nodes.map((u) => measureLatency(u, timeoutMs)));
+        const answered = times.filter((t): t is number => t !== undefined);
+        return {
+          offer,
+          latencyMs: answered.length > 0 ? Math.min(...answered) : undefined,
+          disagreed: reputation.nodes[offer.body.provider]?.disagreed ?? 0,
+        };
+      }),
+    );
+    inputs.push(...measured);
+  }
   return rankOffers(inputs);
 }
