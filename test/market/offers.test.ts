@@ -232,6 +232,17 @@ test('market publish, offers and pick on the command line; pick feeds files put 
     listed.stderr,
     /3 offer\(s\) valid, 3 match; dropped 0 invalid, 0 expired, 0 superseded/,
   );
+  const table = await runCli(['market', 'offers', ...marketArgs]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(
+    table.lines[0]!,
+    /^PROVIDER +GB-MONTH +GB-OUT +MFUEL +UNIT +CAPACITY +LATENCY +REGIONS +NODES$/,
+  );
+  assert.equal(table.lines.length, 4);
+  assert.match(
+    table.lines[1]!,
+    new RegExp(`^[0-9a-f]{16}  0\\.01 .* USD .*ms +eu-west +${urls[1]!}$`),
+  );
   const eu = await runCli([
     'market',
     'offers',
