@@ -188,6 +188,12 @@ export const ERROR_CODES = {
   tickets_not_accepted: { status: 403, message: 'this node accepts no tickets' },
   voucher_invalid: { status: 401, message: 'the voucher is not known to this issuer' },
   voucher_exhausted: { status: 402, message: 'the voucher has no tickets left' },
+  // provider offers (docs/market.md)
+  offer_invalid: {
+    status: 422,
+    message: "an offer is malformed or its signature is not the provider's",
+  },
+  offer_expired: { status: 422, message: 'the offer is not valid now' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

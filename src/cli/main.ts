@@ -28,6 +28,7 @@ import { registerStoreCommands } from './commands/store.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerIssuerCommand } from './commands/issuer.js';
 import { registerTicketsCommands } from './commands/tickets.js';
+import { registerMarketCommands } from './commands/market.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -75,6 +76,7 @@ export function buildProgram(): Command {
   registerJobCommands(program, out, err);
   registerIssuerCommand(program, out);
   registerTicketsCommands(program, out);
+  registerMarketCommands(program, out, err);
   return program;
 }
 
