@@ -9,8 +9,9 @@
  * one, never half of one. A missing file is an empty record; a damaged one is refused rather
  * than silently replaced, since it may be all a requester knows about who lied.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { P2PError } from '../../errors.js';
+import { replacePrivateFile } from '../private-file.js';
 
 export const REPUTATION_VERSION = 1;
 
@@ -114,20 +115,7 @@ export async function readReputation(path: string): Promise<ReputationRecord> {
 
 /** Writes the record: a temporary file, flushed to disk, then renamed over the old one. */
 export async function writeReputation(path: string, record: ReputationRecord): Promise<void> {
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+  await replacePrivateFile(path, `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** Updates of one file in this process, one after the other: none is lost to another. */

@@ -3,10 +3,10 @@
  * file that then replaces it, so a crash leaves the old wallet or the new one, never half of
  * one. Tickets are bearer money: the file is written with mode 0600.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { P2PError } from '../../errors.js';
+import { replacePrivateFile } from '../private-file.js';
 import { describeIssues } from '../../zod-issues.js';
 
 export const WALLET_VERSION = 1;
@@ -56,20 +56,7 @@ export async function readWallet(path: string): Promise<WalletFile> {
 }
 
 export async function writeWallet(path: string, wallet: WalletFile): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(wallet, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+  await replacePrivateFile(path, `${JSON.stringify(wallet, null, 2)}\n`);
 }
 
 /**
