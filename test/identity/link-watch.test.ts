@@ -17,7 +17,11 @@ test('a code is answered within seconds although the linking gateway polls once 
   after(() => proxy.close());
   const root = await startTestGateway([node.url], { poll_interval_seconds: 60 });
   // The new device's own poll rounds would be counted too: one at start, then none for an hour.
-  const device = await startTestGateway([proxy.url], { poll_interval_seconds: 3600 });
+  // Nor any started by live pushes: a round runs whenever its subscriptions come (back) live.
+  const device = await startTestGateway([proxy.url], {
+    poll_interval_seconds: 3600,
+    live_subscriptions: false,
+  });
   await eventually('the first poll rounds', async () => {
     const a = await request(root.url, 'GET', '/api/health');
     const b = await request(device.url, 'GET', '/api/health');
