@@ -116,12 +116,17 @@ export async function spreadFile(options: SpreadOptions): Promise<SpreadResult> 
     const reader = new ByteReader(options.source);
     const hash = createHash('sha256');
     let done = 0;
+    // Stripes of a run that has been sent are used again: the file's size must not decide how
+    // many megabytes the client allocates (and leaves for the collector).
+    const spare: Buffer[] = [];
     const readRun = async (first: number): Promise<Buffer[]> => {
       const count = Math.min(RUN_STRIPES, stripes - first);
       const run: Buffer[] = [];
       for (let s = 0; s < count; s++) {
-        const stripe = code.allocStripe(shardBytes);
+        const stripe = spare.pop() ?? code.allocStripe(shardBytes);
         const want = Math.min(k * shardBytes, size - (first + s) * k * shardBytes);
+        // The last stripe's data shards are padded with zeros (docs/spread.md).
+        if (want < k * shardBytes) stripe.fill(0, want, k * shardBytes);
         const got = await reader.readInto(stripe, 0, want);
         if (got !== want) {
           throw new P2PError('bad_argument', `the file ended after ${done + got} of ${size} bytes`);
@@ -141,7 +146,7 @@ export async function spreadFile(options: SpreadOptions): Promise<SpreadResult> 
       const nextFirst = first + run.length;
       // The next run is read and coded while this one travels.
       const [, next] = await Promise.all([
-        sending,
+        sending.then(() => spare.push(...run)),
         nextFirst < stripes ? readRun(nextFirst) : Promise.resolve([]),
       ]);
       options.onProgress?.({ bytes: Math.min(size, nextFirst * k * shardBytes), size });
