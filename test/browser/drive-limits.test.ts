@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openBrowser } from '../helpers/browser.js';
+import { openBrowser, waitInPage } from '../helpers/browser.js';
 import { newKeyFile, request, spawnGateway } from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -69,22 +69,24 @@ test(
         );
       }
     }, FILES);
-    await user.page.waitForFunction(
+    await waitInPage(
+      user.page,
       (count) =>
         (
           globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }
         ).document.querySelectorAll('[data-test=upload][data-state=done]').length === count,
       FILES,
-      { timeout: 120_000, polling: 500 },
+      { timeout: 120_000, interval: 500 },
     );
     assert.equal(await user.page.locator('[data-test=upload][data-state=failed]').count(), 0);
-    await user.page.waitForFunction(
+    await waitInPage(
+      user.page,
       (count) =>
         (
           globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }
         ).document.querySelectorAll('[data-test=file]').length === count,
       FILES,
-      { timeout: 60_000, polling: 500 },
+      { timeout: 60_000, interval: 500 },
     );
     await user.screenshot('drive-limits-01-uploaded');
 

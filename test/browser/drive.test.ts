@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { identityText } from '../../src/keys/keys.js';
-import { openBrowser, type BrowserUser } from '../helpers/browser.js';
+import { openBrowser, waitInPage, type BrowserUser } from '../helpers/browser.js';
 import { newKeyFile, spawnGateway, type GatewayProcess } from '../helpers/gateways.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -218,7 +218,7 @@ test(
     await fileRow(a, 'Holiday/photo.png').locator('[data-test=file-link]').click();
     const image = a.page.locator('[data-test=preview-image]');
     await image.waitFor();
-    await a.page.waitForFunction(() => {
+    await waitInPage(a.page, () => {
       const img = document.querySelector('[data-test=preview-image]');
       return img !== null && img.complete && img.naturalWidth > 0;
     });
@@ -243,7 +243,8 @@ test(
       '[data-test=upload][data-path="Holiday/notes.txt"][data-state=done] >> nth=1',
       { timeout: 60_000 },
     );
-    await a.page.waitForFunction(
+    await waitInPage(
+      a.page,
       () => document.querySelectorAll('[data-test=versions] [data-test=version]').length === 2,
     );
     assert.equal(await a.page.getAttribute('[data-test=version] >> nth=0', 'data-current'), 'true');
@@ -350,7 +351,8 @@ test(
     await a.page.fill('[data-test=share-member]', identityText(keyB.identity));
     await a.page.selectOption('[data-test=share-role]', 'reader');
     await a.page.click('[data-test=share-submit]');
-    await a.page.waitForFunction(
+    await waitInPage(
+      a.page,
       (before) => {
         const drive = document.querySelector('[data-test=drive]');
         return drive !== null && drive.getAttribute('data-space') !== before;
@@ -387,7 +389,7 @@ test(
     assert.equal(download.suggestedFilename(), 'notes.txt');
     assert.deepEqual(readFileSync((await download.path())!), Buffer.from(v2));
     await fileRow(b, 'photo.png').locator('[data-test=file-link]').click();
-    await b.page.waitForFunction(() => {
+    await waitInPage(b.page, () => {
       const img = document.querySelector('[data-test=preview-image]');
       return img !== null && img.complete && img.naturalWidth === 96;
     });

@@ -67,3 +67,31 @@ export async function openBrowser(name: string): Promise<BrowserUser> {
     },
   };
 }
+
+/**
+ * Waits until `predicate`, run in the page, returns something truthy. Playwright's own
+ * waitForFunction polls with `eval` inside the page, which the pages' Content Security Policy
+ * (script-src 'self') forbids once the first check has failed; page.evaluate runs through the
+ * DevTools protocol, which the policy does not govern.
+ */
+export async function waitInPage<A>(
+  page: Page,
+  predicate: string | ((arg: A) => unknown),
+  arg?: A,
+  options: { timeout?: number; interval?: number } = {},
+): Promise<void> {
+  const timeout = options.timeout ?? 30_000;
+  const interval = options.interval ?? 50;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value: unknown =
+      typeof predicate === 'string'
+        ? await page.evaluate(predicate)
+        : await page.evaluate(predicate as (arg: unknown) => unknown, arg as unknown);
+    if (value) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`waited ${timeout} ms in the page for: ${String(predicate)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}

@@ -179,3 +179,17 @@ export async function waitDone(base: string, id: string, timeoutMs = 60_000): Pr
     assert.ok(Date.now() < deadline, `job ${id} still ${answer.status} after ${timeoutMs} ms`);
   }
 }
+
+/** Waits until a job has left the queue and runs (a running job's row is what a test shows). */
+export async function waitRunning(base: string, id: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await request(base, `/jobs/${id}`);
+    assert.equal(response.status, 200, response.body.toString());
+    const answer = response.json as JobAnswer;
+    if (answer.status === 'running') return;
+    assert.equal(answer.status, 'queued', `job ${id} ended before it was seen running`);
+    assert.ok(Date.now() < deadline, `job ${id} still queued after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -23,7 +23,7 @@ import {
   type RelayListener,
 } from '../../src/client/relay/index.js';
 import { encodeFrame, relayMessageSchema } from '../../src/relay/wire.js';
-import { openBrowser } from '../helpers/browser.js';
+import { openBrowser, waitInPage } from '../helpers/browser.js';
 import { spawnNode, type NodeProcess } from '../helpers/nodes.js';
 import { freePort } from '../helpers/http.js';
 import {
@@ -819,7 +819,8 @@ test(
       for (const width of [1280, 420]) {
         await user.page.setViewportSize({ width, height: 900 });
         await user.page.goto(`${node.url}/ui`);
-        await user.page.waitForFunction(
+        await waitInPage(
+          user.page,
           `document.querySelector('[data-test="traffic"]').innerText.includes('Relay tunnels')`,
         );
         const traffic = await user.page.locator('[data-test="traffic"]').innerText();

@@ -13,7 +13,7 @@ import { DashboardPlugin } from '../../src/ui/plugin.js';
 import { makeEntry } from '../helpers/entries.js';
 import { eventually } from '../helpers/gateways.js';
 import { startTestNode } from '../helpers/nodes.js';
-import { openBrowser } from '../helpers/browser.js';
+import { openBrowser, waitInPage } from '../helpers/browser.js';
 import { generateIdentity, generateTableKey, tableText } from '../../src/keys/keys.js';
 import { ComputePlugin } from '../../src/node/compute/plugin.js';
 import {
@@ -26,6 +26,7 @@ import {
   submit,
   TRAP,
   waitDone,
+  waitRunning,
 } from '../helpers/compute-jobs.js';
 
 const sync = new SyncPlugin();
@@ -194,7 +195,8 @@ test('the dashboard in Chromium: plurals, "since start", whole rows, no clipping
   for (const width of [1280, 420]) {
     await page.setViewportSize({ width, height: 900 });
     await page.goto(`${node.url}/ui`);
-    await page.waitForFunction(
+    await waitInPage(
+      page,
       `document.querySelectorAll('[data-test="peers"] tbody tr td code').length > 0`,
     );
     const text = await page.locator('main').innerText();
@@ -220,7 +222,14 @@ test('the dashboard in Chromium: plurals, "since start", whole rows, no clipping
 
 test('the dashboard in Chromium: the jobs panel shows running and recent jobs, none of their secrets', async () => {
   const computeNode = await startTestNode(
-    { compute: { enabled: true, workers: 2, max: { fuel: Number.MAX_SAFE_INTEGER } } },
+    // The spinning job must outlast the browser's start and two page loads on a loaded machine.
+    {
+      compute: {
+        enabled: true,
+        workers: 2,
+        max: { fuel: Number.MAX_SAFE_INTEGER, wall_ms: 600_000 },
+      },
+    },
     [new DashboardPlugin(), new ComputePlugin()],
   );
   const info = await jobInfo(computeNode.url);
@@ -236,16 +245,18 @@ test('the dashboard in Chromium: the jobs panel shows running and recent jobs, n
     await waitDone(computeNode.url, job.body.id);
   }
   const running = newJob(info, owner.identity, spin, [], {
-    limits: { ...LIMITS, fuel: Number.MAX_SAFE_INTEGER, wall_ms: 30_000 },
+    limits: { ...LIMITS, fuel: Number.MAX_SAFE_INTEGER, wall_ms: 600_000 },
   });
   assert.equal((await submit(computeNode.url, running.request)).status, 202);
+  await waitRunning(computeNode.url, running.body.id);
 
   const user = await openBrowser('dashboard-jobs');
   const { page } = user;
   for (const width of [1280, 420]) {
     await page.setViewportSize({ width, height: 900 });
     await page.goto(`${computeNode.url}/ui`);
-    await page.waitForFunction(
+    await waitInPage(
+      page,
       `document.querySelectorAll('[data-test="jobs"] tbody tr[data-job]').length === 3`,
     );
     const row = (id: string) => page.locator(`tr[data-job="${id}"]`).innerText();
@@ -273,7 +284,7 @@ test('the dashboard in Chromium: the jobs panel shows running and recent jobs, n
     if (new URL(r.url()).pathname === '/jobs') asked.push(r.url());
   });
   await page.goto(`${node.url}/ui`);
-  await page.waitForFunction(`document.getElementById('updated').textContent.startsWith('live')`);
+  await waitInPage(page, `document.getElementById('updated').textContent.startsWith('live')`);
   assert.equal(await page.locator('#jobs-panel').isHidden(), true);
   assert.deepEqual(asked, []);
   assert.deepEqual(user.errors, []);
