@@ -192,6 +192,11 @@ export class RecordIndex {
     );
   }
 
+  /** Forgets an entry marked seen before it was sent, when another entry replaces it. */
+  unmarkSeen(id: Buffer): void {
+    this.prepare('DELETE FROM seen WHERE id = ?').run(id);
+  }
+
   seenCount(table: Buffer): number {
     return (
       this.prepare('SELECT COUNT(*) AS n FROM seen WHERE tbl = ?').get(table) as { n: number }

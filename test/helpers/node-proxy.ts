@@ -3,7 +3,9 @@
  * read (`GET /get`, with its query and the bytes answered) and can hide tables from the node's
  * `/index` summary, so that a gateway behind it does not learn of them until they are shown.
  * It offers no live subscriptions (`GET /subscribe` is 404, as from a node without them): a
- * subscription would bring the hidden tables' entries, so a gateway behind it polls.
+ * subscription would bring the hidden tables' entries, so a gateway behind it polls. With
+ * `holdPuts` set, a `/put` reaches the node but its answer never reaches the gateway (a process
+ * killed while a node stores what it sent).
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after } from 'node:test';
@@ -20,6 +22,9 @@ export interface NodeProxy {
   readonly reads: ProxiedRead[];
   /** Tables (hex) left out of `/index` answers. */
   readonly hidden: Set<string>;
+  /** Puts forwarded whose answers are withheld while `holdPuts` is set. */
+  readonly heldPuts: number;
+  holdPuts: boolean;
   close(): Promise<void>;
 }
 
@@ -27,6 +32,7 @@ export async function startNodeProxy(target: string): Promise<NodeProxy> {
   const to = new URL(target);
   const reads: ProxiedRead[] = [];
   const hidden = new Set<string>();
+  const held = { on: false, count: 0 };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     if (url.pathname === '/subscribe') {
@@ -45,6 +51,12 @@ export async function startNodeProxy(target: string): Promise<NodeProxy> {
     const upstream = httpRequest(
       { host: to.hostname, port: to.port, path: req.url, method: req.method, headers },
       (answer) => {
+        if (held.on && req.method === 'POST' && url.pathname === '/put') {
+          // The node has stored what it will; the gateway waits for an answer that never comes.
+          answer.resume();
+          held.count += 1;
+          return;
+        }
         if (!filter) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.on('data', (chunk: Buffer) => {
@@ -86,5 +98,19 @@ export async function startNodeProxy(target: string): Promise<NodeProxy> {
       server.close(() => resolve());
     });
   after(close);
-  return { url: `http://127.0.0.1:${port}`, reads, hidden, close };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    reads,
+    hidden,
+    get heldPuts() {
+      return held.count;
+    },
+    get holdPuts() {
+      return held.on;
+    },
+    set holdPuts(on: boolean) {
+      held.on = on;
+    },
+    close,
+  };
 }

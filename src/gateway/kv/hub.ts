@@ -18,17 +18,20 @@ import { KV_BATCH_KIND } from '../../kv/batch.js';
 import type { RecordIndex } from '../index-db.js';
 import { ingestEntries } from '../ingest.js';
 import { seal, sendSealed, type Sealed } from '../publish.js';
-import { requiredPowBitsOfAll, type PowRule, type PowSubject } from '../../entry/pow-rule.js';
+import { decodeEntry } from '../../entry/format.js';
+import { requiredPowBitsOfAll, type PowSubject } from '../../entry/pow-rule.js';
+import { entryPowBits } from '../../entry/verify.js';
 import type { Keyring } from '../keyring.js';
 import type { DataSink, IdentityLayer, ReadChannel } from '../identity/layer.js';
 import { WRITE_ROLES } from '../identity/groups.js';
 import { LogBook } from './log-book.js';
 import { KvReplica, type ReplicaHost, type Verdict } from './replica.js';
+import type { KeptStamp } from './replica-tables.js';
 
 const KINDS = new Set([KV_BATCH_KIND, 'log-entry', 'log-head']);
 /** Statements one put to the nodes carries (each is one entry with its own proof of work). */
 const PUSH_CHUNK = 32;
-/** Stamped entries kept for statements no node has taken (about 60 KB each at most). */
+/** Outbox statements stamped ahead while no node answers (kept in the replica file). */
 const MAX_STAMPED = 512;
 /** How long the outbox waits before trying again after no node took its statements. */
 const RETRY_MS = 2000;
@@ -53,11 +56,6 @@ export class KvHub implements DataSink {
   private pushAgain = false;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Sealed, stamped entries of outbox statements no node has taken yet, by statement hash. */
-  private readonly stamped = new Map<
-    string,
-    { stamp: string; rules: readonly PowRule[]; sealed: Sealed }
-  >();
 
   constructor(
     private readonly layer: IdentityLayer,
@@ -277,16 +275,25 @@ export class KvHub implements DataSink {
     return this.pushing;
   }
 
-  /** Sends one replica's outbox in chunks; false when something is left for later. */
+  /**
+   * Sends one replica's outbox in chunks; false when something is left for later. The entries
+   * are marked seen before they are sent: a process killed while a node stores them finds them
+   * counted after a restart (the poller then has no reason to read the space whole), and sends
+   * the very same entries again from their kept stamps.
+   */
   private async pushOne(open: OpenSpace): Promise<boolean> {
     for (;;) {
       const rows = open.replica.outbox(PUSH_CHUNK);
       if (rows.length === 0) return true;
       const entries = await this.stampRows(open, rows);
       if (!entries) return false;
-      let report;
+      this.index.transaction(() => {
+        for (const sealed of entries) {
+          this.index.markSeen(fromHex(sealed.id, 32)!, sealed.table, sealed.createdAt);
+        }
+      });
       try {
-        report = await sendSealed(this.layer.client, entries);
+        await sendSealed(this.layer.client, entries);
       } catch (error) {
         // No node took them: use the wait to stamp what else is queued, so that the device
         // arrives with its work done when a node answers again.
@@ -294,20 +301,16 @@ export class KvHub implements DataSink {
         throw error;
       }
       open.replica.sent(rows.map((r) => r.hash));
-      for (const row of rows) this.stamped.delete(row.hash);
-      this.index.transaction(() => {
-        for (const sealed of report.entries) {
-          this.index.markSeen(fromHex(sealed.id, 32)!, sealed.table, sealed.createdAt);
-        }
-      });
     }
   }
 
   /**
    * Sealed entries of outbox statements for the group's current keys and the nodes' proof of
-   * work, side by side on the pool; a stamp is kept until a node takes its entry (a retry while
-   * the nodes are away must not pay the work again), at most MAX_STAMPED of them. Undefined
-   * while the device holds no current keys.
+   * work, side by side on the pool. A stamp is kept in the replica file until a node takes its
+   * entry: a retry while the nodes are away, or after a restart, sends the same entry without
+   * paying the work again. A kept stamp for other keys or less work than the nodes now ask is
+   * sealed anew, and the entry it replaces is no longer counted as seen. Undefined while the
+   * device holds no current keys.
    */
   private async stampRows(
     open: OpenSpace,
@@ -318,14 +321,30 @@ export class KvHub implements DataSink {
     const table = keys.table;
     const rules = await this.layer.client.powRules();
     const bits = (subject: PowSubject): number => requiredPowBitsOfAll(rules, subject);
-    const stamp = `${toHex(table.signing.publicKey)}:${toHex(keys.reader.publicKey)}`;
-    return Promise.all(
+    const kept = open.replica.stamps(rows.map((r) => r.hash));
+    const fresh: KeptStamp[] = [];
+    const replaced: string[] = [];
+    const sealed = await Promise.all(
       rows.map(async (row) => {
-        const kept = this.stamped.get(row.hash);
-        // The client keeps the nodes' rules it read: other rules mean other work to pay.
-        if (kept && kept.stamp === stamp && kept.rules === rules) return kept.sealed;
+        const stamp = kept.get(row.hash);
+        if (stamp) {
+          const entry = decodeEntry(stamp.entry);
+          if (
+            entry.table.equals(table.signing.publicKey) &&
+            entry.recipient.equals(keys.reader.publicKey) &&
+            entryPowBits(entry) >= bits({ table: entry.table, size: stamp.entry.length })
+          ) {
+            return {
+              id: stamp.id,
+              bytes: stamp.entry,
+              createdAt: entry.createdAt,
+              table: entry.table,
+            };
+          }
+          replaced.push(stamp.id);
+        }
         const at = (JSON.parse(row.statement) as { at: number }).at;
-        const sealed = await seal(
+        const made = await seal(
           {
             table,
             to: keys.reader.publicKey,
@@ -335,12 +354,17 @@ export class KvHub implements DataSink {
           bits,
           this.layer.powThreads,
         );
-        if (this.stamped.size < MAX_STAMPED || this.stamped.has(row.hash)) {
-          this.stamped.set(row.hash, { stamp, rules, sealed });
-        }
-        return sealed;
+        fresh.push({ hash: row.hash, id: made.id, entry: made.bytes });
+        return made;
       }),
     );
+    if (fresh.length > 0 && !this.closed) open.replica.keepStamps(fresh);
+    if (replaced.length > 0) {
+      this.index.transaction(() => {
+        for (const id of replaced) this.index.unmarkSeen(fromHex(id, 32)!);
+      });
+    }
+    return sealed;
   }
 
   async close(): Promise<void> {

@@ -7,8 +7,11 @@
  */
 import type Database from 'better-sqlite3';
 
-/** Version of these tables, in `replica_meta` under `format`. */
-export const REPLICA_TABLES_FORMAT = 1;
+/**
+ * Version of these tables, in `replica_meta` under `format`. Version 2 added `replica_stamps`;
+ * a version 1 file gets the table and the new number when opened.
+ */
+export const REPLICA_TABLES_FORMAT = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS replica_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -26,7 +29,20 @@ CREATE TABLE IF NOT EXISTS replica_outbox (
   position INTEGER PRIMARY KEY AUTOINCREMENT,
   hash TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS replica_stamps (
+  hash TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
+  entry BLOB NOT NULL
+) WITHOUT ROWID;
 `;
+
+/** A sealed, stamped entry kept for an outbox statement until a node takes it. */
+export interface KeptStamp {
+  readonly hash: string;
+  /** The entry id, 64 hex. */
+  readonly id: string;
+  readonly entry: Buffer;
+}
 
 /** One stored statement: `number` is the batch number or log seq, `log` '' for batches. */
 export interface StoredStatement {
@@ -44,14 +60,17 @@ export class ReplicaTables {
   private readonly insertStatement: Database.Statement;
   private readonly insertOutbox: Database.Statement;
   private readonly deleteOutbox: Database.Statement;
+  private readonly deleteStamp: Database.Statement;
+  private readonly getStamp: Database.Statement;
+  private readonly putStamp: Database.Statement;
   private readonly setMeta: Database.Statement;
   private readonly getMeta: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     db.exec(SCHEMA);
     const format = db.prepare("SELECT value FROM replica_meta WHERE name = 'format'").pluck().get();
-    if (format === undefined) {
-      db.prepare("INSERT INTO replica_meta (name, value) VALUES ('format', ?)").run(
+    if (format === undefined || format === '1') {
+      db.prepare("INSERT OR REPLACE INTO replica_meta (name, value) VALUES ('format', ?)").run(
         String(REPLICA_TABLES_FORMAT),
       );
     } else if (format !== String(REPLICA_TABLES_FORMAT)) {
@@ -64,6 +83,11 @@ export class ReplicaTables {
     );
     this.insertOutbox = db.prepare('INSERT OR IGNORE INTO replica_outbox (hash) VALUES (?)');
     this.deleteOutbox = db.prepare('DELETE FROM replica_outbox WHERE hash = ?');
+    this.deleteStamp = db.prepare('DELETE FROM replica_stamps WHERE hash = ?');
+    this.getStamp = db.prepare('SELECT hash, id, entry FROM replica_stamps WHERE hash = ?');
+    this.putStamp = db.prepare(
+      'INSERT OR REPLACE INTO replica_stamps (hash, id, entry) VALUES (?, ?, ?)',
+    );
     this.setMeta = db.prepare('INSERT OR REPLACE INTO replica_meta (name, value) VALUES (?, ?)');
     this.getMeta = db.prepare('SELECT value FROM replica_meta WHERE name = ?').pluck();
   }
@@ -137,9 +161,30 @@ export class ReplicaTables {
     return this.db.prepare('SELECT COUNT(*) FROM replica_outbox').pluck().get() as number;
   }
 
+  /** Statements a node took: they leave the outbox, with their stamps. */
   sent(hashes: readonly string[]): void {
     this.db.transaction(() => {
-      for (const hash of hashes) this.deleteOutbox.run(hash);
+      for (const hash of hashes) {
+        this.deleteOutbox.run(hash);
+        this.deleteStamp.run(hash);
+      }
+    })();
+  }
+
+  /** The stamps kept for these outbox statements, by statement hash. */
+  stamps(hashes: readonly string[]): Map<string, KeptStamp> {
+    const out = new Map<string, KeptStamp>();
+    for (const hash of hashes) {
+      const row = this.getStamp.get(hash) as KeptStamp | undefined;
+      if (row) out.set(hash, row);
+    }
+    return out;
+  }
+
+  /** Keeps stamps (replacing any of the same statements) in one transaction. */
+  keepStamps(rows: readonly KeptStamp[]): void {
+    this.db.transaction(() => {
+      for (const row of rows) this.putStamp.run(row.hash, row.id, row.entry);
     })();
   }
 

@@ -26,7 +26,7 @@ import {
 } from '../../kv/batch.js';
 import { KvState, type KvVersion } from '../../kv/merge.js';
 import { SqliteLevel, type SqliteLevelOptions } from '../../kv/level/sqlite-level.js';
-import { ReplicaTables } from './replica-tables.js';
+import { ReplicaTables, type KeptStamp } from './replica-tables.js';
 
 /** Why a held batch does not count (besides the merge rule's own `fork`). */
 export type Verdict = 'accept' | 'signer' | 'writer';
@@ -391,6 +391,15 @@ export class KvReplica<K = string, V = string> extends SqliteLevel<K, V> {
 
   sent(hashes: readonly string[]): void {
     this.tables!.sent(hashes);
+  }
+
+  /** Stamped entries kept for outbox statements (docs/kv.md §9.3), by statement hash. */
+  stamps(hashes: readonly string[]): Map<string, KeptStamp> {
+    return this.tables!.stamps(hashes);
+  }
+
+  keepStamps(rows: readonly KeptStamp[]): void {
+    this.tables!.keepStamps(rows);
   }
 
   /** The replica file's connection, for the space's logs kept in the same file. */
