@@ -113,6 +113,21 @@ test('offers are published, listed, filtered and ranked; bad ones are dropped an
 
   const listing = await listOffers(urls);
   assert.deepEqual(listing.dropped, { invalid: 2, expired: 1, superseded: 1 });
+  // A published offer's entry expires with the offer, so nodes drop it when it lapses.
+  const stored = await new Client({ nodes: urls }).read(MARKET_RECIPIENT, {
+    tables: [MARKET_TABLE.signing.publicKey],
+  });
+  const dearProvider = toHex(dear!.signing.publicKey);
+  const published = stored.entries.flatMap((e) => {
+    try {
+      const b = JSON.parse((JSON.parse(e.text) as { body: string }).body) as OfferBody;
+      return b.provider === dearProvider && b.seq === 1 ? [{ entry: e, body: b }] : [];
+    } catch {
+      return [];
+    }
+  });
+  assert.equal(published.length, 1, 'the dear provider’s published offer is stored once');
+  assert.equal(published[0]!.entry.expiresAt, published[0]!.body.valid_until);
   assert.equal(listing.offers.length, 4);
   const cheapOffer = listing.offers.find(
     (o) => o.body.provider === toHex(cheap!.signing.publicKey),

@@ -22,12 +22,22 @@ export const MAX_MARKET_ENTRIES = 2000;
 /** Offers whose nodes are measured at once (each has at most 8 nodes). */
 const MEASURE_BATCH = 16;
 
-export async function publishOffer(nodes: readonly string[], offer: Offer): Promise<PutReport> {
+/**
+ * The entry expires with the offer: nodes drop it once nobody may take it, so the market table
+ * holds no more than the offers still standing (and those a provider replaced before expiry).
+ */
+export async function publishOffer(
+  nodes: readonly string[],
+  offer: Offer,
+  now = Date.now(),
+): Promise<PutReport> {
   const client = new Client({ nodes });
   return client.put({
     table: MARKET_TABLE,
     to: MARKET_RECIPIENT.publicKey,
     data: encodeOffer(offer),
+    createdAt: now,
+    ...(offer.body.valid_until > now ? { expiresAt: offer.body.valid_until } : {}),
   });
 }
 
