@@ -16,13 +16,19 @@ export function filesUnder(dir: string): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Whether `haystack` holds `value` as raw bytes, hex or base64url (any 16-byte part of it). */
+/**
+ * Whether `haystack` holds `value` (of 17 bytes or more) as raw bytes, hex or base64url. In
+ * base64url a value inside a longer text is encoded differently at each of the 3 byte offsets
+ * it can start at, so each is tried: 15 bytes from offset 0, 1 or 2 make 20 characters that do
+ * not depend on the bytes around the value.
+ */
 export function holds(haystack: Buffer, value: Buffer): boolean {
+  if (value.length < 17) throw new Error('holds() searches for values of 17 bytes or more');
   const text = haystack.toString('latin1');
   const part = value.subarray(0, 16);
   return (
     haystack.includes(part) ||
     text.includes(part.toString('hex')) ||
-    text.includes(value.toString('base64url').slice(0, 22))
+    [0, 1, 2].some((k) => text.includes(value.subarray(k, k + 15).toString('base64url')))
   );
 }
