@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { issuerKey } from '../../src/client/tickets/buy.js';
@@ -18,25 +18,10 @@ import { decodeTicket, encodeTicket, spentIdOf } from '../../src/market/tickets/
 import { voucherHash } from '../../src/issuer/store.js';
 import { makeEntry } from '../helpers/entries.js';
 import { request } from '../helpers/http.js';
+import { filesUnder, holds } from '../helpers/leaks.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { runCli, spawnCli } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** Every file of a directory (the SQLite file, its WAL), as one buffer. */
-function filesOf(dir: string): Buffer {
-  return Buffer.concat(readdirSync(dir).map((name) => readFileSync(join(dir, name))));
-}
-
-/** Whether `haystack` holds `value` as raw bytes, hex or base64url (any 16-byte part of it). */
-function holds(haystack: Buffer, value: Buffer): boolean {
-  const text = haystack.toString('latin1');
-  const part = value.subarray(0, 16);
-  return (
-    haystack.includes(part) ||
-    text.includes(part.toString('hex')) ||
-    text.includes(value.toString('base64url').slice(0, 22))
-  );
-}
 
 test('no value of a purchase occurs in the redemption records, the logs or the providers', async () => {
   const issuerDir = tempDir();
@@ -150,7 +135,7 @@ test('no value of a purchase occurs in the redemption records, the logs or the p
   }
 
   // The issuer stores and logs nothing of what it saw in a purchase but the voucher's hash...
-  const issuerFiles = filesOf(issuerDir);
+  const issuerFiles = filesUnder(issuerDir);
   const issuerLog = Buffer.from(issuer.stderr());
   assert.ok(issuerLog.length > 0, 'the issuer logged');
   for (const value of seen) {
@@ -165,7 +150,7 @@ test('no value of a purchase occurs in the redemption records, the logs or the p
   }
   // The providers hold no value of a purchase: no voucher, blinded message or blind signature.
   for (const node of nodes) {
-    const stored = Buffer.concat([filesOf(node.dataDir), Buffer.from(node.stderr())]);
+    const stored = Buffer.concat([filesUnder(node.dataDir), Buffer.from(node.stderr())]);
     assert.ok(!holds(stored, voucherHash(voucher)));
     assert.ok(!stored.toString('latin1').includes(voucher));
     for (const value of seen) assert.ok(!holds(stored, value), 'a provider holds a purchase value');
