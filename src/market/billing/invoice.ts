@@ -21,7 +21,9 @@ export function priceUsage(totals: UsageTotals, prices: OfferPrices): number {
   const stored = BigInt(totals.stored_byte_ms);
   const gbMonths = Number(stored / perGbMonth) + Number(stored % perGbMonth) / Number(perGbMonth);
   return (
-    gbMonths * prices.gb_month + (totals.bytes_out / GB) * prices.gb_out + (totals.fuel / 1e6) * prices.mfuel
+    gbMonths * prices.gb_month +
+    (totals.bytes_out / GB) * prices.gb_out +
+    (totals.fuel / 1e6) * prices.mfuel
   );
 }
 

@@ -37,7 +37,12 @@ function lp32(text: string): Buffer {
 }
 
 /** The exact bytes a payer signs. `bodyHash` is SHA-256 of the request body (of no bytes for none). */
-export function payerMessage(method: string, path: string, t: number, bodyHash: Uint8Array): Buffer {
+export function payerMessage(
+  method: string,
+  path: string,
+  t: number,
+  bodyHash: Uint8Array,
+): Buffer {
   return Buffer.concat([PAYER_DOMAIN, lp32(method), lp32(path), u64be(t), bodyHash]);
 }
 
@@ -69,7 +74,8 @@ export function parsePayerHeader(value: unknown): PayerHeader {
     );
   }
   const t = Number(m[2]);
-  if (!Number.isSafeInteger(t)) throw new P2PError('payer_invalid', 'the payer time is out of range');
+  if (!Number.isSafeInteger(t))
+    throw new P2PError('payer_invalid', 'the payer time is out of range');
   return { payer: Buffer.from(m[1]!, 'hex'), t, sig: Buffer.from(m[3]!, 'hex') };
 }
 

@@ -110,7 +110,11 @@ function hex(value: unknown, re: RegExp, what: string): string {
   return value;
 }
 
-function exactMembers(value: unknown, members: readonly string[], what: string): Record<string, unknown> {
+function exactMembers(
+  value: unknown,
+  members: readonly string[],
+  what: string,
+): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     invalid(`${what} is not a JSON object`);
   }
@@ -235,7 +239,8 @@ export function signUsageReceipt(
     items,
   });
   const text = JSON.stringify(body);
-  if (Buffer.byteLength(text) > MAX_USAGE_BODY_BYTES) throw new RangeError('usage receipt too large');
+  if (Buffer.byteLength(text) > MAX_USAGE_BODY_BYTES)
+    throw new RangeError('usage receipt too large');
   const sig = sign(usageMessage(text), node);
   return { receipt: { type: USAGE_RECEIPT_TYPE, v: 1, body: text, sig: toHex(sig) }, body };
 }

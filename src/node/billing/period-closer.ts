@@ -74,7 +74,11 @@ export class PeriodCloser {
         this.usage.jobsIn(payer, start, to),
       );
       for (const chunk of chunkItems(items)) {
-        const signed = signUsageReceipt({ v: 1, payer: payerHex, from: start, to, seq }, chunk, this.key);
+        const signed = signUsageReceipt(
+          { v: 1, payer: payerHex, from: start, to, seq },
+          chunk,
+          this.key,
+        );
         receipts.push({ seq, from: start, to, text: JSON.stringify(signed.receipt) });
         seq += 1;
       }

@@ -20,7 +20,8 @@ export function periodItems(
       items.push({ k: 'store', entry: toHex(row.entry), bytes: row.bytes, from: start, to: end });
     }
   }
-  for (const row of served) items.push({ k: 'serve', request: toHex(row.request), bytes: row.bytes });
+  for (const row of served)
+    items.push({ k: 'serve', request: toHex(row.request), bytes: row.bytes });
   for (const row of jobs) {
     if (row.receipt && row.fuel !== null) {
       items.push({ k: 'fuel', job: row.job, receipt: toHex(row.receipt), fuel: row.fuel });

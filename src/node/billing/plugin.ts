@@ -126,12 +126,19 @@ export class BillingPlugin implements NodePlugin {
         if (bytes !== undefined) usage.addServed(m.payer, m.request, bytes, Date.now());
       } else if (m.kind === 'job' && reply.statusCode === 202 && typeof payload === 'string') {
         const id = (JSON.parse(payload) as { id?: unknown }).id;
-        if (typeof id === 'string' && /^[0-9a-f]{32}$/.test(id)) usage.addJob(m.payer, id, Date.now());
+        if (typeof id === 'string' && /^[0-9a-f]{32}$/.test(id))
+          usage.addJob(m.payer, id, Date.now());
       }
       return payload;
     });
 
-    const closer = new PeriodCloser(usage, key, config, (id) => this.options.compute?.state?.jobs.get(id), log);
+    const closer = new PeriodCloser(
+      usage,
+      key,
+      config,
+      (id) => this.options.compute?.state?.jobs.get(id),
+      log,
+    );
     registerBillingRoutes(app, { config, key, usage, closer, metered: (r) => metered.get(r) });
     ctx.status.set('billing', () => ({
       enabled: true,

@@ -21,11 +21,17 @@ export class ReplayCache {
   /** Remembers `sig`; payer_replayed if it is there already, rate_limited if the cache is full. */
   add(sig: string, t: number, now: number): void {
     if (this.seen.has(sig)) {
-      throw new P2PError('payer_replayed', 'this payer signature was used already: sign each request anew');
+      throw new P2PError(
+        'payer_replayed',
+        'this payer signature was used already: sign each request anew',
+      );
     }
     if (this.seen.size >= this.maxEntries) this.prune(now);
     if (this.seen.size >= this.maxEntries) {
-      throw new P2PError('rate_limited', 'too many metered requests in the time window: retry later');
+      throw new P2PError(
+        'rate_limited',
+        'too many metered requests in the time window: retry later',
+      );
     }
     this.seen.set(sig, t + this.windowMs);
   }

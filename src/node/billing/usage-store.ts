@@ -82,9 +82,7 @@ export class UsageStore {
 
   /** The time usage is counted at: never inside a period already receipted for the payer. */
   private touch(payer: Buffer, now: number): number {
-    this.db
-      .prepare('INSERT OR IGNORE INTO payers (payer, first_at) VALUES (?, ?)')
-      .run(payer, now);
+    this.db.prepare('INSERT OR IGNORE INTO payers (payer, first_at) VALUES (?, ?)').run(payer, now);
     const row = this.payer(payer)!;
     return row.receipted_to !== null && now < row.receipted_to ? row.receipted_to : now;
   }
@@ -217,7 +215,9 @@ export class UsageStore {
 
   receiptsSince(payer: Buffer, seq: number, limit: number): { seq: number; receipt: string }[] {
     return this.db
-      .prepare('SELECT seq, receipt FROM receipts WHERE payer = ? AND seq >= ? ORDER BY seq LIMIT ?')
+      .prepare(
+        'SELECT seq, receipt FROM receipts WHERE payer = ? AND seq >= ? ORDER BY seq LIMIT ?',
+      )
       .all(payer, seq, limit) as { seq: number; receipt: string }[];
   }
 
