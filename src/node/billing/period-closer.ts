@@ -16,6 +16,7 @@ import type { UsageStore } from './usage-store.js';
 export interface ComputeJobView {
   readonly state: string;
   readonly fuel: number | null;
+  readonly finishedAt: number | null;
   readonly receipt?: string;
 }
 
@@ -42,7 +43,8 @@ export class PeriodCloser {
           this.log.warn({ job: id }, 'job receipt unreadable: its fuel is not billed');
         }
       }
-      this.usage.settleJob(payer, id, hash, hash ? row!.fuel : null, now);
+      // Billed in the period the job ended in, unless that one is receipted already.
+      this.usage.settleJob(payer, id, hash, hash ? row!.fuel : null, row?.finishedAt ?? now);
     }
   }
 
