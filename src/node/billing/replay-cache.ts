@@ -8,6 +8,8 @@ import { P2PError } from '../../errors.js';
 export class ReplayCache {
   /** Signature (hex) → time after which the header's own time check refuses it. */
   private readonly seen = new Map<string, number>();
+  /** When the cache was last swept: a full cache is swept at most once a second. */
+  private sweptAt = -Infinity;
 
   constructor(
     private readonly maxEntries: number,
@@ -26,7 +28,7 @@ export class ReplayCache {
         'this payer signature was used already: sign each request anew',
       );
     }
-    if (this.seen.size >= this.maxEntries) this.prune(now);
+    if (this.seen.size >= this.maxEntries && now - this.sweptAt >= 1000) this.prune(now);
     if (this.seen.size >= this.maxEntries) {
       throw new P2PError(
         'rate_limited',
@@ -37,6 +39,7 @@ export class ReplayCache {
   }
 
   private prune(now: number): void {
+    this.sweptAt = now;
     for (const [sig, until] of this.seen) if (until < now) this.seen.delete(sig);
   }
 }
