@@ -40,6 +40,11 @@ export interface PayerRow {
 
 export class UsageStore {
   private readonly db: Database.Database;
+  /** The statements of the request path, prepared once. */
+  private readonly hot: Record<
+    'addPayer' | 'payer' | 'stored' | 'served' | 'job',
+    Database.Statement
+  >;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -78,19 +83,30 @@ export class UsageStore {
       ) WITHOUT ROWID;
     `);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.hot = {
+      addPayer: this.db.prepare('INSERT OR IGNORE INTO payers (payer, first_at) VALUES (?, ?)'),
+      payer: this.db.prepare('SELECT * FROM payers WHERE payer = ?'),
+      stored: this.db.prepare(
+        'INSERT OR IGNORE INTO stored (payer, entry, bytes, accepted_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      served: this.db.prepare(
+        'INSERT OR IGNORE INTO served (payer, request, bytes, at) VALUES (?, ?, ?, ?)',
+      ),
+      job: this.db.prepare(
+        'INSERT OR IGNORE INTO jobs (payer, job, submitted_at) VALUES (?, ?, ?)',
+      ),
+    };
   }
 
   /** The time usage is counted at: never inside a period already receipted for the payer. */
   private touch(payer: Buffer, now: number): number {
-    this.db.prepare('INSERT OR IGNORE INTO payers (payer, first_at) VALUES (?, ?)').run(payer, now);
+    this.hot.addPayer.run(payer, now);
     const row = this.payer(payer)!;
     return row.receipted_to !== null && now < row.receipted_to ? row.receipted_to : now;
   }
 
   payer(payer: Buffer): PayerRow | undefined {
-    return this.db.prepare('SELECT * FROM payers WHERE payer = ?').get(payer) as
-      | PayerRow
-      | undefined;
+    return this.hot.payer.get(payer) as PayerRow | undefined;
   }
 
   /** Entries a payer's put stored (or found stored): each accrues from now. */
@@ -99,9 +115,7 @@ export class UsageStore {
     entries: readonly { id: Buffer; bytes: number; expiresAt: number }[],
     now: number,
   ): void {
-    const insert = this.db.prepare(
-      'INSERT OR IGNORE INTO stored (payer, entry, bytes, accepted_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-    );
+    const insert = this.hot.stored;
     this.db.transaction(() => {
       const at = this.touch(payer, now);
       for (const e of entries) {
@@ -115,18 +129,14 @@ export class UsageStore {
   addServed(payer: Buffer, request: Buffer, bytes: number, now: number): void {
     this.db.transaction(() => {
       const at = this.touch(payer, now);
-      this.db
-        .prepare('INSERT OR IGNORE INTO served (payer, request, bytes, at) VALUES (?, ?, ?, ?)')
-        .run(payer, request, bytes, at);
+      this.hot.served.run(payer, request, bytes, at);
     })();
   }
 
   addJob(payer: Buffer, job: string, now: number): void {
     this.db.transaction(() => {
       const at = this.touch(payer, now);
-      this.db
-        .prepare('INSERT OR IGNORE INTO jobs (payer, job, submitted_at) VALUES (?, ?, ?)')
-        .run(payer, job, at);
+      this.hot.job.run(payer, job, at);
     })();
   }
 
