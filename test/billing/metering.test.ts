@@ -147,6 +147,30 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
   ]);
   assert.equal(inv.code, 0, inv.stderr);
   assert.match(inv.stdout, /amount=\S+ sat/);
+  const listed = await runCli([
+    'billing',
+    'receipts',
+    '--node',
+    node.url,
+    '--payer',
+    payer.keyFile,
+    '--json',
+  ]);
+  assert.equal(listed.code, 0, listed.stderr);
+  // Stored entries go on accruing: later periods may have closed since.
+  assert.ok(listed.lines.length >= receipts.length);
+  assert.equal((JSON.parse(listed.lines[0]!) as { payer: string }).payer, payer.hex);
+  // A payer key file that is not there: one line naming it, and a failure.
+  const missing = await runCli([
+    'billing',
+    'check',
+    '--node',
+    node.url,
+    '--payer',
+    join(tempDir(), 'none.key'),
+  ]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^p2pcloud: .*none\.key.*\n$/);
 });
 
 test('a node that bills for what was not asked, inflates, double-bills or bills past expiry is caught', async () => {

@@ -60,7 +60,13 @@ export class PeriodCloser {
     const receipts: { seq: number; from: number; to: number; text: string }[] = [];
     const payerHex = toHex(payer);
     let periods = 0;
-    while (start + period <= now && periods < this.config.max_periods_per_call) {
+    // One call signs what one answer carries, more only to finish a period: the rest waits for
+    // the next call, so no call holds the main thread for a payer's whole history.
+    while (
+      start + period <= now &&
+      periods < this.config.max_periods_per_call &&
+      receipts.length < this.config.max_receipts_per_answer
+    ) {
       const next = this.usage.nextActivity(payer, start);
       // Idle periods are skipped in one step: nothing is signed for them.
       if (next === null || next >= start + period) {
