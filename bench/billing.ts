@@ -1,8 +1,8 @@
 /**
- * Metering (docs/billing.md): how many payer headers one core
- * checks per second (parse, time window, one Ed25519 verification), and what metering costs a
- * put: entries per second into a node without billing against metered puts into a node with
- * billing, both in this process, in the same run.
+ * Metering (docs/billing.md): how many payer headers one core checks per second (parse, time
+ * window, one Ed25519 verification), and what metering costs a put: entries per second into a
+ * node without billing against metered puts into a node with billing, both in this process, in
+ * the same run.
  */
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
