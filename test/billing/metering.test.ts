@@ -177,7 +177,7 @@ test('a node that bills for what was not asked, inflates, double-bills or bills 
   const node = await startBillingNode();
   const payer = await newPayer();
   // Entries expiring soon, so that storage billed after their expiry can be planted.
-  const expiresAt = Date.now() + 2500;
+  const expiresAt = Date.now() + 5000;
   await useNode(node.url, payer, expiresAt);
   await afterPeriodOf();
   // The first receipts are honest, and settle the job.
