@@ -53,6 +53,16 @@ function payloadBytes(payload: unknown): number | undefined {
   return undefined;
 }
 
+/** The job id of a POST /jobs answer (docs/compute.md §5), if it has one. */
+function jobIdOf(payload: string): string | undefined {
+  try {
+    const id = (JSON.parse(payload) as { id?: unknown }).id;
+    return typeof id === 'string' && /^[0-9a-f]{32}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface BillingPluginOptions {
   /** The node's compute plugin, whose job store says each metered job's fuel. */
   readonly compute?: ComputePlugin;
@@ -125,9 +135,8 @@ export class BillingPlugin implements NodePlugin {
         const bytes = payloadBytes(payload);
         if (bytes !== undefined) usage.addServed(m.payer, m.request, bytes, Date.now());
       } else if (m.kind === 'job' && reply.statusCode === 202 && typeof payload === 'string') {
-        const id = (JSON.parse(payload) as { id?: unknown }).id;
-        if (typeof id === 'string' && /^[0-9a-f]{32}$/.test(id))
-          usage.addJob(m.payer, id, Date.now());
+        const id = jobIdOf(payload);
+        if (id !== undefined) usage.addJob(m.payer, id, Date.now());
       }
       return payload;
     });
