@@ -9,7 +9,7 @@
  *                     --entries; 10,000,000 is the documented manual run, see docs/performance.md)
  *   --only LIST       comma-separated sections: ceiling,ingest,query,sync,reconcile,peers,client,
  *                     hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,
- *                     postgres,compute,spread,tickets
+ *                     postgres,compute,spread,tickets,billing
  *   --hostile-seconds N  length of the hostile peer's attack (default 300; 32 with --quick)
  *   --hostile-interval N the victim's sync interval in seconds during the attack (default 5)
  *   --hostile-entries N  entries the victim holds (default 100,000; 20,000 with --quick)
@@ -37,6 +37,7 @@ import { spreadFigures } from './spread.js';
 import { paddingFigures } from './padding.js';
 import { computeFigures } from './compute.js';
 import { ticketFigures } from './tickets.js';
+import { billingFigures } from './billing.js';
 import { tunnelFigures } from './tunnel.js';
 import { subscriptionFigures } from './subscriptions.js';
 import { opsFigures } from './ops.js';
@@ -73,7 +74,7 @@ const differences = quick ? 200 : 1000;
 const sections = new Set(
   (
     values.only ??
-    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,postgres,compute,spread,tickets'
+    'ceiling,ingest,query,sync,reconcile,peers,client,hostile,identity,kv,kv-sync,files,padding,tunnel,subscriptions,ops,postgres,compute,spread,tickets,billing'
   ).split(','),
 );
 /** Sections that need the machine's ceilings and the main fixture. */
@@ -540,6 +541,13 @@ try {
   if (sections.has('compute')) await computeFigures(report, { quick, log });
   if (sections.has('tickets')) {
     await ticketFigures(report, {
+      quick,
+      scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
+      log,
+    });
+  }
+  if (sections.has('billing')) {
+    await billingFigures(report, {
       quick,
       scratch: (prefix) => mkdtempSync(join(scratch, prefix)),
       log,

@@ -194,6 +194,18 @@ export const ERROR_CODES = {
     message: "an offer is malformed or its signature is not the provider's",
   },
   offer_expired: { status: 422, message: 'the offer is not valid now' },
+  // metering and billing (docs/billing.md)
+  payer_invalid: {
+    status: 401,
+    message: 'the p2pcloud-payer header is malformed, out of time or not signed for this request',
+  },
+  payer_replayed: { status: 409, message: 'this payer signature was used already' },
+  billing_disabled: { status: 404, message: 'this node meters no usage' },
+  receipt_invalid: {
+    status: 422,
+    message: 'a usage receipt is malformed, its totals are wrong or its signature does not verify',
+  },
+  billing_mismatch: { status: 409, message: "the node's bill differs from the client's own count" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -29,6 +29,7 @@ import { registerJobCommands } from './commands/job.js';
 import { registerIssuerCommand } from './commands/issuer.js';
 import { registerTicketsCommands } from './commands/tickets.js';
 import { registerMarketCommands } from './commands/market.js';
+import { registerBillingCommands } from './commands/billing.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
   registerIssuerCommand(program, out);
   registerTicketsCommands(program, out);
   registerMarketCommands(program, out, err);
+  registerBillingCommands(program, out);
   return program;
 }
 

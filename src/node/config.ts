@@ -22,6 +22,7 @@ import { metricsConfigSchema } from './metrics/config.js';
 import { writePolicyConfigSchema } from './write-policy/config.js';
 import { computeConfigSchema } from './compute/config.js';
 import { ticketsConfigSchema } from './tickets/config.js';
+import { billingConfigSchema } from './billing/config.js';
 
 export const DEFAULT_PORT = 7447;
 /** Most tables pow_tables may list (each is a lookup per entry and a line of /health). */
@@ -152,6 +153,8 @@ export const nodeConfigSchema = z
     relay: relayConfigSchema(),
     /** Jobs run near the data (docs/compute.md); off unless the operator turns it on. */
     compute: computeConfigSchema(),
+    /** Per-payer metering and signed usage receipts (docs/billing.md); off unless turned on. */
+    billing: billingConfigSchema(),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

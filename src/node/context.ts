@@ -1,11 +1,19 @@
+import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IndexDigests } from '../reconcile/index-cache.js';
 import type { Store } from '../store/store.js';
 import type { NodeConfig } from './config.js';
-import type { Ingestor } from './ingest.js';
+import type { IngestItem, IngestResult, Ingestor } from './ingest.js';
 import type { NodeMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
 import type { TicketGate } from './tickets/gate.js';
+
+/** Told of each put once its entries are checked and stored: the items sent and what became of each. */
+export type PutObserver = (
+  request: FastifyRequest,
+  items: readonly IngestItem[],
+  results: readonly IngestResult[],
+) => void;
 
 /** Everything a route handler may use. Built once by startNode (or by tests). */
 export interface NodeContext {
@@ -28,4 +36,6 @@ export interface NodeContext {
   readonly status: Map<string, () => unknown>;
   /** Tickets in place of proof of work; undefined when the config has no `tickets`. */
   readonly tickets?: TicketGate;
+  /** Subsystems told of every put (metering); empty unless one is turned on. */
+  readonly putObservers: PutObserver[];
 }

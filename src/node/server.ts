@@ -104,6 +104,7 @@ export async function startNode(
     digests: new IndexDigests(),
     lifecycle: { closing: false },
     status: new Map(),
+    putObservers: [],
     ...(tickets ? { tickets } : {}),
   };
   const stops: (() => Promise<void>)[] = [];

@@ -7,6 +7,7 @@ import { startNode, type NodePlugin } from '../../node/server.js';
 import { SyncPlugin } from '../../sync/plugin.js';
 import { DashboardPlugin } from '../../ui/plugin.js';
 import { ComputePlugin } from '../../node/compute/plugin.js';
+import { BillingPlugin } from '../../node/billing/plugin.js';
 import { parseProxyUrl } from '../../client/proxy.js';
 import { collect, parseIntOption, parseNumberOption } from '../parse.js';
 
@@ -30,7 +31,8 @@ interface NodeOptions {
 /** The subsystems a node started from the command line runs beside its HTTP API. */
 function nodePlugins(): NodePlugin[] {
   const sync = new SyncPlugin();
-  return [sync, new DashboardPlugin({ sync }), new ComputePlugin()];
+  const compute = new ComputePlugin();
+  return [sync, new DashboardPlugin({ sync }), compute, new BillingPlugin({ compute })];
 }
 
 export function registerNodeCommand(program: Command, out: (line: string) => void): void {

@@ -160,6 +160,7 @@ export function registerPutRoute(app: FastifyInstance, ctx: NodeContext): void {
               screened?.items ?? items,
             ),
           );
+    for (const observe of ctx.putObservers) observe(request, screened?.items ?? items, results);
     if (screened) {
       tableLimit.charge(items, results);
       if (screened.retryAfterSeconds !== undefined) {

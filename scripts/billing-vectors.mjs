@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// Writes docs/vectors/billing.json (docs/billing.md §9): a payer header from a fixed payer key,
+// a usage receipt signed by a fixed node key, its invoice amount, and receipts a reader must
+// refuse. Uses the compiled code in dist/ (build first: npx tsc -p tsconfig.json). Ed25519
+// signatures are deterministic, so the file only changes when the format does;
+// test/billing/billing-vectors.test.ts recomputes every value.
+import { createHash } from 'node:crypto';
+import { dist, writeVectors } from './lib/vector-file.mjs';
+
+const { signingKeyPairFromSeed, sign } = await dist('crypto/ed25519.js');
+const { payerMessage, signPayerHeader, requestId } = await dist('market/billing/payer.js');
+const { signUsageReceipt, usageMessage } = await dist('market/billing/receipt.js');
+const { priceUsage } = await dist('market/billing/invoice.js');
+
+const seedOf = (label) => createHash('sha256').update(label).digest();
+const payerLabel = 'p2pcloud billing vector payer';
+const nodeLabel = 'p2pcloud billing vector node';
+const otherLabel = 'p2pcloud billing vector other';
+const payer = signingKeyPairFromSeed(seedOf(payerLabel));
+const node = signingKeyPairFromSeed(seedOf(nodeLabel));
+const other = signingKeyPairFromSeed(seedOf(otherLabel));
+
+const body = Buffer.from('{"entry":"AAEC"}');
+const t = 1798761600123;
+const header = signPayerHeader(payer, 'POST', '/put?x=1', t, body);
+const sig = Buffer.from(header.split('.')[3], 'hex');
+
+const from = 1798761600000;
+const to = from + 3600000;
+const items = [
+  { k: 'store', entry: 'aa'.repeat(32), bytes: 1200, from: from + 123, to },
+  { k: 'store', entry: 'bb'.repeat(32), bytes: 300000, from, to: from + 60000 },
+  { k: 'serve', request: requestId(sig), bytes: 4321 },
+  { k: 'fuel', job: 'cd'.repeat(16), receipt: 'ef'.repeat(32), fuel: 2500000 },
+];
+const signed = signUsageReceipt(
+  { v: 1, payer: payer.publicKey.toString('hex'), from, to, seq: 7 },
+  items,
+  node,
+);
+const prices = { unit: 'USD', gb_month: 0.004, gb_out: 0.01, mfuel: 0.25 };
+
+/** Signs a body text as given (even one a writer would refuse), to vector what readers refuse. */
+function receiptOf(bodyObject, key = node) {
+  const text = JSON.stringify(bodyObject);
+  return {
+    type: 'p2pcloud/usage',
+    v: 1,
+    body: text,
+    sig: sign(usageMessage(text), key).toString('hex'),
+  };
+}
+const b = signed.body;
+const refuse = [
+  {
+    why: 'totals not the sums of the items',
+    receipt: receiptOf({ ...b, bytes_out: b.bytes_out + 1 }),
+  },
+  {
+    why: 'stored_byte_ms not the sum of bytes × (to − from)',
+    receipt: receiptOf({ ...b, stored_byte_ms: '1' }),
+  },
+  { why: 'signature by another key than "node"', receipt: receiptOf(b, other) },
+  { why: 'unknown body member', receipt: receiptOf({ ...b, extra: 1 }) },
+  {
+    why: 'no items',
+    receipt: receiptOf({ ...b, items: [], stored_byte_ms: '0', bytes_out: 0, fuel: 0 }),
+  },
+  {
+    why: 'storage item outside the period',
+    receipt: receiptOf({
+      ...b,
+      items: [{ k: 'store', entry: 'aa'.repeat(32), bytes: 1, from: from - 1, to: from + 1 }],
+      stored_byte_ms: '2',
+      bytes_out: 0,
+      fuel: 0,
+    }),
+  },
+  {
+    why: 'uppercase hex signature',
+    receipt: { ...signed.receipt, sig: signed.receipt.sig.toUpperCase() },
+  },
+];
+
+writeVectors('billing.json', 'billing', {
+  about:
+    'Metering v1 (docs/billing.md). Seeds: SHA-256 of the UTF-8 labels. Every refused receipt is refused with receipt_invalid.',
+  payer_seed_label: payerLabel,
+  payer_public: payer.publicKey.toString('hex'),
+  header: {
+    method: 'POST',
+    path: '/put?x=1',
+    t,
+    body_utf8: body.toString('utf8'),
+    body_sha256: createHash('sha256').update(body).digest('hex'),
+    message: payerMessage(
+      'POST',
+      '/put?x=1',
+      t,
+      createHash('sha256').update(body).digest(),
+    ).toString('hex'),
+    header,
+    request_id: requestId(sig),
+  },
+  node_seed_label: nodeLabel,
+  node_public: node.publicKey.toString('hex'),
+  receipt: {
+    body_text: signed.receipt.body,
+    message: usageMessage(signed.receipt.body).toString('hex'),
+    receipt: signed.receipt,
+  },
+  invoice: {
+    prices,
+    totals: { stored_byte_ms: b.stored_byte_ms, bytes_out: b.bytes_out, fuel: b.fuel },
+    amount: priceUsage(b, prices),
+  },
+  refuse,
+});

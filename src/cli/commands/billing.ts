@@ -1,0 +1,177 @@
+/**
+ * `p2pcloud billing receipts|check|invoice`: a payer's usage receipts from a node, checked
+ * against the payer's own ledger (docs/billing.md §8).
+ */
+import type { Command } from 'commander';
+import { P2PError } from '../../errors.js';
+import { toHex } from '../../encoding/bytes.js';
+import { Ledger } from '../../client/billing/ledger.js';
+import { billingGet, fetchReceipts } from '../../client/billing/metered.js';
+import { checkInvoice, checkReceipts, type Difference } from '../../client/billing/check.js';
+import { decodeOffer } from '../../market/offers/offer.js';
+import type { OfferPrices } from '../../market/offers/offer.js';
+import { loadIdentityFile, nodeUrls, readUserFile } from '../inputs.js';
+import { parseIntOption } from '../parse.js';
+
+interface CommonOptions {
+  node: string;
+  payer: string;
+  ledger?: string;
+  json?: boolean;
+}
+
+function common(command: Command): Command {
+  return command
+    .requiredOption('--node <url>', 'the node whose receipts are read')
+    .requiredOption('--payer <file>', 'the payer’s identity key file (its signing key pays)')
+    .option('--ledger <file>', 'the payer’s own count (default: the --payer file + ".ledger.json")')
+    .option('--json', 'print JSON instead of lines');
+}
+
+async function payerOf(options: CommonOptions) {
+  const [node] = nodeUrls('--node', [options.node]);
+  const identity = await loadIdentityFile('--payer', options.payer);
+  return { node: node!, key: identity.signing, payer: toHex(identity.signing.publicKey) };
+}
+
+function mismatch(differences: readonly Difference[], out: (line: string) => void): void {
+  for (const d of differences) out(`${d.reason}\t${d.message}`);
+  if (differences.length > 0) {
+    throw new P2PError(
+      'billing_mismatch',
+      `${differences.length} difference(s) between the node's bill and the ledger`,
+    );
+  }
+}
+
+async function offerPrices(path: string | undefined): Promise<OfferPrices | undefined> {
+  if (path === undefined) return undefined;
+  const text = (await readUserFile('--offer', path)).trim();
+  try {
+    return decodeOffer(text).body.prices;
+  } catch (error) {
+    if (error instanceof P2PError) throw new P2PError(error.code, `--offer: ${error.message}`);
+    throw error;
+  }
+}
+
+export function registerBillingCommands(program: Command, out: (line: string) => void): void {
+  const billing = program
+    .command('billing')
+    .description("a payer's signed usage receipts and invoices, checked against its own count");
+
+  common(
+    billing.command('receipts').description('print the receipts the node signed for the payer'),
+  )
+    .option('--since <seq>', 'the first receipt number wanted', '0')
+    .action(async (options: CommonOptions & { since: string }) => {
+      const { node, key } = await payerOf(options);
+      const since = parseIntOption('--since', options.since, 0, Number.MAX_SAFE_INTEGER);
+      const receipts = await fetchReceipts(node, key, since);
+      const { receipts: verified, differences } = checkReceipts(receipts, {
+        kind: 'p2pcloud-billing-ledger',
+        v: 1,
+        payer: toHex(key.publicKey),
+        node_key: null,
+        requests: [],
+      });
+      for (const d of differences.filter((x) => x.reason === 'receipt_invalid')) {
+        throw new P2PError('receipt_invalid', d.message);
+      }
+      for (const v of verified) {
+        const b = v.body;
+        if (options.json) out(JSON.stringify({ ...b, receipt: v.receipt }));
+        else
+          out(
+            `${b.seq}\t${new Date(b.from).toISOString()}\t${new Date(b.to).toISOString()}\tstored_byte_ms=${b.stored_byte_ms}\tbytes_out=${b.bytes_out}\tfuel=${b.fuel}\titems=${b.items.length}`,
+          );
+      }
+    });
+
+  common(
+    billing
+      .command('check')
+      .description('check every receipt against the ledger; exits non-zero on any difference'),
+  )
+    .option('--node-key <hex>', "the node's billing key (default: the one the ledger pinned)")
+    .option('--skew-ms <ms>', 'clock difference allowed between payer and node', '60000')
+    .action(async (options: CommonOptions & { nodeKey?: string; skewMs: string }) => {
+      const { node, key, payer } = await payerOf(options);
+      const skewMs = parseIntOption('--skew-ms', options.skewMs, 0, 3_600_000);
+      if (options.nodeKey !== undefined && !/^[0-9a-f]{64}$/.test(options.nodeKey)) {
+        throw new P2PError('bad_argument', '--node-key: give 64 lowercase hex characters');
+      }
+      const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
+      const receipts = await fetchReceipts(node, key, 0);
+      const result = checkReceipts(receipts, ledger.data, {
+        skewMs,
+        ...(options.nodeKey !== undefined ? { nodeKey: options.nodeKey } : {}),
+      });
+      // The first key seen is pinned: receipts later signed by another key are flagged.
+      const first = result.receipts[0]?.body.node;
+      if (ledger.data.node_key === null && first !== undefined && options.nodeKey === undefined) {
+        await ledger.pinNodeKey(first);
+      }
+      if (options.json) {
+        out(
+          JSON.stringify({
+            receipts: result.receipts.length,
+            totals: result.totals,
+            differences: result.differences,
+          }),
+        );
+      } else {
+        mismatch(result.differences, out);
+        const t = result.totals;
+        out(
+          `${result.receipts.length} receipt(s) agree with the ledger: stored_byte_ms=${t.stored_byte_ms} bytes_out=${t.bytes_out} fuel=${t.fuel}`,
+        );
+        return;
+      }
+      mismatch(result.differences, () => undefined);
+    });
+
+  common(
+    billing
+      .command('invoice')
+      .description('read and check the invoice of a time range (ms since the epoch)'),
+  )
+    .requiredOption('--from <ms>', 'start of the range')
+    .requiredOption('--to <ms>', 'end of the range (excluded)')
+    .option(
+      '--offer <file>',
+      "the provider's signed offer: the invoice's prices must be its prices",
+    )
+    .action(async (options: CommonOptions & { from: string; to: string; offer?: string }) => {
+      const { node, key, payer } = await payerOf(options);
+      const from = parseIntOption('--from', options.from, 0, Number.MAX_SAFE_INTEGER);
+      const to = parseIntOption('--to', options.to, 0, Number.MAX_SAFE_INTEGER);
+      const prices = await offerPrices(options.offer);
+      const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
+      const invoice = await billingGet(
+        node,
+        '/billing/invoice',
+        new URLSearchParams({ from: String(from), to: String(to) }),
+        key,
+      );
+      const result = checkInvoice(invoice, ledger.data, prices ? { prices } : {});
+      if (options.json) {
+        out(
+          JSON.stringify({
+            ...invoice,
+            receipts: result.receipts.length,
+            differences: result.differences,
+          }),
+        );
+        mismatch(result.differences, () => undefined);
+        return;
+      }
+      mismatch(result.differences, out);
+      const p = invoice.prices as OfferPrices | null;
+      const t = result.totals;
+      out(
+        `${result.receipts.length} receipt(s): stored_byte_ms=${t.stored_byte_ms} bytes_out=${t.bytes_out} fuel=${t.fuel}` +
+          (p ? ` amount=${String(result.amount)} ${p.unit}` : ' (unpriced)'),
+      );
+    });
+}

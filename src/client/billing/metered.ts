@@ -1,0 +1,210 @@
+/**
+ * Requests metered by a payer key (docs/billing.md §2, §6): each is signed with a fresh
+ * p2pcloud-payer header and written to the payer's ledger before it is sent, then completed
+ * with what came back. Without a ledger nothing is metered: use the plain client.
+ */
+import type { SigningKeyPair } from '../../crypto/ed25519.js';
+import { sha256 } from '../../crypto/sha256.js';
+import { toHex } from '../../encoding/bytes.js';
+import { OFFSET } from '../../entry/format.js';
+import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../entry/framing.js';
+import { P2PError } from '../../errors.js';
+import { PAYER_HEADER, requestId, signPayerHeader } from '../../market/billing/payer.js';
+import type { VerifiedReceipt } from '../../compute/receipt.js';
+import { call, endpoint, nodeError, type CallOptions, type RawResponse } from '../http.js';
+import type { Ledger } from './ledger.js';
+
+export interface Payer {
+  readonly key: SigningKeyPair;
+  readonly ledger: Ledger;
+}
+
+interface Signed {
+  readonly header: string;
+  readonly request: string;
+}
+
+/** Signs one request: the path (with its query) as the node will see it, and the body. */
+export function signRequest(
+  key: SigningKeyPair,
+  method: 'GET' | 'POST',
+  url: string,
+  body: Uint8Array | undefined,
+  now = Date.now(),
+): Signed {
+  const target = new URL(url);
+  const header = signPayerHeader(key, method, `${target.pathname}${target.search}`, now, body);
+  const sig = Buffer.from(header.slice(header.lastIndexOf('.') + 1), 'hex');
+  return { header, request: requestId(sig) };
+}
+
+async function send(
+  method: 'GET' | 'POST',
+  url: string,
+  body: Buffer | undefined,
+  contentType: string | undefined,
+  signed: Signed,
+  options: CallOptions,
+): Promise<RawResponse> {
+  return call(method, url, body, contentType, {
+    ...options,
+    headers: { ...options.headers, [PAYER_HEADER]: signed.header },
+  });
+}
+
+/** Metered POST /put of encoded entries; the node's answer as parsed JSON. */
+export async function meteredPut(
+  node: string,
+  entries: readonly Buffer[],
+  payer: Payer,
+  options: CallOptions = {},
+): Promise<Record<string, unknown>> {
+  const url = endpoint(node, '/put');
+  const body = encodeFrames(entries);
+  const signed = signRequest(payer.key, 'POST', url, body);
+  await payer.ledger.add({
+    kind: 'put',
+    request: signed.request,
+    sent_at: Date.now(),
+    entries: entries.map((bytes) => ({
+      id: toHex(sha256(bytes)),
+      bytes: bytes.length,
+      expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
+    })),
+  });
+  const response = await send('POST', url, body, ENTRIES_MEDIA_TYPE, signed, options);
+  if (response.status >= 300) throw nodeError(url, response.status, response.body);
+  return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+}
+
+/** Metered GET /get with `query`; the node's answer as parsed JSON (entries still to verify). */
+export async function meteredGet(
+  node: string,
+  query: URLSearchParams,
+  payer: Payer,
+  options: CallOptions = {},
+): Promise<{ entries: Record<string, unknown>[]; next_cursor: string | null }> {
+  const url = endpoint(node, '/get', query);
+  const signed = signRequest(payer.key, 'GET', url, undefined);
+  await payer.ledger.add({
+    kind: 'get',
+    request: signed.request,
+    sent_at: Date.now(),
+    bytes: null,
+  });
+  const response = await send('GET', url, undefined, undefined, signed, options);
+  // What was received is counted, whatever it holds: the node bills the bytes it sent.
+  await payer.ledger.update(
+    signed.request,
+    (r) => ({ ...r, bytes: response.body.length }) as typeof r,
+  );
+  if (response.status >= 300) throw nodeError(url, response.status, response.body);
+  return JSON.parse(response.body.toString('utf8')) as {
+    entries: Record<string, unknown>[];
+    next_cursor: string | null;
+  };
+}
+
+/** Metered POST /jobs; the node's job id. */
+export async function meteredSubmitJob(
+  node: string,
+  job: unknown,
+  payer: Payer,
+  options: CallOptions = {},
+): Promise<{ id: string; hash: string }> {
+  const url = endpoint(node, '/jobs');
+  const body = Buffer.from(JSON.stringify(job));
+  const signed = signRequest(payer.key, 'POST', url, body);
+  await payer.ledger.add({
+    kind: 'job',
+    request: signed.request,
+    sent_at: Date.now(),
+    job: null,
+    receipt: null,
+    fuel: null,
+  });
+  const response = await send('POST', url, body, 'application/json', signed, options);
+  if (response.status >= 300) throw nodeError(url, response.status, response.body);
+  const answer = JSON.parse(response.body.toString('utf8')) as { id?: unknown; hash?: unknown };
+  if (
+    typeof answer.id !== 'string' ||
+    !/^[0-9a-f]{32}$/.test(answer.id) ||
+    typeof answer.hash !== 'string'
+  ) {
+    throw new P2PError('node_lied', `${url}: POST /jobs answered without the job id and hash`);
+  }
+  const id = answer.id;
+  await payer.ledger.update(signed.request, (r) => ({ ...r, job: id }) as typeof r);
+  return { id, hash: answer.hash };
+}
+
+/** Notes the compute receipt the client verified for a metered job: the fuel it may be billed. */
+export async function recordJobReceipt(ledger: Ledger, receipt: VerifiedReceipt): Promise<void> {
+  const record = ledger.data.requests.find(
+    (r) => r.kind === 'job' && r.job === receipt.body.job_id,
+  );
+  if (!record) throw new RangeError(`job ${receipt.body.job_id} is not in the ledger`);
+  await ledger.update(
+    record.request,
+    (r) => ({ ...r, receipt: receipt.hash, fuel: receipt.body.fuel }) as typeof r,
+  );
+}
+
+/** A signed GET of a billing route: the answer as parsed JSON. */
+export async function billingGet(
+  node: string,
+  path: '/billing/receipts' | '/billing/invoice',
+  query: URLSearchParams,
+  key: SigningKeyPair,
+  options: CallOptions = {},
+): Promise<Record<string, unknown>> {
+  const url = endpoint(node, path, query);
+  const response = await send(
+    'GET',
+    url,
+    undefined,
+    undefined,
+    signRequest(key, 'GET', url, undefined),
+    {
+      maxResponseBytes: 256 * 1024 * 1024,
+      ...options,
+    },
+  );
+  if (response.status >= 300) throw nodeError(url, response.status, response.body);
+  try {
+    return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new P2PError('node_lied', `${url}: answer is not JSON`);
+  }
+}
+
+/** Every receipt of the payer from seq `since` on, page by page (at most `maxPages`). */
+export async function fetchReceipts(
+  node: string,
+  key: SigningKeyPair,
+  since = 0,
+  maxPages = 10_000,
+  options: CallOptions = {},
+): Promise<unknown[]> {
+  const receipts: unknown[] = [];
+  let next = since;
+  for (let page = 0; page < maxPages; page++) {
+    const answer = await billingGet(
+      node,
+      '/billing/receipts',
+      new URLSearchParams({ since: String(next) }),
+      key,
+      options,
+    );
+    if (!Array.isArray(answer.receipts) || typeof answer.next !== 'number') {
+      throw new P2PError(
+        'node_lied',
+        `${node}: /billing/receipts answered without receipts and next`,
+      );
+    }
+    receipts.push(...(answer.receipts as unknown[]));
+    if (answer.complete === true) return receipts;
+    next = answer.next;
+  }
+  return receipts;
+}

@@ -1,0 +1,274 @@
+/**
+ * Usage receipts v1 (docs/billing.md §4): what a node signs about one payer's usage in one
+ * period. Totals are the sums of the itemized list, which readers recompute.
+ *
+ *   signed message = "p2pcloud/v1/usage" || lp32(body text)
+ *
+ * Pure: no I/O.
+ */
+import { sign, verify, type SigningKeyPair } from '../../crypto/ed25519.js';
+import { fromHex, toHex, u32be, utf8 } from '../../encoding/bytes.js';
+import { P2PError } from '../../errors.js';
+
+export const USAGE_RECEIPT_TYPE = 'p2pcloud/usage';
+export const USAGE_DOMAIN = utf8('p2pcloud/v1/usage');
+/** Most items one receipt lists; a period with more is split over several receipts. */
+export const MAX_RECEIPT_ITEMS = 4096;
+/** Most bytes of a body text (4,096 items of at most ~230 bytes each, and the header). */
+export const MAX_USAGE_BODY_BYTES = 1024 * 1024;
+
+export interface StorageItem {
+  readonly k: 'store';
+  /** Entry id, 64 hex. */
+  readonly entry: string;
+  readonly bytes: number;
+  /** [from, to): milliseconds since the epoch. */
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface ServedItem {
+  readonly k: 'serve';
+  /** Request id: SHA-256 of the payer signature, 64 hex. */
+  readonly request: string;
+  readonly bytes: number;
+}
+
+export interface FuelItem {
+  readonly k: 'fuel';
+  /** Job id, 32 hex. */
+  readonly job: string;
+  /** Hash of the signed compute receipt (docs/compute.md §6), 64 hex. */
+  readonly receipt: string;
+  readonly fuel: number;
+}
+
+export type UsageItem = StorageItem | ServedItem | FuelItem;
+
+export interface UsageBody {
+  readonly v: 1;
+  /** The signing node's billing key, 64 hex. */
+  readonly node: string;
+  readonly payer: string;
+  /** The period [from, to) the usage belongs to. */
+  readonly from: number;
+  readonly to: number;
+  /** Receipt number for this payer at this node, from 0, each used once. */
+  readonly seq: number;
+  /** Decimal text: byte-milliseconds can pass 2^53. */
+  readonly stored_byte_ms: string;
+  readonly bytes_out: number;
+  readonly fuel: number;
+  readonly items: readonly UsageItem[];
+}
+
+export interface UsageReceipt {
+  readonly type: typeof USAGE_RECEIPT_TYPE;
+  readonly v: 1;
+  readonly body: string;
+  readonly sig: string;
+}
+
+export interface VerifiedUsage {
+  readonly receipt: UsageReceipt;
+  readonly body: UsageBody;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX32 = /^[0-9a-f]{32}$/;
+const BODY_MEMBERS = [
+  'v',
+  'node',
+  'payer',
+  'from',
+  'to',
+  'seq',
+  'stored_byte_ms',
+  'bytes_out',
+  'fuel',
+  'items',
+];
+const ITEM_MEMBERS: Record<string, readonly string[]> = {
+  store: ['k', 'entry', 'bytes', 'from', 'to'],
+  serve: ['k', 'request', 'bytes'],
+  fuel: ['k', 'job', 'receipt', 'fuel'],
+};
+
+function invalid(why: string): never {
+  throw new P2PError('receipt_invalid', `the usage receipt is invalid: ${why}`);
+}
+
+function count(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    invalid(`${what} is not a whole number from 0 to 2^53-1`);
+  }
+  return value;
+}
+
+function hex(value: unknown, re: RegExp, what: string): string {
+  if (typeof value !== 'string' || !re.test(value)) invalid(`${what} is not lowercase hex`);
+  return value;
+}
+
+function exactMembers(
+  value: unknown,
+  members: readonly string[],
+  what: string,
+): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalid(`${what} is not a JSON object`);
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length !== members.length || !members.every((m) => Object.hasOwn(record, m))) {
+    invalid(`${what} must have exactly the members ${members.join(', ')}`);
+  }
+  return record;
+}
+
+function checkItem(value: unknown, i: number, from: number, to: number): UsageItem {
+  const kind = (value as { k?: unknown } | null)?.k;
+  const members = typeof kind === 'string' ? ITEM_MEMBERS[kind] : undefined;
+  if (!members) invalid(`item ${i} has no known kind`);
+  const r = exactMembers(value, members, `item ${i}`);
+  if (kind === 'store') {
+    const item: StorageItem = {
+      k: 'store',
+      entry: hex(r.entry, HEX64, `item ${i} entry`),
+      bytes: count(r.bytes, `item ${i} bytes`),
+      from: count(r.from, `item ${i} from`),
+      to: count(r.to, `item ${i} to`),
+    };
+    if (item.from >= item.to || item.from < from || item.to > to) {
+      invalid(`item ${i} is not a non-empty interval within the receipt's period`);
+    }
+    return item;
+  }
+  if (kind === 'serve') {
+    return {
+      k: 'serve',
+      request: hex(r.request, HEX64, `item ${i} request`),
+      bytes: count(r.bytes, `item ${i} bytes`),
+    };
+  }
+  return {
+    k: 'fuel',
+    job: hex(r.job, HEX32, `item ${i} job`),
+    receipt: hex(r.receipt, HEX64, `item ${i} receipt`),
+    fuel: count(r.fuel, `item ${i} fuel`),
+  };
+}
+
+/** The totals of a list of items: the sums every reader recomputes. */
+export function itemTotals(items: readonly UsageItem[]): {
+  stored_byte_ms: bigint;
+  bytes_out: number;
+  fuel: number;
+} {
+  let stored = 0n;
+  let out = 0;
+  let fuel = 0;
+  for (const item of items) {
+    if (item.k === 'store') stored += BigInt(item.bytes) * BigInt(item.to - item.from);
+    else if (item.k === 'serve') out += item.bytes;
+    else fuel += item.fuel;
+  }
+  if (!Number.isSafeInteger(out) || !Number.isSafeInteger(fuel)) invalid('a total passes 2^53-1');
+  return { stored_byte_ms: stored, bytes_out: out, fuel };
+}
+
+/** Checks a body's shape, bounds and totals; receipt_invalid naming the first fault. */
+export function checkUsageBody(value: unknown): UsageBody {
+  const r = exactMembers(value, BODY_MEMBERS, 'the body');
+  if (r.v !== 1) invalid('v is not 1');
+  const from = count(r.from, 'from');
+  const to = count(r.to, 'to');
+  if (from >= to) invalid('the period is empty');
+  if (!Array.isArray(r.items)) invalid('items is not an array');
+  if (r.items.length === 0) invalid('items is empty');
+  if (r.items.length > MAX_RECEIPT_ITEMS) invalid(`more than ${MAX_RECEIPT_ITEMS} items`);
+  const items = r.items.map((item, i) => checkItem(item, i, from, to));
+  if (typeof r.stored_byte_ms !== 'string' || !/^(0|[1-9][0-9]{0,30})$/.test(r.stored_byte_ms)) {
+    invalid('stored_byte_ms is not a decimal text');
+  }
+  const body: UsageBody = {
+    v: 1,
+    node: hex(r.node, HEX64, 'node'),
+    payer: hex(r.payer, HEX64, 'payer'),
+    from,
+    to,
+    seq: count(r.seq, 'seq'),
+    stored_byte_ms: r.stored_byte_ms,
+    bytes_out: count(r.bytes_out, 'bytes_out'),
+    fuel: count(r.fuel, 'fuel'),
+    items,
+  };
+  const sums = itemTotals(items);
+  if (
+    BigInt(body.stored_byte_ms) !== sums.stored_byte_ms ||
+    body.bytes_out !== sums.bytes_out ||
+    body.fuel !== sums.fuel
+  ) {
+    invalid('its totals are not the sums of its items');
+  }
+  return body;
+}
+
+export function usageMessage(bodyText: string): Buffer {
+  const body = utf8(bodyText);
+  return Buffer.concat([USAGE_DOMAIN, u32be(body.length), body]);
+}
+
+/** Builds the body of a receipt from its items (totals computed) and signs it. */
+export function signUsageReceipt(
+  head: Omit<UsageBody, 'stored_byte_ms' | 'bytes_out' | 'fuel' | 'items' | 'node'>,
+  items: readonly UsageItem[],
+  node: SigningKeyPair,
+): VerifiedUsage {
+  const sums = itemTotals(items);
+  const body = checkUsageBody({
+    v: 1,
+    node: toHex(node.publicKey),
+    payer: head.payer,
+    from: head.from,
+    to: head.to,
+    seq: head.seq,
+    stored_byte_ms: sums.stored_byte_ms.toString(),
+    bytes_out: sums.bytes_out,
+    fuel: sums.fuel,
+    items,
+  });
+  const text = JSON.stringify(body);
+  if (Buffer.byteLength(text) > MAX_USAGE_BODY_BYTES)
+    throw new RangeError('usage receipt too large');
+  const sig = sign(usageMessage(text), node);
+  return { receipt: { type: USAGE_RECEIPT_TYPE, v: 1, body: text, sig: toHex(sig) }, body };
+}
+
+/**
+ * Reads a receipt object: exact members, bounded body, checked body and totals, and the
+ * signature by the node key the body names. receipt_invalid for anything else.
+ */
+export function verifyUsageReceipt(value: unknown): VerifiedUsage {
+  const r = exactMembers(value, ['type', 'v', 'body', 'sig'], 'the receipt');
+  if (r.type !== USAGE_RECEIPT_TYPE || r.v !== 1) invalid(`type is not ${USAGE_RECEIPT_TYPE} v1`);
+  if (typeof r.body !== 'string' || typeof r.sig !== 'string') invalid('body or sig is not text');
+  const text = r.body;
+  // Measured before parsing: the text's length bounds the parse.
+  if (text.length > MAX_USAGE_BODY_BYTES || Buffer.byteLength(text) > MAX_USAGE_BODY_BYTES) {
+    invalid('the body is too long');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    invalid('the body is not JSON');
+  }
+  const body = checkUsageBody(parsed);
+  const sig = fromHex(r.sig, 64);
+  if (!sig || toHex(sig) !== r.sig) invalid('sig is not 128 lowercase hex');
+  if (!verify(sig, usageMessage(text), Buffer.from(body.node, 'hex'))) {
+    invalid('the signature does not verify by the node key it names');
+  }
+  return { receipt: { type: USAGE_RECEIPT_TYPE, v: 1, body: text, sig: r.sig }, body };
+}

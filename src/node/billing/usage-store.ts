@@ -1,0 +1,247 @@
+/**
+ * The node's usage record, `<data_dir>/billing.sqlite` (docs/billing.md §3): per payer, the
+ * entries it stored, the bytes it was served, its jobs, and the receipts signed for it. Payers
+ * are keys of their own: nothing here names a ticket, an address or another payer.
+ */
+import Database from 'better-sqlite3';
+import { P2PError } from '../../errors.js';
+
+export const BILLING_DB_FILE = 'billing.sqlite';
+const SCHEMA_VERSION = 1;
+
+export interface StoredRow {
+  readonly entry: Buffer;
+  readonly bytes: number;
+  readonly accepted_at: number;
+  /** 0: the entry does not expire. */
+  readonly expires_at: number;
+}
+
+export interface ServedRow {
+  readonly request: Buffer;
+  readonly bytes: number;
+  readonly at: number;
+}
+
+export interface JobRow {
+  readonly job: string;
+  readonly receipt: Buffer | null;
+  readonly fuel: number | null;
+  readonly finished_at: number | null;
+}
+
+export interface PayerRow {
+  readonly payer: Buffer;
+  readonly first_at: number;
+  /** End of the last period receipted, or null before the first receipt. */
+  readonly receipted_to: number | null;
+  readonly next_seq: number;
+}
+
+export class UsageStore {
+  private readonly db: Database.Database;
+  /** The statements of the request path, prepared once. */
+  private readonly hot: Record<
+    'addPayer' | 'payer' | 'stored' | 'served' | 'job',
+    Database.Statement
+  >;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version !== 0 && version !== SCHEMA_VERSION) {
+      this.db.close();
+      throw new P2PError('bad_config', `${path}: billing schema ${version} is not supported`);
+    }
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS payers (
+        payer BLOB PRIMARY KEY, first_at INTEGER NOT NULL,
+        receipted_to INTEGER, next_seq INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS stored (
+        payer BLOB NOT NULL, entry BLOB NOT NULL, bytes INTEGER NOT NULL,
+        accepted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        PRIMARY KEY (payer, entry)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS served (
+        payer BLOB NOT NULL, request BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (payer, request)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS served_at ON served (payer, at);
+      CREATE TABLE IF NOT EXISTS jobs (
+        payer BLOB NOT NULL, job TEXT NOT NULL, submitted_at INTEGER NOT NULL,
+        receipt BLOB, fuel INTEGER, finished_at INTEGER, settled INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (payer, job)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS receipts (
+        payer BLOB NOT NULL, seq INTEGER NOT NULL, period_from INTEGER NOT NULL,
+        period_to INTEGER NOT NULL, receipt TEXT NOT NULL,
+        PRIMARY KEY (payer, seq)
+      ) WITHOUT ROWID;
+    `);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.hot = {
+      addPayer: this.db.prepare('INSERT OR IGNORE INTO payers (payer, first_at) VALUES (?, ?)'),
+      payer: this.db.prepare('SELECT * FROM payers WHERE payer = ?'),
+      stored: this.db.prepare(
+        'INSERT OR IGNORE INTO stored (payer, entry, bytes, accepted_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      served: this.db.prepare(
+        'INSERT OR IGNORE INTO served (payer, request, bytes, at) VALUES (?, ?, ?, ?)',
+      ),
+      job: this.db.prepare(
+        'INSERT OR IGNORE INTO jobs (payer, job, submitted_at) VALUES (?, ?, ?)',
+      ),
+    };
+  }
+
+  /** The time usage is counted at: never inside a period already receipted for the payer. */
+  private touch(payer: Buffer, now: number): number {
+    this.hot.addPayer.run(payer, now);
+    const row = this.payer(payer)!;
+    return row.receipted_to !== null && now < row.receipted_to ? row.receipted_to : now;
+  }
+
+  payer(payer: Buffer): PayerRow | undefined {
+    return this.hot.payer.get(payer) as PayerRow | undefined;
+  }
+
+  /** Entries a payer's put stored (or found stored): each accrues from now. */
+  addStored(
+    payer: Buffer,
+    entries: readonly { id: Buffer; bytes: number; expiresAt: number }[],
+    now: number,
+  ): void {
+    const insert = this.hot.stored;
+    this.db.transaction(() => {
+      const at = this.touch(payer, now);
+      for (const e of entries) {
+        // An entry already expired accrues nothing; it is not recorded.
+        if (e.expiresAt !== 0 && e.expiresAt <= at) continue;
+        insert.run(payer, e.id, e.bytes, at, e.expiresAt);
+      }
+    })();
+  }
+
+  addServed(payer: Buffer, request: Buffer, bytes: number, now: number): void {
+    this.db.transaction(() => {
+      const at = this.touch(payer, now);
+      this.hot.served.run(payer, request, bytes, at);
+    })();
+  }
+
+  addJob(payer: Buffer, job: string, now: number): void {
+    this.db.transaction(() => {
+      const at = this.touch(payer, now);
+      this.hot.job.run(payer, job, at);
+    })();
+  }
+
+  /** Jobs of a payer whose fuel is not known yet. */
+  unsettledJobs(payer: Buffer): string[] {
+    return (
+      this.db.prepare('SELECT job FROM jobs WHERE payer = ? AND settled = 0').all(payer) as {
+        job: string;
+      }[]
+    ).map((r) => r.job);
+  }
+
+  /** A job ended: with its receipt's hash and fuel, or (receipt null) with nothing to bill. */
+  settleJob(
+    payer: Buffer,
+    job: string,
+    receipt: Buffer | null,
+    fuel: number | null,
+    now: number,
+  ): void {
+    this.db.transaction(() => {
+      const at = this.touch(payer, now);
+      this.db
+        .prepare(
+          'UPDATE jobs SET receipt = ?, fuel = ?, finished_at = ?, settled = 1 WHERE payer = ? AND job = ?',
+        )
+        .run(receipt, fuel, at, payer, job);
+    })();
+  }
+
+  /** Entries accruing within [from, to). */
+  storedIn(payer: Buffer, from: number, to: number): StoredRow[] {
+    return this.db
+      .prepare(
+        'SELECT entry, bytes, accepted_at, expires_at FROM stored WHERE payer = ? AND accepted_at < ? AND (expires_at = 0 OR expires_at > ?) ORDER BY accepted_at, entry',
+      )
+      .all(payer, to, from) as StoredRow[];
+  }
+
+  servedIn(payer: Buffer, from: number, to: number): ServedRow[] {
+    return this.db
+      .prepare(
+        'SELECT request, bytes, at FROM served WHERE payer = ? AND at >= ? AND at < ? ORDER BY at, request',
+      )
+      .all(payer, from, to) as ServedRow[];
+  }
+
+  jobsIn(payer: Buffer, from: number, to: number): JobRow[] {
+    return this.db
+      .prepare(
+        'SELECT job, receipt, fuel, finished_at FROM jobs WHERE payer = ? AND settled = 1 AND receipt IS NOT NULL AND finished_at >= ? AND finished_at < ? ORDER BY finished_at, job',
+      )
+      .all(payer, from, to) as JobRow[];
+  }
+
+  /** The earliest time at or after `from` at which the payer has anything to bill, or null. */
+  nextActivity(payer: Buffer, from: number): number | null {
+    const row = this.db
+      .prepare(
+        `SELECT MIN(t) AS t FROM (
+           SELECT MAX(accepted_at, ?) AS t FROM stored WHERE payer = ? AND (expires_at = 0 OR expires_at > ?)
+           UNION ALL SELECT MIN(at) FROM served WHERE payer = ? AND at >= ?
+           UNION ALL SELECT MIN(finished_at) FROM jobs WHERE payer = ? AND settled = 1 AND receipt IS NOT NULL AND finished_at >= ?)`,
+      )
+      .get(from, payer, from, payer, from, payer, from) as { t: number | null };
+    return row.t;
+  }
+
+  /** Stores the receipts of closed periods and moves the payer's mark, in one transaction. */
+  saveReceipts(
+    payer: Buffer,
+    receipts: readonly { seq: number; from: number; to: number; text: string }[],
+    receiptedTo: number,
+    nextSeq: number,
+  ): void {
+    const insert = this.db.prepare(
+      'INSERT INTO receipts (payer, seq, period_from, period_to, receipt) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of receipts) insert.run(payer, r.seq, r.from, r.to, r.text);
+      this.db
+        .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
+        .run(receiptedTo, nextSeq, payer);
+    })();
+  }
+
+  receiptsSince(payer: Buffer, seq: number, limit: number): { seq: number; receipt: string }[] {
+    return this.db
+      .prepare(
+        'SELECT seq, receipt FROM receipts WHERE payer = ? AND seq >= ? ORDER BY seq LIMIT ?',
+      )
+      .all(payer, seq, limit) as { seq: number; receipt: string }[];
+  }
+
+  receiptsIn(payer: Buffer, from: number, to: number, limit: number): string[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT receipt FROM receipts WHERE payer = ? AND period_from >= ? AND period_to <= ? ORDER BY seq LIMIT ?',
+        )
+        .all(payer, from, to, limit) as { receipt: string }[]
+    ).map((r) => r.receipt);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

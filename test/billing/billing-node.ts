@@ -1,0 +1,76 @@
+/**
+ * Billing test nodes: in-process nodes on 127.0.0.1 with compute and billing plugins (as the
+ * command line runs them), a payer with its ledger, and the helpers that wait for a period to
+ * end. A "lying" node is made by writing to its billing.sqlite beside it, as an operator could.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { NodeConfigInput } from '../../src/node/config.js';
+import type { RunningNode } from '../../src/node/server.js';
+import { ComputePlugin } from '../../src/node/compute/plugin.js';
+import { BillingPlugin } from '../../src/node/billing/plugin.js';
+import { BILLING_DB_FILE } from '../../src/node/billing/usage-store.js';
+import { Ledger } from '../../src/client/billing/ledger.js';
+import type { Payer } from '../../src/client/billing/metered.js';
+import { generateIdentity, type Identity } from '../../src/keys/keys.js';
+import { saveIdentity } from '../../src/keys/key-file.js';
+import { toHex } from '../../src/encoding/bytes.js';
+import { startTestNode } from '../helpers/nodes.js';
+import { tempDir } from '../helpers/tmp.js';
+
+export const PERIOD_MS = 1000;
+export const PRICES = { unit: 'sat', gb_month: 2000, gb_out: 500, mfuel: 3 };
+
+export async function startBillingNode(
+  overrides: Partial<NodeConfigInput> = {},
+): Promise<RunningNode & { dataDir: string }> {
+  const dataDir = tempDir();
+  const compute = new ComputePlugin();
+  const node = await startTestNode(
+    {
+      data_dir: dataDir,
+      compute: { enabled: true, workers: 1 },
+      billing: { enabled: true, receipt_period_ms: PERIOD_MS, prices: PRICES },
+      ...overrides,
+    },
+    [compute, new BillingPlugin({ compute })],
+  );
+  return Object.assign(node, { dataDir });
+}
+
+export interface TestPayer extends Payer {
+  readonly identity: Identity;
+  readonly keyFile: string;
+  readonly ledgerFile: string;
+  readonly hex: string;
+}
+
+export async function newPayer(): Promise<TestPayer> {
+  const dir = tempDir();
+  const identity = generateIdentity();
+  const keyFile = join(dir, 'payer.key');
+  await saveIdentity(keyFile, identity);
+  const ledgerFile = join(dir, 'ledger.json');
+  const hex = toHex(identity.signing.publicKey);
+  return {
+    identity,
+    key: identity.signing,
+    ledger: await Ledger.open(ledgerFile, hex),
+    keyFile,
+    ledgerFile,
+    hex,
+  };
+}
+
+/** Resolves once the period that holds `at` (default now) has ended, with a margin. */
+export async function afterPeriodOf(at = Date.now()): Promise<void> {
+  const end = Math.floor(at / PERIOD_MS) * PERIOD_MS + PERIOD_MS;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, end - Date.now()) + 30));
+}
+
+/** A second connection to a running node's billing.sqlite: what a dishonest operator edits. */
+export function openBillingDb(dataDir: string): Database.Database {
+  const db = new Database(join(dataDir, BILLING_DB_FILE));
+  db.pragma('busy_timeout = 5000');
+  return db;
+}

@@ -1,0 +1,73 @@
+/**
+ * docs/vectors/billing.json (docs/billing.md §9) recomputed: the payer header and its request
+ * id from a fixed payer key, the usage receipt from a fixed node key, the invoice amount, and
+ * the receipts a reader must refuse. A change of format fails here.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { signingKeyPairFromSeed } from '../../src/crypto/ed25519.js';
+import {
+  checkPayerHeader,
+  parsePayerHeader,
+  payerMessage,
+  requestId,
+  signPayerHeader,
+} from '../../src/market/billing/payer.js';
+import {
+  signUsageReceipt,
+  usageMessage,
+  verifyUsageReceipt,
+  type UsageBody,
+} from '../../src/market/billing/receipt.js';
+import { priceUsage } from '../../src/market/billing/invoice.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const v = JSON.parse(readFileSync(join(repoRoot, 'docs', 'vectors', 'billing.json'), 'utf8'));
+const keyOf = (label: string) =>
+  signingKeyPairFromSeed(createHash('sha256').update(label).digest());
+
+test('billing vectors: the payer header, its message and request id', () => {
+  const payer = keyOf(v.payer_seed_label);
+  assert.equal(payer.publicKey.toString('hex'), v.payer_public);
+  const h = v.header;
+  const body = Buffer.from(h.body_utf8);
+  assert.equal(createHash('sha256').update(body).digest('hex'), h.body_sha256);
+  assert.equal(
+    payerMessage(h.method, h.path, h.t, Buffer.from(h.body_sha256, 'hex')).toString('hex'),
+    h.message,
+  );
+  assert.equal(signPayerHeader(payer, h.method, h.path, h.t, body), h.header);
+  const parsed = parsePayerHeader(h.header);
+  assert.equal(requestId(parsed.sig), h.request_id);
+  checkPayerHeader(parsed, h.method, h.path, Buffer.from(h.body_sha256, 'hex'), h.t);
+  assert.throws(
+    () => checkPayerHeader(parsed, 'GET', h.path, Buffer.from(h.body_sha256, 'hex'), h.t),
+    { code: 'payer_invalid' },
+  );
+});
+
+test('billing vectors: the usage receipt and its invoice amount', () => {
+  const node = keyOf(v.node_seed_label);
+  assert.equal(node.publicKey.toString('hex'), v.node_public);
+  assert.equal(usageMessage(v.receipt.body_text).toString('hex'), v.receipt.message);
+  const body = JSON.parse(v.receipt.body_text) as UsageBody;
+  const signed = signUsageReceipt(
+    { v: 1, payer: body.payer, from: body.from, to: body.to, seq: body.seq },
+    body.items,
+    node,
+  );
+  assert.deepEqual(signed.receipt, v.receipt.receipt);
+  const verified = verifyUsageReceipt(v.receipt.receipt);
+  assert.equal(verified.body.stored_byte_ms, v.invoice.totals.stored_byte_ms);
+  assert.equal(priceUsage(v.invoice.totals, v.invoice.prices), v.invoice.amount);
+});
+
+test('billing vectors: every refused receipt is refused with receipt_invalid', () => {
+  assert.ok(v.refuse.length >= 7);
+  for (const r of v.refuse as { why: string; receipt: unknown }[]) {
+    assert.throws(() => verifyUsageReceipt(r.receipt), { code: 'receipt_invalid' }, r.why);
+  }
+});
