@@ -162,7 +162,7 @@ export function registerFilesCommands(
       remoteText: string | undefined,
       flags: Flags & SpreadFlags & { mediaType?: string },
     ) => {
-      if (flags.spread !== undefined) return spreadPut(local, flags, out);
+      if (flags.spread !== undefined) return spreadPut(local, flags, out, err);
       needSpace(flags);
       const kind = await statLocal(local);
       if (kind === undefined)
