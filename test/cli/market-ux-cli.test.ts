@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from '../../src/client/client.js';
+import { MAX_SHARD_BYTES } from '../../src/files/spread/layout.js';
 import { loadIdentityFile, loadTableKeyFile } from '../../src/cli/inputs.js';
 import { request } from '../helpers/http.js';
 import { spawnNode } from '../helpers/nodes.js';
@@ -61,10 +62,10 @@ test(
   async () => {
     const dir = tempDir();
     const issuerDir = join(dir, 'issuer');
-    const voucher = (await ok(['issuer', 'voucher', '--data', issuerDir, '--tickets', '20']))
+    const voucher = (await ok(['issuer', 'voucher', '--data', issuerDir, '--tickets', '46']))
       .lines[0]!;
     const issuer = await spawnCli(
-      ['issuer', '--port', '0', '--data', issuerDir],
+      ['issuer', '--port', '0', '--data', issuerDir, '--ticket-bytes', '65536'],
       /listening on (http:\/\/[^\s]+) \(data: [^;]+; current key ([0-9a-f]{64})\)$/,
       'issuer',
     );
@@ -82,7 +83,7 @@ test(
     const key = published.keys.find((k) => k.id === published.current)!;
     const iso = (s: number): string => new Date(s * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
     assert.deepEqual((await ok(['issuer', 'keys', '--url', issuerUrl])).lines, [
-      `${key.id}  current  ${iso(key.not_before)} to ${iso(key.not_after)}  write 1048576 bytes`,
+      `${key.id}  current  ${iso(key.not_before)} to ${iso(key.not_after)}  write 65536 bytes`,
     ]);
     const json = (await ok(['issuer', 'keys', '--url', `${issuerUrl}/`, '--json'])).lines.map(
       (l) => JSON.parse(l) as Record<string, unknown>,
@@ -92,7 +93,7 @@ test(
         id: key.id,
         state: 'current',
         kind: 'write',
-        value: 1048576,
+        value: 65536,
         modulus_bits: 2048,
         not_before: key.not_before,
         not_after: key.not_after,
@@ -140,12 +141,14 @@ test(
         '--wallet',
         wallet,
       ]);
-    await buy(8);
+    await buy(32);
 
-    // 100 kB 2-of-3: one stripe, so at each provider a put of shards, one of the page and one of
-    // the manifest: 9 tickets. With 8 the spread is refused before anything is written.
+    // Tickets of 64 KiB, one full shard entry each. A file of 9 full stripes spread 2-of-3
+    // makes at each provider a put of 8 shards (8 tickets), one of 1 shard, one of its page and
+    // one of the manifest (1 each): 33 tickets in 12 puts. With 32 the spread is refused before
+    // anything is written.
     const file = join(dir, 'photo.bin');
-    const bytes = randomBytes(100_000);
+    const bytes = randomBytes(9 * 2 * MAX_SHARD_BYTES);
     writeFileSync(file, bytes);
     const spread = [
       'files',
@@ -163,9 +166,9 @@ test(
     ];
     await refused(
       spread,
-      /^p2pcloud: the wallet holds 8 unexpired ticket\(s\); this needs 9 \(9 put\(s\)/,
+      /^p2pcloud: the wallet holds 32 unexpired ticket\(s\); this needs 33 \(12 put\(s\)/,
     );
-    assert.equal(walletCount(wallet), 8, 'no ticket spent');
+    assert.equal(walletCount(wallet), 32, 'no ticket spent');
     for (const url of urls) {
       const held = await ok(['get', '--node', url, '--key', idFile]);
       assert.deepEqual(held.lines, [], `nothing written to ${url}`);
@@ -173,8 +176,8 @@ test(
     await buy(1);
     const put = await ok([...spread, '--json']);
     const answer = JSON.parse(put.stdout) as { manifest: string; tickets_spent: number };
-    assert.equal(answer.tickets_spent, 9);
-    assert.equal(walletCount(wallet), 0, 'the wallet drops by the 9 the spread needs');
+    assert.equal(answer.tickets_spent, 33);
+    assert.equal(walletCount(wallet), 0, 'the wallet drops by the 33 the spread needs');
     const restored = join(dir, 'restored.bin');
     await ok([
       'files',
@@ -191,7 +194,7 @@ test(
     assert.equal(sha(readFileSync(restored)), sha(bytes));
 
     // Repair onto the fourth node, chosen from a candidate list that repeats the providers held:
-    // one new provider's shards and page (2 puts) and the manifest at each of 3 (3 puts).
+    // the new provider's shards and page (3 puts, 10 tickets) and the manifest at each of 3.
     await nodes[1]!.kill9();
     const candidates = [urls[0], urls[2], nodes[3]!.url, urls[1]].join('\n');
     const repair = [
@@ -210,16 +213,16 @@ test(
       '--tickets',
       wallet,
     ];
-    await buy(4);
+    await buy(12);
     await refused(
       repair,
-      /^p2pcloud: the wallet holds 4 unexpired ticket\(s\); this needs 5 \(5 put\(s\)/,
+      /^p2pcloud: the wallet holds 12 unexpired ticket\(s\); this needs 13 \(6 put\(s\)/,
     );
-    assert.equal(walletCount(wallet), 4);
+    assert.equal(walletCount(wallet), 12);
     await buy(1);
     const repaired = await ok(repair);
     assert.match(repaired.stderr, /^replaced .* by .*$/m);
-    assert.match(repaired.stderr, /^paid with 5 tickets, no proof of work$/m);
+    assert.match(repaired.stderr, /^paid with 13 tickets, no proof of work$/m);
     assert.equal(walletCount(wallet), 0);
     const again = join(dir, 'again.bin');
     await ok([
