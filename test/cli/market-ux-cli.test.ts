@@ -279,3 +279,13 @@ test('get on a terminal shows a placeholder for an entry that is not text', asyn
   assert.doesNotMatch(piped.stdout, /not shown on a terminal/);
   await node.stop();
 });
+
+test('files put --tickets without --spread is refused: a drive upload is not paid so', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'a.txt');
+  writeFileSync(file, 'a');
+  await refused(
+    ['files', 'put', file, '--space', 'family', '--tickets', join(dir, 'wallet.json')],
+    /^p2pcloud: --tickets is for --spread only\n$/,
+  );
+});
