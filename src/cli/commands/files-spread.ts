@@ -16,6 +16,32 @@ import { repairFile } from '../../client/spread/repair.js';
 import { loadIdentityFile, loadTableKeyFile, nodeUrls } from '../inputs.js';
 import { collect } from '../parse.js';
 import { formatBytes, progressOn } from '../files/progress.js';
+import { TicketPurse } from '../../client/tickets/purse.js';
+import { readWallet, writeWallet } from '../../client/tickets/wallet.js';
+
+const TICKETS_HELP =
+  'pay every shard, page and manifest put with prepaid tickets from this wallet instead of proof of work; fails before writing when it holds too few (docs/spread.md §5.4)';
+
+/**
+ * Runs `operation` paid from the wallet at `path` (none: with proof of work), then writes the
+ * wallet without the tickets nodes spent, whether it succeeded or not. Returns what it did and
+ * how many tickets it spent.
+ */
+async function paidFrom<T>(
+  path: string | undefined,
+  operation: (payer: TicketPurse | undefined) => Promise<T>,
+): Promise<{ result: T; spent: number | undefined }> {
+  if (path === undefined) return { result: await operation(undefined), spent: undefined };
+  const purse = new TicketPurse(await readWallet(path), Math.floor(Date.now() / 1000));
+  try {
+    return { result: await operation(purse), spent: purse.spentCount };
+  } finally {
+    if (purse.spentCount > 0) await writeWallet(path, purse.remaining());
+  }
+}
+
+const spentLine = (spent: number): string =>
+  `paid with ${spent} ticket${spent === 1 ? '' : 's'}, no proof of work`;
 
 export interface SpreadFlags {
   spread?: string;
@@ -24,6 +50,7 @@ export interface SpreadFlags {
   table?: string;
   out?: string;
   json?: boolean;
+  tickets?: string;
 }
 
 /** Adds the options of the spread mode to `files put` or `files get`. */
@@ -43,8 +70,11 @@ export function spreadOptions(command: Command, put: boolean): Command {
       collect,
     )
     .option('--identity <file>', 'with --spread: the owner’s identity key file');
-  if (put) command.option('--table <file>', 'with --spread: the owner’s table key file');
-  else command.option('--out <file>', 'with --spread: where to write the file');
+  if (put) {
+    command
+      .option('--table <file>', 'with --spread: the owner’s table key file')
+      .option('--tickets <wallet>', `with --spread: ${TICKETS_HELP}`);
+  } else command.option('--out <file>', 'with --spread: where to write the file');
   return command;
 }
 
@@ -78,6 +108,7 @@ export async function spreadPut(
   local: string,
   flags: SpreadFlags,
   out: (line: string) => void,
+  err: (line: string) => void,
 ): Promise<void> {
   const { k, n } = parseSpread(flags.spread!);
   if (!isSupportedCode(k, n)) {
@@ -111,26 +142,29 @@ export async function spreadPut(
     if (error instanceof P2PError) throw error;
     throw new P2PError('bad_argument', `${local}: no such file`);
   }
-  const bar = progressOn().start(basename(local), size);
-  let result;
-  try {
-    let shown = 0;
-    result = await spreadFile({
-      source: createReadStream(local, { highWaterMark: 1 << 20 }),
-      size,
-      k,
-      providers: nodes,
-      identity,
-      table,
-      onProgress: (p) => {
-        bar.add(p.bytes - shown);
-        shown = p.bytes;
-      },
-    });
-  } finally {
-    bar.stop();
-  }
+  const { result, spent } = await paidFrom(flags.tickets, async (payer) => {
+    const bar = progressOn().start(basename(local), size);
+    try {
+      let shown = 0;
+      return await spreadFile({
+        source: createReadStream(local, { highWaterMark: 1 << 20 }),
+        size,
+        k,
+        providers: nodes,
+        identity,
+        table,
+        ...(payer ? { payer } : {}),
+        onProgress: (p) => {
+          bar.add(p.bytes - shown);
+          shown = p.bytes;
+        },
+      });
+    } finally {
+      bar.stop();
+    }
+  });
   const { ref, manifest } = result;
+  if (spent !== undefined && !flags.json) err(spentLine(spent));
   if (flags.json) {
     out(
       JSON.stringify({
@@ -141,6 +175,7 @@ export async function spreadPut(
         n: manifest.n,
         stripes: manifest.stripes,
         providers: manifest.providers.map((p) => p.url),
+        ...(spent !== undefined ? { tickets_spent: spent } : {}),
       }),
     );
   } else {
@@ -214,6 +249,15 @@ export async function spreadGet(
   for (const l of lost) err(`note: provider ${l.url} failed and was not used: ${l.reason}`);
 }
 
+/**
+ * URLs from values that may each hold several, separated by white space or commas (what
+ * `market pick` prints, given as one shell word); each URL once, first place kept.
+ */
+export function urlList(values: readonly string[]): string[] {
+  const urls = values.flatMap((v) => v.split(/[\s,]+/)).filter((u) => u !== '');
+  return urls.filter((url, i) => urls.indexOf(url) === i);
+}
+
 export function registerSpreadRepair(
   files: Command,
   out: (line: string) => void,
@@ -225,10 +269,14 @@ export function registerSpreadRepair(
       'check every provider of a spread file and move the shards of those gone or damaged to new nodes; prints the new manifest id',
     )
     .requiredOption('--spread <manifest>', 'the id of the spread file’s manifest')
-    .requiredOption('--node <url>', 'a node that holds the manifest (repeatable)', collect)
+    .requiredOption(
+      '--node <urls>',
+      'nodes to look for the manifest on (repeatable; a value may hold several URLs, as --new-node)',
+      collect,
+    )
     .option(
-      '--new-node <url>',
-      'a node that may take a failed provider’s place (repeatable)',
+      '--new-node <urls>',
+      'nodes that may take a failed provider’s place, in order of preference (repeatable; one value may hold several URLs separated by spaces, commas or newlines, such as the output of market pick); providers of the file are skipped',
       collect,
     )
     .option(
@@ -238,6 +286,7 @@ export function registerSpreadRepair(
     )
     .requiredOption('--identity <file>', 'the owner’s identity key file')
     .requiredOption('--table <file>', 'the owner’s table key file')
+    .option('--tickets <wallet>', TICKETS_HELP)
     .option('--json', 'print the outcome as JSON')
     .action(
       async (flags: {
@@ -247,47 +296,52 @@ export function registerSpreadRepair(
         drop?: string[];
         identity: string;
         table: string;
+        tickets?: string;
         json?: boolean;
       }) => {
         const ref = manifestRef(flags.spread);
-        const nodes = nodeUrls('--node', flags.node);
-        const spares = nodeUrls('--new-node', flags.newNode ?? []);
+        const nodes = nodeUrls('--node', urlList(flags.node));
+        const spares = nodeUrls('--new-node', urlList(flags.newNode ?? []));
         const drop = nodeUrls('--drop', flags.drop ?? []);
         const identity = await loadIdentityFile('--identity', flags.identity);
         const table = await loadTableKeyFile('--table', flags.table);
         const progress = progressOn();
-        let bar: ReturnType<typeof progress.start> | undefined;
-        let rebuilt = 0;
-        let result;
-        try {
-          result = await repairFile({
-            ref,
-            nodes,
-            spares,
-            drop,
-            identity,
-            table,
-            onProgress: (p) => {
-              if (p.phase !== 'rebuild') return;
-              bar ??= progress.start('rebuilding shards', p.of);
-              bar.add(p.done - rebuilt);
-              rebuilt = p.done;
-            },
-          });
-        } finally {
-          bar?.stop();
-        }
+        const { result, spent } = await paidFrom(flags.tickets, async (payer) => {
+          let bar: ReturnType<typeof progress.start> | undefined;
+          let rebuilt = 0;
+          try {
+            return await repairFile({
+              ref,
+              nodes,
+              spares,
+              drop,
+              identity,
+              table,
+              ...(payer ? { payer } : {}),
+              onProgress: (p) => {
+                if (p.phase !== 'rebuild') return;
+                bar ??= progress.start('rebuilding shards', p.of);
+                bar.add(p.done - rebuilt);
+                rebuilt = p.done;
+              },
+            });
+          } finally {
+            bar?.stop();
+          }
+        });
         if (flags.json) {
           out(
             JSON.stringify({
               manifest: result.ref,
               revision: result.manifest.revision,
               replaced: result.replaced,
+              ...(spent !== undefined ? { tickets_spent: spent } : {}),
             }),
           );
           return;
         }
         out(result.ref);
+        if (spent !== undefined && result.replaced.length > 0) err(spentLine(spent));
         if (result.replaced.length === 0) {
           err(`nothing to repair: all ${result.manifest.n} providers hold good shards`);
         }

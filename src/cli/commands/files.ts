@@ -162,7 +162,9 @@ export function registerFilesCommands(
       remoteText: string | undefined,
       flags: Flags & SpreadFlags & { mediaType?: string },
     ) => {
-      if (flags.spread !== undefined) return spreadPut(local, flags, out);
+      if (flags.spread !== undefined) return spreadPut(local, flags, out, err);
+      if (flags.tickets !== undefined)
+        throw new P2PError('bad_argument', '--tickets is for --spread only');
       needSpace(flags);
       const kind = await statLocal(local);
       if (kind === undefined)

@@ -27,6 +27,11 @@ function isUtf8(bytes: Buffer): boolean {
   }
 }
 
+/** What a terminal shows of an entry that is not text. */
+export function binaryPlaceholder(plaintext: Buffer): string {
+  return `[binary, ${plaintext.length} bytes: not shown on a terminal; --json gives it in base64, files get --spread restores a spread file]`;
+}
+
 export function registerGetCommand(
   program: Command,
   out: (line: string) => void,
@@ -83,6 +88,7 @@ export function registerGetCommand(
         if (node.invalid > 0)
           err(`${node.node}: ignored ${node.invalid} entries that failed verification`);
       }
+      const terminal = process.stdout.isTTY === true;
       for (const entry of result.entries) {
         if (options.json) {
           const utf8 = isUtf8(entry.plaintext);
@@ -99,7 +105,11 @@ export function registerGetCommand(
             }),
           );
         } else {
-          out(`${new Date(entry.createdAt).toISOString()} ${entry.id.slice(0, 16)} ${entry.text}`);
+          // Bytes that are not text (a spread file's shards, say) would fill a terminal with
+          // garbage and control sequences: a terminal is told what is there instead.
+          const shown =
+            terminal && !isUtf8(entry.plaintext) ? binaryPlaceholder(entry.plaintext) : entry.text;
+          out(`${new Date(entry.createdAt).toISOString()} ${entry.id.slice(0, 16)} ${shown}`);
         }
       }
       // Silence on a terminal reads as a hang or a bug; a pipe gets nothing, as grep gives.

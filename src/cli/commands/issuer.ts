@@ -5,7 +5,8 @@ import { mergeConfig, readConfigFile } from '../../node/config.js';
 import { parseIssuerConfig } from '../../issuer/config.js';
 import { startIssuer } from '../../issuer/server.js';
 import { IssuerStore } from '../../issuer/store.js';
-import { readUserFile } from '../inputs.js';
+import { issuerKeys } from '../../client/tickets/issuer-keys.js';
+import { nodeUrls, readUserFile } from '../inputs.js';
 import { parseIntOption } from '../parse.js';
 
 interface IssuerOptions {
@@ -64,7 +65,11 @@ export function registerIssuerCommand(program: Command, out: (line: string) => v
         }),
       );
       const running = await startIssuer(config);
-      out(`p2pcloud issuer listening on ${running.url} (data: ${config.data_dir})`);
+      // The operator of a node or an offer needs the key id to trust this issuer.
+      const key = await running.keyring.current(Math.floor(Date.now() / 1000));
+      out(
+        `p2pcloud issuer listening on ${running.url} (data: ${config.data_dir}; current key ${key.key.record.id})`,
+      );
       const signal = await stopSignal();
       running.log.info({ signal }, 'issuer stopping');
       await running.close();
@@ -87,6 +92,45 @@ export function registerIssuerCommand(program: Command, out: (line: string) => v
         out(token);
       } finally {
         store.close();
+      }
+    });
+
+  issuer
+    .command('keys')
+    .description(
+      "print a running issuer's key ids with their validity, the current one first (what a node's tickets config and an offer name)",
+    )
+    .requiredOption('--url <url>', 'the issuer URL')
+    .option('--current', 'print only the id of the key that signs now')
+    .option('--json', 'print one JSON object per key')
+    .action(async (options: { url: string; current?: boolean; json?: boolean }) => {
+      const [url] = nodeUrls('--url', [options.url]);
+      const { current, keys } = await issuerKeys(url!);
+      if (options.current) {
+        out(current);
+        return;
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const iso = (s: number): string => new Date(s * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      for (const k of keys) {
+        const state = k.id === current ? 'current' : k.not_after <= now ? 'expired' : 'valid';
+        if (options.json) {
+          out(
+            JSON.stringify({
+              id: k.id,
+              state,
+              kind: k.kind,
+              value: k.value,
+              modulus_bits: k.modulus_bits,
+              not_before: k.not_before,
+              not_after: k.not_after,
+            }),
+          );
+        } else {
+          out(
+            `${k.id}  ${state.padEnd(7)}  ${iso(k.not_before)} to ${iso(k.not_after)}  ${k.kind} ${k.value} bytes`,
+          );
+        }
       }
     });
 }

@@ -13,7 +13,12 @@ import { PROXY_HELP, loadTableKeyFile, nodeUrls, proxyFor, recipientKey } from '
 import { nodeFailure, nodeFailures } from '../node-failures.js';
 import { collect, parseDuration, parseIntOption } from '../parse.js';
 import { readWallet, writeWallet } from '../../client/tickets/wallet.js';
-import { planTickets, settleTickets, ticketTexts } from '../../client/tickets/spend.js';
+import {
+  planTickets,
+  settleTickets,
+  ticketTexts,
+  type TicketPlan,
+} from '../../client/tickets/spend.js';
 
 interface PutOptions {
   node: string[];
@@ -79,6 +84,19 @@ async function requiredPowBits(client: Client, subject: PowSubject): Promise<num
 
 function formatCount(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+}
+
+/** What paid for a write with tickets: "paid with 1 ticket at each of 2 nodes". */
+export function paidWith(plan: TicketPlan): string {
+  const counts = Object.values(plan).map((tickets) => tickets.length);
+  const tickets = (n: number): string => `${n} ticket${n === 1 ? '' : 's'}`;
+  if (counts.every((c) => c === counts[0])) {
+    const nodes = counts.length === 1 ? 'its node' : `each of ${counts.length} nodes`;
+    return `paid with ${tickets(counts[0]!)} at ${nodes}`;
+  }
+  return `paid with tickets: ${Object.entries(plan)
+    .map(([node, t]) => `${tickets(t.length)} at ${node}`)
+    .join(', ')}`;
 }
 
 export function registerPutCommand(
@@ -176,9 +194,14 @@ export function registerPutCommand(
           `no node accepted the entry: ${nodeFailures(reasons)}`,
         );
       }
-      err(
-        `proof of work: ${report.powBits} bits after ${formatCount(hashes)} hashes in ${((Date.now() - started) / 1000).toFixed(2)} s`,
-      );
+      if (plan) err(paidWith(plan));
+      // A write paid with tickets solved nothing: the zero bits its one hash happens to have
+      // are no proof of work, so none is reported unless --pow asked for some.
+      if (!plan || powBits > 0) {
+        err(
+          `proof of work: ${report.powBits} bits after ${formatCount(hashes)} hashes in ${((Date.now() - started) / 1000).toFixed(2)} s`,
+        );
+      }
       for (const node of report.nodes) {
         err(
           node.status === 'error'

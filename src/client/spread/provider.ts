@@ -7,6 +7,7 @@ import { Client } from '../client.js';
 import { fetchById } from '../fetch-by-id.js';
 import type { PowRule } from '../../entry/pow-rule.js';
 import { P2PError } from '../../errors.js';
+import type { TicketPurse } from '../tickets/purse.js';
 
 /** Entries of a spread file are never larger than this (a padded 64 KiB bucket). */
 export const SPREAD_ENTRY_BYTES = 65_536;
@@ -17,20 +18,40 @@ export class Provider {
   constructor(
     readonly index: number,
     readonly url: string,
+    /** Pays every put with tickets from this purse instead of proof of work. */
+    private readonly payer?: TicketPurse,
     private readonly timeoutMs = 60_000,
   ) {
     this.client = new Client({ nodes: [url], timeoutMs });
   }
 
-  /** The node's proof-of-work rules (from /health, cached). */
-  powRules(): Promise<readonly PowRule[]> {
-    return this.client.powRules();
+  /** The node's proof-of-work rules (from /health, cached); none when puts are paid. */
+  async powRules(): Promise<readonly PowRule[]> {
+    return this.payer ? [] : this.client.powRules();
   }
 
   /** Writes entries in one request; throws node_error naming the first one the node refused. */
   async put(entries: readonly Buffer[], signal?: AbortSignal): Promise<void> {
     if (entries.length === 0) return;
-    const results = await this.client.putEncoded(entries, signal);
+    const tickets = this.payer?.take(entries.reduce((sum, e) => sum + e.length, 0));
+    let results;
+    try {
+      results = await this.client.putEncoded(
+        entries,
+        signal,
+        tickets ? { [this.client.nodes[0]!]: tickets } : undefined,
+      );
+    } catch (error) {
+      if (tickets) this.payer!.settle(tickets, false);
+      throw error;
+    }
+    if (tickets) {
+      const answers = results.map((r) => r.nodes[0]!);
+      this.payer!.settle(
+        tickets,
+        answers.some((a) => a.status === 'stored' || a.code === 'ticket_spent'),
+      );
+    }
     const refused = results.find((r) => r.accepted === 0);
     if (refused) {
       const answer = refused.nodes[0]!;

@@ -9,11 +9,13 @@
 import { P2PError } from '../../errors.js';
 import type { Identity, TableKey } from '../../keys/keys.js';
 import { ErasureCode } from '../../files/spread/erasure.js';
-import type { SpreadManifest } from '../../files/spread/manifest.js';
+import { encodeSpreadManifest, type SpreadManifest } from '../../files/spread/manifest.js';
+import type { TicketPurse } from '../tickets/purse.js';
 import { ShardGatherer, type LostProvider } from './gather.js';
 import { loadManifest, storeManifest } from './manifest-store.js';
 import { Provider } from './provider.js';
 import { Sealer } from './sealer.js';
+import { manifestRequestBytes, shardRequestBytes } from './requests.js';
 import { ShardWriter } from './shard-writer.js';
 import { normalNodeUrls, RUN_STRIPES } from './spread.js';
 
@@ -37,6 +39,11 @@ export interface RepairOptions {
   readonly onProgress?: (progress: RepairProgress) => void;
   readonly signal?: AbortSignal;
   readonly powThreads?: number;
+  /**
+   * Pays every put (the new providers' shards and pages, the new manifest on every provider)
+   * with tickets; they are reserved before anything is written.
+   */
+  readonly payer?: TicketPurse;
 }
 
 export interface Replacement {
@@ -83,13 +90,28 @@ export async function repairFile(options: RepairOptions): Promise<RepairResult> 
     );
   }
   const replaced = failed.map((f, j) => ({ ...f, from: f.url, to: spares[j]! }));
+  if (options.payer) {
+    // The next manifest has the shape of this one with the new URLs: its size is known now.
+    const byIndex = new Map(replaced.map((r) => [r.index, r.to]));
+    const draft: SpreadManifest = {
+      ...manifest,
+      revision: manifest.revision + 1,
+      previous: options.ref,
+      providers: manifest.providers.map((p, i) => ({ ...p, url: byIndex.get(i) ?? p.url })),
+    };
+    const manifestBytes = manifestRequestBytes(encodeSpreadManifest(draft).length);
+    options.payer.reserve([
+      ...replaced.flatMap(() => shardRequestBytes(stripes, shardBytes, RUN_STRIPES)),
+      ...manifest.providers.map(() => manifestBytes),
+    ]);
+  }
   const sealer = new Sealer(options.table, options.identity, options.powThreads);
   try {
     const gatherer = new ShardGatherer(manifest, providers, options.identity, code, options.signal);
     for (const f of failed) gatherer.exclude(f.index, f.reason);
     const targets = replaced.map((r) => ({
       index: r.index,
-      provider: new Provider(r.index, r.to),
+      provider: new Provider(r.index, r.to, options.payer),
     }));
     const writer = new ShardWriter(targets, stripes, shardBytes, sealer, options.signal);
     const indices = replaced.map((r) => r.index);
@@ -109,7 +131,7 @@ export async function repairFile(options: RepairOptions): Promise<RepairResult> 
         return r ? { url: r.to, pages: writer.pagesOf(i) } : p;
       }),
     };
-    const everyone = next.providers.map((p, i) => new Provider(i, p.url));
+    const everyone = next.providers.map((p, i) => new Provider(i, p.url, options.payer));
     const ref = await storeManifest(next, everyone, sealer, options.signal);
     return {
       ref,

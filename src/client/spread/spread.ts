@@ -22,6 +22,8 @@ import {
 import { ByteReader } from './byte-reader.js';
 import { storeManifest } from './manifest-store.js';
 import { Provider } from './provider.js';
+import { manifestRequestBytes, shardRequestBytes } from './requests.js';
+import type { TicketPurse } from '../tickets/purse.js';
 import { Sealer } from './sealer.js';
 import { ShardWriter } from './shard-writer.js';
 
@@ -50,6 +52,11 @@ export interface SpreadOptions {
   readonly signal?: AbortSignal;
   /** Proof-of-work threads (default: every core). */
   readonly powThreads?: number;
+  /**
+   * Pays every put with tickets instead of proof of work; the tickets of all of them are
+   * reserved before anything is written.
+   */
+  readonly payer?: TicketPurse;
 }
 
 export interface SpreadResult {
@@ -97,13 +104,22 @@ export async function spreadFile(options: SpreadOptions): Promise<SpreadResult> 
   const code = new ErasureCode(k, n);
   const shardBytes = shardBytesFor(size, k);
   const stripes = stripeCount(size, k, shardBytes);
-  const providers = urls.map((url, i) => new Provider(i, url));
+  const providers = urls.map((url, i) => new Provider(i, url, options.payer));
   // Refused before anything is written: a file whose manifest would not fit one entry.
+  let manifestBytes: number;
   try {
-    encodeSpreadManifest(draftManifest({ k, n, size, shardBytes, stripes, urls }));
+    manifestBytes = encodeSpreadManifest(
+      draftManifest({ k, n, size, shardBytes, stripes, urls }),
+    ).length;
   } catch (error) {
     throw new P2PError('bad_argument', `cannot spread this file: ${(error as Error).message}`);
   }
+  options.payer?.reserve(
+    urls.flatMap(() => [
+      ...shardRequestBytes(stripes, shardBytes, RUN_STRIPES),
+      manifestRequestBytes(manifestBytes),
+    ]),
+  );
   const sealer = new Sealer(options.table, options.identity, options.powThreads);
   try {
     const writer = new ShardWriter(
