@@ -7,15 +7,13 @@
  * Apart from the node's other keys, so that an operator can rotate it (delete the file) without
  * touching anything else; requesters then see a new key in GET /jobs/info.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { signingKeyPairFromSeed, type SigningKeyPair } from '../../crypto/ed25519.js';
 import { randomBytes } from '../../crypto/random.js';
 import { boxKeyPairFromSecret, type BoxKeyPair } from '../../crypto/x25519.js';
 import { toHex } from '../../encoding/bytes.js';
-import { P2PError } from '../../errors.js';
-import { writeSecretFile } from '../../keys/key-file.js';
+import { loadOrCreateSecretJson } from '../secret-json-file.js';
 
 export const COMPUTE_KEY_FILE = 'compute-key.json';
 
@@ -32,38 +30,29 @@ const fileSchema = z.strictObject({
   box_secret: hex32,
 });
 
-export async function loadOrCreateComputeKeys(dataDir: string): Promise<ComputeKeys> {
-  const path = join(dataDir, COMPUTE_KEY_FILE);
-  let text: string | undefined;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new P2PError('bad_config', `cannot read ${path}: ${(error as Error).message}`);
-    }
-  }
-  if (text === undefined) {
-    const keys = {
-      signing: signingKeyPairFromSeed(randomBytes(32)),
-      box: boxKeyPairFromSecret(randomBytes(32)),
-    };
-    const file = {
-      kind: 'p2pcloud-compute-key',
-      version: 1,
-      signing_seed: toHex(keys.signing.seed),
-      box_secret: toHex(keys.box.secretKey),
-    };
-    await writeSecretFile(path, `${JSON.stringify(file, null, 2)}\n`);
-    return keys;
-  }
-  let parsed: z.infer<typeof fileSchema>;
-  try {
-    parsed = fileSchema.parse(JSON.parse(text));
-  } catch {
-    throw new P2PError('bad_config', `${path} is not a valid compute key file`);
-  }
-  return {
-    signing: signingKeyPairFromSeed(Buffer.from(parsed.signing_seed, 'hex')),
-    box: boxKeyPairFromSecret(Buffer.from(parsed.box_secret, 'hex')),
-  };
+export function loadOrCreateComputeKeys(dataDir: string): Promise<ComputeKeys> {
+  return loadOrCreateSecretJson(
+    join(dataDir, COMPUTE_KEY_FILE),
+    'compute key',
+    () => {
+      const keys = {
+        signing: signingKeyPairFromSeed(randomBytes(32)),
+        box: boxKeyPairFromSecret(randomBytes(32)),
+      };
+      const file = {
+        kind: 'p2pcloud-compute-key',
+        version: 1,
+        signing_seed: toHex(keys.signing.seed),
+        box_secret: toHex(keys.box.secretKey),
+      };
+      return { file, value: keys };
+    },
+    (json) => {
+      const parsed = fileSchema.parse(json);
+      return {
+        signing: signingKeyPairFromSeed(Buffer.from(parsed.signing_seed, 'hex')),
+        box: boxKeyPairFromSecret(Buffer.from(parsed.box_secret, 'hex')),
+      };
+    },
+  );
 }
