@@ -12,6 +12,7 @@ import { createEntry } from '../src/entry/create.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../src/entry/framing.js';
 import { generateIdentity, generateTableKey } from '../src/keys/keys.js';
 import { call, endpoint } from '../src/client/http.js';
+import { nodeBillingKey } from '../src/client/billing/node-key.js';
 import {
   PAYER_HEADER,
   checkPayerHeader,
@@ -32,19 +33,20 @@ export async function billingFigures(
   const section = 'billing';
   const seconds = options.quick ? 1.5 : 5;
   const payer = generateSigningKeyPair();
+  const nodeKey = generateSigningKeyPair().publicKey;
 
   // Headers as a node receives them: each one different, for a 4 KiB body.
   const body = Buffer.alloc(4096, 7);
   const bodyHash = sha256(body);
   const now = Date.now();
   const headers = Array.from({ length: 1000 }, (_, i) =>
-    signPayerHeader(payer, 'POST', '/put', now + i, body),
+    signPayerHeader(payer, nodeKey, 'POST', '/put', now + i, body),
   );
   let checked = 0;
   const started = performance.now();
   while (performance.now() - started < seconds * 1000) {
     const header = parsePayerHeader(headers[checked % headers.length]);
-    checkPayerHeader(header, 'POST', '/put', bodyHash, now + (checked % headers.length));
+    checkPayerHeader(header, nodeKey, 'POST', '/put', bodyHash, now + (checked % headers.length));
     checked++;
   }
   report.add({
@@ -81,6 +83,7 @@ export async function billingFigures(
     });
     try {
       const url = endpoint(node.url, '/put');
+      const billedBy = billing ? await nodeBillingKey(node.url) : Buffer.alloc(32);
       let next = 0;
       let stored = 0;
       const begun = performance.now();
@@ -89,7 +92,16 @@ export async function billingFigures(
           while (next < slice.length) {
             const frames = encodeFrames(slice.slice(next, (next += BATCH)));
             const headers = billing
-              ? { [PAYER_HEADER]: signPayerHeader(payer, 'POST', '/put', Date.now(), frames) }
+              ? {
+                  [PAYER_HEADER]: signPayerHeader(
+                    payer,
+                    billedBy,
+                    'POST',
+                    '/put',
+                    Date.now(),
+                    frames,
+                  ),
+                }
               : undefined;
             const answer = await call('POST', url, frames, ENTRIES_MEDIA_TYPE, {
               ...(headers ? { headers } : {}),

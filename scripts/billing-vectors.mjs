@@ -22,7 +22,7 @@ const other = signingKeyPairFromSeed(seedOf(otherLabel));
 
 const body = Buffer.from('{"entry":"AAEC"}');
 const t = 1798761600123;
-const header = signPayerHeader(payer, 'POST', '/put?x=1', t, body);
+const header = signPayerHeader(payer, node.publicKey, 'POST', '/put?x=1', t, body);
 const sig = Buffer.from(header.split('.')[3], 'hex');
 
 const from = 1798761600000;
@@ -93,7 +93,9 @@ writeVectors('billing.json', 'billing', {
     t,
     body_utf8: body.toString('utf8'),
     body_sha256: createHash('sha256').update(body).digest('hex'),
+    node: node.publicKey.toString('hex'),
     message: payerMessage(
+      node.publicKey,
       'POST',
       '/put?x=1',
       t,

@@ -141,12 +141,38 @@ test('a receipt over the item bound, or with totals that are not its sums, is re
 test('the replay cache refuses a signature seen before, and waits rather than forget one', () => {
   const cache = new ReplayCache(1000, 300_000);
   const now = 1_800_000_000_000;
-  for (let i = 0; i < 1000; i++) cache.add(`sig${i}`, now, now);
-  assert.throws(() => cache.add('sig7', now, now), { code: 'payer_replayed' });
+  const sig = (i: number | string) => Buffer.from(`sig${i}`);
+  // 16 payers from 16 addresses fill it: each holds its share of 1000 / 16.
+  for (let i = 0; i < 1000; i++) cache.add(sig(i), now, now, `p${i % 16}`, `a${i % 16}`);
+  assert.equal(cache.size, 1000);
+  assert.throws(() => cache.add(sig(7), now, now, 'p7', 'a7'), { code: 'payer_replayed' });
   // Full of live signatures: a new one waits (429) rather than pushing one out.
-  assert.throws(() => cache.add('new', now, now + 1000), { code: 'rate_limited' });
+  assert.throws(() => cache.add(sig('new'), now, now + 1000, 'q', 'b'), { code: 'rate_limited' });
   assert.equal(cache.size, 1000);
   // Once the window has passed they age out, and room is made.
-  cache.add('new', now + 400_000, now + 400_000);
+  cache.add(sig('new'), now + 400_000, now + 400_000, 'q', 'b');
   assert.equal(cache.size, 1);
+});
+
+test('one payer, or one address, fills only its share of the replay cache', () => {
+  const cache = new ReplayCache(1600, 300_000);
+  const now = 1_800_000_000_000;
+  assert.equal(cache.maxPerKey, 100);
+  // One payer key from many addresses: its 101st live signature waits.
+  for (let i = 0; i < 100; i++) cache.add(Buffer.from(`a${i}`), now, now, 'payer', `addr${i}`);
+  assert.throws(() => cache.add(Buffer.from('a-more'), now, now, 'payer', 'addr-new'), {
+    code: 'rate_limited',
+    message: /this payer/,
+  });
+  // Many payer keys from one address: its 101st live signature waits.
+  for (let i = 0; i < 100; i++) cache.add(Buffer.from(`b${i}`), now, now, `payer${i}`, 'one');
+  assert.throws(() => cache.add(Buffer.from('b-more'), now, now, 'payer-new', 'one'), {
+    code: 'rate_limited',
+    message: /this address/,
+  });
+  // Another payer from another address is served, and so is the first once its time passed.
+  cache.add(Buffer.from('c'), now + 200_000, now, 'victim', 'elsewhere');
+  assert.equal(cache.size, 201);
+  cache.add(Buffer.from('a-more'), now + 301_000, now + 301_000, 'payer', 'addr-new');
+  assert.equal(cache.size, 2);
 });
