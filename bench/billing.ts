@@ -2,8 +2,10 @@
  * Metering (docs/billing.md): how many payer headers one core checks per second (parse, time
  * window, one Ed25519 verification), and what metering costs a put: entries per second into a
  * node without billing against metered puts into a node with billing, both in this process, in
- * the same run.
+ * the same run; and what syncing a receipt commit to disk costs against a usage row's commit.
  */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { generateSigningKeyPair } from '../src/crypto/ed25519.js';
@@ -22,6 +24,7 @@ import {
 import { parseNodeConfig } from '../src/node/config.js';
 import { startNode } from '../src/node/server.js';
 import { BillingPlugin } from '../src/node/billing/plugin.js';
+import { BILLING_DB_FILE, UsageStore } from '../src/node/billing/usage-store.js';
 import type { Report } from './lib/report.js';
 
 const BATCH = 16;
@@ -134,4 +137,36 @@ export async function billingFigures(
     unit: 'entries/s',
     ratio: { value: metered / plain, to: 'puts without billing' },
   });
+
+  // What syncing the receipt commit costs: commits of one receipt each (synchronous FULL)
+  // against commits of one usage row each (NORMAL), on the same file.
+  const store = new UsageStore(join(options.scratch('billing-sync-'), BILLING_DB_FILE));
+  try {
+    const who = randomBytes(32);
+    const commits = options.quick ? 50 : 200;
+    const timed = (run: (i: number) => void): number => {
+      const begun = performance.now();
+      for (let i = 0; i < commits; i++) run(i);
+      return (performance.now() - begun) / commits;
+    };
+    const usageMs = timed((i) => store.addServed(who, randomBytes(32), 100, now + i));
+    const receiptMs = timed((i) =>
+      store.saveReceipts(who, [{ seq: i, from: i, to: i + 1, text: '{}' }], i + 1, i + 1),
+    );
+    report.add({
+      section,
+      figure: 'usage row commit (synchronous NORMAL)',
+      value: usageMs,
+      unit: 'ms',
+    });
+    report.add({
+      section,
+      figure: 'receipt commit (synchronous FULL: the log synced to disk)',
+      value: receiptMs,
+      unit: 'ms',
+      ratio: { value: receiptMs / usageMs, to: 'usage row commit' },
+    });
+  } finally {
+    store.close();
+  }
 }

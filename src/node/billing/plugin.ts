@@ -81,7 +81,7 @@ export class BillingPlugin implements NodePlugin {
       return;
     }
     const key = await loadOrCreateBillingKey(ctx.config.data_dir);
-    const usage = new UsageStore(join(ctx.config.data_dir, BILLING_DB_FILE));
+    const usage = new UsageStore(join(ctx.config.data_dir, BILLING_DB_FILE), ctx.config.durability);
     const replay = new ReplayCache(config.max_replay_entries, PAYER_WINDOW_MS);
     const bodyHashes = new WeakMap<FastifyRequest, Hash>();
     const metered = new WeakMap<FastifyRequest, Metered>();

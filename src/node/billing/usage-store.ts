@@ -46,10 +46,14 @@ export class UsageStore {
     Database.Statement
   >;
 
-  constructor(path: string) {
+  /** The sync level of ordinary writes: NORMAL, or FULL for a node whose durability is power. */
+  private readonly usual: 'NORMAL' | 'FULL';
+
+  constructor(path: string, durability: 'process' | 'power' = 'process') {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.usual = durability === 'power' ? 'FULL' : 'NORMAL';
+    this.db.pragma(`synchronous = ${this.usual}`);
     this.db.pragma('busy_timeout = 5000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== 0 && version !== SCHEMA_VERSION) {
@@ -215,12 +219,20 @@ export class UsageStore {
     const insert = this.db.prepare(
       'INSERT INTO receipts (payer, seq, period_from, period_to, receipt) VALUES (?, ?, ?, ?, ?)',
     );
-    this.db.transaction(() => {
-      for (const r of receipts) insert.run(payer, r.seq, r.from, r.to, r.text);
-      this.db
-        .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
-        .run(receiptedTo, nextSeq, payer);
-    })();
+    // Receipts are sent once stored: a commit lost to a power cut would let the node sign the
+    // same seq again over other usage. FULL syncs the write-ahead log at this commit (and with
+    // it every usage row before it); the request path keeps the node's durability.
+    this.db.pragma('synchronous = FULL');
+    try {
+      this.db.transaction(() => {
+        for (const r of receipts) insert.run(payer, r.seq, r.from, r.to, r.text);
+        this.db
+          .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
+          .run(receiptedTo, nextSeq, payer);
+      })();
+    } finally {
+      this.db.pragma(`synchronous = ${this.usual}`);
+    }
   }
 
   receiptsSince(payer: Buffer, seq: number, limit: number): { seq: number; receipt: string }[] {
