@@ -39,6 +39,8 @@ test('a period of 9,000 served requests is split into receipts of at most 4,096 
       requests.push(toHex(id));
       usage.addServed(payer, id, 100 + (i % 7), start + (i % 50_000));
     }
+    // Two receipts per close: the third comes with the second call.
+    assert.equal(closer.close(payer, start + 60_000), false);
     assert.equal(closer.close(payer, start + 60_000), true);
     const rows = usage.receiptsSince(payer, 0, 100);
     assert.equal(rows.length, 3);
@@ -175,4 +177,68 @@ test('one payer, or one address, fills only its share of the replay cache', () =
   assert.equal(cache.size, 201);
   cache.add(Buffer.from('a-more'), now + 301_000, now + 301_000, 'payer', 'addr-new');
   assert.equal(cache.size, 2);
+});
+
+test('a close signs at most 2 receipts; the next closes resume after the last item signed', () => {
+  const usage = new UsageStore(join(tempDir(), 'billing.sqlite'));
+  try {
+    const key = generateSigningKeyPair();
+    const config = billingConfigSchema().parse({ enabled: true, receipt_period_ms: 60_000 });
+    const closer = new PeriodCloser(usage, key, config, () => undefined, pino({ level: 'silent' }));
+    const payer = randomBytes(32);
+    const start = 1_800_000_000_000;
+    const entries = new Set<string>();
+    const requests = new Set<string>();
+    for (let i = 0; i < 20_000; i += 1000) {
+      const batch = Array.from({ length: 1000 }, () => ({
+        id: randomBytes(32),
+        bytes: 300,
+        expiresAt: 0,
+      }));
+      for (const e of batch) entries.add(toHex(e.id));
+      // Many entries share an acceptance time: the resumption must order within it too.
+      usage.addStored(payer, batch, start + (i % 3000));
+    }
+    for (let i = 0; i < 3000; i++) {
+      const id = randomBytes(32);
+      requests.add(toHex(id));
+      usage.addServed(payer, id, 50, start + 5000 + (i % 7));
+    }
+    const signedPerCall: number[] = [];
+    let longest = 0;
+    for (let call = 0; call < 10; call++) {
+      const before = usage.receiptsSince(payer, 0, 100).length;
+      const begun = performance.now();
+      const done = closer.close(payer, start + 60_000);
+      longest = Math.max(longest, performance.now() - begun);
+      signedPerCall.push(usage.receiptsSince(payer, 0, 100).length - before);
+      if (done) break;
+    }
+    assert.deepEqual(signedPerCall, [2, 2, 2]);
+    const receipts = usage
+      .receiptsSince(payer, 0, 100)
+      .map((r) => JSON.parse(r.receipt) as unknown);
+    const bodies = receipts.map((r) => verifyUsageReceipt(r).body);
+    assert.deepEqual(
+      bodies.map((b) => b.seq),
+      [0, 1, 2, 3, 4, 5],
+    );
+    const billedEntries = bodies.flatMap((b) =>
+      b.items.flatMap((i) => (i.k === 'store' ? [i.entry] : [])),
+    );
+    const billedRequests = bodies.flatMap((b) =>
+      b.items.flatMap((i) => (i.k === 'serve' ? [i.request] : [])),
+    );
+    // Every row billed once: none skipped, none repeated at a page boundary.
+    assert.equal(billedEntries.length, entries.size);
+    assert.deepEqual(new Set(billedEntries), entries);
+    assert.equal(billedRequests.length, requests.size);
+    assert.deepEqual(new Set(billedRequests), requests);
+    // Generous for a busy machine: 2 receipts of 4,096 items each are read and signed.
+    assert.ok(longest < 5000, `the longest close took ${longest.toFixed(0)} ms`);
+    assert.equal(closer.close(payer, start + 60_000), true);
+    assert.equal(usage.receiptsSince(payer, 0, 100).length, 6);
+  } finally {
+    usage.close();
+  }
 });
