@@ -2,8 +2,10 @@
  * Metering (docs/billing.md): how many payer headers one core checks per second (parse, time
  * window, one Ed25519 verification), and what metering costs a put: entries per second into a
  * node without billing against metered puts into a node with billing, both in this process, in
- * the same run.
+ * the same run; and what syncing a receipt commit to disk costs against a usage row's commit.
  */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { generateSigningKeyPair } from '../src/crypto/ed25519.js';
@@ -12,6 +14,7 @@ import { createEntry } from '../src/entry/create.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../src/entry/framing.js';
 import { generateIdentity, generateTableKey } from '../src/keys/keys.js';
 import { call, endpoint } from '../src/client/http.js';
+import { nodeBillingKey } from '../src/client/billing/node-key.js';
 import {
   PAYER_HEADER,
   checkPayerHeader,
@@ -21,6 +24,7 @@ import {
 import { parseNodeConfig } from '../src/node/config.js';
 import { startNode } from '../src/node/server.js';
 import { BillingPlugin } from '../src/node/billing/plugin.js';
+import { BILLING_DB_FILE, UsageStore } from '../src/node/billing/usage-store.js';
 import type { Report } from './lib/report.js';
 
 const BATCH = 16;
@@ -32,19 +36,20 @@ export async function billingFigures(
   const section = 'billing';
   const seconds = options.quick ? 1.5 : 5;
   const payer = generateSigningKeyPair();
+  const nodeKey = generateSigningKeyPair().publicKey;
 
   // Headers as a node receives them: each one different, for a 4 KiB body.
   const body = Buffer.alloc(4096, 7);
   const bodyHash = sha256(body);
   const now = Date.now();
   const headers = Array.from({ length: 1000 }, (_, i) =>
-    signPayerHeader(payer, 'POST', '/put', now + i, body),
+    signPayerHeader(payer, nodeKey, 'POST', '/put', now + i, body),
   );
   let checked = 0;
   const started = performance.now();
   while (performance.now() - started < seconds * 1000) {
     const header = parsePayerHeader(headers[checked % headers.length]);
-    checkPayerHeader(header, 'POST', '/put', bodyHash, now + (checked % headers.length));
+    checkPayerHeader(header, nodeKey, 'POST', '/put', bodyHash, now + (checked % headers.length));
     checked++;
   }
   report.add({
@@ -81,6 +86,7 @@ export async function billingFigures(
     });
     try {
       const url = endpoint(node.url, '/put');
+      const billedBy = billing ? await nodeBillingKey(node.url) : Buffer.alloc(32);
       let next = 0;
       let stored = 0;
       const begun = performance.now();
@@ -89,7 +95,16 @@ export async function billingFigures(
           while (next < slice.length) {
             const frames = encodeFrames(slice.slice(next, (next += BATCH)));
             const headers = billing
-              ? { [PAYER_HEADER]: signPayerHeader(payer, 'POST', '/put', Date.now(), frames) }
+              ? {
+                  [PAYER_HEADER]: signPayerHeader(
+                    payer,
+                    billedBy,
+                    'POST',
+                    '/put',
+                    Date.now(),
+                    frames,
+                  ),
+                }
               : undefined;
             const answer = await call('POST', url, frames, ENTRIES_MEDIA_TYPE, {
               ...(headers ? { headers } : {}),
@@ -122,4 +137,36 @@ export async function billingFigures(
     unit: 'entries/s',
     ratio: { value: metered / plain, to: 'puts without billing' },
   });
+
+  // What syncing the receipt commit costs: commits of one receipt each (synchronous FULL)
+  // against commits of one usage row each (NORMAL), on the same file.
+  const store = new UsageStore(join(options.scratch('billing-sync-'), BILLING_DB_FILE));
+  try {
+    const who = randomBytes(32);
+    const commits = options.quick ? 50 : 200;
+    const timed = (run: (i: number) => void): number => {
+      const begun = performance.now();
+      for (let i = 0; i < commits; i++) run(i);
+      return (performance.now() - begun) / commits;
+    };
+    const usageMs = timed((i) => store.addServed(who, randomBytes(32), 100, now + i));
+    const receiptMs = timed((i) =>
+      store.saveReceipts(who, [{ seq: i, from: i, to: i + 1, text: '{}' }], i + 1, i + 1),
+    );
+    report.add({
+      section,
+      figure: 'usage row commit (synchronous NORMAL)',
+      value: usageMs,
+      unit: 'ms',
+    });
+    report.add({
+      section,
+      figure: 'receipt commit (synchronous FULL: the log synced to disk)',
+      value: receiptMs,
+      unit: 'ms',
+      ratio: { value: receiptMs / usageMs, to: 'usage row commit' },
+    });
+  } finally {
+    store.close();
+  }
 }

@@ -22,7 +22,7 @@ const other = signingKeyPairFromSeed(seedOf(otherLabel));
 
 const body = Buffer.from('{"entry":"AAEC"}');
 const t = 1798761600123;
-const header = signPayerHeader(payer, 'POST', '/put?x=1', t, body);
+const header = signPayerHeader(payer, node.publicKey, 'POST', '/put?x=1', t, body);
 const sig = Buffer.from(header.split('.')[3], 'hex');
 
 const from = 1798761600000;
@@ -40,9 +40,11 @@ const signed = signUsageReceipt(
 );
 const prices = { unit: 'USD', gb_month: 0.004, gb_out: 0.01, mfuel: 0.25 };
 
-/** Signs a body text as given (even one a writer would refuse), to vector what readers refuse. */
+/** Signs a body as given (even one a writer would refuse), to vector what readers refuse. */
 function receiptOf(bodyObject, key = node) {
-  const text = JSON.stringify(bodyObject);
+  return receiptOfText(JSON.stringify(bodyObject), key);
+}
+function receiptOfText(text, key = node) {
   return {
     type: 'p2pcloud/usage',
     v: 1,
@@ -77,6 +79,26 @@ const refuse = [
     }),
   },
   {
+    why: 'a duplicate member (JSON.parse would keep the last)',
+    receipt: receiptOfText(
+      signed.receipt.body.replace('"bytes_out":', `"bytes_out":${b.bytes_out + 1},"bytes_out":`),
+    ),
+  },
+  {
+    why: 'an integer not written as 0|[1-9][0-9]*',
+    receipt: receiptOfText(signed.receipt.body.replace('"seq":7,', '"seq":7.0e0,')),
+  },
+  {
+    why: 'members out of the documented order',
+    receipt: receiptOfText(
+      JSON.stringify({ node: b.node, v: 1, ...Object.fromEntries(Object.entries(b).slice(2)) }),
+    ),
+  },
+  {
+    why: 'whitespace between tokens',
+    receipt: receiptOfText(JSON.stringify(b, null, 1)),
+  },
+  {
     why: 'uppercase hex signature',
     receipt: { ...signed.receipt, sig: signed.receipt.sig.toUpperCase() },
   },
@@ -93,7 +115,9 @@ writeVectors('billing.json', 'billing', {
     t,
     body_utf8: body.toString('utf8'),
     body_sha256: createHash('sha256').update(body).digest('hex'),
+    node: node.publicKey.toString('hex'),
     message: payerMessage(
+      node.publicKey,
       'POST',
       '/put?x=1',
       t,

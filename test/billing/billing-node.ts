@@ -74,3 +74,9 @@ export function openBillingDb(dataDir: string): Database.Database {
   db.pragma('busy_timeout = 5000');
   return db;
 }
+
+/** A billing node's key as GET /billing/info names it: what payer headers for it sign. */
+export async function nodeKeyOf(url: string): Promise<Buffer> {
+  const info = (await (await fetch(`${url}/billing/info`)).json()) as { node: string };
+  return Buffer.from(info.node, 'hex');
+}

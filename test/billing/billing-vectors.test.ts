@@ -36,15 +36,38 @@ test('billing vectors: the payer header, its message and request id', () => {
   const body = Buffer.from(h.body_utf8);
   assert.equal(createHash('sha256').update(body).digest('hex'), h.body_sha256);
   assert.equal(
-    payerMessage(h.method, h.path, h.t, Buffer.from(h.body_sha256, 'hex')).toString('hex'),
+    payerMessage(
+      Buffer.from(h.node, 'hex'),
+      h.method,
+      h.path,
+      h.t,
+      Buffer.from(h.body_sha256, 'hex'),
+    ).toString('hex'),
     h.message,
   );
-  assert.equal(signPayerHeader(payer, h.method, h.path, h.t, body), h.header);
+  assert.equal(
+    signPayerHeader(payer, Buffer.from(h.node, 'hex'), h.method, h.path, h.t, body),
+    h.header,
+  );
   const parsed = parsePayerHeader(h.header);
   assert.equal(requestId(parsed.sig), h.request_id);
-  checkPayerHeader(parsed, h.method, h.path, Buffer.from(h.body_sha256, 'hex'), h.t);
+  const node = Buffer.from(h.node, 'hex');
+  checkPayerHeader(parsed, node, h.method, h.path, Buffer.from(h.body_sha256, 'hex'), h.t);
   assert.throws(
-    () => checkPayerHeader(parsed, 'GET', h.path, Buffer.from(h.body_sha256, 'hex'), h.t),
+    () => checkPayerHeader(parsed, node, 'GET', h.path, Buffer.from(h.body_sha256, 'hex'), h.t),
+    { code: 'payer_invalid' },
+  );
+  // The same header at a node with another key does not verify.
+  assert.throws(
+    () =>
+      checkPayerHeader(
+        parsed,
+        Buffer.alloc(32, 1),
+        h.method,
+        h.path,
+        Buffer.from(h.body_sha256, 'hex'),
+        h.t,
+      ),
     { code: 'payer_invalid' },
   );
 });
@@ -66,7 +89,7 @@ test('billing vectors: the usage receipt and its invoice amount', () => {
 });
 
 test('billing vectors: every refused receipt is refused with receipt_invalid', () => {
-  assert.ok(v.refuse.length >= 7);
+  assert.ok(v.refuse.length >= 11);
   for (const r of v.refuse as { why: string; receipt: unknown }[]) {
     assert.throws(() => verifyUsageReceipt(r.receipt), { code: 'receipt_invalid' }, r.why);
   }

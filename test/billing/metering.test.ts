@@ -35,6 +35,7 @@ import {
   PRICES,
   afterPeriodOf,
   newPayer,
+  nodeKeyOf,
   openBillingDb,
   startBillingNode,
   type TestPayer,
@@ -314,6 +315,7 @@ test('payer headers: malformed, forged, for another body, out of time or replaye
   const path = `/get?table=${table}`;
   const get = (header: string) =>
     request(node.url, path, { headers: { 'p2pcloud-payer': header } });
+  const nodeKey = await nodeKeyOf(node.url);
 
   for (const header of ['v1.zz', `v2.${payer.hex}.1.${'0'.repeat(128)}`, 'x'.repeat(300)]) {
     const r = await get(header);
@@ -321,15 +323,19 @@ test('payer headers: malformed, forged, for another body, out of time or replaye
     assert.equal(errorOf(r).code, 'payer_invalid');
   }
   // Signed by one key, naming another.
-  const forged = signPayerHeader(other.key, 'GET', path, Date.now()).replace(other.hex, payer.hex);
+  const forged = signPayerHeader(other.key, nodeKey, 'GET', path, Date.now()).replace(
+    other.hex,
+    payer.hex,
+  );
   assert.equal(errorOf(await get(forged)).code, 'payer_invalid');
   // Signed for another path.
   assert.equal(
-    errorOf(await get(signPayerHeader(payer.key, 'GET', '/get?table=00', Date.now()))).code,
+    errorOf(await get(signPayerHeader(payer.key, nodeKey, 'GET', '/get?table=00', Date.now())))
+      .code,
     'payer_invalid',
   );
   // Six minutes old.
-  const stale = await get(signPayerHeader(payer.key, 'GET', path, Date.now() - 360_000));
+  const stale = await get(signPayerHeader(payer.key, nodeKey, 'GET', path, Date.now() - 360_000));
   assert.equal(stale.status, 401);
   assert.match(String(errorOf(stale).message), /from the node's clock/);
   // Signed for another body.
@@ -338,14 +344,21 @@ test('payer headers: malformed, forged, for another body, out of time or replaye
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      'p2pcloud-payer': signPayerHeader(payer.key, 'POST', '/put', Date.now(), Buffer.from('{}')),
+      'p2pcloud-payer': signPayerHeader(
+        payer.key,
+        nodeKey,
+        'POST',
+        '/put',
+        Date.now(),
+        Buffer.from('{}'),
+      ),
     },
     body: JSON.stringify({ entry: entry.toString('base64') }),
   });
   assert.equal(put.status, 401);
   assert.equal(errorOf(put).code, 'payer_invalid');
   // A good header once, then the same again.
-  const good = signPayerHeader(payer.key, 'GET', path, Date.now());
+  const good = signPayerHeader(payer.key, nodeKey, 'GET', path, Date.now());
   assert.equal((await get(good)).status, 200);
   const replay = await get(good);
   assert.equal(replay.status, 409);
@@ -360,7 +373,13 @@ test('payer headers: malformed, forged, for another body, out of time or replaye
   // Bad queries get their code.
   const bad = await request(node.url, '/billing/receipts?since=-1', {
     headers: {
-      'p2pcloud-payer': signPayerHeader(payer.key, 'GET', '/billing/receipts?since=-1', Date.now()),
+      'p2pcloud-payer': signPayerHeader(
+        payer.key,
+        nodeKey,
+        'GET',
+        '/billing/receipts?since=-1',
+        Date.now(),
+      ),
     },
   });
   assert.equal(bad.status, 400);
@@ -377,8 +396,71 @@ test('a node without billing meters nothing, keeps no file and answers billing_d
     assert.equal(errorOf(r).code, 'billing_disabled');
   }
   const payer = await newPayer();
+  // The client does not sign for a node that bills nothing: its ledger would count in vain.
+  await assert.rejects(meteredPut(node.url, [makeEntry().bytes], payer), {
+    code: 'billing_disabled',
+  });
+  assert.equal(payer.ledger.data.requests.length, 0);
   // A header is ignored: the put is served as any other.
-  const put = await meteredPut(node.url, [makeEntry().bytes], payer);
-  assert.equal(put.stored, 1);
+  const put = await request(node.url, '/put', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'p2pcloud-payer': signPayerHeader(payer.key, Buffer.alloc(32), 'POST', '/put', Date.now()),
+    },
+    body: JSON.stringify({ entry: makeEntry().bytes.toString('base64') }),
+  });
+  assert.equal(put.status, 200, put.body.toString());
   assert.equal(existsSync(join(dataDir, BILLING_DB_FILE)), false);
+});
+
+test('a payer header made for one node is refused by another; the client signs for each node', async () => {
+  const a = await startBillingNode();
+  const b = await startBillingNode();
+  const payer = await newPayer();
+  const path = `/get?table=${toHex(generateTableKey().signing.publicKey)}`;
+  const header = signPayerHeader(payer.key, await nodeKeyOf(a.url), 'GET', path, Date.now());
+  const atA = await request(a.url, path, { headers: { 'p2pcloud-payer': header } });
+  assert.equal(atA.status, 200);
+  // Node A hands the captured header to node B, which would bill it again.
+  const atB = await request(b.url, path, { headers: { 'p2pcloud-payer': header } });
+  assert.equal(atB.status, 401);
+  assert.equal(errorOf(atB).code, 'payer_invalid');
+  await afterPeriodOf();
+  assert.deepEqual(await fetchReceipts(b.url, payer.key), []);
+  assert.equal((await fetchReceipts(a.url, payer.key)).length, 1);
+  // The client reads each node's key and pins the first in the ledger.
+  await meteredPut(a.url, [makeEntry().bytes], payer);
+  assert.equal(payer.ledger.data.node_key, toHex(await nodeKeyOf(a.url)));
+  await assert.rejects(meteredPut(b.url, [makeEntry().bytes], payer), {
+    code: 'billing_mismatch',
+  });
+  assert.equal(payer.ledger.data.requests.length, 1);
+});
+
+test('GET /billing/info takes no header and costs the replay cache nothing', async () => {
+  const node = await startBillingNode({
+    billing: { enabled: true, receipt_period_ms: 1000, prices: PRICES, max_replay_entries: 1000 },
+  });
+  const nodeKey = await nodeKeyOf(node.url);
+  const attacker = generateIdentity().signing;
+  for (let i = 0; i < 1100; i += 100) {
+    const codes = await Promise.all(
+      Array.from({ length: 100 }, async (_, j) => {
+        const h = signPayerHeader(attacker, nodeKey, 'GET', '/billing/info', Date.now() + i + j);
+        return (await request(node.url, '/billing/info', { headers: { 'p2pcloud-payer': h } }))
+          .status;
+      }),
+    );
+    assert.ok(
+      codes.every((c) => c === 200),
+      codes.join(','),
+    );
+  }
+  const info = (await request(node.url, '/health')).json as {
+    billing?: { replay_entries: number };
+  };
+  assert.equal(info.billing?.replay_entries, 0);
+  const victim = await newPayer();
+  assert.deepEqual(await fetchReceipts(node.url, victim.key), []);
 });

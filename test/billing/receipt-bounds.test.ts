@@ -39,6 +39,8 @@ test('a period of 9,000 served requests is split into receipts of at most 4,096 
       requests.push(toHex(id));
       usage.addServed(payer, id, 100 + (i % 7), start + (i % 50_000));
     }
+    // Two receipts per close: the third comes with the second call.
+    assert.equal(closer.close(payer, start + 60_000), false);
     assert.equal(closer.close(payer, start + 60_000), true);
     const rows = usage.receiptsSince(payer, 0, 100);
     assert.equal(rows.length, 3);
@@ -141,12 +143,102 @@ test('a receipt over the item bound, or with totals that are not its sums, is re
 test('the replay cache refuses a signature seen before, and waits rather than forget one', () => {
   const cache = new ReplayCache(1000, 300_000);
   const now = 1_800_000_000_000;
-  for (let i = 0; i < 1000; i++) cache.add(`sig${i}`, now, now);
-  assert.throws(() => cache.add('sig7', now, now), { code: 'payer_replayed' });
+  const sig = (i: number | string) => Buffer.from(`sig${i}`);
+  // 16 payers from 16 addresses fill it: each holds its share of 1000 / 16.
+  for (let i = 0; i < 1000; i++) cache.add(sig(i), now, now, `p${i % 16}`, `a${i % 16}`);
+  assert.equal(cache.size, 1000);
+  assert.throws(() => cache.add(sig(7), now, now, 'p7', 'a7'), { code: 'payer_replayed' });
   // Full of live signatures: a new one waits (429) rather than pushing one out.
-  assert.throws(() => cache.add('new', now, now + 1000), { code: 'rate_limited' });
+  assert.throws(() => cache.add(sig('new'), now, now + 1000, 'q', 'b'), { code: 'rate_limited' });
   assert.equal(cache.size, 1000);
   // Once the window has passed they age out, and room is made.
-  cache.add('new', now + 400_000, now + 400_000);
+  cache.add(sig('new'), now + 400_000, now + 400_000, 'q', 'b');
   assert.equal(cache.size, 1);
+});
+
+test('one payer, or one address, fills only its share of the replay cache', () => {
+  const cache = new ReplayCache(1600, 300_000);
+  const now = 1_800_000_000_000;
+  assert.equal(cache.maxPerKey, 100);
+  // One payer key from many addresses: its 101st live signature waits.
+  for (let i = 0; i < 100; i++) cache.add(Buffer.from(`a${i}`), now, now, 'payer', `addr${i}`);
+  assert.throws(() => cache.add(Buffer.from('a-more'), now, now, 'payer', 'addr-new'), {
+    code: 'rate_limited',
+    message: /this payer/,
+  });
+  // Many payer keys from one address: its 101st live signature waits.
+  for (let i = 0; i < 100; i++) cache.add(Buffer.from(`b${i}`), now, now, `payer${i}`, 'one');
+  assert.throws(() => cache.add(Buffer.from('b-more'), now, now, 'payer-new', 'one'), {
+    code: 'rate_limited',
+    message: /this address/,
+  });
+  // Another payer from another address is served, and so is the first once its time passed.
+  cache.add(Buffer.from('c'), now + 200_000, now, 'victim', 'elsewhere');
+  assert.equal(cache.size, 201);
+  cache.add(Buffer.from('a-more'), now + 301_000, now + 301_000, 'payer', 'addr-new');
+  assert.equal(cache.size, 2);
+});
+
+test('a close signs at most 2 receipts; the next closes resume after the last item signed', () => {
+  const usage = new UsageStore(join(tempDir(), 'billing.sqlite'));
+  try {
+    const key = generateSigningKeyPair();
+    const config = billingConfigSchema().parse({ enabled: true, receipt_period_ms: 60_000 });
+    const closer = new PeriodCloser(usage, key, config, () => undefined, pino({ level: 'silent' }));
+    const payer = randomBytes(32);
+    const start = 1_800_000_000_000;
+    const entries = new Set<string>();
+    const requests = new Set<string>();
+    for (let i = 0; i < 20_000; i += 1000) {
+      const batch = Array.from({ length: 1000 }, () => ({
+        id: randomBytes(32),
+        bytes: 300,
+        expiresAt: 0,
+      }));
+      for (const e of batch) entries.add(toHex(e.id));
+      // Many entries share an acceptance time: the resumption must order within it too.
+      usage.addStored(payer, batch, start + (i % 3000));
+    }
+    for (let i = 0; i < 3000; i++) {
+      const id = randomBytes(32);
+      requests.add(toHex(id));
+      usage.addServed(payer, id, 50, start + 5000 + (i % 7));
+    }
+    const signedPerCall: number[] = [];
+    let longest = 0;
+    for (let call = 0; call < 10; call++) {
+      const before = usage.receiptsSince(payer, 0, 100).length;
+      const begun = performance.now();
+      const done = closer.close(payer, start + 60_000);
+      longest = Math.max(longest, performance.now() - begun);
+      signedPerCall.push(usage.receiptsSince(payer, 0, 100).length - before);
+      if (done) break;
+    }
+    assert.deepEqual(signedPerCall, [2, 2, 2]);
+    const receipts = usage
+      .receiptsSince(payer, 0, 100)
+      .map((r) => JSON.parse(r.receipt) as unknown);
+    const bodies = receipts.map((r) => verifyUsageReceipt(r).body);
+    assert.deepEqual(
+      bodies.map((b) => b.seq),
+      [0, 1, 2, 3, 4, 5],
+    );
+    const billedEntries = bodies.flatMap((b) =>
+      b.items.flatMap((i) => (i.k === 'store' ? [i.entry] : [])),
+    );
+    const billedRequests = bodies.flatMap((b) =>
+      b.items.flatMap((i) => (i.k === 'serve' ? [i.request] : [])),
+    );
+    // Every row billed once: none skipped, none repeated at a page boundary.
+    assert.equal(billedEntries.length, entries.size);
+    assert.deepEqual(new Set(billedEntries), entries);
+    assert.equal(billedRequests.length, requests.size);
+    assert.deepEqual(new Set(billedRequests), requests);
+    // Generous for a busy machine: 2 receipts of 4,096 items each are read and signed.
+    assert.ok(longest < 5000, `the longest close took ${longest.toFixed(0)} ms`);
+    assert.equal(closer.close(payer, start + 60_000), true);
+    assert.equal(usage.receiptsSince(payer, 0, 100).length, 6);
+  } finally {
+    usage.close();
+  }
 });

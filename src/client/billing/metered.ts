@@ -13,6 +13,7 @@ import { PAYER_HEADER, requestId, signPayerHeader } from '../../market/billing/p
 import type { VerifiedReceipt } from '../../compute/receipt.js';
 import { call, endpoint, nodeError, type CallOptions, type RawResponse } from '../http.js';
 import type { Ledger } from './ledger.js';
+import { nodeBillingKey } from './node-key.js';
 
 export interface Payer {
   readonly key: SigningKeyPair;
@@ -24,16 +25,27 @@ interface Signed {
   readonly request: string;
 }
 
-/** Signs one request: the path (with its query) as the node will see it, and the body. */
+/**
+ * Signs one request for the node whose billing key is `nodeKey`: the path (with its query) as
+ * the node will see it, and the body.
+ */
 export function signRequest(
   key: SigningKeyPair,
+  nodeKey: Uint8Array,
   method: 'GET' | 'POST',
   url: string,
   body: Uint8Array | undefined,
   now = Date.now(),
 ): Signed {
   const target = new URL(url);
-  const header = signPayerHeader(key, method, `${target.pathname}${target.search}`, now, body);
+  const header = signPayerHeader(
+    key,
+    nodeKey,
+    method,
+    `${target.pathname}${target.search}`,
+    now,
+    body,
+  );
   const sig = Buffer.from(header.slice(header.lastIndexOf('.') + 1), 'hex');
   return { header, request: requestId(sig) };
 }
@@ -61,7 +73,13 @@ export async function meteredPut(
 ): Promise<Record<string, unknown>> {
   const url = endpoint(node, '/put');
   const body = encodeFrames(entries);
-  const signed = signRequest(payer.key, 'POST', url, body);
+  const signed = signRequest(
+    payer.key,
+    await nodeBillingKey(node, payer.ledger, options),
+    'POST',
+    url,
+    body,
+  );
   await payer.ledger.add({
     kind: 'put',
     request: signed.request,
@@ -85,7 +103,13 @@ export async function meteredGet(
   options: CallOptions = {},
 ): Promise<{ entries: Record<string, unknown>[]; next_cursor: string | null }> {
   const url = endpoint(node, '/get', query);
-  const signed = signRequest(payer.key, 'GET', url, undefined);
+  const signed = signRequest(
+    payer.key,
+    await nodeBillingKey(node, payer.ledger, options),
+    'GET',
+    url,
+    undefined,
+  );
   await payer.ledger.add({
     kind: 'get',
     request: signed.request,
@@ -114,7 +138,13 @@ export async function meteredSubmitJob(
 ): Promise<{ id: string; hash: string }> {
   const url = endpoint(node, '/jobs');
   const body = Buffer.from(JSON.stringify(job));
-  const signed = signRequest(payer.key, 'POST', url, body);
+  const signed = signRequest(
+    payer.key,
+    await nodeBillingKey(node, payer.ledger, options),
+    'POST',
+    url,
+    body,
+  );
   await payer.ledger.add({
     kind: 'job',
     request: signed.request,
@@ -164,7 +194,7 @@ export async function billingGet(
     url,
     undefined,
     undefined,
-    signRequest(key, 'GET', url, undefined),
+    signRequest(key, await nodeBillingKey(node, undefined, options), 'GET', url, undefined),
     {
       maxResponseBytes: 256 * 1024 * 1024,
       ...options,

@@ -265,6 +265,14 @@ export function verifyUsageReceipt(value: unknown): VerifiedUsage {
     invalid('the body is not JSON');
   }
   const body = checkUsageBody(parsed);
+  // One text per body: JSON.parse keeps the last of duplicate members and reads 0.0e0 as 0,
+  // so another reader could see other numbers in the same signed bytes. The body must be
+  // exactly what a writer makes of what was read.
+  if (JSON.stringify(body) !== text) {
+    invalid(
+      'the body is not in its one form (members in order, no spaces, no duplicates, integers as digits)',
+    );
+  }
   const sig = fromHex(r.sig, 64);
   if (!sig || toHex(sig) !== r.sig) invalid('sig is not 128 lowercase hex');
   if (!verify(sig, usageMessage(text), Buffer.from(body.node, 'hex'))) {

@@ -7,10 +7,17 @@ import type { Logger } from 'pino';
 import type { SigningKeyPair } from '../../crypto/ed25519.js';
 import { toHex } from '../../encoding/bytes.js';
 import { receiptHash } from '../../compute/receipt.js';
-import { signUsageReceipt } from '../../market/billing/receipt.js';
+import {
+  MAX_RECEIPT_ITEMS,
+  signUsageReceipt,
+  type UsageBody,
+} from '../../market/billing/receipt.js';
 import type { BillingConfig } from './config.js';
-import { chunkItems, periodItems } from './period-items.js';
-import type { UsageStore } from './usage-store.js';
+import { periodItems } from './period-items.js';
+import type { PeriodCursor, UsageStore } from './usage-store.js';
+
+/** Receipts one close signs at most: 2 × 4,096 items read and signed. */
+export const MAX_RECEIPTS_PER_CLOSE = 2;
 
 /** What billing needs of a compute job (node/compute/job-store.ts). */
 export interface ComputeJobView {
@@ -48,7 +55,24 @@ export class PeriodCloser {
     }
   }
 
-  /** Signs the receipts of every period of `payer` that ended by `now`; true if all are done. */
+  /** Where the period starting at `start` stands: after the last item of its last receipt. */
+  private cursorOf(payer: Buffer, start: number): PeriodCursor | null {
+    const last = this.usage.lastReceipt(payer);
+    if (!last || last.from !== start) return null;
+    const { body } = JSON.parse(last.receipt) as { body: string };
+    const items = (JSON.parse(body) as UsageBody).items;
+    const item = items[items.length - 1]!;
+    if (item.k === 'store') return { kind: 'store', id: Buffer.from(item.entry, 'hex') };
+    if (item.k === 'serve') return { kind: 'serve', id: Buffer.from(item.request, 'hex') };
+    return { kind: 'fuel', id: Buffer.from(item.job, 'hex') };
+  }
+
+  /**
+   * Signs the receipts of the periods of `payer` that ended by `now`, at most
+   * MAX_RECEIPTS_PER_CLOSE of them (and at most `max_receipts_per_answer`): a period with more
+   * items is finished by the next calls, each resuming after the last item signed. True once
+   * every ended period is receipted.
+   */
   close(payer: Buffer, now: number): boolean {
     const row = this.usage.payer(payer);
     if (!row) return true;
@@ -59,37 +83,48 @@ export class PeriodCloser {
     let seq = row.next_seq;
     const receipts: { seq: number; from: number; to: number; text: string }[] = [];
     const payerHex = toHex(payer);
+    const most = Math.min(MAX_RECEIPTS_PER_CLOSE, this.config.max_receipts_per_answer);
     let periods = 0;
-    // One call signs what one answer carries, more only to finish a period: the rest waits for
-    // the next call, so no call holds the main thread for a payer's whole history.
+    let cursor = this.cursorOf(payer, start);
+    // One call reads and signs at most `most` receipts' worth of rows: the rest waits for the
+    // next call, so no call holds the main thread for long, however much a period holds.
     while (
       start + period <= now &&
       periods < this.config.max_periods_per_call &&
-      receipts.length < this.config.max_receipts_per_answer
+      receipts.length < most
     ) {
-      const next = this.usage.nextActivity(payer, start);
-      // Idle periods are skipped in one step: nothing is signed for them.
-      if (next === null || next >= start + period) {
-        start = Math.min(floor(next ?? now), floor(now));
-        continue;
-      }
       const to = start + period;
-      const items = periodItems(
-        start,
-        to,
-        this.usage.storedIn(payer, start, to),
-        this.usage.servedIn(payer, start, to),
-        this.usage.jobsIn(payer, start, to),
-      );
-      for (const chunk of chunkItems(items)) {
+      if (cursor === null) {
+        const next = this.usage.nextActivity(payer, start);
+        // Idle periods are skipped in one step: nothing is signed for them.
+        if (next === null || next >= to) {
+          start = Math.min(floor(next ?? now), floor(now));
+          continue;
+        }
+      }
+      const rows = this.usage.periodRows(payer, start, to, cursor, MAX_RECEIPT_ITEMS);
+      const items = periodItems(start, to, rows.stored, rows.served, rows.jobs);
+      if (items.length > 0) {
         const signed = signUsageReceipt(
           { v: 1, payer: payerHex, from: start, to, seq },
-          chunk,
+          items,
           this.key,
         );
         receipts.push({ seq, from: start, to, text: JSON.stringify(signed.receipt) });
         seq += 1;
       }
+      if (items.length === MAX_RECEIPT_ITEMS) {
+        // Perhaps more in this period: go on after the last item signed.
+        const last = items[items.length - 1]!;
+        cursor =
+          last.k === 'store'
+            ? { kind: 'store', id: Buffer.from(last.entry, 'hex') }
+            : last.k === 'serve'
+              ? { kind: 'serve', id: Buffer.from(last.request, 'hex') }
+              : { kind: 'fuel', id: Buffer.from(last.job, 'hex') };
+        continue;
+      }
+      cursor = null;
       start = to;
       periods += 1;
     }

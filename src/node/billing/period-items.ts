@@ -2,7 +2,7 @@
  * The items of one payer's period [from, to) from its usage rows (docs/billing.md §4). Pure.
  */
 import { toHex } from '../../encoding/bytes.js';
-import { MAX_RECEIPT_ITEMS, type UsageItem } from '../../market/billing/receipt.js';
+import type { UsageItem } from '../../market/billing/receipt.js';
 import type { JobRow, ServedRow, StoredRow } from './usage-store.js';
 
 export function periodItems(
@@ -28,11 +28,4 @@ export function periodItems(
     }
   }
   return items;
-}
-
-/** Splits a period's items into receipts of at most MAX_RECEIPT_ITEMS each. */
-export function chunkItems(items: readonly UsageItem[], size = MAX_RECEIPT_ITEMS): UsageItem[][] {
-  const chunks: UsageItem[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }

@@ -43,7 +43,10 @@ function kindOf(request: FastifyRequest): MeteredKind | undefined {
   if (request.method === 'POST' && url === '/put') return 'put';
   if (request.method === 'GET' && url === '/get') return 'get';
   if (request.method === 'POST' && url === '/jobs') return 'job';
-  if (request.method === 'GET' && url?.startsWith('/billing/')) return 'billing';
+  // GET /billing/info takes no header: it is not checked, and costs the replay cache nothing.
+  if (request.method === 'GET' && (url === '/billing/receipts' || url === '/billing/invoice')) {
+    return 'billing';
+  }
   return undefined;
 }
 
@@ -78,14 +81,18 @@ export class BillingPlugin implements NodePlugin {
       return;
     }
     const key = await loadOrCreateBillingKey(ctx.config.data_dir);
-    const usage = new UsageStore(join(ctx.config.data_dir, BILLING_DB_FILE));
+    const usage = new UsageStore(join(ctx.config.data_dir, BILLING_DB_FILE), ctx.config.durability);
     const replay = new ReplayCache(config.max_replay_entries, PAYER_WINDOW_MS);
     const bodyHashes = new WeakMap<FastifyRequest, Hash>();
     const metered = new WeakMap<FastifyRequest, Metered>();
     const log = ctx.log.child({ component: 'billing' });
 
     app.addHook('preParsing', (request, reply, payload, done) => {
-      if (request.headers[PAYER_HEADER] === undefined || bodyIsIgnored(request)) {
+      if (
+        request.headers[PAYER_HEADER] === undefined ||
+        bodyIsIgnored(request) ||
+        !kindOf(request)
+      ) {
         done(null, payload);
         return;
       }
@@ -109,8 +116,8 @@ export class BillingPlugin implements NodePlugin {
       const header = parsePayerHeader(value);
       const now = Date.now();
       const bodyHash = bodyHashes.get(request)?.digest() ?? sha256();
-      checkPayerHeader(header, request.method, request.url, bodyHash, now);
-      replay.add(toHex(header.sig), header.t, now);
+      checkPayerHeader(header, key.publicKey, request.method, request.url, bodyHash, now);
+      replay.add(header.sig, header.t, now, toHex(header.payer), request.ip);
       metered.set(request, { kind, payer: header.payer, request: sha256(header.sig) });
     });
 

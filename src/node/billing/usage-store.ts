@@ -30,6 +30,13 @@ export interface JobRow {
   readonly finished_at: number | null;
 }
 
+/** The last item signed in a period still being closed: where its next receipt starts. */
+export interface PeriodCursor {
+  readonly kind: 'store' | 'serve' | 'fuel';
+  /** Entry id, request id, or job id (16 bytes). */
+  readonly id: Buffer;
+}
+
 export interface PayerRow {
   readonly payer: Buffer;
   readonly first_at: number;
@@ -46,10 +53,14 @@ export class UsageStore {
     Database.Statement
   >;
 
-  constructor(path: string) {
+  /** The sync level of ordinary writes: NORMAL, or FULL for a node whose durability is power. */
+  private readonly usual: 'NORMAL' | 'FULL';
+
+  constructor(path: string, durability: 'process' | 'power' = 'process') {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.usual = durability === 'power' ? 'FULL' : 'NORMAL';
+    this.db.pragma(`synchronous = ${this.usual}`);
     this.db.pragma('busy_timeout = 5000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== 0 && version !== SCHEMA_VERSION) {
@@ -66,6 +77,7 @@ export class UsageStore {
         accepted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
         PRIMARY KEY (payer, entry)
       ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS stored_at ON stored (payer, accepted_at, entry);
       CREATE TABLE IF NOT EXISTS served (
         payer BLOB NOT NULL, request BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL,
         PRIMARY KEY (payer, request)
@@ -167,29 +179,102 @@ export class UsageStore {
     })();
   }
 
-  /** Entries accruing within [from, to). */
-  storedIn(payer: Buffer, from: number, to: number): StoredRow[] {
-    return this.db
-      .prepare(
-        'SELECT entry, bytes, accepted_at, expires_at FROM stored WHERE payer = ? AND accepted_at < ? AND (expires_at = 0 OR expires_at > ?) ORDER BY accepted_at, entry',
-      )
-      .all(payer, to, from) as StoredRow[];
+  /**
+   * The rows of the payer's usage in [from, to) after `after` (the last item already signed in
+   * this period, in item order: storage by accepted_at then entry, served by at then request,
+   * fuel by finished_at then job), at most `limit` of them. Rows of an ended period never
+   * change (later usage is recorded at later times), so the pages do not shift.
+   */
+  periodRows(
+    payer: Buffer,
+    from: number,
+    to: number,
+    after: PeriodCursor | null,
+    limit: number,
+  ): { stored: StoredRow[]; served: ServedRow[]; jobs: JobRow[] } {
+    const stored: StoredRow[] = [];
+    const served: ServedRow[] = [];
+    const jobs: JobRow[] = [];
+    let left = limit;
+    const kind = after?.kind ?? 'store';
+    if (kind === 'store') {
+      // A row accrues within the period when it was accepted before its end and expires after
+      // both the period's start and its own acceptance.
+      const base =
+        'SELECT entry, bytes, accepted_at, expires_at FROM stored WHERE payer = ? AND accepted_at < ? AND (expires_at = 0 OR expires_at > MAX(accepted_at, ?))';
+      const key = after ? this.storedKey(payer, after.id) : null;
+      const rows = (
+        key
+          ? this.db
+              .prepare(
+                `${base} AND (accepted_at, entry) > (?, ?) ORDER BY accepted_at, entry LIMIT ?`,
+              )
+              .all(payer, to, from, key.at, key.id, left)
+          : this.db
+              .prepare(`${base} ORDER BY accepted_at, entry LIMIT ?`)
+              .all(payer, to, from, left)
+      ) as StoredRow[];
+      stored.push(...rows);
+      left -= rows.length;
+    }
+    if (left > 0 && kind !== 'fuel') {
+      const base = 'SELECT request, bytes, at FROM served WHERE payer = ? AND at >= ? AND at < ?';
+      const key = after?.kind === 'serve' ? this.servedKey(payer, after.id) : null;
+      const rows = (
+        key
+          ? this.db
+              .prepare(`${base} AND (at, request) > (?, ?) ORDER BY at, request LIMIT ?`)
+              .all(payer, from, to, key.at, key.id, left)
+          : this.db.prepare(`${base} ORDER BY at, request LIMIT ?`).all(payer, from, to, left)
+      ) as ServedRow[];
+      served.push(...rows);
+      left -= rows.length;
+    }
+    if (left > 0) {
+      const base =
+        'SELECT job, receipt, fuel, finished_at FROM jobs WHERE payer = ? AND settled = 1 AND receipt IS NOT NULL AND fuel IS NOT NULL AND finished_at >= ? AND finished_at < ?';
+      const key = after?.kind === 'fuel' ? this.jobKey(payer, after.id) : null;
+      const rows = (
+        key
+          ? this.db
+              .prepare(`${base} AND (finished_at, job) > (?, ?) ORDER BY finished_at, job LIMIT ?`)
+              .all(payer, from, to, key.at, key.id, left)
+          : this.db.prepare(`${base} ORDER BY finished_at, job LIMIT ?`).all(payer, from, to, left)
+      ) as JobRow[];
+      jobs.push(...rows);
+    }
+    return { stored, served, jobs };
   }
 
-  servedIn(payer: Buffer, from: number, to: number): ServedRow[] {
-    return this.db
-      .prepare(
-        'SELECT request, bytes, at FROM served WHERE payer = ? AND at >= ? AND at < ? ORDER BY at, request',
-      )
-      .all(payer, from, to) as ServedRow[];
+  private storedKey(payer: Buffer, entry: Buffer): { at: number; id: Buffer } | null {
+    const row = this.db
+      .prepare('SELECT accepted_at AS at FROM stored WHERE payer = ? AND entry = ?')
+      .get(payer, entry) as { at: number } | undefined;
+    return row ? { at: row.at, id: entry } : null;
   }
 
-  jobsIn(payer: Buffer, from: number, to: number): JobRow[] {
+  private servedKey(payer: Buffer, request: Buffer): { at: number; id: Buffer } | null {
+    const row = this.db
+      .prepare('SELECT at FROM served WHERE payer = ? AND request = ?')
+      .get(payer, request) as { at: number } | undefined;
+    return row ? { at: row.at, id: request } : null;
+  }
+
+  private jobKey(payer: Buffer, job: Buffer): { at: number; id: string } | null {
+    const id = job.toString('hex');
+    const row = this.db
+      .prepare('SELECT finished_at AS at FROM jobs WHERE payer = ? AND job = ?')
+      .get(payer, id) as { at: number } | undefined;
+    return row ? { at: row.at, id } : null;
+  }
+
+  /** The newest receipt signed for the payer, if any. */
+  lastReceipt(payer: Buffer): { from: number; to: number; receipt: string } | undefined {
     return this.db
       .prepare(
-        'SELECT job, receipt, fuel, finished_at FROM jobs WHERE payer = ? AND settled = 1 AND receipt IS NOT NULL AND finished_at >= ? AND finished_at < ? ORDER BY finished_at, job',
+        'SELECT period_from AS "from", period_to AS "to", receipt FROM receipts WHERE payer = ? ORDER BY seq DESC LIMIT 1',
       )
-      .all(payer, from, to) as JobRow[];
+      .get(payer) as { from: number; to: number; receipt: string } | undefined;
   }
 
   /** The earliest time at or after `from` at which the payer has anything to bill, or null. */
@@ -215,12 +300,20 @@ export class UsageStore {
     const insert = this.db.prepare(
       'INSERT INTO receipts (payer, seq, period_from, period_to, receipt) VALUES (?, ?, ?, ?, ?)',
     );
-    this.db.transaction(() => {
-      for (const r of receipts) insert.run(payer, r.seq, r.from, r.to, r.text);
-      this.db
-        .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
-        .run(receiptedTo, nextSeq, payer);
-    })();
+    // Receipts are sent once stored: a commit lost to a power cut would let the node sign the
+    // same seq again over other usage. FULL syncs the write-ahead log at this commit (and with
+    // it every usage row before it); the request path keeps the node's durability.
+    this.db.pragma('synchronous = FULL');
+    try {
+      this.db.transaction(() => {
+        for (const r of receipts) insert.run(payer, r.seq, r.from, r.to, r.text);
+        this.db
+          .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
+          .run(receiptedTo, nextSeq, payer);
+      })();
+    } finally {
+      this.db.pragma(`synchronous = ${this.usual}`);
+    }
   }
 
   receiptsSince(payer: Buffer, seq: number, limit: number): { seq: number; receipt: string }[] {
