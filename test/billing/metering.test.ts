@@ -129,7 +129,7 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
     '--ledger',
     payer.ledgerFile,
   ]);
-  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(cli.code, 0, cli.stderr + cli.stdout);
   assert.match(cli.stdout, /receipt\(s\) agree with the ledger/);
   const inv = await runCli([
     'billing',

@@ -7,7 +7,12 @@ import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { Ledger } from '../../client/billing/ledger.js';
 import { billingGet, fetchReceipts } from '../../client/billing/metered.js';
-import { checkInvoice, checkReceipts, type Difference } from '../../client/billing/check.js';
+import {
+  checkInvoice,
+  checkReceipts,
+  settled,
+  type Difference,
+} from '../../client/billing/check.js';
 import { decodeOffer } from '../../market/offers/offer.js';
 import type { OfferPrices } from '../../market/offers/offer.js';
 import { loadIdentityFile, nodeUrls, readUserFile } from '../inputs.js';
@@ -70,7 +75,7 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       const receipts = await fetchReceipts(node, key, since);
       const { receipts: verified, differences } = checkReceipts(receipts, {
         kind: 'p2pcloud-billing-ledger',
-        v: 1,
+        v: 2,
         payer: toHex(key.publicKey),
         node_key: null,
         requests: [],
@@ -102,7 +107,8 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
         throw new P2PError('bad_argument', '--node-key: give 64 lowercase hex characters');
       }
       const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-      const receipts = await fetchReceipts(node, key, 0);
+      // Receipts before the mark agreed at an earlier check, and what they settled was dropped.
+      const receipts = await fetchReceipts(node, key, ledger.data.checked?.next ?? 0);
       const result = checkReceipts(receipts, ledger.data, {
         skewMs,
         ...(options.nodeKey !== undefined ? { nodeKey: options.nodeKey } : {}),
@@ -112,6 +118,9 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       if (ledger.data.node_key === null && first !== undefined && options.nodeKey === undefined) {
         await ledger.pinNodeKey(first);
       }
+      const done = settled(result, ledger.data, skewMs);
+      if (done) await ledger.compact(done.mark, done.keep);
+      await ledger.close();
       if (options.json) {
         out(
           JSON.stringify({

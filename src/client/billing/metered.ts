@@ -94,10 +94,7 @@ export async function meteredGet(
   });
   const response = await send('GET', url, undefined, undefined, signed, options);
   // What was received is counted, whatever it holds: the node bills the bytes it sent.
-  await payer.ledger.update(
-    signed.request,
-    (r) => ({ ...r, bytes: response.body.length }) as typeof r,
-  );
+  await payer.ledger.update(signed.request, { bytes: response.body.length });
   if (response.status >= 300) throw nodeError(url, response.status, response.body);
   return JSON.parse(response.body.toString('utf8')) as {
     entries: Record<string, unknown>[];
@@ -134,20 +131,15 @@ export async function meteredSubmitJob(
     throw new P2PError('node_lied', `${url}: POST /jobs answered without the job id and hash`);
   }
   const id = answer.id;
-  await payer.ledger.update(signed.request, (r) => ({ ...r, job: id }) as typeof r);
+  await payer.ledger.update(signed.request, { job: id });
   return { id, hash: answer.hash };
 }
 
 /** Notes the compute receipt the client verified for a metered job: the fuel it may be billed. */
 export async function recordJobReceipt(ledger: Ledger, receipt: VerifiedReceipt): Promise<void> {
-  const record = ledger.data.requests.find(
-    (r) => r.kind === 'job' && r.job === receipt.body.job_id,
-  );
+  const record = ledger.requestOfJob(receipt.body.job_id);
   if (!record) throw new RangeError(`job ${receipt.body.job_id} is not in the ledger`);
-  await ledger.update(
-    record.request,
-    (r) => ({ ...r, receipt: receipt.hash, fuel: receipt.body.fuel }) as typeof r,
-  );
+  await ledger.update(record.request, { receipt: receipt.hash, fuel: receipt.body.fuel });
 }
 
 /** A signed GET of a billing route: the answer as parsed JSON. */
