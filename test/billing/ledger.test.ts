@@ -53,8 +53,9 @@ test('a torn last line is ignored, then cut off by the next append; a damaged mi
   await first.add(kept);
   await first.close();
   const whole = readFileSync(path, 'utf8');
-  const torn = JSON.stringify(getRecord());
-  appendFileSync(path, torn.slice(0, 40));
+  // Longer than the next line, so that writing over it is not enough: it must be cut off.
+  const torn = JSON.stringify({ ...getRecord(), kind: 'put', entries: [] }).repeat(4);
+  appendFileSync(path, torn.slice(0, 400));
   const second = await Ledger.open(path, payer);
   assert.deepEqual(
     second.data.requests.map((r) => r.request),
