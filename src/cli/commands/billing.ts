@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { Ledger } from '../../client/billing/ledger.js';
-import { billingGet, fetchReceipts } from '../../client/billing/metered.js';
+import { billingGet, fetchReceipts, type Payer } from '../../client/billing/metered.js';
 import {
   checkInvoice,
   checkReceipts,
@@ -31,6 +31,33 @@ function common(command: Command): Command {
     .requiredOption('--payer <file>', 'the payer’s identity key file (its signing key pays)')
     .option('--ledger <file>', 'the payer’s own count (default: the --payer file + ".ledger.json")')
     .option('--json', 'print JSON instead of lines');
+}
+
+export const PAYER_HELP = 'meter the requests: this identity key file pays (docs/billing.md)';
+export const LEDGER_HELP = 'the payer’s own count (default: the --payer file + ".ledger.json")';
+
+export interface PayerFlags {
+  payer?: string;
+  ledger?: string;
+}
+
+/** The client's payers for `--payer`/`--ledger`: one ledger is one node's count. */
+export async function payersFor(
+  nodes: readonly string[],
+  options: PayerFlags,
+): Promise<{ payers?: Record<string, Payer> }> {
+  if (options.payer === undefined) {
+    if (options.ledger !== undefined) throw new P2PError('bad_argument', '--ledger needs --payer');
+    return {};
+  }
+  if (nodes.length !== 1) {
+    throw new P2PError('bad_argument', '--payer meters one node: give exactly one --node');
+  }
+  const identity = await loadIdentityFile('--payer', options.payer);
+  const hex = toHex(identity.signing.publicKey);
+  const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, hex);
+  const node = nodes[0]!.replace(/\/+$/, '');
+  return { payers: { [node]: { key: identity.signing, ledger } } };
 }
 
 async function payerOf(options: CommonOptions) {

@@ -52,15 +52,17 @@ async function send(
   });
 }
 
-/** Metered POST /put of encoded entries; the node's answer as parsed JSON. */
-export async function meteredPut(
-  node: string,
-  entries: readonly Buffer[],
+/**
+ * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
+ * before it may be sent: the headers to send with it. The plain client and meteredPut both go
+ * through here.
+ */
+export async function meterPut(
   payer: Payer,
-  options: CallOptions = {},
-): Promise<Record<string, unknown>> {
-  const url = endpoint(node, '/put');
-  const body = encodeFrames(entries);
+  url: string,
+  entries: readonly Buffer[],
+  body: Uint8Array,
+): Promise<Record<string, string>> {
   const signed = signRequest(payer.key, 'POST', url, body);
   await payer.ledger.add({
     kind: 'put',
@@ -72,7 +74,45 @@ export async function meteredPut(
       expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
     })),
   });
-  const response = await send('POST', url, body, ENTRIES_MEDIA_TYPE, signed, options);
+  return { [PAYER_HEADER]: signed.header };
+}
+
+/**
+ * Signs a GET /get of `url` and records it before it may be sent: the headers to send, and
+ * `answered`, to call with the body bytes received, whatever the answer (the node bills the
+ * bytes it sent).
+ */
+export async function meterGet(
+  payer: Payer,
+  url: string,
+): Promise<{ headers: Record<string, string>; answered: (bytes: number) => Promise<void> }> {
+  const signed = signRequest(payer.key, 'GET', url, undefined);
+  await payer.ledger.add({
+    kind: 'get',
+    request: signed.request,
+    sent_at: Date.now(),
+    bytes: null,
+  });
+  return {
+    headers: { [PAYER_HEADER]: signed.header },
+    answered: (bytes) => payer.ledger.update(signed.request, { bytes }),
+  };
+}
+
+/** Metered POST /put of encoded entries; the node's answer as parsed JSON. */
+export async function meteredPut(
+  node: string,
+  entries: readonly Buffer[],
+  payer: Payer,
+  options: CallOptions = {},
+): Promise<Record<string, unknown>> {
+  const url = endpoint(node, '/put');
+  const body = encodeFrames(entries);
+  const headers = await meterPut(payer, url, entries, body);
+  const response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
+    ...options,
+    headers: { ...options.headers, ...headers },
+  });
   if (response.status >= 300) throw nodeError(url, response.status, response.body);
   return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
 }
@@ -85,16 +125,12 @@ export async function meteredGet(
   options: CallOptions = {},
 ): Promise<{ entries: Record<string, unknown>[]; next_cursor: string | null }> {
   const url = endpoint(node, '/get', query);
-  const signed = signRequest(payer.key, 'GET', url, undefined);
-  await payer.ledger.add({
-    kind: 'get',
-    request: signed.request,
-    sent_at: Date.now(),
-    bytes: null,
+  const metered = await meterGet(payer, url);
+  const response = await call('GET', url, undefined, undefined, {
+    ...options,
+    headers: { ...options.headers, ...metered.headers },
   });
-  const response = await send('GET', url, undefined, undefined, signed, options);
-  // What was received is counted, whatever it holds: the node bills the bytes it sent.
-  await payer.ledger.update(signed.request, { bytes: response.body.length });
+  await metered.answered(response.body.length);
   if (response.status >= 300) throw nodeError(url, response.status, response.body);
   return JSON.parse(response.body.toString('utf8')) as {
     entries: Record<string, unknown>[];
