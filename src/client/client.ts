@@ -24,6 +24,7 @@ import type { Identity, TableKey } from '../keys/keys.js';
 import { call, callJson, endpoint, nodeError, type CallOptions, type Connector } from './http.js';
 import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
+import { meterGet, meterPut, type Payer } from './billing/metered.js';
 import { Subscription, type SubscribedEntry, type SubscriptionState } from './subscription.js';
 import type { OpenedEntry, VerifiedEntry } from './verified-entry.js';
 
@@ -49,6 +50,11 @@ export interface ClientOptions {
   readonly proxy?: string;
   /** Connection pools to share with other parts of a process; `proxy` makes its own. */
   readonly connector?: Connector;
+  /**
+   * Payer per node URL (docs/billing.md §2, §8): puts and reads to that node carry a signed
+   * p2pcloud-payer header and are recorded in the payer's ledger before they are sent.
+   */
+  readonly payers?: Readonly<Record<string, Payer>>;
 }
 
 export interface PutOptions {
@@ -256,6 +262,12 @@ export class Client {
     };
   }
 
+  private payerOf(node: string): Payer | undefined {
+    const payers = this.options.payers;
+    if (!payers) return undefined;
+    return payers[node] ?? payers[`${node}/`];
+  }
+
   /** The node's /health answer. */
   async health(node: string = this.nodes[0]!): Promise<Record<string, unknown>> {
     return callJson<Record<string, unknown>>(
@@ -354,13 +366,14 @@ export class Client {
     const perNode = await Promise.all(
       this.nodes.map(async (node): Promise<NodePutResult[]> => {
         try {
-          const response = await call(
-            'POST',
-            endpoint(node, '/put'),
-            body,
-            ENTRIES_MEDIA_TYPE,
-            ticketHeader(this.callOptions(signal), tickets?.[node]),
-          );
+          const url = endpoint(node, '/put');
+          const options = ticketHeader(this.callOptions(signal), tickets?.[node]);
+          const payer = this.payerOf(node);
+          const metered = payer ? await meterPut(payer, node, entries, body, options) : {};
+          const response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
+            ...options,
+            headers: { ...options.headers, ...metered },
+          });
           let parsed: { results?: unknown };
           try {
             parsed = JSON.parse(response.body.toString('utf8')) as { results?: unknown };
@@ -522,10 +535,15 @@ export class Client {
         if (filter.bucket !== undefined && buckets === undefined)
           buckets = await this.bucketCount(node, signal);
         const url = endpoint(node, '/get', this.queryString(filter, pageSize, cursor));
+        const payer = this.payerOf(node);
+        const metered = payer
+          ? await meterGet(payer, node, url, this.callOptions(signal))
+          : undefined;
         response = await call('GET', url, undefined, undefined, {
           ...this.callOptions(signal),
-          headers: { accept: ENTRIES_MEDIA_TYPE },
+          headers: { accept: ENTRIES_MEDIA_TYPE, ...metered?.headers },
         });
+        await metered?.answered(response.body.length);
       } catch (error) {
         const p2p =
           error instanceof P2PError ? error : new P2PError('node_unreachable', String(error));

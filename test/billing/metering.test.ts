@@ -130,7 +130,7 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
     '--ledger',
     payer.ledgerFile,
   ]);
-  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(cli.code, 0, cli.stderr + cli.stdout);
   assert.match(cli.stdout, /receipt\(s\) agree with the ledger/);
   const inv = await runCli([
     'billing',
@@ -211,10 +211,17 @@ test('a node that bills for what was not asked, inflates, double-bills or bills 
     db.prepare('UPDATE stored SET expires_at = 0, bytes = bytes + 100 WHERE payer = ?').run(
       payerKey,
     );
-    // The payer's own job billed again, with more fuel than its signed compute receipt says.
-    db.prepare('UPDATE jobs SET fuel = fuel + 1000, finished_at = ? WHERE payer = ?').run(
-      now,
+    // The payer's own job billed again, with more fuel than its signed compute receipt says
+    // (its row went when its period was receipted: the operator writes it back).
+    const own = payer.ledger.data.requests.find((r) => r.kind === 'job' && r.fuel !== null);
+    assert.ok(own?.kind === 'job' && own.job && own.receipt && own.fuel !== null);
+    db.prepare('INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, 1)').run(
       payerKey,
+      own.job,
+      now,
+      Buffer.from(own.receipt, 'hex'),
+      own.fuel + 1000,
+      now,
     );
   } finally {
     db.close();
@@ -223,9 +230,25 @@ test('a node that bills for what was not asked, inflates, double-bills or bills 
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now())));
   await afterPeriodOf();
   const lying = await fetchReceipts(node.url, payer.key);
-  // Then the node signs the same periods again: double billing.
+  // Then the node signs the same periods again: double billing. The usage rows of receipted
+  // periods are gone, so the operator puts the honest job back as well.
   const db2 = openBillingDb(node.dataDir);
   try {
+    const honestJob = payer.ledger.data.requests.find((r) => r.kind === 'job' && r.fuel !== null);
+    assert.ok(honestJob?.kind === 'job' && honestJob.job && honestJob.receipt);
+    const { receipted_to: mark } = db2
+      .prepare('SELECT receipted_to FROM payers WHERE payer = ?')
+      .get(payerKey) as { receipted_to: number };
+    db2
+      .prepare('INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, 1)')
+      .run(
+        payerKey,
+        honestJob.job,
+        mark - 1500,
+        Buffer.from(honestJob.receipt, 'hex'),
+        honestJob.fuel,
+        mark - 1500,
+      );
     db2
       .prepare('UPDATE payers SET receipted_to = receipted_to - ? WHERE payer = ?')
       .run(2000, payerKey);

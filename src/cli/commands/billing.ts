@@ -6,8 +6,13 @@ import type { Command } from 'commander';
 import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { Ledger } from '../../client/billing/ledger.js';
-import { billingGet, fetchReceipts } from '../../client/billing/metered.js';
-import { checkInvoice, checkReceipts, type Difference } from '../../client/billing/check.js';
+import { billingGet, fetchReceipts, type Payer } from '../../client/billing/metered.js';
+import {
+  checkInvoice,
+  checkReceipts,
+  settled,
+  type Difference,
+} from '../../client/billing/check.js';
 import { decodeOffer } from '../../market/offers/offer.js';
 import type { OfferPrices } from '../../market/offers/offer.js';
 import { loadIdentityFile, nodeUrls, readUserFile } from '../inputs.js';
@@ -26,6 +31,33 @@ function common(command: Command): Command {
     .requiredOption('--payer <file>', 'the payer’s identity key file (its signing key pays)')
     .option('--ledger <file>', 'the payer’s own count (default: the --payer file + ".ledger.json")')
     .option('--json', 'print JSON instead of lines');
+}
+
+export const PAYER_HELP = 'meter the requests: this identity key file pays (docs/billing.md)';
+export const LEDGER_HELP = 'the payer’s own count (default: the --payer file + ".ledger.json")';
+
+export interface PayerFlags {
+  payer?: string;
+  ledger?: string;
+}
+
+/** The client's payers for `--payer`/`--ledger`: one ledger is one node's count. */
+export async function payersFor(
+  nodes: readonly string[],
+  options: PayerFlags,
+): Promise<{ payers?: Record<string, Payer> }> {
+  if (options.payer === undefined) {
+    if (options.ledger !== undefined) throw new P2PError('bad_argument', '--ledger needs --payer');
+    return {};
+  }
+  if (nodes.length !== 1) {
+    throw new P2PError('bad_argument', '--payer meters one node: give exactly one --node');
+  }
+  const identity = await loadIdentityFile('--payer', options.payer);
+  const hex = toHex(identity.signing.publicKey);
+  const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, hex);
+  const node = nodes[0]!.replace(/\/+$/, '');
+  return { payers: { [node]: { key: identity.signing, ledger } } };
 }
 
 async function payerOf(options: CommonOptions) {
@@ -70,7 +102,7 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       const receipts = await fetchReceipts(node, key, since);
       const { receipts: verified, differences } = checkReceipts(receipts, {
         kind: 'p2pcloud-billing-ledger',
-        v: 1,
+        v: 2,
         payer: toHex(key.publicKey),
         node_key: null,
         requests: [],
@@ -102,7 +134,8 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
         throw new P2PError('bad_argument', '--node-key: give 64 lowercase hex characters');
       }
       const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-      const receipts = await fetchReceipts(node, key, 0);
+      // Receipts before the mark agreed at an earlier check, and what they settled was dropped.
+      const receipts = await fetchReceipts(node, key, ledger.data.checked?.next ?? 0);
       const result = checkReceipts(receipts, ledger.data, {
         skewMs,
         ...(options.nodeKey !== undefined ? { nodeKey: options.nodeKey } : {}),
@@ -112,6 +145,9 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       if (ledger.data.node_key === null && first !== undefined && options.nodeKey === undefined) {
         await ledger.pinNodeKey(first);
       }
+      const done = settled(result, ledger.data, skewMs);
+      if (done) await ledger.compact(done.mark, done.keep);
+      await ledger.close();
       if (options.json) {
         out(
           JSON.stringify({

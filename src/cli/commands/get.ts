@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Client } from '../../client/client.js';
+import { LEDGER_HELP, PAYER_HELP, payersFor, type PayerFlags } from './billing.js';
 import { P2PError } from '../../errors.js';
 import { identityText, recipientText, tableText } from '../../keys/keys.js';
 import { PROXY_HELP, loadIdentityFile, nodeUrls, proxyFor, tableKeyTextOrFile } from '../inputs.js';
@@ -52,15 +53,18 @@ export function registerGetCommand(
     .option('--limit <n>', 'at most this many entries (default 100)')
     .option('--order <order>', 'newest (default) or oldest first')
     .option('--json', 'one JSON object per line')
+    .option('--payer <file>', PAYER_HELP)
+    .option('--ledger <file>', LEDGER_HELP)
     .option('--proxy <url>', PROXY_HELP)
-    .action(async (options: GetOptions) => {
+    .action(async (options: GetOptions & PayerFlags) => {
       const nodes = nodeUrls('--node', options.node);
       const identity = await loadIdentityFile('--key', options.key);
       const tables = options.table
         ? await Promise.all(options.table.map((t) => tableKeyTextOrFile('--table', t)))
         : undefined;
       const proxy = proxyFor(options.proxy, '--node', nodes);
-      const client = new Client({ nodes, ...(proxy ? { proxy } : {}) });
+      const payers = await payersFor(nodes, options);
+      const client = new Client({ nodes, ...(proxy ? { proxy } : {}), ...payers });
       const order =
         options.order === undefined || options.order === 'newest' || options.order === 'desc'
           ? 'desc'

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { Client } from '../../client/client.js';
+import { LEDGER_HELP, PAYER_HELP, payersFor, type PayerFlags } from './billing.js';
 import { P2PError } from '../../errors.js';
 import { entryBytesFor } from '../../entry/create.js';
 import {
@@ -116,12 +117,14 @@ export function registerPutCommand(
     .option('--pow <bits>', 'proof-of-work bits (default: the most the nodes ask of this entry)')
     .option('--expires <duration>', 'expire after this long, e.g. 10m, 12h, 7d')
     .option('--no-pad', 'store the exact size instead of padding the entry to a size bucket')
+    .option('--payer <file>', PAYER_HELP)
+    .option('--ledger <file>', LEDGER_HELP)
     .option('--proxy <url>', PROXY_HELP)
     .option(
       '--tickets <wallet>',
       'pay with prepaid tickets from this wallet instead of proof of work (docs/tickets.md)',
     )
-    .action(async (text: string | undefined, options: PutOptions) => {
+    .action(async (text: string | undefined, options: PutOptions & PayerFlags) => {
       const nodes = nodeUrls('--node', options.node);
       const table = await loadTableKeyFile('--table', options.table);
       const to = recipientKey('--to', options.to);
@@ -131,7 +134,8 @@ export function registerPutCommand(
         options.pow === undefined ? undefined : parseIntOption('--pow', options.pow, 0, 40);
       const data = await payload(text);
       const proxy = proxyFor(options.proxy, '--node', nodes);
-      const client = new Client({ nodes, ...(proxy ? { proxy } : {}) });
+      const payers = await payersFor(nodes, options);
+      const client = new Client({ nodes, ...(proxy ? { proxy } : {}), ...payers });
       const size = entryBytesFor(data.length, options.pad);
       const wallet = options.tickets === undefined ? undefined : await readWallet(options.tickets);
       const plan = wallet

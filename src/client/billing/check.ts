@@ -11,7 +11,7 @@ import {
 } from '../../market/billing/invoice.js';
 import { verifyUsageReceipt, type VerifiedUsage } from '../../market/billing/receipt.js';
 import type { OfferPrices } from '../../market/offers/offer.js';
-import type { LedgerData, LedgerEntry, LedgerRecord } from './ledger.js';
+import type { CheckedMark, LedgerData, LedgerEntry, LedgerRecord } from './ledger.js';
 
 export type DifferenceReason =
   | 'receipt_invalid'
@@ -46,6 +46,8 @@ export interface CheckOptions {
   readonly nodeKey?: string | null;
   /** Clock difference allowed between the payer and the node, in ms (default 60 s). */
   readonly skewMs?: number;
+  /** Time up to which storage was already billed and checked; else the ledger's mark. */
+  readonly checkedUntil?: number;
 }
 
 export interface CheckResult {
@@ -86,6 +88,8 @@ export function checkReceipts(
 ): CheckResult {
   const skew = options.skewMs ?? DEFAULT_SKEW_MS;
   const nodeKey = options.nodeKey ?? ledger.node_key;
+  const checkedUntil = options.checkedUntil ?? ledger.checked?.until ?? 0;
+  const checkedNext = ledger.checked?.next ?? 0;
   const known = index(ledger);
   const differences: Difference[] = [];
   const verified: VerifiedUsage[] = [];
@@ -123,6 +127,9 @@ export function checkReceipts(
     }
     seqs.add(b.seq);
     verified.push(v);
+    // Receipts before the mark were checked item by item already, and compaction may have
+    // dropped the requests they billed.
+    if (b.seq < checkedNext) return;
     for (const item of b.items) {
       if (item.k === 'store') {
         const mine = known.entries.get(item.entry);
@@ -146,6 +153,12 @@ export function checkReceipts(
           flag(
             'storage_after_expiry',
             `entry ${item.entry} billed until ${new Date(item.to).toISOString()}, after it expired at ${new Date(mine.entry.expires_at).toISOString()}`,
+          );
+        }
+        if (item.from < checkedUntil) {
+          flag(
+            'storage_overlap',
+            `entry ${item.entry} billed from ${new Date(item.from).toISOString()}, time already billed in receipts checked before`,
           );
         }
         const list = intervals.get(item.entry) ?? [];
@@ -209,6 +222,37 @@ export function checkReceipts(
     }
   });
   return { receipts: verified, totals: sumTotals(verified.map((v) => v.body)), differences };
+}
+
+/**
+ * What a check without differences settled (docs/billing.md §8): the mark to note, and which
+ * ledger requests must stay. Reads and jobs billed in the checked receipts, reads whose
+ * period is over, and puts whose entries all expired before the mark can no longer be billed
+ * honestly; anything billed for them later is flagged as unknown.
+ */
+export function settled(
+  result: CheckResult,
+  ledger: LedgerData,
+  skewMs = DEFAULT_SKEW_MS,
+): { mark: CheckedMark; keep: (record: LedgerRecord) => boolean } | null {
+  if (result.differences.length > 0 || result.receipts.length === 0) return null;
+  const billed = new Set<string>();
+  let next = ledger.checked?.next ?? 0;
+  let until = ledger.checked?.until ?? 0;
+  for (const v of result.receipts) {
+    next = Math.max(next, v.body.seq + 1);
+    until = Math.max(until, v.body.to);
+    for (const item of v.body.items) {
+      if (item.k === 'serve') billed.add(item.request);
+      else if (item.k === 'fuel') billed.add(item.job);
+    }
+  }
+  const keep = (r: LedgerRecord): boolean => {
+    if (r.kind === 'get') return !billed.has(r.request) && r.sent_at + skewMs >= until;
+    if (r.kind === 'job') return r.job === null || !billed.has(r.job);
+    return r.entries.some((e) => e.expires_at === 0 || e.expires_at > until);
+  };
+  return { mark: { next, until }, keep };
 }
 
 function samePrices(a: OfferPrices, b: OfferPrices): boolean {

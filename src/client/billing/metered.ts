@@ -64,22 +64,21 @@ async function send(
   });
 }
 
-/** Metered POST /put of encoded entries; the node's answer as parsed JSON. */
-export async function meteredPut(
+/**
+ * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
+ * before it may be sent: the headers to send with it. The plain client and meteredPut both go
+ * through here.
+ */
+export async function meterPut(
+  payer: Payer,
   node: string,
   entries: readonly Buffer[],
-  payer: Payer,
+  body: Uint8Array,
   options: CallOptions = {},
-): Promise<Record<string, unknown>> {
+): Promise<Record<string, string>> {
   const url = endpoint(node, '/put');
-  const body = encodeFrames(entries);
-  const signed = signRequest(
-    payer.key,
-    await nodeBillingKey(node, payer.ledger, options),
-    'POST',
-    url,
-    body,
-  );
+  const nodeKey = await nodeBillingKey(node, payer.ledger, options);
+  const signed = signRequest(payer.key, nodeKey, 'POST', url, body);
   await payer.ledger.add({
     kind: 'put',
     request: signed.request,
@@ -90,7 +89,48 @@ export async function meteredPut(
       expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
     })),
   });
-  const response = await send('POST', url, body, ENTRIES_MEDIA_TYPE, signed, options);
+  return { [PAYER_HEADER]: signed.header };
+}
+
+/**
+ * Signs a GET /get of `url` and records it before it may be sent: the headers to send, and
+ * `answered`, to call with the body bytes received, whatever the answer (the node bills the
+ * bytes it sent).
+ */
+export async function meterGet(
+  payer: Payer,
+  node: string,
+  url: string,
+  options: CallOptions = {},
+): Promise<{ headers: Record<string, string>; answered: (bytes: number) => Promise<void> }> {
+  const nodeKey = await nodeBillingKey(node, payer.ledger, options);
+  const signed = signRequest(payer.key, nodeKey, 'GET', url, undefined);
+  await payer.ledger.add({
+    kind: 'get',
+    request: signed.request,
+    sent_at: Date.now(),
+    bytes: null,
+  });
+  return {
+    headers: { [PAYER_HEADER]: signed.header },
+    answered: (bytes) => payer.ledger.update(signed.request, { bytes }),
+  };
+}
+
+/** Metered POST /put of encoded entries; the node's answer as parsed JSON. */
+export async function meteredPut(
+  node: string,
+  entries: readonly Buffer[],
+  payer: Payer,
+  options: CallOptions = {},
+): Promise<Record<string, unknown>> {
+  const url = endpoint(node, '/put');
+  const body = encodeFrames(entries);
+  const headers = await meterPut(payer, node, entries, body, options);
+  const response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
+    ...options,
+    headers: { ...options.headers, ...headers },
+  });
   if (response.status >= 300) throw nodeError(url, response.status, response.body);
   return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
 }
@@ -103,25 +143,12 @@ export async function meteredGet(
   options: CallOptions = {},
 ): Promise<{ entries: Record<string, unknown>[]; next_cursor: string | null }> {
   const url = endpoint(node, '/get', query);
-  const signed = signRequest(
-    payer.key,
-    await nodeBillingKey(node, payer.ledger, options),
-    'GET',
-    url,
-    undefined,
-  );
-  await payer.ledger.add({
-    kind: 'get',
-    request: signed.request,
-    sent_at: Date.now(),
-    bytes: null,
+  const metered = await meterGet(payer, node, url, options);
+  const response = await call('GET', url, undefined, undefined, {
+    ...options,
+    headers: { ...options.headers, ...metered.headers },
   });
-  const response = await send('GET', url, undefined, undefined, signed, options);
-  // What was received is counted, whatever it holds: the node bills the bytes it sent.
-  await payer.ledger.update(
-    signed.request,
-    (r) => ({ ...r, bytes: response.body.length }) as typeof r,
-  );
+  await metered.answered(response.body.length);
   if (response.status >= 300) throw nodeError(url, response.status, response.body);
   return JSON.parse(response.body.toString('utf8')) as {
     entries: Record<string, unknown>[];
@@ -164,20 +191,15 @@ export async function meteredSubmitJob(
     throw new P2PError('node_lied', `${url}: POST /jobs answered without the job id and hash`);
   }
   const id = answer.id;
-  await payer.ledger.update(signed.request, (r) => ({ ...r, job: id }) as typeof r);
+  await payer.ledger.update(signed.request, { job: id });
   return { id, hash: answer.hash };
 }
 
 /** Notes the compute receipt the client verified for a metered job: the fuel it may be billed. */
 export async function recordJobReceipt(ledger: Ledger, receipt: VerifiedReceipt): Promise<void> {
-  const record = ledger.data.requests.find(
-    (r) => r.kind === 'job' && r.job === receipt.body.job_id,
-  );
+  const record = ledger.requestOfJob(receipt.body.job_id);
   if (!record) throw new RangeError(`job ${receipt.body.job_id} is not in the ledger`);
-  await ledger.update(
-    record.request,
-    (r) => ({ ...r, receipt: receipt.hash, fuel: receipt.body.fuel }) as typeof r,
-  );
+  await ledger.update(record.request, { receipt: receipt.hash, fuel: receipt.body.fuel });
 }
 
 /** A signed GET of a billing route: the answer as parsed JSON. */

@@ -49,7 +49,7 @@ export class UsageStore {
   private readonly db: Database.Database;
   /** The statements of the request path, prepared once. */
   private readonly hot: Record<
-    'addPayer' | 'payer' | 'stored' | 'served' | 'job',
+    'addPayer' | 'payer' | 'stored' | 'served' | 'job' | 'dropServed' | 'dropJobs' | 'dropStored',
     Database.Statement
   >;
 
@@ -106,6 +106,13 @@ export class UsageStore {
       ),
       job: this.db.prepare(
         'INSERT OR IGNORE INTO jobs (payer, job, submitted_at) VALUES (?, ?, ?)',
+      ),
+      dropServed: this.db.prepare('DELETE FROM served WHERE payer = ? AND at < ?'),
+      dropJobs: this.db.prepare(
+        'DELETE FROM jobs WHERE payer = ? AND settled = 1 AND finished_at < ?',
+      ),
+      dropStored: this.db.prepare(
+        'DELETE FROM stored WHERE payer = ? AND expires_at != 0 AND expires_at <= ?',
       ),
     };
   }
@@ -290,7 +297,12 @@ export class UsageStore {
     return row.t;
   }
 
-  /** Stores the receipts of closed periods and moves the payer's mark, in one transaction. */
+  /**
+   * Stores the receipts of closed periods and moves the payer's mark, in one transaction. The
+   * usage rows those periods settled go in the same transaction: the receipts hold what they
+   * billed, and nothing before the mark is ever recomputed. Storage rows stay while the entry
+   * still accrues; unsettled jobs stay until they end.
+   */
   saveReceipts(
     payer: Buffer,
     receipts: readonly { seq: number; from: number; to: number; text: string }[],
@@ -310,6 +322,9 @@ export class UsageStore {
         this.db
           .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
           .run(receiptedTo, nextSeq, payer);
+        this.hot.dropServed.run(payer, receiptedTo);
+        this.hot.dropJobs.run(payer, receiptedTo);
+        this.hot.dropStored.run(payer, receiptedTo);
       })();
     } finally {
       this.db.pragma(`synchronous = ${this.usual}`);
