@@ -1,13 +1,14 @@
 /**
  * The client of the spread benchmark, as a process of its own so that its peak RSS is its
  * own: spreads a generated file (never held whole) over the nodes given, or restores one and
- * hashes what comes back without keeping it. Prints one JSON line with the outcome and
- * timings; the parent reads its VmHWM.
+ * hashes what comes back without keeping it. Prints one JSON line with the outcome, timings
+ * and its peak RSS.
  *
  *   node spread-client.js spread SEED BYTES K URL…
  *   node spread-client.js restore REF IDENTITY_JSON URL
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   generateIdentity,
   generateTableKey,
@@ -20,6 +21,16 @@ import { seededPieces } from './seeded-bytes.js';
 
 async function* generated(seed: string, length: number): AsyncGenerator<Buffer> {
   for (const piece of seededPieces({ seed, length })) yield piece;
+}
+
+/**
+ * Peak RSS of this process's own memory (VmHWM). Not getrusage's maxRSS: Linux carries the
+ * high-water mark of the memory a process had before exec into it, so a client spawned by a
+ * big parent would report the parent's size.
+ */
+function peakRss(): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
 }
 
 /** User and system CPU time of this process so far. */
@@ -49,7 +60,7 @@ if (mode === 'spread') {
       stripes: manifest.stripes,
       ms: performance.now() - started,
       identity: serializeIdentity(identity),
-      peak_rss: process.resourceUsage().maxRSS * 1024,
+      peak_rss: peakRss(),
       cpu_ms: cpuMs(),
     }),
   );
@@ -73,7 +84,7 @@ if (mode === 'spread') {
       bytes,
       lost: lost.length,
       ms: performance.now() - started,
-      peak_rss: process.resourceUsage().maxRSS * 1024,
+      peak_rss: peakRss(),
       cpu_ms: cpuMs(),
     }),
   );
