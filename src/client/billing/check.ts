@@ -72,9 +72,13 @@ function index(ledger: LedgerData): Known {
   for (const r of ledger.requests) {
     requests.set(r.request, r);
     if (r.kind === 'put') {
-      // The first put of an entry is when it could first be billed.
-      for (const e of r.entries)
+      // The first put that stored an entry is when it could first be billed; a put with no
+      // answer recorded (a crash) may have stored any of its entries.
+      const stored = r.stored ? new Set(r.stored) : null;
+      for (const e of r.entries) {
+        if (stored && !stored.has(e.id)) continue;
         if (!entries.has(e.id)) entries.set(e.id, { entry: e, sentAt: r.sent_at });
+      }
     } else if (r.kind === 'job' && r.job) jobs.set(r.job, r);
   }
   return { entries, requests, jobs };
@@ -134,7 +138,10 @@ export function checkReceipts(
       if (item.k === 'store') {
         const mine = known.entries.get(item.entry);
         if (!mine) {
-          flag('unknown_entry', `storage of entry ${item.entry} that this payer never wrote`);
+          flag(
+            'unknown_entry',
+            `storage of entry ${item.entry} that this payer never wrote or the node did not store`,
+          );
           continue;
         }
         if (item.bytes > mine.entry.bytes) {

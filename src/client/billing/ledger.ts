@@ -36,6 +36,11 @@ export type LedgerRecord =
       readonly request: string;
       readonly sent_at: number;
       readonly entries: readonly LedgerEntry[];
+      /**
+       * Ids of the entries the node answered it stored or already had; [] when it answered
+       * >= 300 or not at all; absent while no answer was recorded (all may be billed).
+       */
+      readonly stored?: readonly string[];
     }
   | {
       readonly kind: 'get';
@@ -58,6 +63,7 @@ export type LedgerRecord =
 /** What a later line may set on a request already recorded. */
 export type LedgerUpdate =
   | { readonly bytes: number }
+  | { readonly stored: readonly string[] }
   | { readonly job: string }
   | { readonly receipt: string; readonly fuel: number };
 
@@ -89,6 +95,18 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** A put's stored list if it is one: ids of entries the put sent, each once. */
+function storedIds(v: unknown, entries: readonly LedgerEntry[]): string[] | null {
+  if (!Array.isArray(v)) return null;
+  const sent = new Set(entries.map((e) => e.id));
+  const seen = new Set<string>();
+  for (const id of v) {
+    if (typeof id !== 'string' || !sent.has(id) || seen.has(id)) return null;
+    seen.add(id);
+  }
+  return v as string[];
+}
+
 function checkRecord(r: unknown, path: string, where: string): LedgerRecord {
   const o = r as Record<string, unknown> | null;
   if (typeof o !== 'object' || o === null) bad(path, `${where} is not an object`);
@@ -108,7 +126,11 @@ function checkRecord(r: unknown, path: string, where: string): LedgerRecord {
       }
       return { id: e.id, bytes: e.bytes, expires_at: e.expires_at };
     });
-    return { kind: 'put', request: o.request, sent_at: o.sent_at, entries };
+    if (o.stored === undefined)
+      return { kind: 'put', request: o.request, sent_at: o.sent_at, entries };
+    const stored = storedIds(o.stored, entries);
+    if (!stored) bad(path, `${where} has a malformed stored list`);
+    return { kind: 'put', request: o.request, sent_at: o.sent_at, entries, stored };
   }
   if (o.kind === 'get' && nullableCount(o.bytes)) {
     return { kind: 'get', request: o.request, sent_at: o.sent_at, bytes: o.bytes as number | null };
@@ -181,7 +203,12 @@ class Fold {
     const i = this.byRequest.get(request);
     if (i === undefined) throw new RangeError(`no request ${request} in the ledger`);
     const record = this.data.requests[i]!;
-    if ('bytes' in change && record.kind === 'get') {
+    if ('stored' in change && record.kind === 'put') {
+      if (!storedIds(change.stored, record.entries)) {
+        throw new RangeError(`request ${request}: stored names an entry the put did not send`);
+      }
+      this.data.requests[i] = { ...record, stored: change.stored };
+    } else if ('bytes' in change && record.kind === 'get') {
       this.data.requests[i] = { ...record, bytes: change.bytes };
     } else if ('job' in change && record.kind === 'job') {
       this.data.requests[i] = { ...record, job: change.job };
@@ -206,6 +233,7 @@ function applyLine(fold: Fold, o: Record<string, unknown>, path: string, where: 
   } else if (o.kind === 'update' && typeof o.request === 'string') {
     let change: LedgerUpdate;
     if (isCount(o.bytes)) change = { bytes: o.bytes };
+    else if (Array.isArray(o.stored)) change = { stored: o.stored as string[] };
     else if (typeof o.job === 'string' && HEX32.test(o.job)) change = { job: o.job };
     else if (typeof o.receipt === 'string' && HEX64.test(o.receipt) && isCount(o.fuel)) {
       change = { receipt: o.receipt, fuel: o.fuel };

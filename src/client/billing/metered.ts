@@ -64,10 +64,25 @@ async function send(
   });
 }
 
+/** What a put stored, from the node's per-entry results: ids stored or already there. */
+export function storedByPut(
+  ids: readonly string[],
+  status: number | null,
+  results: unknown,
+): string[] {
+  if (status === null || status >= 300 || !Array.isArray(results)) return [];
+  if (results.length !== ids.length) return [];
+  return ids.filter((_, i) => {
+    const r = results[i] as { status?: unknown } | null;
+    return r?.status === 'stored' || r?.status === 'duplicate';
+  });
+}
+
 /**
  * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
- * before it may be sent: the headers to send with it. The plain client and meteredPut both go
- * through here.
+ * before it may be sent: the headers to send with it, and `answered`, to call with the
+ * answer's status and per-entry results (null, null: no answer), which records what the node
+ * stored. The plain client and meteredPut both go through here.
  */
 export async function meterPut(
   payer: Payer,
@@ -75,21 +90,30 @@ export async function meterPut(
   entries: readonly Buffer[],
   body: Uint8Array,
   options: CallOptions = {},
-): Promise<Record<string, string>> {
+): Promise<{
+  headers: Record<string, string>;
+  answered: (status: number | null, results: unknown) => Promise<void>;
+}> {
   const url = endpoint(node, '/put');
   const nodeKey = await nodeBillingKey(node, payer.ledger, options);
   const signed = signRequest(payer.key, nodeKey, 'POST', url, body);
+  const recorded = entries.map((bytes) => ({
+    id: toHex(sha256(bytes)),
+    bytes: bytes.length,
+    expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
+  }));
   await payer.ledger.add({
     kind: 'put',
     request: signed.request,
     sent_at: Date.now(),
-    entries: entries.map((bytes) => ({
-      id: toHex(sha256(bytes)),
-      bytes: bytes.length,
-      expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
-    })),
+    entries: recorded,
   });
-  return { [PAYER_HEADER]: signed.header };
+  const ids = recorded.map((e) => e.id);
+  return {
+    headers: { [PAYER_HEADER]: signed.header },
+    answered: (status, results) =>
+      payer.ledger.update(signed.request, { stored: storedByPut(ids, status, results) }),
+  };
 }
 
 /**
@@ -126,13 +150,26 @@ export async function meteredPut(
 ): Promise<Record<string, unknown>> {
   const url = endpoint(node, '/put');
   const body = encodeFrames(entries);
-  const headers = await meterPut(payer, node, entries, body, options);
-  const response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
-    ...options,
-    headers: { ...options.headers, ...headers },
-  });
-  if (response.status >= 300) throw nodeError(url, response.status, response.body);
-  return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+  const metered = await meterPut(payer, node, entries, body, options);
+  let response: RawResponse;
+  try {
+    response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
+      ...options,
+      headers: { ...options.headers, ...metered.headers },
+    });
+  } catch (error) {
+    await metered.answered(null, null);
+    throw error;
+  }
+  let answer: Record<string, unknown> | null = null;
+  try {
+    answer = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    // recorded as storing nothing below; the status decides what is thrown
+  }
+  await metered.answered(response.status, answer?.results);
+  if (response.status >= 300 || !answer) throw nodeError(url, response.status, response.body);
+  return answer;
 }
 
 /** Metered GET /get with `query`; the node's answer as parsed JSON (entries still to verify). */
