@@ -7,6 +7,7 @@ import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { Ledger } from '../../client/billing/ledger.js';
 import { billingGet, fetchReceipts, type Payer } from '../../client/billing/metered.js';
+import { billingInfo } from '../../client/billing/node-key.js';
 import {
   checkInvoice,
   checkReceipts,
@@ -135,9 +136,11 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       }
       const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
       // Receipts before the mark agreed at an earlier check, and what they settled was dropped.
+      const info = await billingInfo(node);
       const receipts = await fetchReceipts(node, key, ledger.data.checked?.next ?? 0);
       const result = checkReceipts(receipts, ledger.data, {
         skewMs,
+        periodMs: info.receipt_period_ms,
         ...(options.nodeKey !== undefined ? { nodeKey: options.nodeKey } : {}),
       });
       // The first key seen is pinned: receipts later signed by another key are flagged.
@@ -184,13 +187,17 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       const to = parseIntOption('--to', options.to, 0, Number.MAX_SAFE_INTEGER);
       const prices = await offerPrices(options.offer);
       const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
+      const info = await billingInfo(node);
       const invoice = await billingGet(
         node,
         '/billing/invoice',
         new URLSearchParams({ from: String(from), to: String(to) }),
         key,
       );
-      const result = checkInvoice(invoice, ledger.data, prices ? { prices } : {});
+      const result = checkInvoice(invoice, ledger.data, {
+        periodMs: info.receipt_period_ms,
+        ...(prices ? { prices } : {}),
+      });
       if (options.json) {
         out(
           JSON.stringify({

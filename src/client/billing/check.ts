@@ -18,6 +18,8 @@ export type DifferenceReason =
   | 'wrong_payer'
   | 'wrong_node'
   | 'seq_repeated'
+  | 'period_not_ended'
+  | 'period_misaligned'
   | 'unknown_entry'
   | 'unknown_request'
   | 'unknown_job'
@@ -48,6 +50,10 @@ export interface CheckOptions {
   readonly skewMs?: number;
   /** Time up to which storage was already billed and checked; else the ledger's mark. */
   readonly checkedUntil?: number;
+  /** The node's receipt period (GET /billing/info): every receipt covers one [k·P, (k+1)·P). */
+  readonly periodMs?: number | null;
+  /** The payer's clock, ms (default Date.now()). */
+  readonly now?: number;
 }
 
 export interface CheckResult {
@@ -91,6 +97,8 @@ export function checkReceipts(
   options: CheckOptions = {},
 ): CheckResult {
   const skew = options.skewMs ?? DEFAULT_SKEW_MS;
+  const now = options.now ?? Date.now();
+  const period = options.periodMs ?? null;
   const nodeKey = options.nodeKey ?? ledger.node_key;
   const checkedUntil = options.checkedUntil ?? ledger.checked?.until ?? 0;
   const checkedNext = ledger.checked?.next ?? 0;
@@ -131,6 +139,16 @@ export function checkReceipts(
     }
     seqs.add(b.seq);
     verified.push(v);
+    // Usage of a period still running can still grow: a receipt for it bills the future.
+    if (b.to > now + skew) {
+      flag('period_not_ended', `covers time until ${new Date(b.to).toISOString()}, not yet over`);
+    }
+    if (period !== null && (b.from % period !== 0 || b.to !== b.from + period)) {
+      flag(
+        'period_misaligned',
+        `covers [${b.from}, ${b.to}), not one period of ${period} ms the node announces`,
+      );
+    }
     // Receipts before the mark were checked item by item already, and compaction may have
     // dropped the requests they billed.
     if (b.seq < checkedNext) return;
