@@ -11,7 +11,9 @@ import { billingInfo } from '../../client/billing/node-key.js';
 import {
   checkInvoice,
   checkReceipts,
+  receiptHash,
   settled,
+  type CheckResult,
   type Difference,
 } from '../../client/billing/check.js';
 import { decodeOffer } from '../../market/offers/offer.js';
@@ -89,6 +91,14 @@ async function nodeKeyFor(
   return info;
 }
 
+/** Notes every receipt checked that the ledger does not hold yet (one changed stays out). */
+async function recordReceipts(ledger: Ledger, result: CheckResult): Promise<void> {
+  for (const v of result.receipts) {
+    if (!ledger.data.receipts?.has(v.body.seq))
+      await ledger.recordReceipt(v.body.seq, receiptHash(v));
+  }
+}
+
 function mismatch(differences: readonly Difference[], out: (line: string) => void): void {
   for (const d of differences) out(`${d.reason}\t${d.message}`);
   if (differences.length > 0) {
@@ -164,6 +174,7 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
         nodeKey,
         periodMs: info.receipt_period_ms,
       });
+      await recordReceipts(ledger, result);
       const done = settled(result, ledger.data, skewMs);
       if (done) await ledger.compact(done.mark, done.keep);
       await ledger.close();

@@ -2,6 +2,8 @@
  * Checks a node's usage receipts and invoices against the payer's own ledger
  * (docs/billing.md §7). Every difference is listed with a reason; none is thrown. Pure.
  */
+import { sha256 } from '../../crypto/sha256.js';
+import { toHex } from '../../encoding/bytes.js';
 import { P2PError } from '../../errors.js';
 import {
   priceUsage,
@@ -18,6 +20,7 @@ export type DifferenceReason =
   | 'wrong_payer'
   | 'wrong_node'
   | 'seq_repeated'
+  | 'receipt_changed'
   | 'period_not_ended'
   | 'period_misaligned'
   | 'unknown_entry'
@@ -64,6 +67,11 @@ export interface CheckResult {
 }
 
 export const DEFAULT_SKEW_MS = 60_000;
+
+/** What the ledger notes of a checked receipt: SHA-256 (hex) of its signed body text. */
+export function receiptHash(v: VerifiedUsage): string {
+  return toHex(sha256(Buffer.from(v.receipt.body, 'utf8')));
+}
 
 interface Known {
   readonly entries: Map<string, { entry: LedgerEntry; sentAt: number }>;
@@ -138,6 +146,12 @@ export function checkReceipts(
       return;
     }
     seqs.add(b.seq);
+    const before = ledger.receipts?.get(b.seq);
+    if (before !== undefined && before !== receiptHash(v)) {
+      // The node signed two different receipts under one seq: both are evidence.
+      flag('receipt_changed', `differs from the receipt ${b.seq} checked before`);
+      return;
+    }
     verified.push(v);
     // Usage of a period still running can still grow: a receipt for it bills the future.
     if (b.to > now + skew) {

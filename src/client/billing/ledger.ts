@@ -9,6 +9,7 @@
  *   {"kind":"update","request":hex64, …fields it sets…}
  *   {"kind":"node_key","node_key":hex64}
  *   {"kind":"checked","next":n,"until":ms}
+ *   {"kind":"receipt","seq":n,"hash":hex64}
  *
  * A version 1 file (one JSON object, replaced whole on each change) is converted once into a
  * journal when it is opened.
@@ -82,6 +83,8 @@ export interface LedgerData {
   readonly requests: LedgerRecord[];
   /** Set once a check found no difference; records billed before it may have been dropped. */
   checked?: CheckedMark | null;
+  /** SHA-256 (hex) of the body of every receipt checked, by seq; kept through compaction. */
+  receipts?: Map<number, string>;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -187,7 +190,15 @@ class Fold {
   private readonly byJob = new Map<string, number>();
 
   constructor(payer: string) {
-    this.data = { kind: LEDGER_KIND, v: 2, payer, node_key: null, requests: [], checked: null };
+    this.data = {
+      kind: LEDGER_KIND,
+      v: 2,
+      payer,
+      node_key: null,
+      requests: [],
+      checked: null,
+      receipts: new Map(),
+    };
   }
 
   add(record: LedgerRecord): void {
@@ -245,6 +256,13 @@ function applyLine(fold: Fold, o: Record<string, unknown>, path: string, where: 
     }
   } else if (o.kind === 'node_key' && typeof o.node_key === 'string' && HEX64.test(o.node_key)) {
     fold.data.node_key = o.node_key;
+  } else if (
+    o.kind === 'receipt' &&
+    isCount(o.seq) &&
+    typeof o.hash === 'string' &&
+    HEX64.test(o.hash)
+  ) {
+    fold.data.receipts!.set(o.seq, o.hash);
   } else if (o.kind === 'checked' && isCount(o.next) && isCount(o.until)) {
     fold.data.checked = { next: o.next, until: o.until };
   } else {
@@ -344,6 +362,7 @@ function journalText(data: LedgerData): string {
   let text = lineOf({ kind: LEDGER_KIND, v: LEDGER_VERSION, payer: data.payer });
   if (data.node_key) text += lineOf({ kind: 'node_key', node_key: data.node_key });
   if (data.checked) text += lineOf({ kind: 'checked', ...data.checked });
+  for (const [seq, hash] of data.receipts ?? []) text += lineOf({ kind: 'receipt', seq, hash });
   for (const r of data.requests) text += lineOf(r);
   return text;
 }
@@ -465,6 +484,13 @@ export class Ledger {
     return this.fold.requestOfJob(job);
   }
 
+  /** Notes the SHA-256 (hex) of the body of receipt `seq` as checked. */
+  recordReceipt(seq: number, hash: string): Promise<void> {
+    return this.append({ kind: 'receipt', seq, hash }, () => {
+      this.fold.data.receipts!.set(seq, hash);
+    });
+  }
+
   pinNodeKey(key: string): Promise<void> {
     return this.append({ kind: 'node_key', node_key: key }, () => {
       this.fold.data.node_key = key;
@@ -480,6 +506,7 @@ export class Ledger {
       const fold = new Fold(this.data.payer);
       fold.data.node_key = this.data.node_key;
       fold.data.checked = mark;
+      for (const [seq, hash] of this.data.receipts ?? []) fold.data.receipts!.set(seq, hash);
       for (const r of this.data.requests) if (keep(r)) fold.add(r);
       const text = journalText(fold.data);
       await this.handle?.close();
