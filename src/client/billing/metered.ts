@@ -267,7 +267,27 @@ export async function billingGet(
   }
 }
 
-/** Every receipt of the payer from seq `since` on, page by page (at most `maxPages`). */
+/** What fetchReceipts holds at most, whatever the node's pages say. */
+export const MAX_FETCHED_RECEIPTS = 100_000;
+export const MAX_FETCHED_BYTES = 256 * 1024 * 1024;
+
+function seqOf(receipt: unknown): number | null {
+  const body = (receipt as { body?: unknown } | null)?.body;
+  if (typeof body !== 'string') return null;
+  try {
+    const seq = (JSON.parse(body) as { seq?: unknown }).seq;
+    return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every receipt of the payer from seq `since` on, page by page (at most `maxPages`). Each
+ * page's `next` must be one more than the highest seq received so far, and move forward;
+ * the receipts and bytes held are bounded; a node that does not finish within the bounds is
+ * node_lied rather than a partial list.
+ */
 export async function fetchReceipts(
   node: string,
   key: SigningKeyPair,
@@ -277,6 +297,11 @@ export async function fetchReceipts(
 ): Promise<unknown[]> {
   const receipts: unknown[] = [];
   let next = since;
+  let highest = since - 1;
+  let bytes = 0;
+  const lied = (why: string): never => {
+    throw new P2PError('node_lied', `${node}: /billing/receipts ${why}`);
+  };
   for (let page = 0; page < maxPages; page++) {
     const answer = await billingGet(
       node,
@@ -286,14 +311,24 @@ export async function fetchReceipts(
       options,
     );
     if (!Array.isArray(answer.receipts) || typeof answer.next !== 'number') {
-      throw new P2PError(
-        'node_lied',
-        `${node}: /billing/receipts answered without receipts and next`,
-      );
+      lied('answered without receipts and next');
     }
-    receipts.push(...(answer.receipts as unknown[]));
+    const got = answer.receipts as unknown[];
+    for (const r of got) {
+      const seq = seqOf(r);
+      if (seq === null || seq < next) lied(`answered a receipt below seq ${next}`);
+      highest = Math.max(highest, seq!);
+      bytes += JSON.stringify(r).length;
+    }
+    receipts.push(...got);
+    if (receipts.length > MAX_FETCHED_RECEIPTS || bytes > MAX_FETCHED_BYTES) {
+      lied(`sent more than ${MAX_FETCHED_RECEIPTS} receipts or ${MAX_FETCHED_BYTES} bytes`);
+    }
     if (answer.complete === true) return receipts;
-    next = answer.next;
+    if (answer.next !== highest + 1 || answer.next <= next) {
+      lied(`next ${String(answer.next)} is not one past the highest seq received (${highest})`);
+    }
+    next = answer.next as number;
   }
-  return receipts;
+  return lied(`did not finish within ${maxPages} pages`);
 }
