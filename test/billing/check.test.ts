@@ -185,3 +185,21 @@ test('a receipt for a period not yet over, or not one of the node’s periods, i
   ]);
   assert.deepEqual(reasons([receipt(0, T, serve, node, T + 10_000)], 5000), ['period_misaligned']);
 });
+
+test('seqs missing between the first asked and the highest received are flagged', () => {
+  const serve = [{ k: 'serve' as const, request: read, bytes: 500 }];
+  const late = receipt(7, T + 5000, [
+    { k: 'store', entry, bytes: 1000, from: T + 5000, to: T + 10_000 },
+  ]);
+  const result = checkReceipts([receipt(0, T, serve), late], ledger(42), { since: 0 });
+  assert.deepEqual(
+    result.differences.map((d) => [d.reason, d.seq]),
+    [['seq_missing', 1]],
+  );
+  assert.match(result.differences[0]!.message, /1 to 6/);
+  assert.deepEqual(checkReceipts(honest, ledger(42), { since: 0 }).differences, []);
+  assert.deepEqual(
+    checkReceipts([late], ledger(42), { since: 0 }).differences.map((d) => d.reason),
+    ['seq_missing'],
+  );
+});

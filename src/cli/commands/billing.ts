@@ -168,9 +168,11 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       // Receipts before the mark agreed at an earlier check, and what they settled was dropped.
       const info = await billingInfo(node);
       const nodeKey = await nodeKeyFor(ledger, given, info.node);
-      const receipts = await fetchReceipts(node, key, ledger.data.checked?.next ?? 0);
+      const since = ledger.data.checked?.next ?? 0;
+      const receipts = await fetchReceipts(node, key, since);
       const result = checkReceipts(receipts, ledger.data, {
         skewMs,
+        since,
         nodeKey,
         periodMs: info.receipt_period_ms,
       });

@@ -20,6 +20,7 @@ export type DifferenceReason =
   | 'wrong_payer'
   | 'wrong_node'
   | 'seq_repeated'
+  | 'seq_missing'
   | 'receipt_changed'
   | 'period_not_ended'
   | 'period_misaligned'
@@ -55,6 +56,8 @@ export interface CheckOptions {
   readonly checkedUntil?: number;
   /** The node's receipt period (GET /billing/info): every receipt covers one [k·P, (k+1)·P). */
   readonly periodMs?: number | null;
+  /** The receipts are a complete fetch from this seq on: every seq up to the highest is due. */
+  readonly since?: number;
   /** The payer's clock, ms (default Date.now()). */
   readonly now?: number;
 }
@@ -260,6 +263,24 @@ export function checkReceipts(
       }
     }
   });
+  if (options.since !== undefined) {
+    // One difference per run of missing seqs: a node claiming a huge seq costs one line.
+    let expected = options.since;
+    for (const seq of [...seqs].sort((a, b) => a - b)) {
+      if (seq < expected) continue;
+      if (seq > expected) {
+        differences.push({
+          reason: 'seq_missing',
+          seq: expected,
+          message:
+            seq - expected === 1
+              ? `receipt ${expected} did not come`
+              : `receipts ${expected} to ${seq - 1} did not come`,
+        });
+      }
+      expected = seq + 1;
+    }
+  }
   return { receipts: verified, totals: sumTotals(verified.map((v) => v.body)), differences };
 }
 
