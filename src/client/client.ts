@@ -21,7 +21,15 @@ import { bytesEqual, toHex } from '../encoding/bytes.js';
 import { MAX_BUCKETS, bucketOf } from '../reconcile/buckets.js';
 import { parsePublicKey } from '../encoding/key-text.js';
 import type { Identity, TableKey } from '../keys/keys.js';
-import { call, callJson, endpoint, nodeError, type CallOptions, type Connector } from './http.js';
+import {
+  call,
+  callJson,
+  endpoint,
+  nodeError,
+  type CallOptions,
+  type Connector,
+  type RawResponse,
+} from './http.js';
 import { createProxyConnector, isOnionUrl, parseProxyUrl } from './proxy.js';
 import { solvePow, type PowProgress } from './pow-solver.js';
 import { meterGet, meterPut, type Payer } from './billing/metered.js';
@@ -369,17 +377,25 @@ export class Client {
           const url = endpoint(node, '/put');
           const options = ticketHeader(this.callOptions(signal), tickets?.[node]);
           const payer = this.payerOf(node);
-          const metered = payer ? await meterPut(payer, node, entries, body, options) : {};
-          const response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
-            ...options,
-            headers: { ...options.headers, ...metered },
-          });
+          const metered = payer ? await meterPut(payer, node, entries, body, options) : null;
+          let response: RawResponse;
+          try {
+            response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
+              ...options,
+              headers: { ...options.headers, ...metered?.headers },
+            });
+          } catch (error) {
+            await metered?.answered(null, null);
+            throw error;
+          }
           let parsed: { results?: unknown };
           try {
             parsed = JSON.parse(response.body.toString('utf8')) as { results?: unknown };
           } catch {
+            await metered?.answered(response.status, null);
             throw nodeError(node, response.status, response.body);
           }
+          await metered?.answered(response.status, parsed.results);
           if (!Array.isArray(parsed.results) || parsed.results.length !== entries.length) {
             throw nodeError(node, response.status, response.body);
           }

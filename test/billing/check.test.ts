@@ -20,7 +20,7 @@ const read = toHex(randomBytes(32));
 const jobRequest = toHex(randomBytes(32));
 const job = toHex(randomBytes(16));
 const computeReceipt = toHex(randomBytes(32));
-const T = 1_800_000_000_000;
+const T = 1_680_000_000_000;
 
 function ledger(jobFuel: number | null): LedgerData {
   return {
@@ -166,4 +166,40 @@ test('an invoice must hold receipts of its range, sum them and price them at its
     ledger(42),
   ).differences.map((d) => d.reason);
   assert.ok(padded.includes('invoice_totals'), padded.join(', '));
+});
+
+test('a receipt for a period not yet over, or not one of the node’s periods, is flagged', () => {
+  const now = T + 100_000;
+  const serve = [{ k: 'serve' as const, request: read, bytes: 500 }];
+  const reasons = (receipts: unknown[], periodMs: number | null) =>
+    checkReceipts(receipts, ledger(42), { now, periodMs }).differences.map((d) => d.reason);
+  // A year ahead: usage that has not happened yet.
+  const year = 365 * 24 * 3_600_000;
+  assert.deepEqual(reasons([receipt(0, now, serve, node, now + year)], null), ['period_not_ended']);
+  // Ending within the allowed skew is not flagged.
+  assert.deepEqual(reasons([receipt(0, now - 5000, serve, node, now + 59_000)], null), []);
+  // With the node's period of 5 s: [T, T+5000) agrees; shifted or stretched ones do not.
+  assert.deepEqual(reasons(honest, 5000), []);
+  assert.deepEqual(reasons([receipt(0, T + 1, serve, node, T + 5001)], 5000), [
+    'period_misaligned',
+  ]);
+  assert.deepEqual(reasons([receipt(0, T, serve, node, T + 10_000)], 5000), ['period_misaligned']);
+});
+
+test('seqs missing between the first asked and the highest received are flagged', () => {
+  const serve = [{ k: 'serve' as const, request: read, bytes: 500 }];
+  const late = receipt(7, T + 5000, [
+    { k: 'store', entry, bytes: 1000, from: T + 5000, to: T + 10_000 },
+  ]);
+  const result = checkReceipts([receipt(0, T, serve), late], ledger(42), { since: 0 });
+  assert.deepEqual(
+    result.differences.map((d) => [d.reason, d.seq]),
+    [['seq_missing', 1]],
+  );
+  assert.match(result.differences[0]!.message, /1 to 6/);
+  assert.deepEqual(checkReceipts(honest, ledger(42), { since: 0 }).differences, []);
+  assert.deepEqual(
+    checkReceipts([late], ledger(42), { since: 0 }).differences.map((d) => d.reason),
+    ['seq_missing'],
+  );
 });

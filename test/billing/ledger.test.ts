@@ -162,7 +162,7 @@ test('a payer killed with SIGKILL in the middle of metered puts loses no acknowl
 
 // Compaction, on receipts built here and signed by a fixed node key.
 const nodeKey = generateSigningKeyPair();
-const T = 1_800_000_000_000;
+const T = 1_680_000_000_000;
 const P = 5000;
 
 function receipt(payer: string, seq: number, items: UsageItem[], from = T + seq * P) {

@@ -32,7 +32,7 @@ test('a period of 9,000 served requests is split into receipts of at most 4,096 
     const config = billingConfigSchema().parse({ enabled: true, receipt_period_ms: 60_000 });
     const closer = new PeriodCloser(usage, key, config, () => undefined, pino({ level: 'silent' }));
     const payer = randomBytes(32);
-    const start = 1_800_000_000_000;
+    const start = 1_680_000_000_000;
     const requests: string[] = [];
     for (let i = 0; i < 9000; i++) {
       const id = randomBytes(32);
@@ -186,7 +186,7 @@ test('a close signs at most 2 receipts; the next closes resume after the last it
     const config = billingConfigSchema().parse({ enabled: true, receipt_period_ms: 60_000 });
     const closer = new PeriodCloser(usage, key, config, () => undefined, pino({ level: 'silent' }));
     const payer = randomBytes(32);
-    const start = 1_800_000_000_000;
+    const start = 1_680_000_000_000;
     const entries = new Set<string>();
     const requests = new Set<string>();
     for (let i = 0; i < 20_000; i += 1000) {

@@ -7,10 +7,13 @@ import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { Ledger } from '../../client/billing/ledger.js';
 import { billingGet, fetchReceipts, type Payer } from '../../client/billing/metered.js';
+import { billingInfo } from '../../client/billing/node-key.js';
 import {
   checkInvoice,
   checkReceipts,
+  receiptHash,
   settled,
+  type CheckResult,
   type Difference,
 } from '../../client/billing/check.js';
 import { decodeOffer } from '../../market/offers/offer.js';
@@ -64,6 +67,36 @@ async function payerOf(options: CommonOptions) {
   const [node] = nodeUrls('--node', [options.node]);
   const identity = await loadIdentityFile('--payer', options.payer);
   return { node: node!, key: identity.signing, payer: toHex(identity.signing.publicKey) };
+}
+
+function nodeKeyOption(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[0-9a-f]{64}$/.test(value)) {
+    throw new P2PError('bad_argument', '--node-key: give 64 lowercase hex characters');
+  }
+  return value;
+}
+
+/**
+ * The key every receipt must be signed by, settled before any is read: --node-key, else the
+ * ledger's pin, else the one GET /billing/info names, pinned from then on.
+ */
+async function nodeKeyFor(
+  ledger: Ledger,
+  given: string | undefined,
+  info: string,
+): Promise<string> {
+  if (given !== undefined) return given;
+  if (ledger.data.node_key !== null) return ledger.data.node_key;
+  await ledger.pinNodeKey(info);
+  return info;
+}
+
+/** Notes every receipt checked that the ledger does not hold yet (one changed stays out). */
+async function recordReceipts(ledger: Ledger, result: CheckResult): Promise<void> {
+  for (const v of result.receipts) {
+    if (!ledger.data.receipts?.has(v.body.seq))
+      await ledger.recordReceipt(v.body.seq, receiptHash(v));
+  }
 }
 
 function mismatch(differences: readonly Difference[], out: (line: string) => void): void {
@@ -130,21 +163,20 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
     .action(async (options: CommonOptions & { nodeKey?: string; skewMs: string }) => {
       const { node, key, payer } = await payerOf(options);
       const skewMs = parseIntOption('--skew-ms', options.skewMs, 0, 3_600_000);
-      if (options.nodeKey !== undefined && !/^[0-9a-f]{64}$/.test(options.nodeKey)) {
-        throw new P2PError('bad_argument', '--node-key: give 64 lowercase hex characters');
-      }
+      const given = nodeKeyOption(options.nodeKey);
       const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
       // Receipts before the mark agreed at an earlier check, and what they settled was dropped.
-      const receipts = await fetchReceipts(node, key, ledger.data.checked?.next ?? 0);
+      const info = await billingInfo(node);
+      const nodeKey = await nodeKeyFor(ledger, given, info.node);
+      const since = ledger.data.checked?.next ?? 0;
+      const receipts = await fetchReceipts(node, key, since);
       const result = checkReceipts(receipts, ledger.data, {
         skewMs,
-        ...(options.nodeKey !== undefined ? { nodeKey: options.nodeKey } : {}),
+        since,
+        nodeKey,
+        periodMs: info.receipt_period_ms,
       });
-      // The first key seen is pinned: receipts later signed by another key are flagged.
-      const first = result.receipts[0]?.body.node;
-      if (ledger.data.node_key === null && first !== undefined && options.nodeKey === undefined) {
-        await ledger.pinNodeKey(first);
-      }
+      await recordReceipts(ledger, result);
       const done = settled(result, ledger.data, skewMs);
       if (done) await ledger.compact(done.mark, done.keep);
       await ledger.close();
@@ -178,36 +210,49 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       '--offer <file>',
       "the provider's signed offer: the invoice's prices must be its prices",
     )
-    .action(async (options: CommonOptions & { from: string; to: string; offer?: string }) => {
-      const { node, key, payer } = await payerOf(options);
-      const from = parseIntOption('--from', options.from, 0, Number.MAX_SAFE_INTEGER);
-      const to = parseIntOption('--to', options.to, 0, Number.MAX_SAFE_INTEGER);
-      const prices = await offerPrices(options.offer);
-      const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-      const invoice = await billingGet(
-        node,
-        '/billing/invoice',
-        new URLSearchParams({ from: String(from), to: String(to) }),
-        key,
-      );
-      const result = checkInvoice(invoice, ledger.data, prices ? { prices } : {});
-      if (options.json) {
-        out(
-          JSON.stringify({
-            ...invoice,
-            receipts: result.receipts.length,
-            differences: result.differences,
-          }),
+    .option('--node-key <hex>', "the node's billing key (default: the one the ledger pinned)")
+    .action(
+      async (
+        options: CommonOptions & { from: string; to: string; offer?: string; nodeKey?: string },
+      ) => {
+        const { node, key, payer } = await payerOf(options);
+        const given = nodeKeyOption(options.nodeKey);
+        const from = parseIntOption('--from', options.from, 0, Number.MAX_SAFE_INTEGER);
+        const to = parseIntOption('--to', options.to, 0, Number.MAX_SAFE_INTEGER);
+        const prices = await offerPrices(options.offer);
+        const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
+        const info = await billingInfo(node);
+        const nodeKey = await nodeKeyFor(ledger, given, info.node);
+        await ledger.close();
+        const invoice = await billingGet(
+          node,
+          '/billing/invoice',
+          new URLSearchParams({ from: String(from), to: String(to) }),
+          key,
         );
-        mismatch(result.differences, () => undefined);
-        return;
-      }
-      mismatch(result.differences, out);
-      const p = invoice.prices as OfferPrices | null;
-      const t = result.totals;
-      out(
-        `${result.receipts.length} receipt(s): stored_byte_ms=${t.stored_byte_ms} bytes_out=${t.bytes_out} fuel=${t.fuel}` +
-          (p ? ` amount=${String(result.amount)} ${p.unit}` : ' (unpriced)'),
-      );
-    });
+        const result = checkInvoice(invoice, ledger.data, {
+          nodeKey,
+          periodMs: info.receipt_period_ms,
+          ...(prices ? { prices } : {}),
+        });
+        if (options.json) {
+          out(
+            JSON.stringify({
+              ...invoice,
+              receipts: result.receipts.length,
+              differences: result.differences,
+            }),
+          );
+          mismatch(result.differences, () => undefined);
+          return;
+        }
+        mismatch(result.differences, out);
+        const p = invoice.prices as OfferPrices | null;
+        const t = result.totals;
+        out(
+          `${result.receipts.length} receipt(s): stored_byte_ms=${t.stored_byte_ms} bytes_out=${t.bytes_out} fuel=${t.fuel}` +
+            (p ? ` amount=${String(result.amount)} ${p.unit}` : ' (unpriced)'),
+        );
+      },
+    );
 }

@@ -2,6 +2,8 @@
  * Checks a node's usage receipts and invoices against the payer's own ledger
  * (docs/billing.md §7). Every difference is listed with a reason; none is thrown. Pure.
  */
+import { sha256 } from '../../crypto/sha256.js';
+import { toHex } from '../../encoding/bytes.js';
 import { P2PError } from '../../errors.js';
 import {
   priceUsage,
@@ -18,6 +20,10 @@ export type DifferenceReason =
   | 'wrong_payer'
   | 'wrong_node'
   | 'seq_repeated'
+  | 'seq_missing'
+  | 'receipt_changed'
+  | 'period_not_ended'
+  | 'period_misaligned'
   | 'unknown_entry'
   | 'unknown_request'
   | 'unknown_job'
@@ -48,6 +54,12 @@ export interface CheckOptions {
   readonly skewMs?: number;
   /** Time up to which storage was already billed and checked; else the ledger's mark. */
   readonly checkedUntil?: number;
+  /** The node's receipt period (GET /billing/info): every receipt covers one [k·P, (k+1)·P). */
+  readonly periodMs?: number | null;
+  /** The receipts are a complete fetch from this seq on: every seq up to the highest is due. */
+  readonly since?: number;
+  /** The payer's clock, ms (default Date.now()). */
+  readonly now?: number;
 }
 
 export interface CheckResult {
@@ -58,6 +70,11 @@ export interface CheckResult {
 }
 
 export const DEFAULT_SKEW_MS = 60_000;
+
+/** What the ledger notes of a checked receipt: SHA-256 (hex) of its signed body text. */
+export function receiptHash(v: VerifiedUsage): string {
+  return toHex(sha256(Buffer.from(v.receipt.body, 'utf8')));
+}
 
 interface Known {
   readonly entries: Map<string, { entry: LedgerEntry; sentAt: number }>;
@@ -72,9 +89,13 @@ function index(ledger: LedgerData): Known {
   for (const r of ledger.requests) {
     requests.set(r.request, r);
     if (r.kind === 'put') {
-      // The first put of an entry is when it could first be billed.
-      for (const e of r.entries)
+      // The first put that stored an entry is when it could first be billed; a put with no
+      // answer recorded (a crash) may have stored any of its entries.
+      const stored = r.stored ? new Set(r.stored) : null;
+      for (const e of r.entries) {
+        if (stored && !stored.has(e.id)) continue;
         if (!entries.has(e.id)) entries.set(e.id, { entry: e, sentAt: r.sent_at });
+      }
     } else if (r.kind === 'job' && r.job) jobs.set(r.job, r);
   }
   return { entries, requests, jobs };
@@ -87,6 +108,8 @@ export function checkReceipts(
   options: CheckOptions = {},
 ): CheckResult {
   const skew = options.skewMs ?? DEFAULT_SKEW_MS;
+  const now = options.now ?? Date.now();
+  const period = options.periodMs ?? null;
   const nodeKey = options.nodeKey ?? ledger.node_key;
   const checkedUntil = options.checkedUntil ?? ledger.checked?.until ?? 0;
   const checkedNext = ledger.checked?.next ?? 0;
@@ -126,7 +149,23 @@ export function checkReceipts(
       return;
     }
     seqs.add(b.seq);
+    const before = ledger.receipts?.get(b.seq);
+    if (before !== undefined && before !== receiptHash(v)) {
+      // The node signed two different receipts under one seq: both are evidence.
+      flag('receipt_changed', `differs from the receipt ${b.seq} checked before`);
+      return;
+    }
     verified.push(v);
+    // Usage of a period still running can still grow: a receipt for it bills the future.
+    if (b.to > now + skew) {
+      flag('period_not_ended', `covers time until ${new Date(b.to).toISOString()}, not yet over`);
+    }
+    if (period !== null && (b.from % period !== 0 || b.to !== b.from + period)) {
+      flag(
+        'period_misaligned',
+        `covers [${b.from}, ${b.to}), not one period of ${period} ms the node announces`,
+      );
+    }
     // Receipts before the mark were checked item by item already, and compaction may have
     // dropped the requests they billed.
     if (b.seq < checkedNext) return;
@@ -134,7 +173,10 @@ export function checkReceipts(
       if (item.k === 'store') {
         const mine = known.entries.get(item.entry);
         if (!mine) {
-          flag('unknown_entry', `storage of entry ${item.entry} that this payer never wrote`);
+          flag(
+            'unknown_entry',
+            `storage of entry ${item.entry} that this payer never wrote or the node did not store`,
+          );
           continue;
         }
         if (item.bytes > mine.entry.bytes) {
@@ -221,6 +263,24 @@ export function checkReceipts(
       }
     }
   });
+  if (options.since !== undefined) {
+    // One difference per run of missing seqs: a node claiming a huge seq costs one line.
+    let expected = options.since;
+    for (const seq of [...seqs].sort((a, b) => a - b)) {
+      if (seq < expected) continue;
+      if (seq > expected) {
+        differences.push({
+          reason: 'seq_missing',
+          seq: expected,
+          message:
+            seq - expected === 1
+              ? `receipt ${expected} did not come`
+              : `receipts ${expected} to ${seq - 1} did not come`,
+        });
+      }
+      expected = seq + 1;
+    }
+  }
   return { receipts: verified, totals: sumTotals(verified.map((v) => v.body)), differences };
 }
 

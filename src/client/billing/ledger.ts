@@ -9,6 +9,7 @@
  *   {"kind":"update","request":hex64, …fields it sets…}
  *   {"kind":"node_key","node_key":hex64}
  *   {"kind":"checked","next":n,"until":ms}
+ *   {"kind":"receipt","seq":n,"hash":hex64}
  *
  * A version 1 file (one JSON object, replaced whole on each change) is converted once into a
  * journal when it is opened.
@@ -36,6 +37,11 @@ export type LedgerRecord =
       readonly request: string;
       readonly sent_at: number;
       readonly entries: readonly LedgerEntry[];
+      /**
+       * Ids of the entries the node answered it stored or already had; [] when it answered
+       * >= 300 or not at all; absent while no answer was recorded (all may be billed).
+       */
+      readonly stored?: readonly string[];
     }
   | {
       readonly kind: 'get';
@@ -58,6 +64,7 @@ export type LedgerRecord =
 /** What a later line may set on a request already recorded. */
 export type LedgerUpdate =
   | { readonly bytes: number }
+  | { readonly stored: readonly string[] }
   | { readonly job: string }
   | { readonly receipt: string; readonly fuel: number };
 
@@ -76,6 +83,8 @@ export interface LedgerData {
   readonly requests: LedgerRecord[];
   /** Set once a check found no difference; records billed before it may have been dropped. */
   checked?: CheckedMark | null;
+  /** SHA-256 (hex) of the body of every receipt checked, by seq; kept through compaction. */
+  receipts?: Map<number, string>;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -87,6 +96,18 @@ function bad(path: string, why: string): never {
 
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** A put's stored list if it is one: ids of entries the put sent, each once. */
+function storedIds(v: unknown, entries: readonly LedgerEntry[]): string[] | null {
+  if (!Array.isArray(v)) return null;
+  const sent = new Set(entries.map((e) => e.id));
+  const seen = new Set<string>();
+  for (const id of v) {
+    if (typeof id !== 'string' || !sent.has(id) || seen.has(id)) return null;
+    seen.add(id);
+  }
+  return v as string[];
 }
 
 function checkRecord(r: unknown, path: string, where: string): LedgerRecord {
@@ -108,7 +129,11 @@ function checkRecord(r: unknown, path: string, where: string): LedgerRecord {
       }
       return { id: e.id, bytes: e.bytes, expires_at: e.expires_at };
     });
-    return { kind: 'put', request: o.request, sent_at: o.sent_at, entries };
+    if (o.stored === undefined)
+      return { kind: 'put', request: o.request, sent_at: o.sent_at, entries };
+    const stored = storedIds(o.stored, entries);
+    if (!stored) bad(path, `${where} has a malformed stored list`);
+    return { kind: 'put', request: o.request, sent_at: o.sent_at, entries, stored };
   }
   if (o.kind === 'get' && nullableCount(o.bytes)) {
     return { kind: 'get', request: o.request, sent_at: o.sent_at, bytes: o.bytes as number | null };
@@ -165,7 +190,15 @@ class Fold {
   private readonly byJob = new Map<string, number>();
 
   constructor(payer: string) {
-    this.data = { kind: LEDGER_KIND, v: 2, payer, node_key: null, requests: [], checked: null };
+    this.data = {
+      kind: LEDGER_KIND,
+      v: 2,
+      payer,
+      node_key: null,
+      requests: [],
+      checked: null,
+      receipts: new Map(),
+    };
   }
 
   add(record: LedgerRecord): void {
@@ -181,7 +214,12 @@ class Fold {
     const i = this.byRequest.get(request);
     if (i === undefined) throw new RangeError(`no request ${request} in the ledger`);
     const record = this.data.requests[i]!;
-    if ('bytes' in change && record.kind === 'get') {
+    if ('stored' in change && record.kind === 'put') {
+      if (!storedIds(change.stored, record.entries)) {
+        throw new RangeError(`request ${request}: stored names an entry the put did not send`);
+      }
+      this.data.requests[i] = { ...record, stored: change.stored };
+    } else if ('bytes' in change && record.kind === 'get') {
       this.data.requests[i] = { ...record, bytes: change.bytes };
     } else if ('job' in change && record.kind === 'job') {
       this.data.requests[i] = { ...record, job: change.job };
@@ -206,6 +244,7 @@ function applyLine(fold: Fold, o: Record<string, unknown>, path: string, where: 
   } else if (o.kind === 'update' && typeof o.request === 'string') {
     let change: LedgerUpdate;
     if (isCount(o.bytes)) change = { bytes: o.bytes };
+    else if (Array.isArray(o.stored)) change = { stored: o.stored as string[] };
     else if (typeof o.job === 'string' && HEX32.test(o.job)) change = { job: o.job };
     else if (typeof o.receipt === 'string' && HEX64.test(o.receipt) && isCount(o.fuel)) {
       change = { receipt: o.receipt, fuel: o.fuel };
@@ -217,6 +256,13 @@ function applyLine(fold: Fold, o: Record<string, unknown>, path: string, where: 
     }
   } else if (o.kind === 'node_key' && typeof o.node_key === 'string' && HEX64.test(o.node_key)) {
     fold.data.node_key = o.node_key;
+  } else if (
+    o.kind === 'receipt' &&
+    isCount(o.seq) &&
+    typeof o.hash === 'string' &&
+    HEX64.test(o.hash)
+  ) {
+    fold.data.receipts!.set(o.seq, o.hash);
   } else if (o.kind === 'checked' && isCount(o.next) && isCount(o.until)) {
     fold.data.checked = { next: o.next, until: o.until };
   } else {
@@ -316,6 +362,7 @@ function journalText(data: LedgerData): string {
   let text = lineOf({ kind: LEDGER_KIND, v: LEDGER_VERSION, payer: data.payer });
   if (data.node_key) text += lineOf({ kind: 'node_key', node_key: data.node_key });
   if (data.checked) text += lineOf({ kind: 'checked', ...data.checked });
+  for (const [seq, hash] of data.receipts ?? []) text += lineOf({ kind: 'receipt', seq, hash });
   for (const r of data.requests) text += lineOf(r);
   return text;
 }
@@ -437,6 +484,13 @@ export class Ledger {
     return this.fold.requestOfJob(job);
   }
 
+  /** Notes the SHA-256 (hex) of the body of receipt `seq` as checked. */
+  recordReceipt(seq: number, hash: string): Promise<void> {
+    return this.append({ kind: 'receipt', seq, hash }, () => {
+      this.fold.data.receipts!.set(seq, hash);
+    });
+  }
+
   pinNodeKey(key: string): Promise<void> {
     return this.append({ kind: 'node_key', node_key: key }, () => {
       this.fold.data.node_key = key;
@@ -452,6 +506,7 @@ export class Ledger {
       const fold = new Fold(this.data.payer);
       fold.data.node_key = this.data.node_key;
       fold.data.checked = mark;
+      for (const [seq, hash] of this.data.receipts ?? []) fold.data.receipts!.set(seq, hash);
       for (const r of this.data.requests) if (keep(r)) fold.add(r);
       const text = journalText(fold.data);
       await this.handle?.close();

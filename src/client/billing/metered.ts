@@ -64,10 +64,25 @@ async function send(
   });
 }
 
+/** What a put stored, from the node's per-entry results: ids stored or already there. */
+export function storedByPut(
+  ids: readonly string[],
+  status: number | null,
+  results: unknown,
+): string[] {
+  if (status === null || status >= 300 || !Array.isArray(results)) return [];
+  if (results.length !== ids.length) return [];
+  return ids.filter((_, i) => {
+    const r = results[i] as { status?: unknown } | null;
+    return r?.status === 'stored' || r?.status === 'duplicate';
+  });
+}
+
 /**
  * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
- * before it may be sent: the headers to send with it. The plain client and meteredPut both go
- * through here.
+ * before it may be sent: the headers to send with it, and `answered`, to call with the
+ * answer's status and per-entry results (null, null: no answer), which records what the node
+ * stored. The plain client and meteredPut both go through here.
  */
 export async function meterPut(
   payer: Payer,
@@ -75,21 +90,30 @@ export async function meterPut(
   entries: readonly Buffer[],
   body: Uint8Array,
   options: CallOptions = {},
-): Promise<Record<string, string>> {
+): Promise<{
+  headers: Record<string, string>;
+  answered: (status: number | null, results: unknown) => Promise<void>;
+}> {
   const url = endpoint(node, '/put');
   const nodeKey = await nodeBillingKey(node, payer.ledger, options);
   const signed = signRequest(payer.key, nodeKey, 'POST', url, body);
+  const recorded = entries.map((bytes) => ({
+    id: toHex(sha256(bytes)),
+    bytes: bytes.length,
+    expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
+  }));
   await payer.ledger.add({
     kind: 'put',
     request: signed.request,
     sent_at: Date.now(),
-    entries: entries.map((bytes) => ({
-      id: toHex(sha256(bytes)),
-      bytes: bytes.length,
-      expires_at: Number(bytes.readBigUInt64BE(OFFSET.expiresAt)),
-    })),
+    entries: recorded,
   });
-  return { [PAYER_HEADER]: signed.header };
+  const ids = recorded.map((e) => e.id);
+  return {
+    headers: { [PAYER_HEADER]: signed.header },
+    answered: (status, results) =>
+      payer.ledger.update(signed.request, { stored: storedByPut(ids, status, results) }),
+  };
 }
 
 /**
@@ -126,13 +150,26 @@ export async function meteredPut(
 ): Promise<Record<string, unknown>> {
   const url = endpoint(node, '/put');
   const body = encodeFrames(entries);
-  const headers = await meterPut(payer, node, entries, body, options);
-  const response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
-    ...options,
-    headers: { ...options.headers, ...headers },
-  });
-  if (response.status >= 300) throw nodeError(url, response.status, response.body);
-  return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+  const metered = await meterPut(payer, node, entries, body, options);
+  let response: RawResponse;
+  try {
+    response = await call('POST', url, body, ENTRIES_MEDIA_TYPE, {
+      ...options,
+      headers: { ...options.headers, ...metered.headers },
+    });
+  } catch (error) {
+    await metered.answered(null, null);
+    throw error;
+  }
+  let answer: Record<string, unknown> | null = null;
+  try {
+    answer = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    // recorded as storing nothing below; the status decides what is thrown
+  }
+  await metered.answered(response.status, answer?.results);
+  if (response.status >= 300 || !answer) throw nodeError(url, response.status, response.body);
+  return answer;
 }
 
 /** Metered GET /get with `query`; the node's answer as parsed JSON (entries still to verify). */
@@ -230,7 +267,27 @@ export async function billingGet(
   }
 }
 
-/** Every receipt of the payer from seq `since` on, page by page (at most `maxPages`). */
+/** What fetchReceipts holds at most, whatever the node's pages say. */
+export const MAX_FETCHED_RECEIPTS = 100_000;
+export const MAX_FETCHED_BYTES = 256 * 1024 * 1024;
+
+function seqOf(receipt: unknown): number | null {
+  const body = (receipt as { body?: unknown } | null)?.body;
+  if (typeof body !== 'string') return null;
+  try {
+    const seq = (JSON.parse(body) as { seq?: unknown }).seq;
+    return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every receipt of the payer from seq `since` on, page by page (at most `maxPages`). Each
+ * page's `next` must be one more than the highest seq received so far, and move forward;
+ * the receipts and bytes held are bounded; a node that does not finish within the bounds is
+ * node_lied rather than a partial list.
+ */
 export async function fetchReceipts(
   node: string,
   key: SigningKeyPair,
@@ -240,6 +297,11 @@ export async function fetchReceipts(
 ): Promise<unknown[]> {
   const receipts: unknown[] = [];
   let next = since;
+  let highest = since - 1;
+  let bytes = 0;
+  const lied = (why: string): never => {
+    throw new P2PError('node_lied', `${node}: /billing/receipts ${why}`);
+  };
   for (let page = 0; page < maxPages; page++) {
     const answer = await billingGet(
       node,
@@ -249,14 +311,24 @@ export async function fetchReceipts(
       options,
     );
     if (!Array.isArray(answer.receipts) || typeof answer.next !== 'number') {
-      throw new P2PError(
-        'node_lied',
-        `${node}: /billing/receipts answered without receipts and next`,
-      );
+      lied('answered without receipts and next');
     }
-    receipts.push(...(answer.receipts as unknown[]));
+    const got = answer.receipts as unknown[];
+    for (const r of got) {
+      const seq = seqOf(r);
+      if (seq === null || seq < next) lied(`answered a receipt below seq ${next}`);
+      highest = Math.max(highest, seq!);
+      bytes += JSON.stringify(r).length;
+    }
+    receipts.push(...got);
+    if (receipts.length > MAX_FETCHED_RECEIPTS || bytes > MAX_FETCHED_BYTES) {
+      lied(`sent more than ${MAX_FETCHED_RECEIPTS} receipts or ${MAX_FETCHED_BYTES} bytes`);
+    }
     if (answer.complete === true) return receipts;
-    next = answer.next;
+    if (answer.next !== highest + 1 || answer.next <= next) {
+      lied(`next ${String(answer.next)} is not one past the highest seq received (${highest})`);
+    }
+    next = answer.next as number;
   }
-  return receipts;
+  return lied(`did not finish within ${maxPages} pages`);
 }

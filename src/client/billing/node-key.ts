@@ -62,3 +62,31 @@ export async function nodeBillingKey(
   }
   return Buffer.from(key, 'hex');
 }
+
+/** GET /billing/info: the node's billing key and receipt period (docs/billing.md §6). */
+export async function billingInfo(
+  node: string,
+  options: CallOptions = {},
+): Promise<{ node: string; receipt_period_ms: number }> {
+  const base = node.replace(/\/+$/, '');
+  const info = await callJson<{ node?: unknown; receipt_period_ms?: unknown }>(
+    'GET',
+    endpoint(base, '/billing/info'),
+    undefined,
+    options,
+  );
+  const period = info.receipt_period_ms;
+  if (
+    typeof info.node !== 'string' ||
+    !HEX64.test(info.node) ||
+    typeof period !== 'number' ||
+    !Number.isSafeInteger(period) ||
+    period <= 0
+  ) {
+    throw new P2PError(
+      'node_lied',
+      `${base}: /billing/info answered without a node billing key and receipt period`,
+    );
+  }
+  return { node: info.node, receipt_period_ms: period };
+}
