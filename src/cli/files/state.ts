@@ -3,9 +3,10 @@
  * path by path. Written whole to a temporary file that is then renamed over the old one, so a
  * crash leaves the old state or the new, never a mix.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2PError } from '../../errors.js';
+import { replacePrivateFile } from '../../client/private-file.js';
 import { normalizePath, pathKey } from '../../files/path.js';
 import type { SyncedFile } from './plan.js';
 
@@ -114,19 +115,5 @@ export async function readState(dir: string, space: string): Promise<FolderState
 
 /** Writes the state: a temporary file, flushed to disk, then renamed over the old one. */
 export async function writeState(dir: string, state: FolderState): Promise<void> {
-  const path = statePath(dir);
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(encodeState(state));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+  await replacePrivateFile(statePath(dir), encodeState(state));
 }
