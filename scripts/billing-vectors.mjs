@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Writes docs/vectors/billing.json (docs/billing.md §9): a payer header from a fixed payer key,
-// a usage receipt signed by a fixed node key, its invoice amount, and receipts a reader must
-// refuse. Uses the compiled code in dist/ (build first: npx tsc -p tsconfig.json). Ed25519
+// Writes docs/vectors/billing.json (docs/billing.md §12): a payer header from a fixed payer key,
+// usage receipts (v1 and v2) signed by a fixed node key, an invoice amount, and receipts a
+// reader must refuse. Uses the compiled code in dist/ (build first: npx tsc -p tsconfig.json). Ed25519
 // signatures are deterministic, so the file only changes when the format does;
 // test/billing/billing-vectors.test.ts recomputes every value.
 import { createHash } from 'node:crypto';
@@ -41,18 +41,98 @@ const signed = signUsageReceipt(
 const prices = { unit: 'USD', gb_month: 0.004, gb_out: 0.01, mfuel: 0.25 };
 
 /** Signs a body as given (even one a writer would refuse), to vector what readers refuse. */
-function receiptOf(bodyObject, key = node) {
-  return receiptOfText(JSON.stringify(bodyObject), key);
+function receiptOf(bodyObject, key = node, v = bodyObject.v) {
+  return receiptOfText(JSON.stringify(bodyObject), key, v);
 }
-function receiptOfText(text, key = node) {
+function receiptOfText(text, key = node, v = 1) {
   return {
     type: 'p2pcloud/usage',
-    v: 1,
+    v,
     body: text,
-    sig: sign(usageMessage(text), key).toString('hex'),
+    sig: sign(usageMessage(text, v), key).toString('hex'),
   };
 }
-const b = signed.body;
+// eslint-disable-next-line no-unused-vars
+const { held: _none, ...b } = signed.body;
+
+// Version 2: 3 entries itemized earlier are held (one expires 10 minutes into the period), one
+// entry starts in this period, one read.
+const from2 = to;
+const to2 = from2 + 3600000;
+const held = {
+  entries: 3,
+  bytes: 1200 + 5000 + 700,
+  byte_ms: String((1200 + 5000) * 3600000 + 700 * 600000),
+};
+const items2 = [
+  { k: 'store', entry: 'dd'.repeat(32), bytes: 2048, from: from2 + 5000, to: to2 },
+  { k: 'serve', request: 'ee'.repeat(32), bytes: 999 },
+];
+const signed2 = signUsageReceipt(
+  { v: 2, payer: payer.publicKey.toString('hex'), from: from2, to: to2, seq: 8 },
+  items2,
+  node,
+  held,
+);
+const heldOnly = signUsageReceipt(
+  { v: 2, payer: payer.publicKey.toString('hex'), from: to2, to: to2 + 3600000, seq: 9 },
+  [],
+  node,
+  { entries: 3, bytes: held.bytes, byte_ms: String(held.bytes * 3600000) },
+);
+const b2 = signed2.body;
+const refuse2 = [
+  {
+    why: 'v2: neither items nor held entries',
+    receipt: receiptOf({
+      ...b2,
+      stored_byte_ms: '0',
+      bytes_out: 0,
+      fuel: 0,
+      held: { entries: 0, bytes: 0, byte_ms: '0' },
+      items: [],
+    }),
+  },
+  {
+    why: 'v2: held byte_ms above held bytes × (to − from)',
+    receipt: receiptOf({
+      ...b2,
+      stored_byte_ms: String(BigInt(b2.stored_byte_ms) + BigInt(held.bytes) * 3600000n),
+      held: { ...held, byte_ms: String(BigInt(held.byte_ms) + BigInt(held.bytes) * 3600000n) },
+    }),
+  },
+  {
+    why: 'v2: held entries 0 with bytes',
+    receipt: receiptOf({
+      ...b2,
+      stored_byte_ms: String(2048 * (to2 - from2 - 5000)),
+      held: { entries: 0, bytes: 5, byte_ms: '0' },
+    }),
+  },
+  {
+    why: 'v2: stored_byte_ms without the held byte_ms',
+    receipt: receiptOf({ ...b2, stored_byte_ms: String(2048 * (to2 - from2 - 5000)) }),
+  },
+  {
+    why: 'v2: held members out of order',
+    receipt: receiptOfText(
+      signed2.receipt.body.replace(
+        `"held":{"entries":3,"bytes":${held.bytes},`,
+        `"held":{"bytes":${held.bytes},"entries":3,`,
+      ),
+      node,
+      2,
+    ),
+  },
+  {
+    why: 'v2: a v2 body signed under the v1 domain',
+    receipt: receiptOfText(signed2.receipt.body, node, 1),
+  },
+  {
+    why: 'v2: a v1 body (no held) in a v2 receipt',
+    receipt: { ...receiptOf(b), v: 2 },
+  },
+];
 const refuse = [
   {
     why: 'totals not the sums of the items',
@@ -106,7 +186,7 @@ const refuse = [
 
 writeVectors('billing.json', 'billing', {
   about:
-    'Metering v1 (docs/billing.md). Seeds: SHA-256 of the UTF-8 labels. Every refused receipt is refused with receipt_invalid.',
+    'Metering: payer header v2, usage receipts v1 and v2 (docs/billing.md). Seeds: SHA-256 of the UTF-8 labels. Every refused receipt is refused with receipt_invalid.',
   payer_seed_label: payerLabel,
   payer_public: payer.publicKey.toString('hex'),
   header: {
@@ -130,7 +210,7 @@ writeVectors('billing.json', 'billing', {
   node_public: node.publicKey.toString('hex'),
   receipt: {
     body_text: signed.receipt.body,
-    message: usageMessage(signed.receipt.body).toString('hex'),
+    message: usageMessage(signed.receipt.body, 1).toString('hex'),
     receipt: signed.receipt,
   },
   invoice: {
@@ -138,5 +218,15 @@ writeVectors('billing.json', 'billing', {
     totals: { stored_byte_ms: b.stored_byte_ms, bytes_out: b.bytes_out, fuel: b.fuel },
     amount: priceUsage(b, prices),
   },
-  refuse,
+  refuse: [...refuse, ...refuse2],
+  receipt_v2: {
+    body_text: signed2.receipt.body,
+    message: usageMessage(signed2.receipt.body, 2).toString('hex'),
+    receipt: signed2.receipt,
+  },
+  receipt_v2_held_only: {
+    body_text: heldOnly.receipt.body,
+    message: usageMessage(heldOnly.receipt.body, 2).toString('hex'),
+    receipt: heldOnly.receipt,
+  },
 });

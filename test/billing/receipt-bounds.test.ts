@@ -106,7 +106,7 @@ test('a receipt over the item bound, or with totals that are not its sums, is re
     type: 'p2pcloud/usage',
     v: 1,
     body: over,
-    sig: toHex(sign(usageMessage(over), node)),
+    sig: toHex(sign(usageMessage(over, 1), node)),
   };
   assert.throws(() => verifyUsageReceipt(overReceipt), /more than 4096 items/);
 
@@ -123,7 +123,7 @@ test('a receipt over the item bound, or with totals that are not its sums, is re
   const forgedTotals = {
     ...good.receipt,
     body: inflated,
-    sig: toHex(sign(usageMessage(inflated), node)),
+    sig: toHex(sign(usageMessage(inflated, 1), node)),
   };
   assert.throws(() => verifyUsageReceipt(forgedTotals), /totals are not the sums of its items/);
   const flagged = checkReceipts([forgedTotals], {
