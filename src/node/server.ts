@@ -77,7 +77,7 @@ export async function startNode(
     : undefined;
   let tickets: TicketGate | undefined;
   if (config.tickets) {
-    tickets = new TicketGate(config.tickets, config.data_dir, log);
+    tickets = new TicketGate(config.tickets, config.data_dir, log, config.durability);
     try {
       await tickets.start();
     } catch (error) {
@@ -107,6 +107,10 @@ export async function startNode(
     putObservers: [],
     ...(tickets ? { tickets } : {}),
   };
+  if (tickets) {
+    const gate = tickets;
+    ctx.status.set('tickets', () => gate.status());
+  }
   const stops: (() => Promise<void>)[] = [];
   if (writePolicy) stops.push(() => writePolicy.close());
   if (tickets) stops.push(async () => tickets.close());

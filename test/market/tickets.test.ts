@@ -105,6 +105,16 @@ test('bought tickets name the issuer key and its value, and are all different', 
   assert.equal(new Set(wallet.map((t) => t.ticket)).size, 12);
 });
 
+test('/health says how the node checks tickets and which issuer keys it trusts', async () => {
+  const health = (await request(nodeA.url, '/health')).json as { tickets?: unknown };
+  assert.deepEqual(health.tickets, {
+    check: 'issuer',
+    issuers: [{ url: issuer.url.replace(/\/+$/, ''), key_ids: [keyId] }],
+    bytes_per_ticket: null,
+    max_tickets_per_put: 16,
+  });
+});
+
 test('a put with a ticket and no proof of work is stored; without one it is pow_too_low', async () => {
   const entry = makeEntry({ powBits: 0 });
   assert.ok(entryPowBits(decodeEntry(entry.bytes)) < POW_BITS);

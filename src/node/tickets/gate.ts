@@ -36,13 +36,32 @@ export class TicketGate {
     private readonly settings: TicketsSettings,
     dataDir: string,
     log: Logger,
+    durability: 'process' | 'power' = 'process',
   ) {
-    this.spent = new SpentSet(dataDir);
+    this.spent = new SpentSet(dataDir, durability);
     this.keys = new TrustedKeys(settings, log.child({ component: 'tickets' }));
   }
 
   start(): Promise<void> {
     return this.keys.start();
+  }
+
+  /**
+   * The tickets member of /health (docs/tickets.md §8.4): what a client needs to know before it
+   * pays this node with tickets instead of proof of work. Public data only.
+   */
+  status(): {
+    check: 'issuer' | 'local';
+    issuers: { url: string; key_ids: string[] }[];
+    bytes_per_ticket: number | null;
+    max_tickets_per_put: number;
+  } {
+    return {
+      check: this.settings.check,
+      issuers: this.keys.trusted(),
+      bytes_per_ticket: this.settings.bytes_per_ticket,
+      max_tickets_per_put: this.settings.max_tickets_per_put,
+    };
   }
 
   /** The ticket texts of a header value; bad_request past the per-put limit. */

@@ -13,13 +13,14 @@ export class SpentSet {
   private readonly insert: Database.Statement;
   private readonly remove: Database.Statement;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, durability: 'process' | 'power' = 'process') {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'spent-tickets.sqlite'));
     this.db.pragma('journal_mode = WAL');
-    // Durable when the process dies; a power cut may forget the last moments' marks, which
-    // check "issuer" still catches (docs/tickets.md §8.3).
-    this.db.pragma('synchronous = NORMAL');
+    // Durable when the process dies; with durability "process" a power cut may forget the last
+    // moments' marks, which check "issuer" still catches. "power" syncs every mark before the
+    // put is answered (docs/tickets.md §8.3), like the node's entries.
+    this.db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS spent (spent_id BLOB PRIMARY KEY, hour INTEGER NOT NULL) STRICT',

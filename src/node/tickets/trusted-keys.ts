@@ -77,6 +77,20 @@ export class TrustedKeys {
     return now;
   }
 
+  /**
+   * The trusted key ids by issuer URL, in config order: those read and those named but not read
+   * yet (a ticket of one makes the node read its issuer's keys).
+   */
+  trusted(): { url: string; key_ids: string[] }[] {
+    const byUrl = new Map<string, Set<string>>();
+    for (const issuer of this.settings.issuers) {
+      byUrl.set(issuer.url.replace(/\/+$/, ''), new Set());
+    }
+    for (const [id, { url }] of this.loaded) byUrl.get(url)?.add(id);
+    for (const [id, url] of this.wanted) byUrl.get(url)?.add(id);
+    return [...byUrl].map(([url, ids]) => ({ url, key_ids: [...ids].sort() }));
+  }
+
   /** Synchronous lookup among the keys already read. */
   peek(idHex: string): TrustedKey | undefined {
     return this.loaded.get(idHex);
