@@ -201,12 +201,14 @@ export function itemTotals(items: readonly UsageItem[]): {
 
 function checkHeld(value: unknown, span: number): HeldFigures {
   const r = exactMembers(value, HELD_MEMBERS, 'held');
+  if (typeof r.byte_ms !== 'string' || !DECIMAL.test(r.byte_ms)) {
+    invalid('held byte_ms is not a decimal text');
+  }
   const held: HeldFigures = {
     entries: count(r.entries, 'held entries'),
     bytes: count(r.bytes, 'held bytes'),
-    byte_ms: typeof r.byte_ms === 'string' && DECIMAL.test(r.byte_ms) ? r.byte_ms : 'bad',
+    byte_ms: r.byte_ms,
   };
-  if (held.byte_ms === 'bad') invalid('held byte_ms is not a decimal text');
   if (held.entries === 0 && (held.bytes !== 0 || held.byte_ms !== '0')) {
     invalid('held has no entries but bytes or byte_ms');
   }
