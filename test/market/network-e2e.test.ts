@@ -90,7 +90,9 @@ test(
     const urls = providers.map((p) => p.url);
 
     // 1. Each provider publishes an offer naming its node and the issuer key; the five first are
-    // the cheapest. A cheaper offer that takes no tickets (on the market node) must not be picked.
+    // the cheapest. A cheaper offer that takes no tickets (on the market node) must not be picked,
+    // nor one that claims the issuer's key while its node (the market node) says in /health
+    // that it takes no tickets.
     const offers = [
       ...urls.map((url, i) => ({
         url,
@@ -98,6 +100,7 @@ test(
         tickets: [keyId],
       })),
       { url: market.url, price: 0.001, tickets: [] as string[] },
+      { url: market.url, price: 0.005, tickets: [keyId] },
     ];
     await Promise.all(
       offers.map(async (o, i) => {
@@ -142,13 +145,23 @@ test(
       keyId,
       '--json',
     ]);
-    assert.match(listed.stderr, /8 offer\(s\) valid, 7 match; dropped 0 invalid/);
-    const listedOffers = listed.lines.map(
-      (l) => JSON.parse(l) as { nodes: string[]; tickets: string[]; latency_ms: number | null },
+    assert.match(
+      listed.stderr,
+      /9 offer\(s\) valid, 8 match; dropped 0 invalid.*; 1 whose nodes do not take those tickets\n$/,
     );
+    const listedOffers = listed.lines.map(
+      (l) =>
+        JSON.parse(l) as {
+          nodes: string[];
+          tickets: string[];
+          latency_ms: number | null;
+          tickets_denied: boolean;
+        },
+    );
+    // The false claim is listed last, marked.
     assert.deepEqual(
-      listedOffers.map((o) => o.nodes[0]),
-      urls,
+      listedOffers.map((o) => [o.nodes[0], o.tickets_denied]),
+      [...urls.map((u) => [u, false]), [market.url, true]],
     );
     for (const o of listedOffers) {
       assert.deepEqual(o.tickets, [keyId]);

@@ -84,7 +84,10 @@ async function rankedOffers(
   }
   const ranked = await rankMarket(listing.offers, filter, reputation);
   const d = listing.dropped;
-  const summary = `${listing.offers.length} offer(s) valid, ${ranked.length} match; dropped ${d.invalid} invalid, ${d.expired} expired, ${d.superseded} superseded`;
+  const denied = ranked.filter((r) => r.ticketsDenied).length;
+  const summary =
+    `${listing.offers.length} offer(s) valid, ${ranked.length} match; dropped ${d.invalid} invalid, ${d.expired} expired, ${d.superseded} superseded` +
+    (denied > 0 ? `; ${denied} whose nodes do not take those tickets` : '');
   return { ranked, summary };
 }
 
@@ -93,6 +96,7 @@ function offerJson(r: RankInput): Record<string, unknown> {
     ...r.offer.body,
     latency_ms: r.latencyMs === undefined ? null : Math.round(r.latencyMs * 10) / 10,
     disagreed: r.disagreed,
+    tickets_denied: r.ticketsDenied === true,
   };
 }
 
@@ -185,7 +189,12 @@ export function registerMarketCommands(
             String(p.mfuel).padEnd(11),
             p.unit.padEnd(5),
             String(r.offer.body.capacity).padEnd(13),
-            (r.latencyMs === undefined ? 'down' : `${r.latencyMs.toFixed(1)}ms`).padEnd(8),
+            (r.latencyMs === undefined
+              ? 'down'
+              : r.ticketsDenied
+                ? 'no-tkt'
+                : `${r.latencyMs.toFixed(1)}ms`
+            ).padEnd(8),
             r.offer.body.regions.join(',').padEnd(9),
             r.offer.body.nodes.join(' '),
           ].join(' '),
@@ -205,7 +214,8 @@ export function registerMarketCommands(
       const n = parseIntOption('--n', options.n, 1, 255);
       const { ranked, summary } = await rankedOffers(options);
       err(summary);
-      const reachable = ranked.filter((r) => r.latencyMs !== undefined);
+      // A provider whose nodes deny the client's tickets would refuse the puts they pay.
+      const reachable = ranked.filter((r) => r.latencyMs !== undefined && !r.ticketsDenied);
       if (reachable.length < n) {
         throw new Error(
           `--n: ${n} provider(s) wanted, ${reachable.length} reachable offer(s) match`,

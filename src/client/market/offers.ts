@@ -65,25 +65,84 @@ export async function listOffers(
   return { ...set, nodes: read.nodes };
 }
 
-/** One GET /health round trip in ms, or undefined when the node does not answer in time. */
-export async function measureLatency(url: string, timeoutMs = 3000): Promise<number | undefined> {
+/** Most bytes of a provider's /health answer read: a node lists at most 1,000 pow tables. */
+const MAX_HEALTH_BYTES = 256 * 1024;
+
+export interface NodeProbe {
+  /** One GET /health round trip in ms; undefined when the node did not answer in time. */
+  readonly latencyMs: number | undefined;
+  /**
+   * The issuer key ids the node's /health says it trusts (docs/tickets.md §8.4): empty when it
+   * takes no tickets, undefined when it did not answer or its answer could not be read.
+   */
+  readonly ticketKeys: readonly string[] | undefined;
+}
+
+/** Reads a /health body, at most MAX_HEALTH_BYTES of it; undefined past that. */
+async function boundedText(response: Response): Promise<string | undefined> {
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_HEALTH_BYTES) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function ticketKeysOf(text: string | undefined): readonly string[] | undefined {
+  if (text === undefined) return undefined;
+  let health: unknown;
+  try {
+    health = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof health !== 'object' || health === null) return undefined;
+  const tickets = (health as { tickets?: unknown }).tickets;
+  if (tickets === undefined) return [];
+  const issuers = (tickets as { issuers?: unknown } | null)?.issuers;
+  if (!Array.isArray(issuers)) return undefined;
+  return issuers.flatMap((i: unknown) => {
+    const ids = (i as { key_ids?: unknown } | null)?.key_ids;
+    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
+  });
+}
+
+/** GET /health of one node: its round trip, and the ticket keys it says it trusts. */
+export async function probeNode(url: string, timeoutMs = 3000): Promise<NodeProbe> {
   const started = performance.now();
   try {
     const response = await fetch(new URL('/health', url), {
       signal: AbortSignal.timeout(timeoutMs),
     });
-    await response.arrayBuffer();
-    if (!response.ok) return undefined;
-    return performance.now() - started;
+    const text = await boundedText(response);
+    if (!response.ok) return { latencyMs: undefined, ticketKeys: undefined };
+    return { latencyMs: performance.now() - started, ticketKeys: ticketKeysOf(text) };
   } catch {
-    return undefined;
+    return { latencyMs: undefined, ticketKeys: undefined };
   }
+}
+
+/** One GET /health round trip in ms, or undefined when the node does not answer in time. */
+export async function measureLatency(url: string, timeoutMs = 3000): Promise<number | undefined> {
+  return (await probeNode(url, timeoutMs)).latencyMs;
 }
 
 /**
  * Filters and ranks offers, measuring each provider's nodes (the fastest one counts). The
  * reputation record is looked up by provider key: a provider whose nodes' compute key is the
- * key its offer is signed with is ranked last once caught disagreeing.
+ * key its offer is signed with is ranked last once caught disagreeing. With a ticket filter,
+ * an offer is held to its nodes' word: when every node that answered says in /health that it
+ * trusts none of the client's issuer keys, the offer is marked `ticketsDenied` (a put paid with
+ * those tickets would be refused there).
  */
 export async function rankMarket(
   offers: readonly Offer[],
@@ -98,12 +157,19 @@ export async function rankMarket(
     const batch = chosen.slice(i, i + MEASURE_BATCH);
     const measured = await Promise.all(
       batch.map(async (offer): Promise<RankInput> => {
-        const times = await Promise.all(offer.body.nodes.map((u) => measureLatency(u, timeoutMs)));
-        const answered = times.filter((t): t is number => t !== undefined);
+        const probes = await Promise.all(offer.body.nodes.map((u) => probeNode(u, timeoutMs)));
+        const answered = probes.filter((p) => p.latencyMs !== undefined);
+        const said = probes.flatMap((p) => (p.ticketKeys === undefined ? [] : [p.ticketKeys]));
+        const wanted = filter.tickets;
         return {
           offer,
-          latencyMs: answered.length > 0 ? Math.min(...answered) : undefined,
+          latencyMs:
+            answered.length > 0 ? Math.min(...answered.map((p) => p.latencyMs!)) : undefined,
           disagreed: reputation.nodes[offer.body.provider]?.disagreed ?? 0,
+          ticketsDenied:
+            wanted !== undefined &&
+            said.length > 0 &&
+            said.every((keys) => !wanted.some((k) => keys.includes(k))),
         };
       }),
     );

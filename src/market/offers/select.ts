@@ -82,17 +82,21 @@ export interface RankInput {
   readonly latencyMs: number | undefined;
   /** Times the provider's nodes disagreed with the majority in the client's record. */
   readonly disagreed: number;
+  /** Its nodes say they trust none of the ticket keys the client asked for. */
+  readonly ticketsDenied?: boolean;
 }
 
 /**
- * Orders offers best first: providers caught disagreeing last, then those none of whose
- * nodes answered, then by price per GB-month, then by latency, then by provider key (so the
- * order is the same on every run with the same measurements).
+ * Orders offers best first: providers caught disagreeing last, then those whose nodes deny
+ * the client's tickets, then those none of whose nodes answered, then by price per GB-month,
+ * then by latency, then by provider key (so the order is the same on every run with the same
+ * measurements).
  */
 export function rankOffers(inputs: readonly RankInput[]): RankInput[] {
   return [...inputs].sort(
     (a, b) =>
       Number(a.disagreed > 0) - Number(b.disagreed > 0) ||
+      Number(a.ticketsDenied === true) - Number(b.ticketsDenied === true) ||
       Number(a.latencyMs === undefined) - Number(b.latencyMs === undefined) ||
       a.offer.body.prices.gb_month - b.offer.body.prices.gb_month ||
       (a.latencyMs ?? 0) - (b.latencyMs ?? 0) ||
