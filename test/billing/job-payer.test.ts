@@ -3,11 +3,12 @@
  * and billing on records the job and the compute receipt it verified in the payer's ledger, and
  * `billing check` then agrees with the fuel the node bills. A job whose answer does not verify
  * (a proxy strips the sealed output) is not noted, so the fuel the node bills for it is
- * flagged. `--payer` takes one node, and its bad files are refused in one line.
+ * flagged. A ledger that cannot be written ends the run without blaming the node. `--payer`
+ * takes one node, and its bad files are refused in one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after } from 'node:test';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ import { spawnNode } from '../helpers/nodes.js';
 import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { countWords, wordCountModule } from '../helpers/word-count.js';
-import { PERIOD_MS, afterPeriodOf, newPayer } from './billing-node.js';
+import { PERIOD_MS, afterPeriodOf, newPayer, nodeKeyOf } from './billing-node.js';
 
 function assertFails(result: CliResult, pattern: RegExp): void {
   assert.notEqual(result.code, 0, `unexpected success: ${result.stdout}`);
@@ -235,4 +236,35 @@ test('job run --payer takes one node, and refuses bad files in one line before s
     await plain.stop();
   }
   assert.equal(existsSync(ledgerOf), false, 'nothing was recorded');
+});
+
+test('a ledger that cannot be written ends the run with its error and blames no node', async () => {
+  const payer = await newPayer();
+  // A ledger that has pinned the node's key, then its file is replaced by a directory: the
+  // key is known, so the first write is the job's line, and it fails.
+  await payer.ledger.pinNodeKey((await nodeKeyOf(node.url)).toString('hex'));
+  await payer.ledger.close();
+  const ledger = await Ledger.open(payer.ledgerFile, payer.hex);
+  rmSync(payer.ledgerFile);
+  mkdirSync(payer.ledgerFile);
+  const person = generateIdentity();
+  const owner = { table: generateTableKey(), identity: person };
+  const client = new Client({ nodes: [node.url] });
+  const module = await storeBlob(client, owner, wordCountModule());
+  const reputation = join(tempDir(), 'reputation.json');
+  await assert.rejects(
+    runJob({
+      nodes: [node.url],
+      identity: person,
+      module,
+      inputs: [],
+      reputation,
+      payers: { [node.url]: { key: payer.key, ledger } },
+    }),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EISDIR', error.message);
+      return true;
+    },
+  );
+  assert.equal(existsSync(reputation), false, 'the node was not recorded as failed');
 });
