@@ -34,19 +34,27 @@ function assertFails(result: CliResult, pattern: RegExp): void {
 }
 
 /**
- * A proxy in front of a node that drops the sealed output from every finished job's state: the
- * node ran the job and signed its receipt, but what reaches the client does not verify.
+ * A proxy in front of a node that hands the JSON answers of `POST /jobs` and `GET /jobs/:id`
+ * to `change` before passing them on: a node whose answers the client must not believe.
  */
-async function startOutputStripper(target: string): Promise<string> {
+async function startJobTamperer(
+  target: string,
+  change: (route: 'submit' | 'state', answer: Record<string, unknown>) => void,
+): Promise<string> {
   const to = new URL(target);
   const server: Server = createServer((req, res) => {
-    const tamper = req.method === 'GET' && /^\/jobs\/[0-9a-f]{32}(\?|$)/.test(req.url ?? '');
+    const route =
+      req.method === 'POST' && req.url === '/jobs'
+        ? 'submit'
+        : req.method === 'GET' && /^\/jobs\/[0-9a-f]{32}(\?|$)/.test(req.url ?? '')
+          ? 'state'
+          : undefined;
     const headers = { ...req.headers, host: to.host };
-    if (tamper) delete headers['accept-encoding'];
+    if (route) delete headers['accept-encoding'];
     const upstream = httpRequest(
       { host: to.hostname, port: to.port, path: req.url, method: req.method, headers },
       (answer) => {
-        if (!tamper) {
+        if (!route) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
           return;
@@ -55,10 +63,10 @@ async function startOutputStripper(target: string): Promise<string> {
         answer.on('data', (chunk: Buffer) => chunks.push(chunk));
         answer.on('end', () => {
           let body = Buffer.concat(chunks);
-          if (answer.statusCode === 200) {
-            const state = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-            delete state.output;
-            body = Buffer.from(JSON.stringify(state));
+          if (answer.statusCode! < 300) {
+            const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+            change(route, parsed);
+            body = Buffer.from(JSON.stringify(parsed));
           }
           res.writeHead(answer.statusCode ?? 502, {
             ...answer.headers,
@@ -152,7 +160,10 @@ test('job run --payer notes the verified compute receipt; billing check agrees o
 });
 
 test('a job whose answer does not verify is not noted: the fuel the node bills is unverified', async () => {
-  const proxy = await startOutputStripper(node.url);
+  // The node ran the job and signed its receipt, but the sealed output does not reach the client.
+  const proxy = await startJobTamperer(node.url, (route, answer) => {
+    if (route === 'state') delete answer.output;
+  });
   const payer = await newPayer();
   const person = generateIdentity();
   const owner = { table: generateTableKey(), identity: person };
@@ -267,4 +278,32 @@ test('a ledger that cannot be written ends the run with its error and blames no 
     },
   );
   assert.equal(existsSync(reputation), false, 'the node was not recorded as failed');
+});
+
+test('a node whose POST /jobs answer names another job fails: its job is never noted as run', async () => {
+  const proxy = await startJobTamperer(node.url, (route, answer) => {
+    if (route === 'submit') answer.id = 'f'.repeat(32);
+  });
+  const payer = await newPayer();
+  const person = generateIdentity();
+  const owner = { table: generateTableKey(), identity: person };
+  const module = await storeBlob(new Client({ nodes: [node.url] }), owner, wordCountModule());
+  await assert.rejects(
+    runJob({ nodes: [proxy], identity: person, module, payers: { [proxy]: payer } }),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'no_majority');
+      assert.match(
+        error.message,
+        /node_lied: .*POST \/jobs answered job "f{32}", not [0-9a-f]{32}/,
+      );
+      return true;
+    },
+  );
+  const jobs = payer.ledger.data.requests.filter((r) => r.kind === 'job');
+  assert.deepEqual(
+    jobs.map((j) => [j.job, j.receipt]),
+    [[null, null]],
+    'the job was recorded before it was sent, and no id the node made up was taken',
+  );
+  await payer.ledger.close();
 });

@@ -120,9 +120,14 @@ export async function submitJob(
   } catch {
     throw lied(node, 'POST /jobs answer is not JSON');
   }
-  if (typeof answer?.id !== 'string' || answer.id !== sent || typeof answer.hash !== 'string') {
+  if (typeof answer?.id !== 'string' || typeof answer.hash !== 'string') {
     throw lied(node, 'POST /jobs answered without the job id and hash');
   }
+  if (answer.id !== sent)
+    throw lied(
+      node,
+      `POST /jobs answered job ${JSON.stringify(answer.id.slice(0, 40))}, not ${sent}`,
+    );
   await metered?.queued(answer.id);
   return { id: answer.id, hash: answer.hash };
 }
