@@ -123,11 +123,10 @@ export async function submitJob(
   if (typeof answer?.id !== 'string' || typeof answer.hash !== 'string') {
     throw lied(node, 'POST /jobs answered without the job id and hash');
   }
-  if (answer.id !== sent)
-    throw lied(
-      node,
-      `POST /jobs answered job ${JSON.stringify(answer.id.slice(0, 40))}, not ${sent}`,
-    );
+  if (answer.id !== sent) {
+    const named = JSON.stringify(answer.id.slice(0, 40));
+    throw lied(node, `POST /jobs answered job ${named}, not ${sent}`);
+  }
   await metered?.queued(answer.id);
   return { id: answer.id, hash: answer.hash };
 }
