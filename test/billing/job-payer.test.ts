@@ -3,8 +3,9 @@
  * and billing on records the job and the compute receipt it verified in the payer's ledger, and
  * `billing check` then agrees with the fuel the node bills. A job whose answer does not verify
  * (a proxy strips the sealed output) is not noted, so the fuel the node bills for it is
- * flagged. A ledger that cannot be written ends the run without blaming the node. `--payer`
- * takes one node, and its bad files are refused in one line.
+ * flagged; nor is a job whose POST /jobs answer names another id. A ledger that cannot be
+ * written ends the run without blaming the node. `--payer` takes one node, and its bad files
+ * are refused in one line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
