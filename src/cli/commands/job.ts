@@ -15,6 +15,7 @@ import { jobState, jobsInfo } from '../../client/compute/node-api.js';
 import { readReputation } from '../../client/compute/reputation.js';
 import { runJob, type JobResult } from '../../client/compute/run-job.js';
 import { P2PError } from '../../errors.js';
+import { LEDGER_HELP, PAYER_HELP, payersFor, type PayerFlags } from './billing.js';
 import {
   fileReadReason,
   loadIdentityFile,
@@ -182,18 +183,22 @@ export function registerJobCommands(
     .requiredOption('--table <file>', 'table key file the module and inputs are stored in')
     .option('--reputation <file>', "record each node's verdict in this file (JSON)")
     .option('--json', 'print the result as one JSON object (output base64 unless --out)')
+    .option('--payer <file>', PAYER_HELP)
+    .option('--ledger <file>', LEDGER_HELP)
     .option('--proxy <url>', PROXY_HELP)
-    .action(async (options: RunOptions) => {
+    .action(async (options: RunOptions & PayerFlags) => {
       const plan = planRun(options);
       const proxy = proxyFor(options.proxy, '--node', plan.nodes);
       const identity = await loadIdentityFile('--identity', options.identity);
       const table = await loadTableKeyFile('--table', options.table);
+      // The blobs' puts and the job are metered alike: everything sent to the payer's node.
+      const payers = await payersFor(plan.nodes, options);
       // A damaged record is refused before anything is stored or sent.
       if (options.reputation !== undefined) await readReputation(options.reputation);
       const moduleBytes = await readBlobFile('--module', options.module);
       const inputFiles = options.input ?? [];
       const inputBytes = await Promise.all(inputFiles.map((f) => readBlobFile('--input', f)));
-      const client = new Client({ nodes: plan.nodes, ...(proxy ? { proxy } : {}) });
+      const client = new Client({ nodes: plan.nodes, ...(proxy ? { proxy } : {}), ...payers });
       const owner = { table, identity };
       const store = async (what: string, bytes: Buffer): Promise<Blob> => {
         const blob = await storeBlob(client, owner, bytes);
@@ -214,6 +219,7 @@ export function registerJobCommands(
         ...(plan.entry !== undefined ? { entry: plan.entry } : {}),
         limits: plan.limits,
         client,
+        ...payers,
         ...(options.reputation !== undefined ? { reputation: options.reputation } : {}),
         onProgress: (p) => err(`${p.node}: ${p.state}${p.message ? ` (${p.message})` : ''}`),
       });

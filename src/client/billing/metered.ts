@@ -10,7 +10,9 @@ import { OFFSET } from '../../entry/format.js';
 import { ENTRIES_MEDIA_TYPE, encodeFrames } from '../../entry/framing.js';
 import { P2PError } from '../../errors.js';
 import { PAYER_HEADER, requestId, signPayerHeader } from '../../market/billing/payer.js';
+import type { JobRequest } from '../../compute/job.js';
 import type { VerifiedReceipt } from '../../compute/receipt.js';
+import { submitJob } from '../compute/node-api.js';
 import { call, endpoint, nodeError, type CallOptions, type RawResponse } from '../http.js';
 import type { Ledger } from './ledger.js';
 import { nodeBillingKey } from './node-key.js';
@@ -193,22 +195,20 @@ export async function meteredGet(
   };
 }
 
-/** Metered POST /jobs; the node's job id. */
-export async function meteredSubmitJob(
-  node: string,
-  job: unknown,
+/**
+ * Signs a POST /jobs of `body` to `node` and records it before it may be sent: the headers to
+ * send, and `queued`, to call with the job id the node answered. meteredSubmitJob and runJob
+ * both go through here, and submit through submitJob.
+ */
+export async function meterJob(
   payer: Payer,
+  node: string,
+  body: Uint8Array,
   options: CallOptions = {},
-): Promise<{ id: string; hash: string }> {
+): Promise<{ headers: Record<string, string>; queued: (id: string) => Promise<void> }> {
   const url = endpoint(node, '/jobs');
-  const body = Buffer.from(JSON.stringify(job));
-  const signed = signRequest(
-    payer.key,
-    await nodeBillingKey(node, payer.ledger, options),
-    'POST',
-    url,
-    body,
-  );
+  const nodeKey = await nodeBillingKey(node, payer.ledger, options);
+  const signed = signRequest(payer.key, nodeKey, 'POST', url, body);
   await payer.ledger.add({
     kind: 'job',
     request: signed.request,
@@ -217,19 +217,20 @@ export async function meteredSubmitJob(
     receipt: null,
     fuel: null,
   });
-  const response = await send('POST', url, body, 'application/json', signed, options);
-  if (response.status >= 300) throw nodeError(url, response.status, response.body);
-  const answer = JSON.parse(response.body.toString('utf8')) as { id?: unknown; hash?: unknown };
-  if (
-    typeof answer.id !== 'string' ||
-    !/^[0-9a-f]{32}$/.test(answer.id) ||
-    typeof answer.hash !== 'string'
-  ) {
-    throw new P2PError('node_lied', `${url}: POST /jobs answered without the job id and hash`);
-  }
-  const id = answer.id;
-  await payer.ledger.update(signed.request, { job: id });
-  return { id, hash: answer.hash };
+  return {
+    headers: { [PAYER_HEADER]: signed.header },
+    queued: (id) => payer.ledger.update(signed.request, { job: id }),
+  };
+}
+
+/** Metered POST /jobs; the node's job id. */
+export async function meteredSubmitJob(
+  node: string,
+  job: JobRequest,
+  payer: Payer,
+  options: CallOptions = {},
+): Promise<{ id: string; hash: string }> {
+  return submitJob(node, job, options, (body) => meterJob(payer, node, body, options));
 }
 
 /** Notes the compute receipt the client verified for a metered job: the fuel it may be billed. */

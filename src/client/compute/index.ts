@@ -22,4 +22,11 @@ export {
   type NodeReputation,
   type Verdict,
 } from './reputation.js';
-export { jobsInfo, jobState, submitJob, type ComputeNodeInfo, type JobState } from './node-api.js';
+export {
+  jobsInfo,
+  jobState,
+  submitJob,
+  type ComputeNodeInfo,
+  type JobMeter,
+  type JobState,
+} from './node-api.js';

@@ -69,19 +69,65 @@ export async function jobsInfo(node: string, options: CallOptions = {}): Promise
   return { node: key, box, limits, tables, attestation };
 }
 
-/** POST /jobs: the node's id for the job (the body's id) once it queued it. */
+function jobIdOf(request: JobRequest): string {
+  let id: unknown;
+  try {
+    id = (JSON.parse(request.job) as { id?: unknown } | null)?.id;
+  } catch {
+    // refused below
+  }
+  if (typeof id !== 'string') throw new P2PError('job_invalid', 'the job request names no job id');
+  return id;
+}
+
+/**
+ * Meters one POST /jobs (docs/billing.md §2): given the exact body bytes, signs the request and
+ * records it in the payer's ledger before it may be sent; gives the headers to send with it and
+ * `queued`, to call with the job id once the node has queued the job.
+ */
+export type JobMeter = (body: Buffer) => Promise<{
+  readonly headers: Readonly<Record<string, string>>;
+  readonly queued: (id: string) => Promise<void>;
+}>;
+
+/**
+ * POST /jobs: the node's id for the job (the body's id) once it queued it. With `meter`, the
+ * request is metered: what is signed is the body as sent, so it is encoded once, here.
+ */
 export async function submitJob(
   node: string,
   request: JobRequest,
   options: CallOptions = {},
+  meter?: JobMeter,
 ): Promise<{ id: string; hash: string }> {
-  const answer = await callJson<Record<string, unknown>>('POST', endpoint(node, '/jobs'), request, {
+  const url = endpoint(node, '/jobs');
+  // The job is known by the id its requester chose: a node that answers another would have a
+  // ledger wait for the receipt of a job nobody sent.
+  const sent = jobIdOf(request);
+  const body = Buffer.from(JSON.stringify(request));
+  const metered = meter ? await meter(body) : undefined;
+  const response = await call('POST', url, body, 'application/json', {
     ...options,
+    ...(metered ? { headers: { ...options.headers, ...metered.headers } } : {}),
     maxResponseBytes: 64 * 1024,
   });
-  if (typeof answer.id !== 'string' || typeof answer.hash !== 'string') {
+  if (response.status < 200 || response.status >= 300) {
+    throw nodeError(url, response.status, response.body);
+  }
+  let answer: { id?: unknown; hash?: unknown } | null;
+  try {
+    answer = JSON.parse(response.body.toString('utf8')) as typeof answer;
+  } catch {
+    throw lied(node, 'POST /jobs answer is not JSON');
+  }
+  if (typeof answer?.id !== 'string' || typeof answer.hash !== 'string') {
     throw lied(node, 'POST /jobs answered without the job id and hash');
   }
+  if (answer.id !== sent) {
+    const named = JSON.stringify(answer.id.slice(0, 40));
+    throw lied(node, `POST /jobs answered job ${named}, not ${sent}`);
+  }
+  await metered?.queued(answer.id);
   return { id: answer.id, hash: answer.hash };
 }
 

@@ -12,7 +12,9 @@ import { createJobRequest, newJobId, type JobLimits } from '../../compute/job.js
 import type { VerifiedReceipt } from '../../compute/receipt.js';
 import { P2PError } from '../../errors.js';
 import type { Identity } from '../../keys/keys.js';
-import { Client } from '../client.js';
+import { meterJob, recordJobReceipt, type Payer } from '../billing/metered.js';
+import { nodeBillingKey } from '../billing/node-key.js';
+import { Client, type ClientOptions } from '../client.js';
 import type { CallOptions } from '../http.js';
 import { checkAnswer, type Checked } from './answer.js';
 import { blobGrantKeys } from './blob-store.js';
@@ -58,6 +60,13 @@ export interface RunJobOptions {
   readonly queueMs?: number;
   /** Told of each node's progress: submitted, running, done or failed. */
   readonly onProgress?: (event: JobProgress) => void;
+  /**
+   * Payer per node URL, as a Client takes them (docs/billing.md §2, §8): the job sent to one of
+   * these nodes is metered (signed, and recorded in the payer's ledger before it is sent), and
+   * the compute receipt of its answer, once verified, is noted in that ledger as the fuel the
+   * node may bill. An answer that fails verification is not noted.
+   */
+  readonly payers?: ClientOptions['payers'];
 }
 
 export interface JobProgress {
@@ -154,6 +163,8 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     ...(options.signal ? { signal: options.signal } : {}),
   };
   const inputs = options.inputs ?? [];
+  const payerOf = (url: string): Payer | undefined =>
+    options.payers?.[url] ?? options.payers?.[`${url}/`];
   const progress = options.onProgress ?? (() => undefined);
   // Reading the reputation first refuses a damaged file before any node does any work.
   const reputation = options.reputation ? await readReputation(options.reputation) : undefined;
@@ -201,6 +212,22 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
 
   let keys = options.keys;
   const up = ranked.filter((x) => 'info' in x);
+  // A node that meters nothing, or names another billing key than the ledger pinned, is
+  // refused before any job is sent: the ledger would count what nobody may bill.
+  await Promise.all(
+    up.map((x) => {
+      const payer = payerOf(x.url);
+      return payer ? nodeBillingKey(x.url, payer.ledger, callOptions) : undefined;
+    }),
+  );
+  // A ledger that cannot be written is the requester's failure, not the node's: it ends the
+  // run, once every job sent has settled, rather than count against the node.
+  let ledgerFailure: unknown;
+  const inLedger = <T>(step: Promise<T>): Promise<T> =>
+    step.catch((error: unknown) => {
+      ledgerFailure ??= error;
+      throw error;
+    });
   const limits = commonLimits(
     up.map((x) => x.info),
     options.limits ?? {},
@@ -233,7 +260,17 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
       createdAt: now,
       expiresAt,
     });
-    await submitJob(url, job.request, callOptions);
+    const payer = payerOf(url);
+    await submitJob(
+      url,
+      job.request,
+      callOptions,
+      payer &&
+        (async (body) => {
+          const metered = await inLedger(meterJob(payer, url, body, callOptions));
+          return { ...metered, queued: (jobId) => inLedger(metered.queued(jobId)) };
+        }),
+    );
     progress({ node: url, state: 'submitted', message: `job ${id}` });
     // The node may keep the job queued until it expires, then run it for up to wall_ms.
     const deadline = expiresAt + limits.wall_ms + 10_000;
@@ -259,6 +296,8 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
           options.identity,
           state,
         );
+        // Only a receipt that verified is the fuel this node may bill.
+        if (payer) await inLedger(recordJobReceipt(payer.ledger, checked.receipt));
         return { node: url, key: info.node, verdict: 'agreed', id, hash: job.hash, ...checked };
       }
       // A node that answers at once instead of holding the poll is not allowed to spin us.
@@ -281,6 +320,8 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
       }
     }),
   );
+
+  if (ledgerFailure !== undefined) throw ledgerFailure;
 
   const reports: NodeReport<NodeJobOutcome & Checked>[] = settled.map((s) =>
     s.ok
