@@ -521,13 +521,22 @@ export function checkInvoice(
   const seqs = new Set<number>();
   const held: VerifiedUsage[] = [];
   raws.forEach((raw, i) => {
-    const v = screen(raw, i, ledger, nodeKey, seqs, noted);
+    const v = screen(raw, i, ledger, nodeKey, seqs, () => undefined);
     if (!('body' in v)) {
       own.push({ ...v, message: `invoice: ${v.message}` });
       return;
     }
+    // A receipt the node swapped is still one it signed and bills: it counts in the sums, so
+    // that the swap is one difference, not also a wrong total.
     held.push(v);
-    if (v.body.seq < checkedNext && noted(v.body.seq) === undefined) {
+    const hash = noted(v.body.seq);
+    if (hash !== undefined && hash !== receiptHash(v)) {
+      own.push({
+        reason: 'receipt_changed',
+        seq: v.body.seq,
+        message: `invoice: receipt ${v.body.seq} differs from the receipt ${v.body.seq} checked`,
+      });
+    } else if (v.body.seq < checkedNext && hash === undefined) {
       own.push({
         reason: 'receipt_unknown',
         seq: v.body.seq,
