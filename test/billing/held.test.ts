@@ -185,3 +185,16 @@ test('an entry the ledger does not hold is not in the held set', () => {
     ],
   );
 });
+
+test('a later receipt of a period an earlier check covered carries no held figures', () => {
+  // Period 1 was checked before (the mark’s until is its end); a, b and d are held since.
+  const data = ledger();
+  data.checked = { next: 2, until: T + 2 * P };
+  data.itemized = new Set([a.id, b.id, d.id]);
+  const late = (figures = held(0, 0, 0)) =>
+    v2(2, T + P, [{ k: 'serve', request: read, bytes: 70 }], figures);
+  const check = (receipt: unknown) =>
+    checkReceipts([receipt], data, { ...options, since: 2 }).differences.map((x) => x.reason);
+  assert.deepEqual(check(late()), []);
+  assert.deepEqual(check(late(held(1, 1000, 1000 * P))), ['held_mismatch']);
+});

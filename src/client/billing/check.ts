@@ -475,10 +475,8 @@ export function settled(
     if (r.kind === 'job') return r.job === null || !billed.has(r.job);
     return r.entries.some((e) => alive(e.expires_at));
   };
-  const itemized = [...result.itemized]
-    .filter(([, e]) => alive(e.expires_at))
-    .map(([id]) => id)
-    .sort();
+  // The ledger writes them in ascending order.
+  const itemized = [...result.itemized].filter(([, e]) => alive(e.expires_at)).map(([id]) => id);
   return { mark: { next, until }, keep, itemized };
 }
 
