@@ -149,21 +149,23 @@ test('an invoice must hold receipts of its range, sum them and price them at its
   const prices = { unit: 'sat', gb_month: 1, gb_out: 1, mfuel: 1 };
   const totals = checkReceipts(honest, ledger(42)).totals;
   const base = { from: T, to: T + 10_000, receipts: honest, totals, prices };
+  const fetched = checkReceipts(honest, ledger(42));
   const amount = priceUsage(totals, prices);
   assert.ok(amount > 0);
-  assert.deepEqual(checkInvoice({ ...base, amount }, ledger(42)).differences, []);
-  const zero = checkInvoice({ ...base, amount: 0 }, ledger(42)).differences;
+  assert.deepEqual(checkInvoice({ ...base, amount }, ledger(42), fetched).differences, []);
+  const zero = checkInvoice({ ...base, amount: 0 }, ledger(42), fetched).differences;
   assert.deepEqual(
     zero.map((d) => d.reason),
     ['invoice_amount'],
   );
-  const narrow = checkInvoice({ ...base, to: T + 5000 }, ledger(42)).differences.map(
+  const narrow = checkInvoice({ ...base, to: T + 5000 }, ledger(42), fetched).differences.map(
     (d) => d.reason,
   );
   assert.ok(narrow.includes('invoice_range'), narrow.join(', '));
   const padded = checkInvoice(
     { ...base, totals: { ...totals, bytes_out: totals.bytes_out + 1 } },
     ledger(42),
+    fetched,
   ).differences.map((d) => d.reason);
   assert.ok(padded.includes('invoice_totals'), padded.join(', '));
 });

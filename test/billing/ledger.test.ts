@@ -35,7 +35,7 @@ test('the journal is appended line by line, mode 0600, and read back the same', 
   await ledger.pinNodeKey('ab'.repeat(32));
   const lines = readFileSync(path, 'utf8').split('\n');
   assert.equal(lines.length, 7, 'header, three requests, an update, a pin, then the end');
-  assert.deepEqual(JSON.parse(lines[0]!), { kind: 'p2pcloud-billing-ledger', v: 2, payer });
+  assert.deepEqual(JSON.parse(lines[0]!), { kind: 'p2pcloud-billing-ledger', v: 3, payer });
   assert.equal(statSync(path).mode & 0o777, 0o600);
   const again = await Ledger.open(path, payer);
   assert.deepEqual(again.data, ledger.data);

@@ -99,12 +99,14 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
     new URLSearchParams({ from: '0', to: String(Date.now() + 3_600_000) }),
     payer.key,
   );
-  const checked = checkInvoice(invoice, payer.ledger.data, { prices: PRICES });
+  const checked = checkInvoice(invoice, payer.ledger.data, result, { prices: PRICES });
   assert.deepEqual(checked.differences, []);
   assert.ok(checked.amount !== null && checked.amount > 0);
   assert.equal(checked.amount, priceUsage(checked.totals, PRICES));
   // Prices other than the provider's offer are flagged.
-  const other = checkInvoice(invoice, payer.ledger.data, { prices: { ...PRICES, gb_out: 1 } });
+  const other = checkInvoice(invoice, payer.ledger.data, result, {
+    prices: { ...PRICES, gb_out: 1 },
+  });
   assert.deepEqual(
     other.differences.map((d) => d.reason),
     ['invoice_prices'],
@@ -113,6 +115,7 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
   const padded = checkInvoice(
     { ...invoice, amount: (invoice.amount as number) * 2 },
     payer.ledger.data,
+    result,
   );
   assert.deepEqual(
     padded.differences.map((d) => d.reason),

@@ -42,7 +42,13 @@ test('storage billed for an entry the node refused is flagged unknown_entry', as
     );
     db.close();
     await afterPeriodOf();
-    const receipts = await fetchReceipts(node.url, payer.key);
+    // The receipt of the put's period: on a slow run later periods may have closed too, and
+    // they bill the refused entry again (v1) or hold it (v2).
+    const receipts = (await fetchReceipts(node.url, payer.key)).filter((r) => {
+      const body = JSON.parse((r as { body: string }).body) as { from: number; to: number };
+      return body.from <= row.accepted_at && row.accepted_at < body.to;
+    });
+    assert.equal(receipts.length, 1);
     const reopened = await Ledger.open(payer.ledgerFile, payer.hex);
     const result = checkReceipts(receipts, reopened.data);
     const bad = result.differences.filter((d) => d.reason === 'unknown_entry');

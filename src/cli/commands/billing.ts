@@ -1,6 +1,6 @@
 /**
  * `p2pcloud billing receipts|check|invoice`: a payer's usage receipts from a node, checked
- * against the payer's own ledger (docs/billing.md §8).
+ * against the payer's own ledger (docs/billing.md §8, §9).
  */
 import type { Command } from 'commander';
 import { P2PError } from '../../errors.js';
@@ -11,6 +11,7 @@ import { billingInfo } from '../../client/billing/node-key.js';
 import {
   checkInvoice,
   checkReceipts,
+  DEFAULT_SKEW_MS,
   receiptHash,
   settled,
   type CheckResult,
@@ -99,6 +100,32 @@ async function recordReceipts(ledger: Ledger, result: CheckResult): Promise<void
   }
 }
 
+/**
+ * Fetches every receipt from the ledger's checked mark on and checks it (docs/billing.md §9),
+ * noting the receipts checked: receipts before the mark agreed at an earlier check, and what
+ * they settled may have been dropped.
+ */
+async function fetchAndCheck(
+  ledger: Ledger,
+  node: string,
+  key: Payer['key'],
+  given: string | undefined,
+  skewMs: number,
+): Promise<CheckResult & { nodeKey: string }> {
+  const info = await billingInfo(node);
+  const nodeKey = await nodeKeyFor(ledger, given, info.node);
+  const since = ledger.data.checked?.next ?? 0;
+  const receipts = await fetchReceipts(node, key, since);
+  const result = checkReceipts(receipts, ledger.data, {
+    skewMs,
+    since,
+    nodeKey,
+    periodMs: info.receipt_period_ms,
+  });
+  await recordReceipts(ledger, result);
+  return { ...result, nodeKey };
+}
+
 function mismatch(differences: readonly Difference[], out: (line: string) => void): void {
   for (const d of differences) out(`${d.reason}\t${d.message}`);
   if (differences.length > 0) {
@@ -165,20 +192,9 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
       const skewMs = parseIntOption('--skew-ms', options.skewMs, 0, 3_600_000);
       const given = nodeKeyOption(options.nodeKey);
       const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-      // Receipts before the mark agreed at an earlier check, and what they settled was dropped.
-      const info = await billingInfo(node);
-      const nodeKey = await nodeKeyFor(ledger, given, info.node);
-      const since = ledger.data.checked?.next ?? 0;
-      const receipts = await fetchReceipts(node, key, since);
-      const result = checkReceipts(receipts, ledger.data, {
-        skewMs,
-        since,
-        nodeKey,
-        periodMs: info.receipt_period_ms,
-      });
-      await recordReceipts(ledger, result);
+      const result = await fetchAndCheck(ledger, node, key, given, skewMs);
       const done = settled(result, ledger.data, skewMs);
-      if (done) await ledger.compact(done.mark, done.keep);
+      if (done) await ledger.compact(done.mark, done.keep, done.itemized);
       await ledger.close();
       if (options.json) {
         out(
@@ -221,8 +237,9 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
         const to = parseIntOption('--to', options.to, 0, Number.MAX_SAFE_INTEGER);
         const prices = await offerPrices(options.offer);
         const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-        const info = await billingInfo(node);
-        const nodeKey = await nodeKeyFor(ledger, given, info.node);
+        // Every receipt an invoice may sum is checked first, as `billing check` does, so the
+        // invoice is held to receipts checked item by item; nothing is compacted.
+        const fetched = await fetchAndCheck(ledger, node, key, given, DEFAULT_SKEW_MS);
         await ledger.close();
         const invoice = await billingGet(
           node,
@@ -230,9 +247,8 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
           new URLSearchParams({ from: String(from), to: String(to) }),
           key,
         );
-        const result = checkInvoice(invoice, ledger.data, {
-          nodeKey,
-          periodMs: info.receipt_period_ms,
+        const result = checkInvoice(invoice, ledger.data, fetched, {
+          nodeKey: fetched.nodeKey,
           ...(prices ? { prices } : {}),
         });
         if (options.json) {

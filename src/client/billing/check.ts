@@ -1,6 +1,6 @@
 /**
  * Checks a node's usage receipts and invoices against the payer's own ledger
- * (docs/billing.md §7). Every difference is listed with a reason; none is thrown. Pure.
+ * (docs/billing.md §9). Every difference is listed with a reason; none is thrown. Pure.
  */
 import { sha256 } from '../../crypto/sha256.js';
 import { toHex } from '../../encoding/bytes.js';
@@ -11,7 +11,12 @@ import {
   sumTotals,
   type UsageTotals,
 } from '../../market/billing/invoice.js';
-import { verifyUsageReceipt, type VerifiedUsage } from '../../market/billing/receipt.js';
+import {
+  verifyUsageReceipt,
+  type UsageBody,
+  type UsageItem,
+  type VerifiedUsage,
+} from '../../market/billing/receipt.js';
 import type { OfferPrices } from '../../market/offers/offer.js';
 import type { CheckedMark, LedgerData, LedgerEntry, LedgerRecord } from './ledger.js';
 
@@ -31,6 +36,8 @@ export type DifferenceReason =
   | 'storage_before_put'
   | 'storage_after_expiry'
   | 'storage_overlap'
+  | 'held_mismatch'
+  | 'receipt_unknown'
   | 'request_billed_twice'
   | 'job_billed_twice'
   | 'fuel_unverified'
@@ -62,11 +69,22 @@ export interface CheckOptions {
   readonly now?: number;
 }
 
+/** An entry a receipt itemized (docs/billing.md §9.2), with the ledger's size and expiry. */
+export interface ItemizedEntry {
+  /** End of the period of the receipt that first named it (for the ledger's: the mark's until). */
+  readonly to: number;
+  readonly bytes: number;
+  /** 0: never. */
+  readonly expires_at: number;
+}
+
 export interface CheckResult {
-  /** The receipts that verified (signature and totals), whatever their items. */
+  /** The receipts that verified (signature and totals), whatever their items, by seq. */
   readonly receipts: readonly VerifiedUsage[];
   readonly totals: UsageTotals;
   readonly differences: readonly Difference[];
+  /** The itemized set after the receipts checked: the ledger's, and what they named. */
+  readonly itemized: ReadonlyMap<string, ItemizedEntry>;
 }
 
 export const DEFAULT_SKEW_MS = 60_000;
@@ -74,6 +92,31 @@ export const DEFAULT_SKEW_MS = 60_000;
 /** What the ledger notes of a checked receipt: SHA-256 (hex) of its signed body text. */
 export function receiptHash(v: VerifiedUsage): string {
   return toHex(sha256(Buffer.from(v.receipt.body, 'utf8')));
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The held figures of [from, to) the client expects: itemized earlier, alive at `from`. */
+export function heldSet(
+  itemized: ReadonlyMap<string, ItemizedEntry>,
+  from: number,
+  to: number,
+): { entries: number; bytes: number; byte_ms: bigint } {
+  let entries = 0;
+  let bytes = 0;
+  // Entries that accrue all period are summed as bytes and multiplied once.
+  let whole = 0;
+  let part = 0n;
+  for (const e of itemized.values()) {
+    if (e.to > from || (e.expires_at !== 0 && e.expires_at <= from)) continue;
+    entries++;
+    bytes += e.bytes;
+    if (e.expires_at === 0 || e.expires_at >= to) whole += e.bytes;
+    else part += BigInt(e.bytes) * BigInt(e.expires_at - from);
+  }
+  return { entries, bytes, byte_ms: BigInt(whole) * BigInt(to - from) + part };
 }
 
 interface Known {
@@ -101,7 +144,238 @@ function index(ledger: LedgerData): Known {
   return { entries, requests, jobs };
 }
 
-/** Checks receipts (objects as the node sent them) against the ledger. */
+/** One pass over verified receipts in seq order: items against the ledger, and held figures. */
+class ItemPass {
+  readonly itemized: Map<string, ItemizedEntry>;
+  private readonly intervals = new Map<string, [number, number, number][]>();
+  private readonly servedSeen = new Map<string, number>();
+  private readonly jobsSeen = new Map<string, number>();
+  private readonly periods = new Set<string>();
+
+  constructor(
+    private readonly known: Known,
+    ledger: LedgerData,
+    private readonly skew: number,
+    private readonly checkedUntil: number,
+    private readonly differences: Difference[],
+  ) {
+    // Entries itemized before the mark were named in periods that ended by its `until`; one
+    // whose put the ledger no longer holds cannot be billed honestly and is not counted.
+    this.itemized = new Map();
+    const namedBy = ledger.checked?.until ?? 0;
+    for (const id of ledger.itemized ?? []) {
+      const mine = known.entries.get(id);
+      if (mine) {
+        this.itemized.set(id, {
+          to: namedBy,
+          bytes: mine.entry.bytes,
+          expires_at: mine.entry.expires_at,
+        });
+      }
+    }
+  }
+
+  receipt(b: UsageBody): void {
+    const flag = (reason: DifferenceReason, message: string): void => {
+      this.differences.push({ reason, seq: b.seq, message: `receipt ${b.seq}: ${message}` });
+    };
+    const period = `${b.from}-${b.to}`;
+    const first = !this.periods.has(period);
+    this.periods.add(period);
+    if (b.held !== null) {
+      if (!first && b.held.entries > 0) {
+        flag(
+          'held_mismatch',
+          `bills ${b.held.entries} held entries in a later receipt of the period [${b.from}, ${b.to}); only its first may`,
+        );
+      } else if (first && BigInt(b.held.byte_ms) > 0n) {
+        const mine = heldSet(this.itemized, b.from, b.to);
+        if (BigInt(b.held.byte_ms) > mine.byte_ms) {
+          flag(
+            'held_mismatch',
+            `held figures bill ${b.held.entries} entries, ${b.held.bytes} bytes, ${b.held.byte_ms} byte-ms; the entries itemized before hold ${mine.entries} entries, ${mine.bytes} bytes, ${mine.byte_ms} byte-ms`,
+          );
+        }
+      }
+    }
+    for (const item of b.items) {
+      if (item.k === 'store') this.storage(b, item, flag);
+      else if (item.k === 'serve') this.served(b, item, flag);
+      else this.fuel(b, item, flag);
+    }
+  }
+
+  private storage(
+    b: UsageBody,
+    item: Extract<UsageItem, { k: 'store' }>,
+    flag: (reason: DifferenceReason, message: string) => void,
+  ): void {
+    const mine = this.known.entries.get(item.entry);
+    if (!mine) {
+      flag(
+        'unknown_entry',
+        `storage of entry ${item.entry} that this payer never wrote or the node did not store`,
+      );
+      return;
+    }
+    if (item.bytes > mine.entry.bytes) {
+      flag(
+        'bytes_inflated',
+        `entry ${item.entry} billed as ${item.bytes} bytes; it has ${mine.entry.bytes}`,
+      );
+    }
+    if (item.from < mine.sentAt - this.skew) {
+      flag(
+        'storage_before_put',
+        `entry ${item.entry} billed from ${iso(item.from)}, before it was sent at ${iso(mine.sentAt)}`,
+      );
+    }
+    if (mine.entry.expires_at !== 0 && item.to > mine.entry.expires_at) {
+      flag(
+        'storage_after_expiry',
+        `entry ${item.entry} billed until ${iso(item.to)}, after it expired at ${iso(mine.entry.expires_at)}`,
+      );
+    }
+    if (item.from < this.checkedUntil) {
+      flag(
+        'storage_overlap',
+        `entry ${item.entry} billed from ${iso(item.from)}, time already billed in receipts checked before`,
+      );
+    }
+    const earlier = this.itemized.get(item.entry);
+    // v1 named an entry in every period it accrued in; v2 names it once, then holds it.
+    if (b.v === 2 && earlier && earlier.to <= b.from) {
+      flag(
+        'storage_overlap',
+        `entry ${item.entry} itemized again; the node holds it since the period that ended at ${iso(earlier.to)}`,
+      );
+    }
+    if (!earlier) {
+      this.itemized.set(item.entry, {
+        to: b.to,
+        bytes: mine.entry.bytes,
+        expires_at: mine.entry.expires_at,
+      });
+    }
+    const list = this.intervals.get(item.entry) ?? [];
+    const clash = list.find(([from, to]) => item.from < to && from < item.to);
+    if (clash) {
+      flag(
+        'storage_overlap',
+        `entry ${item.entry} billed twice for the same time (also in receipt ${clash[2]})`,
+      );
+    }
+    list.push([item.from, item.to, b.seq]);
+    this.intervals.set(item.entry, list);
+  }
+
+  private served(
+    b: UsageBody,
+    item: Extract<UsageItem, { k: 'serve' }>,
+    flag: (reason: DifferenceReason, message: string) => void,
+  ): void {
+    const mine = this.known.requests.get(item.request);
+    if (!mine || mine.kind !== 'get') {
+      flag(
+        'unknown_request',
+        `bytes served for request ${item.request} that this payer never made`,
+      );
+      return;
+    }
+    const before = this.servedSeen.get(item.request);
+    if (before !== undefined) {
+      flag(
+        'request_billed_twice',
+        `request ${item.request} billed again (also in receipt ${before})`,
+      );
+      return;
+    }
+    this.servedSeen.set(item.request, b.seq);
+    if (mine.bytes === null || item.bytes > mine.bytes) {
+      flag(
+        'bytes_inflated',
+        `request ${item.request} billed ${item.bytes} bytes; ${mine.bytes ?? 0} were received`,
+      );
+    }
+  }
+
+  private fuel(
+    b: UsageBody,
+    item: Extract<UsageItem, { k: 'fuel' }>,
+    flag: (reason: DifferenceReason, message: string) => void,
+  ): void {
+    const mine = this.known.jobs.get(item.job);
+    if (!mine) {
+      flag('unknown_job', `fuel of job ${item.job} that this payer never submitted`);
+      return;
+    }
+    const before = this.jobsSeen.get(item.job);
+    if (before !== undefined) {
+      flag('job_billed_twice', `job ${item.job} billed again (also in receipt ${before})`);
+      return;
+    }
+    this.jobsSeen.set(item.job, b.seq);
+    if (mine.fuel === null || mine.receipt === null) {
+      flag(
+        'fuel_unverified',
+        `job ${item.job} billed ${item.fuel} fuel, but its compute receipt was not verified yet`,
+      );
+    } else if (item.fuel !== mine.fuel || item.receipt !== mine.receipt) {
+      flag(
+        'fuel_mismatch',
+        `job ${item.job} billed ${item.fuel} fuel under receipt ${item.receipt.slice(0, 16)}…; its signed compute receipt ${mine.receipt.slice(0, 16)}… says ${mine.fuel}`,
+      );
+    }
+  }
+}
+
+/** One receipt's verdict before its items: null when it verified, else its one difference. */
+function screen(
+  raw: unknown,
+  i: number,
+  ledger: LedgerData,
+  nodeKey: string | null,
+  seqs: Set<number>,
+  noted: (seq: number) => string | undefined,
+): VerifiedUsage | Difference {
+  let v: VerifiedUsage;
+  try {
+    v = verifyUsageReceipt(raw);
+  } catch (error) {
+    const why = error instanceof P2PError ? error.message : String(error);
+    return { reason: 'receipt_invalid', seq: null, message: `receipt ${i}: ${why}` };
+  }
+  const b = v.body;
+  const flag = (reason: DifferenceReason, message: string): Difference => ({
+    reason,
+    seq: b.seq,
+    message: `receipt ${b.seq}: ${message}`,
+  });
+  if (b.payer !== ledger.payer) {
+    return flag('wrong_payer', `made out to payer ${b.payer.slice(0, 16)}…, not this one`);
+  }
+  if (nodeKey && b.node !== nodeKey) {
+    return flag(
+      'wrong_node',
+      `signed by ${b.node.slice(0, 16)}…, not the node key ${nodeKey.slice(0, 16)}…`,
+    );
+  }
+  if (seqs.has(b.seq)) return flag('seq_repeated', 'a second receipt with this seq');
+  seqs.add(b.seq);
+  const before = noted(b.seq);
+  if (before !== undefined && before !== receiptHash(v)) {
+    // The node signed two different receipts under one seq: both are evidence.
+    return flag('receipt_changed', `differs from the receipt ${b.seq} checked before`);
+  }
+  return v;
+}
+
+/**
+ * Checks receipts (objects as the node sent them) against the ledger. Items are compared in
+ * seq order; the held figures of a v2 receipt are recomputed from the itemized set (§9.2),
+ * which costs O(entries itemized so far) for each first receipt of a period that bills any
+ * held storage, and nothing for the others.
+ */
 export function checkReceipts(
   receipts: readonly unknown[],
   ledger: LedgerData,
@@ -113,156 +387,34 @@ export function checkReceipts(
   const nodeKey = options.nodeKey ?? ledger.node_key;
   const checkedUntil = options.checkedUntil ?? ledger.checked?.until ?? 0;
   const checkedNext = ledger.checked?.next ?? 0;
-  const known = index(ledger);
   const differences: Difference[] = [];
   const verified: VerifiedUsage[] = [];
   const seqs = new Set<number>();
-  const intervals = new Map<string, [number, number, number][]>();
-  const servedSeen = new Map<string, number>();
-  const jobsSeen = new Map<string, number>();
   receipts.forEach((raw, i) => {
-    let v: VerifiedUsage;
-    try {
-      v = verifyUsageReceipt(raw);
-    } catch (error) {
-      const why = error instanceof P2PError ? error.message : String(error);
-      differences.push({ reason: 'receipt_invalid', seq: null, message: `receipt ${i}: ${why}` });
+    const v = screen(raw, i, ledger, nodeKey, seqs, (seq) => ledger.receipts?.get(seq));
+    if (!('body' in v)) {
+      differences.push(v);
       return;
     }
+    verified.push(v);
     const b = v.body;
     const flag = (reason: DifferenceReason, message: string): void => {
       differences.push({ reason, seq: b.seq, message: `receipt ${b.seq}: ${message}` });
     };
-    if (b.payer !== ledger.payer) {
-      flag('wrong_payer', `made out to payer ${b.payer.slice(0, 16)}…, not this one`);
-      return;
-    }
-    if (nodeKey && b.node !== nodeKey) {
-      flag(
-        'wrong_node',
-        `signed by ${b.node.slice(0, 16)}…, not the node key ${nodeKey.slice(0, 16)}…`,
-      );
-      return;
-    }
-    if (seqs.has(b.seq)) {
-      flag('seq_repeated', 'a second receipt with this seq');
-      return;
-    }
-    seqs.add(b.seq);
-    const before = ledger.receipts?.get(b.seq);
-    if (before !== undefined && before !== receiptHash(v)) {
-      // The node signed two different receipts under one seq: both are evidence.
-      flag('receipt_changed', `differs from the receipt ${b.seq} checked before`);
-      return;
-    }
-    verified.push(v);
     // Usage of a period still running can still grow: a receipt for it bills the future.
-    if (b.to > now + skew) {
-      flag('period_not_ended', `covers time until ${new Date(b.to).toISOString()}, not yet over`);
-    }
+    if (b.to > now + skew) flag('period_not_ended', `covers time until ${iso(b.to)}, not yet over`);
     if (period !== null && (b.from % period !== 0 || b.to !== b.from + period)) {
       flag(
         'period_misaligned',
         `covers [${b.from}, ${b.to}), not one period of ${period} ms the node announces`,
       );
     }
-    // Receipts before the mark were checked item by item already, and compaction may have
-    // dropped the requests they billed.
-    if (b.seq < checkedNext) return;
-    for (const item of b.items) {
-      if (item.k === 'store') {
-        const mine = known.entries.get(item.entry);
-        if (!mine) {
-          flag(
-            'unknown_entry',
-            `storage of entry ${item.entry} that this payer never wrote or the node did not store`,
-          );
-          continue;
-        }
-        if (item.bytes > mine.entry.bytes) {
-          flag(
-            'bytes_inflated',
-            `entry ${item.entry} billed as ${item.bytes} bytes; it has ${mine.entry.bytes}`,
-          );
-        }
-        if (item.from < mine.sentAt - skew) {
-          flag(
-            'storage_before_put',
-            `entry ${item.entry} billed from ${new Date(item.from).toISOString()}, before it was sent at ${new Date(mine.sentAt).toISOString()}`,
-          );
-        }
-        if (mine.entry.expires_at !== 0 && item.to > mine.entry.expires_at) {
-          flag(
-            'storage_after_expiry',
-            `entry ${item.entry} billed until ${new Date(item.to).toISOString()}, after it expired at ${new Date(mine.entry.expires_at).toISOString()}`,
-          );
-        }
-        if (item.from < checkedUntil) {
-          flag(
-            'storage_overlap',
-            `entry ${item.entry} billed from ${new Date(item.from).toISOString()}, time already billed in receipts checked before`,
-          );
-        }
-        const list = intervals.get(item.entry) ?? [];
-        const clash = list.find(([from, to]) => item.from < to && from < item.to);
-        if (clash) {
-          flag(
-            'storage_overlap',
-            `entry ${item.entry} billed twice for the same time (also in receipt ${clash[2]})`,
-          );
-        }
-        list.push([item.from, item.to, b.seq]);
-        intervals.set(item.entry, list);
-      } else if (item.k === 'serve') {
-        const mine = known.requests.get(item.request);
-        if (!mine || mine.kind !== 'get') {
-          flag(
-            'unknown_request',
-            `bytes served for request ${item.request} that this payer never made`,
-          );
-          continue;
-        }
-        const before = servedSeen.get(item.request);
-        if (before !== undefined) {
-          flag(
-            'request_billed_twice',
-            `request ${item.request} billed again (also in receipt ${before})`,
-          );
-          continue;
-        }
-        servedSeen.set(item.request, b.seq);
-        if (mine.bytes === null || item.bytes > mine.bytes) {
-          flag(
-            'bytes_inflated',
-            `request ${item.request} billed ${item.bytes} bytes; ${mine.bytes ?? 0} were received`,
-          );
-        }
-      } else {
-        const mine = known.jobs.get(item.job);
-        if (!mine) {
-          flag('unknown_job', `fuel of job ${item.job} that this payer never submitted`);
-          continue;
-        }
-        const before = jobsSeen.get(item.job);
-        if (before !== undefined) {
-          flag('job_billed_twice', `job ${item.job} billed again (also in receipt ${before})`);
-          continue;
-        }
-        jobsSeen.set(item.job, b.seq);
-        if (mine.fuel === null || mine.receipt === null) {
-          flag(
-            'fuel_unverified',
-            `job ${item.job} billed ${item.fuel} fuel, but its compute receipt was not verified yet`,
-          );
-        } else if (item.fuel !== mine.fuel || item.receipt !== mine.receipt) {
-          flag(
-            'fuel_mismatch',
-            `job ${item.job} billed ${item.fuel} fuel under receipt ${item.receipt.slice(0, 16)}…; its signed compute receipt ${mine.receipt.slice(0, 16)}… says ${mine.fuel}`,
-          );
-        }
-      }
-    }
   });
+  verified.sort((x, y) => x.body.seq - y.body.seq);
+  const pass = new ItemPass(index(ledger), ledger, skew, checkedUntil, differences);
+  // Receipts before the mark were checked item by item already, and compaction may have
+  // dropped the requests they billed.
+  for (const v of verified) if (v.body.seq >= checkedNext) pass.receipt(v.body);
   if (options.since !== undefined) {
     // One difference per run of missing seqs: a node claiming a huge seq costs one line.
     let expected = options.since;
@@ -281,20 +433,30 @@ export function checkReceipts(
       expected = seq + 1;
     }
   }
-  return { receipts: verified, totals: sumTotals(verified.map((v) => v.body)), differences };
+  return {
+    receipts: verified,
+    totals: sumTotals(verified.map((v) => v.body)),
+    differences,
+    itemized: pass.itemized,
+  };
 }
 
 /**
- * What a check without differences settled (docs/billing.md §8): the mark to note, and which
- * ledger requests must stay. Reads and jobs billed in the checked receipts, reads whose
- * period is over, and puts whose entries all expired before the mark can no longer be billed
- * honestly; anything billed for them later is flagged as unknown.
+ * What a check without differences settled (docs/billing.md §8.3): the mark to note, which
+ * ledger requests must stay, and the entries the node holds from then on. Reads and jobs
+ * billed in the checked receipts, reads whose period is over, and puts whose entries all
+ * expired before the mark can no longer be billed honestly; anything billed for them later is
+ * flagged as unknown.
  */
 export function settled(
   result: CheckResult,
   ledger: LedgerData,
   skewMs = DEFAULT_SKEW_MS,
-): { mark: CheckedMark; keep: (record: LedgerRecord) => boolean } | null {
+): {
+  mark: CheckedMark;
+  keep: (record: LedgerRecord) => boolean;
+  itemized: string[];
+} | null {
   if (result.differences.length > 0 || result.receipts.length === 0) return null;
   const billed = new Set<string>();
   let next = ledger.checked?.next ?? 0;
@@ -307,12 +469,15 @@ export function settled(
       else if (item.k === 'fuel') billed.add(item.job);
     }
   }
+  const alive = (expiresAt: number): boolean => expiresAt === 0 || expiresAt > until;
   const keep = (r: LedgerRecord): boolean => {
     if (r.kind === 'get') return !billed.has(r.request) && r.sent_at + skewMs >= until;
     if (r.kind === 'job') return r.job === null || !billed.has(r.job);
-    return r.entries.some((e) => e.expires_at === 0 || e.expires_at > until);
+    return r.entries.some((e) => alive(e.expires_at));
   };
-  return { mark: { next, until }, keep };
+  // The ledger writes them in ascending order.
+  const itemized = [...result.itemized].filter(([, e]) => alive(e.expires_at)).map(([id]) => id);
+  return { mark: { next, until }, keep, itemized };
 }
 
 function samePrices(a: OfferPrices, b: OfferPrices): boolean {
@@ -321,24 +486,64 @@ function samePrices(a: OfferPrices, b: OfferPrices): boolean {
   );
 }
 
+export interface InvoiceOptions {
+  /** The node's billing key (64 hex) the receipts must be signed by; else the ledger's pin. */
+  readonly nodeKey?: string | null;
+  /** The prices of the provider's offer. */
+  readonly prices?: OfferPrices;
+}
+
 /**
- * Checks an invoice (GET /billing/invoice's answer): its receipts as checkReceipts does, each
- * within the range, its totals their sums, its prices the offer's, its amount those prices
- * applied to the totals.
+ * Checks an invoice (GET /billing/invoice's answer, docs/billing.md §9.3) after `fetched`, the
+ * check of every receipt from the ledger's mark on: each of its receipts must be the one noted
+ * (or just checked) under its seq, none below the mark may be one no check saw, and it must
+ * hold receipts of its range, sum them, and price them at the offer's prices. The differences
+ * are the fetch's, then the invoice's own.
  */
 export function checkInvoice(
   invoice: Record<string, unknown>,
   ledger: LedgerData,
-  options: CheckOptions & { readonly prices?: OfferPrices } = {},
+  fetched: CheckResult,
+  options: InvoiceOptions = {},
 ): CheckResult & { readonly amount: number | null } {
-  const receipts = Array.isArray(invoice.receipts) ? (invoice.receipts as unknown[]) : [];
-  const result = checkReceipts(receipts, ledger, options);
-  const differences = [...result.differences];
+  const raws = Array.isArray(invoice.receipts) ? (invoice.receipts as unknown[]) : [];
+  const own: Difference[] = [];
   const flag = (reason: DifferenceReason, message: string): void => {
-    differences.push({ reason, seq: null, message: `invoice: ${message}` });
+    own.push({ reason, seq: null, message: `invoice: ${message}` });
   };
+  const checkedNow = new Map(fetched.receipts.map((v) => [v.body.seq, receiptHash(v)]));
+  const noted = (seq: number): string | undefined =>
+    ledger.receipts?.get(seq) ?? checkedNow.get(seq);
+  const nodeKey = options.nodeKey ?? ledger.node_key;
+  const checkedNext = ledger.checked?.next ?? 0;
+  const seqs = new Set<number>();
+  const held: VerifiedUsage[] = [];
+  raws.forEach((raw, i) => {
+    const v = screen(raw, i, ledger, nodeKey, seqs, () => undefined);
+    if (!('body' in v)) {
+      own.push({ ...v, message: `invoice: ${v.message}` });
+      return;
+    }
+    // A receipt the node swapped is still one it signed and bills: it counts in the sums, so
+    // that the swap is one difference, not also a wrong total.
+    held.push(v);
+    const hash = noted(v.body.seq);
+    if (hash !== undefined && hash !== receiptHash(v)) {
+      own.push({
+        reason: 'receipt_changed',
+        seq: v.body.seq,
+        message: `invoice: receipt ${v.body.seq} differs from the receipt ${v.body.seq} checked`,
+      });
+    } else if (v.body.seq < checkedNext && hash === undefined) {
+      own.push({
+        reason: 'receipt_unknown',
+        seq: v.body.seq,
+        message: `invoice: receipt ${v.body.seq} is below the checked mark (${checkedNext}) and no check saw it`,
+      });
+    }
+  });
   const { from, to } = invoice;
-  for (const v of result.receipts) {
+  for (const v of held) {
     if (
       typeof from !== 'number' ||
       typeof to !== 'number' ||
@@ -349,7 +554,7 @@ export function checkInvoice(
     }
   }
   const totals = invoice.totals as Partial<UsageTotals> | undefined;
-  const sums = result.totals;
+  const sums = sumTotals(held.map((v) => v.body));
   if (
     !totals ||
     totals.stored_byte_ms !== sums.stored_byte_ms ||
@@ -378,5 +583,11 @@ export function checkInvoice(
       );
     }
   }
-  return { ...result, differences, amount };
+  return {
+    receipts: held,
+    totals: sums,
+    differences: [...fetched.differences, ...own],
+    itemized: fetched.itemized,
+    amount,
+  };
 }

@@ -4,15 +4,17 @@
  * sent, so that what a request costs to record is bounded by the request itself, not by the
  * payer's history, and a crash loses nothing the node could bill.
  *
- *   {"kind":"p2pcloud-billing-ledger","v":2,"payer":hex64}
+ *   {"kind":"p2pcloud-billing-ledger","v":3,"payer":hex64}
  *   {"kind":"put"|"get"|"job", …a request…}
  *   {"kind":"update","request":hex64, …fields it sets…}
  *   {"kind":"node_key","node_key":hex64}
  *   {"kind":"checked","next":n,"until":ms}
+ *   {"kind":"itemized","entries":[hex64, …]}     (v3: only compaction writes them)
  *   {"kind":"receipt","seq":n,"hash":hex64}
  *
- * A version 1 file (one JSON object, replaced whole on each change) is converted once into a
- * journal when it is opened.
+ * A version 2 journal (no itemized lines) is read and appended to as it is; compaction
+ * rewrites it as version 3. A version 1 file (one JSON object, replaced whole on each change)
+ * is converted once into a version 2 journal when it is opened.
  */
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
@@ -21,7 +23,11 @@ import { P2PError } from '../../errors.js';
 import { replacePrivateFile } from '../private-file.js';
 
 export const LEDGER_KIND = 'p2pcloud-billing-ledger';
-export const LEDGER_VERSION = 2;
+/** The version new journals and compacted ones are written in. */
+export const LEDGER_VERSION = 3;
+/** Most entry ids one `itemized` line holds. */
+export const MAX_ITEMIZED_PER_LINE = 4096;
+type JournalVersion = 2 | 3;
 
 export interface LedgerEntry {
   /** Entry id, 64 hex. */
@@ -76,7 +82,7 @@ export interface CheckedMark {
 
 export interface LedgerData {
   readonly kind: typeof LEDGER_KIND;
-  readonly v: 1 | 2;
+  readonly v: 1 | 2 | 3;
   readonly payer: string;
   /** The node's billing key, pinned at the first receipts read. */
   node_key: string | null;
@@ -85,6 +91,11 @@ export interface LedgerData {
   checked?: CheckedMark | null;
   /** SHA-256 (hex) of the body of every receipt checked, by seq; kept through compaction. */
   receipts?: Map<number, string>;
+  /**
+   * Entries a receipt below the checked mark itemized (docs/billing.md §4.1) that still
+   * accrued at its `until`: the node bills them in the held figures of later periods.
+   */
+  itemized?: Set<string>;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -189,15 +200,16 @@ class Fold {
   private readonly byRequest = new Map<string, number>();
   private readonly byJob = new Map<string, number>();
 
-  constructor(payer: string) {
+  constructor(payer: string, v: JournalVersion = LEDGER_VERSION) {
     this.data = {
       kind: LEDGER_KIND,
-      v: 2,
+      v,
       payer,
       node_key: null,
       requests: [],
       checked: null,
       receipts: new Map(),
+      itemized: new Set(),
     };
   }
 
@@ -265,8 +277,33 @@ function applyLine(fold: Fold, o: Record<string, unknown>, path: string, where: 
     fold.data.receipts!.set(o.seq, o.hash);
   } else if (o.kind === 'checked' && isCount(o.next) && isCount(o.until)) {
     fold.data.checked = { next: o.next, until: o.until };
+  } else if (o.kind === 'itemized') {
+    applyItemized(fold, o, path, where);
   } else {
     bad(path, `${where} is not a ledger line`);
+  }
+}
+
+/** An `itemized` line: v3 only, after the checked mark, 1–4,096 new lowercase ids. */
+function applyItemized(fold: Fold, o: Record<string, unknown>, path: string, where: string): void {
+  if (fold.data.v !== 3) bad(path, `${where}: itemized lines need a version 3 ledger`);
+  if (!fold.data.checked) bad(path, `${where}: an itemized line before the checked mark`);
+  const ids = o.entries;
+  if (
+    Object.keys(o).length !== 2 ||
+    !Array.isArray(ids) ||
+    ids.length < 1 ||
+    ids.length > MAX_ITEMIZED_PER_LINE
+  ) {
+    bad(path, `${where} is a malformed itemized line`);
+  }
+  const itemized = fold.data.itemized!;
+  for (const id of ids) {
+    if (typeof id !== 'string' || !HEX64.test(id)) {
+      bad(path, `${where} is a malformed itemized line`);
+    }
+    if (itemized.has(id)) bad(path, `${where} names entry ${id} itemized already`);
+    itemized.add(id);
   }
 }
 
@@ -296,12 +333,12 @@ async function scanJournal(path: string, payer: string): Promise<Scan | 'v1'> {
     if (typeof o !== 'object' || o === null) bad(path, `line ${line} is not an object`);
     if (!fold) {
       if (o.kind === LEDGER_KIND && o.v === 1) return 'v1';
-      if (o.kind !== LEDGER_KIND || o.v !== LEDGER_VERSION) bad(path, 'wrong kind or version');
+      if (o.kind !== LEDGER_KIND || (o.v !== 2 && o.v !== 3)) bad(path, 'wrong kind or version');
       if (o.payer !== payer) {
         const other = typeof o.payer === 'string' ? o.payer.slice(0, 16) : '?';
         throw new P2PError('bad_argument', `${path} is the ledger of another payer (${other}…)`);
       }
-      fold = new Fold(payer);
+      fold = new Fold(payer, o.v);
       return undefined;
     }
     applyLine(fold, o, path, `line ${line}`);
@@ -357,11 +394,25 @@ function lineOf(value: object): string {
   return `${JSON.stringify(value)}\n`;
 }
 
-/** The journal text of `data`: header, pins, then its requests as they stand. */
-function journalText(data: LedgerData): string {
-  let text = lineOf({ kind: LEDGER_KIND, v: LEDGER_VERSION, payer: data.payer });
+function headerLine(payer: string, v: JournalVersion): string {
+  return lineOf({ kind: LEDGER_KIND, v, payer });
+}
+
+/**
+ * The journal text of `data` in its version: header, pins, the checked mark and (v3) the
+ * entries itemized before it in ascending order, then its requests as they stand.
+ */
+function journalText(data: LedgerData & { v: JournalVersion }): string {
+  let text = headerLine(data.payer, data.v);
   if (data.node_key) text += lineOf({ kind: 'node_key', node_key: data.node_key });
   if (data.checked) text += lineOf({ kind: 'checked', ...data.checked });
+  const itemized = [...(data.itemized ?? [])].sort();
+  if (itemized.length > 0 && (data.v !== 3 || !data.checked)) {
+    throw new RangeError('itemized entries need a version 3 ledger with a checked mark');
+  }
+  for (let i = 0; i < itemized.length; i += MAX_ITEMIZED_PER_LINE) {
+    text += lineOf({ kind: 'itemized', entries: itemized.slice(i, i + MAX_ITEMIZED_PER_LINE) });
+  }
   for (const [seq, hash] of data.receipts ?? []) text += lineOf({ kind: 'receipt', seq, hash });
   for (const r of data.requests) text += lineOf(r);
   return text;
@@ -421,10 +472,11 @@ export class Ledger {
         `${path} is the ledger of another payer (${old.payer.slice(0, 16)}…)`,
       );
     }
-    const fold = new Fold(payer);
+    // Converted as docs/billing.md §8.2 says: a version 2 journal, compacted to 3 later.
+    const fold = new Fold(payer, 2);
     fold.data.node_key = old.node_key;
     for (const r of old.requests) fold.add(r);
-    const text = journalText(fold.data);
+    const text = journalText(fold.data as LedgerData & { v: JournalVersion });
     await replacePrivateFile(path, text);
     return new Ledger(path, fold, Buffer.byteLength(text), Buffer.byteLength(text));
   }
@@ -442,7 +494,7 @@ export class Ledger {
     }
     if (this.end === 0) {
       // The header goes with the first line, so a ledger never used leaves no file behind.
-      text = lineOf({ kind: LEDGER_KIND, v: LEDGER_VERSION, payer: this.data.payer }) + text;
+      text = headerLine(this.data.payer, this.fold.data.v as JournalVersion) + text;
     }
     if (this.size > this.end) {
       // A torn last line from a crash mid-append: cut it off so the next line starts clean.
@@ -498,17 +550,26 @@ export class Ledger {
   }
 
   /**
-   * Notes that receipts before `mark.next` agreed with the ledger, and rewrites the journal
-   * without what they settled (docs/billing.md §8): `keep` decides which requests stay.
+   * Notes that receipts before `mark.next` agreed with the ledger, and rewrites the journal as
+   * version 3 without what they settled (docs/billing.md §8.3): `keep` decides which requests
+   * stay, `itemized` are the entries the node holds from then on.
    */
-  async compact(mark: CheckedMark, keep: (record: LedgerRecord) => boolean): Promise<void> {
+  async compact(
+    mark: CheckedMark,
+    keep: (record: LedgerRecord) => boolean,
+    itemized: Iterable<string> = [],
+  ): Promise<void> {
     const run = async (): Promise<void> => {
-      const fold = new Fold(this.data.payer);
+      const fold = new Fold(this.data.payer, 3);
       fold.data.node_key = this.data.node_key;
       fold.data.checked = mark;
+      for (const id of itemized) {
+        if (!HEX64.test(id)) throw new RangeError(`itemized entry ${id} is not 64 hex`);
+        fold.data.itemized!.add(id);
+      }
       for (const [seq, hash] of this.data.receipts ?? []) fold.data.receipts!.set(seq, hash);
       for (const r of this.data.requests) if (keep(r)) fold.add(r);
-      const text = journalText(fold.data);
+      const text = journalText(fold.data as LedgerData & { v: JournalVersion });
       await this.handle?.close();
       this.handle = undefined;
       await replacePrivateFile(this.path, text);
