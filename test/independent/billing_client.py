@@ -592,16 +592,23 @@ def _entries(items) -> dict[str, Entry]:
 
 
 def run(job: dict) -> dict:
-    """A run against a node. `job` members:
+    """A run against a node, or over saved receipts. `job` members:
 
-    node (URL), payer_seed (hex64), entries ([{id, bytes, expires_at, sent_at}]: what may be
-    billed for storage), reads ([query strings] for metered GET /get; made first),
-    wait_ms (sleep after the reads, so their period ends), invoice ({from, to} or "all"),
-    skew_ms, receipts (optional: check this saved list instead of fetching), node_key
-    (optional: the pinned key, else /billing/info's), dump (return the receipts fetched).
+    payer_seed (hex64); entries ([{id, bytes, expires_at, sent_at}]: what may be billed for
+    storage); node (URL; without it, receipts, node_key and period_ms must be given and no
+    request is made); reads ([query strings] for metered GET /get, made first); wait_ms (sleep
+    after the reads, so their period ends); known_reads ({request id: body bytes} read by
+    another client of this payer); receipts (check this saved list instead of fetching);
+    node_key (the pinned key, else /billing/info's); skew_ms; now (the payer's clock, ms);
+    invoice ({from, to}, or {periods: N, start: "first" | "reads"}: N periods from the first
+    receipted one or from the first that bills a read of this run); dump (return the receipts).
     """
-    node = Node(job["node"], bytes.fromhex(job["payer_seed"]))
-    info = node.info()
+    seed = bytes.fromhex(job["payer_seed"])
+    node = Node(job["node"], seed) if job.get("node") else None
+    if node is None:
+        info = {"node": job["node_key"], "receipt_period_ms": job["period_ms"], "prices": None}
+    else:
+        info = node.info()
     pinned = job.get("node_key") or info["node"]
     if pinned != info["node"]:
         raise NodeError(200, "billing_mismatch", f"node names key {info['node']}, pinned {pinned}")
@@ -620,17 +627,17 @@ def run(job: dict) -> dict:
     else:
         receipts, complete, _ = node.receipts(0)
     check = Check(
-        payer=node.payer,
+        payer=seed_public(seed),
         node=pinned,
         entries=_entries(job.get("entries", [])),
         reads=reads,
         period_ms=info["receipt_period_ms"],
-        now=int(time.time() * 1000),
+        now=job.get("now") or int(time.time() * 1000),
         skew_ms=job.get("skew_ms", DEFAULT_SKEW_MS),
     )
     check_receipts(check, receipts, 0, complete)
     result = {
-        "payer": node.payer,
+        "payer": check.payer,
         "node_key": pinned,
         "period_ms": info["receipt_period_ms"],
         "reads": read_log,
@@ -650,18 +657,31 @@ def run(job: dict) -> dict:
     }
     wanted = job.get("invoice")
     if wanted:
-        if wanted == "all":
-            periods = [r.period for r in check.verified.values()]
-            start = min((p[0] for p in periods), default=0)
-            end = max((p[1] for p in periods), default=1)
-        else:
-            start, end = wanted["from"], wanted["to"]
+        start, end = _invoice_range(check, wanted, {r["request"] for r in read_log})
         result["invoice"] = check_invoice(check, node.invoice(start, end), start, end, info["prices"])
         result["invoice"].update({"from": start, "to": end})
     result["differences"] = check.differences
     if job.get("dump"):
         result["fetched"] = receipts
     return result
+
+
+def _invoice_range(check: Check, wanted: dict, own_reads: set[str]) -> tuple[int, int]:
+    if "periods" not in wanted:
+        return wanted["from"], wanted["to"]
+    # An invoice holds at most max_receipts_per_answer receipts (§6): a few periods at a time.
+    periods = sorted({r.period for r in check.verified.values()})
+    if wanted.get("start") == "reads":
+        billing = [
+            r.period
+            for r in check.verified.values()
+            if any(i["k"] == "serve" and i["request"] in own_reads for i in r.body["items"])
+        ]
+        periods = [p for p in periods if billing and p >= min(billing)]
+    periods = periods[: wanted["periods"]]
+    if not periods:
+        raise ValueError("no verified receipt to make an invoice range of")
+    return periods[0][0], periods[-1][1]
 
 
 def check_vectors(path: str) -> dict:
