@@ -187,7 +187,9 @@ def canonical_body(body: dict) -> str:
     out = {name: body[name] for name in BODY_MEMBERS[version] if name != "items"}
     if version == 2:
         out["held"] = {name: body["held"][name] for name in HELD_MEMBERS}
-    out["items"] = [{name: item[name] for name in ITEM_MEMBERS[item["k"]]} for item in body["items"]]
+    out["items"] = [
+        {name: item[name] for name in ITEM_MEMBERS[item["k"]]} for item in body["items"]
+    ]
     return _write(out)
 
 
@@ -369,11 +371,19 @@ def _check_item(check, r, item, billed, first_named, served) -> None:
             check.flag("unknown_entry", f"seq {seq} bills storage of {item['entry']}")
             return
         if item["bytes"] > entry.bytes:
-            check.flag("bytes_inflated", f"seq {seq}: {item['bytes']} bytes for a {entry.bytes}-byte entry")
+            check.flag(
+                "bytes_inflated", f"seq {seq}: {item['bytes']} bytes for a {entry.bytes}-byte entry"
+            )
         if item["from"] < entry.sent_at - check.skew_ms:
-            check.flag("storage_before_put", f"seq {seq}: {entry.id} from {item['from']}, sent at {entry.sent_at}")
+            check.flag(
+                "storage_before_put",
+                f"seq {seq}: {entry.id} from {item['from']}, sent at {entry.sent_at}",
+            )
         if entry.expires_at and item["to"] > entry.expires_at:
-            check.flag("storage_after_expiry", f"seq {seq}: {entry.id} to {item['to']}, expires {entry.expires_at}")
+            check.flag(
+                "storage_after_expiry",
+                f"seq {seq}: {entry.id} to {item['to']}, expires {entry.expires_at}",
+            )
         spans = billed.setdefault(entry.id, [])
         if any(a < item["to"] and item["from"] < b for a, b in spans):
             check.flag("storage_overlap", f"seq {seq}: {entry.id} billed twice for the same time")
@@ -388,7 +398,9 @@ def _check_item(check, r, item, billed, first_named, served) -> None:
         elif item["request"] in served:
             check.flag("request_billed_twice", f"seq {seq}: request {item['request']}")
         elif item["bytes"] > received:
-            check.flag("bytes_inflated", f"seq {seq}: {item['bytes']} bytes served, {received} received")
+            check.flag(
+                "bytes_inflated", f"seq {seq}: {item['bytes']} bytes served, {received} received"
+            )
         served.add(item["request"])
     else:
         # This client submits no jobs: any fuel is for a job it never asked for.
@@ -412,7 +424,7 @@ def _check_held(check, r, first_named, period_seen) -> None:
     held = r.body["held"]
     if period_seen:
         if held["entries"] > 0:
-            check.flag("held_mismatch", f"seq {r.seq} is a later receipt of its period with held figures")
+            check.flag("held_mismatch", f"seq {r.seq}, a later receipt of its period, holds")
         return
     expected = held_set(check, first_named, *r.period)
     check.held.append({"seq": r.seq, "node": held, "expected": expected})
@@ -473,7 +485,7 @@ def check_invoice(check: Check, invoice: dict, start: int, end: int, prices) -> 
         sums[2] += r.body["fuel"]
     totals = {"stored_byte_ms": str(sums[0]), "bytes_out": sums[1], "fuel": sums[2]}
     if invoice["totals"] != totals:
-        check.flag("invoice_totals", f"invoice totals {invoice['totals']}, receipts sum to {totals}")
+        check.flag("invoice_totals", f"invoice totals {invoice['totals']}, receipts sum {totals}")
     if prices is not None and invoice["prices"] != prices:
         check.flag("invoice_prices", f"invoice prices {invoice['prices']}, offered {prices}")
     amount = None if invoice["prices"] is None else invoice_amount(totals, invoice["prices"])
@@ -481,7 +493,12 @@ def check_invoice(check: Check, invoice: dict, start: int, end: int, prices) -> 
         amount is not None and not close(amount, invoice["amount"])
     ):
         check.flag("invoice_amount", f"invoice amount {invoice['amount']}, recomputed {amount}")
-    return {"receipts": len(invoice["receipts"]), "totals": totals, "amount": amount, "node_amount": invoice["amount"]}
+    return {
+        "receipts": len(invoice["receipts"]),
+        "totals": totals,
+        "amount": amount,
+        "node_amount": invoice["amount"],
+    }
 
 
 # ---------------------------------------------------------------- HTTP
@@ -658,7 +675,8 @@ def run(job: dict) -> dict:
     wanted = job.get("invoice")
     if wanted:
         start, end = _invoice_range(check, wanted, {r["request"] for r in read_log})
-        result["invoice"] = check_invoice(check, node.invoice(start, end), start, end, info["prices"])
+        answer = node.invoice(start, end)
+        result["invoice"] = check_invoice(check, answer, start, end, info["prices"])
         result["invoice"].update({"from": start, "to": end})
     result["differences"] = check.differences
     if job.get("dump"):
@@ -702,7 +720,8 @@ def check_vectors(path: str) -> dict:
     body = h["body_utf8"].encode("utf-8")
     expect(hashlib.sha256(body).hexdigest() == h["body_sha256"], "header body hash")
     node = bytes.fromhex(h["node"])
-    expect(payer_message(node, h["method"], h["path"], h["t"], body).hex() == h["message"], "header message")
+    message = payer_message(node, h["method"], h["path"], h["t"], body)
+    expect(message.hex() == h["message"], "header message")
     header, request_id = payer_header(payer_seed, node, h["method"], h["path"], h["t"], body)
     expect(header == h["header"], "header text")
     expect(request_id == h["request_id"], "request id")
@@ -724,7 +743,7 @@ def check_vectors(path: str) -> dict:
 
     inv = vectors["invoice"]
     body = json.loads(vectors["receipt"]["body_text"])
-    totals = {"stored_byte_ms": body["stored_byte_ms"], "bytes_out": body["bytes_out"], "fuel": body["fuel"]}
+    totals = {name: body[name] for name in ("stored_byte_ms", "bytes_out", "fuel")}
     expect(totals == inv["totals"], "invoice totals")
     amount = invoice_amount(inv["totals"], inv["prices"])
     expect(close(amount, inv["amount"]), f"invoice amount {amount} vs {inv['amount']}")
