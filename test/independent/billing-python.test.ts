@@ -371,7 +371,13 @@ test('the Python client agrees with a real node and with the TypeScript client, 
     });
     assert.equal(saved.receipts.verified, fetched.length - 1);
     assert.ok(reasons(saved).includes('receipt_invalid'), reasons(saved).join(','));
-    assert.ok(reasons(saved).every((r) => r === 'receipt_invalid' || r === 'seq_missing'));
+    // Its seq now counts as missing; and under v2, entries it alone itemized are not known to
+    // be itemized, so the held figures of later periods bill more than the payer's held set.
+    const consequences = ['receipt_invalid', 'seq_missing', 'held_mismatch'];
+    assert.ok(
+      reasons(saved).every((r) => consequences.includes(r)),
+      reasons(saved).join(','),
+    );
     const lost = JSON.parse(fetched[target]!.body) as Totals;
     assert.equal(
       BigInt(saved.totals.stored_byte_ms),
