@@ -561,26 +561,25 @@ class Node:
 
     def receipts(self, since: int = 0) -> tuple[list, bool, int]:
         """Pages /billing/receipts until complete, holding the node to §6's rules."""
-        out, text_bytes, complete = [], 0, False
+        out, text_size, complete, highest = [], 0, False, since - 1
         for _ in range(MAX_PAGES):
             page = self.json(f"/billing/receipts?since={since}", True)
             if page.get("node") != self.key.hex() or page.get("payer") != self.payer:
                 raise NodeError(200, "node_lied", "a page names another node or payer")
-            seqs = []
+            if not isinstance(page.get("receipts"), list) or type(page.get("next")) is not int:
+                raise NodeError(200, "node_lied", "a page without receipts and next")
             for receipt in page["receipts"]:
                 seq = _seq_of(receipt)
-                if seq is not None:
-                    if seq < since:
-                        raise NodeError(200, "node_lied", f"seq {seq} below since {since}")
-                    seqs.append(seq)
-                text_bytes += len(json.dumps(receipt))
+                if seq is None or seq < since:
+                    raise NodeError(200, "node_lied", f"a receipt without a seq at or above {since}")
+                highest = max(highest, seq)
+                text_size += len(json.dumps(receipt, separators=(",", ":"), ensure_ascii=False))
                 out.append(receipt)
-            if len(out) > MAX_RECEIPTS or text_bytes > MAX_RECEIPT_TEXT:
+            if len(out) > MAX_RECEIPTS or text_size > MAX_RECEIPT_TEXT:
                 raise NodeError(200, "node_lied", "more receipts than a fetch holds")
-            if page["complete"] is True:
+            if page.get("complete") is True:
                 complete = True
                 break
-            highest = max([_seq_of(r) for r in out if _seq_of(r) is not None], default=-1)
             if page["next"] != highest + 1 or page["next"] <= since:
                 raise NodeError(200, "node_lied", f"next {page['next']} after seq {highest}")
             since = page["next"]
@@ -593,10 +592,10 @@ class Node:
 
 
 def _seq_of(receipt):
-    """The seq a receipt claims, read without trusting it (for paging only)."""
+    """The seq a receipt claims, read before it is verified (for paging only)."""
     try:
         seq = json.loads(receipt["body"])["seq"]
-        return seq if type(seq) is int else None
+        return seq if type(seq) is int and 0 <= seq <= MAX_SAFE else None
     except (ValueError, KeyError, TypeError):
         return None
 
