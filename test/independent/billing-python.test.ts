@@ -563,3 +563,85 @@ test('the Python client computes the held sets of v2 receipts and flags held sto
     assert.deepEqual(reasons(run), [reason], why);
   }
 });
+
+/** A node that lies about its receipt pages, in one of the ways §6 says a client refuses. */
+async function startLyingNode(
+  scenario: 'gap' | 'next' | 'below' | 'stuck',
+): Promise<{ url: string; pages: () => number; close(): Promise<void> }> {
+  const key = generateSigningKeyPair();
+  const node = toHex(key.publicKey);
+  const T = 1_700_000_000_000;
+  let pages = 0;
+  const receipt = (payer: string, seq: number) =>
+    signUsageReceipt(
+      { v: 2, payer, from: T + seq * 1000, to: T + seq * 1000 + 1000, seq },
+      [{ k: 'serve', request: toHex(Buffer.alloc(32, seq)), bytes: 10 }],
+      key,
+    ).receipt;
+  const page = (payer: string, since: number) => {
+    const seqs = (list: number[]) => list.map((seq) => receipt(payer, seq));
+    if (scenario === 'gap') return { receipts: seqs([0, 1, 3]), next: 4, complete: true };
+    // Pages that skip seqs: next is not one past the highest seq sent.
+    if (scenario === 'next') {
+      return { receipts: seqs([since, since + 1]), next: since + 5, complete: false };
+    }
+    // Each page starts one below the since asked.
+    if (scenario === 'below') {
+      return { receipts: seqs([Math.max(0, since - 1), since]), next: since + 1, complete: false };
+    }
+    return { receipts: [], next: since, complete: false };
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://node');
+    const payer = String(req.headers['p2pcloud-payer'] ?? '').split('.')[1] ?? '';
+    let answer: unknown = { v: 1, node, receipt_period_ms: 1000, prices: null };
+    if (url.pathname === '/billing/receipts') {
+      pages += 1;
+      answer = { v: 1, node, payer, ...page(payer, Number(url.searchParams.get('since'))) };
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pages: () => pages,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('the Python client holds a node to the paging rules: a gap is seq_missing, a lying page node_lied', async () => {
+  requirePython();
+  const job = (url: string) =>
+    JSON.stringify({
+      node: url,
+      payer_seed: toHex(generateIdentity().signing.seed),
+      now: 1_800_000_000_000,
+    });
+  const gap = await startLyingNode('gap');
+  try {
+    const { code, out, err } = await python([], job(gap.url));
+    assert.equal(code, 0, out + err);
+    const run = JSON.parse(out) as PythonRun;
+    assert.deepEqual(run.receipts.seqs, [0, 1, 3]);
+    assert.ok(
+      run.differences.some((d) => d.reason === 'seq_missing' && /\b2 to 2\b/.test(d.text)),
+      JSON.stringify(run.differences),
+    );
+  } finally {
+    await gap.close();
+  }
+  for (const scenario of ['next', 'below', 'stuck'] as const) {
+    const node = await startLyingNode(scenario);
+    try {
+      const { code, out, err } = await python([], job(node.url));
+      assert.equal(code, 1, `${scenario}: ${out}${err}`);
+      assert.match((JSON.parse(out) as { error: string }).error, /node_lied/, scenario);
+      // Refused at the page that lies, not after the page limit.
+      assert.ok(node.pages() <= 2, `${scenario}: ${node.pages()} pages`);
+    } finally {
+      await node.close();
+    }
+  }
+});
