@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { generateIdentity, generateTableKey, identityText } from '../../src/keys/keys.js';
 import { saveIdentity, saveTableKey } from '../../src/keys/key-file.js';
-import { Ledger } from '../../src/client/billing/ledger.js';
+import { Ledger, type LedgerData } from '../../src/client/billing/ledger.js';
 import { checkReceipts } from '../../src/client/billing/check.js';
 import { fetchReceipts } from '../../src/client/billing/metered.js';
 import { generateSigningKeyPair, sign } from '../../src/crypto/ed25519.js';
@@ -25,7 +25,6 @@ import {
   usageMessage,
   type UsageItem,
 } from '../../src/market/billing/receipt.js';
-import type { LedgerData } from '../../src/client/billing/ledger.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { spawnNode } from '../helpers/nodes.js';
 import { runCli } from '../helpers/spawn.js';
@@ -119,7 +118,7 @@ const reasons = (run: PythonRun): string[] => run.differences.map((d) => d.reaso
 /** Replaces one digit of a receipt's body text: the same length, valid JSON, one byte off. */
 function oneByteOff(receipt: Receipt): Receipt {
   const at = receipt.body.search(/"bytes":\d/) + '"bytes":'.length;
-  assert.ok(at > 8, `a receipt with an item: ${receipt.body}`);
+  assert.ok(at > 8, `a receipt with a bytes member: ${receipt.body}`);
   const digit = receipt.body[at]!;
   const other = String(digit === '9' ? 1 : Number(digit) + 1);
   return { ...receipt, body: receipt.body.slice(0, at) + other + receipt.body.slice(at + 1) };

@@ -218,7 +218,10 @@ def verify_receipt(receipt) -> Receipt:
     sig = _hex(receipt["sig"], HEX128, "sig")
     if not isinstance(text, str):
         raise Refused("receipt_invalid", "body is not a string")
-    raw = text.encode("utf-8")
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Refused("receipt_invalid", "body is not UTF-8 text") from None
     if len(raw) > MAX_BODY:
         raise Refused("receipt_invalid", "body longer than 1 MiB")
     body = strict_json(text)
@@ -257,7 +260,7 @@ def verify_receipt(receipt) -> Receipt:
     sum_stored, sum_out, sum_fuel = held_ms, 0, 0
     for item in items:
         kind = item.get("k") if isinstance(item, dict) else None
-        if kind not in ITEM_MEMBERS:
+        if not isinstance(kind, str) or kind not in ITEM_MEMBERS:
             raise Refused("receipt_invalid", f"an item of unknown kind {kind!r}")
         _exact(item, ITEM_MEMBERS[kind], f"a {kind} item")
         if kind == "store":
