@@ -8,6 +8,7 @@
  * Cost: two passes over the DAG, each O(n·d) edge visits for n operations of at most d parents,
  * and one binary heap of ready operations, O(n log n).
  */
+import { MinHeap } from '../collections/min-heap.js';
 import { groupIdOf, type GroupOp, type OpKind, type Role } from './group-op.js';
 
 export type RejectReason =
@@ -93,55 +94,18 @@ export function checkOp(
   return op.role === target ? { ok: false, reason: 'same_role' } : { ok: true };
 }
 
-/** Ready operations, smallest (rank, at, hash) first. */
-class ReadyHeap {
-  private readonly items: { rank: number; at: number; hash: string; index: number }[] = [];
+interface Ready {
+  readonly rank: number;
+  readonly at: number;
+  readonly hash: string;
+  readonly index: number;
+}
 
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(item: { rank: number; at: number; hash: string; index: number }): void {
-    const a = this.items;
-    a.push(item);
-    let i = a.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): number {
-    const a = this.items;
-    const top = a[0]!;
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
-        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top.index;
-  }
-
-  private less(
-    x: { rank: number; at: number; hash: string },
-    y: { rank: number; at: number; hash: string },
-  ): boolean {
-    if (x.rank !== y.rank) return x.rank < y.rank;
-    if (x.at !== y.at) return x.at < y.at;
-    return x.hash < y.hash;
-  }
+/** Ready operations come out smallest (rank, at, hash) first. */
+function readyFirst(x: Ready, y: Ready): boolean {
+  if (x.rank !== y.rank) return x.rank < y.rank;
+  if (x.at !== y.at) return x.at < y.at;
+  return x.hash < y.hash;
 }
 
 /** Where a held operation stands before ordering. */
@@ -268,13 +232,13 @@ export function groupState(
   const placed: number[] = [];
   if (genesis !== undefined) {
     const left = Int32Array.from(waiting);
-    const ready = new ReadyHeap();
+    const ready = new MinHeap<Ready>(readyFirst);
     const g = indexOf.get(genesis.hash)!;
     if (standing[g] === Standing.Rooted) {
       ready.push({ rank: 1, at: genesis.statement.at, hash: genesis.hash, index: g });
     }
     while (ready.size > 0) {
-      const i = ready.pop();
+      const i = ready.pop()!.index;
       const op = nodes[i]!;
       placed.push(i);
       if (op === genesis) {

@@ -198,3 +198,23 @@ test('a later receipt of a period an earlier check covered carries no held figur
   assert.deepEqual(check(late()), []);
   assert.deepEqual(check(late(held(1, 1000, 1000 * P))), ['held_mismatch']);
 });
+
+test('a receipt whose period does not follow the one before in seq order is period_order', () => {
+  // Period 2 signed under seq 1 and period 1 under seq 2: time runs backwards.
+  const swapped = checkReceipts(
+    [period0(), period2(HELD2, 1), v2(2, T + P, [store(d, T + P + 100, T + 2 * P)], HELD1)],
+    ledger(),
+    options,
+  ).differences;
+  assert.ok(
+    swapped.some((x) => x.reason === 'period_order' && x.seq === 2),
+    JSON.stringify(swapped),
+  );
+  // A split period (the same period under consecutive seqs) is in order.
+  assert.deepEqual(
+    reasons([period0(), period1(), v2(2, T + P, [{ k: 'serve', request: read, bytes: 0 }])]).filter(
+      (r) => r === 'period_order',
+    ),
+    [],
+  );
+});

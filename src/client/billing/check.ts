@@ -18,7 +18,10 @@ import {
   type VerifiedUsage,
 } from '../../market/billing/receipt.js';
 import type { OfferPrices } from '../../market/offers/offer.js';
+import { HeldTracker, type ItemizedEntry } from './held-tracker.js';
 import type { CheckedMark, LedgerData, LedgerEntry, LedgerRecord } from './ledger.js';
+
+export type { ItemizedEntry } from './held-tracker.js';
 
 export type DifferenceReason =
   | 'receipt_invalid'
@@ -29,6 +32,7 @@ export type DifferenceReason =
   | 'receipt_changed'
   | 'period_not_ended'
   | 'period_misaligned'
+  | 'period_order'
   | 'unknown_entry'
   | 'unknown_request'
   | 'unknown_job'
@@ -69,15 +73,6 @@ export interface CheckOptions {
   readonly now?: number;
 }
 
-/** An entry a receipt itemized (docs/billing.md §9.2), with the ledger's size and expiry. */
-export interface ItemizedEntry {
-  /** End of the period of the receipt that first named it (for the ledger's: the mark's until). */
-  readonly to: number;
-  readonly bytes: number;
-  /** 0: never. */
-  readonly expires_at: number;
-}
-
 export interface CheckResult {
   /** The receipts that verified (signature and totals), whatever their items, by seq. */
   readonly receipts: readonly VerifiedUsage[];
@@ -96,27 +91,6 @@ export function receiptHash(v: VerifiedUsage): string {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** The held figures of [from, to) the client expects: itemized earlier, alive at `from`. */
-export function heldSet(
-  itemized: ReadonlyMap<string, ItemizedEntry>,
-  from: number,
-  to: number,
-): { entries: number; bytes: number; byte_ms: bigint } {
-  let entries = 0;
-  let bytes = 0;
-  // Entries that accrue all period are summed as bytes and multiplied once.
-  let whole = 0;
-  let part = 0n;
-  for (const e of itemized.values()) {
-    if (e.to > from || (e.expires_at !== 0 && e.expires_at <= from)) continue;
-    entries++;
-    bytes += e.bytes;
-    if (e.expires_at === 0 || e.expires_at >= to) whole += e.bytes;
-    else part += BigInt(e.bytes) * BigInt(e.expires_at - from);
-  }
-  return { entries, bytes, byte_ms: BigInt(whole) * BigInt(to - from) + part };
 }
 
 interface Known {
@@ -150,7 +124,9 @@ class ItemPass {
   private readonly intervals = new Map<string, [number, number, number][]>();
   private readonly servedSeen = new Map<string, number>();
   private readonly jobsSeen = new Map<string, number>();
-  private readonly periods = new Set<string>();
+  private readonly held = new HeldTracker();
+  /** The period of the receipt before, in seq order. */
+  private last: { from: number; to: number; seq: number } | null = null;
 
   constructor(
     private readonly known: Known,
@@ -166,7 +142,7 @@ class ItemPass {
     for (const id of ledger.itemized ?? []) {
       const mine = known.entries.get(id);
       if (mine) {
-        this.itemized.set(id, {
+        this.itemize(id, {
           to: namedBy,
           bytes: mine.entry.bytes,
           expires_at: mine.entry.expires_at,
@@ -175,21 +151,36 @@ class ItemPass {
     }
   }
 
+  private itemize(id: string, entry: ItemizedEntry): void {
+    this.itemized.set(id, entry);
+    this.held.add(entry);
+  }
+
   receipt(b: UsageBody): void {
     const flag = (reason: DifferenceReason, message: string): void => {
       this.differences.push({ reason, seq: b.seq, message: `receipt ${b.seq}: ${message}` });
     };
-    const period = `${b.from}-${b.to}`;
-    const first = !this.periods.has(period);
-    this.periods.add(period);
-    if (b.held !== null) {
+    // A node signs its periods in order: a receipt's period is the one before it (a split
+    // period) or begins at or after its end. Held figures are followed in that order.
+    const last = this.last;
+    const first = last === null || last.from !== b.from || last.to !== b.to;
+    const ordered = last === null || !first || b.from >= last.to;
+    if (!ordered) {
+      flag(
+        'period_order',
+        `covers [${b.from}, ${b.to}), which does not follow the period [${last.from}, ${last.to}) of receipt ${last.seq}`,
+      );
+    } else {
+      this.last = { from: b.from, to: b.to, seq: b.seq };
+    }
+    if (b.held !== null && ordered) {
       if (!first && b.held.entries > 0) {
         flag(
           'held_mismatch',
           `bills ${b.held.entries} held entries in a later receipt of the period [${b.from}, ${b.to}); only its first may`,
         );
       } else if (first && BigInt(b.held.byte_ms) > 0n) {
-        const mine = heldSet(this.itemized, b.from, b.to);
+        const mine = this.held.figures(b.from, b.to);
         if (BigInt(b.held.byte_ms) > mine.byte_ms) {
           flag(
             'held_mismatch',
@@ -251,7 +242,7 @@ class ItemPass {
       );
     }
     if (!earlier) {
-      this.itemized.set(item.entry, {
+      this.itemize(item.entry, {
         to: b.to,
         bytes: mine.entry.bytes,
         expires_at: mine.entry.expires_at,
