@@ -81,6 +81,7 @@ const heldOnly = signUsageReceipt(
   { entries: 3, bytes: held.bytes, byte_ms: String(held.bytes * 3600000) },
 );
 const b2 = signed2.body;
+const storagePrices = { unit: 'USD', gb_month: 1e9, gb_out: 0, mfuel: 0 };
 const refuse2 = [
   {
     why: 'v2: neither items nor held entries',
@@ -217,6 +218,12 @@ writeVectors('billing.json', 'billing', {
     prices,
     totals: { stored_byte_ms: b.stored_byte_ms, bytes_out: b.bytes_out, fuel: b.fuel },
     amount: priceUsage(b, prices),
+  },
+  // Storage alone, at a price that makes it the whole amount: the stored formula of §7 shows.
+  invoice_storage: {
+    prices: storagePrices,
+    totals: { stored_byte_ms: b2.stored_byte_ms, bytes_out: 0, fuel: 0 },
+    amount: priceUsage({ stored_byte_ms: b2.stored_byte_ms, bytes_out: 0, fuel: 0 }, storagePrices),
   },
   refuse: [...refuse, ...refuse2],
   receipt_v2: {

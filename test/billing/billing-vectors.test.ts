@@ -86,6 +86,13 @@ test('billing vectors: the usage receipt and its invoice amount', () => {
   const verified = verifyUsageReceipt(v.receipt.receipt);
   assert.equal(verified.body.stored_byte_ms, v.invoice.totals.stored_byte_ms);
   assert.equal(priceUsage(v.invoice.totals, v.invoice.prices), v.invoice.amount);
+  // Storage alone: amount = stored_byte_ms / (GB × MONTH) × gb_month, by hand here.
+  const storage = v.invoice_storage;
+  assert.equal(
+    storage.amount,
+    (Number(storage.totals.stored_byte_ms) / (1e9 * 2_592_000_000)) * storage.prices.gb_month,
+  );
+  assert.equal(priceUsage(storage.totals, storage.prices), storage.amount);
 });
 
 test('billing vectors: v2 receipts, with held figures and with held figures alone', () => {

@@ -560,6 +560,13 @@ test('the Python client computes the held sets of v2 receipts and flags held sto
   for (const [why, specs, reason] of cases) {
     const run = await check(specs);
     assert.deepEqual(reasons(run), [reason], why);
+    // The TypeScript client finds the same on the same receipts.
+    const mine = checkReceipts(sign(specs), ledger, { periodMs: P, now: T + 10_000 });
+    assert.deepEqual(
+      mine.differences.map((d) => d.reason),
+      [reason],
+      `TypeScript, ${why}`,
+    );
   }
 });
 

@@ -749,6 +749,14 @@ def check_vectors(path: str) -> dict:
     expect(totals == inv["totals"], "invoice totals")
     amount = invoice_amount(inv["totals"], inv["prices"])
     expect(close(amount, inv["amount"]), f"invoice amount {amount} vs {inv['amount']}")
+    storage = vectors["invoice_storage"]
+    body2 = json.loads(vectors["receipt_v2"]["body_text"])
+    expect(storage["totals"]["stored_byte_ms"] == body2["stored_byte_ms"], "storage totals")
+    stored_amount = invoice_amount(storage["totals"], storage["prices"])
+    expect(
+        close(stored_amount, storage["amount"]),
+        f"storage invoice amount {stored_amount} vs {storage['amount']}",
+    )
 
     refused = []
     for case in vectors["refuse"]:
