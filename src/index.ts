@@ -191,3 +191,24 @@ export {
   encodePage as encodeShardPage,
 } from './files/spread/page.js';
 export type { ShardPage, ShardRef } from './files/spread/page.js';
+
+// The provider market: offers (docs/market.md), prepaid tickets (docs/tickets.md), metering
+// and billing (docs/billing.md).
+export { listOffers, publishOffer, rankMarket, probeNode } from './client/market/offers.js';
+export type { OfferListing, NodeProbe } from './client/market/offers.js';
+export { signOffer, encodeOffer, decodeOffer } from './market/offers/offer.js';
+export type { Offer, OfferBody, OfferPrices } from './market/offers/offer.js';
+export type { OfferFilter, RankInput } from './market/offers/select.js';
+export { buyTickets } from './client/tickets/buy.js';
+export { issuerKeys } from './client/tickets/issuer-keys.js';
+export { readWallet, writeWallet } from './client/tickets/wallet.js';
+export type { WalletFile, WalletTicket } from './client/tickets/wallet.js';
+export { Ledger } from './client/billing/ledger.js';
+export type { LedgerData } from './client/billing/ledger.js';
+export type { Payer } from './client/billing/metered.js';
+export { fetchReceipts, recordJobReceipt } from './client/billing/metered.js';
+export { billingInfo } from './client/billing/node-key.js';
+export { checkReceipts, checkInvoice } from './client/billing/check.js';
+export type { CheckResult, Difference, DifferenceReason } from './client/billing/check.js';
+export { verifyUsageReceipt } from './market/billing/receipt.js';
+export type { UsageBody, UsageReceipt, HeldFigures } from './market/billing/receipt.js';
