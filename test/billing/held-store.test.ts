@@ -379,3 +379,36 @@ test('a version-1 billing.sqlite is upgraded: its itemized rows are counted, the
     r.end();
   }
 });
+
+test('the storage held entries do not accrue after their expiry is summed exactly, past 2^64', () => {
+  const r = rig();
+  try {
+    const payer = randomBytes(32);
+    const from = T + 86_400_000;
+    const to = from + 86_400_000;
+    // Sizes near 2^53 and spans near the longest period: products and sums pass 64 bits.
+    const rows = [
+      { bytes: 2 ** 53 - 1, expiresAt: from + 1 },
+      { bytes: 2 ** 52 + 12_345, expiresAt: from + 5_000_000 },
+      { bytes: 2 ** 26 - 1, expiresAt: to - 1 },
+      { bytes: 2 ** 26, expiresAt: from + 3 },
+      { bytes: 7, expiresAt: to }, // expires at the end: accrues the whole period
+      { bytes: 9, expiresAt: 0 },
+    ];
+    r.usage.addStored(
+      payer,
+      rows.map((x) => ({ id: randomBytes(32), ...x })),
+      T,
+    );
+    // Accepted in the period: not held there, not counted.
+    r.usage.addStored(payer, [{ id: randomBytes(32), bytes: 2 ** 40, expiresAt: to - 5 }], from);
+    let want = 0n;
+    for (const x of rows) {
+      if (x.expiresAt !== 0 && x.expiresAt < to) want += BigInt(x.bytes) * BigInt(to - x.expiresAt);
+    }
+    assert.ok(want > 2n ** 64n);
+    assert.equal(r.usage.heldShortfall(payer, from, to), want);
+  } finally {
+    r.end();
+  }
+});

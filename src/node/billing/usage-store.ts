@@ -390,13 +390,15 @@ export class UsageStore {
       `COALESCE(SUM((${x}) >> 32), 0), COALESCE(SUM((${x}) & 4294967295), 0)`;
     const high = '(bytes >> 26) * (? - expires_at)';
     const low = '(bytes & 67108863) * (? - expires_at)';
+    const end = BigInt(to);
     const row = this.db
       .prepare(
         `SELECT ${parts(high)}, ${parts(low)} FROM stored WHERE payer = ? AND expires_at > ? AND expires_at < ? AND accepted_at < ?`,
       )
       .raw(true)
       .safeIntegers(true)
-      .get(to, to, to, to, payer, from, to, from) as [bigint, bigint, bigint, bigint];
+      // `to` as an integer: a number is bound as a double, which would make the products doubles.
+      .get(end, end, end, end, payer, from, to, from) as [bigint, bigint, bigint, bigint];
     const [hh, hl, lh, ll] = row;
     return (((hh << 32n) + hl) << 26n) + (lh << 32n) + ll;
   }
