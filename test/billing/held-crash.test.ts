@@ -47,8 +47,9 @@ test('a node killed while it closes periods keeps its held counters equal to a r
     for (let batch = 0; batch < 3; batch++) {
       const now = Date.now();
       const made = Array.from({ length: 50 }, (_, i) => {
-        // Some expire within the next periods, some never.
-        const expiresAt = i % 3 === 0 ? 0 : now + 600 + ((i * 137 + round * 311) % 3000);
+        // Some expire within the next periods (not so soon that a slow put would find them
+        // expired), some never.
+        const expiresAt = i % 3 === 0 ? 0 : now + 1500 + ((i * 137 + round * 311) % 3000);
         const e = makeEntry({ table, recipient, text: `r${round} b${batch} e${i}`, expiresAt });
         expiry.set(toHex(e.id), expiresAt);
         return e.bytes;
@@ -62,7 +63,9 @@ test('a node killed while it closes periods keeps its held counters equal to a r
           [PAYER_HEADER]: signPayerHeader(payer, nodeKey, 'POST', '/put', Date.now(), body),
         },
       });
-      assert.equal(answer.status, 200, await answer.text());
+      const text = await answer.text();
+      assert.equal(answer.status, 200, text);
+      assert.equal((JSON.parse(text) as { stored: number }).stored, made.length, text);
     }
     await afterPeriodOf();
     const asked = receiptsFrom(node, nodeKey, 0).then(
