@@ -12,6 +12,7 @@ import { checkReceipts } from '../../src/client/billing/check.js';
 import { verifyUsageReceipt } from '../../src/market/billing/receipt.js';
 import { makeEntry } from '../helpers/entries.js';
 import { afterPeriodOf, newPayer, openBillingDb, startBillingNode } from './billing-node.js';
+import { assertHeldCounters } from './held-recount.js';
 
 test('usage rows of receipted periods are deleted; storage of live entries stays', async () => {
   const node = await startBillingNode();
@@ -44,6 +45,15 @@ test('usage rows of receipted periods are deleted; storage of live entries stays
     assert.ok(receipts.length >= 1);
     assert.equal(rows('served'), 0, 'the receipted read is gone');
     assert.equal(rows('stored'), 1, 'the expired entry is gone, the live one stays');
+    const held = () => {
+      const db = openBillingDb(node.dataDir);
+      try {
+        assertHeldCounters(db);
+      } finally {
+        db.close();
+      }
+    };
+    held();
     assert.deepEqual(checkReceipts(receipts, payer.ledger.data).differences, []);
     // The live entry goes on accruing into later receipts: held, not itemized again.
     await afterPeriodOf();
