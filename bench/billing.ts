@@ -2,7 +2,8 @@
  * Metering (docs/billing.md): how many payer headers one core checks per second (parse, time
  * window, one Ed25519 verification), and what metering costs a put: entries per second into a
  * node without billing against metered puts into a node with billing, both in this process, in
- * the same run; and what syncing a receipt commit to disk costs against a usage row's commit.
+ * the same run; what syncing a receipt commit to disk costs against a usage row's commit; and
+ * receipts v2 for a payer holding many entries (billing-held.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ import { startNode } from '../src/node/server.js';
 import { BillingPlugin } from '../src/node/billing/plugin.js';
 import { BILLING_DB_FILE, UsageStore } from '../src/node/billing/usage-store.js';
 import type { Report } from './lib/report.js';
+import { heldReceiptFigures } from './billing-held.js';
 
 const BATCH = 16;
 
@@ -180,4 +182,5 @@ export async function billingFigures(
   } finally {
     store.close();
   }
+  heldReceiptFigures(report, options);
 }

@@ -211,9 +211,12 @@ test('a node that bills for what was not asked, inflates, double-bills or bills 
       now,
     );
     // The payer's own entries kept on the bill after they expire, and larger than they are.
-    db.prepare('UPDATE stored SET expires_at = 0, bytes = bytes + 100 WHERE payer = ?').run(
-      payerKey,
-    );
+    // A node itemizes an entry in the period its storage starts in (later periods only hold
+    // it), so the operator restarts their storage just after their expiry to itemize them
+    // again there.
+    db.prepare(
+      'UPDATE stored SET expires_at = 0, bytes = bytes + 100, accepted_at = ? WHERE payer = ?',
+    ).run(expiresAt + 1, payerKey);
     // The payer's own job billed again, with more fuel than its signed compute receipt says
     // (its row went when its period was receipted: the operator writes it back).
     const own = payer.ledger.data.requests.find((r) => r.kind === 'job' && r.fuel !== null);

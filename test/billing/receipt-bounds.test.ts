@@ -238,6 +238,15 @@ test('a close signs at most 2 receipts; the next closes resume after the last it
     assert.ok(longest < 5000, `the longest close took ${longest.toFixed(0)} ms`);
     assert.equal(closer.close(payer, start + 60_000), true);
     assert.equal(usage.receiptsSince(payer, 0, 100).length, 6);
+    // The next period holds the 20,000 entries in one receipt, none of them itemized again.
+    assert.equal(closer.close(payer, start + 120_000), true);
+    const next = usage
+      .receiptsSince(payer, 6, 100)
+      .map((r) => verifyUsageReceipt(JSON.parse(r.receipt)).body);
+    assert.deepEqual(
+      next.map((b) => [b.items.length, b.held]),
+      [[0, { entries: 20_000, bytes: 20_000 * 300, byte_ms: String(20_000 * 300 * 60_000) }]],
+    );
   } finally {
     usage.close();
   }

@@ -9,8 +9,10 @@ import { toHex } from '../../src/encoding/bytes.js';
 import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
 import { fetchReceipts, meteredGet, meteredPut } from '../../src/client/billing/metered.js';
 import { checkReceipts } from '../../src/client/billing/check.js';
+import { verifyUsageReceipt } from '../../src/market/billing/receipt.js';
 import { makeEntry } from '../helpers/entries.js';
 import { afterPeriodOf, newPayer, openBillingDb, startBillingNode } from './billing-node.js';
+import { assertHeldCounters } from './held-recount.js';
 
 test('usage rows of receipted periods are deleted; storage of live entries stays', async () => {
   const node = await startBillingNode();
@@ -43,11 +45,27 @@ test('usage rows of receipted periods are deleted; storage of live entries stays
     assert.ok(receipts.length >= 1);
     assert.equal(rows('served'), 0, 'the receipted read is gone');
     assert.equal(rows('stored'), 1, 'the expired entry is gone, the live one stays');
+    const held = () => {
+      const db = openBillingDb(node.dataDir);
+      try {
+        assertHeldCounters(db);
+      } finally {
+        db.close();
+      }
+    };
+    held();
     assert.deepEqual(checkReceipts(receipts, payer.ledger.data).differences, []);
-    // The live entry goes on accruing into later receipts.
+    // The live entry goes on accruing into later receipts: held, not itemized again.
     await afterPeriodOf();
     const later = await fetchReceipts(node.url, payer.key, receipts.length);
     assert.ok(later.length >= 1, 'the live entry is billed in the next period');
+    const next = verifyUsageReceipt(later[0]).body;
+    assert.equal(next.v, 2);
+    assert.equal(next.held?.entries, 1);
+    assert.ok(
+      next.items.every((i) => i.k !== 'store'),
+      'the held entry is not itemized again',
+    );
     assert.deepEqual(checkReceipts([...receipts, ...later], payer.ledger.data).differences, []);
   } finally {
     await node.close();

@@ -1,6 +1,8 @@
 /**
  * Closes a payer's periods that have ended: settles its jobs from the compute job store, then
  * signs one or more receipts per period with usage in it and stores them (docs/billing.md §4).
+ * Storage is itemized in the period it starts in; later periods carry it in their first
+ * receipt's held figures, read from the payer's counters (§5), not from every row it holds.
  * Receipts, once signed, never change: asking again returns the same ones.
  */
 import type { Logger } from 'pino';
@@ -9,7 +11,9 @@ import { toHex } from '../../encoding/bytes.js';
 import { receiptHash } from '../../compute/receipt.js';
 import {
   MAX_RECEIPT_ITEMS,
+  NO_HELD,
   signUsageReceipt,
+  type HeldFigures,
   type UsageBody,
 } from '../../market/billing/receipt.js';
 import type { BillingConfig } from './config.js';
@@ -25,6 +29,11 @@ export interface ComputeJobView {
   readonly fuel: number | null;
   readonly finishedAt: number | null;
   readonly receipt?: string;
+}
+
+interface HeldCount {
+  entries: number;
+  bytes: number;
 }
 
 export class PeriodCloser {
@@ -68,6 +77,17 @@ export class PeriodCloser {
   }
 
   /**
+   * The held figures of the period [from, to) (§4.1): `held` counts the itemized entries that
+   * still accrue at `from`; those that expire inside the period accrue only until then.
+   */
+  private heldFigures(payer: Buffer, from: number, to: number, held: HeldCount): HeldFigures {
+    if (held.entries === 0) return NO_HELD;
+    const full = BigInt(held.bytes) * BigInt(to - from);
+    const byteMs = full - this.usage.heldShortfall(payer, from, to);
+    return { entries: held.entries, bytes: held.bytes, byte_ms: byteMs.toString() };
+  }
+
+  /**
    * Signs the receipts of the periods of `payer` that ended by `now`, at most
    * MAX_RECEIPTS_PER_CLOSE of them (and at most `max_receipts_per_answer`): a period with more
    * items is finished by the next calls, each resuming after the last item signed. True once
@@ -86,6 +106,11 @@ export class PeriodCloser {
     const most = Math.min(MAX_RECEIPTS_PER_CLOSE, this.config.max_receipts_per_answer);
     let periods = 0;
     let cursor = this.cursorOf(payer, start);
+    // The held counters as they stand after the receipts signed so far in this call: what the
+    // store will hold once they are saved, so a period closed after another in the same call
+    // holds what the earlier one itemized.
+    const held: HeldCount = { entries: row.held_entries, bytes: row.held_bytes };
+    const itemized: HeldCount = { entries: 0, bytes: 0 };
     // One call reads and signs at most `most` receipts' worth of rows: the rest waits for the
     // next call, so no call holds the main thread for long, however much a period holds.
     while (
@@ -94,9 +119,9 @@ export class PeriodCloser {
       receipts.length < most
     ) {
       const to = start + period;
-      if (cursor === null) {
+      if (cursor === null && held.entries === 0) {
         const next = this.usage.nextActivity(payer, start);
-        // Idle periods are skipped in one step: nothing is signed for them.
+        // Idle periods (nothing new, nothing held) are skipped in one step: nothing is signed.
         if (next === null || next >= to) {
           start = Math.min(floor(next ?? now), floor(now));
           continue;
@@ -104,14 +129,24 @@ export class PeriodCloser {
       }
       const rows = this.usage.periodRows(payer, start, to, cursor, MAX_RECEIPT_ITEMS);
       const items = periodItems(start, to, rows.stored, rows.served, rows.jobs);
-      if (items.length > 0) {
+      // Only the first receipt of a period carries its held set.
+      const figures = cursor === null ? this.heldFigures(payer, start, to, held) : NO_HELD;
+      if (items.length > 0 || figures.entries > 0) {
         const signed = signUsageReceipt(
-          { v: 1, payer: payerHex, from: start, to, seq },
+          { v: 2, payer: payerHex, from: start, to, seq },
           items,
           this.key,
+          figures,
         );
         receipts.push({ seq, from: start, to, text: JSON.stringify(signed.receipt) });
         seq += 1;
+        for (const item of items) {
+          if (item.k !== 'store') continue;
+          held.entries += 1;
+          held.bytes += item.bytes;
+          itemized.entries += 1;
+          itemized.bytes += item.bytes;
+        }
       }
       if (items.length === MAX_RECEIPT_ITEMS) {
         // Perhaps more in this period: go on after the last item signed.
@@ -124,12 +159,17 @@ export class PeriodCloser {
               : { kind: 'fuel', id: Buffer.from(last.job, 'hex') };
         continue;
       }
+      // Entries that stop accruing by the period's end leave the held set, as the save that
+      // moves the mark past them deletes their rows.
+      const gone = this.usage.expiring(payer, start, to, to);
+      held.entries -= gone.entries;
+      held.bytes -= gone.bytes;
       cursor = null;
       start = to;
       periods += 1;
     }
     if (start !== row.receipted_to || receipts.length > 0) {
-      this.usage.saveReceipts(payer, receipts, start, seq);
+      this.usage.saveReceipts(payer, receipts, start, seq, itemized);
     }
     return start + period > now;
   }

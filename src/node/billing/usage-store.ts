@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { P2PError } from '../../errors.js';
 
 export const BILLING_DB_FILE = 'billing.sqlite';
-const SCHEMA_VERSION = 1;
+/** 2: the payer's held counters (docs/billing.md §5) and the index on expiry they are read by. */
+const SCHEMA_VERSION = 2;
 
 export interface StoredRow {
   readonly entry: Buffer;
@@ -43,6 +44,16 @@ export interface PayerRow {
   /** End of the last period receipted, or null before the first receipt. */
   readonly receipted_to: number | null;
   readonly next_seq: number;
+  /** Rows itemized in saved receipts and still kept: the held set's count (§4.1, §5). */
+  readonly held_entries: number;
+  /** Their bytes. */
+  readonly held_bytes: number;
+}
+
+/** A number of rows and their bytes. */
+export interface RowCount {
+  readonly entries: number;
+  readonly bytes: number;
 }
 
 export class UsageStore {
@@ -63,14 +74,15 @@ export class UsageStore {
     this.db.pragma(`synchronous = ${this.usual}`);
     this.db.pragma('busy_timeout = 5000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version !== 0 && version !== SCHEMA_VERSION) {
+    if (version !== 0 && version !== 1 && version !== SCHEMA_VERSION) {
       this.db.close();
       throw new P2PError('bad_config', `${path}: billing schema ${version} is not supported`);
     }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS payers (
         payer BLOB PRIMARY KEY, first_at INTEGER NOT NULL,
-        receipted_to INTEGER, next_seq INTEGER NOT NULL DEFAULT 0
+        receipted_to INTEGER, next_seq INTEGER NOT NULL DEFAULT 0,
+        held_entries INTEGER NOT NULL DEFAULT 0, held_bytes INTEGER NOT NULL DEFAULT 0
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS stored (
         payer BLOB NOT NULL, entry BLOB NOT NULL, bytes INTEGER NOT NULL,
@@ -94,6 +106,8 @@ export class UsageStore {
         PRIMARY KEY (payer, seq)
       ) WITHOUT ROWID;
     `);
+    if (version === 1) this.db.transaction(() => this.upgradeFrom1())();
+    this.db.exec('CREATE INDEX IF NOT EXISTS stored_expiry ON stored (payer, expires_at)');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.hot = {
       addPayer: this.db.prepare('INSERT OR IGNORE INTO payers (payer, first_at) VALUES (?, ?)'),
@@ -112,9 +126,58 @@ export class UsageStore {
         'DELETE FROM jobs WHERE payer = ? AND settled = 1 AND finished_at < ?',
       ),
       dropStored: this.db.prepare(
-        'DELETE FROM stored WHERE payer = ? AND expires_at != 0 AND expires_at <= ?',
+        'DELETE FROM stored WHERE payer = ? AND expires_at > 0 AND expires_at <= ?',
       ),
     };
+  }
+
+  /**
+   * Version 1 kept no held counters: they are counted once here. Every row accepted before a
+   * payer's mark was itemized by a v1 receipt (which listed every live entry in every period);
+   * so were the rows of a period still being closed up to the last item of its last receipt.
+   */
+  private upgradeFrom1(): void {
+    this.db.exec(`
+      ALTER TABLE payers ADD COLUMN held_entries INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE payers ADD COLUMN held_bytes INTEGER NOT NULL DEFAULT 0;
+      UPDATE payers SET
+        held_entries = (SELECT COUNT(*) FROM stored s
+          WHERE s.payer = payers.payer AND s.accepted_at < payers.receipted_to),
+        held_bytes = (SELECT COALESCE(SUM(bytes), 0) FROM stored s
+          WHERE s.payer = payers.payer AND s.accepted_at < payers.receipted_to);
+    `);
+    // Periods left open by a split: their last receipt starts at the mark (or there is no mark).
+    const open = this.db
+      .prepare(
+        `SELECT r.payer, r.period_from AS "from", r.period_to AS "to", r.receipt
+         FROM payers p JOIN receipts r ON r.payer = p.payer AND r.seq = p.next_seq - 1
+         WHERE p.receipted_to IS NULL OR r.period_from >= p.receipted_to`,
+      )
+      .all() as { payer: Buffer; from: number; to: number; receipt: string }[];
+    const add = this.db.prepare(
+      'UPDATE payers SET held_entries = held_entries + ?, held_bytes = held_bytes + ? WHERE payer = ?',
+    );
+    for (const o of open) {
+      const { body } = JSON.parse(o.receipt) as { body: string };
+      const items = (JSON.parse(body) as { items: { k: string; entry?: string }[] }).items;
+      const last = items[items.length - 1];
+      const base =
+        'SELECT COUNT(*) AS entries, COALESCE(SUM(bytes), 0) AS bytes FROM stored WHERE payer = ? AND accepted_at >= ? AND accepted_at < ?';
+      let count: RowCount;
+      if (last?.k === 'store') {
+        // Storage items come first: the period's rows up to this one were itemized.
+        const key = this.storedKey(o.payer, Buffer.from(last.entry!, 'hex'));
+        count = key
+          ? (this.db
+              .prepare(`${base} AND (accepted_at, entry) <= (?, ?)`)
+              .get(o.payer, o.from, o.to, key.at, key.id) as RowCount)
+          : { entries: 0, bytes: 0 };
+      } else {
+        count = this.db.prepare(base).get(o.payer, o.from, o.to) as RowCount;
+      }
+      add.run(count.entries, count.bytes, o.payer);
+    }
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
   /** The time usage is counted at: never inside a period already receipted for the payer. */
@@ -205,10 +268,10 @@ export class UsageStore {
     let left = limit;
     const kind = after?.kind ?? 'store';
     if (kind === 'store') {
-      // A row accrues within the period when it was accepted before its end and expires after
-      // both the period's start and its own acceptance.
+      // An entry is itemized in the period its storage starts in (§4.1); later periods hold it.
+      // Rows are recorded only while they accrue, so each accrues from its acceptance.
       const base =
-        'SELECT entry, bytes, accepted_at, expires_at FROM stored WHERE payer = ? AND accepted_at < ? AND (expires_at = 0 OR expires_at > MAX(accepted_at, ?))';
+        'SELECT entry, bytes, accepted_at, expires_at FROM stored WHERE payer = ? AND accepted_at >= ? AND accepted_at < ?';
       const key = after ? this.storedKey(payer, after.id) : null;
       const rows = (
         key
@@ -216,10 +279,10 @@ export class UsageStore {
               .prepare(
                 `${base} AND (accepted_at, entry) > (?, ?) ORDER BY accepted_at, entry LIMIT ?`,
               )
-              .all(payer, to, from, key.at, key.id, left)
+              .all(payer, from, to, key.at, key.id, left)
           : this.db
               .prepare(`${base} ORDER BY accepted_at, entry LIMIT ?`)
-              .all(payer, to, from, left)
+              .all(payer, from, to, left)
       ) as StoredRow[];
       stored.push(...rows);
       left -= rows.length;
@@ -284,17 +347,60 @@ export class UsageStore {
       .get(payer) as { from: number; to: number; receipt: string } | undefined;
   }
 
-  /** The earliest time at or after `from` at which the payer has anything to bill, or null. */
+  /**
+   * The earliest time at or after `from` at which the payer has new usage (an entry accepted,
+   * a read served, a job ended), or null. Held storage is not looked for here: the closer
+   * knows from the held counters whether the period holds any.
+   */
   nextActivity(payer: Buffer, from: number): number | null {
     const row = this.db
       .prepare(
         `SELECT MIN(t) AS t FROM (
-           SELECT MAX(accepted_at, ?) AS t FROM stored WHERE payer = ? AND (expires_at = 0 OR expires_at > ?)
+           SELECT MIN(accepted_at) AS t FROM stored WHERE payer = ? AND accepted_at >= ?
            UNION ALL SELECT MIN(at) FROM served WHERE payer = ? AND at >= ?
            UNION ALL SELECT MIN(finished_at) FROM jobs WHERE payer = ? AND settled = 1 AND receipt IS NOT NULL AND finished_at >= ?)`,
       )
-      .get(from, payer, from, payer, from, payer, from) as { t: number | null };
+      .get(payer, from, payer, from, payer, from) as { t: number | null };
     return row.t;
+  }
+
+  /**
+   * Rows accepted before `acceptedBefore` whose entry expires in (after, until]: those that
+   * leave the held set by `until`. Read by the index on expiry, so only those rows are read.
+   */
+  expiring(payer: Buffer, after: number, until: number, acceptedBefore: number): RowCount {
+    const row = this.db
+      .prepare(
+        'SELECT COUNT(*) AS entries, COALESCE(SUM(bytes), 0) AS bytes FROM stored WHERE payer = ? AND expires_at > ? AND expires_at <= ? AND accepted_at < ?',
+      )
+      .safeIntegers(true)
+      .get(payer, Math.max(after, 0), until, acceptedBefore) as { entries: bigint; bytes: bigint };
+    return { entries: Number(row.entries), bytes: Number(row.bytes) };
+  }
+
+  /**
+   * Σ bytes × (to − expires_at), exactly, over the rows held in the period [from, to) (accepted
+   * before `from`) whose entry expires inside it: the storage they do not accrue in the period.
+   * Each product and sum is split so that none can pass SQLite's 64-bit integers: bytes below
+   * 2^53 as high × 2^26 + low, each times a span below 2^27, each product summed in 32-bit
+   * halves.
+   */
+  heldShortfall(payer: Buffer, from: number, to: number): bigint {
+    const parts = (x: string): string =>
+      `COALESCE(SUM((${x}) >> 32), 0), COALESCE(SUM((${x}) & 4294967295), 0)`;
+    const high = '(bytes >> 26) * (? - expires_at)';
+    const low = '(bytes & 67108863) * (? - expires_at)';
+    const end = BigInt(to);
+    const row = this.db
+      .prepare(
+        `SELECT ${parts(high)}, ${parts(low)} FROM stored WHERE payer = ? AND expires_at > ? AND expires_at < ? AND accepted_at < ?`,
+      )
+      .raw(true)
+      .safeIntegers(true)
+      // `to` as an integer: a number is bound as a double, which would make the products doubles.
+      .get(end, end, end, end, payer, from, to, from) as [bigint, bigint, bigint, bigint];
+    const [hh, hl, lh, ll] = row;
+    return (((hh << 32n) + hl) << 26n) + (lh << 32n) + ll;
   }
 
   /**
@@ -308,6 +414,7 @@ export class UsageStore {
     receipts: readonly { seq: number; from: number; to: number; text: string }[],
     receiptedTo: number,
     nextSeq: number,
+    itemized: RowCount = { entries: 0, bytes: 0 },
   ): void {
     const insert = this.db.prepare(
       'INSERT INTO receipts (payer, seq, period_from, period_to, receipt) VALUES (?, ?, ?, ?, ?)',
@@ -319,9 +426,22 @@ export class UsageStore {
     try {
       this.db.transaction(() => {
         for (const r of receipts) insert.run(payer, r.seq, r.from, r.to, r.text);
+        // The held counters move with the receipts: up by the storage they itemize, down by the
+        // rows this mark deletes (all of them itemized: accepted before an entry's expiry, so
+        // in a period now closed). Rows past earlier marks are gone already: the index on
+        // expiry reads only those that go now.
+        const gone = this.expiring(payer, 0, receiptedTo, receiptedTo);
         this.db
-          .prepare('UPDATE payers SET receipted_to = ?, next_seq = ? WHERE payer = ?')
-          .run(receiptedTo, nextSeq, payer);
+          .prepare(
+            'UPDATE payers SET receipted_to = ?, next_seq = ?, held_entries = held_entries + ?, held_bytes = held_bytes + ? WHERE payer = ?',
+          )
+          .run(
+            receiptedTo,
+            nextSeq,
+            itemized.entries - gone.entries,
+            itemized.bytes - gone.bytes,
+            payer,
+          );
         this.hot.dropServed.run(payer, receiptedTo);
         this.hot.dropJobs.run(payer, receiptedTo);
         this.hot.dropStored.run(payer, receiptedTo);
