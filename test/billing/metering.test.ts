@@ -490,6 +490,14 @@ test('GET /billing/info takes no header and costs the replay cache nothing', asy
     billing?: { replay_entries: number };
   };
   assert.equal(info.billing?.replay_entries, 0);
+  // The info names the key, the period, the prices and how many receipts an answer holds.
+  assert.deepEqual((await request(node.url, '/billing/info')).json, {
+    v: 1,
+    node: nodeKey.toString('hex'),
+    receipt_period_ms: 1000,
+    prices: PRICES,
+    max_receipts_per_answer: 64,
+  });
   const victim = await newPayer();
   assert.deepEqual(await fetchReceipts(node.url, victim.key), []);
 });

@@ -66,7 +66,14 @@ export function registerBillingRoutes(app: FastifyInstance, state: BillingState)
 
   app.get('/billing/info', async (request) => {
     onlyParams(request.query, []);
-    return { v: 1, node, receipt_period_ms: config.receipt_period_ms, prices: config.prices };
+    return {
+      v: 1,
+      node,
+      receipt_period_ms: config.receipt_period_ms,
+      prices: config.prices,
+      // How many receipts a page or an invoice holds: a client sizes its invoice ranges by it.
+      max_receipts_per_answer: config.max_receipts_per_answer,
+    };
   });
 
   app.get('/billing/receipts', async (request) => {
