@@ -18,6 +18,8 @@ import {
 import { billingConfigSchema } from '../src/node/billing/config.js';
 import { PeriodCloser } from '../src/node/billing/period-closer.js';
 import { BILLING_DB_FILE, UsageStore } from '../src/node/billing/usage-store.js';
+import { checkReceipts } from '../src/client/billing/check.js';
+import type { LedgerData } from '../src/client/billing/ledger.js';
 import type { Report } from './lib/report.js';
 
 const PERIOD_MS = 3_600_000;
@@ -101,6 +103,44 @@ export function heldReceiptFigures(
         value: v1,
         unit: 'bytes',
         ratio: { value: v1 / v2, to: 'v2' },
+      });
+      // The payer's check of every receipt against its ledger: held figures followed period by
+      // period (docs/billing.md §9.2), so its cost grows with entries plus periods.
+      const receipts = usage
+        .receiptsSince(payer, 0, 1_000_000)
+        .map((r) => JSON.parse(r.receipt) as unknown);
+      const ledger: LedgerData = {
+        kind: 'p2pcloud-billing-ledger',
+        v: 3,
+        payer: toHex(payer),
+        node_key: toHex(key.publicKey),
+        requests: [
+          {
+            kind: 'put',
+            request: toHex(randomBytes(32)),
+            sent_at: t0,
+            entries: entries.map((e) => ({
+              id: toHex(e.id),
+              bytes: e.bytes,
+              expires_at: e.expiresAt,
+            })),
+          },
+        ],
+        checked: null,
+        receipts: new Map(),
+        itemized: new Set(),
+      };
+      const checkBegun = performance.now();
+      const checked = checkReceipts(receipts, ledger, { periodMs: PERIOD_MS, since: 0 });
+      const checkMs = performance.now() - checkBegun;
+      if (checked.differences.length > 0) {
+        throw new Error(`the check found ${checked.differences[0]!.reason} in honest receipts`);
+      }
+      report.add({
+        section,
+        figure: `payer's check of ${receipts.length} receipts, ${n} entries held over ${periods} periods`,
+        value: checkMs,
+        unit: 'ms',
       });
       // The median: a close commits with a sync to disk, whose time varies with the machine.
       closeMs.sort((a, b) => a - b);
