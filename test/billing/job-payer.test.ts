@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { startRewritingProxy } from '../helpers/rewriting-proxy.js';
 import { after } from 'node:test';
 import { join } from 'node:path';
 import { Ledger } from '../../src/client/billing/ledger.js';
@@ -42,53 +42,22 @@ async function startJobTamperer(
   target: string,
   change: (route: 'submit' | 'state', answer: Record<string, unknown>) => void,
 ): Promise<string> {
-  const to = new URL(target);
-  const server: Server = createServer((req, res) => {
+  const proxy = await startRewritingProxy(target, (req, url) => {
     const route =
-      req.method === 'POST' && req.url === '/jobs'
+      req.method === 'POST' && url.pathname === '/jobs'
         ? 'submit'
-        : req.method === 'GET' && /^\/jobs\/[0-9a-f]{32}(\?|$)/.test(req.url ?? '')
+        : req.method === 'GET' && /^\/jobs\/[0-9a-f]{32}$/.test(url.pathname)
           ? 'state'
           : undefined;
-    const headers = { ...req.headers, host: to.host };
-    if (route) delete headers['accept-encoding'];
-    const upstream = httpRequest(
-      { host: to.hostname, port: to.port, path: req.url, method: req.method, headers },
-      (answer) => {
-        if (!route) {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => {
-          let body = Buffer.concat(chunks);
-          if (answer.statusCode! < 300) {
-            const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-            change(route, parsed);
-            body = Buffer.from(JSON.stringify(parsed));
-          }
-          res.writeHead(answer.statusCode ?? 502, {
-            ...answer.headers,
-            'content-length': String(body.length),
-          });
-          res.end(body);
-        });
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+    if (!route) return undefined;
+    return (status, body) => {
+      if (status >= 300) return body;
+      const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      change(route, parsed);
+      return Buffer.from(JSON.stringify(parsed));
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return proxy.url;
 }
 
 const dir = tempDir();

@@ -3,8 +3,7 @@
  * the middle of every `GET /get` answer: a provider that returns damaged entries. Everything
  * else passes unchanged. It counts the answers it damaged.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import { after } from 'node:test';
+import { startRewritingProxy } from './rewriting-proxy.js';
 
 export interface CorruptingProxy {
   readonly url: string;
@@ -15,54 +14,21 @@ export interface CorruptingProxy {
 }
 
 export async function startCorruptingProxy(target: string): Promise<CorruptingProxy> {
-  const to = new URL(target);
   let damaged = 0;
   const state = { corrupt: false };
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://proxy');
-    const tamper = state.corrupt && req.method === 'GET' && url.pathname === '/get';
-    const headers = { ...req.headers, host: to.host };
-    if (tamper) delete headers['accept-encoding'];
-    const upstream = httpRequest(
-      { host: to.hostname, port: to.port, path: req.url, method: req.method, headers },
-      (answer) => {
-        if (!tamper) {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => {
-          const body = Buffer.concat(chunks);
-          if (answer.statusCode === 200 && body.length > 64) {
+  const proxy = await startRewritingProxy(target, (req, url) =>
+    state.corrupt && req.method === 'GET' && url.pathname === '/get'
+      ? (status, body) => {
+          if (status === 200 && body.length > 64) {
             body[body.length >> 1]! ^= 0x5a;
             damaged += 1;
           }
-          res.writeHead(answer.statusCode ?? 502, {
-            ...answer.headers,
-            'content-length': String(body.length),
-          });
-          res.end(body);
-        });
-      },
-    );
-    upstream.on('error', () => {
-      res.writeHead(502, { 'content-type': 'application/json' });
-      res.end('{"error":{"code":"node_error","message":"node unreachable"}}');
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const close = (): Promise<void> =>
-    new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  after(close);
+          return body;
+        }
+      : undefined,
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     get corrupt() {
       return state.corrupt;
     },
@@ -70,6 +36,6 @@ export async function startCorruptingProxy(target: string): Promise<CorruptingPr
       state.corrupt = on;
     },
     damaged: () => damaged,
-    close,
+    close: proxy.close,
   };
 }
