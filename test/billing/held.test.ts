@@ -218,3 +218,46 @@ test('a receipt whose period does not follow the one before in seq order is peri
     [],
   );
 });
+
+test('a v1 receipt after v2 ones is version_order: it could bill held time again', () => {
+  // Period 2 held a for the whole period; a v1 receipt under seq 3 names it for that time too.
+  const again = v1(3, T + 3 * P, [store(a, T + 3 * P, T + 4 * P)]);
+  const found = checkReceipts(
+    [period0(), period1(), period2(), again],
+    ledger(),
+    options,
+  ).differences;
+  assert.deepEqual(
+    found.map((x) => [x.reason, x.seq]),
+    [['version_order', 3]],
+  );
+});
+
+test('an entry named twice in one period is storage_overlap, however the time is sliced', () => {
+  // Disjoint slices of one period: each alone is no overlap, but no node names an entry twice
+  // in a period, and a check must not scan every earlier slice of it.
+  const sliced = v2(0, T, [
+    store(a, T + 10, T + 20),
+    store(a, T + 20, T + 30),
+    store(b, T + 10, T + P),
+  ]);
+  assert.deepEqual(reasons([sliced]), ['storage_overlap']);
+});
+
+test('a version 2 ledger checked over v1 receipts: the first v2 receipts of an honest node agree', () => {
+  // The mark covers period 0, signed v1 by the node before it upgraded: a, b and c were named.
+  const data = ledger();
+  const old = { ...data, v: 2 as const, checked: { next: 1, until: T + P }, itemized: undefined };
+  assert.deepEqual(
+    checkReceipts([period1(), period2()], old, { ...options, since: 1 }).differences,
+    [],
+  );
+  // The same receipts against a version 3 ledger that lost its itemized lines are flagged.
+  const lost = { ...data, checked: { next: 1, until: T + P } };
+  assert.deepEqual(
+    checkReceipts([period1(), period2()], lost, { ...options, since: 1 }).differences.map(
+      (x) => x.reason,
+    ),
+    ['held_mismatch', 'held_mismatch'],
+  );
+});

@@ -237,16 +237,18 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
         const to = parseIntOption('--to', options.to, 0, Number.MAX_SAFE_INTEGER);
         const prices = await offerPrices(options.offer);
         const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-        // Every receipt an invoice may sum is checked first, as `billing check` does, so the
-        // invoice is held to receipts checked item by item; nothing is compacted.
-        const fetched = await fetchAndCheck(ledger, node, key, given, DEFAULT_SKEW_MS);
-        await ledger.close();
+        // The invoice is read first and every receipt from the mark is then fetched and checked,
+        // as `billing check` does (nothing is compacted): each receipt the invoice sums was
+        // signed before the fetch, so it is held to one checked item by item.
+        await nodeKeyFor(ledger, given, (await billingInfo(node)).node);
         const invoice = await billingGet(
           node,
           '/billing/invoice',
           new URLSearchParams({ from: String(from), to: String(to) }),
           key,
         );
+        const fetched = await fetchAndCheck(ledger, node, key, given, DEFAULT_SKEW_MS);
+        await ledger.close();
         const result = checkInvoice(invoice, ledger.data, fetched, {
           nodeKey: fetched.nodeKey,
           ...(prices ? { prices } : {}),

@@ -33,6 +33,7 @@ export type DifferenceReason =
   | 'period_not_ended'
   | 'period_misaligned'
   | 'period_order'
+  | 'version_order'
   | 'unknown_entry'
   | 'unknown_request'
   | 'unknown_job'
@@ -121,7 +122,11 @@ function index(ledger: LedgerData): Known {
 /** One pass over verified receipts in seq order: items against the ledger, and held figures. */
 class ItemPass {
   readonly itemized: Map<string, ItemizedEntry>;
-  private readonly intervals = new Map<string, [number, number, number][]>();
+  /** Per entry, the period it was last itemized in (its start) and the receipt. */
+  private readonly lastNamed = new Map<string, { from: number; seq: number }>();
+  /** Entries a version 2 ledger's mark may have seen itemized (below): naming them is no overlap. */
+  private readonly assumed = new Set<string>();
+  private sawV2 = false;
   private readonly servedSeen = new Map<string, number>();
   private readonly jobsSeen = new Map<string, number>();
   private readonly held = new HeldTracker();
@@ -149,6 +154,21 @@ class ItemPass {
         });
       }
     }
+    if (ledger.v === 2 && ledger.checked) {
+      // A version 2 ledger keeps no itemized set: its mark covers v1 receipts, which named every
+      // entry alive in each period. Every billable entry sent before the mark (with the skew)
+      // and alive at it was named there; one the node in fact first names later is no overlap.
+      for (const [id, mine] of known.entries) {
+        const alive = mine.entry.expires_at === 0 || mine.entry.expires_at > namedBy;
+        if (!alive || mine.sentAt >= namedBy + skew || this.itemized.has(id)) continue;
+        this.itemize(id, {
+          to: namedBy,
+          bytes: mine.entry.bytes,
+          expires_at: mine.entry.expires_at,
+        });
+        this.assumed.add(id);
+      }
+    }
   }
 
   private itemize(id: string, entry: ItemizedEntry): void {
@@ -173,6 +193,10 @@ class ItemPass {
     } else {
       this.last = { from: b.from, to: b.to, seq: b.seq };
     }
+    // A node signs v1 until it upgrades, then v2: a v1 receipt after v2 ones could bill again
+    // what the held figures already billed.
+    if (b.v === 2) this.sawV2 = true;
+    else if (this.sawV2) flag('version_order', 'a v1 receipt after v2 receipts in seq order');
     if (b.held !== null && ordered) {
       if (!first && b.held.entries > 0) {
         flag(
@@ -235,7 +259,9 @@ class ItemPass {
     }
     const earlier = this.itemized.get(item.entry);
     // v1 named an entry in every period it accrued in; v2 names it once, then holds it.
-    if (b.v === 2 && earlier && earlier.to <= b.from) {
+    if (this.assumed.delete(item.entry)) {
+      // First named now after all: it was counted held from the mark, which under-bills.
+    } else if (b.v === 2 && earlier && earlier.to <= b.from) {
       flag(
         'storage_overlap',
         `entry ${item.entry} itemized again; the node holds it since the period that ended at ${iso(earlier.to)}`,
@@ -248,16 +274,16 @@ class ItemPass {
         expires_at: mine.entry.expires_at,
       });
     }
-    const list = this.intervals.get(item.entry) ?? [];
-    const clash = list.find(([from, to]) => item.from < to && from < item.to);
-    if (clash) {
+    // Periods follow one another in seq order (period_order otherwise), and an item lies within
+    // its period: an entry's time is billed twice only when a period names it twice.
+    const named = this.lastNamed.get(item.entry);
+    if (named?.from === b.from) {
       flag(
         'storage_overlap',
-        `entry ${item.entry} billed twice for the same time (also in receipt ${clash[2]})`,
+        `entry ${item.entry} billed twice for the same time (also in receipt ${named.seq})`,
       );
     }
-    list.push([item.from, item.to, b.seq]);
-    this.intervals.set(item.entry, list);
+    this.lastNamed.set(item.entry, { from: b.from, seq: b.seq });
   }
 
   private served(
@@ -530,6 +556,13 @@ export function checkInvoice(
         reason: 'receipt_unknown',
         seq: v.body.seq,
         message: `invoice: receipt ${v.body.seq} is below the checked mark (${checkedNext}) and no check saw it`,
+      });
+    } else if (hash === undefined) {
+      // Read after the invoice, the fetch from the mark holds every receipt the invoice could.
+      own.push({
+        reason: 'receipt_unknown',
+        seq: v.body.seq,
+        message: `invoice: receipt ${v.body.seq} was not among the receipts the node answered from the checked mark (${checkedNext})`,
       });
     }
   });
