@@ -4,9 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { MAX_ENTRY_BYTES_FORMAT } from '../../src/entry/format.js';
 import {
@@ -15,85 +14,24 @@ import {
   recipientText,
   tableText,
 } from '../../src/keys/keys.js';
-import type { P2PError } from '../../src/errors.js';
-import { lockDataDir } from '../../src/node/data-lock.js';
 import { FRAMED_HEADER } from '../../src/node/tools/export-format.js';
 import { makeEntry } from '../helpers/entries.js';
-import { putFrames, putResults, request } from '../helpers/http.js';
-import { spawnNode } from '../helpers/nodes.js';
-import { runCli } from '../helpers/spawn.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
-
-interface Put {
-  bytes: Buffer;
-  id: string;
-  table: number;
-  recipient: number;
-  createdAt: number;
-}
-
-const tables = [generateTableKey(), generateTableKey(), generateTableKey()];
-const recipients = [generateIdentity(), generateIdentity()];
-const T0 = Date.now() - 7_200_000;
-
-/** 90 entries over three tables and two recipients, a minute apart, of varied sizes. */
-function entries(count = 90): Put[] {
-  return Array.from({ length: count }, (_, i) => {
-    const table = i % 3;
-    const recipient = Math.floor(i / 3) % 2;
-    const createdAt = T0 + i * 60_000;
-    const made = makeEntry({
-      table: tables[table]!,
-      recipient: recipients[recipient]!,
-      createdAt,
-      text: `entry ${i} `.padEnd(20 + ((i * 37) % 300), '.'),
-    });
-    return { bytes: made.bytes, id: made.id.toString('hex'), table, recipient, createdAt };
-  });
-}
-
-const PUT = entries();
-const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-/** A data directory holding PUT, written by a real node (stopped again). */
-async function nodeDataDir(): Promise<string> {
-  const node = await spawnNode(['--min-pow', '0', '--log-level', 'warn']);
-  const response = await putFrames(
-    node.url,
-    PUT.map((p) => p.bytes),
-  );
-  assert.equal(response.status, 200);
-  assert.ok(putResults(response).every((r) => r.status === 'stored'));
-  assert.equal(await node.stop(), 0);
-  return node.dataDir;
-}
-
-async function cli(args: string[], expectCode = 0) {
-  const result = await runCli(args, { timeoutMs: 120_000 });
-  assert.equal(result.code, expectCode, `p2pcloud ${args.join(' ')}: ${result.stderr}`);
-  return result;
-}
-
-function jsonOf(stdout: string): Record<string, unknown> {
-  const lines = stdout.trim().split('\n');
-  assert.equal(lines.length, 1, stdout);
-  return JSON.parse(lines[0]!) as Record<string, unknown>;
-}
-
-/** The ids of a JSONL export, in file order. */
-function idsOfJsonl(path: string): string[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => (JSON.parse(l) as { id: string }).id);
-}
-
-function jsonlOf(list: readonly Put[]): string {
-  return list
-    .map((p) => `${JSON.stringify({ v: 1, id: p.id, entry: p.bytes.toString('base64url') })}\n`)
-    .join('');
-}
+import {
+  tables,
+  recipients,
+  T0,
+  entries,
+  PUT,
+  sha,
+  nodeDataDir,
+  cli,
+  jsonOf,
+  idsOfJsonl,
+  jsonlOf,
+  type Put,
+} from './store-tools-fixture.js';
 
 const source = await nodeDataDir();
 
@@ -347,165 +285,6 @@ test('import of a framed file: a bad entry and a cut-off end are reported, a bad
   writeFileSync(other, 'hello, this is not an export\n');
   const refused = await cli(['import', other, '--data', join(dir, 'c')], 1);
   assert.match(refused.stderr, /^p2pcloud: .* is neither a JSONL nor a framed export/);
-});
-
-test('delete: a dry run changes nothing; --yes deletes exactly the matching entries, and a node serves the right /index', async () => {
-  const dir = tempDir();
-  const data = join(dir, 'data');
-  const all = join(dir, 'all.jsonl');
-  await cli(['export', '--data', source, '--out', all]);
-  await cli(['import', all, '--data', data, '--min-pow', '0']);
-  const before = T0 + 45 * 60_000;
-  const args = [
-    'delete',
-    '--data',
-    data,
-    '--table',
-    tableText(tables[0]!.signing.publicKey),
-    '--table',
-    tableText(tables[2]!.signing.publicKey),
-    '--before',
-    String(before),
-  ];
-  const gone = PUT.filter((p) => p.table !== 1 && p.createdAt < before);
-  const kept = PUT.filter((p) => !gone.includes(p));
-  const goneBytes = gone.reduce((n, p) => n + p.bytes.length, 0);
-
-  const fileBefore = sha(readFileSync(join(data, 'entries.sqlite')));
-  const dry = jsonOf((await cli([...args, '--json'])).stdout);
-  assert.deepEqual(dry, { dry_run: true, entries: gone.length, bytes: goneBytes });
-  assert.match((await cli(args)).stdout, new RegExp(`^would delete ${gone.length} entries`));
-  assert.equal(sha(readFileSync(join(data, 'entries.sqlite'))), fileBefore);
-  assert.equal(jsonOf((await cli(['stats', '--data', data, '--json'])).stdout).entries, PUT.length);
-
-  const done = jsonOf((await cli([...args, '--yes', '--json'])).stdout);
-  assert.deepEqual(done, { dry_run: false, entries: gone.length, bytes: goneBytes });
-  const left = join(dir, 'left.jsonl');
-  await cli(['export', '--data', data, '--out', left]);
-  assert.deepEqual(idsOfJsonl(left).sort(), kept.map((p) => p.id).sort());
-
-  // A node started on the directory serves the same /index as one that only ever held the
-  // entries kept.
-  const reference = join(dir, 'reference');
-  const keptFile = join(dir, 'kept.jsonl');
-  writeFileSync(keptFile, jsonlOf(kept));
-  await cli(['import', keptFile, '--data', reference, '--min-pow', '0']);
-  const nodes = [
-    await spawnNode(['--min-pow', '0', '--log-level', 'warn'], data),
-    await spawnNode(['--min-pow', '0', '--log-level', 'warn'], reference),
-  ];
-  const views = await Promise.all(
-    nodes.map(async (n) => (await request(n.url, '/index')).json as Record<string, unknown>),
-  );
-  assert.equal(views[0]!.count, kept.length);
-  assert.deepEqual(views[0], views[1]);
-  for (const n of nodes) await n.stop();
-});
-
-test('compact shrinks a store after a big delete', async () => {
-  const dir = tempDir();
-  const big = Array.from({ length: 1500 }, (_, i) =>
-    makeEntry({
-      table: tables[i % 3]!,
-      recipient: recipients[0]!,
-      createdAt: T0 + i,
-      text: `${i}`.padEnd(1500, '*'),
-    }),
-  ).map((m) => ({ bytes: m.bytes, id: m.id.toString('hex') }) as Put);
-  const file = join(dir, 'big.jsonl');
-  writeFileSync(file, jsonlOf(big));
-  const data = join(dir, 'data');
-  await cli(['import', file, '--data', data, '--min-pow', '0']);
-  await cli([
-    'delete',
-    '--data',
-    data,
-    '--table',
-    tableText(tables[1]!.signing.publicKey),
-    '--yes',
-  ]);
-  const sizes = jsonOf((await cli(['compact', '--data', data, '--json'])).stdout);
-  const [beforeBytes, afterBytes] = [sizes.before_bytes as number, sizes.after_bytes as number];
-  assert.ok(afterBytes < beforeBytes * 0.85, `compact: ${beforeBytes} → ${afterBytes}`);
-  assert.equal(statSync(join(data, 'entries.sqlite')).size, afterBytes);
-  const stats = jsonOf((await cli(['stats', '--data', data, '--json'])).stdout);
-  assert.equal(stats.entries, 1000);
-  assert.equal(stats.disk_bytes, afterBytes);
-  assert.match((await cli(['compact', '--data', data])).stdout, /^compacted: .* on disk/);
-});
-
-test('the tools that change a store refuse to while a node runs on it, and a node waits for them', async () => {
-  const dir = tempDir();
-  const data = join(dir, 'data');
-  const all = join(dir, 'all.jsonl');
-  await cli(['export', '--data', source, '--out', all]);
-  await cli(['import', all, '--data', data, '--min-pow', '0']);
-  const node = await spawnNode(['--min-pow', '0', '--log-level', 'warn'], data);
-  const pid = node.child.pid!;
-  const table = tableText(tables[0]!.signing.publicKey);
-  for (const args of [
-    ['import', all, '--min-pow', '0'],
-    ['delete', '--table', table, '--yes'],
-    ['compact'],
-  ]) {
-    const result = await cli([...args, '--data', data], 1);
-    assert.equal(result.stdout, '');
-    const lines = result.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, result.stderr);
-    assert.match(
-      lines[0]!,
-      new RegExp(`^p2pcloud: .* is in use by a node \\(pid ${pid}\\): stop it first`),
-    );
-  }
-  // Reading is fine beside the node.
-  assert.equal(jsonOf((await cli(['stats', '--data', data, '--json'])).stdout).entries, PUT.length);
-  assert.match(
-    (await cli(['delete', '--table', table, '--data', data])).stdout,
-    /^would delete 30 entries/,
-  );
-  await node.stop();
-  assert.equal(jsonOf((await cli(['stats', '--data', data, '--json'])).stdout).entries, PUT.length);
-
-  // While a tool holds the directory, a node does not start on it.
-  const lock = lockDataDir(data, 'import', 'bad_argument');
-  try {
-    const refused = await cli(['node', '--port', '0', '--data', data], 1);
-    assert.match(
-      refused.stderr,
-      new RegExp(`^p2pcloud: .* is in use by p2pcloud import \\(pid ${process.pid}\\)`),
-    );
-  } finally {
-    lock.release();
-  }
-  // Once it is released (or its holder died), the node starts.
-  const again = await spawnNode(['--min-pow', '0', '--log-level', 'warn'], data);
-  await again.stop();
-});
-
-test('a data.lock removed or replaced while it is being locked is refused, not trusted', () => {
-  const data = tempDir();
-  const path = join(data, 'data.lock');
-  for (const change of [
-    () => rmSync(path),
-    () => {
-      writeFileSync(`${path}.new`, '');
-      renameSync(`${path}.new`, path);
-    },
-  ]) {
-    assert.throws(
-      () => lockDataDir(data, 'import', 'bad_argument', change),
-      (error: P2PError) =>
-        error.code === 'bad_argument' && /data\.lock was removed or replaced/.test(error.message),
-    );
-  }
-  // The refusal released what it had taken: the directory can be locked again, and then not
-  // by a second holder.
-  const lock = lockDataDir(data, 'import', 'bad_argument');
-  try {
-    assert.throws(() => lockDataDir(data, 'compact', 'bad_argument'), /is in use by/);
-  } finally {
-    lock.release();
-  }
 });
 
 test('on a terminal, export and import show a progress bar on stderr', async () => {
