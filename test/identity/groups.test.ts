@@ -78,8 +78,11 @@ test('five persons, two admins acting at once: all converge; roles hold; removal
       await refresh(...members.map((p) => p.url));
       const views = await Promise.all(members.map((p) => groupView(p.url, group)));
       const epochs = new Set(views.map((v) => v.epoch));
+      // The members who write next (a, b, y) must hold the current keys, not just know of them:
+      // until then a write is refused with group_rekey_pending ("try again shortly").
       const agreed =
         views.every((v) => roster(v) === expected && v.clean === true && v.complete) &&
+        views.slice(0, 3).every((v) => v.writable) &&
         epochs.size === 1;
       return agreed ? views : undefined;
     },
