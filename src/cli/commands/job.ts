@@ -9,12 +9,16 @@ import { MAX_BLOB_BYTES, type Blob } from '../../compute/blob.js';
 import type { JobLimits } from '../../compute/job.js';
 import { verifyReceipt, type VerifiedReceipt } from '../../compute/receipt.js';
 import { Client } from '../../client/client.js';
-import { openOutput } from '../../client/compute/answer.js';
+import { checkAnswer, type Checked } from '../../client/compute/answer.js';
+import { recordJobReceipt, type Payer } from '../../client/billing/metered.js';
+import { nodeBillingKey } from '../../client/billing/node-key.js';
+import type { CallOptions } from '../../client/http.js';
 import { storeBlob } from '../../client/compute/blob-store.js';
 import { jobState, jobsInfo } from '../../client/compute/node-api.js';
 import { readReputation } from '../../client/compute/reputation.js';
 import { runJob, type JobResult } from '../../client/compute/run-job.js';
 import { P2PError } from '../../errors.js';
+import type { Identity } from '../../keys/keys.js';
 import { LEDGER_HELP, PAYER_HELP, payersFor, type PayerFlags } from './billing.js';
 import {
   fileReadReason,
@@ -266,37 +270,86 @@ export function registerJobCommands(
     .requiredOption('--node <url>', 'the node the job was sent to')
     .requiredOption('--identity <file>', 'the identity key file the result is sealed to')
     .option('--out <file>', 'write the output to this file instead of stdout')
+    .option(
+      '--payer <file>',
+      "note the verified compute receipt in this payer's ledger: the fuel the node may bill",
+    )
+    .option('--ledger <file>', LEDGER_HELP)
     .option('--proxy <url>', PROXY_HELP)
     .action(
       async (
         id: string,
-        options: { node: string; identity: string; out?: string; proxy?: string },
+        options: { node: string; identity: string; out?: string; proxy?: string } & PayerFlags,
       ) => {
         const [node] = nodeUrls('--node', [options.node]);
         const identity = await loadIdentityFile('--identity', options.identity);
-        const { state, key } = await fetchState(id, node!, options.proxy);
-        if (state.status !== 'done') {
-          throw new P2PError(
-            'bad_argument',
-            `job ${id} is ${state.status} on ${node}: no result yet`,
-          );
+        const payer = (await payersFor([node!], options)).payers?.[node!];
+        try {
+          const checked = await fetchResult(id, node!, identity, options.proxy, payer);
+          const receipt = checked.receipt;
+          err(`job ${id}: ${describeReceipt(receipt)}`);
+          if (payer) {
+            err(
+              `job ${id}: receipt ${short(receipt.hash)} (fuel ${receipt.body.fuel}) noted in the ledger ${payer.ledger.path}`,
+            );
+          }
+          if (options.out !== undefined) await writeFile(options.out, checked.output);
+          else process.stdout.write(checked.output);
+          const stopped = stoppedRun(receipt);
+          if (stopped) throw stopped;
+        } finally {
+          await payer?.ledger.close();
         }
-        const receipt = verifiedFor(id, node!, key, state.receipt);
-        const output = openOutput(node!, identity, receipt, state.output);
-        err(`job ${id}: ${describeReceipt(receipt)}`);
-        if (options.out !== undefined) await writeFile(options.out, output);
-        else process.stdout.write(output);
-        const stopped = stoppedRun(receipt);
-        if (stopped) throw stopped;
       },
     );
+}
+
+/**
+ * The answer of job `id` on `node`, checked as a run checks it (compute-client.md §2 step 5)
+ * with what a requester that lost its run still knows: the id. With `payer`, the job must be one
+ * of its ledger, the node the ledger's, and the receipt is noted there once it passed; an answer
+ * that fails a check notes nothing.
+ */
+async function fetchResult(
+  id: string,
+  node: string,
+  identity: Identity,
+  proxyOption: string | undefined,
+  payer: Payer | undefined,
+): Promise<Checked> {
+  if (payer && !payer.ledger.requestOfJob(id)) {
+    throw new P2PError(
+      'bad_argument',
+      `job ${id} is not in the ledger ${payer.ledger.path}: it was not sent with this payer, nothing recorded`,
+    );
+  }
+  const { state, key, options } = await fetchState(id, node, proxyOption);
+  const nothing = payer ? ', nothing recorded' : '';
+  if (state.status !== 'done') {
+    throw new P2PError(
+      'bad_argument',
+      `job ${id} is ${state.status} on ${node}: no result yet${nothing}`,
+    );
+  }
+  if (payer) await nodeBillingKey(node, payer.ledger, options);
+  let checked: Checked;
+  try {
+    checked = checkAnswer(node, key, { id }, identity, state);
+  } catch (error) {
+    if (error instanceof P2PError) {
+      throw new P2PError(error.code, `${error.message}${nothing}`, error.details);
+    }
+    throw error;
+  }
+  if (payer) await recordJobReceipt(payer.ledger, checked.receipt);
+  return checked;
 }
 
 async function fetchState(
   id: string,
   node: string,
   proxyOption: string | undefined,
-): Promise<{ state: Awaited<ReturnType<typeof jobState>>; key: string }> {
+): Promise<{ state: Awaited<ReturnType<typeof jobState>>; key: string; options: CallOptions }> {
   if (!/^[0-9a-f]{32}$/.test(id)) {
     throw new P2PError(
       'bad_argument',
@@ -308,7 +361,7 @@ async function fetchState(
   const options = client.connector ? { connector: client.connector } : {};
   // The node's compute key: a receipt it shows must be signed by it, not merely by someone.
   const info = await jobsInfo(node, options);
-  return { state: await jobState(node, id, 0, options), key: info.node };
+  return { state: await jobState(node, id, 0, options), key: info.node, options };
 }
 
 /** The receipt of job `id`, signed by the node's compute key; node_lied otherwise. */

@@ -66,13 +66,20 @@ async function send(
   });
 }
 
-/** What a put stored, from the node's per-entry results: ids stored or already there. */
+/**
+ * What a put stored, from the node's per-entry results: ids stored or already there. Undefined
+ * when the node did not answer at all (status null): it commits its usage before it answers, so
+ * the put may have stored every entry, and the ledger must keep them all billable (docs/billing.md
+ * §9.1). An answer that shows a refusal (status >= 300, or results that do not name the entries
+ * one for one) stored nothing.
+ */
 export function storedByPut(
   ids: readonly string[],
   status: number | null,
   results: unknown,
-): string[] {
-  if (status === null || status >= 300 || !Array.isArray(results)) return [];
+): string[] | undefined {
+  if (status === null) return undefined;
+  if (status >= 300 || !Array.isArray(results)) return [];
   if (results.length !== ids.length) return [];
   return ids.filter((_, i) => {
     const r = results[i] as { status?: unknown } | null;
@@ -84,7 +91,7 @@ export function storedByPut(
  * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
  * before it may be sent: the headers to send with it, and `answered`, to call with the
  * answer's status and per-entry results (null, null: no answer), which records what the node
- * stored. The plain client and meteredPut both go through here.
+ * stored (nothing is recorded without an answer). The plain client and meteredPut both go through here.
  */
 export async function meterPut(
   payer: Payer,
@@ -113,8 +120,11 @@ export async function meterPut(
   const ids = recorded.map((e) => e.id);
   return {
     headers: { [PAYER_HEADER]: signed.header },
-    answered: (status, results) =>
-      payer.ledger.update(signed.request, { stored: storedByPut(ids, status, results) }),
+    answered: async (status, results) => {
+      const stored = storedByPut(ids, status, results);
+      // No answer: no update, as after a crash between sending and recording.
+      if (stored) await payer.ledger.update(signed.request, { stored });
+    },
   };
 }
 
