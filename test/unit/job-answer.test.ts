@@ -126,5 +126,6 @@ test('knowing the job id alone, the receipt is still held to the id, the key and
   assert.throws(() => check(answer({ job_id: '00'.repeat(16) })), lied);
   assert.throws(() => check({ receipt: answer().receipt }), lied);
   const other = generateSigningKeyPair();
-  assert.throws(() => check({ ...answer(), receipt: signReceipt(body(), other).receipt }), lied);
+  const forged = signReceipt(body({ node: toHex(other.publicKey) }), other).receipt;
+  assert.throws(() => check({ ...answer(), receipt: forged }), lied);
 });
