@@ -164,6 +164,10 @@ test('job result --payer notes nothing for a job the ledger does not hold or an 
   const id = await interruptedJob(payer);
   await payer.ledger.close();
 
+  oneLineFailure(
+    await runCli(result(id, node.url, payer).filter((a) => a !== '--payer' && a !== payer.keyFile)),
+    /--ledger needs --payer/,
+  );
   // Another payer's ledger never sent this job.
   const stranger = await newPayer();
   await stranger.ledger.close();

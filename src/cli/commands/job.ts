@@ -1,7 +1,8 @@
 /**
  * `p2pcloud job run|status|result`: compute jobs from the command line (docs/compute.md).
  * `run` stores the module and inputs as blobs, runs the job on k nodes and writes the output
- * the majority agrees on; progress goes to stderr, the output to stdout or --out.
+ * the majority agrees on; progress goes to stderr, the output to stdout or --out. `result
+ * --payer` settles a metered job whose run was lost: its verified receipt goes to the ledger.
  */
 import { stat, readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -9,16 +10,12 @@ import { MAX_BLOB_BYTES, type Blob } from '../../compute/blob.js';
 import type { JobLimits } from '../../compute/job.js';
 import { verifyReceipt, type VerifiedReceipt } from '../../compute/receipt.js';
 import { Client } from '../../client/client.js';
-import { checkAnswer, type Checked } from '../../client/compute/answer.js';
-import { recordJobReceipt, type Payer } from '../../client/billing/metered.js';
-import { nodeBillingKey } from '../../client/billing/node-key.js';
-import type { CallOptions } from '../../client/http.js';
+import { fetchJobResult } from '../../client/compute/job-result.js';
 import { storeBlob } from '../../client/compute/blob-store.js';
 import { jobState, jobsInfo } from '../../client/compute/node-api.js';
 import { readReputation } from '../../client/compute/reputation.js';
 import { runJob, type JobResult } from '../../client/compute/run-job.js';
 import { P2PError } from '../../errors.js';
-import type { Identity } from '../../keys/keys.js';
 import { LEDGER_HELP, PAYER_HELP, payersFor, type PayerFlags } from './billing.js';
 import {
   fileReadReason,
@@ -285,7 +282,16 @@ export function registerJobCommands(
         const identity = await loadIdentityFile('--identity', options.identity);
         const payer = (await payersFor([node!], options)).payers?.[node!];
         try {
-          const checked = await fetchResult(id, node!, identity, options.proxy, payer);
+          if (!/^[0-9a-f]{32}$/.test(id)) throw notJobId(id);
+          const proxy = proxyFor(options.proxy, '--node', [node!]);
+          const client = new Client({ nodes: [node!], ...(proxy ? { proxy } : {}) });
+          const checked = await fetchJobResult({
+            node: node!,
+            id,
+            identity,
+            ...(payer ? { payer } : {}),
+            ...(client.connector ? { options: { connector: client.connector } } : {}),
+          });
           const receipt = checked.receipt;
           err(`job ${id}: ${describeReceipt(receipt)}`);
           if (payer) {
@@ -304,64 +310,25 @@ export function registerJobCommands(
     );
 }
 
-/**
- * The answer of job `id` on `node`, checked as a run checks it (compute-client.md §2 step 5)
- * with what a requester that lost its run still knows: the id. With `payer`, the job must be one
- * of its ledger, the node the ledger's, and the receipt is noted there once it passed; an answer
- * that fails a check notes nothing.
- */
-async function fetchResult(
-  id: string,
-  node: string,
-  identity: Identity,
-  proxyOption: string | undefined,
-  payer: Payer | undefined,
-): Promise<Checked> {
-  if (payer && !payer.ledger.requestOfJob(id)) {
-    throw new P2PError(
-      'bad_argument',
-      `job ${id} is not in the ledger ${payer.ledger.path}: it was not sent with this payer, nothing recorded`,
-    );
-  }
-  const { state, key, options } = await fetchState(id, node, proxyOption);
-  const nothing = payer ? ', nothing recorded' : '';
-  if (state.status !== 'done') {
-    throw new P2PError(
-      'bad_argument',
-      `job ${id} is ${state.status} on ${node}: no result yet${nothing}`,
-    );
-  }
-  if (payer) await nodeBillingKey(node, payer.ledger, options);
-  let checked: Checked;
-  try {
-    checked = checkAnswer(node, key, { id }, identity, state);
-  } catch (error) {
-    if (error instanceof P2PError) {
-      throw new P2PError(error.code, `${error.message}${nothing}`, error.details);
-    }
-    throw error;
-  }
-  if (payer) await recordJobReceipt(payer.ledger, checked.receipt);
-  return checked;
+function notJobId(id: string): P2PError {
+  return new P2PError(
+    'bad_argument',
+    `"${short(id)}" is not a job id (expected 32 hex characters)`,
+  );
 }
 
 async function fetchState(
   id: string,
   node: string,
   proxyOption: string | undefined,
-): Promise<{ state: Awaited<ReturnType<typeof jobState>>; key: string; options: CallOptions }> {
-  if (!/^[0-9a-f]{32}$/.test(id)) {
-    throw new P2PError(
-      'bad_argument',
-      `"${short(id)}" is not a job id (expected 32 hex characters)`,
-    );
-  }
+): Promise<{ state: Awaited<ReturnType<typeof jobState>>; key: string }> {
+  if (!/^[0-9a-f]{32}$/.test(id)) throw notJobId(id);
   const proxy = proxyFor(proxyOption, '--node', [node]);
   const client = new Client({ nodes: [node], ...(proxy ? { proxy } : {}) });
   const options = client.connector ? { connector: client.connector } : {};
   // The node's compute key: a receipt it shows must be signed by it, not merely by someone.
   const info = await jobsInfo(node, options);
-  return { state: await jobState(node, id, 0, options), key: info.node, options };
+  return { state: await jobState(node, id, 0, options), key: info.node };
 }
 
 /** The receipt of job `id`, signed by the node's compute key; node_lied otherwise. */
