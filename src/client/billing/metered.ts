@@ -98,7 +98,8 @@ export function storedByPut(
  * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
  * before it may be sent: the headers to send with it, and `answered`, to call with the
  * answer's status and parsed JSON body (null, null: no answer), which records what the node
- * stored (nothing is recorded without an answer: see storedByPut). The plain client and meteredPut both go through here.
+ * stored (nothing without an answer: see storedByPut). The plain client and meteredPut both go
+ * through here.
  */
 export async function meterPut(
   payer: Payer,
