@@ -395,7 +395,7 @@ export class Client {
             await metered?.answered(response.status, null);
             throw nodeError(node, response.status, response.body);
           }
-          await metered?.answered(response.status, parsed.results);
+          await metered?.answered(response.status, parsed);
           if (!Array.isArray(parsed.results) || parsed.results.length !== entries.length) {
             throw nodeError(node, response.status, response.body);
           }

@@ -20,12 +20,12 @@ const nodeKey = toHex(node.publicKey);
 const requester = generateIdentity();
 const module = { sha256: 'aa'.repeat(32), size: 10, entries: ['01'.repeat(32)] };
 const input = { sha256: 'bb'.repeat(32), size: 5, entries: ['02'.repeat(32)] };
-const job = { id: 'cd'.repeat(16), hash: 'ef'.repeat(32), module, inputs: [input] };
+const job = { id: 'cd'.repeat(16), sent: { hash: 'ef'.repeat(32), module, inputs: [input] } };
 const OUTPUT = Buffer.from('{"words":3}\n');
 
 function body(changes: Partial<ReceiptBody> = {}): ReceiptBody {
   return {
-    job: job.hash,
+    job: job.sent.hash,
     job_id: job.id,
     node: nodeKey,
     module: module.sha256,
@@ -108,4 +108,24 @@ test('an output that is missing, sealed to another key or for another receipt, o
   refused({ ...answer({ fuel: 99 }), output: good.output }, /does not open/);
   refused(answer({}, Buffer.from('{"words":4}\n')), /SHA-256 is not the one its receipt names/);
   refused({ ...good, output: 'not base64url!' }, /missing or does not open/);
+});
+
+test('knowing the job id alone, the receipt is still held to the id, the key and the output', () => {
+  const lost = { id: job.id };
+  const ran = checkAnswer(
+    'http://n',
+    nodeKey,
+    lost,
+    requester,
+    answer({ module: 'cc'.repeat(32) }),
+  );
+  assert.equal(ran.receipt.body.fuel, 1234);
+  const check = (value: unknown): unknown =>
+    checkAnswer('http://n', nodeKey, lost, requester, value as never);
+  const lied = (error: unknown): boolean => error instanceof P2PError && error.code === 'node_lied';
+  assert.throws(() => check(answer({ job_id: '00'.repeat(16) })), lied);
+  assert.throws(() => check({ receipt: answer().receipt }), lied);
+  const other = generateSigningKeyPair();
+  const forged = signReceipt(body({ node: toHex(other.publicKey) }), other).receipt;
+  assert.throws(() => check({ ...answer(), receipt: forged }), lied);
 });

@@ -1,7 +1,8 @@
 /**
  * `p2pcloud job run|status|result`: compute jobs from the command line (docs/compute.md).
  * `run` stores the module and inputs as blobs, runs the job on k nodes and writes the output
- * the majority agrees on; progress goes to stderr, the output to stdout or --out.
+ * the majority agrees on; progress goes to stderr, the output to stdout or --out. `result
+ * --payer` settles a metered job whose run was lost: its verified receipt goes to the ledger.
  */
 import { stat, readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -9,7 +10,7 @@ import { MAX_BLOB_BYTES, type Blob } from '../../compute/blob.js';
 import type { JobLimits } from '../../compute/job.js';
 import { verifyReceipt, type VerifiedReceipt } from '../../compute/receipt.js';
 import { Client } from '../../client/client.js';
-import { openOutput } from '../../client/compute/answer.js';
+import { fetchJobResult } from '../../client/compute/job-result.js';
 import { storeBlob } from '../../client/compute/blob-store.js';
 import { jobState, jobsInfo } from '../../client/compute/node-api.js';
 import { readReputation } from '../../client/compute/reputation.js';
@@ -266,30 +267,54 @@ export function registerJobCommands(
     .requiredOption('--node <url>', 'the node the job was sent to')
     .requiredOption('--identity <file>', 'the identity key file the result is sealed to')
     .option('--out <file>', 'write the output to this file instead of stdout')
+    .option(
+      '--payer <file>',
+      "note the verified compute receipt in this payer's ledger: the fuel the node may bill",
+    )
+    .option('--ledger <file>', LEDGER_HELP)
     .option('--proxy <url>', PROXY_HELP)
     .action(
       async (
         id: string,
-        options: { node: string; identity: string; out?: string; proxy?: string },
+        options: { node: string; identity: string; out?: string; proxy?: string } & PayerFlags,
       ) => {
         const [node] = nodeUrls('--node', [options.node]);
         const identity = await loadIdentityFile('--identity', options.identity);
-        const { state, key } = await fetchState(id, node!, options.proxy);
-        if (state.status !== 'done') {
-          throw new P2PError(
-            'bad_argument',
-            `job ${id} is ${state.status} on ${node}: no result yet`,
-          );
+        const payer = (await payersFor([node!], options)).payers?.[node!];
+        try {
+          if (!/^[0-9a-f]{32}$/.test(id)) throw notJobId(id);
+          const proxy = proxyFor(options.proxy, '--node', [node!]);
+          const client = new Client({ nodes: [node!], ...(proxy ? { proxy } : {}) });
+          const checked = await fetchJobResult({
+            node: node!,
+            id,
+            identity,
+            ...(payer ? { payer } : {}),
+            ...(client.connector ? { options: { connector: client.connector } } : {}),
+          });
+          const receipt = checked.receipt;
+          err(`job ${id}: ${describeReceipt(receipt)}`);
+          if (payer) {
+            err(
+              `job ${id}: receipt ${short(receipt.hash)} (fuel ${receipt.body.fuel}) noted in the ledger ${payer.ledger.path}`,
+            );
+          }
+          if (options.out !== undefined) await writeFile(options.out, checked.output);
+          else process.stdout.write(checked.output);
+          const stopped = stoppedRun(receipt);
+          if (stopped) throw stopped;
+        } finally {
+          await payer?.ledger.close();
         }
-        const receipt = verifiedFor(id, node!, key, state.receipt);
-        const output = openOutput(node!, identity, receipt, state.output);
-        err(`job ${id}: ${describeReceipt(receipt)}`);
-        if (options.out !== undefined) await writeFile(options.out, output);
-        else process.stdout.write(output);
-        const stopped = stoppedRun(receipt);
-        if (stopped) throw stopped;
       },
     );
+}
+
+function notJobId(id: string): P2PError {
+  return new P2PError(
+    'bad_argument',
+    `"${short(id)}" is not a job id (expected 32 hex characters)`,
+  );
 }
 
 async function fetchState(
@@ -297,12 +322,7 @@ async function fetchState(
   node: string,
   proxyOption: string | undefined,
 ): Promise<{ state: Awaited<ReturnType<typeof jobState>>; key: string }> {
-  if (!/^[0-9a-f]{32}$/.test(id)) {
-    throw new P2PError(
-      'bad_argument',
-      `"${short(id)}" is not a job id (expected 32 hex characters)`,
-    );
-  }
+  if (!/^[0-9a-f]{32}$/.test(id)) throw notJobId(id);
   const proxy = proxyFor(proxyOption, '--node', [node]);
   const client = new Client({ nodes: [node], ...(proxy ? { proxy } : {}) });
   const options = client.connector ? { connector: client.connector } : {};

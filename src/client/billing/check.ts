@@ -335,7 +335,7 @@ class ItemPass {
     if (mine.fuel === null || mine.receipt === null) {
       flag(
         'fuel_unverified',
-        `job ${item.job} billed ${item.fuel} fuel, but its compute receipt was not verified yet`,
+        `job ${item.job} billed ${item.fuel} fuel, but its compute receipt was not verified yet: run p2pcloud job result ${item.job} --node URL --identity KEYFILE --payer KEYFILE [--ledger FILE] to verify its answer and note it`,
       );
     } else if (item.fuel !== mine.fuel || item.receipt !== mine.receipt) {
       flag(

@@ -66,14 +66,28 @@ async function send(
   });
 }
 
-/** What a put stored, from the node's per-entry results: ids stored or already there. */
+/**
+ * What a put stored, from the node's answer (its status and parsed JSON body, null when it is
+ * not JSON): the ids whose per-entry result is stored or duplicate. Undefined when the node did
+ * not answer at all (status null): it commits its usage before it answers, so the put may have
+ * stored every entry and they all stay billable (docs/billing.md §9.1). Likewise for 409
+ * payer_replayed: an earlier copy of this very request (one the transport sent again after a
+ * connection dropped) reached the node first. Any other answer that does not name the entries
+ * one for one (status >= 300, no results, another count) is a refusal: nothing stored.
+ */
 export function storedByPut(
   ids: readonly string[],
   status: number | null,
-  results: unknown,
-): string[] {
-  if (status === null || status >= 300 || !Array.isArray(results)) return [];
-  if (results.length !== ids.length) return [];
+  answer: unknown,
+): string[] | undefined {
+  if (status === null) return undefined;
+  const body = (typeof answer === 'object' && answer !== null ? answer : {}) as {
+    results?: unknown;
+    error?: { code?: unknown } | null;
+  };
+  if (status === 409 && body.error?.code === 'payer_replayed') return undefined;
+  const results = body.results;
+  if (status >= 300 || !Array.isArray(results) || results.length !== ids.length) return [];
   return ids.filter((_, i) => {
     const r = results[i] as { status?: unknown } | null;
     return r?.status === 'stored' || r?.status === 'duplicate';
@@ -83,8 +97,9 @@ export function storedByPut(
 /**
  * Signs a POST /put of `entries` (framed as `body`) to `url` and records it in the ledger
  * before it may be sent: the headers to send with it, and `answered`, to call with the
- * answer's status and per-entry results (null, null: no answer), which records what the node
- * stored. The plain client and meteredPut both go through here.
+ * answer's status and parsed JSON body (null, null: no answer), which records what the node
+ * stored (nothing without an answer: see storedByPut). The plain client and meteredPut both go
+ * through here.
  */
 export async function meterPut(
   payer: Payer,
@@ -94,7 +109,7 @@ export async function meterPut(
   options: CallOptions = {},
 ): Promise<{
   headers: Record<string, string>;
-  answered: (status: number | null, results: unknown) => Promise<void>;
+  answered: (status: number | null, answer: unknown) => Promise<void>;
 }> {
   const url = endpoint(node, '/put');
   const nodeKey = await nodeBillingKey(node, payer.ledger, options);
@@ -113,8 +128,11 @@ export async function meterPut(
   const ids = recorded.map((e) => e.id);
   return {
     headers: { [PAYER_HEADER]: signed.header },
-    answered: (status, results) =>
-      payer.ledger.update(signed.request, { stored: storedByPut(ids, status, results) }),
+    answered: async (status, answer) => {
+      const stored = storedByPut(ids, status, answer);
+      // No answer: no update, as after a crash between sending and recording.
+      if (stored) await payer.ledger.update(signed.request, { stored });
+    },
   };
 }
 
@@ -169,7 +187,7 @@ export async function meteredPut(
   } catch {
     // recorded as storing nothing below; the status decides what is thrown
   }
-  await metered.answered(response.status, answer?.results);
+  await metered.answered(response.status, answer);
   if (response.status >= 300 || !answer) throw nodeError(url, response.status, response.body);
   return answer;
 }

@@ -54,6 +54,22 @@ export function openOutput(
   return opened;
 }
 
+/** What the requester knows of the job it sent to one node. */
+export interface ExpectedJob {
+  /** The job's id, chosen by the requester. */
+  readonly id: string;
+  /**
+   * The job hash, module and inputs sent. A requester that lost its run (only its ledger says
+   * the job was sent) knows the id alone: the receipt is then held to the id, the node's key and
+   * the sealed output.
+   */
+  readonly sent?: {
+    readonly hash: string;
+    readonly module: Blob;
+    readonly inputs: readonly Blob[];
+  };
+}
+
 /**
  * Checks a finished job's answer: a receipt signed by `key` for exactly this job, and a sealed
  * output that opens for that receipt and hashes to what it names. Throws node_lied otherwise.
@@ -61,7 +77,7 @@ export function openOutput(
 export function checkAnswer(
   node: string,
   key: string,
-  expected: { id: string; hash: string; module: Blob; inputs: readonly Blob[] },
+  expected: ExpectedJob,
   identity: Identity,
   answer: { receipt?: unknown; output?: string; log?: string },
 ): Checked {
@@ -69,13 +85,15 @@ export function checkAnswer(
   const receipt = verifyReceipt(answer.receipt, key);
   if (!receipt) throw lie("the receipt is missing or not signed by the node's compute key");
   const body = receipt.body;
-  if (body.job !== expected.hash || body.job_id !== expected.id) {
+  const sent = expected.sent;
+  if (body.job_id !== expected.id || (sent && body.job !== sent.hash)) {
     throw lie('the receipt names another job');
   }
   if (
-    body.module !== expected.module.sha256 ||
-    body.inputs.length !== expected.inputs.length ||
-    body.inputs.some((sha, i) => sha !== expected.inputs[i]!.sha256)
+    sent &&
+    (body.module !== sent.module.sha256 ||
+      body.inputs.length !== sent.inputs.length ||
+      body.inputs.some((sha, i) => sha !== sent.inputs[i]!.sha256))
   ) {
     throw lie("the receipt names another module or other inputs than the job's");
   }

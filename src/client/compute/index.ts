@@ -30,3 +30,5 @@ export {
   type JobMeter,
   type JobState,
 } from './node-api.js';
+export { fetchJobResult, type JobResultOptions } from './job-result.js';
+export { checkAnswer, openOutput, type Checked, type ExpectedJob } from './answer.js';

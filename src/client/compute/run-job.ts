@@ -292,7 +292,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
         const checked = checkAnswer(
           url,
           info.node,
-          { id, hash: job.hash, module: options.module, inputs },
+          { id, sent: { hash: job.hash, module: options.module, inputs } },
           options.identity,
           state,
         );
