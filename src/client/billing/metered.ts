@@ -214,16 +214,17 @@ export async function meteredGet(
 }
 
 /**
- * Signs a POST /jobs of `body` to `node` and records it before it may be sent: the headers to
- * send, and `queued`, to call with the job id the node answered. meteredSubmitJob and runJob
- * both go through here, and submit through submitJob.
+ * Meters one POST /jobs: signs the exact body and records the job, under the id its requester
+ * chose (the node must answer that id), before it may be sent. A run stopped at any point after
+ * this line can still be settled: `job result --payer` finds the job by that id.
  */
 export async function meterJob(
   payer: Payer,
   node: string,
   body: Uint8Array,
+  job: string,
   options: CallOptions = {},
-): Promise<{ headers: Record<string, string>; queued: (id: string) => Promise<void> }> {
+): Promise<{ headers: Record<string, string> }> {
   const url = endpoint(node, '/jobs');
   const nodeKey = await nodeBillingKey(node, payer.ledger, options);
   const signed = signRequest(payer.key, nodeKey, 'POST', url, body);
@@ -231,14 +232,11 @@ export async function meterJob(
     kind: 'job',
     request: signed.request,
     sent_at: Date.now(),
-    job: null,
+    job,
     receipt: null,
     fuel: null,
   });
-  return {
-    headers: { [PAYER_HEADER]: signed.header },
-    queued: (id) => payer.ledger.update(signed.request, { job: id }),
-  };
+  return { headers: { [PAYER_HEADER]: signed.header } };
 }
 
 /** Metered POST /jobs; the node's job id. */
@@ -248,7 +246,7 @@ export async function meteredSubmitJob(
   payer: Payer,
   options: CallOptions = {},
 ): Promise<{ id: string; hash: string }> {
-  return submitJob(node, job, options, (body) => meterJob(payer, node, body, options));
+  return submitJob(node, job, options, (body, id) => meterJob(payer, node, body, id, options));
 }
 
 /** Notes the compute receipt the client verified for a metered job: the fuel it may be billed. */

@@ -81,14 +81,14 @@ function jobIdOf(request: JobRequest): string {
 }
 
 /**
- * Meters one POST /jobs (docs/billing.md §2): given the exact body bytes, signs the request and
- * records it in the payer's ledger before it may be sent; gives the headers to send with it and
- * `queued`, to call with the job id once the node has queued the job.
+ * Meters one POST /jobs (docs/billing.md §2): given the exact body bytes and the job's id, signs
+ * the request and records it in the payer's ledger before it may be sent; gives the headers to
+ * send with it.
  */
-export type JobMeter = (body: Buffer) => Promise<{
-  readonly headers: Readonly<Record<string, string>>;
-  readonly queued: (id: string) => Promise<void>;
-}>;
+export type JobMeter = (
+  body: Buffer,
+  id: string,
+) => Promise<{ readonly headers: Readonly<Record<string, string>> }>;
 
 /**
  * POST /jobs: the node's id for the job (the body's id) once it queued it. With `meter`, the
@@ -105,7 +105,7 @@ export async function submitJob(
   // ledger wait for the receipt of a job nobody sent.
   const sent = jobIdOf(request);
   const body = Buffer.from(JSON.stringify(request));
-  const metered = meter ? await meter(body) : undefined;
+  const metered = meter ? await meter(body, sent) : undefined;
   const response = await call('POST', url, body, 'application/json', {
     ...options,
     ...(metered ? { headers: { ...options.headers, ...metered.headers } } : {}),
@@ -127,7 +127,6 @@ export async function submitJob(
     const named = JSON.stringify(answer.id.slice(0, 40));
     throw lied(node, `POST /jobs answered job ${named}, not ${sent}`);
   }
-  await metered?.queued(answer.id);
   return { id: answer.id, hash: answer.hash };
 }
 

@@ -265,11 +265,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
       url,
       job.request,
       callOptions,
-      payer &&
-        (async (body) => {
-          const metered = await inLedger(meterJob(payer, url, body, callOptions));
-          return { ...metered, queued: (jobId) => inLedger(metered.queued(jobId)) };
-        }),
+      payer && ((body, jobId) => inLedger(meterJob(payer, url, body, jobId, callOptions))),
     );
     progress({ node: url, state: 'submitted', message: `job ${id}` });
     // The node may keep the job queued until it expires, then run it for up to wall_ms.
