@@ -207,6 +207,7 @@ export { Ledger } from './client/billing/ledger.js';
 export type { LedgerData } from './client/billing/ledger.js';
 export type { Payer } from './client/billing/metered.js';
 export { fetchReceipts, recordJobReceipt } from './client/billing/metered.js';
+export { fetchJobResult } from './client/compute/job-result.js';
 export { billingInfo } from './client/billing/node-key.js';
 export { checkReceipts, checkInvoice } from './client/billing/check.js';
 export type { CheckResult, Difference, DifferenceReason } from './client/billing/check.js';
