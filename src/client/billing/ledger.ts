@@ -465,14 +465,25 @@ export class Ledger {
     try {
       // Read once the lock is held: the end found here is where this process appends, and no
       // other process appends until it closes.
-      return await Ledger.read(path, payer, lock);
+      return await Ledger.readLocked(path, payer, lock);
     } catch (error) {
       lock.release();
       throw error;
     }
   }
 
-  private static async read(path: string, payer: string, lock: FileLock): Promise<Ledger> {
+  /** What the ledger holds now, read under its lock, which is released once read. */
+  static async read(
+    path: string,
+    payer: string,
+    options: { readonly waitMs?: number } = {},
+  ): Promise<LedgerData> {
+    const ledger = await Ledger.open(path, payer, options);
+    await ledger.close();
+    return ledger.data;
+  }
+
+  private static async readLocked(path: string, payer: string, lock: FileLock): Promise<Ledger> {
     let size: number;
     try {
       size = (await stat(path)).size;
