@@ -292,6 +292,13 @@ export interface FetchLimits {
   readonly pages?: number;
 }
 
+/** `receipts` with where the fetch ended, as members that do not count as array content. */
+function fetched(receipts: unknown[], next: number, stopped?: FetchLimit): FetchedReceipts {
+  Object.defineProperty(receipts, 'next', { value: next, enumerable: false });
+  if (stopped) Object.defineProperty(receipts, 'stopped', { value: stopped, enumerable: false });
+  return receipts as FetchedReceipts;
+}
+
 /** The seq and period start of a receipt, as its body says (checked later, not here). */
 function placeOf(receipt: unknown): { seq: number; from: number } | null {
   const body = (receipt as { body?: unknown } | null)?.body;
@@ -350,7 +357,7 @@ export async function fetchReceipts(
   };
   const stop = (stopped: FetchLimit): FetchedReceipts => {
     const whole = wholePeriods(receipts, next);
-    return Object.assign(whole.receipts, { stopped, next: whole.next });
+    return fetched(whole.receipts, whole.next, stopped);
   };
   for (let page = 0; page < pages; page++) {
     const answer = await billingGet(
@@ -393,7 +400,7 @@ export async function fetchReceipts(
     for (const p of placed) highest = Math.max(highest, p.seq);
     receipts = receipts.concat(got);
     bytes += pageBytes;
-    if (answer.complete === true) return Object.assign(receipts, { next: highest + 1 });
+    if (answer.complete === true) return fetched(receipts, highest + 1);
     if (answer.next !== highest + 1 || answer.next <= next) {
       lied(`next ${String(answer.next)} is not one past the highest seq received (${highest})`);
     }
