@@ -206,6 +206,7 @@ export const ERROR_CODES = {
     message: 'a usage receipt is malformed, its totals are wrong or its signature does not verify',
   },
   billing_mismatch: { status: 409, message: "the node's bill differs from the client's own count" },
+  ledger_busy: { status: 409, message: "another process has the payer's ledger open" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

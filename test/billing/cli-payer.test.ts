@@ -43,12 +43,12 @@ test('put --payer, get --payer, then billing check agrees; a node billing more i
     const get = await runCli(['get', '--node', node.url, '--key', idFile, ...paying]);
     assert.equal(get.code, 0, get.stderr);
     assert.match(get.stdout, /first metered entry/);
-    const ledger = await Ledger.open(ledgerFile, payer.hex);
+    const ledger = await Ledger.read(ledgerFile, payer.hex);
     assert.deepEqual(
-      ledger.data.requests.map((r) => r.kind),
+      ledger.requests.map((r) => r.kind),
       ['put', 'put', 'get'],
     );
-    const read = ledger.data.requests[2]!;
+    const read = ledger.requests[2]!;
     assert.ok(read.kind === 'get' && read.bytes !== null && read.bytes > 0);
 
     // Two metered commands with --payer need one node: the ledger is one node's count.

@@ -118,7 +118,7 @@ test('an invoice of receipts checked in an earlier run, the ledger compacted sin
   assert.ok(done);
   await journal.compact(done.mark, done.keep, done.itemized);
   await journal.close();
-  const later = (await Ledger.open(path, payer)).data;
+  const later = await Ledger.read(path, payer);
   assert.equal(later.checked?.next, 2);
   // Period 2 closed since: the fetch checks it, the invoice holds all three.
   const all = [...honest, period2()];

@@ -177,7 +177,7 @@ test('a version 2 journal is read and appended to as version 2, and compacted to
   await last.add(more);
   await last.close();
   assert.deepEqual(lines(path).at(-1), more);
-  assert.equal((await Ledger.open(path, payer)).data.v, 3);
+  assert.equal((await Ledger.read(path, payer)).v, 3);
 });
 
 test('malformed itemized lines are refused, naming the line; a torn last one is ignored', async () => {
@@ -233,7 +233,7 @@ test('malformed itemized lines are refused, naming the line; a torn last one is 
   const good = head(3) + checked + line({ kind: 'itemized', entries: [one] }) + after;
   const path = join(tempDir(), 'ledger');
   writeFileSync(path, good, { mode: 0o600 });
-  assert.deepEqual([...(await Ledger.open(path, payer)).data.itemized!], [one]);
+  assert.deepEqual([...(await Ledger.read(path, payer)).itemized!], [one]);
   const torn = line({ kind: 'itemized', entries: [id()] }).slice(0, 40);
   writeFileSync(path, good + torn, { mode: 0o600 });
   const ledger = await Ledger.open(path, payer);

@@ -37,12 +37,11 @@ test('the journal is appended line by line, mode 0600, and read back the same', 
   assert.equal(lines.length, 7, 'header, three requests, an update, a pin, then the end');
   assert.deepEqual(JSON.parse(lines[0]!), { kind: 'p2pcloud-billing-ledger', v: 3, payer });
   assert.equal(statSync(path).mode & 0o777, 0o600);
-  const again = await Ledger.open(path, payer);
-  assert.deepEqual(again.data, ledger.data);
-  assert.equal(again.data.requests[1]!.kind === 'get' && again.data.requests[1]!.bytes, 77);
-  await assert.rejects(Ledger.open(path, hex(32)), /ledger of another payer/);
   await ledger.close();
-  await again.close();
+  const again = await Ledger.read(path, payer);
+  assert.deepEqual(again, ledger.data);
+  assert.equal(again.requests[1]!.kind === 'get' && again.requests[1]!.bytes, 77);
+  await assert.rejects(Ledger.open(path, hex(32)), /ledger of another payer/);
 });
 
 test('a torn last line is ignored, then cut off by the next append; a damaged middle line is refused', async () => {
@@ -67,7 +66,7 @@ test('a torn last line is ignored, then cut off by the next append; a damaged mi
   const text = readFileSync(path, 'utf8');
   assert.equal(text, `${whole}${JSON.stringify(next)}\n`, 'the torn bytes are gone');
   assert.deepEqual(
-    (await Ledger.open(path, payer)).data.requests.map((r) => r.request),
+    (await Ledger.read(path, payer)).requests.map((r) => r.request),
     [kept.request, next.request],
   );
   const lines = text.split('\n');
@@ -104,9 +103,9 @@ test('a version 1 ledger is converted once into a journal that holds the same', 
   const later = getRecord();
   await ledger.add(later);
   await ledger.close();
-  const reopened = await Ledger.open(path, payer);
-  assert.deepEqual(reopened.data.requests, [...v1.requests, later]);
-  assert.equal(reopened.data.node_key, v1.node_key);
+  const reopened = await Ledger.read(path, payer);
+  assert.deepEqual(reopened.requests, [...v1.requests, later]);
+  assert.equal(reopened.node_key, v1.node_key);
 });
 
 test('a payer killed with SIGKILL in the middle of metered puts loses no acknowledged put', async () => {
@@ -144,6 +143,7 @@ test('a payer killed with SIGKILL in the middle of metered puts loses no acknowl
     const acked = out.split('\n').slice(0, -1);
     assert.ok(acked.length >= 3, `only ${acked.length} puts acknowledged: ${err}`);
     const ledger = await Ledger.open(ledgerFile, payer.hex);
+    await ledger.close();
     const recorded = new Set(
       ledger.data.requests.flatMap((r) => (r.kind === 'put' ? r.entries.map((e) => e.id) : [])),
     );
@@ -215,7 +215,7 @@ test('compaction after a check that agrees keeps every later verdict the same', 
   const sizeBefore = statSync(path).size;
   await ledger.compact(done.mark, done.keep);
   await ledger.close();
-  const compacted = (await Ledger.open(path, payer)).data;
+  const compacted = await Ledger.read(path, payer);
   assert.deepEqual(compacted.checked, { next: 1, until: T + P });
   assert.deepEqual(
     compacted.requests.map((r) => r.request),

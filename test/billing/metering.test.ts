@@ -122,7 +122,8 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
     ['invoice_amount'],
   );
 
-  // The command line agrees: exit 0 and the totals.
+  // The command line agrees: exit 0 and the totals (once this process has let the ledger go).
+  await payer.ledger.close();
   const cli = await runCli([
     'billing',
     'check',
@@ -285,6 +286,7 @@ test('a node that bills for what was not asked, inflates, double-bills or bills 
     later.map((d) => d.reason).join(', '),
   );
 
+  await payer.ledger.close();
   const cli = await runCli([
     'billing',
     'check',

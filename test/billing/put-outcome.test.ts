@@ -49,8 +49,9 @@ test('storage billed for an entry the node refused is flagged unknown_entry', as
       return body.from <= row.accepted_at && row.accepted_at < body.to;
     });
     assert.equal(receipts.length, 1);
-    const reopened = await Ledger.open(payer.ledgerFile, payer.hex);
-    const result = checkReceipts(receipts, reopened.data);
+    await payer.ledger.close();
+    const reopened = await Ledger.read(payer.ledgerFile, payer.hex);
+    const result = checkReceipts(receipts, reopened);
     const bad = result.differences.filter((d) => d.reason === 'unknown_entry');
     assert.equal(bad.length, 1, JSON.stringify(result.differences));
     assert.match(bad[0]!.message, new RegExp(toHex(sha256(refused))));

@@ -179,7 +179,7 @@ test('one payer, or one address, fills only its share of the replay cache', () =
   assert.equal(cache.size, 2);
 });
 
-test('a close signs at most 2 receipts; the next closes resume after the last item signed', () => {
+test('a close reads at most 2 × 4,096 rows; the next closes resume after the last item signed', () => {
   const usage = new UsageStore(join(tempDir(), 'billing.sqlite'));
   try {
     const key = generateSigningKeyPair();

@@ -6,7 +6,13 @@ import type { Command } from 'commander';
 import { P2PError } from '../../errors.js';
 import { toHex } from '../../encoding/bytes.js';
 import { Ledger } from '../../client/billing/ledger.js';
-import { billingGet, fetchReceipts, type Payer } from '../../client/billing/metered.js';
+import {
+  billingGet,
+  fetchReceipts,
+  MAX_FETCHED_RECEIPTS,
+  type Payer,
+} from '../../client/billing/metered.js';
+import { sumTotals } from '../../market/billing/invoice.js';
 import { billingInfo } from '../../client/billing/node-key.js';
 import {
   checkInvoice,
@@ -111,11 +117,13 @@ async function fetchAndCheck(
   key: Payer['key'],
   given: string | undefined,
   skewMs: number,
-): Promise<CheckResult & { nodeKey: string }> {
+  /** Receipts fetched at most; more are left for a next call (`stopped`). */
+  chunk?: number,
+): Promise<CheckResult & { nodeKey: string; stopped: boolean }> {
   const info = await billingInfo(node);
   const nodeKey = await nodeKeyFor(ledger, given, info.node);
   const since = ledger.data.checked?.next ?? 0;
-  const receipts = await fetchReceipts(node, key, since);
+  const receipts = await fetchReceipts(node, key, since, undefined, {}, { receipts: chunk });
   const result = checkReceipts(receipts, ledger.data, {
     skewMs,
     since,
@@ -123,7 +131,7 @@ async function fetchAndCheck(
     periodMs: info.receipt_period_ms,
   });
   await recordReceipts(ledger, result);
-  return { ...result, nodeKey };
+  return { ...result, nodeKey, stopped: receipts.stopped !== undefined };
 }
 
 function mismatch(differences: readonly Difference[], out: (line: string) => void): void {
@@ -187,33 +195,47 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
   )
     .option('--node-key <hex>', "the node's billing key (default: the one the ledger pinned)")
     .option('--skew-ms <ms>', 'clock difference allowed between payer and node', '60000')
-    .action(async (options: CommonOptions & { nodeKey?: string; skewMs: string }) => {
-      const { node, key, payer } = await payerOf(options);
-      const skewMs = parseIntOption('--skew-ms', options.skewMs, 0, 3_600_000);
-      const given = nodeKeyOption(options.nodeKey);
-      const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
-      const result = await fetchAndCheck(ledger, node, key, given, skewMs);
-      const done = settled(result, ledger.data, skewMs);
-      if (done) await ledger.compact(done.mark, done.keep, done.itemized);
-      await ledger.close();
-      if (options.json) {
-        out(
-          JSON.stringify({
-            receipts: result.receipts.length,
-            totals: result.totals,
-            differences: result.differences,
-          }),
-        );
-      } else {
-        mismatch(result.differences, out);
-        const t = result.totals;
-        out(
-          `${result.receipts.length} receipt(s) agree with the ledger: stored_byte_ms=${t.stored_byte_ms} bytes_out=${t.bytes_out} fuel=${t.fuel}`,
-        );
-        return;
-      }
-      mismatch(result.differences, () => undefined);
-    });
+    .option('--chunk <receipts>', 'receipts fetched and checked at a time', '100000')
+    .action(
+      async (options: CommonOptions & { nodeKey?: string; skewMs: string; chunk: string }) => {
+        const { node, key, payer } = await payerOf(options);
+        const skewMs = parseIntOption('--skew-ms', options.skewMs, 0, 3_600_000);
+        const chunk = parseIntOption('--chunk', options.chunk, 1, MAX_FETCHED_RECEIPTS);
+        const given = nodeKeyOption(options.nodeKey);
+        const ledger = await Ledger.open(options.ledger ?? `${options.payer}.ledger.json`, payer);
+        // A long list is checked a chunk at a time (docs/billing.md §9): each chunk that agrees
+        // is compacted into the mark the next one is fetched from; a difference stops there.
+        let result: Awaited<ReturnType<typeof fetchAndCheck>>;
+        let receipts = 0;
+        let chunks = 0;
+        const sums: CheckResult['totals'][] = [];
+        try {
+          for (;;) {
+            chunks += 1;
+            result = await fetchAndCheck(ledger, node, key, given, skewMs, chunk);
+            receipts += result.receipts.length;
+            sums.push(result.totals);
+            const done = settled(result, ledger.data, skewMs);
+            if (done) await ledger.compact(done.mark, done.keep, done.itemized);
+            if (!done || !result.stopped) break;
+          }
+        } finally {
+          await ledger.close();
+        }
+        const totals = sumTotals(sums);
+        if (options.json) {
+          out(JSON.stringify({ receipts, chunks, totals, differences: result.differences }));
+        } else {
+          mismatch(result.differences, out);
+          out(
+            `${receipts} receipt(s) agree with the ledger: stored_byte_ms=${totals.stored_byte_ms} bytes_out=${totals.bytes_out} fuel=${totals.fuel}` +
+              (chunks > 1 ? ` (checked in ${chunks} chunks)` : ''),
+          );
+          return;
+        }
+        mismatch(result.differences, () => undefined);
+      },
+    );
 
   common(
     billing

@@ -15,12 +15,17 @@
  * A version 2 journal (no itemized lines) is read and appended to as it is; compaction
  * rewrites it as version 3. A version 1 file (one JSON object, replaced whole on each change)
  * is converted once into a version 2 journal when it is opened.
+ *
+ * A Ledger holds the ledger's lock (./ledger-lock.ts) from open to close: the file it read
+ * stays the file it appends to, and no other process writes at its end meanwhile.
  */
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { P2PError } from '../../errors.js';
+import type { FileLock } from '../../locks/file-lock.js';
 import { replacePrivateFile } from '../private-file.js';
+import { lockLedger } from './ledger-lock.js';
 
 export const LEDGER_KIND = 'p2pcloud-billing-ledger';
 /** The version new journals and compacted ones are written in. */
@@ -440,14 +445,45 @@ export class Ledger {
     /** Bytes of whole lines on disk; -1: the file does not exist yet. */
     private end: number,
     private size: number,
+    private readonly lock: FileLock,
   ) {}
 
   get data(): LedgerData {
     return this.fold.data;
   }
 
-  /** Opens the ledger of `payer` (64 hex) at `path`, or starts an empty one. */
-  static async open(path: string, payer: string): Promise<Ledger> {
+  /**
+   * Opens the ledger of `payer` (64 hex) at `path`, or starts an empty one. Waits up to
+   * `waitMs` (30 s by default) for another process that has it open to close it.
+   */
+  static async open(
+    path: string,
+    payer: string,
+    options: { readonly waitMs?: number } = {},
+  ): Promise<Ledger> {
+    const lock = await lockLedger(path, options.waitMs);
+    try {
+      // Read once the lock is held: the end found here is where this process appends, and no
+      // other process appends until it closes.
+      return await Ledger.readLocked(path, payer, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  /** What the ledger holds now, read under its lock, which is released once read. */
+  static async read(
+    path: string,
+    payer: string,
+    options: { readonly waitMs?: number } = {},
+  ): Promise<LedgerData> {
+    const ledger = await Ledger.open(path, payer, options);
+    await ledger.close();
+    return ledger.data;
+  }
+
+  private static async readLocked(path: string, payer: string, lock: FileLock): Promise<Ledger> {
     let size: number;
     try {
       size = (await stat(path)).size;
@@ -455,7 +491,7 @@ export class Ledger {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new P2PError('bad_argument', `cannot read ${path}: ${(error as Error).message}`);
       }
-      return new Ledger(path, new Fold(payer), -1, 0);
+      return new Ledger(path, new Fold(payer), -1, 0, lock);
     }
     let scan: Scan | 'v1';
     try {
@@ -464,7 +500,7 @@ export class Ledger {
       if (error instanceof P2PError) throw error;
       throw new P2PError('bad_argument', `cannot read ${path}: ${(error as Error).message}`);
     }
-    if (scan !== 'v1') return new Ledger(path, scan.fold, scan.end, size);
+    if (scan !== 'v1') return new Ledger(path, scan.fold, scan.end, size, lock);
     const old = parseLedger(await readFile(path, 'utf8'), path);
     if (old.payer !== payer) {
       throw new P2PError(
@@ -478,7 +514,7 @@ export class Ledger {
     for (const r of old.requests) fold.add(r);
     const text = journalText(fold.data as LedgerData & { v: JournalVersion });
     await replacePrivateFile(path, text);
-    return new Ledger(path, fold, Buffer.byteLength(text), Buffer.byteLength(text));
+    return new Ledger(path, fold, Buffer.byteLength(text), Buffer.byteLength(text), lock);
   }
 
   private async writeLine(text: string): Promise<void> {
@@ -582,10 +618,14 @@ export class Ledger {
     return next;
   }
 
-  /** Waits for the lines under way and closes the file. */
+  /** Waits for the lines under way, closes the file and lets other processes open it. */
   async close(): Promise<void> {
-    await this.writing;
-    await this.handle?.close();
-    this.handle = undefined;
+    try {
+      await this.writing;
+      await this.handle?.close();
+      this.handle = undefined;
+    } finally {
+      this.lock.release();
+    }
   }
 }

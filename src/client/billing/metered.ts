@@ -287,39 +287,95 @@ export async function billingGet(
 /** What fetchReceipts holds at most, whatever the node's pages say. */
 export const MAX_FETCHED_RECEIPTS = 100_000;
 export const MAX_FETCHED_BYTES = 256 * 1024 * 1024;
+export const MAX_FETCHED_PAGES = 10_000;
 
-function seqOf(receipt: unknown): number | null {
+/** Where a fetch stopped before the node's last page, when it did: the limit it reached. */
+export type FetchLimit = 'receipts' | 'bytes' | 'pages';
+
+/**
+ * The receipts fetched, in the order they came. `stopped` is set when the fetch reached one
+ * of its limits before the node answered `complete`: the list then ends with the last whole
+ * period it holds (when it holds more than one), and the rest starts at seq `next`.
+ */
+export type FetchedReceipts = unknown[] & {
+  readonly stopped?: FetchLimit;
+  readonly next: number;
+};
+
+export interface FetchLimits {
+  readonly receipts?: number;
+  readonly bytes?: number;
+  readonly pages?: number;
+}
+
+/** `receipts` with where the fetch ended, as members that do not count as array content. */
+function fetched(receipts: unknown[], next: number, stopped?: FetchLimit): FetchedReceipts {
+  Object.defineProperty(receipts, 'next', { value: next, enumerable: false });
+  if (stopped) Object.defineProperty(receipts, 'stopped', { value: stopped, enumerable: false });
+  return receipts as FetchedReceipts;
+}
+
+/** The seq and period start of a receipt, as its body says (checked later, not here). */
+function placeOf(receipt: unknown): { seq: number; from: number } | null {
   const body = (receipt as { body?: unknown } | null)?.body;
   if (typeof body !== 'string') return null;
   try {
-    const seq = (JSON.parse(body) as { seq?: unknown }).seq;
-    return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : null;
+    const { seq, from } = JSON.parse(body) as { seq?: unknown; from?: unknown };
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return null;
+    return { seq, from: typeof from === 'number' ? from : Number.NaN };
   } catch {
     return null;
   }
 }
 
 /**
- * Every receipt of the payer from seq `since` on, page by page (at most `maxPages`). Each
- * page's `next` must be one more than the highest seq received so far, and move forward;
- * the receipts and bytes held are bounded; a node that does not finish within the bounds is
- * node_lied rather than a partial list.
+ * The receipts without those of the last period they hold, and the seq it starts at: a chunk
+ * checked and compacted must end with a whole period, as a split period's later receipts
+ * bill what compaction would drop. All of them when they hold one period only.
+ */
+function wholePeriods(
+  receipts: readonly unknown[],
+  next: number,
+): { receipts: unknown[]; next: number } {
+  const placed = receipts.map((r) => ({ r, ...placeOf(r)! })).sort((a, b) => a.seq - b.seq);
+  const last = placed[placed.length - 1];
+  if (!last) return { receipts: [], next };
+  let cut = placed.length - 1;
+  while (cut > 0 && placed[cut - 1]!.from === last.from) cut--;
+  if (cut === 0) return { receipts: [...receipts], next };
+  return { receipts: placed.slice(0, cut).map((p) => p.r), next: placed[cut]!.seq };
+}
+
+/**
+ * The payer's receipts from seq `since` on, page by page. Each page's `next` must be one more
+ * than the highest seq received so far, and move forward, else node_lied. The receipts, bytes
+ * (each receipt as its compact JSON text) and pages held are bounded: a fetch that reaches a
+ * bound stops there, with the lowest seqs of the page that fit, and says so (`stopped`); an
+ * honest node's long list is fetched in several calls from `next`.
  */
 export async function fetchReceipts(
   node: string,
   key: SigningKeyPair,
   since = 0,
-  maxPages = 10_000,
+  maxPages = MAX_FETCHED_PAGES,
   options: CallOptions = {},
-): Promise<unknown[]> {
-  const receipts: unknown[] = [];
+  limits: FetchLimits = {},
+): Promise<FetchedReceipts> {
+  const maxReceipts = limits.receipts ?? MAX_FETCHED_RECEIPTS;
+  const maxBytes = limits.bytes ?? MAX_FETCHED_BYTES;
+  const pages = Math.min(maxPages, limits.pages ?? maxPages);
+  let receipts: unknown[] = [];
   let next = since;
   let highest = since - 1;
   let bytes = 0;
   const lied = (why: string): never => {
     throw new P2PError('node_lied', `${node}: /billing/receipts ${why}`);
   };
-  for (let page = 0; page < maxPages; page++) {
+  const stop = (stopped: FetchLimit): FetchedReceipts => {
+    const whole = wholePeriods(receipts, next);
+    return fetched(whole.receipts, whole.next, stopped);
+  };
+  for (let page = 0; page < pages; page++) {
     const answer = await billingGet(
       node,
       '/billing/receipts',
@@ -331,21 +387,40 @@ export async function fetchReceipts(
       lied('answered without receipts and next');
     }
     const got = answer.receipts as unknown[];
-    for (const r of got) {
-      const seq = seqOf(r);
-      if (seq === null || seq < next) lied(`answered a receipt below seq ${next}`);
-      highest = Math.max(highest, seq!);
-      bytes += JSON.stringify(r).length;
+    const placed = got.map((r) => {
+      const seq = placeOf(r)?.seq;
+      if (seq === undefined || seq < next) lied(`answered a receipt below seq ${next}`);
+      return { r, seq: seq!, size: JSON.stringify(r).length };
+    });
+    const pageBytes = placed.reduce((sum, p) => sum + p.size, 0);
+    const over: FetchLimit | null =
+      receipts.length + got.length > maxReceipts
+        ? 'receipts'
+        : bytes + pageBytes > maxBytes
+          ? 'bytes'
+          : null;
+    if (over) {
+      // Only the lowest seqs of the page that fit are taken: a gap below them is the node's,
+      // and none is made above them.
+      placed.sort((a, b) => a.seq - b.seq);
+      for (const p of placed) {
+        if (receipts.length + 1 > maxReceipts || bytes + p.size > maxBytes) break;
+        receipts.push(p.r);
+        bytes += p.size;
+        highest = Math.max(highest, p.seq);
+      }
+      if (receipts.length === 0) lied(`sent a receipt of more than ${maxBytes} bytes`);
+      next = highest + 1;
+      return stop(over);
     }
-    receipts.push(...got);
-    if (receipts.length > MAX_FETCHED_RECEIPTS || bytes > MAX_FETCHED_BYTES) {
-      lied(`sent more than ${MAX_FETCHED_RECEIPTS} receipts or ${MAX_FETCHED_BYTES} bytes`);
-    }
-    if (answer.complete === true) return receipts;
+    for (const p of placed) highest = Math.max(highest, p.seq);
+    receipts = receipts.concat(got);
+    bytes += pageBytes;
+    if (answer.complete === true) return fetched(receipts, highest + 1);
     if (answer.next !== highest + 1 || answer.next <= next) {
       lied(`next ${String(answer.next)} is not one past the highest seq received (${highest})`);
     }
     next = answer.next as number;
   }
-  return lied(`did not finish within ${maxPages} pages`);
+  return stop('pages');
 }

@@ -20,8 +20,12 @@ import type { BillingConfig } from './config.js';
 import { periodItems } from './period-items.js';
 import type { PeriodCursor, UsageStore } from './usage-store.js';
 
-/** Receipts one close signs at most: 2 × 4,096 items read and signed. */
-export const MAX_RECEIPTS_PER_CLOSE = 2;
+/**
+ * Usage rows one close reads at most: two receipts' worth of items, and the entries that leave
+ * the held set in the periods it closes (docs/billing.md §3, §5). A period that holds entries
+ * and has nothing new reads none, so many of them close in one call.
+ */
+export const MAX_ROWS_PER_CLOSE = 2 * MAX_RECEIPT_ITEMS;
 
 /** What billing needs of a compute job (node/compute/job-store.ts). */
 export interface ComputeJobView {
@@ -88,10 +92,11 @@ export class PeriodCloser {
   }
 
   /**
-   * Signs the receipts of the periods of `payer` that ended by `now`, at most
-   * MAX_RECEIPTS_PER_CLOSE of them (and at most `max_receipts_per_answer`): a period with more
-   * items is finished by the next calls, each resuming after the last item signed. True once
-   * every ended period is receipted.
+   * Signs the receipts of the periods of `payer` that ended by `now`: at most
+   * `max_receipts_per_answer` of them, over at most `max_periods_per_call` periods, starting no
+   * period's read once MAX_ROWS_PER_CLOSE rows could be passed. A period with more items is
+   * finished by the next calls, each resuming after the last item signed. True once every
+   * ended period is receipted.
    */
   close(payer: Buffer, now: number): boolean {
     const row = this.usage.payer(payer);
@@ -103,20 +108,23 @@ export class PeriodCloser {
     let seq = row.next_seq;
     const receipts: { seq: number; from: number; to: number; text: string }[] = [];
     const payerHex = toHex(payer);
-    const most = Math.min(MAX_RECEIPTS_PER_CLOSE, this.config.max_receipts_per_answer);
+    const most = this.config.max_receipts_per_answer;
     let periods = 0;
+    let rowsRead = 0;
     let cursor = this.cursorOf(payer, start);
     // The held counters as they stand after the receipts signed so far in this call: what the
     // store will hold once they are saved, so a period closed after another in the same call
     // holds what the earlier one itemized.
     const held: HeldCount = { entries: row.held_entries, bytes: row.held_bytes };
     const itemized: HeldCount = { entries: 0, bytes: 0 };
-    // One call reads and signs at most `most` receipts' worth of rows: the rest waits for the
-    // next call, so no call holds the main thread for long, however much a period holds.
+    // One call reads at most MAX_ROWS_PER_CLOSE rows and signs at most `most` receipts: the
+    // rest waits for the next call, so no call holds the main thread for long, however much a
+    // period holds or however long the payer waited to ask.
     while (
       start + period <= now &&
       periods < this.config.max_periods_per_call &&
-      receipts.length < most
+      receipts.length < most &&
+      rowsRead + MAX_RECEIPT_ITEMS <= MAX_ROWS_PER_CLOSE
     ) {
       const to = start + period;
       if (cursor === null && held.entries === 0) {
@@ -128,6 +136,7 @@ export class PeriodCloser {
         }
       }
       const rows = this.usage.periodRows(payer, start, to, cursor, MAX_RECEIPT_ITEMS);
+      rowsRead += rows.stored.length + rows.served.length + rows.jobs.length;
       const items = periodItems(start, to, rows.stored, rows.served, rows.jobs);
       // Only the first receipt of a period carries its held set.
       const figures = cursor === null ? this.heldFigures(payer, start, to, held) : NO_HELD;
@@ -164,6 +173,7 @@ export class PeriodCloser {
       const gone = this.usage.expiring(payer, start, to, to);
       held.entries -= gone.entries;
       held.bytes -= gone.bytes;
+      rowsRead += gone.entries;
       cursor = null;
       start = to;
       periods += 1;
