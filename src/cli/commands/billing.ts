@@ -271,6 +271,13 @@ export function registerBillingCommands(program: Command, out: (line: string) =>
         );
         const fetched = await fetchAndCheck(ledger, node, key, given, DEFAULT_SKEW_MS);
         await ledger.close();
+        if (fetched.stopped) {
+          // The receipts past the fetch's limit would all read as unknown to the invoice.
+          throw new P2PError(
+            'bad_argument',
+            'more receipts wait above the checked mark than one fetch holds: run `p2pcloud billing check` first (it goes through them in chunks)',
+          );
+        }
         const result = checkInvoice(invoice, ledger.data, fetched, {
           nodeKey: fetched.nodeKey,
           ...(prices ? { prices } : {}),
