@@ -16,6 +16,7 @@ import { generateIdentity, type Identity } from '../../src/keys/keys.js';
 import { saveIdentity } from '../../src/keys/key-file.js';
 import { toHex } from '../../src/encoding/bytes.js';
 import { startTestNode } from '../helpers/nodes.js';
+import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export const PERIOD_MS = 1000;
@@ -79,4 +80,21 @@ export function openBillingDb(dataDir: string): Database.Database {
 export async function nodeKeyOf(url: string): Promise<Buffer> {
   const info = (await (await fetch(`${url}/billing/info`)).json()) as { node: string };
   return Buffer.from(info.node, 'hex');
+}
+
+/** `p2pcloud billing check` of a test payer at a node, as a user runs it. */
+export function billingCheck(
+  url: string,
+  payer: Pick<TestPayer, 'keyFile' | 'ledgerFile'>,
+): Promise<CliResult> {
+  return runCli([
+    'billing',
+    'check',
+    '--node',
+    url,
+    '--payer',
+    payer.keyFile,
+    '--ledger',
+    payer.ledgerFile,
+  ]);
 }

@@ -23,7 +23,7 @@ import { spawnNode } from '../helpers/nodes.js';
 import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { countWords, wordCountModule } from '../helpers/word-count.js';
-import { PERIOD_MS, afterPeriodOf, newPayer, nodeKeyOf } from './billing-node.js';
+import { PERIOD_MS, afterPeriodOf, newPayer, nodeKeyOf, billingCheck } from './billing-node.js';
 
 function assertFails(result: CliResult, pattern: RegExp): void {
   assert.notEqual(result.code, 0, `unexpected success: ${result.stdout}`);
@@ -161,16 +161,7 @@ test('a job whose answer does not verify is not noted: the fuel the node bills i
   await payer.ledger.close();
 
   await afterPeriodOf();
-  const check = await runCli([
-    'billing',
-    'check',
-    '--node',
-    node.url,
-    '--payer',
-    payer.keyFile,
-    '--ledger',
-    payer.ledgerFile,
-  ]);
+  const check = await billingCheck(node.url, payer);
   assert.equal(check.code, 1, check.stderr + check.stdout);
   const reasons = check.stdout
     .split('\n')

@@ -39,6 +39,7 @@ import {
   openBillingDb,
   startBillingNode,
   type TestPayer,
+  billingCheck,
 } from './billing-node.js';
 
 /** Puts three entries, reads them back and runs one job, all metered; returns what was sent. */
@@ -124,16 +125,7 @@ test('metered puts, reads and jobs give receipts and an invoice that agree with 
 
   // The command line agrees: exit 0 and the totals (once this process has let the ledger go).
   await payer.ledger.close();
-  const cli = await runCli([
-    'billing',
-    'check',
-    '--node',
-    node.url,
-    '--payer',
-    payer.keyFile,
-    '--ledger',
-    payer.ledgerFile,
-  ]);
+  const cli = await billingCheck(node.url, payer);
   assert.equal(cli.code, 0, cli.stderr + cli.stdout);
   assert.match(cli.stdout, /receipt\(s\) agree with the ledger/);
   const inv = await runCli([
@@ -287,16 +279,7 @@ test('a node that bills for what was not asked, inflates, double-bills or bills 
   );
 
   await payer.ledger.close();
-  const cli = await runCli([
-    'billing',
-    'check',
-    '--node',
-    node.url,
-    '--payer',
-    payer.keyFile,
-    '--ledger',
-    payer.ledgerFile,
-  ]);
+  const cli = await billingCheck(node.url, payer);
   assert.equal(cli.code, 1, cli.stdout + cli.stderr);
   assert.match(
     cli.stderr,

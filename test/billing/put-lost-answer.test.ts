@@ -14,8 +14,13 @@ import { Ledger } from '../../src/client/billing/ledger.js';
 import { Client } from '../../src/client/client.js';
 import { makeEntry } from '../helpers/entries.js';
 import { startRewritingProxy } from '../helpers/rewriting-proxy.js';
-import { runCli } from '../helpers/spawn.js';
-import { afterPeriodOf, newPayer, openBillingDb, startBillingNode } from './billing-node.js';
+import {
+  afterPeriodOf,
+  newPayer,
+  openBillingDb,
+  startBillingNode,
+  billingCheck,
+} from './billing-node.js';
 
 test('no answer, or a replay of a request that reached the node, records no stored list; a refusal records none stored', () => {
   const ids = ['aa'.repeat(32), 'bb'.repeat(32)];
@@ -82,16 +87,7 @@ test('a put whose answer was lost after the node stored it stays billable: the c
     );
 
     await afterPeriodOf();
-    const check = await runCli([
-      'billing',
-      'check',
-      '--node',
-      node.url,
-      '--payer',
-      payer.keyFile,
-      '--ledger',
-      payer.ledgerFile,
-    ]);
+    const check = await billingCheck(node.url, payer);
     assert.equal(check.code, 0, check.stderr + check.stdout);
     const totals = /agree with the ledger: stored_byte_ms=(\d+)/.exec(check.stdout);
     assert.ok(totals && BigInt(totals[1]!) > 0n, check.stdout);
