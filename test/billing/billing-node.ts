@@ -3,7 +3,10 @@
  * command line runs them), a payer with its ledger, and the helpers that wait for a period to
  * end. A "lying" node is made by writing to its billing.sqlite beside it, as an operator could.
  */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import Database from 'better-sqlite3';
 import type { NodeConfigInput } from '../../src/node/config.js';
 import type { RunningNode } from '../../src/node/server.js';
@@ -15,7 +18,7 @@ import type { Payer } from '../../src/client/billing/metered.js';
 import { generateIdentity, type Identity } from '../../src/keys/keys.js';
 import { saveIdentity } from '../../src/keys/key-file.js';
 import { toHex } from '../../src/encoding/bytes.js';
-import { startTestNode } from '../helpers/nodes.js';
+import { spawnNode, startTestNode, type NodeProcess } from '../helpers/nodes.js';
 import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -67,6 +70,42 @@ export async function newPayer(): Promise<TestPayer> {
 export async function afterPeriodOf(at = Date.now()): Promise<void> {
   const end = Math.floor(at / PERIOD_MS) * PERIOD_MS + PERIOD_MS;
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, end - Date.now()) + 30));
+}
+
+/**
+ * A node process with compute and billing on (no proof of work, one worker), stopped after the
+ * test file: what the command-line tests of metered jobs run against.
+ */
+export async function spawnComputeBillingNode(): Promise<NodeProcess> {
+  const config = join(tempDir(), 'node.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      min_pow_bits: 0,
+      min_pow_floor_bits: 0,
+      verify_threads: 1,
+      compute: { enabled: true, workers: 1 },
+      billing: { enabled: true, receipt_period_ms: PERIOD_MS },
+    }),
+  );
+  const node = await spawnNode(['--config', config]);
+  after(() => node.stop());
+  return node;
+}
+
+/** A dishonest operator bills the payer (hex) for a read of `bytes` it never made, now. */
+export function billReadNeverMade(dataDir: string, payerHex: string, bytes = 999): void {
+  const db = openBillingDb(dataDir);
+  try {
+    db.prepare('INSERT INTO served VALUES (?, ?, ?, ?)').run(
+      Buffer.from(payerHex, 'hex'),
+      randomBytes(32),
+      bytes,
+      Date.now(),
+    );
+  } finally {
+    db.close();
+  }
 }
 
 /** A second connection to a running node's billing.sqlite: what a dishonest operator edits. */

@@ -7,12 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Ledger } from '../../src/client/billing/ledger.js';
 import { fetchReceipts, meteredPut } from '../../src/client/billing/metered.js';
 import { makeEntry } from '../helpers/entries.js';
 import { runCli } from '../helpers/spawn.js';
-import { afterPeriodOf, newPayer, openBillingDb, startBillingNode } from './billing-node.js';
+import { afterPeriodOf, newPayer, startBillingNode, billReadNeverMade } from './billing-node.js';
 
 test('billing check goes through a long list a chunk at a time, and stops at a difference', async () => {
   const node = await startBillingNode({
@@ -48,17 +47,7 @@ test('billing check goes through a long list a chunk at a time, and stops at a d
 
     // Periods that agree pass, then the node bills a read the payer never made.
     await afterPeriodOf(Date.now() + 4000);
-    const db = openBillingDb(node.dataDir);
-    try {
-      db.prepare('INSERT INTO served VALUES (?, ?, ?, ?)').run(
-        Buffer.from(payer.hex, 'hex'),
-        randomBytes(32),
-        999,
-        Date.now(),
-      );
-    } finally {
-      db.close();
-    }
+    billReadNeverMade(node.dataDir, payer.hex);
     await afterPeriodOf();
     const caught = await runCli(['billing', 'check', ...paying, '--chunk', '2']);
     assert.equal(caught.code, 1, caught.stderr + caught.stdout);

@@ -5,14 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateIdentity, generateTableKey, identityText } from '../../src/keys/keys.js';
 import { saveIdentity, saveTableKey } from '../../src/keys/key-file.js';
 import { Ledger } from '../../src/client/billing/ledger.js';
 import { runCli } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
-import { afterPeriodOf, newPayer, openBillingDb, startBillingNode } from './billing-node.js';
+import { afterPeriodOf, newPayer, startBillingNode, billReadNeverMade } from './billing-node.js';
 
 test('put --payer, get --payer, then billing check agrees; a node billing more is caught', async () => {
   const node = await startBillingNode();
@@ -71,17 +70,7 @@ test('put --payer, get --payer, then billing check agrees; a node billing more i
     assert.match(check.stdout, /receipt\(s\) agree with the ledger/);
 
     // The node bills a read this payer never made: the next check fails and names it.
-    const db = openBillingDb(node.dataDir);
-    try {
-      db.prepare('INSERT INTO served VALUES (?, ?, ?, ?)').run(
-        Buffer.from(payer.hex, 'hex'),
-        randomBytes(32),
-        999,
-        Date.now(),
-      );
-    } finally {
-      db.close();
-    }
+    billReadNeverMade(node.dataDir, payer.hex);
     await afterPeriodOf();
     const caught = await runCli(['billing', 'check', '--node', node.url, ...paying]);
     assert.equal(caught.code, 1, caught.stderr + caught.stdout);

@@ -11,7 +11,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { startRewritingProxy } from '../helpers/rewriting-proxy.js';
-import { after } from 'node:test';
 import { join } from 'node:path';
 import { Ledger } from '../../src/client/billing/ledger.js';
 import { Client } from '../../src/client/client.js';
@@ -23,7 +22,13 @@ import { spawnNode } from '../helpers/nodes.js';
 import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { countWords, wordCountModule } from '../helpers/word-count.js';
-import { PERIOD_MS, afterPeriodOf, newPayer, nodeKeyOf, billingCheck } from './billing-node.js';
+import {
+  afterPeriodOf,
+  newPayer,
+  nodeKeyOf,
+  billingCheck,
+  spawnComputeBillingNode,
+} from './billing-node.js';
 
 function assertFails(result: CliResult, pattern: RegExp): void {
   assert.notEqual(result.code, 0, `unexpected success: ${result.stdout}`);
@@ -61,19 +66,7 @@ async function startJobTamperer(
 }
 
 const dir = tempDir();
-const config = join(dir, 'node.json');
-writeFileSync(
-  config,
-  JSON.stringify({
-    min_pow_bits: 0,
-    min_pow_floor_bits: 0,
-    verify_threads: 1,
-    compute: { enabled: true, workers: 1 },
-    billing: { enabled: true, receipt_period_ms: PERIOD_MS },
-  }),
-);
-const node = await spawnNode(['--config', config]);
-after(() => node.stop());
+const node = await spawnComputeBillingNode();
 const identity = join(dir, 'me.key');
 const table = join(dir, 'notes.table');
 const wasm = join(dir, 'wc.wasm');

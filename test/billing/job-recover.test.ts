@@ -5,9 +5,8 @@
  * id) and notes its compute receipt; the next check agrees. A job the ledger does not hold, or
  * an answer that fails a check, notes nothing and says so in one line.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger } from '../../src/client/billing/ledger.js';
 import { Client } from '../../src/client/client.js';
@@ -17,26 +16,18 @@ import { runJob } from '../../src/client/compute/run-job.js';
 import { saveIdentity } from '../../src/keys/key-file.js';
 import { generateIdentity, generateTableKey } from '../../src/keys/keys.js';
 import { startRewritingProxy } from '../helpers/rewriting-proxy.js';
-import { spawnNode } from '../helpers/nodes.js';
 import { runCli, type CliResult } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { countWords, wordCountModule } from '../helpers/word-count.js';
-import { PERIOD_MS, afterPeriodOf, newPayer, type TestPayer } from './billing-node.js';
+import {
+  afterPeriodOf,
+  newPayer,
+  type TestPayer,
+  spawnComputeBillingNode,
+} from './billing-node.js';
 
 const dir = tempDir();
-const config = join(dir, 'node.json');
-writeFileSync(
-  config,
-  JSON.stringify({
-    min_pow_bits: 0,
-    min_pow_floor_bits: 0,
-    verify_threads: 1,
-    compute: { enabled: true, workers: 1 },
-    billing: { enabled: true, receipt_period_ms: PERIOD_MS },
-  }),
-);
-const node = await spawnNode(['--config', config]);
-after(() => node.stop());
+const node = await spawnComputeBillingNode();
 const TEXT = 'words of a run that was cut short\n'.repeat(40);
 const person = generateIdentity();
 const personFile = join(dir, 'person.key');
