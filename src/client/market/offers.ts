@@ -131,11 +131,6 @@ export async function probeNode(url: string, timeoutMs = 3000): Promise<NodeProb
   }
 }
 
-/** One GET /health round trip in ms, or undefined when the node does not answer in time. */
-export async function measureLatency(url: string, timeoutMs = 3000): Promise<number | undefined> {
-  return (await probeNode(url, timeoutMs)).latencyMs;
-}
-
 /**
  * Filters and ranks offers, measuring each provider's nodes (the fastest one counts). The
  * reputation record is looked up by provider key: a provider whose nodes' compute key is the
